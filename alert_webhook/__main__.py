@@ -1,0 +1,5 @@
+import sys
+
+from alert_webhook.serve import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Blueprints: ingest (`POST /alerts`), health, and the JSON API."""

@@ -1,0 +1,63 @@
+"""`POST /alerts`: Alertmanager's webhook receiver.
+
+2xx only once the notification is committed; 400 for bad input (Alertmanager
+does not retry 4xx); 503 when our store is unavailable (it retries 5xx).
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from alert_webhook.payload import PayloadError, parse_notification
+from alert_webhook.store import StoreUnavailable
+
+bp = Blueprint("ingest", __name__)
+
+
+def _error(status: int, message: str, **extra: Any) -> tuple[Response, int]:
+    return jsonify({"error": message, **extra}), status
+
+
+def _authorized(expected: str | None) -> bool:
+    if expected is None:
+        return True
+    header = request.headers.get("Authorization", "")
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(given.strip().encode(), expected.encode())
+
+
+@bp.post("/alerts")
+def receive_alerts() -> Any:
+    ctx = current_app.extensions["alert_webhook"]
+    metrics = ctx.metrics
+    if not _authorized(ctx.token):
+        metrics.notifications_received.labels("rejected").inc()
+        return _error(401, "missing or wrong bearer token in the Authorization header")
+    body = request.get_data(cache=False)
+    try:
+        notification = parse_notification(body)
+    except PayloadError as exc:
+        metrics.notifications_received.labels("rejected").inc()
+        return _error(400, "invalid Alertmanager notification", problems=exc.problems)
+    try:
+        result = ctx.store.record_notification(notification, body, ctx.clock())
+    except StoreUnavailable:
+        current_app.logger.warning("store unavailable; answering 503 so Alertmanager retries")
+        metrics.notifications_received.labels("unavailable").inc()
+        return _error(503, "store unavailable; retry later")
+    metrics.notifications_received.labels("stored").inc()
+    for alert in notification.alerts:
+        metrics.alerts_received.labels(alert.status).inc()
+    return jsonify(
+        {
+            "status": "stored",
+            "notification_id": result.notification_id,
+            "alerts": result.alerts,
+            "state_changes": result.state_changes,
+        }
+    )

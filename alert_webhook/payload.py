@@ -1,0 +1,99 @@
+"""Alertmanager's webhook payload (version 4) → typed notification and alerts.
+
+`parse_notification` validates the whole body and raises `PayloadError` listing
+every problem with the field it concerns, so a bad request is answered 400 and
+nothing of it is stored.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+# Alertmanager sends the zero time for "no end yet" on firing alerts.
+_ZERO_TIME_PREFIX = "0001-01-01"
+
+
+class PayloadError(Exception):
+    """A notification that cannot be accepted; `problems` name each field."""
+
+    def __init__(self, problems: list[dict[str, str]]) -> None:
+        super().__init__("; ".join(f"{p['field']}: {p['problem']}" for p in problems))
+        self.problems = problems
+
+
+class _Model(BaseModel):
+    # Alertmanager may add fields in later versions: ignore unknown ones.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Alert(_Model):
+    status: Literal["firing", "resolved"]
+    labels: dict[str, str]
+    annotations: dict[str, str] = Field(default_factory=dict)
+    startsAt: datetime
+    endsAt: datetime | None = None
+    generatorURL: str = ""
+    fingerprint: str = Field(min_length=1, max_length=64)
+
+    @field_validator("endsAt", mode="before")
+    @classmethod
+    def _zero_time_is_none(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.startswith(_ZERO_TIME_PREFIX):
+            return None
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _needs_alertname(cls, value: dict[str, str]) -> dict[str, str]:
+        if not value.get("alertname"):
+            raise ValueError("must contain a non-empty alertname")
+        return value
+
+    @property
+    def alertname(self) -> str:
+        return self.labels["alertname"]
+
+    @property
+    def severity(self) -> str:
+        return self.labels.get("severity", "")
+
+
+class Notification(_Model):
+    version: Literal["4"]
+    groupKey: str
+    truncatedAlerts: int = Field(default=0, ge=0)
+    status: Literal["firing", "resolved"]
+    receiver: str
+    groupLabels: dict[str, str] = Field(default_factory=dict)
+    commonLabels: dict[str, str] = Field(default_factory=dict)
+    commonAnnotations: dict[str, str] = Field(default_factory=dict)
+    externalURL: str = ""
+    alerts: list[Alert] = Field(min_length=1)
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "(body)"
+
+
+def parse_notification(body: bytes) -> Notification:
+    """Parse and validate a raw request body."""
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PayloadError([{"field": "(body)", "problem": f"not valid JSON: {exc}"}]) from None
+    if not isinstance(data, dict):
+        raise PayloadError([{"field": "(body)", "problem": "must be a JSON object"}])
+    try:
+        return Notification.model_validate(data)
+    except ValidationError as exc:
+        problems = [
+            {"field": _field_name(err["loc"]), "problem": err["msg"]} for err in exc.errors()
+        ]
+        raise PayloadError(problems) from None

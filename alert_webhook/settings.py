@@ -1,0 +1,130 @@
+"""Typed settings for the webhook, from a YAML file plus the environment.
+
+Every problem is collected and reported at once (`ConfigError.problems`), each
+naming the file, the key and what is wrong. Secrets (the bearer token, a
+database URL with a password) come only from the environment.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+TOKEN_ENV = "ALERT_WEBHOOK_TOKEN"
+DATABASE_URL_ENV = "ALERT_WEBHOOK_DATABASE_URL"
+
+
+class ConfigError(Exception):
+    """Invalid configuration: one line per problem, each naming file and key."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StoreSettings(_Model):
+    # Relative SQLite paths are resolved against the working directory.
+    url: str = "sqlite:///var/webhook.sqlite3"
+
+
+class LinkSettings(_Model):
+    """Where people follow links from messages and the dashboard."""
+
+    dashboard_url: str = "http://127.0.0.1:9095/"
+    prometheus_url: str = "http://127.0.0.1:9090"
+    alertmanager_url: str = "http://127.0.0.1:9093"
+
+
+class Settings(_Model):
+    store: StoreSettings = StoreSettings()
+    links: LinkSettings = LinkSettings()
+    # A notification larger than this is refused with 413 before it is parsed.
+    max_body_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
+    # Bearer token for POST /alerts; from the environment only.
+    token: SecretStr | None = None
+
+
+def _location(source: str, loc: tuple[Any, ...]) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return f"{source}: {path or '(top level)'}"
+
+
+def settings_from_mapping(
+    data: Mapping[str, Any], env: Mapping[str, str], source: str = "<settings>"
+) -> Settings:
+    """Validate `data` (the YAML document) and overlay secrets from `env`."""
+    merged: dict[str, Any] = dict(data)
+    problems: list[str] = []
+    if "token" in merged:
+        problems.append(
+            f"{source}: token: secrets are not read from files; set {TOKEN_ENV} instead"
+        )
+        merged.pop("token")
+    if env.get(TOKEN_ENV):
+        merged["token"] = env[TOKEN_ENV]
+    if env.get(DATABASE_URL_ENV):
+        store = dict(merged.get("store") or {})
+        store["url"] = env[DATABASE_URL_ENV]
+        merged["store"] = store
+    try:
+        settings = Settings.model_validate(merged)
+    except ValidationError as exc:
+        for err in exc.errors():
+            problems.append(f"{_location(source, err['loc'])}: {err['msg'].lower()}")
+        raise ConfigError(problems) from None
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def load_settings(path: Path | None, env: Mapping[str, str]) -> Settings:
+    """Read the YAML file at `path` (optional) and the environment."""
+    if path is None:
+        return settings_from_mapping({}, env)
+    source = str(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError([f"{source}: cannot read file: {exc.strerror}"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError([f"{source}: invalid YAML{where}: {problem}"]) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError([f"{source}: (top level): must be a mapping of keys to values"])
+    return settings_from_mapping(data, env, source)
+
+
+def check_bind(host: str, settings: Settings) -> None:
+    """Refuse to listen beyond loopback without a token (DESIGN.md contract)."""
+    if settings.token is not None:
+        return
+    if host == "localhost":
+        return
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return
+    except ValueError:
+        pass
+    raise ConfigError(
+        [
+            f"bind {host}: refusing to listen beyond loopback without a token; "
+            f"set {TOKEN_ENV} or bind to 127.0.0.1"
+        ]
+    )

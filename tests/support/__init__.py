@@ -1,0 +1,1 @@
+"""Helpers the tests share: free ports, binaries, real processes that always stop."""
