@@ -11,7 +11,14 @@ import json
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 # Alertmanager sends the zero time for "no end yet" on firing alerts.
 _ZERO_TIME_PREFIX = "0001-01-01"
@@ -39,10 +46,13 @@ class Alert(_Model):
     generatorURL: str = ""
     fingerprint: str = Field(min_length=1, max_length=64)
 
-    @field_validator("endsAt", mode="before")
+    @field_validator("startsAt", "endsAt", mode="before")
     @classmethod
-    def _zero_time_is_none(cls, value: Any) -> Any:
-        if isinstance(value, str) and value.startswith(_ZERO_TIME_PREFIX):
+    def _rfc3339_text(cls, value: Any, info: ValidationInfo) -> Any:
+        # Alertmanager sends RFC 3339 text; a number would silently become 1970.
+        if not isinstance(value, str):
+            raise ValueError("must be an RFC 3339 timestamp string")
+        if info.field_name == "endsAt" and value.startswith(_ZERO_TIME_PREFIX):
             return None
         return value
 

@@ -1,0 +1,141 @@
+"""api/ingest.py: POST /alerts answers 2xx only after commit; bad input is a 4xx naming it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import fixture_json, make_alert, make_notification
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from alert_webhook.settings import TOKEN_ENV
+from alert_webhook.store import StoreUnavailable
+
+
+def _post(client, data, headers=None):
+    body = data if isinstance(data, bytes) else json.dumps(data).encode()
+    return client.post("/alerts", data=body, headers=headers or {}, content_type="application/json")
+
+
+def _counts(store) -> tuple[int, int, int]:
+    return tuple(store.count(t) for t in ("notifications", "alerts", "alert_events"))
+
+
+def test_real_payload_is_stored_and_listed(client, store) -> None:
+    resp = _post(client, fixture_json("firing-single.json"))
+    assert resp.status_code == 200
+    assert resp.get_json()["status"] == "stored"
+    assert resp.get_json()["state_changes"] == 1
+    alerts = client.get("/api/alerts?status=firing").get_json()["alerts"]
+    assert [a["fingerprint"] for a in alerts] == ["f284911ae1ecea1d"]
+    assert client.get("/api/alerts?status=resolved").get_json()["alerts"] == []
+
+
+def test_firing_then_resolved_moves_between_lists(client) -> None:
+    _post(client, make_notification(make_alert("a")))
+    _post(client, make_notification(make_alert("a", status="resolved")))
+    assert client.get("/api/alerts?status=firing").get_json()["alerts"] == []
+    (alert,) = client.get("/api/alerts?status=resolved").get_json()["alerts"]
+    assert alert["alertname"] == "DemoServiceDown" and alert["status"] == "resolved"
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        (b"{oops", "not valid JSON"),
+        (b"[]", "must be a JSON object"),
+        (json.dumps({"version": "4"}).encode(), "groupKey"),
+        (json.dumps(make_notification(make_alert(fingerprint=""))).encode(), "fingerprint"),
+    ],
+)
+def test_bad_input_is_400_naming_the_problem_and_nothing_is_stored(
+    client, store, body: bytes, needle: str
+) -> None:
+    resp = _post(client, body)
+    assert resp.status_code == 400
+    assert needle in json.dumps(resp.get_json())
+    assert _counts(store) == (0, 0, 0)
+
+
+def test_one_bad_alert_rejects_the_whole_notification(client, store) -> None:
+    data = make_notification(make_alert("good"), make_alert("bad"))
+    data["alerts"][1]["startsAt"] = 12
+    resp = _post(client, data)
+    assert resp.status_code == 400
+    assert resp.get_json()["problems"][0]["field"] == "alerts[1].startsAt"
+    assert _counts(store) == (0, 0, 0)
+
+
+def test_ten_megabyte_body_is_413(client, store) -> None:
+    resp = _post(client, b"{" + b" " * (10 * 1024 * 1024) + b"}")
+    assert resp.status_code == 413
+    assert "error" in resp.get_json()
+    assert _counts(store) == (0, 0, 0)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": "Basic c2VjcmV0"},
+        {"Authorization": "secret"},
+    ],
+)
+def test_wrong_or_missing_token_is_401(app_factory, store, headers) -> None:
+    client = app_factory(env={TOKEN_ENV: "secret"}).test_client()
+    resp = _post(client, make_notification(), headers)
+    assert resp.status_code == 401
+    assert "bearer token" in resp.get_json()["error"]
+    assert "secret" not in resp.get_data(as_text=True)
+    assert _counts(store) == (0, 0, 0)
+
+
+def test_right_token_is_accepted(app_factory) -> None:
+    client = app_factory(env={TOKEN_ENV: "secret"}).test_client()
+    assert _post(client, make_notification(), {"Authorization": "Bearer secret"}).status_code == 200
+
+
+def test_store_unavailable_is_503_so_alertmanager_retries(client, store, monkeypatch) -> None:
+    def down(*_a, **_k):
+        raise StoreUnavailable("database is locked")
+
+    monkeypatch.setattr(store, "record_notification", down)
+    resp = _post(client, make_notification())
+    assert resp.status_code == 503
+    assert "retry" in resp.get_json()["error"]
+
+
+def test_metrics_count_outcomes(app_factory) -> None:
+    app = app_factory()
+    client = app.test_client()
+    _post(client, make_notification(make_alert("a"), make_alert("b")))
+    _post(client, b"nope")
+    registry = app.extensions["alert_webhook"].metrics.registry
+    get = registry.get_sample_value
+    assert get("alert_webhook_notifications_received_total", {"outcome": "stored"}) == 1
+    assert get("alert_webhook_notifications_received_total", {"outcome": "rejected"}) == 1
+    assert get("alert_webhook_alerts_received_total", {"status": "firing"}) == 2
+    assert "alert_webhook_notifications_received_total" in client.get("/metrics").get_data(
+        as_text=True
+    )
+
+
+json_leaf = st.none() | st.booleans() | st.integers() | st.text(max_size=20)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    field=st.sampled_from(["status", "labels", "startsAt", "fingerprint", "annotations", "endsAt"]),
+    value=json_leaf
+    | st.lists(json_leaf, max_size=3)
+    | st.dictionaries(st.text(max_size=5), json_leaf, max_size=3),
+)
+def test_fuzzed_alert_fields_are_never_5xx(client, field: str, value: object) -> None:
+    data = make_notification(make_alert("fz"))
+    data["alerts"][0][field] = value
+    resp = _post(client, data)
+    assert resp.status_code in (200, 400), resp.get_data(as_text=True)

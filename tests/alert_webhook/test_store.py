@@ -1,0 +1,92 @@
+"""store/: a notification is committed whole or not at all; repeats collapse."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import make_alert, make_notification
+
+from alert_webhook.payload import parse_notification
+from alert_webhook.store import SqlStore, StoreUnavailable, open_store
+
+
+def _record(store: SqlStore, data: dict, now: float = 100.0):
+    body = json.dumps(data).encode()
+    return store.record_notification(parse_notification(body), body, now)
+
+
+def test_first_notification_is_one_state_change_per_alert(store: SqlStore) -> None:
+    result = _record(store, make_notification(make_alert("a"), make_alert("b")))
+    assert (result.alerts, result.state_changes) == (2, 2)
+    assert store.count("notifications") == 1
+    assert store.count("alert_events") == 2
+
+
+def test_repeats_and_ha_copies_collapse_into_one_state_change(store: SqlStore) -> None:
+    data = make_notification(make_alert("a"))
+    assert _record(store, data, 100).state_changes == 1
+    for now in (160, 161, 3700):  # retry, HA peer, repeat_interval
+        assert _record(store, data, now).state_changes == 0
+    assert store.count("alert_events") == 1
+    (record,) = store.list_alerts()
+    assert record.first_received_at == 100 and record.last_received_at == 3700
+
+
+def test_resolve_is_a_second_change_and_a_late_firing_copy_does_not_undo_it(
+    store: SqlStore,
+) -> None:
+    _record(store, make_notification(make_alert("a")), 100)
+    assert (
+        _record(store, make_notification(make_alert("a", status="resolved")), 200).state_changes
+        == 1
+    )
+    assert _record(store, make_notification(make_alert("a")), 201).state_changes == 0
+    (record,) = store.list_alerts()
+    assert record.status == "resolved"
+    assert store.list_alerts(status="firing") == []
+
+
+def test_a_new_start_of_the_same_alert_is_a_new_instance(store: SqlStore) -> None:
+    _record(store, make_notification(make_alert("a")), 100)
+    _record(store, make_notification(make_alert("a", status="resolved")), 200)
+    again = make_alert("a", starts_at="2026-11-28T10:00:00Z")
+    assert _record(store, make_notification(again), 300).state_changes == 1
+    assert [r.status for r in store.list_alerts()] == ["firing", "resolved"]
+
+
+def test_list_alerts_returns_labels_and_annotations(store: SqlStore) -> None:
+    _record(store, make_notification(make_alert("a", severity="high", team="db")))
+    (record,) = store.list_alerts(status="firing")
+    data = record.to_json()
+    assert data["labels"]["team"] == "db" and data["severity"] == "high"
+    assert data["annotations"]["summary"] == "DemoServiceDown on db1"
+    assert data["startsAt"].startswith("2026-11-28T09:03:31")
+
+
+def test_failure_mid_notification_stores_nothing(store: SqlStore, monkeypatch) -> None:
+    data = make_notification(make_alert("a"), make_alert("b"))
+    calls = {"n": 0}
+    original = store._record_alert
+
+    def failing(conn, alert, notification_id, now):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise StoreUnavailable("disk went away")
+        return original(conn, alert, notification_id, now)
+
+    monkeypatch.setattr(store, "_record_alert", failing)
+    with pytest.raises(StoreUnavailable):
+        _record(store, data)
+    assert store.count("notifications") == 0
+    assert store.count("alerts") == 0
+    assert store.count("alert_events") == 0
+
+
+def test_unreachable_database_is_store_unavailable(tmp_path) -> None:
+    (tmp_path / "dir").mkdir()
+    store = open_store(f"sqlite:///{tmp_path}/dir")  # a folder is not a database
+    assert store.ping() is False
+    with pytest.raises(StoreUnavailable):
+        store.create_schema()
+    store.dispose()
