@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -18,15 +17,7 @@ from pathlib import Path
 
 import requests
 
-# Environment variable → names to look for on PATH, as DESIGN.md's contract says.
-BINARIES: dict[str, tuple[str, ...]] = {
-    "PROMETHEUS_BIN": ("prometheus",),
-    "ALERTMANAGER_BIN": ("alertmanager", "prometheus-alertmanager"),
-    "PROMTOOL_BIN": ("promtool",),
-    "AMTOOL_BIN": ("amtool",),
-    "NODE_EXPORTER_BIN": ("node_exporter", "prometheus-node-exporter"),
-}
-
+from stack import binaries
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
@@ -36,18 +27,8 @@ def free_port() -> int:
 
 
 def find_binary(env_var: str) -> str:
-    """The path of a binary from its environment variable or PATH; fails the test if absent."""
-    explicit = os.environ.get(env_var)
-    if explicit:
-        return explicit
-    for name in BINARIES[env_var]:
-        found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin:/usr/local/bin")
-        if found:
-            return found
-    raise RuntimeError(
-        f"{' or '.join(BINARIES[env_var])} not found on PATH and {env_var} is unset; "
-        "run `make test`, which installs it"
-    )
+    """The path of a binary from its environment variable or PATH (stack.binaries)."""
+    return binaries.find_binary(env_var, os.environ)
 
 
 def wait_until(

@@ -1,0 +1,41 @@
+# recovery-stack — `make up` runs the stack, `make test` runs every test.
+# Both do all the set-up first: system packages, virtualenv, Python packages.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: up test lint bench setup setup-test system-deps system-deps-test clean
+
+up: setup
+	$(PY) -m stack up
+
+test: setup-test
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy exporters alert_webhook demo stack
+
+bench: setup-test
+	@set -e; for script in bench/*.py; do echo "== $$script"; $(PY) $$script; done
+
+setup: system-deps $(STAMP)
+setup-test: system-deps-test $(STAMP)
+
+system-deps:
+	@scripts/system-deps.sh
+
+system-deps-test:
+	@scripts/system-deps.sh --test
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || { \
+	  echo "make: cannot create a virtualenv: install python3-venv (Debian: apt-get install python3-venv)" >&2; exit 1; }
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,43 @@
+"""`python -m demo --bind 127.0.0.1:8081`: the demo service under gunicorn."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+
+class _Server(BaseApplication):  # type: ignore[misc]
+    def __init__(self, bind: str) -> None:
+        self._bind = bind
+        super().__init__()
+
+    def load_config(self) -> None:
+        # One process keeps the demo's state (chaos switches, queue) in one place.
+        for key, value in {"bind": self._bind, "workers": 1, "worker_class": "gthread",
+                           "threads": 8, "accesslog": None, "errorlog": "-"}.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        from demo.app import create_app
+
+        # load() runs in the worker: /chaos/die must stop the gunicorn master
+        # too, or it would just respawn the worker.
+        master = os.getppid()
+        return create_app(die=lambda: os.kill(master, signal.SIGTERM))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="demo", description=__doc__)
+    parser.add_argument("--bind", default="127.0.0.1:8081", help="HOST:PORT to listen on")
+    args = parser.parse_args()
+    _Server(args.bind).run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

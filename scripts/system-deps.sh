@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Install the distribution packages the stack (and, with --test, the tests) need,
+# when they are not already on PATH or named by their *_BIN variable.
+# Debian/Ubuntu only; elsewhere it says what to install and exits non-zero.
+set -euo pipefail
+
+want_test=0
+[ "${1:-}" = "--test" ] && want_test=1
+
+missing=()
+need() {  # need VAR package name...
+  local var=$1 pkg=$2; shift 2
+  if [ -n "${!var:-}" ]; then
+    command -v "${!var}" >/dev/null 2>&1 && return 0
+    echo "system-deps: $var=${!var} is not an executable" >&2; exit 1
+  fi
+  for name in "$@"; do
+    command -v "$name" >/dev/null 2>&1 && return 0
+    [ -x "/usr/bin/$name" ] && return 0
+  done
+  missing+=("$pkg")
+}
+
+need PROMETHEUS_BIN prometheus prometheus
+need PROMTOOL_BIN prometheus promtool
+need ALERTMANAGER_BIN prometheus-alertmanager alertmanager prometheus-alertmanager
+need AMTOOL_BIN prometheus-alertmanager amtool
+if [ "$want_test" = 1 ]; then
+  need NODE_EXPORTER_BIN prometheus-node-exporter node_exporter prometheus-node-exporter
+  ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need POSTGRES_BIN postgresql postgres
+fi
+
+# Deduplicate.
+mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u | sed '/^$/d')
+[ "${#missing[@]}" -eq 0 ] && exit 0
+
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "system-deps: missing ${missing[*]} and this is not a Debian/Ubuntu machine." >&2
+  echo "Install Prometheus (prometheus, promtool), Alertmanager (alertmanager, amtool)" >&2
+  echo "and, for the tests, node_exporter and PostgreSQL; or point PROMETHEUS_BIN," >&2
+  echo "ALERTMANAGER_BIN, PROMTOOL_BIN, AMTOOL_BIN, NODE_EXPORTER_BIN at them." >&2
+  exit 1
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+    echo "system-deps: need root to install ${missing[*]}: run 'apt-get install ${missing[*]}' as root" >&2
+    exit 1
+  fi
+fi
+
+echo "system-deps: installing ${missing[*]} from the distribution"
+# Keep the packages' own services from starting: the stack runs its own
+# processes on the same ports.
+made_policy=0
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+  $sudo chmod +x /usr/sbin/policy-rc.d
+  made_policy=1
+fi
+trap '[ "$made_policy" = 1 ] && $sudo rm -f /usr/sbin/policy-rc.d' EXIT
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "system-deps: installed ${missing[*]}"

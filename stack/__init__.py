@@ -1,0 +1,1 @@
+"""The local stack behind `make up`: ports, binaries, rendered configs, supervisor."""

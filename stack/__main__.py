@@ -1,0 +1,5 @@
+import sys
+
+from stack.up import main
+
+sys.exit(main())

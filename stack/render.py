@@ -1,0 +1,96 @@
+"""Render the committed configs for one run: ports, paths and (for tests) timings.
+
+The committed files name `127.0.0.1:<default port>`; a run may move any port,
+so each literal is rewritten. Paths become absolute so every process can run
+from the stack's root folder.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from stack.ports import HOST, SERVICES
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def rewrite_ports(text: str, ports: Mapping[str, int]) -> str:
+    for service in SERVICES:
+        pattern = rf"{re.escape(HOST)}:{service.default_port}(?!\d)"
+        text = re.sub(pattern, f"{HOST}:{ports[service.name]}", text)
+    return text
+
+
+def _dump(path: Path, data: Any) -> Path:
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def render_prometheus(
+    dest: Path,
+    ports: Mapping[str, int],
+    rule_files: list[str],
+    interval: str | None = None,
+    source: Path = REPO / "prometheus" / "prometheus.yml",
+) -> Path:
+    config = yaml.safe_load(rewrite_ports(source.read_text(), ports))
+    config["rule_files"] = rule_files
+    if interval:
+        config.setdefault("global", {})
+        config["global"]["scrape_interval"] = interval
+        config["global"]["evaluation_interval"] = interval
+        for job in config.get("scrape_configs", []):
+            job.pop("scrape_interval", None)
+            job.pop("scrape_timeout", None)
+    return _dump(dest / "prometheus.yml", config)
+
+
+def _fast_routes(route: dict[str, Any]) -> None:
+    route["group_wait"] = "0s"
+    route["group_interval"] = "1s"
+    for child in route.get("routes", []):
+        _fast_routes(child)
+
+
+def render_alertmanager(
+    dest: Path,
+    ports: Mapping[str, int],
+    token: str,
+    fast: bool = False,
+    source: Path = REPO / "alertmanager" / "alertmanager.yml",
+) -> Path:
+    """alertmanager.yml and the bearer token it reads, side by side in `dest`."""
+    config = yaml.safe_load(rewrite_ports(source.read_text(), ports))
+    if fast:
+        _fast_routes(config["route"])
+    token_path = dest / "webhook-token"
+    token_path.touch(mode=0o600)
+    token_path.chmod(0o600)
+    token_path.write_text(token)
+    return _dump(dest / "alertmanager.yml", config)
+
+
+def render_rules(dest: Path, for_override: str, source: Path = REPO / "rules") -> list[str]:
+    """Copies of the rule files with every `for:` set to `for_override` (fast tests)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in sorted(source.glob("*.yml")):
+        doc = yaml.safe_load(path.read_text()) or {}
+        for group in doc.get("groups", []):
+            for rule in group.get("rules", []):
+                if "alert" in rule:
+                    rule["for"] = for_override
+        written.append(str(_dump(dest / path.name, doc)))
+    return written
+
+
+def render_text(dest: Path, source: Path, ports: Mapping[str, int]) -> Path:
+    """A copy of a text config with its ports rewritten."""
+    target = dest / source.name
+    target.write_text(rewrite_ports(source.read_text(), ports))
+    return target

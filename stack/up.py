@@ -1,0 +1,184 @@
+"""`python -m stack up`: run the whole stack in the foreground until Ctrl-C.
+
+Checks first (ports valid and free, binaries found, no other run), renders the
+configs under var/run/, starts supervisord with the six programs, waits until
+each answers, prints the URLs, and on SIGINT/SIGTERM stops every process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import IO
+
+import requests
+
+from stack import render
+from stack.binaries import BinaryNotFound, find_binary
+from stack.ports import HOST, SERVICES, StackError, check_ports_free, ports_from_env
+from stack.supervisor import Layout, programs, supervisord_conf
+
+READY_TIMEOUT = 60.0
+TOKEN_ENV = "ALERT_WEBHOOK_TOKEN"
+
+
+@contextlib.contextmanager
+def single_run(layout: Layout) -> Iterator[None]:
+    """Hold var/run/stack.lock for the life of this run."""
+    lock_path = layout.run / "stack.lock"
+    with open(lock_path, "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            pid = lock.read().strip() or "unknown"
+            raise StackError(
+                [f"another `make up` is already running from {layout.root} (pid {pid}); "
+                 "stop it with Ctrl-C first"]
+            ) from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(str(os.getpid()))
+        lock.flush()
+        yield
+
+
+def find_binaries(env: Mapping[str, str]) -> dict[str, str]:
+    found, problems = {}, []
+    for var in ("PROMETHEUS_BIN", "ALERTMANAGER_BIN"):
+        try:
+            found[var] = find_binary(var, env)
+        except BinaryNotFound as exc:
+            problems.append(str(exc))
+    if problems:
+        raise StackError(problems)
+    return found
+
+
+def render_all(layout: Layout, ports: Mapping[str, int], token: str) -> dict[str, Path]:
+    run = layout.run
+    return {
+        "prometheus": render.render_prometheus(
+            run, ports, rule_files=[str(render.REPO / "rules" / "*.yml")]
+        ),
+        "alertmanager": render.render_alertmanager(run, ports, token),
+        "webhook": render.render_text(run, render.REPO / "alert_webhook" / "webhook.yml", ports),
+        "probes": render.render_text(run, render.REPO / "exporters" / "probes.yml", ports),
+    }
+
+
+def urls(ports: Mapping[str, int]) -> dict[str, str]:
+    return {s.name: f"http://{HOST}:{ports[s.name]}{s.ready_path}" for s in SERVICES}
+
+
+def wait_ready(
+    ports: Mapping[str, int],
+    alive: Callable[[], bool],
+    timeout: float = READY_TIMEOUT,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[str]:
+    """Names of the services not answering by `timeout` (empty when all are up)."""
+    pending = urls(ports)
+    deadline = clock() + timeout
+    while pending and alive() and clock() < deadline:
+        for name, url in list(pending.items()):
+            with contextlib.suppress(requests.RequestException):
+                if requests.get(url, timeout=2).ok:
+                    del pending[name]
+        if pending:
+            sleep(0.25)
+    return sorted(pending)
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def up(root: Path, env: Mapping[str, str], out: IO[str] = sys.stdout) -> int:
+    ports = ports_from_env(env)
+    layout = Layout(root)
+    layout.make()
+    with single_run(layout):
+        check_ports_free(ports)
+        binaries = find_binaries(env)
+        token = env.get(TOKEN_ENV) or secrets.token_urlsafe(32)
+        configs = render_all(layout, ports, token)
+        conf = layout.run / "supervisord.conf"
+        conf.write_text(supervisord_conf(layout, programs(layout, ports, binaries, configs)))
+        child_env = {**env, TOKEN_ENV: token}
+        stopping = {"signal": 0}
+
+        def on_signal(signum: int, _frame: object) -> None:
+            stopping["signal"] = signum
+
+        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGTERM, on_signal)
+        print(f"starting the stack under supervisord (logs in {layout.log}) ...", file=out)
+        supervisord = subprocess.Popen(
+            [sys.executable, "-m", "supervisor.supervisord", "-c", str(conf)],
+            env=child_env,
+            cwd=root,
+        )
+        try:
+            not_ready = wait_ready(
+                ports, alive=lambda: supervisord.poll() is None and not stopping["signal"]
+            )
+            if stopping["signal"]:
+                return 0
+            if not_ready or supervisord.poll() is not None:
+                for name in not_ready:
+                    print(f"{name} did not become ready; the end of its log:", file=sys.stderr)
+                    print(_tail(layout.log / f"{name}.log"), file=sys.stderr)
+                return 1
+            print("recovery-stack is up:", file=out)
+            for name, url in urls(ports).items():
+                print(f"  {name:<16} {url}", file=out)
+            print(f"  {'dashboard':<16} http://{HOST}:{ports['webhook']}/", file=out)
+            print("Press Ctrl-C to stop every process.", file=out, flush=True)
+            while supervisord.poll() is None and not stopping["signal"]:
+                time.sleep(0.2)
+            if supervisord.poll() is not None and not stopping["signal"]:
+                print("supervisord exited; the stack is down", file=sys.stderr)
+                return 1
+            return 0
+        finally:
+            print("stopping the stack ...", file=out, flush=True)
+            _stop(supervisord)
+            print("stopped.", file=out, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="stack", description=__doc__)
+    parser.add_argument("command", choices=["up"])
+    parser.add_argument("--root", type=Path, default=Path.cwd(), help="folder that holds var/")
+    args = parser.parse_args(argv)
+    try:
+        return up(args.root.resolve(), os.environ)
+    except StackError as exc:
+        for problem in exc.problems:
+            print(f"make up: {problem}", file=sys.stderr)
+        return exc.exit_code

@@ -1,0 +1,120 @@
+"""`make up`'s launcher: six processes up, URLs answer, Ctrl-C stops them all."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+import requests
+from support.procs import free_port, wait_until
+
+from stack.ports import HOST, SERVICES, port_in_use
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "alertmanager"
+TOKEN = "test-token-for-stack-up"
+
+
+def _launcher(root: Path, ports: dict[str, int]) -> subprocess.Popen[str]:
+    env = {**os.environ, "ALERT_WEBHOOK_TOKEN": TOKEN}
+    env.update({s.env_var: str(ports[s.name]) for s in SERVICES})
+    return subprocess.Popen(
+        [sys.executable, "-m", "stack", "up", f"--root={root}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+
+
+class Output:
+    """Collects a process's output on a thread so the test can wait on it."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.lines: list[str] = []
+        assert proc.stdout is not None
+        stream = proc.stdout
+        self._thread = threading.Thread(
+            target=lambda: self.lines.extend(iter(stream.readline, "")), daemon=True
+        )
+        self._thread.start()
+
+    def text(self) -> str:
+        return "".join(self.lines)
+
+
+@pytest.fixture(scope="module")
+def stack_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, int], subprocess.Popen[str], Output]]:
+    root = tmp_path_factory.mktemp("stack")
+    ports = {s.name: free_port() for s in SERVICES}
+    proc = _launcher(root, ports)
+    out = Output(proc)
+    try:
+        wait_until(
+            lambda: "recovery-stack is up" in out.text() or proc.poll() is not None,
+            90,
+            "the stack to come up",
+        )
+        assert proc.poll() is None, out.text()
+        yield root, ports, proc, out
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def test_every_printed_url_answers(stack_up) -> None:
+    _root, ports, _proc, out = stack_up
+    for service in SERVICES:
+        url = f"http://{HOST}:{ports[service.name]}{service.ready_path}"
+        assert url in out.text(), f"{service.name}'s URL is printed"
+        assert requests.get(url, timeout=5).ok, url
+
+
+def test_a_real_alertmanager_payload_shows_on_the_api(stack_up) -> None:
+    _root, ports, _proc, _out = stack_up
+    webhook = f"http://{HOST}:{ports['webhook']}"
+    body = (FIXTURES / "firing-single.json").read_bytes()
+    response = requests.post(
+        f"{webhook}/alerts", data=body, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5
+    )
+    assert response.status_code == 200, response.text
+    fingerprint = json.loads(body)["alerts"][0]["fingerprint"]
+    alerts = requests.get(f"{webhook}/api/alerts", timeout=5).json()["alerts"]
+    assert fingerprint in {a["fingerprint"] for a in alerts}
+
+
+def test_a_second_run_is_refused_naming_the_reason(stack_up) -> None:
+    root, ports, _proc, _out = stack_up
+    same_root = _launcher(root, {s.name: free_port() for s in SERVICES})
+    output, _ = same_root.communicate(timeout=30)
+    assert same_root.returncode == 1
+    assert "already running" in output and "Traceback" not in output
+
+    other_root = _launcher(root / "elsewhere", ports)
+    output, _ = other_root.communicate(timeout=30)
+    assert other_root.returncode == 1
+    assert f"port {ports['prometheus']} (prometheus) is already in use" in output
+    assert "Traceback" not in output
+
+
+def test_ctrl_c_stops_every_process(stack_up) -> None:
+    root, ports, proc, out = stack_up
+    children = psutil.Process(proc.pid).children(recursive=True)
+    assert len(children) >= 7, "supervisord and its six programs"  # gunicorn adds workers
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 0, out.text()
+    gone, alive = psutil.wait_procs(children, timeout=15)
+    assert alive == [], f"still running after Ctrl-C: {[p.pid for p in alive]}"
+    assert not any(port_in_use(port) for port in ports.values())
+    assert "stopped." in out.text()
