@@ -15,6 +15,15 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
+from alert_webhook.notify_settings import (
+    ChannelsSettings,
+    DeliverySettings,
+    IncidentSettings,
+    RoutingSettings,
+    WatchdogSettings,
+    secret_env_names,
+)
+
 TOKEN_ENV = "ALERT_WEBHOOK_TOKEN"
 DATABASE_URL_ENV = "ALERT_WEBHOOK_DATABASE_URL"
 
@@ -49,8 +58,19 @@ class Settings(_Model):
     links: LinkSettings = LinkSettings()
     # A notification larger than this is refused with 413 before it is parsed.
     max_body_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
+    routing: RoutingSettings = RoutingSettings()
+    channels: ChannelsSettings = ChannelsSettings()
+    delivery: DeliverySettings = DeliverySettings()
+    incidents: IncidentSettings = IncidentSettings()
+    watchdog: WatchdogSettings = WatchdogSettings()
     # Bearer token for POST /alerts; from the environment only.
     token: SecretStr | None = None
+    # Channel credentials by environment variable name; from the environment only.
+    secrets: dict[str, SecretStr] = Field(default_factory=dict)
+
+    def secret(self, env_name: str | None) -> str | None:
+        value = self.secrets.get(env_name) if env_name else None
+        return value.get_secret_value() if value is not None else None
 
 
 def _location(source: str, loc: tuple[Any, ...]) -> str:
@@ -71,6 +91,12 @@ def settings_from_mapping(
             f"{source}: token: secrets are not read from files; set {TOKEN_ENV} instead"
         )
         merged.pop("token")
+    if "secrets" in merged:
+        problems.append(
+            f"{source}: secrets: secrets are not read from files; name environment "
+            "variables with *_env keys instead"
+        )
+        merged.pop("secrets")
     if env.get(TOKEN_ENV):
         merged["token"] = env[TOKEN_ENV]
     if env.get(DATABASE_URL_ENV):
@@ -85,7 +111,8 @@ def settings_from_mapping(
         raise ConfigError(problems) from None
     if problems:
         raise ConfigError(problems)
-    return settings
+    found = {n: SecretStr(env[n]) for n in secret_env_names(settings.channels) if env.get(n)}
+    return settings.model_copy(update={"secrets": found}) if found else settings
 
 
 def load_settings(path: Path | None, env: Mapping[str, str]) -> Settings:

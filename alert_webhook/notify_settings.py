@@ -1,0 +1,160 @@
+"""Typed settings for notifications: routing, channels, delivery, incidents, watchdog.
+
+Credentials are never in the YAML: a provider names the environment variables
+that hold them (`password_env: SMTP_PASSWORD`), and `Settings.secrets` carries
+their values, read once by the settings loader.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Severity = Literal["critical", "high", "medium", "low"]
+ChannelName = Literal["sms", "email", "dashboard", "log", "webhook"]
+SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Route(_Model):
+    """Alerts whose labels match get these channels; the first matching route wins."""
+
+    match: dict[str, str] = Field(default_factory=dict)  # label → exact value
+    match_re: dict[str, str] = Field(default_factory=dict)  # label → full-match regex
+    channels: list[ChannelName]
+
+
+class RoutingSettings(_Model):
+    # The plan's "Alert Channels".
+    severity_channels: dict[Severity, list[ChannelName]] = Field(
+        default_factory=lambda: {
+            "critical": ["sms", "email", "dashboard"],
+            "high": ["email", "dashboard"],
+            "medium": ["dashboard"],
+            "low": ["log"],
+        }
+    )
+    # For alerts without a known severity label: shown, never lost.
+    fallback_channels: list[ChannelName] = Field(default_factory=lambda: ["dashboard", "log"])
+    routes: list[Route] = Field(default_factory=list)
+
+
+class SmtpProvider(_Model):
+    name: str
+    host: str
+    port: int = Field(default=587, gt=0, lt=65536)
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username_env: str | None = None
+    password_env: str | None = None
+    sender: str = "recovery-stack@example.org"
+    timeout_seconds: float = Field(default=10, gt=0)
+
+
+class TwilioProvider(_Model):
+    name: str
+    account_sid_env: str = "TWILIO_ACCOUNT_SID"
+    auth_token_env: str = "TWILIO_AUTH_TOKEN"
+    from_number: str
+    # Only for tests and private gateways: where the Messages API lives.
+    api_base_url: str | None = None
+    timeout_seconds: float = Field(default=10, gt=0)
+
+
+class WebhookProvider(_Model):
+    name: str
+    url: str
+    token_env: str | None = None
+    timeout_seconds: float = Field(default=5, gt=0)
+
+
+class SmsBudget(_Model):
+    max_messages: int = Field(default=5, ge=1)
+    window_seconds: float = Field(default=3600, gt=0)
+
+
+class EmailChannel(_Model):
+    providers: list[SmtpProvider] = Field(default_factory=list)  # failover order
+    recipients: list[str] = Field(default_factory=list)
+    escalation_recipients: list[str] = Field(default_factory=list)
+
+
+class SmsChannel(_Model):
+    providers: list[TwilioProvider] = Field(default_factory=list)
+    recipients: list[str] = Field(default_factory=list)
+    escalation_recipients: list[str] = Field(default_factory=list)
+    budget: SmsBudget = SmsBudget()
+
+
+class WebhookChannel(_Model):
+    providers: list[WebhookProvider] = Field(default_factory=list)
+
+
+class ChannelsSettings(_Model):
+    email: EmailChannel = EmailChannel()
+    sms: SmsChannel = SmsChannel()
+    webhook: WebhookChannel = WebhookChannel()
+
+
+class RetrySettings(_Model):
+    # The plan's retry: delay = 2^attempt × base_delay, jittered, max_attempts tries.
+    max_attempts: int = Field(default=3, ge=1)
+    base_delay_seconds: float = Field(default=2.0, gt=0)
+    max_delay_seconds: float = Field(default=600.0, gt=0)
+    jitter_ratio: float = Field(default=0.2, ge=0, le=1)
+    # How long a delivery may wait for an open circuit breaker before escalating.
+    give_up_after_seconds: float = Field(default=900.0, gt=0)
+
+
+class BreakerSettings(_Model):
+    failure_threshold: int = Field(default=5, ge=1)
+    window_seconds: float = Field(default=60.0, gt=0)
+    open_seconds: float = Field(default=30.0, gt=0)
+
+
+class DeliverySettings(_Model):
+    retry: RetrySettings = RetrySettings()
+    breaker: BreakerSettings = BreakerSettings()
+    # A claimed delivery not finished within its lease is taken again (crash recovery).
+    lease_seconds: float = Field(default=30.0, gt=0)
+    poll_interval_seconds: float = Field(default=0.2, gt=0)
+    batch_size: int = Field(default=50, ge=1)
+    # A still-firing critical alert reminds this often (0: never).
+    reminder_interval_seconds: float = Field(default=3600.0, ge=0)
+
+
+class IncidentSettings(_Model):
+    # Response deadlines: unacknowledged past it, the next tier is told. "Immediate"
+    # for critical is the plan's 0-5 minute assessment window.
+    deadlines_seconds: dict[Severity, float] = Field(
+        default_factory=lambda: {"critical": 300, "high": 3600, "medium": 14400, "low": 86400}
+    )
+
+    @model_validator(mode="after")
+    def _all_severities(self) -> IncidentSettings:
+        missing = [s for s in SEVERITIES if s not in self.deadlines_seconds]
+        if missing:
+            raise ValueError(f"deadlines_seconds lacks {', '.join(missing)}")
+        return self
+
+
+class WatchdogSettings(_Model):
+    alertname: str = "Watchdog"
+    # Armed once the first heartbeat arrives; silent longer than this → critical.
+    timeout_seconds: float = Field(default=300.0, gt=0)
+    enabled: bool = True
+
+
+def secret_env_names(channels: ChannelsSettings) -> list[str]:
+    """Every environment variable the channels name for a credential."""
+    names: list[str | None] = []
+    for smtp in channels.email.providers:
+        names += [smtp.username_env, smtp.password_env]
+    for sms in channels.sms.providers:
+        names += [sms.account_sid_env, sms.auth_token_env]
+    for hook in channels.webhook.providers:
+        names.append(hook.token_env)
+    return [n for n in names if n]

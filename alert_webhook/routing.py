@@ -1,0 +1,66 @@
+"""Pure routing: an alert's labels → the channels that carry it, and to whom.
+
+The first configured route whose matchers all hold wins; otherwise the alert's
+severity picks the plan's default channels. Nothing here reads the store or
+the clock, so every rule is a plain function test.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+
+from alert_webhook.notify_settings import ChannelsSettings, Route, RoutingSettings
+
+
+@dataclass(frozen=True, order=True)
+class Target:
+    """One delivery's destination: a channel and, where it has them, a recipient."""
+
+    channel: str
+    recipient: str = ""
+
+
+@lru_cache(maxsize=256)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def route_matches(route: Route, labels: Mapping[str, str]) -> bool:
+    if any(labels.get(k) != v for k, v in route.match.items()):
+        return False
+    return all(_compiled(p).fullmatch(labels.get(k, "")) for k, p in route.match_re.items())
+
+
+def channels_for(labels: Mapping[str, str], routing: RoutingSettings) -> list[str]:
+    for route in routing.routes:
+        if route_matches(route, labels):
+            return list(dict.fromkeys(route.channels))
+    severity = labels.get("severity", "")
+    chosen = routing.severity_channels.get(severity)  # type: ignore[call-overload]
+    return list(dict.fromkeys(chosen if chosen is not None else routing.fallback_channels))
+
+
+def recipients_for(channel: str, channels: ChannelsSettings, tier: int = 1) -> list[str]:
+    """Who a channel reaches at escalation `tier` (1: on call, 2: the next tier)."""
+    if channel in ("email", "sms"):
+        settings = channels.email if channel == "email" else channels.sms
+        if tier != 1:
+            return list(dict.fromkeys(settings.escalation_recipients))
+        # No one configured: one delivery that is recorded as skipped, never dropped.
+        return list(dict.fromkeys(settings.recipients)) or [""]
+    if tier != 1:
+        return []
+    return [""]  # dashboard, log, webhook: one delivery, no person
+
+
+def targets_for(
+    labels: Mapping[str, str], routing: RoutingSettings, channels: ChannelsSettings
+) -> list[Target]:
+    return [
+        Target(channel, recipient)
+        for channel in channels_for(labels, routing)
+        for recipient in recipients_for(channel, channels)
+    ]
