@@ -34,7 +34,9 @@ def load_params(path: Path) -> dict[str, str]:
     raw = yaml.safe_load(path.read_text()) or {}
     if not isinstance(raw, dict):
         raise RenderError(f"{path.name}: must be a mapping of name: value")
-    bad = [f"{path.name}: {k}: must be a scalar" for k, v in raw.items() if isinstance(v, dict | list)]
+    bad = [
+        f"{path.name}: {k}: must be a scalar" for k, v in raw.items() if isinstance(v, dict | list)
+    ]
     if bad:
         raise RenderError("\n".join(bad))
     return {str(k): str(v) for k, v in raw.items()}
@@ -52,7 +54,9 @@ def render_all(source: Path = SOURCE) -> dict[str, str]:
         text = template.read_text()
         names = PLACEHOLDER.findall(text)
         used.update(names)
-        problems += [f"{template.name}: ${{{n}}}: not in {PARAMS}" for n in names if n not in params]
+        problems += [
+            f"{template.name}: ${{{n}}}: not in {PARAMS}" for n in names if n not in params
+        ]
         header = (
             f"# Generated from rules/src/{template.name} by rules/render.py: edit that file\n"
             f"# (thresholds and selectors are in rules/src/{PARAMS}), then run\n"
@@ -66,7 +70,7 @@ def render_all(source: Path = SOURCE) -> dict[str, str]:
 
 
 def stale(rendered: Mapping[str, str], target: Path = RULES) -> list[str]:
-    """Rendered files whose committed copy differs or is missing, and rule files with no template."""
+    """Rendered files that differ from their committed copy, and rule files with no template."""
     changed = [
         name
         for name, text in rendered.items()
