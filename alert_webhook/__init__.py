@@ -14,6 +14,7 @@ from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
 from alert_webhook.metrics import WebhookMetrics, create_metrics
+from alert_webhook.routing import Planner, planner_from
 from alert_webhook.settings import LinkSettings, Settings
 from alert_webhook.store import SqlStore, open_store
 
@@ -26,6 +27,7 @@ class AppContext:
     store: SqlStore
     metrics: WebhookMetrics
     clock: Callable[[], float]
+    planner: Planner
 
     @property
     def token(self) -> str | None:
@@ -52,7 +54,11 @@ def create_app(
         store = open_store(settings.store.url)
         store.create_schema()
     app.extensions["alert_webhook"] = AppContext(
-        settings=settings, store=store, metrics=metrics or create_metrics(), clock=clock
+        settings=settings,
+        store=store,
+        metrics=metrics or create_metrics(),
+        clock=clock,
+        planner=planner_from(settings),
     )
     for blueprint in (ingest.bp, health.bp, alerts.bp, dashboard.bp):
         app.register_blueprint(blueprint)

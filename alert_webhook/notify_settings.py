@@ -28,18 +28,28 @@ class Route(_Model):
     channels: list[ChannelName]
 
 
-class RoutingSettings(_Model):
+def _plan_channels() -> dict[Severity, list[ChannelName]]:
     # The plan's "Alert Channels".
-    severity_channels: dict[Severity, list[ChannelName]] = Field(
-        default_factory=lambda: {
-            "critical": ["sms", "email", "dashboard"],
-            "high": ["email", "dashboard"],
-            "medium": ["dashboard"],
-            "low": ["log"],
-        }
-    )
+    return {
+        "critical": ["sms", "email", "dashboard"],
+        "high": ["email", "dashboard"],
+        "medium": ["dashboard"],
+        "low": ["log"],
+    }
+
+
+def _fallback_channels() -> list[ChannelName]:
+    return ["dashboard", "log"]
+
+
+def _plan_deadlines() -> dict[Severity, float]:
+    return {"critical": 300.0, "high": 3600.0, "medium": 14400.0, "low": 86400.0}
+
+
+class RoutingSettings(_Model):
+    severity_channels: dict[Severity, list[ChannelName]] = Field(default_factory=_plan_channels)
     # For alerts without a known severity label: shown, never lost.
-    fallback_channels: list[ChannelName] = Field(default_factory=lambda: ["dashboard", "log"])
+    fallback_channels: list[ChannelName] = Field(default_factory=_fallback_channels)
     routes: list[Route] = Field(default_factory=list)
 
 
@@ -129,9 +139,7 @@ class DeliverySettings(_Model):
 class IncidentSettings(_Model):
     # Response deadlines: unacknowledged past it, the next tier is told. "Immediate"
     # for critical is the plan's 0-5 minute assessment window.
-    deadlines_seconds: dict[Severity, float] = Field(
-        default_factory=lambda: {"critical": 300, "high": 3600, "medium": 14400, "low": 86400}
-    )
+    deadlines_seconds: dict[Severity, float] = Field(default_factory=_plan_deadlines)
 
     @model_validator(mode="after")
     def _all_severities(self) -> IncidentSettings:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from alert_webhook.notify_settings import ChannelsSettings, Route, RoutingSettings
+from alert_webhook.settings import Settings
 
 
 @dataclass(frozen=True, order=True)
@@ -64,3 +65,29 @@ def targets_for(
         for channel in channels_for(labels, routing)
         for recipient in recipients_for(channel, channels)
     ]
+
+
+@dataclass(frozen=True)
+class Planner:
+    """What the store needs to turn a state change into deliveries and an incident."""
+
+    routing: RoutingSettings
+    channels: ChannelsSettings
+    deadlines: Mapping[str, float]
+    heartbeat_alertname: str | None = None
+
+    def targets(self, labels: Mapping[str, str]) -> list[Target]:
+        return targets_for(labels, self.routing, self.channels)
+
+    def deadline(self, severity: str) -> float:
+        return self.deadlines.get(severity, self.deadlines.get("low", 86400.0))
+
+
+def planner_from(settings: Settings) -> Planner:
+    watchdog = settings.watchdog
+    return Planner(
+        routing=settings.routing,
+        channels=settings.channels,
+        deadlines={str(k): v for k, v in settings.incidents.deadlines_seconds.items()},
+        heartbeat_alertname=watchdog.alertname if watchdog.enabled else None,
+    )

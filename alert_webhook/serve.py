@@ -20,7 +20,7 @@ from alert_webhook.settings import ConfigError, Settings, check_bind, load_setti
 EXIT_CONFIG = 2
 
 
-class _Gunicorn(BaseApplication):  # type: ignore[misc]
+class _Gunicorn(BaseApplication):
     def __init__(self, settings: Settings, options: Mapping[str, Any]) -> None:
         self._settings = settings
         self._options = options
@@ -48,9 +48,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     parser.add_argument("--config", type=Path, help="webhook YAML configuration")
     parser.add_argument("--bind", default="127.0.0.1:9095", help="HOST:PORT to listen on")
     parser.add_argument("--threads", type=int, default=8, help="request threads")
-    parser.add_argument(
-        "--check", action="store_true", help="validate the configuration and exit"
-    )
+    parser.add_argument("--check", action="store_true", help="validate the configuration and exit")
     args = parser.parse_args(argv)
     env = os.environ if env is None else env
     try:

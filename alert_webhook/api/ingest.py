@@ -45,7 +45,7 @@ def receive_alerts() -> Any:
         metrics.notifications_received.labels("rejected").inc()
         return _error(400, "invalid Alertmanager notification", problems=exc.problems)
     try:
-        result = ctx.store.record_notification(notification, body, ctx.clock())
+        result = ctx.store.record_notification(notification, body, ctx.clock(), ctx.planner)
     except StoreUnavailable:
         current_app.logger.warning("store unavailable; answering 503 so Alertmanager retries")
         metrics.notifications_received.labels("unavailable").inc()

@@ -1,5 +1,11 @@
 """The webhook's store: one interface, SQLite (default) or PostgreSQL behind it."""
 
-from alert_webhook.store.sql import AlertRecord, RecordResult, SqlStore, StoreUnavailable, open_store
+from alert_webhook.store.sql import (
+    AlertRecord,
+    RecordResult,
+    SqlStore,
+    StoreUnavailable,
+    open_store,
+)
 
 __all__ = ["AlertRecord", "RecordResult", "SqlStore", "StoreUnavailable", "open_store"]

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Column,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -63,4 +64,57 @@ alert_events = Table(
     Column("received_at", Float, nullable=False),
     Column("notification_id", Integer, ForeignKey("notifications.id"), nullable=False),
     UniqueConstraint("alert_id", "status", name="uq_alert_event"),
+)
+
+# One row per (alert state change × channel × recipient × purpose): the outbox.
+# `purpose` is "notify" for the state change itself, "remind-N" for reminders,
+# "tier-N" for deadline escalation, "failover:<channel>" when another channel
+# failed. The unique constraint makes every replica and every Alertmanager peer
+# create it once; `claimed_until` is the lease that decides who sends it.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("alert_id", Integer, ForeignKey("alerts.id"), nullable=False),
+    Column("event_id", Integer, ForeignKey("alert_events.id"), nullable=False),
+    Column("event_status", String(16), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("recipient", String(200), nullable=False),
+    Column("purpose", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", Float, nullable=False),
+    Column("claimed_until", Float),
+    Column("claimed_by", String(64)),
+    Column("provider", String(100)),
+    Column("note", Text),
+    Column("last_error", Text),
+    Column("received_at", Float, nullable=False),
+    Column("finished_at", Float),
+    UniqueConstraint("event_id", "channel", "recipient", "purpose", name="uq_delivery"),
+)
+Index("ix_deliveries_due", deliveries.c.status, deliveries.c.next_attempt_at)
+Index("ix_deliveries_alert", deliveries.c.alert_id)
+
+# An incident is a firing alert someone must answer; keyed by the alert.
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("alert_id", Integer, ForeignKey("alerts.id"), primary_key=True),
+    Column("severity", String(32), nullable=False),
+    Column("opened_at", Float, nullable=False),
+    Column("deadline_at", Float, nullable=False),
+    Column("tier", Integer, nullable=False, default=1),
+    Column("acked_at", Float),
+    Column("acked_by", String(200)),
+    Column("closed_at", Float),
+    Column("flag", Text),
+)
+
+# Heartbeats (the Watchdog alert): when each was last seen, shared by replicas.
+heartbeats = Table(
+    "heartbeats",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("last_seen", Float, nullable=False),
 )

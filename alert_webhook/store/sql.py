@@ -6,24 +6,24 @@ nothing of it; only after it returns may the webhook answer 2xx.
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, insert, select
+from sqlalchemy import Engine, create_engine, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
-from alert_webhook.payload import Alert, Notification
-from alert_webhook.store.schema import alert_events, alerts, metadata, notifications
-
-
-class StoreUnavailable(Exception):
-    """The store cannot be reached or written right now: a transient failure."""
+from alert_webhook.payload import Notification
+from alert_webhook.routing import Planner
+from alert_webhook.store.guard import StoreUnavailable as StoreUnavailable
+from alert_webhook.store.guard import guard as _guard
+from alert_webhook.store.outbox import Outbox
+from alert_webhook.store.record import record
+from alert_webhook.store.schema import alerts, metadata
 
 
 @dataclass(frozen=True)
@@ -65,10 +65,6 @@ class AlertRecord:
         }
 
 
-def _iso(value: Any) -> str | None:
-    return None if value is None else value.isoformat()
-
-
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -85,6 +81,7 @@ class SqlStore:
         self._insert: Callable[..., Any] = (
             postgresql.insert if dialect == "postgresql" else sqlite.insert
         )
+        self.outbox = Outbox(engine, self._insert)
 
     def create_schema(self) -> None:
         with _guard():
@@ -98,65 +95,13 @@ class SqlStore:
         except DBAPIError:
             return False
 
-    def record_notification(self, notification: Notification, body: bytes, now: float) -> RecordResult:
+    def record_notification(
+        self, notification: Notification, body: bytes, now: float, planner: Planner | None = None
+    ) -> RecordResult:
+        """Commit the notification whole (with its deliveries) or nothing of it."""
         with _guard(), self.engine.begin() as conn:
-            notification_id = conn.execute(
-                insert(notifications).values(
-                    received_at=now,
-                    receiver=notification.receiver,
-                    status=notification.status,
-                    group_key=notification.groupKey,
-                    alert_count=len(notification.alerts),
-                    truncated_alerts=notification.truncatedAlerts,
-                    body=body.decode("utf-8"),
-                )
-            ).inserted_primary_key[0]
-            changes = sum(
-                self._record_alert(conn, alert, notification_id, now)
-                for alert in notification.alerts
-            )
+            notification_id, changes = record(conn, self._insert, notification, body, now, planner)
         return RecordResult(notification_id, len(notification.alerts), changes)
-
-    def _record_alert(self, conn: Connection, alert: Alert, notification_id: int, now: float) -> int:
-        starts_at = _iso(alert.startsAt)
-        values = {
-            "status": alert.status,
-            "alertname": alert.alertname,
-            "severity": alert.severity,
-            "labels": json.dumps(alert.labels, sort_keys=True),
-            "annotations": json.dumps(alert.annotations, sort_keys=True),
-            "ends_at": _iso(alert.endsAt),
-            "generator_url": alert.generatorURL,
-            "last_received_at": now,
-            "last_notification_id": notification_id,
-        }
-        stmt = self._insert(alerts).values(
-            fingerprint=alert.fingerprint, starts_at=starts_at, first_received_at=now, **values
-        )
-        # A resolved alert stays resolved: a late firing copy (an HA peer, a
-        # retry) must not turn it back, so only firing rows take updates.
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["fingerprint", "starts_at"],
-            set_=values,
-            where=alerts.c.status == "firing",
-        )
-        conn.execute(stmt)
-        alert_id = conn.execute(
-            select(alerts.c.id).where(
-                alerts.c.fingerprint == alert.fingerprint, alerts.c.starts_at == starts_at
-            )
-        ).scalar_one()
-        inserted = conn.execute(
-            self._insert(alert_events)
-            .values(
-                alert_id=alert_id,
-                status=alert.status,
-                received_at=now,
-                notification_id=notification_id,
-            )
-            .on_conflict_do_nothing(index_elements=["alert_id", "status"])
-        )
-        return inserted.rowcount
 
     def list_alerts(self, status: str | None = None, limit: int = 100) -> list[AlertRecord]:
         query = select(alerts).order_by(alerts.c.last_received_at.desc(), alerts.c.id.desc())
@@ -185,19 +130,11 @@ class SqlStore:
     def count(self, table: str) -> int:
         """Rows in one of the store's tables (for health figures and tests)."""
         with _guard(), self.engine.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(metadata.tables[table])).scalar_one())
+            query = select(func.count()).select_from(metadata.tables[table])
+            return int(conn.execute(query).scalar_one())
 
     def dispose(self) -> None:
         self.engine.dispose()
-
-
-@contextlib.contextmanager
-def _guard() -> Iterator[None]:
-    """Turn the driver's connection failures into StoreUnavailable."""
-    try:
-        yield
-    except OperationalError as exc:
-        raise StoreUnavailable(str(exc.orig)) from exc
 
 
 def open_store(url: str) -> SqlStore:

@@ -12,6 +12,7 @@ import pytest
 
 from alert_webhook import create_app
 from alert_webhook.metrics import create_metrics
+from alert_webhook.routing import planner_from
 from alert_webhook.settings import Settings, settings_from_mapping
 from alert_webhook.store import SqlStore, open_store
 
@@ -33,6 +34,19 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+# Two people on call, one next-tier contact, every channel routed by the plan.
+CONTACTS: dict[str, Any] = {
+    "channels": {
+        "email": {
+            "recipients": ["oncall@example.org"],
+            "escalation_recipients": ["lead@example.org"],
+        },
+        "sms": {"recipients": ["+15555550100"], "escalation_recipients": ["+15555550199"]},
+    }
+}
+PLANNER = planner_from(settings_from_mapping(CONTACTS, {}))
 
 
 def make_alert(

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import make_alert, make_notification
+from conftest import PLANNER, make_alert, make_notification
 
 from alert_webhook.payload import parse_notification
 from alert_webhook.store import SqlStore, StoreUnavailable, open_store
+from alert_webhook.store import record as record_module
+from alert_webhook.store.schema import deliveries
 
 
 def _record(store: SqlStore, data: dict, now: float = 100.0):
@@ -67,20 +69,20 @@ def test_list_alerts_returns_labels_and_annotations(store: SqlStore) -> None:
 def test_failure_mid_notification_stores_nothing(store: SqlStore, monkeypatch) -> None:
     data = make_notification(make_alert("a"), make_alert("b"))
     calls = {"n": 0}
-    original = store._record_alert
+    original = record_module._on_change
 
-    def failing(conn, alert, notification_id, now):
+    def failing(*args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 2:
             raise StoreUnavailable("disk went away")
-        return original(conn, alert, notification_id, now)
+        return original(*args, **kwargs)
 
-    monkeypatch.setattr(store, "_record_alert", failing)
+    monkeypatch.setattr(record_module, "_on_change", failing)
+    body = json.dumps(data).encode()
     with pytest.raises(StoreUnavailable):
-        _record(store, data)
-    assert store.count("notifications") == 0
-    assert store.count("alerts") == 0
-    assert store.count("alert_events") == 0
+        store.record_notification(parse_notification(body), body, 100.0, PLANNER)
+    for table in ("notifications", "alerts", "alert_events", "deliveries", "incidents"):
+        assert store.count(table) == 0, table
 
 
 def test_unreachable_database_is_store_unavailable(tmp_path) -> None:
@@ -90,3 +92,54 @@ def test_unreachable_database_is_store_unavailable(tmp_path) -> None:
     with pytest.raises(StoreUnavailable):
         store.create_schema()
     store.dispose()
+
+
+def _planned(store: SqlStore, data: dict, now: float = 100.0):
+    body = json.dumps(data).encode()
+    return store.record_notification(parse_notification(body), body, now, PLANNER)
+
+
+def _deliveries(store: SqlStore) -> list[tuple[str, str, str, str]]:
+    rows = store.outbox.list()
+    return sorted((r["event_status"], r["channel"], r["recipient"], r["status"]) for r in rows)
+
+
+def test_a_critical_state_change_becomes_one_delivery_per_channel_and_person(store) -> None:
+    _planned(store, make_notification(make_alert("a", severity="critical")))
+    assert _deliveries(store) == [
+        ("firing", "dashboard", "", "pending"),
+        ("firing", "email", "oncall@example.org", "pending"),
+        ("firing", "sms", "+15555550100", "pending"),
+    ]
+    assert store.count("incidents") == 1
+
+
+def test_repeats_create_no_more_deliveries(store) -> None:
+    data = make_notification(make_alert("a", severity="high"))
+    for now in (100, 130, 3700):
+        _planned(store, data, now)
+    assert len(_deliveries(store)) == 2
+
+
+def test_resolved_goes_to_the_channels_that_carried_the_firing_one(store) -> None:
+    _planned(store, make_notification(make_alert("a", severity="critical")))
+    with store.engine.begin() as conn:  # SMS was skipped (say, over budget)
+        conn.execute(
+            deliveries.update().where(deliveries.c.channel == "sms").values(status="skipped")
+        )
+    _planned(store, make_notification(make_alert("a", severity="critical", status="resolved")), 200)
+    resolved = [d for d in _deliveries(store) if d[0] == "resolved"]
+    assert [d[1] for d in resolved] == ["dashboard", "email"]
+
+
+def test_resolved_without_a_firing_record_is_routed_by_severity(store) -> None:
+    _planned(store, make_notification(make_alert("a", severity="medium", status="resolved")))
+    assert _deliveries(store) == [("resolved", "dashboard", "", "pending")]
+
+
+def test_watchdog_is_a_heartbeat_not_an_alert(store) -> None:
+    _planned(store, make_notification(make_alert("w", alertname="Watchdog", severity="none")), 50)
+    assert store.count("alerts") == 0 and _deliveries(store) == []
+    assert store.outbox.last_heartbeat("Watchdog") == 50
+    _planned(store, make_notification(make_alert("w", alertname="Watchdog", severity="none")), 80)
+    assert store.outbox.last_heartbeat("Watchdog") == 80

@@ -1,0 +1,239 @@
+"""The delivery outbox: claim due deliveries under a lease, finish them, enqueue more.
+
+A worker owns a delivery only while `claimed_by` is its id and `claimed_until`
+lies ahead; every claim and every finish is an UPDATE guarded by those columns
+and checked by rowcount, so replicas sharing the store never both send one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, and_, func, or_, select, update
+
+from alert_webhook.store.guard import guard
+from alert_webhook.store.schema import alerts, deliveries, heartbeats, incidents
+
+PENDING, IN_FLIGHT = "pending", "in_flight"
+DELIVERED, FAILED, SKIPPED, ESCALATED = "delivered", "failed", "skipped", "escalated"
+FINAL = (DELIVERED, FAILED, SKIPPED, ESCALATED)
+
+
+@dataclass(frozen=True)
+class DeliveryJob:
+    """A claimed delivery with what its message needs to say."""
+
+    id: int
+    alert_id: int
+    event_id: int
+    event_status: str
+    channel: str
+    recipient: str
+    purpose: str
+    attempts: int
+    received_at: float
+    note: str | None
+    alertname: str
+    severity: str
+    fingerprint: str
+    starts_at: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    generator_url: str
+
+
+def _due(now: float) -> Any:
+    return or_(
+        and_(deliveries.c.status == PENDING, deliveries.c.next_attempt_at <= now),
+        and_(deliveries.c.status == IN_FLIGHT, deliveries.c.claimed_until < now),
+    )
+
+
+class Outbox:
+    def __init__(self, engine: Engine, dialect_insert: Callable[..., Any]) -> None:
+        self.engine = engine
+        self._insert = dialect_insert
+
+    def claim(self, now: float, worker: str, lease: float, limit: int) -> list[DeliveryJob]:
+        """Take up to `limit` due deliveries (pending, or in flight past their lease)."""
+        with guard(), self.engine.begin() as conn:
+            ids = (
+                conn.execute(
+                    select(deliveries.c.id)
+                    .where(_due(now))
+                    .order_by(deliveries.c.next_attempt_at, deliveries.c.id)
+                    .limit(limit)
+                )
+                .scalars()
+                .all()
+            )
+            mine = [
+                i
+                for i in ids
+                if conn.execute(
+                    update(deliveries)
+                    .where(deliveries.c.id == i, _due(now))
+                    .values(
+                        status=IN_FLIGHT,
+                        claimed_by=worker,
+                        claimed_until=now + lease,
+                        attempts=deliveries.c.attempts + 1,
+                    )
+                ).rowcount
+                == 1
+            ]
+            if not mine:
+                return []
+            rows = conn.execute(
+                select(
+                    deliveries,
+                    alerts.c.alertname,
+                    alerts.c.severity,
+                    alerts.c.fingerprint,
+                    alerts.c.starts_at,
+                    alerts.c.labels,
+                    alerts.c.annotations,
+                    alerts.c.generator_url,
+                )  # fmt: skip
+                .join(alerts, alerts.c.id == deliveries.c.alert_id)
+                .where(deliveries.c.id.in_(mine))
+                .order_by(deliveries.c.id)
+            ).mappings()
+            return [
+                DeliveryJob(
+                    **{
+                        k: r[k]
+                        for k in (
+                            "id",
+                            "alert_id",
+                            "event_id",
+                            "event_status",
+                            "channel",
+                            "recipient",
+                            "purpose",
+                            "attempts",
+                            "received_at",
+                            "note",
+                            "alertname",
+                            "severity",
+                            "fingerprint",
+                            "starts_at",
+                            "generator_url",
+                        )
+                    },  # fmt: skip
+                    labels=json.loads(r["labels"]),
+                    annotations=json.loads(r["annotations"]),
+                )
+                for r in rows
+            ]
+
+    def finish(
+        self, job_id: int, worker: str, status: str, now: float, provider: str | None = None,
+        note: str | None = None, error: str | None = None,
+    ) -> bool:  # fmt: skip
+        """Record a final state; False when our lease was lost to another worker."""
+        assert status in FINAL
+        values: dict[str, Any] = {"status": status, "finished_at": now, "claimed_until": None}
+        values |= {
+            k: v for k, v in (("provider", provider), ("note", note), ("last_error", error)) if v
+        }
+        return self._owned_update(job_id, worker, values)
+
+    def reschedule(
+        self, job_id: int, worker: str, at: float, error: str | None, refund_attempt: bool = False
+    ) -> bool:
+        values: dict[str, Any] = {"status": PENDING, "next_attempt_at": at, "claimed_until": None}
+        if error:
+            values["last_error"] = error
+        if refund_attempt:  # waiting for an open breaker is not a try
+            values["attempts"] = deliveries.c.attempts - 1
+        return self._owned_update(job_id, worker, values)
+
+    def _owned_update(self, job_id: int, worker: str, values: dict[str, Any]) -> bool:
+        with guard(), self.engine.begin() as conn:
+            result = conn.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.id == job_id,
+                    deliveries.c.status == IN_FLIGHT,
+                    deliveries.c.claimed_by == worker,
+                )
+                .values(**values)
+            )
+            return result.rowcount == 1
+
+    def enqueue(self, rows: Iterable[dict[str, Any]]) -> int:
+        rows = list(rows)
+        if not rows:
+            return 0
+        with guard(), self.engine.begin() as conn:
+            result = conn.execute(self._insert(deliveries).on_conflict_do_nothing(), rows)
+            return max(result.rowcount, 0)
+
+    def counterpart_status(self, job: DeliveryJob) -> str | None:
+        """Status of the firing message this resolved message follows on its channel."""
+        with guard(), self.engine.connect() as conn:
+            return conn.execute(
+                select(deliveries.c.status).where(
+                    deliveries.c.alert_id == job.alert_id,
+                    deliveries.c.event_status == "firing",
+                    deliveries.c.purpose == job.purpose,
+                    deliveries.c.channel == job.channel,
+                    deliveries.c.recipient == job.recipient,
+                )
+            ).scalar()
+
+    def channels_of(self, alert_id: int) -> list[str]:
+        with guard(), self.engine.connect() as conn:
+            rows = conn.execute(
+                select(deliveries.c.channel)
+                .where(deliveries.c.alert_id == alert_id)
+                .order_by(deliveries.c.id)
+            ).scalars()
+            return list(dict.fromkeys(rows))
+
+    def sent_since(
+        self, channel: str, recipient: str, since: float, purpose: str | None = None
+    ) -> int:
+        query = select(func.count()).where(
+            deliveries.c.channel == channel,
+            deliveries.c.recipient == recipient,
+            deliveries.c.status == DELIVERED,
+            deliveries.c.finished_at >= since,
+        )
+        if purpose is not None:
+            query = query.where(deliveries.c.note == purpose)
+        with guard(), self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def flag_incident(self, alert_id: int, flag: str) -> None:
+        with guard(), self.engine.begin() as conn:
+            conn.execute(
+                update(incidents).where(incidents.c.alert_id == alert_id).values(flag=flag)
+            )
+
+    def backlog(self, now: float) -> tuple[int, float]:
+        """Deliveries not yet final, and the age of the oldest one."""
+        with guard(), self.engine.connect() as conn:
+            count, oldest = conn.execute(
+                select(func.count(), func.min(deliveries.c.received_at)).where(
+                    deliveries.c.status.in_((PENDING, IN_FLIGHT))
+                )
+            ).one()
+        return int(count), (now - oldest) if oldest is not None else 0.0
+
+    def list(self, alert_id: int | None = None, limit: int = 200) -> list[dict[str, Any]]:
+        query = select(deliveries).order_by(deliveries.c.id.desc()).limit(limit)
+        if alert_id is not None:
+            query = query.where(deliveries.c.alert_id == alert_id)
+        with guard(), self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(query).mappings()]
+
+    def last_heartbeat(self, name: str) -> float | None:
+        with guard(), self.engine.connect() as conn:
+            return conn.execute(
+                select(heartbeats.c.last_seen).where(heartbeats.c.name == name)
+            ).scalar()
