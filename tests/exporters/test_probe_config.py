@@ -1,0 +1,107 @@
+"""The probe file: defaults, resolution, and every error listed with its path."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from support.procs import python_module
+
+from exporters.config import ConfigError
+from exporters.probe import DEFAULT_PROBE_FILE
+from exporters.probe_config import load_probe_file
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "exporters"
+
+
+def test_defaults_follow_the_plan_network_30s_service_60s():
+    probes = {
+        p.name: p for p in load_probe_file(FIXTURES / "good_probes.yml", {"DB_PASSWORD": "x"})
+    }
+    assert probes["web"].interval == 30
+    assert probes["resolver"].interval == 30
+    assert probes["web-port"].interval == 15
+    assert probes["worker"].interval == 60
+    assert probes["nightly"].interval == 60
+    assert probes["db"].timeout == 2
+    assert probes["web"].timeout == 5
+
+
+def test_shipped_probe_file_is_valid():
+    probes = load_probe_file(DEFAULT_PROBE_FILE, {})
+    assert {p.kind for p in probes} == {"http", "tcp"}
+    urls = {str(getattr(p.check, "url", "")) for p in probes}
+    assert "http://127.0.0.1:8081/healthz" in urls
+    assert "http://127.0.0.1:9095/healthz" in urls
+
+
+def test_every_error_is_listed_with_its_path():
+    with pytest.raises(ConfigError) as caught:
+        load_probe_file(FIXTURES / "bad_probes.yml", {})
+    problems = caught.value.problems
+    assert "defaults.timeout: must be a positive duration" in problems
+    assert "checks[1].port: required" in problems
+    assert "checks[2].timeout: must be a positive duration" in problems
+    assert "checks[2].retries: unknown key" in problems
+    assert any(p.startswith("checks[3]: ") and "carrier-pigeon" in p for p in problems)
+    assert any(p.startswith("checks[4].sql.dsn: must not contain a password") for p in problems)
+    assert len(problems) == 6, problems
+
+
+def test_duplicate_names_and_missing_secrets(tmp_path):
+    path = tmp_path / "p.yml"
+    path.write_text(
+        "checks:\n"
+        "  - {name: a, kind: tcp, host: h, port: 1}\n"
+        "  - {name: a, kind: http, url: 'http://h/', auth: {bearer_token_env: TOKEN}}\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_probe_file(path, {})
+    assert caught.value.problems == [
+        "checks[1].name: duplicate of checks[0]",
+        "checks[1].auth.bearer_token_env: environment variable TOKEN is not set",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (None, "file not found"),
+        ("checks: [\n", "invalid YAML"),
+        ("- just\n- a list\n", "Input should be a valid dictionary"),
+        ("checks: [{name: x, kind: service}]\n", "checks[0]: name exactly one of"),
+        (
+            "checks: [{name: x, kind: queue, directory: {path: /q}, redis: {key: k}}]\n",
+            "exactly one",
+        ),
+        ("checks: [{name: 'a b', kind: tcp, host: h, port: 1}]\n", "checks[0].name:"),
+    ],
+)
+def test_cli_exits_2_with_the_problem_and_no_traceback(tmp_path, content, expected):
+    path = tmp_path / "probes.yml"
+    if content is not None:
+        path.write_text(content)
+    done = subprocess.run(
+        python_module("exporters.probe", "--config", str(path), "--listen", "127.0.0.1:1"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert expected in done.stderr
+    assert str(path) in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_cli_lists_every_error_of_a_bad_file():
+    done = subprocess.run(
+        python_module("exporters.probe", "--config", str(FIXTURES / "bad_probes.yml")),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 6
+    assert all(line.startswith(f"{FIXTURES / 'bad_probes.yml'}: ") for line in lines)

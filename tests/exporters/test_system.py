@@ -1,0 +1,221 @@
+"""The system exporter from a fake psutil: names, labels, exclusions, failures."""
+
+from __future__ import annotations
+
+import subprocess
+from collections import namedtuple
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import requests
+from prometheus_client import CollectorRegistry
+from support.procs import free_port, python_module, running
+
+from exporters.system import SystemCollector, SystemConfig
+
+CpuTimes = namedtuple("CpuTimes", "user nice system idle iowait irq softirq steal guest guest_nice")
+MacCpuTimes = namedtuple("MacCpuTimes", "user nice system idle")
+Partition = namedtuple("Partition", "device mountpoint fstype opts")
+Usage = namedtuple("Usage", "total used free percent")
+DiskIO = namedtuple(
+    "DiskIO", "read_count write_count read_bytes write_bytes read_time write_time busy_time"
+)
+NetIO = namedtuple(
+    "NetIO", "bytes_sent bytes_recv packets_sent packets_recv errin errout dropin dropout"
+)
+
+
+def fake_psutil(**overrides: object) -> SimpleNamespace:
+    usages = {
+        "/": Usage(100_000, 30_000, 60_000, 30.0),
+        "/data": Usage(50_000, 10_000, 40_000, 20.0),
+    }
+
+    def disk_usage(path: str) -> Usage:
+        if path == "/secret":
+            raise PermissionError(13, "Permission denied")
+        return usages.get(path, Usage(10, 5, 5, 50.0))
+
+    ps = SimpleNamespace(
+        cpu_times=lambda percpu: [CpuTimes(10, 1, 5, 100, 2, 0.5, 0.25, 0, 3, 0)] * 2,
+        cpu_stats=lambda: SimpleNamespace(ctx_switches=500, interrupts=400),
+        virtual_memory=lambda: SimpleNamespace(
+            total=8000, available=6000, free=1000, buffers=10, cached=20
+        ),
+        swap_memory=lambda: SimpleNamespace(total=2000, free=1500),
+        disk_partitions=lambda all: [
+            Partition("/dev/sda1", "/", "ext4", "rw,relatime"),
+            Partition("/dev/sdb1", "/data", "xfs", "ro,noatime"),
+            Partition("/dev/sdb1", "/data", "xfs", "ro,noatime"),  # bind mount seen twice
+            Partition("proc", "/proc", "proc", "rw"),
+            Partition("tmpfs", "/sys/fs/cgroup", "cgroup2", "rw"),
+            Partition("secret", "/secret", "fuse", "rw"),
+        ],
+        disk_usage=disk_usage,
+        disk_io_counters=lambda perdisk, nowrap: {
+            "sda": DiskIO(10, 20, 4096, 8192, 1500, 2500, 3000),
+            "sda1": DiskIO(1, 2, 3, 4, 5, 6, 7),
+            "loop0": DiskIO(1, 2, 3, 4, 5, 6, 7),
+        },
+        net_io_counters=lambda pernic, nowrap: {"lo": NetIO(1, 2, 3, 4, 5, 6, 7, 8)},
+        getloadavg=lambda: (0.5, 0.25, 0.125),
+        boot_time=lambda: 1_700_000_000.0,
+        pids=lambda: [1, 2, 3],
+    )
+    for key, value in overrides.items():
+        setattr(ps, key, value)
+    return ps
+
+
+@pytest.fixture
+def proc_root(tmp_path: Path) -> Path:
+    (tmp_path / "stat").write_text("cpu  1 2 3\nprocs_running 4\nprocs_blocked 1\n")
+    return tmp_path
+
+
+def scrape(ps: object, proc_root: Path, config: SystemConfig | None = None) -> CollectorRegistry:
+    registry = CollectorRegistry()
+    registry.register(SystemCollector(config, ps=ps, proc_root=proc_root))
+    return registry
+
+
+def test_cpu_is_seconds_per_mode_without_guest(proc_root):
+    reg = scrape(fake_psutil(), proc_root)
+    assert reg.get_sample_value("node_cpu_seconds_total", {"cpu": "1", "mode": "user"}) == 10
+    assert reg.get_sample_value("node_cpu_seconds_total", {"cpu": "0", "mode": "softirq"}) == 0.25
+    assert reg.get_sample_value("node_cpu_seconds_total", {"cpu": "0", "mode": "guest"}) is None
+    assert reg.get_sample_value("node_context_switches_total") == 500
+
+
+def test_modes_a_platform_lacks_are_absent_not_zero(proc_root):
+    ps = fake_psutil(cpu_times=lambda percpu: [MacCpuTimes(1, 2, 3, 4)])
+    reg = scrape(ps, proc_root)
+    assert reg.get_sample_value("node_cpu_seconds_total", {"cpu": "0", "mode": "idle"}) == 4
+    assert reg.get_sample_value("node_cpu_seconds_total", {"cpu": "0", "mode": "iowait"}) is None
+
+
+def test_memory_and_swap(proc_root):
+    reg = scrape(fake_psutil(), proc_root)
+    assert reg.get_sample_value("node_memory_MemTotal_bytes") == 8000
+    assert reg.get_sample_value("node_memory_MemAvailable_bytes") == 6000
+    assert reg.get_sample_value("node_memory_MemFree_bytes") == 1000
+    assert reg.get_sample_value("node_memory_SwapTotal_bytes") == 2000
+    assert reg.get_sample_value("node_memory_SwapFree_bytes") == 1500
+    assert reg.get_sample_value("node_memory_Shmem_bytes") is None  # psutil gave none
+
+
+def test_filesystems_like_node_exporter(proc_root):
+    reg = scrape(fake_psutil(), proc_root)
+    root = {"device": "/dev/sda1", "fstype": "ext4", "mountpoint": "/"}
+    data = {"device": "/dev/sdb1", "fstype": "xfs", "mountpoint": "/data"}
+    assert reg.get_sample_value("node_filesystem_size_bytes", root) == 100_000
+    assert reg.get_sample_value("node_filesystem_avail_bytes", root) == 60_000
+    assert reg.get_sample_value("node_filesystem_free_bytes", root) == 70_000  # incl. reserved
+    assert reg.get_sample_value("node_filesystem_readonly", root) == 0
+    assert reg.get_sample_value("node_filesystem_readonly", data) == 1
+    secret = {"device": "secret", "fstype": "fuse", "mountpoint": "/secret"}
+    assert reg.get_sample_value("node_filesystem_device_error", secret) == 1
+    assert reg.get_sample_value("node_filesystem_size_bytes", secret) is None
+    mounts = {
+        s.labels["mountpoint"]
+        for m in reg.collect()
+        if m.name == "node_filesystem_size_bytes"
+        for s in m.samples
+    }
+    assert mounts == {"/", "/data"}  # /proc and cgroup2 excluded, the bind mount once
+
+
+def test_exclusion_patterns_are_configurable(proc_root):
+    config = SystemConfig(mount_points_exclude="^/data$", fs_types_exclude="^$")
+    reg = scrape(fake_psutil(), proc_root, config)
+    assert (
+        reg.get_sample_value(
+            "node_filesystem_size_bytes",
+            {"device": "/dev/sdb1", "fstype": "xfs", "mountpoint": "/data"},
+        )
+        is None
+    )
+    assert (
+        reg.get_sample_value(
+            "node_filesystem_device_error",
+            {"device": "proc", "fstype": "proc", "mountpoint": "/proc"},
+        )
+        == 0
+    )
+
+
+def test_disks_skip_partitions_and_loops_and_use_seconds(proc_root):
+    reg = scrape(fake_psutil(), proc_root)
+    assert reg.get_sample_value("node_disk_read_bytes_total", {"device": "sda"}) == 4096
+    assert reg.get_sample_value("node_disk_written_bytes_total", {"device": "sda"}) == 8192
+    assert reg.get_sample_value("node_disk_reads_completed_total", {"device": "sda"}) == 10
+    assert reg.get_sample_value("node_disk_io_time_seconds_total", {"device": "sda"}) == 3.0
+    assert reg.get_sample_value("node_disk_read_bytes_total", {"device": "sda1"}) is None
+    assert reg.get_sample_value("node_disk_read_bytes_total", {"device": "loop0"}) is None
+
+
+def test_network_load_boot_and_processes(proc_root):
+    reg = scrape(fake_psutil(), proc_root)
+    assert reg.get_sample_value("node_network_receive_bytes_total", {"device": "lo"}) == 2
+    assert reg.get_sample_value("node_network_transmit_drop_total", {"device": "lo"}) == 8
+    assert reg.get_sample_value("node_load1") == 0.5
+    assert reg.get_sample_value("node_load15") == 0.125
+    assert reg.get_sample_value("node_boot_time_seconds") == 1_700_000_000
+    assert reg.get_sample_value("node_processes_count") == 3
+    assert reg.get_sample_value("node_procs_running") == 4
+    assert reg.get_sample_value("node_procs_blocked") == 1
+
+
+def test_procs_running_is_absent_without_proc_stat(tmp_path):
+    reg = scrape(fake_psutil(), tmp_path)
+    assert reg.get_sample_value("node_procs_running") is None
+    assert reg.get_sample_value("node_scrape_collector_success", {"collector": "stat"}) == 1
+
+
+def test_a_failing_collector_is_reported_and_the_rest_is_served(proc_root):
+    def broken() -> None:
+        raise OSError("no /proc/meminfo")
+
+    reg = scrape(fake_psutil(virtual_memory=broken), proc_root)
+    assert reg.get_sample_value("node_scrape_collector_success", {"collector": "meminfo"}) == 0
+    assert reg.get_sample_value("node_scrape_collector_success", {"collector": "cpu"}) == 1
+    assert reg.get_sample_value("node_memory_MemTotal_bytes") is None
+    assert reg.get_sample_value("node_load1") == 0.5
+    assert (
+        reg.get_sample_value("node_scrape_collector_duration_seconds", {"collector": "meminfo"})
+        >= 0
+    )
+
+
+def test_values_are_fresh_on_every_scrape(proc_root):
+    load = [0.5]
+    reg = scrape(fake_psutil(getloadavg=lambda: (load[0], 0, 0)), proc_root)
+    assert reg.get_sample_value("node_load1") == 0.5
+    load[0] = 3.0
+    assert reg.get_sample_value("node_load1") == 3.0
+
+
+def test_cli_serves_metrics(tmp_path):
+    port = free_port()
+    argv = python_module("exporters.system", "--listen", f"127.0.0.1:{port}")
+    url = f"http://127.0.0.1:{port}/metrics"
+    with running("system-exporter", argv, tmp_path, ready_url=url):
+        text = requests.get(url, timeout=5).text
+    assert 'node_scrape_collector_success{collector="cpu"} 1.0' in text
+    assert "node_cpu_seconds_total{" in text
+
+
+def test_cli_rejects_a_bad_config_with_exit_2(tmp_path):
+    path = tmp_path / "system.yml"
+    path.write_text("collectors: [cpu, telepathy]\nmount_points_exclude: '('\nextra: 1\n")
+    done = subprocess.run(
+        python_module("exporters.system", "--config", str(path)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert f"{path}: mount_points_exclude: invalid regular expression" in done.stderr
+    assert f"{path}: extra: unknown key" in done.stderr
+    assert "Traceback" not in done.stderr
