@@ -11,15 +11,21 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 
-class _Server(BaseApplication):  # type: ignore[misc]
+class _Server(BaseApplication):
     def __init__(self, bind: str) -> None:
         self._bind = bind
         super().__init__()
 
     def load_config(self) -> None:
         # One process keeps the demo's state (chaos switches, queue) in one place.
-        for key, value in {"bind": self._bind, "workers": 1, "worker_class": "gthread",
-                           "threads": 8, "accesslog": None, "errorlog": "-"}.items():
+        for key, value in {
+            "bind": self._bind,
+            "workers": 1,
+            "worker_class": "gthread",
+            "threads": 8,
+            "accesslog": None,
+            "errorlog": "-",
+        }.items():
             self.cfg.set(key, value)
 
     def load(self) -> Any:

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from flask import Flask, jsonify, request
-from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client import CollectorRegistry
 
 from exporters.instrumentation import instrument_app
 
@@ -57,10 +57,8 @@ def create_app(
 ) -> Flask:
     app = Flask(__name__)
     registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
-    instrument_app(app, registry)
-    queue_depth = Gauge(
-        "task_queue_depth", "Tasks waiting in the queue.", ["queue"], registry=registry
-    )
+    metrics = instrument_app(app, registry)
+    queue_depth = metrics.gauge("task_queue_depth", "Tasks waiting in the queue.", ["queue"])
     chaos = Chaos()
     tasks = {"depth": 0}
     lock = threading.Lock()

@@ -41,8 +41,10 @@ def single_run(layout: Layout) -> Iterator[None]:
             lock.seek(0)
             pid = lock.read().strip() or "unknown"
             raise StackError(
-                [f"another `make up` is already running from {layout.root} (pid {pid}); "
-                 "stop it with Ctrl-C first"]
+                [
+                    f"another `make up` is already running from {layout.root} (pid {pid}); "
+                    "stop it with Ctrl-C first"
+                ]
             ) from None
         lock.seek(0)
         lock.truncate()

@@ -40,7 +40,7 @@ class Output:
     def __init__(self, proc: subprocess.Popen[str]) -> None:
         self.lines: list[str] = []
         assert proc.stdout is not None
-        stream = proc.stdout
+        stream = self._stream = proc.stdout
         self._thread = threading.Thread(
             target=lambda: self.lines.extend(iter(stream.readline, "")), daemon=True
         )
@@ -49,9 +49,15 @@ class Output:
     def text(self) -> str:
         return "".join(self.lines)
 
+    def close(self) -> None:
+        self._thread.join(timeout=10)
+        self._stream.close()
+
 
 @pytest.fixture(scope="module")
-def stack_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, int], subprocess.Popen[str], Output]]:
+def stack_up(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Path, dict[str, int], subprocess.Popen[str], Output]]:
     root = tmp_path_factory.mktemp("stack")
     ports = {s.name: free_port() for s in SERVICES}
     proc = _launcher(root, ports)
@@ -71,6 +77,8 @@ def stack_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, d
                 proc.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 proc.kill()
+                proc.wait()
+        out.close()
 
 
 def test_every_printed_url_answers(stack_up) -> None:

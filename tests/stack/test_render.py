@@ -9,7 +9,9 @@ MOVED = ports_from_env({"PROMETHEUS_PORT": "19090", "WEBHOOK_PORT": "19095", "DE
 
 
 def test_rewrite_ports_changes_only_whole_ports() -> None:
-    text = "a: 127.0.0.1:9090\nb: 127.0.0.1:90901\nc: 10.0.0.1:9090\nd: http://127.0.0.1:9095/alerts"
+    text = (
+        "a: 127.0.0.1:9090\nb: 127.0.0.1:90901\nc: 10.0.0.1:9090\nd: http://127.0.0.1:9095/alerts"
+    )
     out = render.rewrite_ports(text, MOVED)
     assert "a: 127.0.0.1:19090" in out
     assert "b: 127.0.0.1:90901" in out  # another port that merely starts alike

@@ -19,6 +19,7 @@ import requests
 
 from stack import binaries
 
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -113,7 +114,9 @@ def running(
                     lambda: proc.alive() and http_ok(ready_url)(), timeout, f"{name} at {ready_url}"
                 )
             except TimeoutError as exc:
-                raise RuntimeError(f"{name} did not start: {exc}\n--- log ---\n{proc.log()}") from exc
+                raise RuntimeError(
+                    f"{name} did not start: {exc}\n--- log ---\n{proc.log()}"
+                ) from exc
         yield proc
     finally:
         proc.stop()
