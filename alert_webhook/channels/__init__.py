@@ -1,0 +1,68 @@
+"""Channels: what a message says (`format`) apart from how it is sent (one module each).
+
+A channel is a failover chain of providers, each with one entry point,
+`send(message) -> provider message id`. A provider raises `DeliveryError`
+saying whether the failure is worth retrying and whether it is the recipient's
+(another provider will not help) or the provider's (the next one might).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from alert_webhook.settings import LinkSettings
+
+
+@dataclass(frozen=True)
+class Message:
+    delivery_id: int
+    channel: str
+    recipient: str
+    purpose: str
+    status: str  # the alert's state change: firing | resolved
+    alertname: str
+    severity: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    generator_url: str
+    starts_at: str
+    links: LinkSettings
+    note: str | None = None
+    digest_count: int = 0  # >0: an SMS storm digest instead of the alert itself
+
+    @property
+    def target(self) -> str:
+        for key in ("instance", "service", "job", "probe"):
+            if self.labels.get(key):
+                return self.labels[key]
+        return ""
+
+
+class DeliveryError(Exception):
+    def __init__(
+        self, reason: str, *, retryable: bool, scope: Literal["provider", "recipient"] = "provider"
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retryable = retryable
+        self.scope = scope
+
+
+class Provider(Protocol):
+    name: str
+
+    def send(self, message: Message) -> str | None: ...
+
+
+@dataclass
+class Channel:
+    """A channel's failover chain; `problem` says why it cannot send at all."""
+
+    name: str
+    providers: list[Provider] = field(default_factory=list)
+    problem: str | None = None
+
+    @property
+    def configured(self) -> bool:
+        return self.problem is None and bool(self.providers)

@@ -1,0 +1,76 @@
+"""Builds every channel from settings, explicitly (STYLE 7): the factory's registry.
+
+A provider without its credentials is left out of its chain; a channel left
+with no provider is "not configured" and its deliveries are recorded skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from alert_webhook.channels import Channel, Provider
+from alert_webhook.channels.email import SmtpEmail, SmtpFactory, connect
+from alert_webhook.channels.simple import Dashboard, JsonWebhook, Log
+from alert_webhook.channels.sms import TwilioSms, make_client
+from alert_webhook.settings import Settings
+
+logger = logging.getLogger("alert_webhook.notify")
+
+
+@dataclass
+class Transports:
+    """The real boundaries by default; tests pass their own."""
+
+    smtp: SmtpFactory = connect
+    twilio: Callable[..., Any] = make_client
+    http: requests.Session = field(default_factory=requests.Session)
+    log: logging.Logger = logger
+
+
+def _chain(name: str, providers: list[Provider], missing: list[str], total: int) -> Channel:
+    if total == 0:
+        return Channel(name, problem="not configured: no providers in the webhook config")
+    if not providers:
+        return Channel(name, problem="not configured: missing " + ", ".join(missing))
+    return Channel(name, providers)
+
+
+def build_channels(settings: Settings, transports: Transports | None = None) -> dict[str, Channel]:
+    t = transports or Transports()
+    cfg = settings.channels
+    email: list[Provider] = []
+    email_missing: list[str] = []
+    for smtp in cfg.email.providers:
+        user, password = settings.secret(smtp.username_env), settings.secret(smtp.password_env)
+        absent = [
+            n for n, v in ((smtp.username_env, user), (smtp.password_env, password)) if n and not v
+        ]
+        if absent:
+            email_missing += absent
+            continue
+        email.append(SmtpEmail(smtp, user, password, t.smtp))
+    sms: list[Provider] = []
+    sms_missing: list[str] = []
+    for tw in cfg.sms.providers:
+        sid, token = settings.secret(tw.account_sid_env), settings.secret(tw.auth_token_env)
+        if not sid or not token:
+            sms_missing += [
+                n for n, v in ((tw.account_sid_env, sid), (tw.auth_token_env, token)) if not v
+            ]
+            continue
+        sms.append(TwilioSms(tw, sid, token, t.twilio))
+    hooks: list[Provider] = [
+        JsonWebhook(h, settings.secret(h.token_env), t.http) for h in cfg.webhook.providers
+    ]
+    return {
+        "dashboard": Channel("dashboard", [Dashboard()]),
+        "log": Channel("log", [Log(t.log)]),
+        "email": _chain("email", email, email_missing, len(cfg.email.providers)),
+        "sms": _chain("sms", sms, sms_missing, len(cfg.sms.providers)),
+        "webhook": _chain("webhook", hooks, [], len(cfg.webhook.providers)),
+    }

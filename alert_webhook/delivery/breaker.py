@@ -1,0 +1,95 @@
+"""A circuit breaker per provider, on an injected clock (STYLE 2, 6).
+
+CLOSED → OPEN after `threshold` failures within `window` seconds; OPEN → HALF_OPEN
+once `open_seconds` have passed; HALF_OPEN lets one trial through: success
+closes it, failure opens it again. A small explicit state machine rather than a
+library: the transitions are the plan's, and the worker asks "may I?" without
+wrapping the call, so it can fail over while the breaker is open.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable
+
+CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
+STATE_VALUES = {CLOSED: 0, OPEN: 1, HALF_OPEN: 2}
+
+
+class CircuitBreaker:
+    def __init__(
+        self,
+        name: str,
+        threshold: int,
+        window: float,
+        open_seconds: float,
+        clock: Callable[[], float],
+        on_change: Callable[[str, str], None] | None = None,
+    ) -> None:
+        self.name = name
+        self._threshold, self._window, self._open_seconds = threshold, window, open_seconds
+        self._clock = clock
+        self._on_change = on_change
+        self._failures: deque[float] = deque()
+        self._state = CLOSED
+        self._opened_at = 0.0
+        self._trial_out = False
+        self._lock = threading.Lock()
+        if on_change:
+            on_change(name, CLOSED)
+
+    @property
+    def state(self) -> str:
+        with self._lock:
+            self._maybe_half_open()
+            return self._state
+
+    def retry_at(self) -> float:
+        """When an open breaker will let a trial through."""
+        return self._opened_at + self._open_seconds
+
+    def allow(self) -> bool:
+        """May a call go to this provider now? In HALF_OPEN, only the one trial may."""
+        with self._lock:
+            self._maybe_half_open()
+            if self._state == CLOSED:
+                return True
+            if self._state == HALF_OPEN and not self._trial_out:
+                self._trial_out = True
+                return True
+            return False
+
+    def success(self) -> None:
+        with self._lock:
+            self._failures.clear()
+            self._trial_out = False
+            self._set(CLOSED)
+
+    def failure(self) -> None:
+        with self._lock:
+            now = self._clock()
+            self._trial_out = False
+            if self._state == HALF_OPEN:
+                self._open(now)
+                return
+            self._failures.append(now)
+            while self._failures and self._failures[0] <= now - self._window:
+                self._failures.popleft()
+            if len(self._failures) >= self._threshold:
+                self._open(now)
+
+    def _open(self, now: float) -> None:
+        self._opened_at = now
+        self._failures.clear()
+        self._set(OPEN)
+
+    def _maybe_half_open(self) -> None:
+        if self._state == OPEN and self._clock() >= self.retry_at():
+            self._set(HALF_OPEN)
+
+    def _set(self, state: str) -> None:
+        if state != self._state:
+            self._state = state
+            if self._on_change:
+                self._on_change(self.name, state)

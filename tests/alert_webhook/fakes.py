@@ -1,0 +1,149 @@
+"""Real peers on loopback: an SMTP server (aiosmtpd) and a Twilio Messages API fake."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+from aiosmtpd.controller import Controller
+from support.procs import free_port
+
+ACCOUNT_SID = "AC" + "0" * 32
+AUTH_TOKEN = "test-auth-token"
+
+# What the fake answers, by mode: (HTTP status, Twilio error code or None).
+TWILIO_MODES: dict[str, tuple[int, int | None]] = {
+    "ok": (201, None),
+    "invalid_number": (400, 21211),
+    "unsubscribed": (400, 21610),
+    "auth": (401, 20003),
+    "rate_limited": (429, 20429),
+    "server_error": (500, None),
+}
+
+
+@dataclass
+class FakeTwilio:
+    """Speaks the Messages endpoint; `mode` (or a queue of modes) picks the answer."""
+
+    port: int = 0
+    mode: str = "ok"
+    queue: list[str] = field(default_factory=list)
+    received: list[dict[str, str]] = field(default_factory=list)
+    release: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def next_mode(self) -> str:
+        return self.queue.pop(0) if self.queue else self.mode
+
+
+def _twilio_handler(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def _answer(self, status: int, body: dict[str, Any]) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_POST(self) -> None:  # noqa: N802
+            length = int(self.headers.get("Content-Length", 0))
+            form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+            expected = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
+            auth = base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
+            mode = fake.next_mode()
+            if self.headers.get("Authorization") != f"Basic {auth}" or self.path != expected:
+                mode = "auth"
+            if mode == "hang":
+                fake.release.wait(10)
+                return
+            status, code = TWILIO_MODES[mode]
+            if status != 201:
+                return self._answer(status, {"code": code, "message": mode, "status": status})
+            fake.received.append(form)
+            sid = f"SM{len(fake.received):032d}"
+            self._answer(
+                201,
+                {"sid": sid, "status": "queued", "to": form.get("To"), "body": form.get("Body")},
+            )
+
+    return Handler
+
+
+@contextmanager
+def fake_twilio() -> Iterator[FakeTwilio]:
+    fake = FakeTwilio()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _twilio_handler(fake))
+    server.daemon_threads = True
+    fake.port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield fake
+    finally:
+        fake.release.set()
+        server.shutdown()
+        server.server_close()
+
+
+@dataclass
+class MailBox:
+    port: int = 0
+    messages: list[Message] = field(default_factory=list)
+    envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
+    reject: set[str] = field(default_factory=set)  # recipients answered 550
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        if address in self.reject:
+            return "550 5.1.1 no such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        self.messages.append(message_from_bytes(envelope.content))
+        return "250 Message accepted"
+
+
+@contextmanager
+def smtp_server() -> Iterator[MailBox]:
+    box = MailBox(port=free_port())
+    controller = Controller(box, hostname="127.0.0.1", port=box.port)
+    controller.start()
+    try:
+        yield box
+    finally:
+        controller.stop()
+
+
+def smtp_provider(box: MailBox, name: str = "relay1", **extra: Any) -> dict[str, Any]:
+    return {"name": name, "host": "127.0.0.1", "port": box.port, "security": "none", **extra}
+
+
+def twilio_provider(fake: FakeTwilio, name: str = "twilio1", **extra: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "from_number": "+15555550000",
+        "api_base_url": fake.base_url,
+        "timeout_seconds": 2,
+        **extra,
+    }
+
+
+TWILIO_ENV = {"TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": AUTH_TOKEN}

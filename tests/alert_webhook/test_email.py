@@ -1,0 +1,50 @@
+"""channels/email.py: a real SMTP server on loopback (aiosmtpd) receives the mail."""
+
+from __future__ import annotations
+
+import pytest
+from fakes import smtp_server
+from test_format import message
+
+from alert_webhook.channels import DeliveryError
+from alert_webhook.channels.email import SmtpEmail
+from alert_webhook.notify_settings import SmtpProvider
+
+
+@pytest.fixture
+def box():
+    with smtp_server() as box:
+        yield box
+
+
+def _email(port: int) -> SmtpEmail:
+    settings = SmtpProvider(
+        name="relay1", host="127.0.0.1", port=port, security="none", sender="alerts@example.org"
+    )
+    return SmtpEmail(settings, None, None)
+
+
+def test_mail_arrives_with_text_and_html_parts(box) -> None:
+    msg_id = _email(box.port).send(message(channel="email", recipient="oncall@example.org"))
+    (mail,) = box.messages
+    assert box.envelopes == [("alerts@example.org", ["oncall@example.org"])]
+    assert mail["Subject"] == "[CRITICAL] DemoServiceDown on db1:9100"
+    assert mail["Message-ID"] == msg_id == "<delivery-7.notify@recovery-stack>"
+    types = [part.get_content_type() for part in mail.walk()]
+    assert "text/plain" in types and "text/html" in types
+
+
+def test_rejected_recipient_is_permanent_and_the_recipients_problem(box) -> None:
+    box.reject.add("gone@example.org")
+    with pytest.raises(DeliveryError) as exc:
+        _email(box.port).send(message(channel="email", recipient="gone@example.org"))
+    assert (exc.value.retryable, exc.value.scope) == (False, "recipient")
+    assert box.messages == []
+
+
+def test_unreachable_relay_is_retryable() -> None:
+    with smtp_server() as box:
+        port = box.port
+    with pytest.raises(DeliveryError) as exc:
+        _email(port).send(message(channel="email", recipient="oncall@example.org"))
+    assert exc.value.retryable and exc.value.scope == "provider"

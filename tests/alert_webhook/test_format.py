@@ -1,0 +1,90 @@
+"""channels/format.py: what each channel says."""
+
+from __future__ import annotations
+
+import json
+
+from alert_webhook.channels import Message
+from alert_webhook.channels.format import (
+    SMS_SEGMENT,
+    _GSM7,
+    email_html,
+    email_text,
+    log_line,
+    sms_text,
+    subject,
+)
+from alert_webhook.settings import LinkSettings
+
+
+def message(**kw) -> Message:
+    base = dict(
+        delivery_id=7,
+        channel="sms",
+        recipient="+15555550100",
+        purpose="notify",
+        status="firing",
+        alertname="DemoServiceDown",
+        severity="critical",
+        labels={"alertname": "DemoServiceDown", "instance": "db1:9100", "severity": "critical"},
+        annotations={
+            "summary": "Service db1 is down",
+            "description": "demo_up has been 0 for 1m",
+            "runbook_url": "https://example.org/runbooks/DemoServiceDown",
+        },
+        generator_url="http://127.0.0.1:9090/graph?g0.expr=up",
+        starts_at="2026-11-28T09:03:31+00:00",
+        links=LinkSettings(dashboard_url="http://127.0.0.1:9095/"),
+    )
+    return Message(**{**base, **kw})
+
+
+def test_sms_puts_severity_alert_and_target_first_and_the_link_last() -> None:
+    text = sms_text(message())
+    assert text.startswith("CRITICAL DemoServiceDown db1:9100")
+    assert text.endswith("http://127.0.0.1:9095/")
+    assert "Service db1 is down" in text
+
+
+def test_sms_fits_one_gsm7_segment_even_with_long_unicode_summaries() -> None:
+    long = message(annotations={"summary": "Ünïcødé “quotes” " * 30})
+    text = sms_text(long)
+    assert len(text) <= SMS_SEGMENT
+    assert set(text) <= _GSM7
+    assert text.endswith("http://127.0.0.1:9095/")
+
+
+def test_resolved_and_notes_are_visible() -> None:
+    text = sms_text(message(status="resolved", note="email delivery failed"))
+    assert text.startswith("RESOLVED DemoServiceDown db1:9100 (email delivery failed)")
+    assert subject(message(status="resolved")) == "[RESOLVED] DemoServiceDown on db1:9100"
+
+
+def test_digest_replaces_the_alert() -> None:
+    text = sms_text(message(digest_count=5))
+    assert text.startswith("STORM: 5 more alerts") and len(text) <= SMS_SEGMENT
+
+
+def test_email_has_summary_description_labels_runbook_and_prometheus_links() -> None:
+    m = message(channel="email")
+    for body in (email_text(m), email_html(m)):
+        for needle in (
+            "Service db1 is down",
+            "demo_up has been 0 for 1m",
+            "instance=db1:9100",
+            "https://example.org/runbooks/DemoServiceDown",
+            "http://127.0.0.1:9090/graph?g0.expr=up",
+        ):
+            assert needle in body
+
+
+def test_email_html_escapes_label_values() -> None:
+    m = message(labels={"alertname": "X", "instance": "<script>"})
+    assert "<script>" not in email_html(m)
+
+
+def test_log_line_is_one_json_object() -> None:
+    line = log_line(message(channel="log"))
+    assert "\n" not in line
+    data = json.loads(line)
+    assert data["alertname"] == "DemoServiceDown" and data["severity"] == "critical"

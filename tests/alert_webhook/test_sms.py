@@ -1,0 +1,72 @@
+"""channels/sms.py: the real twilio client against a loopback Messages API."""
+
+from __future__ import annotations
+
+import pytest
+from fakes import ACCOUNT_SID, AUTH_TOKEN, fake_twilio
+from test_format import message
+
+from alert_webhook.channels import DeliveryError
+from alert_webhook.channels.sms import TwilioSms
+from alert_webhook.notify_settings import TwilioProvider
+
+
+@pytest.fixture
+def twilio():
+    with fake_twilio() as fake:
+        yield fake
+
+
+def _sms(fake, timeout: float = 2, token: str = AUTH_TOKEN) -> TwilioSms:
+    settings = TwilioProvider(
+        name="t1", from_number="+15555550000", api_base_url=fake.base_url, timeout_seconds=timeout
+    )
+    return TwilioSms(settings, ACCOUNT_SID, token)
+
+
+def test_accepted_message_reaches_the_api_with_sender_recipient_and_text(twilio) -> None:
+    sid = _sms(twilio).send(message(recipient="+15555550100"))
+    assert sid.startswith("SM")
+    (form,) = twilio.received
+    assert form["To"] == "+15555550100" and form["From"] == "+15555550000"
+    assert form["Body"].startswith("CRITICAL DemoServiceDown db1:9100")
+
+
+@pytest.mark.parametrize(
+    ("mode", "retryable", "scope"),
+    [
+        ("invalid_number", False, "recipient"),
+        ("unsubscribed", False, "recipient"),
+        ("auth", False, "provider"),
+        ("rate_limited", True, "provider"),
+        ("server_error", True, "provider"),
+    ],
+)
+def test_failures_are_classified(twilio, mode: str, retryable: bool, scope: str) -> None:
+    twilio.mode = mode
+    with pytest.raises(DeliveryError) as exc:
+        _sms(twilio).send(message())
+    assert (exc.value.retryable, exc.value.scope) == (retryable, scope)
+    assert twilio.received == []
+
+
+def test_wrong_credentials_are_a_permanent_provider_failure(twilio) -> None:
+    with pytest.raises(DeliveryError) as exc:
+        _sms(twilio, token="wrong").send(message())
+    assert not exc.value.retryable and "20003" in exc.value.reason
+    assert "wrong" not in exc.value.reason
+
+
+def test_a_hanging_api_times_out_and_is_retryable(twilio) -> None:
+    twilio.mode = "hang"
+    with pytest.raises(DeliveryError) as exc:
+        _sms(twilio, timeout=0.3).send(message())
+    assert exc.value.retryable and "Timeout" in exc.value.reason
+
+
+def test_unreachable_api_is_retryable() -> None:
+    with fake_twilio() as fake:
+        sms = _sms(fake)
+    with pytest.raises(DeliveryError) as exc:
+        sms.send(message())
+    assert exc.value.retryable
