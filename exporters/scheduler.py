@@ -95,12 +95,13 @@ class Scheduler:
                         state.generation += 1
                         state.running = _Run(state.generation, now + state.probe.timeout)
                         to_start.append((state, state.generation))
+        for state, generation in to_start:
+            self.spawn(lambda s=state, g=generation: self._execute(s, g))  # type: ignore[misc]
+        with self._lock:
             wake = [s.next_due for s in self.states]
             wake += [
                 s.running.deadline for s in self.states if s.running and not s.running.abandoned
             ]
-        for state, generation in to_start:
-            self.spawn(lambda s=state, g=generation: self._execute(s, g))  # type: ignore[misc]
         return max(0.0, min(wake, default=60.0) - self.ctx.monotonic())
 
     def run_forever(self, stop: threading.Event) -> None:

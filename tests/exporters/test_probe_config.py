@@ -34,6 +34,9 @@ def test_shipped_probe_file_is_valid():
     urls = {str(getattr(p.check, "url", "")) for p in probes}
     assert "http://127.0.0.1:8081/healthz" in urls
     assert "http://127.0.0.1:9095/healthz" in urls
+    # The launcher moves ports by rewriting "127.0.0.1:<port>", so every target is written so.
+    tcp = [p.check for p in probes if p.kind == "tcp"]
+    assert [c.address for c in tcp] == ["127.0.0.1:8081"]  # type: ignore[attr-defined]
 
 
 def test_every_error_is_listed_with_its_path():
@@ -41,7 +44,7 @@ def test_every_error_is_listed_with_its_path():
         load_probe_file(FIXTURES / "bad_probes.yml", {})
     problems = caught.value.problems
     assert "defaults.timeout: must be a positive duration" in problems
-    assert "checks[1].port: required" in problems
+    assert "checks[1]: give address (host:port), or host and port" in problems
     assert "checks[2].timeout: must be a positive duration" in problems
     assert "checks[2].retries: unknown key" in problems
     assert any(p.startswith("checks[3]: ") and "carrier-pigeon" in p for p in problems)
