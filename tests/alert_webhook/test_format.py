@@ -6,8 +6,8 @@ import json
 
 from alert_webhook.channels import Message
 from alert_webhook.channels.format import (
-    SMS_SEGMENT,
     _GSM7,
+    SMS_SEGMENT,
     email_html,
     email_text,
     log_line,
