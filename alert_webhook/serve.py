@@ -27,6 +27,10 @@ class _Gunicorn(BaseApplication):
         super().__init__()
 
     def load_config(self) -> None:
+        # gunicorn 27's control socket has one default path per user: two
+        # servers (the webhook and the demo) would fight over it.
+        if "control_socket_disable" in self.cfg.settings:
+            self.cfg.set("control_socket_disable", True)
         for key, value in self._options.items():
             self.cfg.set(key, value)
 

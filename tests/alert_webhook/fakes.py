@@ -92,7 +92,7 @@ def fake_twilio() -> Iterator[FakeTwilio]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _twilio_handler(fake))
     server.daemon_threads = True
     fake.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield fake

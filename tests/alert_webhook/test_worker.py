@@ -1,0 +1,263 @@
+"""delivery/worker.py with real peers (aiosmtpd, the twilio client vs a loopback API)
+and a fake clock: retries, breakers, failover, escalation, storm control."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from conftest import FakeClock, make_alert, make_notification
+from fakes import TWILIO_ENV, fake_twilio, smtp_provider, smtp_server, twilio_provider
+
+from alert_webhook.channels.registry import build_channels
+from alert_webhook.delivery.worker import DeliveryWorker
+from alert_webhook.metrics import create_metrics
+from alert_webhook.payload import parse_notification
+from alert_webhook.routing import planner_from
+from alert_webhook.settings import settings_from_mapping
+from alert_webhook.store import SqlStore
+
+
+@pytest.fixture
+def twilio():
+    with fake_twilio() as fake:
+        yield fake
+
+
+@pytest.fixture
+def box():
+    with smtp_server() as box:
+        yield box
+
+
+class Harness:
+    def __init__(
+        self, store: SqlStore, clock: FakeClock, config: dict[str, Any], env: dict[str, str]
+    ):
+        self.store, self.clock = store, clock
+        self.settings = settings_from_mapping(config, env)
+        self.metrics = create_metrics()
+        self.worker = DeliveryWorker(
+            store.outbox, build_channels(self.settings), self.settings, self.metrics,
+            clock=clock, rand=lambda: 0.5, worker_id="w1",
+        )  # fmt: skip
+        self.planner = planner_from(self.settings)
+
+    def receive(self, *alerts: dict[str, Any]) -> None:
+        body = json.dumps(make_notification(*alerts)).encode()
+        self.store.record_notification(parse_notification(body), body, self.clock(), self.planner)
+
+    def run(self) -> int:
+        return self.worker.run_once()
+
+    def deliveries(self) -> dict[tuple[str, str, str], dict[str, Any]]:
+        return {
+            (d["event_status"], d["channel"], d["purpose"]): d for d in self.store.outbox.list()
+        }
+
+    def status(self) -> dict[tuple[str, str, str], str]:
+        return {k: d["status"] for k, d in self.deliveries().items()}
+
+    def metric(self, name: str, **labels: str) -> float:
+        return self.metrics.registry.get_sample_value(name, labels) or 0.0
+
+
+def config(box=None, twilio=None, sms_providers=None, **extra: Any) -> dict[str, Any]:
+    channels: dict[str, Any] = {
+        "email": {"recipients": ["oncall@example.org"]},
+        "sms": {"recipients": ["+15555550100"]},
+    }
+    if box is not None:
+        channels["email"]["providers"] = [smtp_provider(box)]
+    if sms_providers is not None:
+        channels["sms"]["providers"] = sms_providers
+    elif twilio is not None:
+        channels["sms"]["providers"] = [twilio_provider(twilio)]
+    return {"channels": channels, **extra}
+
+
+def test_critical_alert_reaches_sms_email_and_dashboard_once(store, clock, box, twilio) -> None:
+    h = Harness(store, clock, config(box, twilio), TWILIO_ENV)
+    h.receive(make_alert("a"))
+    clock.advance(0.02)
+    assert h.run() == 3
+    h.receive(make_alert("a"))  # repeat_interval / HA copy
+    assert h.run() == 0
+    assert set(h.status().values()) == {"delivered"}
+    assert len(twilio.received) == 1 and len(box.messages) == 1
+    assert (
+        h.metric(
+            "alert_webhook_deliveries_total", channel="sms", provider="twilio1", outcome="delivered"
+        )
+        == 1
+    )
+    assert h.metric("alert_webhook_delivery_latency_seconds_count", channel="email") == 1
+    assert h.metric("alert_webhook_delivery_latency_seconds_sum", channel="email") == pytest.approx(
+        0.02
+    )
+    assert h.metric("alert_webhook_deliveries_pending") == 0
+
+
+def test_resolved_goes_where_the_firing_went(store, clock, box, twilio) -> None:
+    h = Harness(store, clock, config(box, twilio), TWILIO_ENV)
+    h.receive(make_alert("a"))
+    h.run()
+    h.receive(make_alert("a", status="resolved"))
+    h.run()
+    assert twilio.received[1]["Body"].startswith("RESOLVED DemoServiceDown")
+    assert box.messages[1]["Subject"].startswith("[RESOLVED]")
+
+
+def test_resolved_waits_for_a_firing_message_still_being_retried(store, clock, box, twilio) -> None:
+    h = Harness(store, clock, config(box, twilio), TWILIO_ENV)
+    twilio.mode = "server_error"
+    h.receive(make_alert("a"))
+    h.run()
+    h.receive(make_alert("a", status="resolved"))
+    h.run()
+    assert h.status()[("resolved", "sms", "notify")] == "pending"
+    twilio.mode = "ok"
+    clock.advance(5)
+    h.run()
+    h.run()
+    assert [m["Body"].split()[0] for m in twilio.received] == ["CRITICAL", "RESOLVED"]
+
+
+def test_channel_without_credentials_is_skipped_and_says_why(store, clock, box, twilio) -> None:
+    h = Harness(store, clock, config(box, twilio), {})  # no TWILIO_* in the environment
+    h.receive(make_alert("a"))
+    h.run()
+    sms = h.deliveries()[("firing", "sms", "notify")]
+    assert sms["status"] == "skipped"
+    assert "TWILIO_ACCOUNT_SID" in sms["note"] and "TWILIO_AUTH_TOKEN" in sms["note"]
+    assert h.metric("alert_webhook_channel_configured", channel="sms") == 0
+    assert h.status()[("firing", "email", "notify")] == "delivered"
+
+
+def test_retryable_failure_is_retried_after_backoff(store, clock, box, twilio) -> None:
+    h = Harness(store, clock, config(box, twilio), TWILIO_ENV)
+    twilio.queue = ["rate_limited", "server_error", "ok"]
+    h.receive(make_alert("a"))
+    h.run()
+    sms = h.deliveries()[("firing", "sms", "notify")]
+    assert (sms["status"], sms["attempts"]) == ("pending", 1)
+    assert sms["next_attempt_at"] == clock.now + 4  # 2^1 × 2 s, jitter centred
+    clock.advance(3.9)
+    h.run()
+    assert h.deliveries()[("firing", "sms", "notify")]["attempts"] == 1  # not due yet
+    clock.advance(0.1)
+    h.run()
+    assert h.deliveries()[("firing", "sms", "notify")]["next_attempt_at"] == clock.now + 8
+    clock.advance(8)
+    h.run()
+    assert h.status()[("firing", "sms", "notify")] == "delivered"
+    assert len(twilio.received) == 1
+
+
+def test_permanent_failure_escalates_at_once_to_the_other_channels(
+    store, clock, box, twilio
+) -> None:
+    h = Harness(store, clock, config(box, twilio), TWILIO_ENV)
+    twilio.mode = "invalid_number"
+    h.receive(make_alert("a"))
+    h.run()
+    h.run()
+    status = h.status()
+    assert status[("firing", "sms", "notify")] == "escalated"
+    assert status[("firing", "email", "failover:sms")] == "delivered"
+    assert status[("firing", "dashboard", "failover:sms")] == "delivered"
+    assert any("sms delivery failed" in m["Subject"] for m in box.messages)
+    with store.engine.connect() as conn:
+        flag = conn.exec_driver_sql("select flag from incidents").scalar()
+    assert flag.startswith("sms delivery failed") and "21211" in flag
+    assert h.metric("alert_webhook_escalations_total", reason="channel_failed") == 1
+
+
+def test_failover_to_the_secondary_account(store, clock, box, twilio) -> None:
+    providers = [twilio_provider(twilio, "primary"), twilio_provider(twilio, "secondary")]
+    h = Harness(store, clock, config(box, sms_providers=providers), TWILIO_ENV)
+    twilio.queue = ["server_error"]
+    h.receive(make_alert("a"))
+    h.run()
+    sms = h.deliveries()[("firing", "sms", "notify")]
+    assert (sms["status"], sms["provider"]) == ("delivered", "secondary")
+
+
+def test_email_failover_to_the_second_relay(store, clock, box) -> None:
+    with smtp_server() as dead:
+        dead_port = dead.port
+    relays = [{**smtp_provider(box, "relay1"), "port": dead_port}, smtp_provider(box, "relay2")]
+    cfg = config(box)
+    cfg["channels"]["email"]["providers"] = relays
+    h = Harness(store, clock, cfg, {})
+    h.receive(make_alert("a", severity="high"))
+    h.run()
+    assert h.deliveries()[("firing", "email", "notify")]["provider"] == "relay2"
+    assert len(box.messages) == 1
+
+
+def test_outage_retries_opens_breaker_escalates_then_recovers_and_drains(
+    store, clock, box, twilio
+) -> None:
+    cfg = config(box, twilio, delivery={
+        "breaker": {"failure_threshold": 2, "window_seconds": 60, "open_seconds": 30},
+        "retry": {"max_attempts": 3, "base_delay_seconds": 1, "give_up_after_seconds": 120},
+    })  # fmt: skip
+    h = Harness(store, clock, cfg, TWILIO_ENV)
+    twilio.mode = "server_error"
+    h.receive(make_alert("a"))
+    h.run()  # try 1 fails
+    clock.advance(2)
+    h.run()  # try 2 fails → breaker opens
+    assert h.metric("alert_webhook_circuit_breaker_state", provider="sms:twilio1") == 1
+    h.receive(make_alert("b"))  # a new alert waits for the breaker instead of burning tries
+    h.run()
+    b = [d for d in store.outbox.list() if d["channel"] == "sms" and d["alert_id"] == 2][0]
+    assert (b["status"], b["attempts"]) == ("pending", 0)
+    clock.advance(30)  # half-open: one trial, which fails → open again
+    h.run()
+    assert h.metric("alert_webhook_circuit_breaker_state", provider="sms:twilio1") == 1
+    clock.advance(95)  # alert a has waited past give_up_after_seconds
+    h.run()
+    a = [d for d in store.outbox.list() if d["channel"] == "sms" and d["alert_id"] == 1][0]
+    assert a["status"] == "escalated"
+    twilio.mode = "ok"  # provider back
+    clock.advance(30)
+    h.run()
+    h.run()
+    assert h.metric("alert_webhook_circuit_breaker_state", provider="sms:twilio1") == 0
+    sms = [d["status"] for d in store.outbox.list() if d["channel"] == "sms"]
+    assert "pending" not in sms and "in_flight" not in sms
+    assert h.metric("alert_webhook_deliveries_pending") == 0
+
+
+def test_sms_budget_sends_one_digest_then_holds_back(store, clock, box, twilio) -> None:
+    cfg = config(box, twilio)
+    cfg["channels"]["sms"]["budget"] = {"max_messages": 2, "window_seconds": 600}
+    h = Harness(store, clock, cfg, TWILIO_ENV)
+    for fp in ("a", "b", "c", "d"):
+        h.receive(make_alert(fp))
+        h.run()
+        clock.advance(1)
+    bodies = [m["Body"] for m in twilio.received]
+    assert len(bodies) == 3 and bodies[2].startswith("STORM: 2 more alerts")
+    assert len(box.messages) == 4  # email still carries everything
+    held = [d for d in store.outbox.list() if d["channel"] == "sms" and d["status"] == "skipped"]
+    assert len(held) == 1 and "SMS budget" in held[0]["note"]
+    clock.advance(600)
+    h.receive(make_alert("e"))
+    h.run()
+    assert twilio.received[-1]["Body"].startswith("CRITICAL")
+
+
+def test_an_expired_lease_is_taken_over_and_the_old_owner_cannot_record(store, clock, box) -> None:
+    h = Harness(store, clock, config(box), {})
+    h.receive(make_alert("a", severity="medium"))
+    (job,) = store.outbox.claim(clock(), "crashed", lease=30, limit=10)
+    assert store.outbox.claim(clock(), "w1", lease=30, limit=10) == []
+    clock.advance(31)
+    (again,) = store.outbox.claim(clock(), "w1", lease=30, limit=10)
+    assert again.id == job.id and again.attempts == 2
+    assert not store.outbox.finish(job.id, "crashed", "delivered", clock())
+    assert store.outbox.finish(job.id, "w1", "delivered", clock())
