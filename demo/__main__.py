@@ -17,6 +17,10 @@ class _Server(BaseApplication):
         super().__init__()
 
     def load_config(self) -> None:
+        # gunicorn 27's control socket has one default path per user: two
+        # servers (the webhook and the demo) would fight over it.
+        if "control_socket_disable" in self.cfg.settings:
+            self.cfg.set("control_socket_disable", True)
         # One process keeps the demo's state (chaos switches, queue) in one place.
         for key, value in {
             "bind": self._bind,

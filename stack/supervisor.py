@@ -101,6 +101,8 @@ def supervisord_conf(layout: Layout, commands: Mapping[str, list[str]]) -> str:
     parser = configparser.ConfigParser(interpolation=None)
     parser["supervisord"] = {
         "nodaemon": "true",
+        # Its own log goes to the file only: `make up` prints what matters.
+        "silent": "true",
         "logfile": str(layout.log / "supervisord.log"),
         "pidfile": str(layout.run / "supervisord.pid"),
         "childlogdir": str(layout.log),
