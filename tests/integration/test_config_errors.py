@@ -1,0 +1,84 @@
+"""Every component stops on bad configuration with exit 2 and one clear message.
+
+Run as the user would run them: a subprocess, its exit status and its stderr.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def _assert_clean_exit_2(result: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    for needle in needles:
+        assert needle in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "needles"),
+    [
+        ("stor:\n  url: sqlite:///x\n", ["stor", "extra inputs are not permitted"]),
+        ("max_body_bytes: lots\n", ["max_body_bytes", "integer"]),
+        ("store: [1, 2\n", ["invalid YAML at line"]),
+        ("token: hunter2\n", ["token", "ALERT_WEBHOOK_TOKEN"]),
+    ],
+)
+def test_webhook_bad_config(tmp_path: Path, yaml_text: str, needles: list[str]) -> None:
+    config = tmp_path / "webhook.yml"
+    config.write_text(yaml_text)
+    result = _run("alert_webhook", f"--config={config}", "--check")
+    _assert_clean_exit_2(result, str(config), *needles)
+    assert "hunter2" not in result.stderr, "a secret never reaches a message"
+
+
+def test_webhook_missing_config_file(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.yml"
+    _assert_clean_exit_2(
+        _run("alert_webhook", f"--config={missing}", "--check"), str(missing), "cannot read"
+    )
+
+
+def test_webhook_refuses_public_bind_without_token() -> None:
+    result = _run("alert_webhook", "--bind=0.0.0.0:9", "--check", env={"ALERT_WEBHOOK_TOKEN": ""})
+    _assert_clean_exit_2(result, "0.0.0.0", "ALERT_WEBHOOK_TOKEN")
+    with_token = _run(
+        "alert_webhook", "--bind=0.0.0.0:9", "--check", env={"ALERT_WEBHOOK_TOKEN": "t0ken"}
+    )
+    assert with_token.returncode == 0, with_token.stderr
+
+
+def test_stack_bad_port_variable() -> None:
+    result = _run("stack", "up", env={"PROMETHEUS_PORT": "ninety"})
+    _assert_clean_exit_2(result, "PROMETHEUS_PORT=ninety")
+
+
+def test_probe_exporter_bad_config(tmp_path: Path) -> None:
+    config = tmp_path / "probes.yml"
+    config.write_text(
+        "checks:\n  - name: x\n    kind: http\n    url: http://127.0.0.1:1/\n    timeout: -3s\n    colour: red\n"
+    )
+    result = _run("exporters.probe", "--listen=127.0.0.1:1", f"--config={config}")
+    _assert_clean_exit_2(result, str(config), "checks[0]")
+
+
+def test_system_exporter_bad_config(tmp_path: Path) -> None:
+    config = tmp_path / "system.yml"
+    config.write_text("colour: red\n")
+    result = _run("exporters.system", "--listen=127.0.0.1:1", f"--config={config}")
+    _assert_clean_exit_2(result, str(config), "colour")
