@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,6 +14,11 @@ from typing import Any
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
+from alert_webhook.channels import Channel
+from alert_webhook.channels.registry import Transports, build_channels
+from alert_webhook.delivery import Workers
+from alert_webhook.delivery.scheduler import Scheduler
+from alert_webhook.delivery.worker import DeliveryWorker
 from alert_webhook.metrics import WebhookMetrics, create_metrics
 from alert_webhook.routing import Planner, planner_from
 from alert_webhook.settings import LinkSettings, Settings
@@ -28,6 +34,8 @@ class AppContext:
     metrics: WebhookMetrics
     clock: Callable[[], float]
     planner: Planner
+    channels: dict[str, Channel]
+    workers: Workers
 
     @property
     def token(self) -> str | None:
@@ -44,23 +52,37 @@ def create_app(
     store: SqlStore | None = None,
     metrics: WebhookMetrics | None = None,
     clock: Callable[[], float] = time.time,
+    transports: Transports | None = None,
+    rand: Callable[[], float] = random.random,
 ) -> Flask:
+    """The app; its delivery workers are built here and started by the caller
+    (`app.extensions["alert_webhook"].workers.start()`), or stepped by tests."""
     from alert_webhook import dashboard
-    from alert_webhook.api import alerts, health, ingest
+    from alert_webhook.api import alerts, health, incidents, ingest
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     if store is None:
         store = open_store(settings.store.url)
         store.create_schema()
+    metrics = metrics or create_metrics()
+    planner = planner_from(settings)
+    channels = build_channels(settings, transports)
+    for channel in channels.values():
+        if not channel.configured:
+            app.logger.warning("channel %s: %s", channel.name, channel.problem)
+    worker = DeliveryWorker(store.outbox, channels, settings, metrics, clock=clock, rand=rand)
+    scheduler = Scheduler(store, settings, planner, metrics, clock=clock)
     app.extensions["alert_webhook"] = AppContext(
         settings=settings,
         store=store,
-        metrics=metrics or create_metrics(),
+        metrics=metrics,
         clock=clock,
-        planner=planner_from(settings),
+        planner=planner,
+        channels=channels,
+        workers=Workers(worker, scheduler, settings.delivery.poll_interval_seconds),
     )
-    for blueprint in (ingest.bp, health.bp, alerts.bp, dashboard.bp):
+    for blueprint in (ingest.bp, health.bp, alerts.bp, incidents.bp, dashboard.bp):
         app.register_blueprint(blueprint)
 
     @app.errorhandler(HTTPException)

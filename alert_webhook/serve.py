@@ -37,7 +37,10 @@ class _Gunicorn(BaseApplication):
     def load(self) -> Any:
         from alert_webhook import create_app
 
-        return create_app(self._settings)
+        # Runs in the gunicorn worker process: the delivery thread starts there.
+        app = create_app(self._settings)
+        app.extensions["alert_webhook"].workers.start()
+        return app
 
 
 def _parse_bind(bind: str) -> tuple[str, int]:

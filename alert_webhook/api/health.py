@@ -18,9 +18,14 @@ def healthz() -> Any:
 @bp.get("/readyz")
 def readyz() -> Any:
     ctx = current_app.extensions["alert_webhook"]
-    if ctx.store.ping():
-        return jsonify({"status": "ready", "store": "ok"})
-    return jsonify({"status": "not ready", "store": "unreachable"}), 503
+    workers = ctx.workers
+    state = "running" if workers.running else ("stopped" if workers.started else "not started")
+    store_ok = ctx.store.ping()
+    channels = {c.name: "ok" if c.configured else c.problem for c in ctx.channels.values()}
+    body = {"store": "ok" if store_ok else "unreachable", "workers": state, "channels": channels}
+    if store_ok and state != "stopped":
+        return jsonify({"status": "ready", **body})
+    return jsonify({"status": "not ready", **body}), 503
 
 
 @bp.get("/metrics")

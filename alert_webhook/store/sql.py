@@ -21,6 +21,7 @@ from alert_webhook.payload import Notification
 from alert_webhook.routing import Planner
 from alert_webhook.store.guard import StoreUnavailable as StoreUnavailable
 from alert_webhook.store.guard import guard as _guard
+from alert_webhook.store.incidents import Incidents
 from alert_webhook.store.outbox import Outbox
 from alert_webhook.store.record import record
 from alert_webhook.store.schema import alerts, metadata
@@ -82,6 +83,7 @@ class SqlStore:
             postgresql.insert if dialect == "postgresql" else sqlite.insert
         )
         self.outbox = Outbox(engine, self._insert)
+        self.incidents = Incidents(engine)
 
     def create_schema(self) -> None:
         with _guard():

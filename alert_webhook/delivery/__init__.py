@@ -1,0 +1,59 @@
+"""Background delivery: the outbox worker and the scheduler, run by one thread.
+
+`Workers.run_once()` is the step unit tests drive on a fake clock; `start()`
+runs it in a loop (under gunicorn, in the worker process) and `stop()` ends it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from alert_webhook.delivery.scheduler import Scheduler
+from alert_webhook.delivery.worker import DeliveryWorker
+from alert_webhook.store import StoreUnavailable
+
+logger = logging.getLogger("alert_webhook.delivery")
+
+
+class Workers:
+    def __init__(self, worker: DeliveryWorker, scheduler: Scheduler, interval: float) -> None:
+        self.worker, self.scheduler, self.interval = worker, scheduler, interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def started(self) -> bool:
+        return self._thread is not None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def run_once(self) -> int:
+        claimed = self.worker.run_once()
+        self.scheduler.run_once()
+        return claimed
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                busy = self.run_once() > 0
+            except StoreUnavailable as exc:
+                logger.warning("store unavailable; deliveries wait: %s", exc)
+                busy = False
+            except Exception:
+                logger.exception("delivery step failed; continuing")
+                busy = False
+            if not busy:
+                self._stop.wait(self.interval)
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="deliveries", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 10) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
