@@ -58,6 +58,8 @@ _MESSAGE_HINTS = (
     ("permission denied", Category.PERMISSION),
     ("readonly database", Category.PERMISSION),
     ("too many connections", Category.RESOURCE_EXHAUSTION),
+    ("too many clients", Category.RESOURCE_EXHAUSTION),
+    ("remaining connection slots", Category.RESOURCE_EXHAUSTION),
     ("database or disk is full", Category.RESOURCE_EXHAUSTION),
     ("out of memory", Category.RESOURCE_EXHAUSTION),
     ("timeout", Category.TIMEOUT),

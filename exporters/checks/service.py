@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 from typing import Literal
 
@@ -77,7 +78,8 @@ def _pidfile(check: ServiceCheck, report: Report, ctx: Boundaries) -> None:
 
 
 def _supervisor(check: ServiceCheck, report: Report, ctx: Boundaries) -> None:
-    argv = ["supervisorctl"]
+    # supervisor is one of the project's dependencies, so its client is always here.
+    argv = [sys.executable, "-m", "supervisor.supervisorctl"]
     if check.supervisor_config:
         argv += ["-c", str(check.supervisor_config)]
     done = _command([*argv, "status", str(check.supervisor_program)], report, ctx)

@@ -6,8 +6,12 @@ import datetime as dt
 import http.server
 import ipaddress
 import json
+import os
+import shutil
 import socket
 import ssl
+import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -267,3 +271,118 @@ def make_check(**fields: object) -> object:
 @pytest.fixture
 def check() -> object:
     return make_check
+
+
+PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+
+@dataclass
+class Postgres:
+    port: int
+    socket_dir: Path
+    password: str = "monitor-pw"
+
+    def dsn(self, user: str = "monitor") -> str:
+        return f"postgresql://{user}@127.0.0.1:{self.port}/app"
+
+    def admin(self) -> object:
+        import psycopg
+
+        return psycopg.connect(
+            host=str(self.socket_dir),
+            port=self.port,
+            user="postgres",
+            dbname="app",
+            autocommit=True,
+        )
+
+
+def _as_postgres(argv: list[str]) -> list[str]:
+    return argv if os.geteuid() != 0 else ["runuser", "-u", "postgres", "--", *argv]
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """A real PostgreSQL on a free loopback port; skipped only where it is not installed.
+
+    It runs as the `postgres` user when the tests run as root (postgres refuses root).
+    max_connections is tiny so a test can exhaust it.
+    """
+    import pwd
+
+    from support.procs import free_port, wait_until
+
+    if not (PG_BIN / "initdb").exists():
+        pytest.skip(f"PostgreSQL server binaries not found in {PG_BIN} (set PG_BIN)")
+    if os.geteuid() == 0:
+        try:
+            owner = pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root and there is no postgres user to run PostgreSQL")
+    # Not under pytest's tmp dir: that is private to root, and postgres must reach it.
+    base = Path(tempfile.mkdtemp(prefix="recovery-stack-pg-"))
+    data, sock = base / "data", base / "sock"
+    sock.mkdir()
+    if os.geteuid() == 0:
+        os.chmod(base, 0o755)
+        for path in (base, sock):
+            os.chown(path, owner.pw_uid, owner.pw_gid)
+    subprocess.run(
+        _as_postgres(
+            [
+                str(PG_BIN / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                "-E",
+                "UTF8",
+            ]
+        ),
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    port = free_port()
+    options = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c max_connections=6 -c fsync=off"
+    log = base / "pg.log"
+    if os.geteuid() == 0:
+        log.touch()
+        os.chown(log, owner.pw_uid, owner.pw_gid)
+    ctl = str(PG_BIN / "pg_ctl")
+    subprocess.run(
+        _as_postgres([ctl, "-D", str(data), "-o", options, "-l", str(log), "-w", "start"]),
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    pg = Postgres(port, sock)
+    try:
+        import psycopg
+
+        wait_until(
+            lambda: bool(
+                psycopg.connect(host=str(sock), port=port, user="postgres").close() or True
+            ),
+            30,
+            "PostgreSQL",
+        )
+        with psycopg.connect(host=str(sock), port=port, user="postgres", autocommit=True) as conn:
+            conn.execute("CREATE DATABASE app")
+        with pg.admin() as conn:  # type: ignore[attr-defined]
+            conn.execute(f"CREATE ROLE monitor LOGIN PASSWORD '{pg.password}'")
+            conn.execute("GRANT pg_monitor TO monitor")
+            conn.execute("CREATE TABLE jobs (id serial primary key, state text)")
+            conn.execute("INSERT INTO jobs (state) VALUES ('queued'), ('queued'), ('done')")
+            conn.execute("CREATE TABLE secrets (x int)")
+            conn.execute("GRANT SELECT ON jobs TO monitor")
+        yield pg
+    finally:
+        subprocess.run(
+            _as_postgres([ctl, "-D", str(data), "-m", "immediate", "-w", "stop"]),
+            capture_output=True,
+            timeout=60,
+        )
+        shutil.rmtree(base, ignore_errors=True)
