@@ -10,7 +10,9 @@ from alert_webhook.delivery.policy import Backoff
 
 def _breaker(clock: FakeClock, changes: list | None = None) -> CircuitBreaker:
     on_change = (lambda n, s: changes.append(s)) if changes is not None else None
-    return CircuitBreaker("sms:t1", threshold=3, window=60, open_seconds=30, clock=clock, on_change=on_change)
+    return CircuitBreaker(
+        "sms:t1", threshold=3, window=60, open_seconds=30, clock=clock, on_change=on_change
+    )
 
 
 def test_opens_after_threshold_failures_within_the_window() -> None:
