@@ -1,4 +1,4 @@
-"""The web page: what has fired, what is firing, what resolved."""
+"""The web page: what is firing, incidents to acknowledge, messages, channel health."""
 
 from __future__ import annotations
 
@@ -16,10 +16,23 @@ def index() -> Any:
     ctx = current_app.extensions["alert_webhook"]
     try:
         records = ctx.store.list_alerts(limit=200)
+        incidents = [i for i in ctx.store.incidents.list(limit=100) if i["closed_at"] is None]
+        messages = ctx.store.outbox.list(limit=100)
         store_ok = True
     except StoreUnavailable:
-        records, store_ok = [], False
+        records, incidents, messages, store_ok = [], [], [], False
     firing = [r for r in records if r.status == "firing"]
+    names = {r.id: r.alertname for r in records}
+    breakers = {name: b.state for name, b in ctx.workers.worker.breakers.items()}
     return render_template(
-        "index.html", records=records, firing=firing, store_ok=store_ok, links=ctx.links
+        "index.html",
+        records=records,
+        firing=firing,
+        store_ok=store_ok,
+        links=ctx.links,
+        incidents=incidents,
+        messages=messages,
+        names=names,
+        channels=ctx.channels.values(),
+        breakers=breakers,
     )
