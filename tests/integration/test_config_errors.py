@@ -71,7 +71,8 @@ def test_stack_bad_port_variable() -> None:
 def test_probe_exporter_bad_config(tmp_path: Path) -> None:
     config = tmp_path / "probes.yml"
     config.write_text(
-        "checks:\n  - name: x\n    kind: http\n    url: http://127.0.0.1:1/\n    timeout: -3s\n    colour: red\n"
+        "checks:\n  - name: x\n    kind: http\n    url: http://127.0.0.1:1/\n"
+        "    timeout: -3s\n    colour: red\n"
     )
     result = _run("exporters.probe", "--listen=127.0.0.1:1", f"--config={config}")
     _assert_clean_exit_2(result, str(config), "checks[0]")
