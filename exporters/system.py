@@ -46,6 +46,7 @@ FS_TYPES_EXCLUDE = (
     r"iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|"
     r"squashfs|sysfs|tracefs)$"
 )
+NETWORK_DEVICE_EXCLUDE = r"^lo$"
 DISK_DEVICE_EXCLUDE = r"^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$"
 
 # psutil's cpu_times fields → node_exporter's `mode`. guest time is already in user
@@ -59,6 +60,7 @@ class SystemConfig(Strict):
     mount_points_exclude: Regex = MOUNT_POINTS_EXCLUDE
     fs_types_exclude: Regex = FS_TYPES_EXCLUDE
     disk_devices_exclude: Regex = DISK_DEVICE_EXCLUDE
+    network_devices_exclude: Regex = NETWORK_DEVICE_EXCLUDE
     # Names from COLLECTORS; all of them when left out.
     collectors: list[str] | None = None
 
@@ -221,7 +223,8 @@ def collect_netdev(c: SystemCollector) -> Iterator[Metric]:
             f"node_network_{suffix}", f"Network device statistic {suffix}.", labels=["device"]
         )
         for device, io in counters.items():
-            family.add_metric([device], getattr(io, attr))
+            if not c.net_exclude.search(device):
+                family.add_metric([device], getattr(io, attr))
         yield family
 
 
@@ -285,6 +288,7 @@ class SystemCollector(Collector):
         self.mount_exclude = re.compile(config.mount_points_exclude)
         self.fstype_exclude = re.compile(config.fs_types_exclude)
         self.disk_exclude = re.compile(config.disk_devices_exclude)
+        self.net_exclude = re.compile(config.network_devices_exclude)
         available = collectors if collectors is not None else COLLECTORS
         names = config.collectors if config.collectors is not None else list(available)
         self.collectors = {name: available[name] for name in names}

@@ -58,7 +58,10 @@ def fake_psutil(**overrides: object) -> SimpleNamespace:
             "sda1": DiskIO(1, 2, 3, 4, 5, 6, 7),
             "loop0": DiskIO(1, 2, 3, 4, 5, 6, 7),
         },
-        net_io_counters=lambda pernic, nowrap: {"lo": NetIO(1, 2, 3, 4, 5, 6, 7, 8)},
+        net_io_counters=lambda pernic, nowrap: {
+            "eth0": NetIO(1, 2, 3, 4, 5, 6, 7, 8),
+            "lo": NetIO(1, 2, 3, 4, 5, 6, 7, 8),
+        },
         getloadavg=lambda: (0.5, 0.25, 0.125),
         boot_time=lambda: 1_700_000_000.0,
         pids=lambda: [1, 2, 3],
@@ -157,8 +160,9 @@ def test_disks_skip_partitions_and_loops_and_use_seconds(proc_root):
 
 def test_network_load_boot_and_processes(proc_root):
     reg = scrape(fake_psutil(), proc_root)
-    assert reg.get_sample_value("node_network_receive_bytes_total", {"device": "lo"}) == 2
-    assert reg.get_sample_value("node_network_transmit_drop_total", {"device": "lo"}) == 8
+    assert reg.get_sample_value("node_network_receive_bytes_total", {"device": "eth0"}) == 2
+    assert reg.get_sample_value("node_network_transmit_drop_total", {"device": "eth0"}) == 8
+    assert reg.get_sample_value("node_network_receive_bytes_total", {"device": "lo"}) is None
     assert reg.get_sample_value("node_load1") == 0.5
     assert reg.get_sample_value("node_load15") == 0.125
     assert reg.get_sample_value("node_boot_time_seconds") == 1_700_000_000
