@@ -51,6 +51,8 @@ def receive_alerts() -> Any:
         metrics.notifications_received.labels("unavailable").inc()
         return _error(503, "store unavailable; retry later")
     metrics.notifications_received.labels("stored").inc()
+    if result.state_changes:
+        ctx.workers.wake()
     for alert in notification.alerts:
         metrics.alerts_received.labels(alert.status).inc()
     return jsonify(

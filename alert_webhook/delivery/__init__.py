@@ -17,9 +17,19 @@ logger = logging.getLogger("alert_webhook.delivery")
 
 
 class Workers:
-    def __init__(self, worker: DeliveryWorker, scheduler: Scheduler, interval: float) -> None:
+    def __init__(
+        self,
+        worker: DeliveryWorker,
+        scheduler: Scheduler,
+        interval: float,
+        scheduler_interval: float = 1.0,
+    ) -> None:
         self.worker, self.scheduler, self.interval = worker, scheduler, interval
+        # Deadlines and heartbeats are minutes-scale: no need to scan them per batch.
+        self.scheduler_interval = scheduler_interval
+        self._scheduled_at: float | None = None
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
     @property
@@ -32,7 +42,10 @@ class Workers:
 
     def run_once(self) -> int:
         claimed = self.worker.run_once()
-        self.scheduler.run_once()
+        now = self.worker.clock()
+        if self._scheduled_at is None or now - self._scheduled_at >= self.scheduler_interval:
+            self._scheduled_at = now
+            self.scheduler.run_once()
         return claimed
 
     def _loop(self) -> None:
@@ -46,7 +59,14 @@ class Workers:
                 logger.exception("delivery step failed; continuing")
                 busy = False
             if not busy:
-                self._stop.wait(self.interval)
+                # Polling finds work other replicas stored; wake() cuts the wait
+                # short when this process stored some.
+                self._wake.wait(self.interval)
+                self._wake.clear()
+
+    def wake(self) -> None:
+        """New deliveries are committed: look now rather than at the next poll."""
+        self._wake.set()
 
     def start(self) -> None:
         if self._thread is None:
@@ -55,5 +75,6 @@ class Workers:
 
     def stop(self, timeout: float = 10) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)

@@ -19,7 +19,11 @@ def _post(app, *alerts) -> None:
 
 
 def _step(app) -> None:
-    app.extensions["alert_webhook"].workers.run_once()
+    """One worker pass, one scheduler pass, one more worker pass for what it enqueued."""
+    workers = app.extensions["alert_webhook"].workers
+    workers.worker.run_once()
+    workers.scheduler.run_once()
+    workers.worker.run_once()
 
 
 def _rows(store, purpose: str) -> list[tuple[str, str]]:
@@ -113,3 +117,22 @@ def test_readyz_reports_workers_and_unconfigured_channels(app) -> None:
     assert body["channels"]["dashboard"] == "ok"
     assert body["channels"]["sms"].startswith("not configured")
     assert json.dumps(body).count("not configured") >= 2
+
+
+def test_workers_run_the_scheduler_at_most_once_per_interval(app, clock) -> None:
+    workers = app.extensions["alert_webhook"].workers
+    calls: list[float] = []
+    workers.scheduler.run_once = lambda: calls.append(clock.now)
+    workers.run_once()
+    workers.run_once()
+    clock.advance(1)
+    workers.run_once()
+    assert calls == [clock.now - 1, clock.now]
+
+
+def test_started_workers_stop(app) -> None:
+    workers = app.extensions["alert_webhook"].workers
+    workers.start()
+    assert workers.running
+    workers.stop()
+    assert not workers.running and workers.started
