@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import threading
 from pathlib import Path
 from typing import Literal
 
@@ -33,11 +32,6 @@ class BackupCheck(CheckBase):
     checksum: Literal["sha256_file", "manifest", "none"] = "sha256_file"
     manifest: str = "SHA256SUMS"
     min_size_bytes: int = Field(default=1, ge=0)
-
-
-# (path, size, mtime_ns) → verified? Shared by all backup checks of the process.
-_verdicts: dict[tuple[str, int, int], bool] = {}
-_verdicts_lock = threading.Lock()
 
 
 def _sha256(path: Path) -> str:
@@ -69,14 +63,16 @@ def _expected_digest(check: BackupCheck, newest: Path) -> str:
     raise ProbeFailure(Category.DATA_INTEGRITY, f"no checksum for {newest.name} in {source}")
 
 
-def _verified(check: BackupCheck, newest: Path, size: int, mtime_ns: int) -> bool:
-    key = (str(newest), size, mtime_ns)
-    with _verdicts_lock:
-        if key in _verdicts:
-            return _verdicts[key]
+def _verified(check: BackupCheck, newest: Path, size: int, mtime_ns: int, ctx: Boundaries) -> bool:
+    # One verdict per check, for its newest file: bounded however many backups come and go.
+    key, version = ("backup-verdict", check.name), (str(newest), size, mtime_ns)
+    with ctx.cache_lock:
+        cached = ctx.cache.get(key)
+    if cached is not None and cached[0] == version:
+        return bool(cached[1])
     ok = _sha256(newest) == _expected_digest(check, newest)
-    with _verdicts_lock:
-        _verdicts[key] = ok
+    with ctx.cache_lock:
+        ctx.cache[key] = (version, ok)
     return ok
 
 
@@ -106,7 +102,7 @@ def run(check: BackupCheck, report: Report, ctx: Boundaries) -> None:
     report.add("backup_size_bytes", stat.st_size, backup=check.name)
     if check.checksum != "none":
         try:
-            ok = _verified(check, newest, stat.st_size, stat.st_mtime_ns)
+            ok = _verified(check, newest, stat.st_size, stat.st_mtime_ns, ctx)
         except ProbeFailure:
             report.add("backup_checksum_ok", 0, backup=check.name)
             raise

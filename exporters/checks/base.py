@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -62,6 +63,10 @@ class Boundaries:
     create_connection: Callable[..., socket.socket] = socket.create_connection
     run: Callable[[Sequence[str], float], subprocess.CompletedProcess[str]] = run_command
     ps: ModuleType | Any = psutil
+    # Results worth keeping between runs (e.g. a backup's checksum verdict), owned by
+    # the exporter instance rather than by a module, so two instances never share one.
+    cache: dict[Any, Any] = field(default_factory=dict)
+    cache_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def secret(self, var: str) -> str:
         try:
