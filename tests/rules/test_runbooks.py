@@ -1,0 +1,57 @@
+"""Every alert has a runbook in the plan's shape, every runbook an alert, and
+every runbook_url leads to a page that exists."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from ruleset import RUNBOOK_BASE, RUNBOOKS, alert_names, alerts
+
+SECTIONS = [
+    "## Symptom and impact",
+    "## Diagnosis",
+    "## What the automation does first",
+    "## Recovery when the automation did not fix it",
+    "## Escalation",
+    "## Verification",
+]
+DEADLINES = {
+    "critical": "Deadline: immediately",
+    "high": "Deadline: within 1 hour",
+    "medium": "Deadline: within 4 hours",
+    "low": "Deadline: within 24 hours",
+}
+
+
+def test_every_alert_has_a_runbook_and_every_runbook_an_alert() -> None:
+    pages = {path.stem for path in RUNBOOKS.glob("*.md")} - {"README"}
+    assert alert_names() - pages == set(), "alerts without a runbook"
+    assert pages - alert_names() == set(), "runbooks without an alert"
+
+
+@pytest.mark.parametrize("rule", alerts(), ids=lambda r: f"{r.name}-{r.raw['labels']['severity']}")
+def test_runbook_url_resolves_to_a_page(rule) -> None:
+    url = rule.raw["annotations"]["runbook_url"]
+    assert url.startswith(RUNBOOK_BASE), url
+    page = RUNBOOKS / url.removeprefix(RUNBOOK_BASE)
+    assert page.is_file(), f"{rule.name}: {url} points nowhere"
+
+
+@pytest.mark.parametrize("rule", alerts(), ids=lambda r: f"{r.name}-{r.raw['labels']['severity']}")
+def test_runbook_has_the_plans_shape_and_the_severitys_deadline(rule) -> None:
+    text = (RUNBOOKS / f"{rule.name}.md").read_text()
+    assert text.startswith(f"# {rule.name}\n")
+    positions = [text.find(section + "\n") for section in SECTIONS]
+    missing = [section for section, at in zip(SECTIONS, positions, strict=True) if at < 0]
+    assert missing == []
+    assert positions == sorted(positions), "sections out of order"
+    diagnosis = text[positions[1] : positions[2]]
+    assert re.search(r"Check:.*Command:.*Expected:", diagnosis, re.S)
+    verification = text[positions[5] :]
+    assert "Test:" in verification and "Expected:" in verification
+    # The severity row names this rule's tier, and the page gives its deadline.
+    severity = rule.raw["labels"]["severity"]
+    (severity_row,) = [line for line in text.splitlines() if line.startswith("| Severity |")]
+    assert severity in severity_row
+    assert DEADLINES[severity].removeprefix("Deadline: ") in text
