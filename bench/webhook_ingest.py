@@ -1,0 +1,265 @@
+"""Benchmark `POST /alerts`: the webhook (real store, real delivery workers) against a
+bare Flask endpoint under the same server settings that only parses the JSON.
+
+    .venv/bin/python bench/webhook_ingest.py [--duration 5] [--clients 6]
+
+Phases: one-alert and 100-alert payloads against both servers at full load, then
+the webhook at half its one-alert maximum rate, where the latency from receiving
+a notification to handing its message to a channel (the dashboard) is read back
+from the store. Prints a table against the issue's goals and writes JSON under
+bench/results/. Never part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing as mp
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+THREADS = 8  # the webhook's default --threads
+GOALS = {"ratio_1": 0.5, "alerts_per_s_100": 20_000, "p99_handoff_ms": 50}
+
+
+def serve_bare(bind: str, threads: int) -> None:
+    """The baseline: gunicorn, one gthread worker, a Flask view that parses the body."""
+    from flask import Flask, jsonify, request
+    from gunicorn.app.base import BaseApplication
+
+    app = Flask("bare")
+
+    @app.post("/alerts")
+    def alerts() -> Any:
+        data = json.loads(request.get_data())
+        return jsonify({"status": "stored", "alerts": len(data["alerts"])})
+
+    @app.get("/healthz")
+    def healthz() -> Any:
+        return jsonify({"status": "ok"})
+
+    class Bare(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            options = {"bind": bind, "workers": 1, "worker_class": "gthread", "threads": threads}
+            options |= {"accesslog": None, "errorlog": "-", "loglevel": "warning"}
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            return app
+
+    Bare().run()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start(argv: list[str], port: int, log: Path) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(argv, cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit(f"{argv} did not start; see {log}")
+
+
+def body(tag: str, n: int, size: int) -> bytes:
+    alerts = [
+        {
+            "status": "firing",
+            "labels": {"alertname": "BenchAlert", "severity": "medium", "instance": f"h{i}:9100"},
+            "annotations": {"summary": "benchmark alert"},
+            "startsAt": "2026-11-28T09:00:00Z",
+            "endsAt": "0001-01-01T00:00:00Z",
+            "generatorURL": "http://127.0.0.1:9090/graph",
+            "fingerprint": f"{tag}-{n}-{i}",
+        }
+        for i in range(size)
+    ]
+    return json.dumps(
+        {"version": "4", "groupKey": "bench", "status": "firing", "receiver": "wh",
+         "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {},
+         "externalURL": "http://127.0.0.1:9093", "truncatedAlerts": 0, "alerts": alerts}
+    ).encode()  # fmt: skip
+
+
+def client(port: int, size: int, duration: float, rate: float, tag: str, out: Any) -> None:
+    """One keep-alive connection posting unique alerts; `rate` > 0 paces it."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    latencies: list[float] = []
+    errors = 0
+    start = time.perf_counter()
+    n = 0
+    while (now := time.perf_counter()) < start + duration:
+        if rate:
+            slot = start + n / rate
+            if slot > now:
+                time.sleep(slot - now)
+        data = body(tag, n, size)
+        t0 = time.perf_counter()
+        conn.request("POST", "/alerts", data, {"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        resp.read()
+        latencies.append(time.perf_counter() - t0)
+        errors += resp.status != 200
+        n += 1
+    out.put((latencies, errors, time.perf_counter() - start))
+
+
+def load(
+    port: int, size: int, duration: float, clients: int, rate: float, tag: str
+) -> dict[str, Any]:
+    out: Any = mp.Queue()
+    procs = [
+        mp.Process(target=client, args=(port, size, duration, rate / clients, f"{tag}{i}", out))
+        for i in range(clients)
+    ]
+    for p in procs:
+        p.start()
+    results = [out.get() for _ in procs]
+    for p in procs:
+        p.join()
+    latencies = sorted(x for r in results for x in r[0])
+    elapsed = max(r[2] for r in results)
+    requests = len(latencies)
+    return {
+        "payload_alerts": size,
+        "requests": requests,
+        "errors": sum(r[1] for r in results),
+        "requests_per_s": requests / elapsed,
+        "alerts_per_s": requests * size / elapsed,
+        "p50_ms": 1000 * latencies[len(latencies) // 2],
+        "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
+    }
+
+
+def handoff_latencies(db: Path, since: float, until: float) -> list[float]:
+    """received → handed to a channel, for deliveries of notifications in [since, until]."""
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            "select finished_at - received_at from deliveries where status = 'delivered'"
+            " and received_at between ? and ?",
+            (since, until),
+        ).fetchall()
+    return sorted(r[0] for r in rows)
+
+
+def wait_drained(db: Path, timeout: float = 120) -> None:
+    import sqlite3
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with sqlite3.connect(db) as conn:
+            left = conn.execute(
+                "select count(*) from deliveries where status in ('pending', 'in_flight')"
+            ).fetchone()[0]
+        if left == 0:
+            return
+        time.sleep(0.2)
+    raise SystemExit("deliveries did not drain")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per phase")
+    parser.add_argument("--clients", type=int, default=6, help="client processes (connections)")
+    parser.add_argument("--serve-bare", metavar="BIND", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_bare:
+        serve_bare(args.serve_bare, THREADS)
+        return 0
+    tmp = Path(tempfile.mkdtemp(prefix="bench-webhook-"))
+    db = tmp / "webhook.sqlite3"
+    (tmp / "webhook.yml").write_text(json.dumps({"store": {"url": f"sqlite:///{db}"}}))
+    bare_port, hook_port = free_port(), free_port()
+    bare = start(
+        [sys.executable, __file__, "--serve-bare", f"127.0.0.1:{bare_port}"],
+        bare_port,
+        tmp / "bare.log",
+    )
+    hook = start(
+        [sys.executable, "-m", "alert_webhook", "--config", str(tmp / "webhook.yml"),
+         "--bind", f"127.0.0.1:{hook_port}", "--threads", str(THREADS)],
+        hook_port, tmp / "webhook.log",
+    )  # fmt: skip
+    rows: dict[str, dict[str, Any]] = {}
+    try:
+        for size in (1, 100):
+            rows[f"bare_{size}"] = load(bare_port, size, args.duration, args.clients, 0, f"b{size}")
+            rows[f"webhook_{size}"] = load(
+                hook_port, size, args.duration, args.clients, 0, f"w{size}"
+            )
+            wait_drained(db)
+        half = rows["webhook_1"]["requests_per_s"] / 2
+        since = time.time()
+        rows["webhook_1_half_load"] = load(hook_port, 1, args.duration, args.clients, half, "h")
+        until = time.time()
+        wait_drained(db)
+        handoff = handoff_latencies(db, since, until)
+    finally:
+        for proc in (bare, hook):
+            proc.terminate()
+            proc.wait(15)
+    p99_handoff = (
+        1000 * handoff[min(len(handoff) - 1, int(len(handoff) * 0.99))] if handoff else float("nan")
+    )
+    summary = {
+        "ratio_1": rows["webhook_1"]["requests_per_s"] / rows["bare_1"]["requests_per_s"],
+        "alerts_per_s_100": rows["webhook_100"]["alerts_per_s"],
+        "p99_handoff_ms": p99_handoff,
+        "p50_handoff_ms": 1000 * statistics.median(handoff) if handoff else float("nan"),
+        "handoff_samples": len(handoff),
+    }
+    print(f"{'phase':<22}{'req/s':>10}{'alerts/s':>11}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    for name, r in rows.items():
+        print(f"{name:<22}{r['requests_per_s']:>10.0f}{r['alerts_per_s']:>11.0f}"
+              f"{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}{r['errors']:>8}")  # fmt: skip
+    print()
+    checks = [
+        ("webhook/bare req/s, 1-alert", summary["ratio_1"], ">=", GOALS["ratio_1"]),
+        ("alerts/s, 100-alert", summary["alerts_per_s_100"], ">=", GOALS["alerts_per_s_100"]),
+        ("p99 received→channel ms @ half load", p99_handoff, "<=", GOALS["p99_handoff_ms"]),
+    ]
+    for label, value, op, goal in checks:
+        ok = value >= goal if op == ">=" else value <= goal
+        print(f"{label:<38}{value:>10.2f}  goal {op} {goal:<8} {'met' if ok else 'MISSED'}")
+    results = ROOT / "bench" / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    out = results / f"webhook_ingest-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"
+    meta = {
+        "cpus": os.cpu_count(),
+        "threads": THREADS,
+        "clients": args.clients,
+        "duration": args.duration,
+    }
+    out.write_text(
+        json.dumps({"phases": rows, "summary": summary, "goals": GOALS, "settings": meta}, indent=2)
+    )
+    print(f"\nwrote {out.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
