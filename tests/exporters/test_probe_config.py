@@ -108,3 +108,14 @@ def test_cli_lists_every_error_of_a_bad_file():
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 6
     assert all(line.startswith(f"{FIXTURES / 'bad_probes.yml'}: ") for line in lines)
+
+
+def test_the_documented_example_is_a_valid_probe_file(tmp_path):
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "exporters.md").read_text()
+    example = next(b for b in doc.split("```yaml\n")[1:] if "checks:" in b).split("```")[0]
+    path = tmp_path / "example.yml"
+    path.write_text(example)
+    env = {"MONITOR_DB_PASSWORD": "x", "REDIS_PASSWORD": "x"}
+    probes = load_probe_file(path, env)
+    kinds = {p.kind for p in probes}
+    assert kinds == {"http", "tcp", "dns", "service", "queue", "db_pool", "backup"}
