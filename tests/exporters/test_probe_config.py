@@ -6,6 +6,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from support.procs import python_module
 
 from exporters.config import ConfigError
@@ -119,3 +122,45 @@ def test_the_documented_example_is_a_valid_probe_file(tmp_path):
     probes = load_probe_file(path, env)
     kinds = {p.kind for p in probes}
     assert kinds == {"http", "tcp", "dns", "service", "queue", "db_pool", "backup"}
+
+
+_scalars = (
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12)
+)
+_keys = st.sampled_from(
+    [
+        "name",
+        "kind",
+        "url",
+        "timeout",
+        "interval",
+        "address",
+        "checks",
+        "defaults",
+        "sql",
+        "dsn",
+        "x",
+    ]
+)
+_kinds = st.sampled_from(["http", "tcp", "dns", "service", "queue", "db_pool", "backup", "nope"])
+_values = st.recursive(
+    _scalars | _kinds,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_keys, inner, max_size=5),
+    max_leaves=20,
+)
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(document=st.dictionaries(_keys, _values, max_size=4) | _values)
+def test_any_document_is_a_probe_list_or_a_config_error(tmp_path, document):
+    path = tmp_path / "fuzz.yml"
+    path.write_text(yaml.safe_dump(document))
+    try:
+        probes = load_probe_file(path, {})
+    except ConfigError as exc:
+        assert exc.problems
+        assert all(line.startswith(f"{path}: ") for line in str(exc).splitlines())
+    else:
+        assert isinstance(probes, list)
