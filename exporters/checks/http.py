@@ -12,8 +12,9 @@ import http.client
 import json
 import re
 import ssl
+from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from cryptography import x509
 from pydantic import AnyHttpUrl, Field
@@ -23,6 +24,8 @@ from exporters.checks.base import Boundaries, CheckBase, EnvVar, Report, json_fi
 from exporters.config import Regex, Strict
 
 MAX_BODY_BYTES = 1 << 20
+MAX_REDIRECTS = 10
+REDIRECTS = (301, 302, 303, 307, 308)
 
 
 class JsonExpectation(Strict):
@@ -46,6 +49,7 @@ class HttpCheck(CheckBase):
     body_regex: Regex | None = None
     expect_json: JsonExpectation | None = None
     verify_tls: bool = True
+    follow_redirects: bool = True
     ca_file: str | None = None
 
     network: ClassVar[bool] = True
@@ -91,9 +95,9 @@ def _headers(check: HttpCheck, ctx: Boundaries) -> dict[str, str]:
 
 
 def _connection(
-    check: HttpCheck, host: str, port: int, timeout: float
+    check: HttpCheck, scheme: str, host: str, port: int, timeout: float
 ) -> http.client.HTTPConnection:
-    if urlsplit(str(check.url)).scheme == "https":
+    if scheme == "https":
         context = ssl.create_default_context(cafile=check.ca_file)
         if not check.verify_tls:
             context.check_hostname = False
@@ -121,13 +125,21 @@ def _check_body(check: HttpCheck, body: bytes) -> None:
             )
 
 
-def fetch(check: HttpCheck, report: Report, ctx: Boundaries) -> tuple[int, bytes]:
-    """One request; returns (status, body) and records status and certificate expiry."""
-    parts = urlsplit(str(check.url))
+@dataclass
+class _Answer:
+    status: int
+    body: bytes
+    location: str | None
+    expiry: float | None
+
+
+def _exchange(check: HttpCheck, url: str, report: Report, ctx: Boundaries) -> _Answer:
+    """One request and its answer, on a fresh connection, within the run's deadline."""
+    parts = urlsplit(url)
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    conn = _connection(check, host, port, report.remaining())
+    conn = _connection(check, parts.scheme, host, port, report.remaining())
     try:
         try:
             conn.connect()
@@ -138,24 +150,39 @@ def fetch(check: HttpCheck, report: Report, ctx: Boundaries) -> tuple[int, bytes
             raise ProbeFailure(
                 Category.AUTHENTICATION, f"TLS certificate: {exc.verify_message}"
             ) from None
+        expiry = None
         if isinstance(conn.sock, ssl.SSLSocket):
             expiry = _certificate_expiry(conn.sock.getpeercert(binary_form=True))
-            if expiry is not None:
-                report.add("probe_ssl_earliest_cert_expiry", expiry)
         conn.sock.settimeout(report.remaining())
         conn.request(check.method, path, headers=_headers(check, ctx))
         response = conn.getresponse()
-        report.add("probe_http_status_code", response.status)
         body = response.read(MAX_BODY_BYTES)
         length = response.getheader("Content-Length", "")
         if length.isdigit() and len(body) < min(int(length), MAX_BODY_BYTES):
             # read(amt) returns a short body instead of raising when the peer hangs up.
             raise http.client.IncompleteRead(body, int(length) - len(body))
-        return response.status, body
+        return _Answer(response.status, body, response.getheader("Location"), expiry)
     except TimeoutError:
         raise ProbeFailure(Category.TIMEOUT, f"no answer from {host}:{port} in time") from None
     finally:
         conn.close()
+
+
+def fetch(check: HttpCheck, report: Report, ctx: Boundaries) -> tuple[int, bytes]:
+    """The request, following redirects as blackbox_exporter does; returns (status, body)
+    and records the final status and certificate expiry."""
+    url = str(check.url)
+    for _ in range(MAX_REDIRECTS + 1):
+        answer = _exchange(check, url, report, ctx)
+        if not (check.follow_redirects and answer.status in REDIRECTS and answer.location):
+            break
+        url = urljoin(url, answer.location)
+    else:
+        raise ProbeFailure(Category.CONNECTION, f"more than {MAX_REDIRECTS} redirects")
+    report.add("probe_http_status_code", answer.status)
+    if answer.expiry is not None:
+        report.add("probe_ssl_earliest_cert_expiry", answer.expiry)
+    return answer.status, answer.body
 
 
 def run(check: HttpCheck, report: Report, ctx: Boundaries) -> None:

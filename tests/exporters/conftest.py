@@ -78,6 +78,16 @@ class TargetHandler(http.server.BaseHTTPRequestHandler):
         elif path == "/slow":
             time.sleep(2)
             self._send(200, b'{"status": "ok"}')
+        elif path == "/redirect":
+            self.send_response(302)
+            self.send_header("Location", "/ok")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif path == "/loop":
+            self.send_response(301)
+            self.send_header("Location", "/loop")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
         elif path == "/badjson":
             self._send(200, b'{"status": "ok"', "application/json")
         elif path == "/degraded":

@@ -114,3 +114,27 @@ def test_verification_can_be_turned_off(expired_tls_target, certs, check, run):
     outcome = run(probe)
     assert outcome.category is None, outcome.message
     assert outcome.value("probe_ssl_earliest_cert_expiry") == certs.expired_not_after
+
+
+def test_redirects_are_followed_to_the_final_answer(http_target, check, run):
+    probe = check(
+        kind="http",
+        url=http_target.url("/redirect"),
+        expect_json={"field": "status", "equals": "ok"},
+    )
+    outcome = run(probe)
+    assert outcome.category is None, outcome.message
+    assert outcome.value("probe_http_status_code") == 200
+
+
+def test_redirects_can_be_left_unfollowed(http_target, check, run):
+    probe = check(
+        kind="http", url=http_target.url("/redirect"), follow_redirects=False, expect_status=[302]
+    )
+    outcome = run(probe)
+    assert outcome.category is None, outcome.message
+    assert outcome.value("probe_http_status_code") == 302
+
+
+def test_redirect_loop_is_a_classified_failure(http_target, check, run):
+    assert run(check(kind="http", url=http_target.url("/loop"))).category == "connection"
