@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field
 
@@ -83,25 +83,42 @@ def resolve(probe_file: ProbeFile) -> list[Probe]:
     return probes
 
 
-def _semantic_problems(probe_file: ProbeFile, env: Mapping[str, str]) -> list[str]:
-    problems = []
+def _duplicate_names(data: Any) -> list[str]:
+    """Read from the raw document, so duplicates are listed with the other errors."""
+    checks = data.get("checks") if isinstance(data, dict) else None
+    if not isinstance(checks, list):
+        return []
+    problems: list[str] = []
     seen: dict[str, int] = {}
-    for index, check in enumerate(probe_file.checks):
-        if check.name in seen:
-            first = seen[check.name]
-            problems.append(f"checks[{index}].name: duplicate of checks[{first}]")
-        seen.setdefault(check.name, index)
-        for key, var in check.secret_vars():
-            if var not in env:
-                problems.append(f"checks[{index}].{key}: environment variable {var} is not set")
+    for index, check in enumerate(checks):
+        name = check.get("name") if isinstance(check, dict) else None
+        if not isinstance(name, str):
+            continue
+        if name in seen:
+            problems.append(f"checks[{index}].name: duplicate of checks[{seen[name]}]")
+        seen.setdefault(name, index)
     return problems
+
+
+def _missing_secrets(probe_file: ProbeFile, env: Mapping[str, str]) -> list[str]:
+    return [
+        f"checks[{index}].{key}: environment variable {var} is not set"
+        for index, check in enumerate(probe_file.checks)
+        for key, var in check.secret_vars()
+        if var not in env
+    ]
 
 
 def load_probe_file(path: Path, env: Mapping[str, str]) -> list[Probe]:
     """Parse and validate `path`; ConfigError lists every problem found."""
     source = str(path)
-    probe_file = parse_model(ProbeFile, load_yaml(path), source, skip_tag=lambda p: p in KINDS)
-    problems = _semantic_problems(probe_file, env)
+    data = load_yaml(path)
+    duplicates = _duplicate_names(data)
+    try:
+        probe_file = parse_model(ProbeFile, data, source, skip_tag=lambda p: p in KINDS)
+    except ConfigError as exc:
+        raise ConfigError(source, [*exc.problems, *duplicates]) from None
+    problems = duplicates + _missing_secrets(probe_file, env)
     if problems:
         raise ConfigError(source, problems)
     return resolve(probe_file)

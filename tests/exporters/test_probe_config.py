@@ -52,7 +52,8 @@ def test_every_error_is_listed_with_its_path():
     assert "checks[2].retries: unknown key" in problems
     assert any(p.startswith("checks[3]: ") and "carrier-pigeon" in p for p in problems)
     assert any(p.startswith("checks[4].sql.dsn: must not contain a password") for p in problems)
-    assert len(problems) == 6, problems
+    assert "checks[3].name: duplicate of checks[0]" in problems
+    assert len(problems) == 7, problems
 
 
 def test_duplicate_names_and_missing_secrets(tmp_path):
@@ -109,7 +110,7 @@ def test_cli_lists_every_error_of_a_bad_file():
     )
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
-    assert len(lines) == 6
+    assert len(lines) == 7
     assert all(line.startswith(f"{FIXTURES / 'bad_probes.yml'}: ") for line in lines)
 
 
