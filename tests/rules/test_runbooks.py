@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from ruleset import RUNBOOK_BASE, RUNBOOKS, alert_names, alerts
+from ruleset import RULES, RUNBOOK_BASE, RUNBOOKS, alert_names, alerts
 
 SECTIONS = [
     "## Symptom and impact",
@@ -55,3 +55,15 @@ def test_runbook_has_the_plans_shape_and_the_severitys_deadline(rule) -> None:
     (severity_row,) = [line for line in text.splitlines() if line.startswith("| Severity |")]
     assert severity in severity_row
     assert DEADLINES[severity].removeprefix("Deadline: ") in text
+
+
+def test_the_rules_readme_tables_every_alert_and_tier() -> None:
+    rows = [
+        line for line in (RULES / "README.md").read_text().splitlines() if line.startswith("| ")
+    ]
+    for rule in alerts():
+        severity = rule.raw["labels"]["severity"]
+        row = [r for r in rows if r.startswith(f"| {rule.name} ") and f"| {severity}:" in r]
+        assert len(row) == 1, f"{rule.name} ({severity}) is not in rules/README.md's table"
+        assert f"| {rule.raw['for']} |" in row[0], f"{rule.name}: README's `for` differs"
+        assert f"../docs/runbooks/{rule.name}.md" in row[0]
