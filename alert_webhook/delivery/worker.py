@@ -92,9 +92,7 @@ class DeliveryWorker:
         self.metrics.deliveries.labels(job.channel, provider, outcome).inc()
 
     def _finish(self, job: DeliveryJob, status: str, provider: str = "", **kw: str | None) -> None:
-        if not self.outbox.finish(
-            job.id, self.worker_id, status, self.clock(), provider or None, **kw
-        ):
+        if not self.outbox.finish(job.id, job.claim, status, self.clock(), provider or None, **kw):
             logger.warning("delivery %s: lease lost before recording %s", job.id, status)
         self._count(job, provider or "none", status)
 
@@ -119,7 +117,7 @@ class DeliveryWorker:
         firing = self.outbox.counterpart_status(job)
         if firing in (PENDING, IN_FLIGHT):
             retry = self.clock() + self.settings.delivery.poll_interval_seconds
-            self.outbox.reschedule(job.id, self.worker_id, retry, None, refund_attempt=True)
+            self.outbox.reschedule(job.id, job.claim, retry, None, refund_attempt=True)
             self._count(job, "none", "deferred")
             return False
         if firing in (SKIPPED, FAILED, ESCALATED):
@@ -188,11 +186,11 @@ class DeliveryWorker:
         waited = now - job.received_at
         if not tried and reopen_at is not None and waited < retry.give_up_after_seconds:
             # Every provider's breaker is open: wait for a trial, without spending a try.
-            self.outbox.reschedule(job.id, self.worker_id, reopen_at, error, refund_attempt=True)
+            self.outbox.reschedule(job.id, job.claim, reopen_at, error, refund_attempt=True)
             return self._count(job, "none", "deferred")
         if (retryable or not tried) and job.attempts < retry.max_attempts:
             at = now + self.backoff.delay(job.attempts)
-            self.outbox.reschedule(job.id, self.worker_id, at, error)
+            self.outbox.reschedule(job.id, job.claim, at, error)
             return self._count(job, "none", "retry")
         self.escalate(job, error)
 

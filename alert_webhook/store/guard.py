@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
+from typing import Any
 
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
 
@@ -18,3 +21,25 @@ def guard() -> Iterator[None]:
         yield
     except OperationalError as exc:
         raise StoreUnavailable(str(exc.orig)) from exc
+
+
+class Transactions:
+    """Read and write transactions; SQLite's writes are serialised in-process.
+
+    SQLite allows one writer; a second one waits in its busy handler, which
+    sleeps in steps of milliseconds. A Python lock hands over at once instead.
+    """
+
+    def __init__(self, engine: Engine, serialize_writes: bool) -> None:
+        self.engine = engine
+        self._lock: Any = threading.Lock() if serialize_writes else contextlib.nullcontext()
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Connection]:
+        with guard(), self._lock, self.engine.begin() as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Connection]:
+        with guard(), self.engine.connect() as conn:
+            yield conn

@@ -6,9 +6,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import select, update
 
-from alert_webhook.store.guard import guard
+from alert_webhook.store.guard import Transactions
 from alert_webhook.store.schema import alert_events, alerts, deliveries, incidents
 
 
@@ -23,8 +23,8 @@ class OpenIncident:
 
 
 class Incidents:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, tx: Transactions) -> None:
+        self.tx = tx
 
     def _open(self, *where: Any) -> list[OpenIncident]:
         query = (
@@ -37,7 +37,7 @@ class Incidents:
             )
             .where(incidents.c.closed_at.is_(None), incidents.c.acked_at.is_(None), *where)
         )
-        with guard(), self.engine.connect() as conn:
+        with self.tx.read() as conn:
             return [
                 OpenIncident(
                     r.alert_id, r.event_id, r.severity, r.opened_at, r.tier, json.loads(r.labels)
@@ -53,7 +53,7 @@ class Incidents:
 
     def raise_tier(self, alert_id: int, tier: int, next_deadline: float) -> bool:
         """Move to `tier + 1` once; False if another replica already did."""
-        with guard(), self.engine.begin() as conn:
+        with self.tx.write() as conn:
             result = conn.execute(
                 update(incidents)
                 .where(incidents.c.alert_id == alert_id, incidents.c.tier == tier)
@@ -63,7 +63,7 @@ class Incidents:
 
     def ack(self, alert_id: int, by: str, now: float) -> dict[str, Any] | None:
         """Acknowledge; None when there is no such incident. Idempotent."""
-        with guard(), self.engine.begin() as conn:
+        with self.tx.write() as conn:
             conn.execute(
                 update(incidents)
                 .where(incidents.c.alert_id == alert_id, incidents.c.acked_at.is_(None))
@@ -78,7 +78,7 @@ class Incidents:
 
     def carriers(self, alert_id: int) -> list[tuple[str, str]]:
         """Where the firing message was delivered: reminders go the same way."""
-        with guard(), self.engine.connect() as conn:
+        with self.tx.read() as conn:
             rows = conn.execute(
                 select(deliveries.c.channel, deliveries.c.recipient)
                 .where(
@@ -98,5 +98,5 @@ class Incidents:
             .order_by(incidents.c.opened_at.desc())
             .limit(limit)
         )
-        with guard(), self.engine.connect() as conn:
+        with self.tx.read() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]

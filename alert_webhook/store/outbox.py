@@ -1,6 +1,6 @@
 """The delivery outbox: claim due deliveries under a lease, finish them, enqueue more.
 
-A worker owns a delivery only while `claimed_by` is its id and `claimed_until`
+A worker owns a delivery only while `claimed_by` is its claim token and `claimed_until`
 lies ahead; every claim and every finish is an UPDATE guarded by those columns
 and checked by rowcount, so replicas sharing the store never both send one.
 """
@@ -8,13 +8,14 @@ and checked by rowcount, so replicas sharing the store never both send one.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 
-from alert_webhook.store.guard import guard
+from alert_webhook.store.guard import Transactions
 from alert_webhook.store.schema import alerts, deliveries, heartbeats, incidents
 
 PENDING, IN_FLIGHT = "pending", "in_flight"
@@ -27,6 +28,7 @@ class DeliveryJob:
     """A claimed delivery with what its message needs to say."""
 
     id: int
+    claim: str  # the lease token: only its holder may record the outcome
     alert_id: int
     event_id: int
     event_status: str
@@ -53,13 +55,13 @@ def _due(now: float) -> Any:
 
 
 class Outbox:
-    def __init__(self, engine: Engine, dialect_insert: Callable[..., Any]) -> None:
-        self.engine = engine
+    def __init__(self, tx: Transactions, dialect_insert: Callable[..., Any]) -> None:
+        self.tx = tx
         self._insert = dialect_insert
 
     def claim(self, now: float, worker: str, lease: float, limit: int) -> list[DeliveryJob]:
         """Take up to `limit` due deliveries (pending, or in flight past their lease)."""
-        with guard(), self.engine.begin() as conn:
+        with self.tx.write() as conn:
             ids = (
                 conn.execute(
                     select(deliveries.c.id)
@@ -70,23 +72,20 @@ class Outbox:
                 .scalars()
                 .all()
             )
-            mine = [
-                i
-                for i in ids
-                if conn.execute(
-                    update(deliveries)
-                    .where(deliveries.c.id == i, _due(now))
-                    .values(
-                        status=IN_FLIGHT,
-                        claimed_by=worker,
-                        claimed_until=now + lease,
-                        attempts=deliveries.c.attempts + 1,
-                    )
-                ).rowcount
-                == 1
-            ]
-            if not mine:
+            if not ids:
                 return []
+            # One guarded UPDATE for the batch; the token says which rows we won.
+            claim = f"{worker}:{uuid.uuid4().hex[:12]}"
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id.in_(ids), _due(now))
+                .values(
+                    status=IN_FLIGHT,
+                    claimed_by=claim,
+                    claimed_until=now + lease,
+                    attempts=deliveries.c.attempts + 1,
+                )
+            )
             rows = conn.execute(
                 select(
                     deliveries,
@@ -99,11 +98,12 @@ class Outbox:
                     alerts.c.generator_url,
                 )  # fmt: skip
                 .join(alerts, alerts.c.id == deliveries.c.alert_id)
-                .where(deliveries.c.id.in_(mine))
+                .where(deliveries.c.claimed_by == claim, deliveries.c.status == IN_FLIGHT)
                 .order_by(deliveries.c.id)
             ).mappings()
             return [
                 DeliveryJob(
+                    claim=claim,
                     **{
                         k: r[k]
                         for k in (
@@ -131,7 +131,7 @@ class Outbox:
             ]
 
     def finish(
-        self, job_id: int, worker: str, status: str, now: float, provider: str | None = None,
+        self, job_id: int, claim: str, status: str, now: float, provider: str | None = None,
         note: str | None = None, error: str | None = None,
     ) -> bool:  # fmt: skip
         """Record a final state; False when our lease was lost to another worker."""
@@ -140,26 +140,26 @@ class Outbox:
         values |= {
             k: v for k, v in (("provider", provider), ("note", note), ("last_error", error)) if v
         }
-        return self._owned_update(job_id, worker, values)
+        return self._owned_update(job_id, claim, values)
 
     def reschedule(
-        self, job_id: int, worker: str, at: float, error: str | None, refund_attempt: bool = False
+        self, job_id: int, claim: str, at: float, error: str | None, refund_attempt: bool = False
     ) -> bool:
         values: dict[str, Any] = {"status": PENDING, "next_attempt_at": at, "claimed_until": None}
         if error:
             values["last_error"] = error
         if refund_attempt:  # waiting for an open breaker is not a try
             values["attempts"] = deliveries.c.attempts - 1
-        return self._owned_update(job_id, worker, values)
+        return self._owned_update(job_id, claim, values)
 
-    def _owned_update(self, job_id: int, worker: str, values: dict[str, Any]) -> bool:
-        with guard(), self.engine.begin() as conn:
+    def _owned_update(self, job_id: int, claim: str, values: dict[str, Any]) -> bool:
+        with self.tx.write() as conn:
             result = conn.execute(
                 update(deliveries)
                 .where(
                     deliveries.c.id == job_id,
                     deliveries.c.status == IN_FLIGHT,
-                    deliveries.c.claimed_by == worker,
+                    deliveries.c.claimed_by == claim,
                 )
                 .values(**values)
             )
@@ -169,13 +169,13 @@ class Outbox:
         rows = list(rows)
         if not rows:
             return 0
-        with guard(), self.engine.begin() as conn:
+        with self.tx.write() as conn:
             result = conn.execute(self._insert(deliveries).on_conflict_do_nothing(), rows)
             return max(result.rowcount, 0)
 
     def counterpart_status(self, job: DeliveryJob) -> str | None:
         """Status of the firing message this resolved message follows on its channel."""
-        with guard(), self.engine.connect() as conn:
+        with self.tx.read() as conn:
             return conn.execute(
                 select(deliveries.c.status).where(
                     deliveries.c.alert_id == job.alert_id,
@@ -187,7 +187,7 @@ class Outbox:
             ).scalar()
 
     def channels_of(self, alert_id: int) -> list[str]:
-        with guard(), self.engine.connect() as conn:
+        with self.tx.read() as conn:
             rows = conn.execute(
                 select(deliveries.c.channel)
                 .where(deliveries.c.alert_id == alert_id)
@@ -206,18 +206,18 @@ class Outbox:
         )
         if purpose is not None:
             query = query.where(deliveries.c.note == purpose)
-        with guard(), self.engine.connect() as conn:
+        with self.tx.read() as conn:
             return int(conn.execute(query).scalar_one())
 
     def flag_incident(self, alert_id: int, flag: str) -> None:
-        with guard(), self.engine.begin() as conn:
+        with self.tx.write() as conn:
             conn.execute(
                 update(incidents).where(incidents.c.alert_id == alert_id).values(flag=flag)
             )
 
     def backlog(self, now: float) -> tuple[int, float]:
         """Deliveries not yet final, and the age of the oldest one."""
-        with guard(), self.engine.connect() as conn:
+        with self.tx.read() as conn:
             count, oldest = conn.execute(
                 select(func.count(), func.min(deliveries.c.received_at)).where(
                     deliveries.c.status.in_((PENDING, IN_FLIGHT))
@@ -229,11 +229,11 @@ class Outbox:
         query = select(deliveries).order_by(deliveries.c.id.desc()).limit(limit)
         if alert_id is not None:
             query = query.where(deliveries.c.alert_id == alert_id)
-        with guard(), self.engine.connect() as conn:
+        with self.tx.read() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]
 
     def last_heartbeat(self, name: str) -> float | None:
-        with guard(), self.engine.connect() as conn:
+        with self.tx.read() as conn:
             return conn.execute(
                 select(heartbeats.c.last_seen).where(heartbeats.c.name == name)
             ).scalar()

@@ -1,17 +1,20 @@
 """Recording one notification: alerts, their state changes, deliveries, incidents.
 
-All inside the caller's transaction. A state change (an `alert_events` row) is
-inserted once thanks to its unique constraint; only the inserter creates the
-deliveries and the incident, so repeats, retries and HA peers add nothing.
+All inside the caller's transaction, in a handful of statements whatever the
+number of alerts (executemany). A state change (an `alert_events` row) is
+inserted once thanks to its unique constraint; the rows this notification
+inserted are exactly those carrying its id, so only the inserter creates the
+deliveries and the incident, and repeats, retries and HA peers add nothing.
+Statements are built once per store: SQLAlchemy then reuses their compiled form.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
 from alert_webhook.payload import Alert, Notification
@@ -26,6 +29,10 @@ from alert_webhook.store.schema import (
 )
 
 NOTIFY = "notify"
+_UPDATED = (
+    "status", "alertname", "severity", "labels", "annotations", "ends_at",
+    "generator_url", "last_received_at", "last_notification_id",
+)  # fmt: skip
 
 
 def _iso(value: Any) -> str | None:
@@ -56,75 +63,142 @@ def delivery_row(
     }
 
 
-def record(
-    conn: Connection,
-    dialect_insert: Callable[..., Any],
-    notification: Notification,
-    body: bytes,
-    now: float,
-    planner: Planner | None,
-) -> tuple[int, int]:
-    """Store the notification; return (notification id, state changes)."""
-    notification_id = conn.execute(
-        insert(notifications).values(
-            received_at=now,
-            receiver=notification.receiver,
-            status=notification.status,
-            group_key=notification.groupKey,
-            alert_count=len(notification.alerts),
-            truncated_alerts=notification.truncatedAlerts,
-            body=body.decode("utf-8"),
+class Recorder:
+    def __init__(self, dialect_insert: Callable[..., Any]) -> None:
+        upsert = dialect_insert(alerts)
+        # A resolved alert stays resolved: a late firing copy (an HA peer, a
+        # retry) must not turn it back, so only firing rows take updates.
+        self.upsert_alerts = upsert.on_conflict_do_update(
+            index_elements=["fingerprint", "starts_at"],
+            set_={c: upsert.excluded[c] for c in _UPDATED},
+            where=alerts.c.status == "firing",
         )
-    ).inserted_primary_key[0]  # type: ignore[index]
-    heartbeat = planner.heartbeat_alertname if planner else None
-    latest: dict[tuple[str, str], Alert] = {}
-    for alert in notification.alerts:
-        if heartbeat and alert.alertname == heartbeat:
-            _beat(conn, dialect_insert, heartbeat, now)
-            continue
-        latest[(alert.fingerprint, _iso(alert.startsAt) or "")] = alert
-    if not latest:
-        return notification_id, 0
-    _upsert_alerts(conn, dialect_insert, latest, notification_id, now)
-    ids = _alert_ids(conn, latest)
-    changes = 0
-    rows: list[dict[str, Any]] = []
-    for key, alert in latest.items():
-        alert_id = ids[key]
-        event_id = conn.execute(
-            dialect_insert(alert_events)
-            .values(
-                alert_id=alert_id,
-                status=alert.status,
-                received_at=now,
-                notification_id=notification_id,
+        self.alert_ids = select(alerts.c.id, alerts.c.fingerprint, alerts.c.starts_at).where(
+            alerts.c.fingerprint.in_(bindparam("fps", expanding=True))
+        )
+        self.insert_events = dialect_insert(alert_events).on_conflict_do_nothing(
+            index_elements=["alert_id", "status"]
+        )
+        self.new_events = select(
+            alert_events.c.id, alert_events.c.alert_id, alert_events.c.status
+        ).where(alert_events.c.notification_id == bindparam("nid"))
+        self.open_incidents = dialect_insert(incidents).on_conflict_do_nothing(
+            index_elements=["alert_id"]
+        )
+        self.close_incidents = (
+            update(incidents)
+            .where(incidents.c.alert_id.in_(bindparam("ids", expanding=True)))
+            .values(closed_at=bindparam("now"))
+        )
+        self.carriers = (
+            select(deliveries.c.alert_id, deliveries.c.channel, deliveries.c.recipient)
+            .where(
+                deliveries.c.alert_id.in_(bindparam("ids", expanding=True)),
+                deliveries.c.event_status == "firing",
+                deliveries.c.purpose == NOTIFY,
+                deliveries.c.status != "skipped",
             )
-            .on_conflict_do_nothing(index_elements=["alert_id", "status"])
-            .returning(alert_events.c.id)
-        ).scalar()
-        if event_id is None:
-            continue
-        changes += 1
-        if planner is not None:
-            rows += _on_change(conn, dialect_insert, planner, alert, alert_id, event_id, now)
-    if rows:
-        conn.execute(dialect_insert(deliveries).on_conflict_do_nothing(), rows)
-    return notification_id, changes
+            .order_by(deliveries.c.id)
+        )
+        self.insert_deliveries = dialect_insert(deliveries).on_conflict_do_nothing()
+        beat = dialect_insert(heartbeats)
+        self.beat = beat.on_conflict_do_update(
+            index_elements=["name"], set_={"last_seen": beat.excluded.last_seen}
+        )
+
+    def record(
+        self,
+        conn: Connection,
+        notification: Notification,
+        body: bytes,
+        now: float,
+        planner: Planner | None,
+    ) -> tuple[int, int]:
+        """Store the notification; return (notification id, state changes)."""
+        nid = conn.execute(
+            insert(notifications),
+            {
+                "received_at": now,
+                "receiver": notification.receiver,
+                "status": notification.status,
+                "group_key": notification.groupKey,
+                "alert_count": len(notification.alerts),
+                "truncated_alerts": notification.truncatedAlerts,
+                "body": body.decode("utf-8"),
+            },
+        ).inserted_primary_key[0]  # type: ignore[index]
+        heartbeat = planner.heartbeat_alertname if planner else None
+        latest: dict[tuple[str, str], Alert] = {}
+        for alert in notification.alerts:
+            if heartbeat and alert.alertname == heartbeat:
+                conn.execute(self.beat, {"name": heartbeat, "last_seen": now})
+                continue
+            latest[(alert.fingerprint, _iso(alert.startsAt) or "")] = alert
+        if not latest:
+            return nid, 0
+        conn.execute(self.upsert_alerts, _alert_params(latest, nid, now))
+        rows = conn.execute(self.alert_ids, {"fps": sorted({fp for fp, _ in latest})})
+        ids = {(r.fingerprint, r.starts_at): r.id for r in rows}
+        by_id = {ids[key]: alert for key, alert in latest.items()}
+        conn.execute(
+            self.insert_events,
+            [
+                {"alert_id": i, "status": a.status, "received_at": now, "notification_id": nid}
+                for i, a in by_id.items()
+            ],
+        )
+        changes = conn.execute(self.new_events, {"nid": nid}).all()
+        if planner is not None and changes:
+            self._plan(conn, planner, by_id, changes, now)
+        return nid, len(changes)
+
+    def _plan(
+        self,
+        conn: Connection,
+        planner: Planner,
+        by_id: dict[int, Alert],
+        changes: Sequence[Any],
+        now: float,
+    ) -> None:
+        """Deliveries and incident bookkeeping for the state changes just inserted."""
+        firing = [c for c in changes if c.status == "firing"]
+        resolved = [c.alert_id for c in changes if c.status == "resolved"]
+        if firing:
+            conn.execute(
+                self.open_incidents,
+                [
+                    {
+                        "alert_id": c.alert_id,
+                        "severity": by_id[c.alert_id].severity,
+                        "opened_at": now,
+                        "deadline_at": now + planner.deadline(by_id[c.alert_id].severity),
+                        "tier": 1,
+                    }
+                    for c in firing
+                ],
+            )
+        carried: dict[int, list[Target]] = {}
+        if resolved:
+            conn.execute(self.close_incidents, {"ids": resolved, "now": now})
+            for r in conn.execute(self.carriers, {"ids": resolved}):
+                targets = carried.setdefault(r.alert_id, [])
+                if Target(r.channel, r.recipient) not in targets:
+                    targets.append(Target(r.channel, r.recipient))
+        rows = [
+            delivery_row(c.alert_id, c.id, c.status, target, NOTIFY, now)
+            for c in changes
+            # A resolved message goes where the firing one went (not where it was
+            # skipped); without a firing record, it is routed like a new alert.
+            for target in carried.get(c.alert_id) or planner.targets(by_id[c.alert_id].labels)
+        ]
+        if rows:
+            conn.execute(self.insert_deliveries, rows)
 
 
-def _beat(conn: Connection, dialect_insert: Callable[..., Any], name: str, now: float) -> None:
-    stmt = dialect_insert(heartbeats).values(name=name, last_seen=now)
-    conn.execute(stmt.on_conflict_do_update(index_elements=["name"], set_={"last_seen": now}))
-
-
-def _upsert_alerts(
-    conn: Connection,
-    dialect_insert: Callable[..., Any],
-    latest: dict[tuple[str, str], Alert],
-    notification_id: int,
-    now: float,
-) -> None:
-    params = [
+def _alert_params(
+    latest: dict[tuple[str, str], Alert], nid: int, now: float
+) -> list[dict[str, Any]]:
+    return [
         {
             "fingerprint": fp,
             "starts_at": starts_at,
@@ -137,80 +211,7 @@ def _upsert_alerts(
             "ends_at": _iso(a.endsAt),
             "generator_url": a.generatorURL,
             "last_received_at": now,
-            "last_notification_id": notification_id,
+            "last_notification_id": nid,
         }
         for (fp, starts_at), a in latest.items()
     ]
-    stmt = dialect_insert(alerts)
-    updated = (
-        "status", "alertname", "severity", "labels", "annotations", "ends_at",
-        "generator_url", "last_received_at", "last_notification_id",
-    )  # fmt: skip
-    # A resolved alert stays resolved: a late firing copy (an HA peer, a retry)
-    # must not turn it back, so only firing rows take updates.
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["fingerprint", "starts_at"],
-        set_={c: stmt.excluded[c] for c in updated},
-        where=alerts.c.status == "firing",
-    )
-    conn.execute(stmt, params)
-
-
-def _alert_ids(
-    conn: Connection, latest: dict[tuple[str, str], Alert]
-) -> dict[tuple[str, str], int]:
-    fingerprints = sorted({fp for fp, _ in latest})
-    rows = conn.execute(
-        select(alerts.c.id, alerts.c.fingerprint, alerts.c.starts_at).where(
-            alerts.c.fingerprint.in_(fingerprints)
-        )
-    )
-    return {
-        (r.fingerprint, r.starts_at): r.id for r in rows if (r.fingerprint, r.starts_at) in latest
-    }
-
-
-def _on_change(
-    conn: Connection,
-    dialect_insert: Callable[..., Any],
-    planner: Planner,
-    alert: Alert,
-    alert_id: int,
-    event_id: int,
-    now: float,
-) -> list[dict[str, Any]]:
-    """Deliveries (and incident bookkeeping) for one new state change."""
-    if alert.status == "firing":
-        conn.execute(
-            dialect_insert(incidents)
-            .values(
-                alert_id=alert_id,
-                severity=alert.severity,
-                opened_at=now,
-                deadline_at=now + planner.deadline(alert.severity),
-                tier=1,
-            )
-            .on_conflict_do_nothing(index_elements=["alert_id"])
-        )
-        targets = planner.targets(alert.labels)
-    else:
-        conn.execute(
-            update(incidents).where(incidents.c.alert_id == alert_id).values(closed_at=now)
-        )
-        targets = _carriers_of_firing(conn, alert_id) or planner.targets(alert.labels)
-    return [delivery_row(alert_id, event_id, alert.status, t, NOTIFY, now) for t in targets]
-
-
-def _carriers_of_firing(conn: Connection, alert_id: int) -> list[Target]:
-    """A resolved message goes where the firing one went (not where it was skipped)."""
-    rows = conn.execute(
-        select(deliveries.c.channel, deliveries.c.recipient)
-        .where(
-            deliveries.c.alert_id == alert_id,
-            deliveries.c.event_status == "firing",
-            deliveries.c.purpose == NOTIFY,
-            deliveries.c.status != "skipped",
-        )
-        .order_by(deliveries.c.id)
-    )
-    return list(dict.fromkeys(Target(r.channel, r.recipient) for r in rows))

@@ -20,10 +20,11 @@ from sqlalchemy.exc import DBAPIError
 from alert_webhook.payload import Notification
 from alert_webhook.routing import Planner
 from alert_webhook.store.guard import StoreUnavailable as StoreUnavailable
+from alert_webhook.store.guard import Transactions
 from alert_webhook.store.guard import guard as _guard
 from alert_webhook.store.incidents import Incidents
 from alert_webhook.store.outbox import Outbox
-from alert_webhook.store.record import record
+from alert_webhook.store.record import Recorder
 from alert_webhook.store.schema import alerts, metadata
 
 
@@ -82,8 +83,10 @@ class SqlStore:
         self._insert: Callable[..., Any] = (
             postgresql.insert if dialect == "postgresql" else sqlite.insert
         )
-        self.outbox = Outbox(engine, self._insert)
-        self.incidents = Incidents(engine)
+        self.tx = Transactions(engine, serialize_writes=dialect == "sqlite")
+        self.outbox = Outbox(self.tx, self._insert)
+        self.incidents = Incidents(self.tx)
+        self._recorder = Recorder(self._insert)
 
     def create_schema(self) -> None:
         with _guard():
@@ -101,8 +104,8 @@ class SqlStore:
         self, notification: Notification, body: bytes, now: float, planner: Planner | None = None
     ) -> RecordResult:
         """Commit the notification whole (with its deliveries) or nothing of it."""
-        with _guard(), self.engine.begin() as conn:
-            notification_id, changes = record(conn, self._insert, notification, body, now, planner)
+        with self.tx.write() as conn:
+            notification_id, changes = self._recorder.record(conn, notification, body, now, planner)
         return RecordResult(notification_id, len(notification.alerts), changes)
 
     def list_alerts(self, status: str | None = None, limit: int = 100) -> list[AlertRecord]:

@@ -259,5 +259,5 @@ def test_an_expired_lease_is_taken_over_and_the_old_owner_cannot_record(store, c
     clock.advance(31)
     (again,) = store.outbox.claim(clock(), "w1", lease=30, limit=10)
     assert again.id == job.id and again.attempts == 2
-    assert not store.outbox.finish(job.id, "crashed", "delivered", clock())
-    assert store.outbox.finish(job.id, "w1", "delivered", clock())
+    assert not store.outbox.finish(job.id, job.claim, "delivered", clock())
+    assert store.outbox.finish(again.id, again.claim, "delivered", clock())
