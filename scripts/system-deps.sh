@@ -27,6 +27,7 @@ need ALERTMANAGER_BIN prometheus-alertmanager alertmanager prometheus-alertmanag
 need AMTOOL_BIN prometheus-alertmanager amtool
 if [ "$want_test" = 1 ]; then
   need NODE_EXPORTER_BIN prometheus-node-exporter node_exporter prometheus-node-exporter
+  need REDIS_SERVER_BIN redis-server redis-server
   ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need POSTGRES_BIN postgresql postgres
 fi
 
