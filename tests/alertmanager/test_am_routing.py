@@ -1,5 +1,6 @@
 """alertmanager.yml: valid for amtool, and each severity, the fallback and the
-Watchdog reach their own receiver, checked with `amtool config routes test`."""
+Watchdog reach their own receiver (cases in alertmanager/tests/routes.yml),
+checked with `amtool config routes test`."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from support.procs import find_binary
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "alertmanager" / "alertmanager.yml"
+ROUTE_CASES = REPO / "alertmanager" / "tests" / "routes.yml"
 sys.path.insert(0, str(REPO / "tests" / "rules"))
 from ruleset import alerts  # noqa: E402
 
@@ -43,23 +45,12 @@ def test_amtool_accepts_the_config() -> None:
 
 
 @pytest.mark.parametrize(
-    ("labels", "receiver"),
-    [
-        ({"alertname": "ServiceUnavailable", "severity": "critical"}, "webhook-critical"),
-        ({"alertname": "HostCpuHigh", "severity": "high"}, "webhook-high"),
-        ({"alertname": "ApiResponseTimeHigh", "severity": "medium"}, "webhook-medium"),
-        ({"alertname": "SomethingToReview", "severity": "low"}, "webhook-low"),
-        ({"alertname": "NoSeverity"}, "webhook-fallback"),
-        ({"alertname": "TypoSeverity", "severity": "critcal"}, "webhook-fallback"),
-        ({"alertname": "Watchdog", "severity": "low"}, "heartbeat"),
-        ({"alertname": "Watchdog"}, "heartbeat"),
-    ],
-    ids=lambda v: v if isinstance(v, str) else "-".join(v.values()),
+    "case", yaml.safe_load(ROUTE_CASES.read_text()), ids=lambda c: "-".join(c["labels"].values())
 )
-def test_route(labels: dict[str, str], receiver: str) -> None:
-    result = route_of(labels, receiver)
+def test_route(case: dict) -> None:
+    result = route_of(case["labels"], case["receiver"])
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.strip() == receiver
+    assert result.stdout.strip() == case["receiver"]
 
 
 def test_routes_test_fails_on_a_wrong_receiver() -> None:
