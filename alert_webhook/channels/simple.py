@@ -15,6 +15,7 @@ class Dashboard:
     """The delivery row is what the dashboard shows: storing it is delivering it."""
 
     name = "dashboard"
+    local = True  # no outside effect: its outcome may be recorded with its batch
 
     def send(self, message: Message) -> str | None:
         return None
@@ -22,6 +23,7 @@ class Dashboard:
 
 class Log:
     name = "log"
+    local = True
 
     def __init__(self, logger: logging.Logger) -> None:
         self._logger = logger

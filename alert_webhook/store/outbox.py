@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 
 from alert_webhook.store.guard import Transactions
 from alert_webhook.store.schema import alerts, deliveries, heartbeats, incidents
@@ -58,6 +58,21 @@ class Outbox:
     def __init__(self, tx: Transactions, dialect_insert: Callable[..., Any]) -> None:
         self.tx = tx
         self._insert = dialect_insert
+        self._finish_stmt = (
+            update(deliveries)
+            .where(
+                deliveries.c.id == bindparam("b_id"),
+                deliveries.c.claimed_by == bindparam("b_claim"),
+                deliveries.c.status == IN_FLIGHT,
+            )
+            .values(
+                status=bindparam("b_status"),
+                finished_at=bindparam("b_at"),
+                claimed_until=None,
+                provider=func.coalesce(bindparam("b_provider"), deliveries.c.provider),
+                note=func.coalesce(bindparam("b_note"), deliveries.c.note),
+            )
+        )
 
     def claim(self, now: float, worker: str, lease: float, limit: int) -> list[DeliveryJob]:
         """Take up to `limit` due deliveries (pending, or in flight past their lease)."""
@@ -141,6 +156,14 @@ class Outbox:
             k: v for k, v in (("provider", provider), ("note", note), ("last_error", error)) if v
         }
         return self._owned_update(job_id, claim, values)
+
+    def finish_many(self, items: list[dict[str, Any]]) -> int:
+        """Record several final states in one transaction (outcomes with no outside
+        effect, e.g. a dashboard delivery or a skip); returns how many we still owned."""
+        if not items:
+            return 0
+        with self.tx.write() as conn:
+            return max(conn.execute(self._finish_stmt, items).rowcount, 0)
 
     def reschedule(
         self, job_id: int, claim: str, at: float, error: str | None, refund_attempt: bool = False
