@@ -132,6 +132,8 @@ class DeliverySettings(_Model):
     lease_seconds: float = Field(default=30.0, gt=0)
     poll_interval_seconds: float = Field(default=0.2, gt=0)
     batch_size: int = Field(default=50, ge=1)
+    # After a wake-up, gather this long before claiming (fewer, larger batches).
+    coalesce_seconds: float = Field(default=0.01, ge=0)
     # A still-firing critical alert reminds this often (0: never).
     reminder_interval_seconds: float = Field(default=3600.0, ge=0)
 

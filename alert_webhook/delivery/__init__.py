@@ -49,20 +49,25 @@ class Workers:
         return claimed
 
     def _loop(self) -> None:
+        batch = self.worker.settings.delivery.batch_size
+        coalesce = self.worker.settings.delivery.coalesce_seconds
         while not self._stop.is_set():
             try:
-                busy = self.run_once() > 0
+                claimed = self.run_once()
             except StoreUnavailable as exc:
                 logger.warning("store unavailable; deliveries wait: %s", exc)
-                busy = False
+                claimed = 0
             except Exception:
                 logger.exception("delivery step failed; continuing")
-                busy = False
-            if not busy:
-                # Polling finds work other replicas stored; wake() cuts the wait
-                # short when this process stored some.
-                self._wake.wait(self.interval)
-                self._wake.clear()
+                claimed = 0
+            if claimed >= batch:
+                continue  # a backlog: keep draining
+            # Polling finds work other replicas stored; wake() cuts the wait short
+            # when this process stored some, and a short pause then gathers what
+            # arrives meanwhile into one claim instead of one claim per request.
+            if self._wake.wait(self.interval) and coalesce:
+                self._stop.wait(coalesce)
+            self._wake.clear()
 
     def wake(self) -> None:
         """New deliveries are committed: look now rather than at the next poll."""
