@@ -96,3 +96,55 @@ def test_other_binds_need_a_token(host: str) -> None:
     with pytest.raises(ConfigError):
         check_bind(host, settings_from_mapping({}, {}))
     check_bind(host, settings_from_mapping({}, {TOKEN_ENV: "t"}))
+
+
+FIXTURES = ROOT / "tests" / "fixtures" / "alert_webhook"
+
+
+def test_notification_settings_errors_all_at_once_never_echoing_secrets() -> None:
+    path = FIXTURES / "bad-notify.yml"
+    with pytest.raises(ConfigError) as exc:
+        load_settings(path, {})
+    text = "\n".join(exc.value.problems)
+    for key in (
+        "routing.severity_channels.critical[0]",
+        "channels.email.providers[0].port",
+        "channels.email.providers[0].security",
+        "channels.sms.providers[0].from_number",
+        "channels.sms.providers[0].auth_token",
+        "delivery.retry.max_attempts",
+        "incidents",
+    ):
+        assert f"{path}: {key}" in text
+    assert "hunter2" not in text
+
+
+def test_provider_credentials_come_from_the_named_environment_variables() -> None:
+    data = {
+        "channels": {
+            "email": {"providers": [{"name": "r", "host": "h", "password_env": "SMTP_PASSWORD"}]},
+            "sms": {"providers": [{"name": "t", "from_number": "+15555550000"}]},
+        }
+    }
+    env = {"SMTP_PASSWORD": "pw", "TWILIO_ACCOUNT_SID": "AC1", "UNRELATED": "x"}
+    s = settings_from_mapping(data, env)
+    assert s.secret("SMTP_PASSWORD") == "pw" and s.secret("TWILIO_ACCOUNT_SID") == "AC1"
+    assert s.secret("TWILIO_AUTH_TOKEN") is None and s.secret("UNRELATED") is None
+    assert "pw" not in repr(s)
+
+
+def test_secrets_key_in_yaml_is_refused() -> None:
+    with pytest.raises(ConfigError) as exc:
+        settings_from_mapping({"secrets": {"X": "y"}}, {})
+    assert "secrets" in exc.value.problems[0]
+
+
+def test_cli_check_exits_2_with_one_line_per_problem(capsys) -> None:
+    from alert_webhook.serve import main
+
+    assert main(["--config", str(FIXTURES / "bad-notify.yml"), "--check"], env={}) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 7 and all(line.startswith("alert_webhook: ") for line in err)
+    assert "Traceback" not in "\n".join(err)
+    assert main(["--config", str(ROOT / "alert_webhook" / "webhook.yml"), "--check"], env={}) == 0
+    assert main(["--bind", "0.0.0.0:9095", "--check"], env={}) == 2
