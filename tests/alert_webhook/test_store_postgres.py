@@ -1,0 +1,119 @@
+"""Scale-out on real PostgreSQL: replicas sharing the store record each state change
+once and never claim one delivery twice. Skipped where PostgreSQL 15 is absent."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+
+import pytest
+from conftest import PLANNER, make_alert, make_notification
+from support.procs import free_port
+
+from alert_webhook.payload import parse_notification
+from alert_webhook.store import open_store
+
+pytestmark = pytest.mark.integration
+PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+
+def _as_postgres(*argv: str) -> None:
+    subprocess.run(
+        ["runuser", "-u", "postgres", "--", *argv], check=True, capture_output=True, timeout=60
+    )
+
+
+@pytest.fixture(scope="module")
+def pg_url():
+    if not (PG_BIN / "postgres").exists() or os.geteuid() != 0 or not shutil.which("runuser"):
+        pytest.skip("PostgreSQL 15 binaries (and root, to run them as postgres) are needed")
+    base = Path(tempfile.mkdtemp(prefix="pg-webhook-"))
+    base.chmod(0o755)
+    data = base / "data"
+    shutil.chown(base, "postgres")
+    port = free_port()
+    _as_postgres(str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres")
+    opts = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off"
+    _as_postgres(
+        str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(base / "log"), "-w", "start"
+    )
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        _as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop")
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def replicas(pg_url):
+    stores = [open_store(pg_url) for _ in range(2)]
+    stores[0].create_schema()
+    yield stores
+    with stores[0].engine.begin() as conn:
+        conn.exec_driver_sql(
+            "TRUNCATE deliveries, incidents, heartbeats, alert_events, alerts, notifications"
+        )
+    for s in stores:
+        s.dispose()
+
+
+def _record(store, data: dict, now: float) -> int:
+    body = json.dumps(data).encode()
+    return store.record_notification(parse_notification(body), body, now, PLANNER).state_changes
+
+
+def _concurrently(*calls):
+    results: list = [None] * len(calls)
+    barrier = threading.Barrier(len(calls))
+
+    def run(i, call):
+        barrier.wait()
+        results[i] = call()
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    return results
+
+
+def test_ha_copies_at_two_replicas_make_one_state_change(replicas) -> None:
+    a, b = replicas
+    for round_ in range(10):
+        data = make_notification(*(make_alert(f"r{round_}-{i}") for i in range(20)))
+        changes = _concurrently(lambda: _record(a, data, 100.0), lambda: _record(b, data, 100.0))
+        assert sum(changes) == 20, changes
+    assert a.count("alert_events") == 200
+    assert a.count("deliveries") == 200 * 3  # sms, email, dashboard per critical alert
+    assert a.count("incidents") == 200
+
+
+def test_two_replicas_never_claim_the_same_delivery(replicas) -> None:
+    a, b = replicas
+    _record(a, make_notification(*(make_alert(f"c{i}") for i in range(100))), 100.0)
+    claimed: list[list[int]] = [[], []]
+
+    def drain(store, out):
+        def run():
+            while jobs := store.outbox.claim(101.0, "w", lease=30, limit=7):
+                out.extend(j.id for j in jobs)
+
+        return run
+
+    _concurrently(drain(a, claimed[0]), drain(b, claimed[1]))
+    assert not set(claimed[0]) & set(claimed[1])
+    assert len(claimed[0]) + len(claimed[1]) == 300
+
+
+def test_resolved_and_late_firing_copy_on_postgresql(replicas) -> None:
+    a, b = replicas
+    _record(a, make_notification(make_alert("x")), 100.0)
+    assert _record(b, make_notification(make_alert("x", status="resolved")), 200.0) == 1
+    assert _record(a, make_notification(make_alert("x")), 201.0) == 0
+    assert [r.status for r in b.list_alerts()] == ["resolved"]
