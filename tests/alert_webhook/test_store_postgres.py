@@ -3,6 +3,7 @@ once and never claim one delivery twice. Skipped where PostgreSQL 15 is absent."
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -87,7 +88,7 @@ def test_ha_copies_at_two_replicas_make_one_state_change(replicas) -> None:
     a, b = replicas
     for round_ in range(10):
         data = make_notification(*(make_alert(f"r{round_}-{i}") for i in range(20)))
-        changes = _concurrently(lambda: _record(a, data, 100.0), lambda: _record(b, data, 100.0))
+        changes = _concurrently(*(functools.partial(_record, s, data, 100.0) for s in (a, b)))
         assert sum(changes) == 20, changes
     assert a.count("alert_events") == 200
     assert a.count("deliveries") == 200 * 3  # sms, email, dashboard per critical alert
