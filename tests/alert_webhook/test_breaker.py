@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import FakeClock
+from webhook_support import FakeClock
 
 from alert_webhook.delivery.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
 from alert_webhook.delivery.policy import Backoff

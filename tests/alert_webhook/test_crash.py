@@ -13,9 +13,9 @@ import psutil
 import pytest
 import requests
 import yaml
-from conftest import make_alert, make_notification
 from fakes import smtp_provider, smtp_server
 from support.procs import free_port, python_module, running, wait_until
+from webhook_support import make_alert, make_notification
 
 from alert_webhook.store import open_store
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import CONTACTS, make_alert, make_notification
+from webhook_support import CONTACTS, make_alert, make_notification
 
 
 def test_page_shows_incident_messages_and_unconfigured_channels(app_factory) -> None:

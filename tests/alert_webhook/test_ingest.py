@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import fixture_json, make_alert, make_notification
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from webhook_support import fixture_json, make_alert, make_notification
 
 from alert_webhook.settings import TOKEN_ENV
 from alert_webhook.store import StoreUnavailable

@@ -6,9 +6,9 @@ import contextlib
 import json
 
 import pytest
-from conftest import fixture_json, make_alert, make_notification
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from webhook_support import fixture_json, make_alert, make_notification
 
 from alert_webhook.payload import PayloadError, parse_notification
 

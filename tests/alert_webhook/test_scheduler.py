@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import CONTACTS, make_alert, make_notification
+from webhook_support import CONTACTS, make_alert, make_notification
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import PLANNER, make_alert, make_notification
+from webhook_support import PLANNER, make_alert, make_notification
 
 from alert_webhook.payload import parse_notification
 from alert_webhook.store import SqlStore, StoreUnavailable, open_store

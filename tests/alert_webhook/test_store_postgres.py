@@ -13,8 +13,8 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import PLANNER, make_alert, make_notification
 from support.procs import free_port
+from webhook_support import PLANNER, make_alert, make_notification
 
 from alert_webhook.payload import parse_notification
 from alert_webhook.store import open_store

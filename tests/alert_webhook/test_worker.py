@@ -7,8 +7,8 @@ import json
 from typing import Any
 
 import pytest
-from conftest import FakeClock, make_alert, make_notification
 from fakes import TWILIO_ENV, fake_twilio, smtp_provider, smtp_server, twilio_provider
+from webhook_support import FakeClock, make_alert, make_notification
 
 from alert_webhook.channels.registry import build_channels
 from alert_webhook.delivery.worker import DeliveryWorker
