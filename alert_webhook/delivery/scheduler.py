@@ -76,7 +76,7 @@ class Scheduler:
         now = self.clock()
         for incident in self.store.incidents.unacknowledged("critical"):
             n = int((now - incident.opened_at) // interval)
-            if n < 1:
+            if n < 1 or not self.store.incidents.count_reminder(incident.alert_id, n):
                 continue
             rows = [
                 delivery_row(

@@ -61,6 +61,16 @@ class Incidents:
             )
             return result.rowcount == 1
 
+    def count_reminder(self, alert_id: int, n: int) -> bool:
+        """Note reminder `n` as due; False if it (or a later one) already was."""
+        with self.tx.write() as conn:
+            result = conn.execute(
+                update(incidents)
+                .where(incidents.c.alert_id == alert_id, incidents.c.reminders < n)
+                .values(reminders=n)
+            )
+            return result.rowcount == 1
+
     def ack(self, alert_id: int, by: str, now: float) -> dict[str, Any] | None:
         """Acknowledge; None when there is no such incident. Idempotent."""
         with self.tx.write() as conn:

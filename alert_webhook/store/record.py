@@ -173,6 +173,7 @@ class Recorder:
                         "opened_at": now,
                         "deadline_at": now + planner.deadline(by_id[c.alert_id].severity),
                         "tier": 1,
+                        "reminders": 0,
                     }
                     for c in firing
                 ],

@@ -107,6 +107,7 @@ incidents = Table(
     Column("opened_at", Float, nullable=False),
     Column("deadline_at", Float, nullable=False),
     Column("tier", Integer, nullable=False, default=1),
+    Column("reminders", Integer, nullable=False, default=0),
     Column("acked_at", Float),
     Column("acked_by", String(200)),
     Column("closed_at", Float),
