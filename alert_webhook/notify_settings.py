@@ -62,6 +62,8 @@ class SmtpProvider(_Model):
     password_env: str | None = None
     sender: str = "recovery-stack@example.org"
     timeout_seconds: float = Field(default=10, gt=0)
+    # A private CA's certificate file, for relays not signed by a public CA.
+    ca_file: str | None = None
 
 
 class TwilioProvider(_Model):

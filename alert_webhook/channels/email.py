@@ -21,12 +21,17 @@ SmtpFactory = Callable[[SmtpProvider], smtplib.SMTP]
 
 def connect(settings: SmtpProvider) -> smtplib.SMTP:
     timeout = settings.timeout_seconds
+    # Certificates and host names are always verified.
+    context = ssl.create_default_context(cafile=settings.ca_file)
     if settings.security == "tls":
-        context = ssl.create_default_context()
         return smtplib.SMTP_SSL(settings.host, settings.port, timeout=timeout, context=context)
     conn = smtplib.SMTP(settings.host, settings.port, timeout=timeout)
     if settings.security == "starttls":
-        conn.starttls(context=ssl.create_default_context())
+        try:
+            conn.starttls(context=context)
+        except BaseException:
+            conn.close()
+            raise
     return conn
 
 

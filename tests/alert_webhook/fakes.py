@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import ssl
+import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from email import message_from_bytes
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,6 +19,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 from support.procs import free_port
 
 ACCOUNT_SID = "AC" + "0" * 32
@@ -151,3 +155,46 @@ def twilio_provider(fake: FakeTwilio, name: str = "twilio1", **extra: Any) -> di
 
 
 TWILIO_ENV = {"TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": AUTH_TOKEN}
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 (and its key) made with the openssl tool."""
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+         "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return cert, key
+
+
+@contextmanager
+def tls_smtp_server(
+    directory: Path, implicit: bool, login: tuple[str, str]
+) -> Iterator[tuple[MailBox, Path]]:
+    """SMTP over implicit TLS, or STARTTLS required; AUTH required (over TLS)."""
+    cert, key = self_signed(directory)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    box = MailBox(port=free_port())
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        ok = (auth_data.login.decode(), auth_data.password.decode()) == login
+        return AuthResult(success=ok, handled=False)
+
+    # aiosmtpd only knows TLS it negotiated itself (STARTTLS); on an implicit-TLS
+    # port AUTH is offered without its TLS check, and the login is still verified.
+    tls: dict[str, Any] = (
+        {"ssl_context": context, "auth_required": False, "auth_require_tls": False}
+        if implicit
+        else {"tls_context": context, "require_starttls": True, "auth_required": True}
+    )
+    controller = Controller(
+        box, hostname="127.0.0.1", port=box.port, authenticator=authenticator, **tls
+    )
+    controller.start()
+    try:
+        yield box, cert
+    finally:
+        controller.stop()

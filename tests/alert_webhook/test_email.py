@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from fakes import smtp_server
+from fakes import smtp_server, tls_smtp_server
 from test_format import message
 
 from alert_webhook.channels import DeliveryError
@@ -48,3 +48,28 @@ def test_unreachable_relay_is_retryable() -> None:
     with pytest.raises(DeliveryError) as exc:
         _email(port).send(message(channel="email", recipient="oncall@example.org"))
     assert exc.value.retryable and exc.value.scope == "provider"
+
+
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+def test_tls_and_login_from_the_environment(tmp_path, security: str) -> None:
+    login = ("alerts", "pw-from-env")
+    with tls_smtp_server(tmp_path, security == "tls", login) as (box, cert):
+        settings = SmtpProvider(
+            name="relay1", host="127.0.0.1", port=box.port, security=security, ca_file=str(cert)
+        )
+        SmtpEmail(settings, *login).send(message(channel="email", recipient="oncall@example.org"))
+        assert len(box.messages) == 1
+        with pytest.raises(DeliveryError) as exc:
+            SmtpEmail(settings, "alerts", "wrong").send(
+                message(channel="email", recipient="x@example.org")
+            )
+        assert not exc.value.retryable and "authentication" in exc.value.reason
+        assert "wrong" not in exc.value.reason
+
+
+def test_an_untrusted_certificate_is_refused(tmp_path) -> None:
+    with tls_smtp_server(tmp_path, True, ("a", "b")) as (box, _cert):
+        settings = SmtpProvider(name="relay1", host="127.0.0.1", port=box.port, security="tls")
+        with pytest.raises(DeliveryError) as exc:
+            SmtpEmail(settings, "a", "b").send(message(channel="email", recipient="x@example.org"))
+        assert "CERTIFICATE_VERIFY_FAILED" in exc.value.reason
