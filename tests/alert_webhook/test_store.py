@@ -139,3 +139,18 @@ def test_watchdog_is_a_heartbeat_not_an_alert(store) -> None:
     assert store.outbox.last_heartbeat("Watchdog") == 50
     _planned(store, make_notification(make_alert("w", alertname="Watchdog", severity="none")), 80)
     assert store.outbox.last_heartbeat("Watchdog") == 80
+
+
+def test_new_and_repeated_alerts_in_one_notification(store: SqlStore) -> None:
+    _planned(store, make_notification(make_alert("a", severity="medium")))
+    result = _planned(
+        store,
+        make_notification(
+            make_alert("a", severity="medium"),
+            make_alert("b", severity="medium"),
+            make_alert("b", severity="medium"),  # the same alert twice in one body
+        ),
+        200,
+    )
+    assert (result.alerts, result.state_changes) == (3, 1)
+    assert _deliveries(store) == [("firing", "dashboard", "", "pending")] * 2
