@@ -65,8 +65,6 @@ alert_events = Table(
     Column("notification_id", Integer, ForeignKey("notifications.id"), nullable=False),
     UniqueConstraint("alert_id", "status", name="uq_alert_event"),
 )
-# Ingest finds the state changes it just inserted by their notification.
-Index("ix_alert_events_notification", alert_events.c.notification_id)
 
 # One row per (alert state change × channel × recipient × purpose): the outbox.
 # `purpose` is "notify" for the state change itself, "remind-N" for reminders,
