@@ -2,7 +2,10 @@
 
 Timeouts are always set. `api_base_url` points the client at another origin
 (a loopback fake in tests) through twilio's supported extension point, a
-custom `http_client`, rather than patching the library.
+custom `http_client`, rather than patching the library: twilio-python's
+maintainers advise extending `TwilioHttpClient` for special cases
+(twilio/twilio-python#367), and Twilio support suggested exactly this for
+testing against a mock endpoint (twilio/twilio-python#521).
 """
 
 from __future__ import annotations
