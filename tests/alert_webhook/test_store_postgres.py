@@ -118,3 +118,43 @@ def test_resolved_and_late_firing_copy_on_postgresql(replicas) -> None:
     assert _record(b, make_notification(make_alert("x", status="resolved")), 200.0) == 1
     assert _record(a, make_notification(make_alert("x")), 201.0) == 0
     assert [r.status for r in b.list_alerts()] == ["resolved"]
+
+
+def test_two_replicas_send_each_sms_once(replicas) -> None:
+    from fakes import TWILIO_ENV, fake_twilio, twilio_provider
+
+    from alert_webhook.channels.registry import build_channels
+    from alert_webhook.delivery.worker import DeliveryWorker
+    from alert_webhook.metrics import create_metrics
+    from alert_webhook.settings import settings_from_mapping
+
+    with fake_twilio() as twilio:
+        config = {"channels": {"sms": {"providers": [twilio_provider(twilio)],
+                                       "recipients": ["+15555550100"],
+                                       "budget": {"max_messages": 1000}}}}  # fmt: skip
+        settings = settings_from_mapping(config, TWILIO_ENV)
+        workers = [
+            DeliveryWorker(
+                s.outbox,
+                build_channels(settings),
+                settings,
+                create_metrics(),
+                clock=lambda: 1000.0,
+                worker_id=f"replica{i}",
+            )  # fmt: skip
+            for i, s in enumerate(replicas)
+        ]
+        alerts = [make_alert(f"s{i}", instance=f"h{i}:9100") for i in range(30)]
+        _record(replicas[0], make_notification(*alerts), 999.0)
+        _record(replicas[1], make_notification(*alerts), 999.0)  # the HA peer's copy
+
+        def drain(worker):
+            def run():
+                while worker.run_once():
+                    pass
+
+            return run
+
+        _concurrently(*(drain(w) for w in workers))
+        bodies = [m["Body"] for m in twilio.received]
+    assert len(bodies) == 30 and len(set(bodies)) == 30
