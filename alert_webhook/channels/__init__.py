@@ -29,7 +29,7 @@ class Message:
     starts_at: str
     links: LinkSettings
     note: str | None = None
-    digest_count: int = 0  # >0: an SMS storm digest instead of the alert itself
+    digest_count: int = 0  # >0: SMS already sent in the window; say so instead
 
     @property
     def target(self) -> str:

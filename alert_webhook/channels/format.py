@@ -32,7 +32,10 @@ def _state(message: Message) -> str:
 def sms_text(message: Message) -> str:
     link = message.links.dashboard_url
     if message.digest_count:
-        text = f"STORM: {message.digest_count} more alerts held back from SMS; see email or"
+        text = (
+            f"STORM: {message.digest_count} SMS sent, the limit; {message.alertname} and "
+            "later alerts only by email and on"
+        )
         return gsm7(f"{text} {link}")[:SMS_SEGMENT]
     head = f"{_state(message)} {message.alertname}"
     if message.target:

@@ -62,7 +62,8 @@ def test_resolved_and_notes_are_visible() -> None:
 
 def test_digest_replaces_the_alert() -> None:
     text = sms_text(message(digest_count=5))
-    assert text.startswith("STORM: 5 more alerts") and len(text) <= SMS_SEGMENT
+    assert text.startswith("STORM: 5 SMS sent, the limit; DemoServiceDown and later alerts")
+    assert len(text) <= SMS_SEGMENT and text.endswith("http://127.0.0.1:9095/")
 
 
 def test_email_has_summary_description_labels_runbook_and_prometheus_links() -> None:

@@ -242,7 +242,7 @@ def test_sms_budget_sends_one_digest_then_holds_back(store, clock, box, twilio) 
         h.run()
         clock.advance(1)
     bodies = [m["Body"] for m in twilio.received]
-    assert len(bodies) == 3 and bodies[2].startswith("STORM: 2 more alerts")
+    assert len(bodies) == 3 and bodies[2].startswith("STORM: 2 SMS sent")
     assert len(box.messages) == 4  # email still carries everything
     held = [d for d in store.outbox.list() if d["channel"] == "sms" and d["status"] == "skipped"]
     assert len(held) == 1 and "SMS budget" in held[0]["note"]
