@@ -36,7 +36,7 @@ def sms_text(message: Message) -> str:
             f"STORM: {message.digest_count} SMS sent, the limit; {message.alertname} and "
             "later alerts only by email and on"
         )
-        return gsm7(f"{text} {link}")[:SMS_SEGMENT]
+        return gsm7(f"{text[: SMS_SEGMENT - len(link) - 1]} {link}")
     head = f"{_state(message)} {message.alertname}"
     if message.target:
         head += f" {message.target}"

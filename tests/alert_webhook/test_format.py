@@ -60,6 +60,11 @@ def test_resolved_and_notes_are_visible() -> None:
     assert subject(message(status="resolved")) == "[RESOLVED] DemoServiceDown on db1:9100"
 
 
+def test_digest_keeps_the_link_whatever_the_alertname() -> None:
+    text = sms_text(message(digest_count=5, alertname="X" * 200))
+    assert len(text) <= SMS_SEGMENT and text.endswith("http://127.0.0.1:9095/")
+
+
 def test_digest_replaces_the_alert() -> None:
     text = sms_text(message(digest_count=5))
     assert text.startswith("STORM: 5 SMS sent, the limit; DemoServiceDown and later alerts")
