@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Dialect
 
 from alert_webhook.payload import Alert, Notification
 from alert_webhook.routing import Planner, Target
@@ -31,6 +31,8 @@ from alert_webhook.store.schema import (
 )
 
 NOTIFY = "notify"
+# One encoder, built once: json.dumps with options builds a new one per call.
+_dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
 _UPDATED = (
     "status", "alertname", "severity", "labels", "annotations", "ends_at",
     "generator_url", "last_received_at", "last_notification_id",
@@ -39,6 +41,12 @@ _UPDATED = (
 
 def _iso(value: Any) -> str | None:
     return None if value is None else value.isoformat()
+
+
+DELIVERY_KEYS = (
+    "alert_id", "event_id", "event_status", "channel", "recipient", "purpose", "status",
+    "attempts", "next_attempt_at", "note", "received_at",
+)  # fmt: skip
 
 
 def delivery_row(
@@ -65,8 +73,24 @@ def delivery_row(
     }
 
 
+class Bulk:
+    """An executemany of a fixed statement that skips SQLAlchemy's per-row parameter
+    processing: compiled once for the dialect, rows handed to the driver as they are."""
+
+    def __init__(self, stmt: Any, dialect: Dialect, keys: Sequence[str]) -> None:
+        compiled = stmt.compile(dialect=dialect, column_keys=list(keys))
+        self.sql = str(compiled)
+        self.order = compiled.positiontup if compiled.positional else None
+
+    def __call__(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        if self.order is not None:  # qmark (SQLite): tuples in bind order
+            conn.exec_driver_sql(self.sql, [tuple(r[k] for k in self.order) for r in rows])
+        else:  # named (psycopg): the dicts themselves
+            conn.exec_driver_sql(self.sql, rows)
+
+
 class Recorder:
-    def __init__(self, dialect_insert: Callable[..., Any]) -> None:
+    def __init__(self, dialect_insert: Callable[..., Any], dialect: Dialect) -> None:
         upsert = dialect_insert(alerts)
         # A resolved alert stays resolved: a late firing copy (an HA peer, a
         # retry) must not turn it back, so only firing rows take updates.
@@ -87,8 +111,10 @@ class Recorder:
             .returning(alert_events.c.id, alert_events.c.alert_id, alert_events.c.status)
         )
         self.insert_notification = insert(notifications)
-        self.open_incidents = dialect_insert(incidents).on_conflict_do_nothing(
-            index_elements=["alert_id"]
+        self.open_incidents = Bulk(
+            dialect_insert(incidents).on_conflict_do_nothing(index_elements=["alert_id"]),
+            dialect,
+            ("alert_id", "severity", "opened_at", "deadline_at", "tier", "reminders"),
         )
         self.close_incidents = (
             update(incidents)
@@ -105,7 +131,9 @@ class Recorder:
             )
             .order_by(deliveries.c.id)
         )
-        self.insert_deliveries = dialect_insert(deliveries).on_conflict_do_nothing()
+        self.insert_deliveries = Bulk(
+            dialect_insert(deliveries).on_conflict_do_nothing(), dialect, DELIVERY_KEYS
+        )
         beat = dialect_insert(heartbeats)
         self.beat = beat.on_conflict_do_update(
             index_elements=["name"], set_={"last_seen": beat.excluded.last_seen}
@@ -171,8 +199,8 @@ class Recorder:
         firing = [c for c in changes if c.status == "firing"]
         resolved = [c.alert_id for c in changes if c.status == "resolved"]
         if firing:
-            conn.execute(
-                self.open_incidents,
+            self.open_incidents(
+                conn,
                 [
                     {
                         "alert_id": c.alert_id,
@@ -200,7 +228,7 @@ class Recorder:
             for target in carried.get(c.alert_id) or planner.targets(by_id[c.alert_id].labels)
         ]
         if rows:
-            conn.execute(self.insert_deliveries, rows)
+            self.insert_deliveries(conn, rows)
 
 
 def _alert_params(
@@ -214,8 +242,8 @@ def _alert_params(
             "status": a.status,
             "alertname": a.alertname,
             "severity": a.severity,
-            "labels": json.dumps(a.labels, sort_keys=True),
-            "annotations": json.dumps(a.annotations, sort_keys=True),
+            "labels": _dumps(a.labels),
+            "annotations": _dumps(a.annotations),
             "ends_at": _iso(a.endsAt),
             "generator_url": a.generatorURL,
             "last_received_at": now,

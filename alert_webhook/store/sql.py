@@ -86,7 +86,7 @@ class SqlStore:
         self.tx = Transactions(engine, serialize_writes=dialect == "sqlite")
         self.outbox = Outbox(self.tx, self._insert)
         self.incidents = Incidents(self.tx)
-        self._recorder = Recorder(self._insert)
+        self._recorder = Recorder(self._insert, engine.dialect)
 
     def create_schema(self) -> None:
         with _guard():
