@@ -7,6 +7,7 @@ does not retry 4xx); 503 when our store is unavailable (it retries 5xx).
 from __future__ import annotations
 
 import hmac
+from collections import Counter
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -53,8 +54,8 @@ def receive_alerts() -> Any:
     metrics.notifications_received.labels("stored").inc()
     if result.state_changes:
         ctx.workers.wake()
-    for alert in notification.alerts:
-        metrics.alerts_received.labels(alert.status).inc()
+    for status, count in Counter(a.status for a in notification.alerts).items():
+        metrics.alerts_received.labels(status).inc(count)
     return jsonify(
         {
             "status": "stored",
