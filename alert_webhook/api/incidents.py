@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, redirect, request, url_for
 
+from alert_webhook.api.auth import bearer_ok, form_ok
 from alert_webhook.store import StoreUnavailable
 
 bp = Blueprint("incidents", __name__, url_prefix="/api")
 
 
-def _authorized(expected: str | None) -> bool:
-    if expected is None:
-        return True
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(
-        given.strip().encode(), expected.encode()
-    )
+def ack_action(alert_id: int) -> str:
+    """What a dashboard form's token is bound to."""
+    return f"ack:{alert_id}"
 
 
 @bp.get("/incidents")
@@ -47,9 +43,13 @@ def list_deliveries() -> Any:
 
 @bp.post("/incidents/<int:alert_id>/ack")
 def acknowledge(alert_id: int) -> Any:
-    """Stops deadline escalation and reminders. The dashboard posts a form here."""
+    """Stops deadline escalation and reminders. The dashboard posts a form here
+    (with its form token); scripts post JSON with the bearer token."""
     ctx = current_app.extensions["alert_webhook"]
-    if not _authorized(ctx.token):
+    if request.form:
+        if not form_ok(ctx.token, ack_action(alert_id)):
+            return jsonify({"error": "form_token: missing or wrong; reload the dashboard"}), 403
+    elif not bearer_ok(ctx.token):
         return jsonify({"error": "missing or wrong bearer token in the Authorization header"}), 401
     data = request.get_json(silent=True) if request.is_json else None
     by = (data or {}).get("by") if isinstance(data, dict) else request.form.get("by")

@@ -6,6 +6,8 @@ from typing import Any
 
 from flask import Blueprint, current_app, render_template
 
+from alert_webhook.api.auth import form_token
+from alert_webhook.api.incidents import ack_action
 from alert_webhook.store import StoreUnavailable
 
 bp = Blueprint("dashboard", __name__, template_folder="templates")
@@ -24,6 +26,11 @@ def index() -> Any:
     firing = [r for r in records if r.status == "firing"]
     names = {r.id: r.alertname for r in records}
     breakers = {name: b.state for name, b in ctx.workers.worker.breakers.items()}
+    token = ctx.token
+    ack_tokens = {
+        i["alert_id"]: form_token(token, ack_action(i["alert_id"])) if token else ""
+        for i in incidents
+    }
     return render_template(
         "index.html",
         records=records,
@@ -35,4 +42,5 @@ def index() -> Any:
         names=names,
         channels=ctx.channels.values(),
         breakers=breakers,
+        ack_tokens=ack_tokens,
     )
