@@ -1,12 +1,15 @@
 """Every alert has a runbook in the plan's shape, every runbook an alert, and
-every runbook_url leads to a page that exists."""
+every runbook_url leads to a page that exists: the rules' alerts and the alerts
+the webhook raises itself (found in alert_webhook's code)."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
-from ruleset import RULES, RUNBOOK_BASE, RUNBOOKS, alert_names, alerts
+from ruleset import REPO, RULES, RUNBOOK_BASE, RUNBOOKS, alert_names, alerts, webhook_alerts
+
+from alert_webhook.delivery.scheduler import PIPELINE_BROKEN
 
 SECTIONS = [
     "## Symptom and impact",
@@ -24,13 +27,38 @@ DEADLINES = {
 }
 
 
+WEBHOOK_ALERTS = webhook_alerts()
+
+
+def _id(rule) -> str:
+    return f"{rule.name}-{rule.raw['labels']['severity']}"
+
+
 def test_every_alert_has_a_runbook_and_every_runbook_an_alert() -> None:
     pages = {path.stem for path in RUNBOOKS.glob("*.md")} - {"README"}
-    assert alert_names() - pages == set(), "alerts without a runbook"
-    assert pages - alert_names() == set(), "runbooks without an alert"
+    names = alert_names() | {rule.name for rule in WEBHOOK_ALERTS}
+    assert names - pages == set(), "alerts without a runbook"
+    assert pages - names == set(), "runbooks without an alert"
 
 
-@pytest.mark.parametrize("rule", alerts(), ids=lambda r: f"{r.name}-{r.raw['labels']['severity']}")
+def test_the_webhooks_own_alerts_are_found_in_its_code() -> None:
+    # The scan must see the webhook's Watchdog alarm, or it proves nothing.
+    assert PIPELINE_BROKEN in {rule.name for rule in WEBHOOK_ALERTS}
+    assert not {rule.name for rule in WEBHOOK_ALERTS} & alert_names(), "also a rule's name"
+
+
+@pytest.mark.parametrize("rule", WEBHOOK_ALERTS, ids=_id)
+def test_the_webhooks_own_alert_links_its_runbook(rule) -> None:
+    url = rule.raw["annotations"].get("runbook_url", "")
+    assert url.removeprefix(RUNBOOK_BASE) in (
+        f"docs/runbooks/{rule.name}.md",
+        f"{rule.name}.md",
+    ), f"{rule.file}: {rule.name}'s runbook_url is {url!r}"
+    assert (RUNBOOKS / f"{rule.name}.md").is_file(), f"{rule.name} ({rule.file}) has no runbook"
+    assert (REPO / rule.file).is_file()
+
+
+@pytest.mark.parametrize("rule", alerts(), ids=_id)
 def test_runbook_url_resolves_to_a_page(rule) -> None:
     url = rule.raw["annotations"]["runbook_url"]
     assert url.startswith(RUNBOOK_BASE), url
@@ -38,7 +66,7 @@ def test_runbook_url_resolves_to_a_page(rule) -> None:
     assert page.is_file(), f"{rule.name}: {url} points nowhere"
 
 
-@pytest.mark.parametrize("rule", alerts(), ids=lambda r: f"{r.name}-{r.raw['labels']['severity']}")
+@pytest.mark.parametrize("rule", alerts() + WEBHOOK_ALERTS, ids=_id)
 def test_runbook_has_the_plans_shape_and_the_severitys_deadline(rule) -> None:
     text = (RUNBOOKS / f"{rule.name}.md").read_text()
     assert text.startswith(f"# {rule.name}\n")
