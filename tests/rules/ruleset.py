@@ -72,19 +72,43 @@ _KEYWORDS = {"and", "or", "unless", "offset", "bool", "by", "without", "on", "ig
 _KEYWORDS |= {"group_left", "group_right", "inf", "nan", "Inf", "NaN"}
 
 
-def metrics_read(expr: str) -> set[str]:
-    """Names of the stored series an expression reads; recordings (with `:`) excluded."""
+def series_read(expr: str) -> set[str]:
+    """Names of the series an expression reads, recordings (with `:`) included."""
     text = _LABEL_LIST.sub(" ", _MATCHERS.sub(" ", _RANGE.sub(" ", _STRING.sub(" ", expr))))
     names = set()
     for match in _IDENT.finditer(text):
         name = match.group()
         after = text[match.end() :].lstrip()
-        if name in _KEYWORDS or ":" in name or after.startswith("("):
-            continue  # a keyword, a recording rule, or a function call
+        if name in _KEYWORDS or after.startswith("("):
+            continue  # a keyword or a function call
         if match.start() > 0 and text[match.start() - 1].isdigit():
             continue  # the unit of a number such as 3600 or 1e3
         names.add(name)
     return names
+
+
+def metrics_read(expr: str) -> set[str]:
+    """Names of the stored series an expression reads; recordings (with `:`) excluded."""
+    return {name for name in series_read(expr) if ":" not in name}
+
+
+def alert_inputs(rule: Rule) -> set[str]:
+    """The stored series an alert reads, directly or through the recordings it reads."""
+    recordings = {r.name: r.raw["expr"] for r in rules() if not r.is_alert}
+    inputs: set[str] = set()
+    seen: set[str] = set()
+    todo = [rule.raw["expr"]]
+    while todo:
+        for name in series_read(todo.pop()):
+            if name in recordings:
+                if name not in seen:
+                    seen.add(name)
+                    todo.append(recordings[name])
+            elif ":" in name:
+                raise ValueError(f"{rule.name} reads {name}, which no rule records")
+            else:
+                inputs.add(name)
+    return inputs
 
 
 def inputs_by_file() -> dict[str, set[str]]:

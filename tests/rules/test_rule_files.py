@@ -4,13 +4,24 @@ promtool, passing their promtool unit tests, and labelled in the plan's words.""
 from __future__ import annotations
 
 import glob
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
-from ruleset import CATEGORIES, REPO, RULE_TESTS, RULES, SEVERITIES, alert_names, alerts, rules
+from ruleset import (
+    CATEGORIES,
+    REPO,
+    RULE_TESTS,
+    RULES,
+    SEVERITIES,
+    alert_inputs,
+    alert_names,
+    alerts,
+    rules,
+)
 from support.procs import find_binary
 
 TEST_FILES = sorted(RULE_TESTS.glob("*_test.yml"))
@@ -96,6 +107,51 @@ def test_every_alert_is_tested_firing_and_quiet() -> None:
     }
     for rule in alerts():
         assert (rule.name, rule.raw["labels"]["severity"]) in fired_severities
+
+
+def _seconds(duration: str | int) -> int:
+    """A promtool/Prometheus duration such as 1h30m, 5m, 0s or 0 in seconds."""
+    parts = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", str(duration))
+    assert parts, f"unexpected duration {duration!r}"
+    hours, minutes, seconds = (int(p or 0) for p in parts.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def _absent_cases(rule, metric: str) -> list[str]:
+    """Test groups that evaluate `rule` once its `for` has passed, with no series of
+    `metric` among their inputs."""
+    found = []
+    for path in TEST_FILES:
+        document = yaml.safe_load(path.read_text())
+        if rule.file not in {Path(f).name for f in document["rule_files"]}:
+            continue
+        for index, group in enumerate(document["tests"]):
+            names = {s["series"].split("{")[0].strip() for s in group.get("input_series", [])}
+            evaluated = any(
+                case["alertname"] == rule.name
+                and _seconds(case["eval_time"]) >= _seconds(rule.raw["for"])
+                for case in group.get("alert_rule_test", [])
+            )
+            if evaluated and metric not in names:
+                found.append(f"{path.name}#{index}")
+    return found
+
+
+READING_ALERTS = [rule for rule in alerts() if alert_inputs(rule)]
+
+
+def test_absent_input_cases_cover_every_alert_that_reads_an_input() -> None:
+    assert {r.name for r in READING_ALERTS} == alert_names() - {"Watchdog"}
+
+
+@pytest.mark.parametrize(
+    "rule", READING_ALERTS, ids=lambda r: f"{r.name}-{r.raw['labels']['severity']}"
+)
+def test_every_alert_is_tested_with_each_input_absent(rule) -> None:
+    # What an alert does when an input it reads (directly or through a recording)
+    # is gone, shown past its `for`: quiet, or firing where absence is the alarm.
+    missing = sorted(m for m in alert_inputs(rule) if not _absent_cases(rule, m))
+    assert missing == [], f"{rule.name}: no promtool case without {missing}"
 
 
 # The renderer: the one place for thresholds refuses what it cannot honour.
