@@ -23,6 +23,8 @@ from alert_webhook.metrics import WebhookMetrics, create_metrics
 from alert_webhook.routing import Planner, planner_from
 from alert_webhook.settings import LinkSettings, Settings
 from alert_webhook.store import SqlStore, open_store
+from alert_webhook.store.group_commit import GroupCommit
+from exporters.instrumentation import instrument_app
 
 
 @dataclass
@@ -36,6 +38,7 @@ class AppContext:
     planner: Planner
     channels: dict[str, Channel]
     workers: Workers
+    writer: GroupCommit
 
     @property
     def token(self) -> str | None:
@@ -44,6 +47,15 @@ class AppContext:
     @property
     def links(self) -> LinkSettings:
         return self.settings.links
+
+    def start(self) -> None:
+        """Background threads: the group-commit writer, the delivery workers."""
+        self.writer.start()
+        self.workers.start()
+
+    def stop(self) -> None:
+        self.writer.stop()
+        self.workers.stop()
 
 
 def create_app(
@@ -55,8 +67,9 @@ def create_app(
     transports: Transports | None = None,
     rand: Callable[[], float] = random.random,
 ) -> Flask:
-    """The app; its delivery workers are built here and started by the caller
-    (`app.extensions["alert_webhook"].workers.start()`), or stepped by tests."""
+    """The app; its delivery workers and its group-commit writer are built here and
+    started by the caller (`app.extensions["alert_webhook"].start()`), or stepped by
+    tests (without a running writer, each request records its own notification)."""
     from alert_webhook import dashboard
     from alert_webhook.api import alerts, health, incidents, ingest
 
@@ -81,7 +94,9 @@ def create_app(
         planner=planner,
         channels=channels,
         workers=Workers(worker, scheduler, settings.delivery.poll_interval_seconds),
+        writer=GroupCommit(lambda items: store.record_many(items, planner, clock())),
     )
+    instrument_app(app, registry=metrics.registry, metrics_path="/metrics")
     for blueprint in (ingest.bp, health.bp, alerts.bp, incidents.bp, dashboard.bp):
         app.register_blueprint(blueprint)
 

@@ -23,6 +23,14 @@ class WebhookMetrics:
     last_watchdog: Gauge
     channel_configured: Gauge
 
+    def count_stored(self, count: int, latency: float, channel: str = "dashboard") -> None:
+        """Deliveries written as delivered with their state change (the store is their
+        transport): counted like the worker counts the ones it hands over."""
+        self.deliveries.labels(channel, channel, "delivered").inc(count)
+        observe = self.delivery_latency.labels(channel).observe
+        for _ in range(count):
+            observe(max(0.0, latency))
+
 
 def create_metrics(registry: CollectorRegistry | None = None) -> WebhookMetrics:
     registry = registry if registry is not None else CollectorRegistry(auto_describe=True)

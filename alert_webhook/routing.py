@@ -75,6 +75,9 @@ class Planner:
     channels: ChannelsSettings
     deadlines: Mapping[str, float]
     heartbeat_alertname: str | None = None
+    # Channels whose transport is the store itself: their deliveries are written
+    # as delivered when the state change is recorded.
+    stored_channels: frozenset[str] = frozenset({"dashboard"})
 
     def targets(self, labels: Mapping[str, str]) -> list[Target]:
         return targets_for(labels, self.routing, self.channels)

@@ -37,9 +37,9 @@ class _Gunicorn(BaseApplication):
     def load(self) -> Any:
         from alert_webhook import create_app
 
-        # Runs in the gunicorn worker process: the delivery thread starts there.
+        # Runs in the gunicorn worker process: the writer and delivery threads start there.
         app = create_app(self._settings)
-        app.extensions["alert_webhook"].workers.start()
+        app.extensions["alert_webhook"].start()
         return app
 
 

@@ -5,9 +5,14 @@ bare Flask endpoint under the same server settings that only parses the JSON.
 
 Phases: one-alert and 100-alert payloads against both servers at full load, then
 the webhook at half its one-alert maximum rate, where the latency from receiving
-a notification to handing its message to a channel (the dashboard) is read back
-from the store. Prints a table against the issue's goals and writes JSON under
-bench/results/. Never part of the test suite.
+a notification to handing its message to a channel is read back from the store.
+
+The alerts are `medium`: the dashboard, whose deliveries the store writes as
+delivered with the alert. So that the latency is that of a delivery worker
+really handing a message over, one alert in ten (every one-alert payload:
+instance `h0`) is also routed to the log channel (`ROUTING`), and only those
+log deliveries are measured. Prints a table against the issue's goals and
+writes JSON under bench/results/. Never part of the test suite.
 """
 
 from __future__ import annotations
@@ -29,6 +34,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 THREADS = 8  # the webhook's default --threads
 GOALS = {"ratio_1": 0.5, "alerts_per_s_100": 20_000, "p99_handoff_ms": 50}
+# Instances h0, h10, h20, …: one alert in ten of a 100-alert payload, every
+# one-alert payload. Their log messages are what the delivery worker hands over.
+ROUTING = {
+    "routes": [{"match_re": {"instance": "h[0-9]*0:9100"}, "channels": ["dashboard", "log"]}]
+}
+HANDOFF_CHANNEL = "log"
 
 
 def serve_bare(bind: str, threads: int) -> None:
@@ -152,14 +163,15 @@ def load(
 
 
 def handoff_latencies(db: Path, since: float, until: float) -> list[float]:
-    """received → handed to a channel, for deliveries of notifications in [since, until]."""
+    """received → handed to a channel by a delivery worker, for deliveries of
+    notifications received in [since, until]."""
     import sqlite3
 
     with sqlite3.connect(db) as conn:
         rows = conn.execute(
             "select finished_at - received_at from deliveries where status = 'delivered'"
-            " and received_at between ? and ?",
-            (since, until),
+            " and channel = ? and received_at between ? and ?",
+            (HANDOFF_CHANNEL, since, until),
         ).fetchall()
     return sorted(r[0] for r in rows)
 
@@ -192,7 +204,8 @@ def main() -> int:
         return 0
     tmp = Path(tempfile.mkdtemp(prefix="bench-webhook-"))
     db = tmp / "webhook.sqlite3"
-    (tmp / "webhook.yml").write_text(json.dumps({"store": {"url": f"sqlite:///{db}"}}))
+    config = {"store": {"url": f"sqlite:///{db}"}, "routing": ROUTING}
+    (tmp / "webhook.yml").write_text(json.dumps(config))
     bare_port, hook_port = free_port(), free_port()
     bare = start(
         [sys.executable, __file__, "--serve-bare", f"127.0.0.1:{bare_port}"],
@@ -240,11 +253,12 @@ def main() -> int:
     checks = [
         ("webhook/bare req/s, 1-alert", summary["ratio_1"], ">=", GOALS["ratio_1"]),
         ("alerts/s, 100-alert", summary["alerts_per_s_100"], ">=", GOALS["alerts_per_s_100"]),
-        ("p99 received→channel ms @ half load", p99_handoff, "<=", GOALS["p99_handoff_ms"]),
+        ("p99 received→log ms @ half load", p99_handoff, "<=", GOALS["p99_handoff_ms"]),
     ]
     for label, value, op, goal in checks:
         ok = value >= goal if op == ">=" else value <= goal
         print(f"{label:<38}{value:>10.2f}  goal {op} {goal:<8} {'met' if ok else 'MISSED'}")
+    print(f"handoff samples: {len(handoff)} ({HANDOFF_CHANNEL} channel)")
     results = ROOT / "bench" / "results"
     results.mkdir(parents=True, exist_ok=True)
     out = results / f"webhook_ingest-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"

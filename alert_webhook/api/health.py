@@ -1,11 +1,11 @@
-"""Liveness, readiness and metrics."""
+"""Liveness and readiness. `/metrics` is served by `exporters.instrumentation`
+(see `create_app`): the webhook's registry with the request metrics in it."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from flask import Blueprint, current_app, jsonify
 
 bp = Blueprint("health", __name__)
 
@@ -27,8 +27,3 @@ def readyz() -> Any:
         return jsonify({"status": "ready", **body})
     return jsonify({"status": "not ready", **body}), 503
 
-
-@bp.get("/metrics")
-def metrics() -> Response:
-    ctx = current_app.extensions["alert_webhook"]
-    return Response(generate_latest(ctx.metrics.registry), mimetype=CONTENT_TYPE_LATEST)

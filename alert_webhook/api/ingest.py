@@ -13,7 +13,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from alert_webhook.payload import PayloadError, parse_notification
-from alert_webhook.store import StoreUnavailable
+from alert_webhook.store import Incoming, StoreUnavailable
 
 bp = Blueprint("ingest", __name__)
 
@@ -45,14 +45,18 @@ def receive_alerts() -> Any:
     except PayloadError as exc:
         metrics.notifications_received.labels("rejected").inc()
         return _error(400, "invalid Alertmanager notification", problems=exc.problems)
+    received_at = ctx.clock()
     try:
-        result = ctx.store.record_notification(notification, body, ctx.clock(), ctx.planner)
+        # The group commit writes it with whatever else arrived meanwhile.
+        result = ctx.writer.record(Incoming(notification, body, received_at))
     except StoreUnavailable:
         current_app.logger.warning("store unavailable; answering 503 so Alertmanager retries")
         metrics.notifications_received.labels("unavailable").inc()
         return _error(503, "store unavailable; retry later")
     metrics.notifications_received.labels("stored").inc()
-    if result.state_changes:
+    if result.stored_deliveries:
+        metrics.count_stored(result.stored_deliveries, ctx.clock() - received_at)
+    if result.queued_deliveries:
         ctx.workers.wake()
     for status, count in Counter(a.status for a in notification.alerts).items():
         metrics.alerts_received.labels(status).inc(count)

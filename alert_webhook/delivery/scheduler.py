@@ -141,5 +141,6 @@ class Scheduler:
             "receiver": "alert_webhook", "alerts": [alert],
         }  # fmt: skip
         raw = json.dumps(body).encode()
-        self.store.record_notification(parse_notification(raw), raw, now, self.planner)
+        result = self.store.record_notification(parse_notification(raw), raw, now, self.planner)
+        self.metrics.count_stored(result.stored_deliveries, 0.0)
         logger.error("watchdog %s: %s", cfg.alertname, "silent" if status == "firing" else "back")

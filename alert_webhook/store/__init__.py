@@ -1,5 +1,6 @@
 """The webhook's store: one interface, SQLite (default) or PostgreSQL behind it."""
 
+from alert_webhook.store.record import Incoming
 from alert_webhook.store.sql import (
     AlertRecord,
     RecordResult,
@@ -8,4 +9,4 @@ from alert_webhook.store.sql import (
     open_store,
 )
 
-__all__ = ["AlertRecord", "RecordResult", "SqlStore", "StoreUnavailable", "open_store"]
+__all__ = ["AlertRecord", "Incoming", "RecordResult", "SqlStore", "StoreUnavailable", "open_store"]

@@ -1,19 +1,27 @@
-"""Recording one notification: alerts, their state changes, deliveries, incidents.
+"""Recording notifications: alerts, their state changes, deliveries, incidents.
 
-All inside the caller's transaction, in a handful of statements whatever the
-number of alerts (executemany). A state change (an `alert_events` row) is
-inserted once thanks to its unique constraint; INSERT … ON CONFLICT DO NOTHING
-RETURNING hands back exactly the rows this notification inserted, so only the
-inserter creates the deliveries and the incident, and repeats, retries and HA
-peers add nothing.
+All inside the caller's transaction, and for a whole batch of notifications (the
+group commit) in a handful of statements whatever the number of notifications
+and alerts. A state change (an `alert_events` row) is inserted once thanks to
+its unique constraint; INSERT … ON CONFLICT DO NOTHING RETURNING hands back
+exactly the rows this batch inserted, so only the inserter creates the
+deliveries and the incident, and repeats, retries and HA peers add nothing.
+
+A batch means what its notifications would mean one after another: a later
+notification's copy of an alert wins over an earlier one, except that a resolved
+alert never turns back to firing; each state change, delivery and incident
+carries the receive time of the notification that brought it.
+
+Deliveries on channels whose transport is the store itself (the dashboard) are
+written as delivered in the same transaction: storing them is delivering them.
 Statements are built once per store: SQLAlchemy then reuses their compiled form.
-Their RETURNING clauses (SQLite ≥ 3.35, PostgreSQL) save a query each.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
@@ -37,6 +45,7 @@ _UPDATED = (
     "status", "alertname", "severity", "labels", "annotations", "ends_at",
     "generator_url", "last_received_at", "last_notification_id",
 )  # fmt: skip
+AlertKey = tuple[str, str]  # fingerprint, startsAt
 
 
 def _iso(value: Any) -> str | None:
@@ -45,7 +54,7 @@ def _iso(value: Any) -> str | None:
 
 DELIVERY_KEYS = (
     "alert_id", "event_id", "event_status", "channel", "recipient", "purpose", "status",
-    "attempts", "next_attempt_at", "note", "received_at",
+    "attempts", "next_attempt_at", "note", "received_at", "provider", "finished_at",
 )  # fmt: skip
 
 
@@ -70,7 +79,26 @@ def delivery_row(
         "next_attempt_at": now,
         "note": note,
         "received_at": now,
+        "provider": None,
+        "finished_at": None,
     }
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A validated notification waiting to be recorded, with its receive time."""
+
+    notification: Notification
+    body: bytes
+    received_at: float
+
+
+@dataclass(frozen=True)
+class Recorded:
+    notification_id: int
+    state_changes: int
+    stored_deliveries: int  # written as delivered: their channel is the store
+    queued_deliveries: int  # pending, for the delivery worker
 
 
 class Bulk:
@@ -87,6 +115,35 @@ class Bulk:
             conn.exec_driver_sql(self.sql, [tuple(r[k] for k in self.order) for r in rows])
         else:  # named (psycopg): the dicts themselves
             conn.exec_driver_sql(self.sql, rows)
+
+
+@dataclass
+class _Batch:
+    """What a batch says about each alert, gathered in notification order."""
+
+    items: Sequence[Incoming]
+    nids: list[int]
+    chosen: dict[AlertKey, tuple[int, Alert]]  # the copy the alert row ends up with
+    first_seen: dict[AlertKey, float]
+    events: dict[tuple[AlertKey, str], tuple[int, Alert]]  # first copy per state
+    beats: dict[str, float]
+
+
+def _gather(items: Sequence[Incoming], nids: list[int], heartbeat: str | None) -> _Batch:
+    batch = _Batch(items, nids, {}, {}, {}, {})
+    for index, item in enumerate(items):
+        for alert in item.notification.alerts:
+            if heartbeat and alert.alertname == heartbeat:
+                batch.beats[heartbeat] = item.received_at
+                continue
+            key = (alert.fingerprint, _iso(alert.startsAt) or "")
+            held = batch.chosen.get(key)
+            # Later copies win, but only while firing: resolved stays resolved.
+            if held is None or held[1].status == "firing":
+                batch.chosen[key] = (index, alert)
+            batch.first_seen.setdefault(key, item.received_at)
+            batch.events.setdefault((key, alert.status), (index, alert))
+    return batch
 
 
 class Recorder:
@@ -110,16 +167,21 @@ class Recorder:
             .on_conflict_do_nothing(index_elements=["alert_id", "status"])
             .returning(alert_events.c.id, alert_events.c.alert_id, alert_events.c.status)
         )
-        self.insert_notification = insert(notifications)
+        # Ids in the order of the rows given, whatever the dialect returns them in.
+        self.insert_notifications = insert(notifications).returning(
+            notifications.c.id, sort_by_parameter_order=True
+        )
         self.open_incidents = Bulk(
             dialect_insert(incidents).on_conflict_do_nothing(index_elements=["alert_id"]),
             dialect,
             ("alert_id", "severity", "opened_at", "deadline_at", "tier", "reminders"),
         )
-        self.close_incidents = (
+        self.close_incidents = Bulk(
             update(incidents)
-            .where(incidents.c.alert_id.in_(bindparam("ids", expanding=True)))
-            .values(closed_at=bindparam("now"))
+            .where(incidents.c.alert_id == bindparam("b_alert"))
+            .values(closed_at=bindparam("b_at")),
+            dialect,
+            ("b_alert", "b_at"),
         )
         self.carriers = (
             select(deliveries.c.alert_id, deliveries.c.channel, deliveries.c.recipient)
@@ -139,74 +201,77 @@ class Recorder:
             index_elements=["name"], set_={"last_seen": beat.excluded.last_seen}
         )
 
-    def record(
-        self,
-        conn: Connection,
-        notification: Notification,
-        body: bytes,
-        now: float,
-        planner: Planner | None,
-    ) -> tuple[int, int]:
-        """Store the notification; return (notification id, state changes)."""
-        nid = conn.execute(
-            self.insert_notification,
-            {
-                "received_at": now,
-                "receiver": notification.receiver,
-                "status": notification.status,
-                "group_key": notification.groupKey,
-                "alert_count": len(notification.alerts),
-                "truncated_alerts": notification.truncatedAlerts,
-                "body": body.decode("utf-8"),
-            },
-        ).inserted_primary_key[0]  # type: ignore[index]
-        heartbeat = planner.heartbeat_alertname if planner else None
-        latest: dict[tuple[str, str], Alert] = {}
-        for alert in notification.alerts:
-            if heartbeat and alert.alertname == heartbeat:
-                conn.execute(self.beat, {"name": heartbeat, "last_seen": now})
-                continue
-            latest[(alert.fingerprint, _iso(alert.startsAt) or "")] = alert
-        if not latest:
-            return nid, 0
-        rows = conn.execute(self.upsert_alerts, _alert_params(latest, nid, now)).all()
+    def record_many(
+        self, conn: Connection, items: Sequence[Incoming], planner: Planner | None, now: float
+    ) -> list[Recorded]:
+        """Store the notifications in order; `now` is when their deliveries to the
+        store's own channels count as handed over."""
+        nids = [
+            row.id
+            for row in conn.execute(self.insert_notifications, [_notification(i) for i in items])
+        ]
+        batch = _gather(items, nids, planner.heartbeat_alertname if planner else None)
+        if batch.beats:
+            beats = [{"name": name, "last_seen": at} for name, at in batch.beats.items()]
+            conn.execute(self.beat, beats)
+        changes_of = [0] * len(items)
+        stored_of = [0] * len(items)
+        queued_of = [0] * len(items)
+        if batch.chosen:
+            changes = self._state_changes(conn, batch)
+            for change in changes:
+                changes_of[change.index] += 1
+            if planner is not None and changes:
+                stored, queued = self._plan(conn, planner, changes, now)
+                for index in stored:
+                    stored_of[index] += 1
+                for index in queued:
+                    queued_of[index] += 1
+        counts = zip(nids, changes_of, stored_of, queued_of, strict=True)
+        return [Recorded(*c) for c in counts]
+
+    def _state_changes(self, conn: Connection, batch: _Batch) -> list[_Change]:
+        rows = conn.execute(self.upsert_alerts, _alert_params(batch)).all()
         ids = {(r.fingerprint, r.starts_at): r.id for r in rows}
-        if len(ids) < len(latest):
-            fps = sorted({fp for key in latest if key not in ids for fp in key[:1]})
+        if len(ids) < len(batch.chosen):
+            fps = sorted({key[0] for key in batch.chosen if key not in ids})
             rows = conn.execute(self.alert_ids, {"fps": fps}).all()
             ids |= {(r.fingerprint, r.starts_at): r.id for r in rows}
-        by_id = {ids[key]: alert for key, alert in latest.items()}
-        changes = conn.execute(
-            self.insert_events,
-            [
-                {"alert_id": i, "status": a.status, "received_at": now, "notification_id": nid}
-                for i, a in by_id.items()
-            ],
-        ).all()
-        if planner is not None and changes:
-            self._plan(conn, planner, by_id, changes, now)
-        return nid, len(changes)
+        origin = {(ids[key], status): copy for (key, status), copy in batch.events.items()}
+        params = [
+            {
+                "alert_id": alert_id,
+                "status": status,
+                "received_at": batch.items[index].received_at,
+                "notification_id": batch.nids[index],
+            }
+            for (alert_id, status), (index, _alert) in origin.items()
+        ]
+        changes = []
+        for r in conn.execute(self.insert_events, params):
+            index, alert = origin[(r.alert_id, r.status)]
+            received_at = batch.items[index].received_at
+            changes.append(_Change(r.id, r.alert_id, r.status, index, alert, received_at))
+        return changes
 
     def _plan(
-        self,
-        conn: Connection,
-        planner: Planner,
-        by_id: dict[int, Alert],
-        changes: Sequence[Any],
-        now: float,
-    ) -> None:
-        """Deliveries and incident bookkeeping for the state changes just inserted."""
+        self, conn: Connection, planner: Planner, changes: list[_Change], now: float
+    ) -> tuple[list[int], list[int]]:
+        """Deliveries and incident bookkeeping for the state changes just inserted;
+        returns the batch index of each delivery written as delivered, and of each
+        left pending for the worker."""
         firing = [c for c in changes if c.status == "firing"]
-        resolved = [c.alert_id for c in changes if c.status == "resolved"]
+        resolved = [c for c in changes if c.status == "resolved"]
+        targets = {c.alert_id: planner.targets(c.alert.labels) for c in firing}
         if firing:
             self.open_incidents(
                 conn,
                 [
                     {
                         "alert_id": c.alert_id,
-                        "severity": by_id[c.alert_id].severity,
-                        "opened_at": now,
-                        "deadline_at": now + planner.deadline(by_id[c.alert_id].severity),
+                        "severity": c.alert.severity,
+                        "opened_at": c.received_at,
+                        "deadline_at": c.received_at + planner.deadline(c.alert.severity),
                         "tier": 1,
                         "reminders": 0,
                     }
@@ -215,39 +280,82 @@ class Recorder:
             )
         carried: dict[int, list[Target]] = {}
         if resolved:
-            conn.execute(self.close_incidents, {"ids": resolved, "now": now})
-            for r in conn.execute(self.carriers, {"ids": resolved}):
-                targets = carried.setdefault(r.alert_id, [])
-                if Target(r.channel, r.recipient) not in targets:
-                    targets.append(Target(r.channel, r.recipient))
-        rows = [
-            delivery_row(c.alert_id, c.id, c.status, target, NOTIFY, now)
-            for c in changes
+            ids = [c.alert_id for c in resolved]
+            self.close_incidents(
+                conn, [{"b_alert": c.alert_id, "b_at": c.received_at} for c in resolved]
+            )
+            for r in conn.execute(self.carriers, {"ids": ids}):
+                carried.setdefault(r.alert_id, []).append(Target(r.channel, r.recipient))
+            for alert_id in ids:  # fired in this very batch: where that message goes
+                carried.setdefault(alert_id, []).extend(targets.get(alert_id, []))
+        rows: list[dict[str, Any]] = []
+        stored: list[int] = []
+        queued: list[int] = []
+        for c in changes:
             # A resolved message goes where the firing one went (not where it was
             # skipped); without a firing record, it is routed like a new alert.
-            for target in carried.get(c.alert_id) or planner.targets(by_id[c.alert_id].labels)
-        ]
+            chosen = targets.get(c.alert_id) if c.status == "firing" else None
+            if chosen is None:
+                chosen = list(dict.fromkeys(carried.get(c.alert_id, []))) or planner.targets(
+                    c.alert.labels
+                )
+            for target in chosen:
+                row = delivery_row(c.alert_id, c.id, c.status, target, NOTIFY, c.received_at)
+                if target.channel in planner.stored_channels:
+                    row |= {"status": "delivered", "attempts": 1, "provider": target.channel,
+                            "finished_at": now}  # fmt: skip
+                    stored.append(c.index)
+                else:
+                    queued.append(c.index)
+                rows.append(row)
         if rows:
             self.insert_deliveries(conn, rows)
+        return stored, queued
 
 
-def _alert_params(
-    latest: dict[tuple[str, str], Alert], nid: int, now: float
-) -> list[dict[str, Any]]:
-    return [
-        {
-            "fingerprint": fp,
-            "starts_at": starts_at,
-            "first_received_at": now,
-            "status": a.status,
-            "alertname": a.alertname,
-            "severity": a.severity,
-            "labels": _dumps(a.labels),
-            "annotations": _dumps(a.annotations),
-            "ends_at": _iso(a.endsAt),
-            "generator_url": a.generatorURL,
-            "last_received_at": now,
-            "last_notification_id": nid,
-        }
-        for (fp, starts_at), a in latest.items()
-    ]
+@dataclass(frozen=True)
+class _Change:
+    """A state change this batch inserted, with the copy of the alert that brought it."""
+
+    id: int
+    alert_id: int
+    status: str
+    index: int
+    alert: Alert
+    received_at: float
+
+
+def _notification(item: Incoming) -> dict[str, Any]:
+    n = item.notification
+    return {
+        "received_at": item.received_at,
+        "receiver": n.receiver,
+        "status": n.status,
+        "group_key": n.groupKey,
+        "alert_count": len(n.alerts),
+        "truncated_alerts": n.truncatedAlerts,
+        "body": item.body.decode("utf-8"),
+    }
+
+
+def _alert_params(batch: _Batch) -> list[dict[str, Any]]:
+    params = []
+    for (fp, starts_at), (index, a) in batch.chosen.items():
+        now = batch.items[index].received_at
+        params.append(
+            {
+                "fingerprint": fp,
+                "starts_at": starts_at,
+                "first_received_at": batch.first_seen[(fp, starts_at)],
+                "status": a.status,
+                "alertname": a.alertname,
+                "severity": a.severity,
+                "labels": _dumps(a.labels),
+                "annotations": _dumps(a.annotations),
+                "ends_at": _iso(a.endsAt),
+                "generator_url": a.generatorURL,
+                "last_received_at": now,
+                "last_notification_id": batch.nids[index],
+            }
+        )
+    return params

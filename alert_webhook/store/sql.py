@@ -7,7 +7,7 @@ nothing of it; only after it returns may the webhook answer 2xx.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from alert_webhook.store.guard import Transactions
 from alert_webhook.store.guard import guard as _guard
 from alert_webhook.store.incidents import Incidents
 from alert_webhook.store.outbox import Outbox
-from alert_webhook.store.record import Recorder
+from alert_webhook.store.record import Incoming, Recorder
 from alert_webhook.store.schema import alerts, metadata
 
 
@@ -33,6 +33,8 @@ class RecordResult:
     notification_id: int
     alerts: int
     state_changes: int
+    stored_deliveries: int = 0  # written as delivered (the dashboard): see Recorder
+    queued_deliveries: int = 0  # pending, for the delivery worker
 
 
 @dataclass(frozen=True)
@@ -104,9 +106,20 @@ class SqlStore:
         self, notification: Notification, body: bytes, now: float, planner: Planner | None = None
     ) -> RecordResult:
         """Commit the notification whole (with its deliveries) or nothing of it."""
+        return self.record_many([Incoming(notification, body, now)], planner, now)[0]
+
+    def record_many(
+        self, items: Sequence[Incoming], planner: Planner | None, now: float
+    ) -> list[RecordResult]:
+        """Commit the notifications in one transaction, as if one after another, or
+        nothing of them; `now` is when the store's own channels count as delivered."""
         with self.tx.write() as conn:
-            notification_id, changes = self._recorder.record(conn, notification, body, now, planner)
-        return RecordResult(notification_id, len(notification.alerts), changes)
+            recorded = self._recorder.record_many(conn, items, planner, now)
+        return [
+            RecordResult(r.notification_id, len(i.notification.alerts), r.state_changes,
+                         r.stored_deliveries, r.queued_deliveries)
+            for i, r in zip(items, recorded, strict=True)
+        ]  # fmt: skip
 
     def list_alerts(self, status: str | None = None, limit: int = 100) -> list[AlertRecord]:
         query = select(alerts).order_by(alerts.c.last_received_at.desc(), alerts.c.id.desc())

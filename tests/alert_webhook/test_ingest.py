@@ -101,7 +101,7 @@ def test_store_unavailable_is_503_so_alertmanager_retries(client, store, monkeyp
     def down(*_a, **_k):
         raise StoreUnavailable("database is locked")
 
-    monkeypatch.setattr(store, "record_notification", down)
+    monkeypatch.setattr(store, "record_many", down)
     resp = _post(client, make_notification())
     assert resp.status_code == 503
     assert "retry" in resp.get_json()["error"]

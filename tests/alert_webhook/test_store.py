@@ -103,7 +103,7 @@ def _deliveries(store: SqlStore) -> list[tuple[str, str, str, str]]:
 def test_a_critical_state_change_becomes_one_delivery_per_channel_and_person(store) -> None:
     _planned(store, make_notification(make_alert("a", severity="critical")))
     assert _deliveries(store) == [
-        ("firing", "dashboard", "", "pending"),
+        ("firing", "dashboard", "", "delivered"),  # the store is the dashboard's transport
         ("firing", "email", "oncall@example.org", "pending"),
         ("firing", "sms", "+15555550100", "pending"),
     ]
@@ -130,7 +130,7 @@ def test_resolved_goes_to_the_channels_that_carried_the_firing_one(store) -> Non
 
 def test_resolved_without_a_firing_record_is_routed_by_severity(store) -> None:
     _planned(store, make_notification(make_alert("a", severity="medium", status="resolved")))
-    assert _deliveries(store) == [("resolved", "dashboard", "", "pending")]
+    assert _deliveries(store) == [("resolved", "dashboard", "", "delivered")]
 
 
 def test_watchdog_is_a_heartbeat_not_an_alert(store) -> None:
@@ -153,4 +153,4 @@ def test_new_and_repeated_alerts_in_one_notification(store: SqlStore) -> None:
         200,
     )
     assert (result.alerts, result.state_changes) == (3, 1)
-    assert _deliveries(store) == [("firing", "dashboard", "", "pending")] * 2
+    assert _deliveries(store) == [("firing", "dashboard", "", "delivered")] * 2

@@ -109,7 +109,8 @@ def test_two_replicas_never_claim_the_same_delivery(replicas) -> None:
 
     _concurrently(drain(a, claimed[0]), drain(b, claimed[1]))
     assert not set(claimed[0]) & set(claimed[1])
-    assert len(claimed[0]) + len(claimed[1]) == 300
+    # sms and email per alert; the dashboard's were written as delivered at once
+    assert len(claimed[0]) + len(claimed[1]) == 200
 
 
 def test_resolved_and_late_firing_copy_on_postgresql(replicas) -> None:
