@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from alert_webhook.notify_settings import ChannelsSettings, Route, RoutingSettings
@@ -79,8 +79,20 @@ class Planner:
     # as delivered when the state change is recorded.
     stored_channels: frozenset[str] = frozenset({"dashboard"})
 
+    # Each channel's targets, built once: routing an alert is then only matching.
+    _targets_of: dict[str, list[Target]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
     def targets(self, labels: Mapping[str, str]) -> list[Target]:
-        return targets_for(labels, self.routing, self.channels)
+        out: list[Target] = []
+        for channel in channels_for(labels, self.routing):
+            targets = self._targets_of.get(channel)
+            if targets is None:
+                recipients = recipients_for(channel, self.channels)
+                targets = self._targets_of[channel] = [Target(channel, r) for r in recipients]
+            out.extend(targets)
+        return out
 
     def deadline(self, severity: str) -> float:
         return self.deadlines.get(severity, self.deadlines.get("low", 86400.0))

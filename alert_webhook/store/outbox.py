@@ -47,17 +47,62 @@ class DeliveryJob:
     generator_url: str
 
 
-def _due(now: float) -> Any:
+def _due(now: Any) -> Any:
     return or_(
         and_(deliveries.c.status == PENDING, deliveries.c.next_attempt_at <= now),
         and_(deliveries.c.status == IN_FLIGHT, deliveries.c.claimed_until < now),
     )
 
 
+_JOB_KEYS = (
+    "id", "alert_id", "event_id", "event_status", "channel", "recipient", "purpose", "attempts",
+    "received_at", "note", "alertname", "severity", "fingerprint", "starts_at", "generator_url",
+)  # fmt: skip
+
+
 class Outbox:
     def __init__(self, tx: Transactions, dialect_insert: Callable[..., Any]) -> None:
         self.tx = tx
         self._insert = dialect_insert
+        # Built once (SQLAlchemy then reuses their compiled form): the worker runs
+        # them on every pass.
+        now: Any = bindparam("c_now")
+        due = (
+            select(deliveries.c.id)
+            .where(_due(now))
+            .order_by(deliveries.c.next_attempt_at, deliveries.c.id)
+            .limit(bindparam("c_limit"))
+        )
+        self._claim_stmt = (
+            update(deliveries)
+            .where(deliveries.c.id.in_(due.scalar_subquery()), _due(now))
+            .values(
+                status=IN_FLIGHT,
+                claimed_by=bindparam("c_claim"),
+                claimed_until=bindparam("c_until"),
+                attempts=deliveries.c.attempts + 1,
+            )
+        )
+        self._claimed_stmt = (
+            select(
+                deliveries,
+                alerts.c.alertname,
+                alerts.c.severity,
+                alerts.c.fingerprint,
+                alerts.c.starts_at,
+                alerts.c.labels,
+                alerts.c.annotations,
+                alerts.c.generator_url,
+            )  # fmt: skip
+            .join(alerts, alerts.c.id == deliveries.c.alert_id)
+            .where(
+                deliveries.c.claimed_by == bindparam("c_claim"), deliveries.c.status == IN_FLIGHT
+            )
+            .order_by(deliveries.c.id)
+        )
+        self._backlog_stmt = select(func.count(), func.min(deliveries.c.received_at)).where(
+            deliveries.c.status.in_((PENDING, IN_FLIGHT))
+        )
         self._finish_stmt = (
             update(deliveries)
             .where(
@@ -76,69 +121,20 @@ class Outbox:
 
     def claim(self, now: float, worker: str, lease: float, limit: int) -> list[DeliveryJob]:
         """Take up to `limit` due deliveries (pending, or in flight past their lease)."""
+        # One guarded UPDATE for the batch; the token says which rows we won.
+        claim = f"{worker}:{uuid.uuid4().hex[:12]}"
         with self.tx.write() as conn:
-            ids = (
-                conn.execute(
-                    select(deliveries.c.id)
-                    .where(_due(now))
-                    .order_by(deliveries.c.next_attempt_at, deliveries.c.id)
-                    .limit(limit)
-                )
-                .scalars()
-                .all()
-            )
-            if not ids:
+            won = conn.execute(
+                self._claim_stmt,
+                {"c_now": now, "c_limit": limit, "c_claim": claim, "c_until": now + lease},
+            ).rowcount
+            if not won:
                 return []
-            # One guarded UPDATE for the batch; the token says which rows we won.
-            claim = f"{worker}:{uuid.uuid4().hex[:12]}"
-            conn.execute(
-                update(deliveries)
-                .where(deliveries.c.id.in_(ids), _due(now))
-                .values(
-                    status=IN_FLIGHT,
-                    claimed_by=claim,
-                    claimed_until=now + lease,
-                    attempts=deliveries.c.attempts + 1,
-                )
-            )
-            rows = conn.execute(
-                select(
-                    deliveries,
-                    alerts.c.alertname,
-                    alerts.c.severity,
-                    alerts.c.fingerprint,
-                    alerts.c.starts_at,
-                    alerts.c.labels,
-                    alerts.c.annotations,
-                    alerts.c.generator_url,
-                )  # fmt: skip
-                .join(alerts, alerts.c.id == deliveries.c.alert_id)
-                .where(deliveries.c.claimed_by == claim, deliveries.c.status == IN_FLIGHT)
-                .order_by(deliveries.c.id)
-            ).mappings()
+            rows = conn.execute(self._claimed_stmt, {"c_claim": claim}).mappings()
             return [
                 DeliveryJob(
                     claim=claim,
-                    **{
-                        k: r[k]
-                        for k in (
-                            "id",
-                            "alert_id",
-                            "event_id",
-                            "event_status",
-                            "channel",
-                            "recipient",
-                            "purpose",
-                            "attempts",
-                            "received_at",
-                            "note",
-                            "alertname",
-                            "severity",
-                            "fingerprint",
-                            "starts_at",
-                            "generator_url",
-                        )
-                    },  # fmt: skip
+                    **{k: r[k] for k in _JOB_KEYS},
                     labels=json.loads(r["labels"]),
                     annotations=json.loads(r["annotations"]),
                 )
@@ -241,11 +237,7 @@ class Outbox:
     def backlog(self, now: float) -> tuple[int, float]:
         """Deliveries not yet final, and the age of the oldest one."""
         with self.tx.read() as conn:
-            count, oldest = conn.execute(
-                select(func.count(), func.min(deliveries.c.received_at)).where(
-                    deliveries.c.status.in_((PENDING, IN_FLIGHT))
-                )
-            ).one()
+            count, oldest = conn.execute(self._backlog_stmt).one()
         return int(count), (now - oldest) if oldest is not None else 0.0
 
     def list(self, alert_id: int | None = None, limit: int = 200) -> list[dict[str, Any]]:

@@ -19,16 +19,16 @@ Statements are built once per store: SQLAlchemy then reuses their compiled form.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, literal_column, select, update
 from sqlalchemy.engine import Connection, Dialect
 
 from alert_webhook.payload import Alert, Notification
 from alert_webhook.routing import Planner, Target
+from alert_webhook.store.bulk import Bulk, Returning, dumps_str_map
 from alert_webhook.store.schema import (
     alert_events,
     alerts,
@@ -39,13 +39,18 @@ from alert_webhook.store.schema import (
 )
 
 NOTIFY = "notify"
-# One encoder, built once: json.dumps with options builds a new one per call.
-_dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
 _UPDATED = (
     "status", "alertname", "severity", "labels", "annotations", "ends_at",
     "generator_url", "last_received_at", "last_notification_id",
 )  # fmt: skip
 AlertKey = tuple[str, str]  # fingerprint, startsAt
+_NOTIFICATION_KEYS = (
+    "received_at", "receiver", "status", "group_key", "alert_count", "truncated_alerts", "body",
+)  # fmt: skip
+_ALERT_KEYS = (
+    "fingerprint", "starts_at", "status", "alertname", "severity", "labels", "annotations",
+    "ends_at", "generator_url", "first_received_at", "last_received_at", "last_notification_id",
+)  # fmt: skip
 
 
 def _iso(value: Any) -> str | None:
@@ -101,22 +106,6 @@ class Recorded:
     queued_deliveries: int  # pending, for the delivery worker
 
 
-class Bulk:
-    """An executemany of a fixed statement that skips SQLAlchemy's per-row parameter
-    processing: compiled once for the dialect, rows handed to the driver as they are."""
-
-    def __init__(self, stmt: Any, dialect: Dialect, keys: Sequence[str]) -> None:
-        compiled = stmt.compile(dialect=dialect, column_keys=list(keys))
-        self.sql = str(compiled)
-        self.order = compiled.positiontup if compiled.positional else None
-
-    def __call__(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        if self.order is not None:  # qmark (SQLite): tuples in bind order
-            conn.exec_driver_sql(self.sql, [tuple(r[k] for k in self.order) for r in rows])
-        else:  # named (psycopg): the dicts themselves
-            conn.exec_driver_sql(self.sql, rows)
-
-
 @dataclass
 class _Batch:
     """What a batch says about each alert, gathered in notification order."""
@@ -153,23 +142,32 @@ class Recorder:
         # retry) must not turn it back, so only firing rows take updates.
         # RETURNING gives the ids of the rows it wrote; only rows it left alone
         # (resolved ones) need the extra SELECT.
-        self.upsert_alerts = upsert.on_conflict_do_update(
-            index_elements=["fingerprint", "starts_at"],
-            set_={c: upsert.excluded[c] for c in _UPDATED},
-            where=alerts.c.status == "firing",
-        ).returning(alerts.c.id, alerts.c.fingerprint, alerts.c.starts_at)
+        self.upsert_alerts = Returning(
+            upsert.on_conflict_do_update(
+                index_elements=["fingerprint", "starts_at"],
+                set_={c: upsert.excluded[c] for c in _UPDATED},
+                where=alerts.c.status == literal_column("'firing'"),
+            ).returning(alerts.c.id, alerts.c.fingerprint, alerts.c.starts_at),
+            dialect,
+            _ALERT_KEYS,
+        )
         self.alert_ids = select(alerts.c.id, alerts.c.fingerprint, alerts.c.starts_at).where(
             alerts.c.fingerprint.in_(bindparam("fps", expanding=True))
         )
         # Only the rows it inserted come back: exactly the new state changes.
-        self.insert_events = (
+        self.insert_events = Returning(
             dialect_insert(alert_events)
             .on_conflict_do_nothing(index_elements=["alert_id", "status"])
-            .returning(alert_events.c.id, alert_events.c.alert_id, alert_events.c.status)
+            .returning(alert_events.c.id, alert_events.c.alert_id, alert_events.c.status),
+            dialect,
+            ("alert_id", "status", "received_at", "notification_id"),
         )
         # Ids in the order of the rows given, whatever the dialect returns them in.
-        self.insert_notifications = insert(notifications).returning(
-            notifications.c.id, sort_by_parameter_order=True
+        self.insert_notifications = Returning(
+            insert(notifications).returning(notifications.c.id, sort_by_parameter_order=True),
+            dialect,
+            _NOTIFICATION_KEYS,
+            ordered=True,
         )
         self.open_incidents = Bulk(
             dialect_insert(incidents).on_conflict_do_nothing(index_elements=["alert_id"]),
@@ -207,8 +205,7 @@ class Recorder:
         """Store the notifications in order; `now` is when their deliveries to the
         store's own channels count as handed over."""
         nids = [
-            row.id
-            for row in conn.execute(self.insert_notifications, [_notification(i) for i in items])
+            row.id for row in self.insert_notifications(conn, [_notification(i) for i in items])
         ]
         batch = _gather(items, nids, planner.heartbeat_alertname if planner else None)
         if batch.beats:
@@ -231,12 +228,12 @@ class Recorder:
         return [Recorded(*c) for c in counts]
 
     def _state_changes(self, conn: Connection, batch: _Batch) -> list[_Change]:
-        rows = conn.execute(self.upsert_alerts, _alert_params(batch)).all()
+        rows = self.upsert_alerts(conn, _alert_params(batch))
         ids = {(r.fingerprint, r.starts_at): r.id for r in rows}
         if len(ids) < len(batch.chosen):
             fps = sorted({key[0] for key in batch.chosen if key not in ids})
-            rows = conn.execute(self.alert_ids, {"fps": fps}).all()
-            ids |= {(r.fingerprint, r.starts_at): r.id for r in rows}
+            found = conn.execute(self.alert_ids, {"fps": fps})
+            ids |= {(r.fingerprint, r.starts_at): r.id for r in found}
         origin = {(ids[key], status): copy for (key, status), copy in batch.events.items()}
         params = [
             {
@@ -248,7 +245,7 @@ class Recorder:
             for (alert_id, status), (index, _alert) in origin.items()
         ]
         changes = []
-        for r in conn.execute(self.insert_events, params):
+        for r in self.insert_events(conn, params):
             index, alert = origin[(r.alert_id, r.status)]
             received_at = batch.items[index].received_at
             changes.append(_Change(r.id, r.alert_id, r.status, index, alert, received_at))
@@ -350,8 +347,8 @@ def _alert_params(batch: _Batch) -> list[dict[str, Any]]:
                 "status": a.status,
                 "alertname": a.alertname,
                 "severity": a.severity,
-                "labels": _dumps(a.labels),
-                "annotations": _dumps(a.annotations),
+                "labels": dumps_str_map(a.labels),
+                "annotations": dumps_str_map(a.annotations),
                 "ends_at": _iso(a.endsAt),
                 "generator_url": a.generatorURL,
                 "last_received_at": now,

@@ -161,7 +161,11 @@ def open_store(url: str) -> SqlStore:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 5, "check_same_thread": False})
+        # LIFO: the connection used last has the warmest page cache (SQLite keeps one
+        # per connection and re-reads pages another connection changed).
+        engine = create_engine(
+            url, connect_args={"timeout": 5, "check_same_thread": False}, pool_use_lifo=True
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(url, pool_pre_ping=True)
