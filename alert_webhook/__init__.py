@@ -49,13 +49,8 @@ class AppContext:
         return self.settings.links
 
     def start(self) -> None:
-        """Background threads: the group-commit writer, the delivery workers."""
-        self.writer.start()
+        """Background threads: the delivery workers."""
         self.workers.start()
-
-    def stop(self) -> None:
-        self.writer.stop()
-        self.workers.stop()
 
 
 def create_app(
@@ -67,9 +62,8 @@ def create_app(
     transports: Transports | None = None,
     rand: Callable[[], float] = random.random,
 ) -> Flask:
-    """The app; its delivery workers and its group-commit writer are built here and
-    started by the caller (`app.extensions["alert_webhook"].start()`), or stepped by
-    tests (without a running writer, each request records its own notification)."""
+    """The app; its delivery workers are built here and started by the caller
+    (`app.extensions["alert_webhook"].start()`), or stepped by tests."""
     from alert_webhook import dashboard
     from alert_webhook.api import alerts, health, incidents, ingest
 
@@ -94,7 +88,10 @@ def create_app(
         planner=planner,
         channels=channels,
         workers=Workers(worker, scheduler, settings.delivery.poll_interval_seconds),
-        writer=GroupCommit(lambda items: store.record_many(items, planner, clock())),
+        writer=GroupCommit(
+            lambda items: store.record_many(items, planner, clock()),
+            observe=metrics.ingest_batch.observe,
+        ),
     )
     instrument_app(app, registry=metrics.registry, metrics_path="/metrics")
     for blueprint in (ingest.bp, health.bp, alerts.bp, incidents.bp, dashboard.bp):
