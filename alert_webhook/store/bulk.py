@@ -62,14 +62,14 @@ class Bulk:
         multi = _MultiValues(compiled) if compiled.positional else None
         self._multi = multi if multi is not None and multi.ok else None
 
-    def __call__(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+    def __call__(self, conn: Connection, rows: list[dict[str, Any]]) -> int:
+        """Run it; returns the driver's row count (summed over chunks)."""
         if self._multi is not None:
-            for sql, params in self._multi.chunks(rows):
-                conn.exec_driver_sql(sql, params)
-        elif self.order is not None:  # qmark (SQLite): tuples in bind order
-            conn.exec_driver_sql(self.sql, [tuple(r[k] for k in self.order) for r in rows])
-        else:  # named (psycopg): the dicts themselves
-            conn.exec_driver_sql(self.sql, rows)
+            return sum(conn.exec_driver_sql(sql, p).rowcount for sql, p in self._multi.chunks(rows))
+        if self.order is not None:  # qmark (SQLite): tuples in bind order
+            params = [tuple(r[k] for k in self.order) for r in rows]
+            return conn.exec_driver_sql(self.sql, params).rowcount
+        return conn.exec_driver_sql(self.sql, rows).rowcount  # named (psycopg): the dicts
 
 
 class Returning:

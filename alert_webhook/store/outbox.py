@@ -13,8 +13,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, literal_column, null, or_, select, update
+from sqlalchemy.engine import Dialect
 
+from alert_webhook.store.bulk import Bulk
 from alert_webhook.store.guard import Transactions
 from alert_webhook.store.schema import alerts, deliveries, heartbeats, incidents
 
@@ -61,7 +63,9 @@ _JOB_KEYS = (
 
 
 class Outbox:
-    def __init__(self, tx: Transactions, dialect_insert: Callable[..., Any]) -> None:
+    def __init__(
+        self, tx: Transactions, dialect_insert: Callable[..., Any], dialect: Dialect
+    ) -> None:
         self.tx = tx
         self._insert = dialect_insert
         # Built once (SQLAlchemy then reuses their compiled form): the worker runs
@@ -103,20 +107,22 @@ class Outbox:
         self._backlog_stmt = select(func.count(), func.min(deliveries.c.received_at)).where(
             deliveries.c.status.in_((PENDING, IN_FLIGHT))
         )
-        self._finish_stmt = (
+        self._finish_many = Bulk(
             update(deliveries)
             .where(
                 deliveries.c.id == bindparam("b_id"),
                 deliveries.c.claimed_by == bindparam("b_claim"),
-                deliveries.c.status == IN_FLIGHT,
+                deliveries.c.status == literal_column(f"'{IN_FLIGHT}'"),
             )
             .values(
                 status=bindparam("b_status"),
                 finished_at=bindparam("b_at"),
-                claimed_until=None,
+                claimed_until=null(),
                 provider=func.coalesce(bindparam("b_provider"), deliveries.c.provider),
                 note=func.coalesce(bindparam("b_note"), deliveries.c.note),
-            )
+            ),
+            dialect,
+            ("b_id", "b_claim", "b_status", "b_at", "b_provider", "b_note"),
         )
 
     def claim(self, now: float, worker: str, lease: float, limit: int) -> list[DeliveryJob]:
@@ -159,7 +165,7 @@ class Outbox:
         if not items:
             return 0
         with self.tx.write() as conn:
-            return max(conn.execute(self._finish_stmt, items).rowcount, 0)
+            return max(self._finish_many(conn, items), 0)
 
     def reschedule(
         self, job_id: int, claim: str, at: float, error: str | None, refund_attempt: bool = False

@@ -86,7 +86,7 @@ class SqlStore:
             postgresql.insert if dialect == "postgresql" else sqlite.insert
         )
         self.tx = Transactions(engine, serialize_writes=dialect == "sqlite")
-        self.outbox = Outbox(self.tx, self._insert)
+        self.outbox = Outbox(self.tx, self._insert, engine.dialect)
         self.incidents = Incidents(self.tx)
         self._recorder = Recorder(self._insert, engine.dialect)
 
