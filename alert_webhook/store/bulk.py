@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from itertools import chain
 from typing import Any
 
 from sqlalchemy.engine import Connection, Dialect, Row
@@ -28,48 +29,67 @@ def dumps_str_map(value: Mapping[str, str]) -> str:
     return "{" + ",".join([_quote(k) + ":" + _quote(v) for k, v in sorted(value.items())]) + "}"
 
 
-class _MultiValues:
-    """A single-row positional INSERT rewritten for n rows; None if it is not one
-    (other parameters than its VALUES group, or a named paramstyle)."""
+Rows = Sequence[Sequence[Any]] | Sequence[Mapping[str, Any]]
 
-    def __init__(self, compiled: Any) -> None:
-        head, sep, rest = str(compiled).partition(" VALUES (")
+
+def _tuples(rows: Rows, keys: Sequence[str]) -> list[Sequence[Any]]:
+    """Rows as tuples in `keys` order (callers may build either)."""
+    if rows and isinstance(rows[0], Mapping):
+        return [tuple(r[k] for k in keys) for r in rows]  # type: ignore[call-overload]
+    return list(rows)  # type: ignore[arg-type]
+
+
+class _Positional:
+    """A compiled positional statement: the permutation from `keys` order to its
+    bind order and, for a single-row INSERT with no other parameters, its text
+    rewritten for n rows."""
+
+    def __init__(self, compiled: Any, keys: Sequence[str]) -> None:
+        self.sql = str(compiled)
+        order = list(compiled.positiontup or [])
+        self.perm = None if order == list(keys) else [list(keys).index(k) for k in order]
+        head, sep, rest = self.sql.partition(" VALUES (")
         group, _, tail = rest.partition(")")
-        self.order: list[str] = list(compiled.positiontup or [])
-        self.ok = bool(sep) and group.count("?") == len(self.order) and "?" not in tail
+        self.multi = bool(sep) and group.count("?") == len(order) and "?" not in tail
         self._head, self._group, self._tail = head + " VALUES ", f"({group})", tail
         self._sql: dict[int, str] = {}
 
-    def chunks(self, rows: list[dict[str, Any]]) -> Any:
-        order = self.order
+    def ordered(self, rows: list[Sequence[Any]]) -> list[Sequence[Any]]:
+        perm = self.perm
+        return rows if perm is None else [tuple([r[i] for i in perm]) for r in rows]
+
+    def chunks(self, rows: list[Sequence[Any]]) -> Any:
         for start in range(0, len(rows), CHUNK):
-            part = rows[start : start + CHUNK]
+            part = self.ordered(rows[start : start + CHUNK])
             sql = self._sql.get(len(part))
             if sql is None:
                 sql = self._head + ",".join([self._group] * len(part)) + self._tail
                 self._sql[len(part)] = sql
-            yield sql, tuple([r[k] for r in part for k in order])
+            yield sql, tuple(chain.from_iterable(part))
 
 
 class Bulk:
-    """A fixed statement without RETURNING over many rows: multi-row VALUES for an
-    INSERT on SQLite, the driver's executemany otherwise (rows as they are)."""
+    """A fixed statement without RETURNING over many rows (tuples in `keys` order,
+    or mappings): multi-row VALUES for an INSERT on SQLite, the driver's
+    executemany otherwise."""
 
     def __init__(self, stmt: Any, dialect: Dialect, keys: Sequence[str]) -> None:
         compiled = stmt.compile(dialect=dialect, column_keys=list(keys))
+        self.keys = tuple(keys)
         self.sql = str(compiled)
-        self.order = compiled.positiontup if compiled.positional else None
-        multi = _MultiValues(compiled) if compiled.positional else None
-        self._multi = multi if multi is not None and multi.ok else None
+        self._pos = _Positional(compiled, keys) if compiled.positional else None
 
-    def __call__(self, conn: Connection, rows: list[dict[str, Any]]) -> int:
+    def __call__(self, conn: Connection, rows: Rows) -> int:
         """Run it; returns the driver's row count (summed over chunks)."""
-        if self._multi is not None:
-            return sum(conn.exec_driver_sql(sql, p).rowcount for sql, p in self._multi.chunks(rows))
-        if self.order is not None:  # qmark (SQLite): tuples in bind order
-            params = [tuple(r[k] for k in self.order) for r in rows]
-            return conn.exec_driver_sql(self.sql, params).rowcount
-        return conn.exec_driver_sql(self.sql, rows).rowcount  # named (psycopg): the dicts
+        tuples = _tuples(rows, self.keys)
+        pos = self._pos
+        if pos is None:  # named (psycopg): mappings
+            return conn.exec_driver_sql(
+                self.sql, [dict(zip(self.keys, r, strict=True)) for r in tuples]
+            ).rowcount
+        if pos.multi:
+            return sum(conn.exec_driver_sql(sql, p).rowcount for sql, p in pos.chunks(tuples))
+        return conn.exec_driver_sql(self.sql, pos.ordered(tuples)).rowcount
 
 
 class Returning:
@@ -86,19 +106,23 @@ class Returning:
         self, stmt: Any, dialect: Dialect, keys: Sequence[str], ordered: bool = False
     ) -> None:
         self.stmt = stmt
+        self.keys = tuple(keys)
         self.ordered = ordered
         compiled = stmt.compile(dialect=dialect, column_keys=list(keys))
-        self._multi: _MultiValues | None = None
-        if compiled.positional:
-            self._multi = _MultiValues(compiled)
-            if not self._multi.ok:
-                raise ValueError(f"not a single-row INSERT with only VALUES parameters: {stmt}")
+        self._pos = _Positional(compiled, keys) if compiled.positional else None
+        if self._pos is not None and not self._pos.multi:
+            raise ValueError(f"not a single-row INSERT with only VALUES parameters: {stmt}")
 
-    def __call__(self, conn: Connection, rows: list[dict[str, Any]]) -> list[Row[Any]]:
-        if self._multi is None:
-            return list(conn.execute(self.stmt, rows).all())
+    def __call__(self, conn: Connection, rows: Rows) -> list[Row[Any]]:
+        tuples = _tuples(rows, self.keys)
+        if self._pos is None:
+            return list(
+                conn.execute(
+                    self.stmt, [dict(zip(self.keys, r, strict=True)) for r in tuples]
+                ).all()
+            )
         out: list[Row[Any]] = []
-        for sql, params in self._multi.chunks(rows):
+        for sql, params in self._pos.chunks(tuples):
             returned = conn.exec_driver_sql(sql, params).all()
             out.extend(sorted(returned, key=lambda r: r[0]) if self.ordered else returned)
         return out

@@ -179,7 +179,7 @@ class Recorder:
             .where(incidents.c.alert_id == bindparam("b_alert"))
             .values(closed_at=bindparam("b_at")),
             dialect,
-            ("b_alert", "b_at"),
+            ("b_alert", "b_at"),  # rows: (alert id, closed at)
         )
         self.carriers = (
             select(deliveries.c.alert_id, deliveries.c.channel, deliveries.c.recipient)
@@ -236,12 +236,7 @@ class Recorder:
             ids |= {(r.fingerprint, r.starts_at): r.id for r in found}
         origin = {(ids[key], status): copy for (key, status), copy in batch.events.items()}
         params = [
-            {
-                "alert_id": alert_id,
-                "status": status,
-                "received_at": batch.items[index].received_at,
-                "notification_id": batch.nids[index],
-            }
+            (alert_id, status, batch.items[index].received_at, batch.nids[index])
             for (alert_id, status), (index, _alert) in origin.items()
         ]
         changes = []
@@ -264,28 +259,21 @@ class Recorder:
             self.open_incidents(
                 conn,
                 [
-                    {
-                        "alert_id": c.alert_id,
-                        "severity": c.alert.severity,
-                        "opened_at": c.received_at,
-                        "deadline_at": c.received_at + planner.deadline(c.alert.severity),
-                        "tier": 1,
-                        "reminders": 0,
-                    }
+                    (c.alert_id, severity, c.received_at,
+                     c.received_at + planner.deadline(severity), 1, 0)
                     for c in firing
+                    for severity in (c.alert.severity,)
                 ],
-            )
+            )  # fmt: skip
         carried: dict[int, list[Target]] = {}
         if resolved:
             ids = [c.alert_id for c in resolved]
-            self.close_incidents(
-                conn, [{"b_alert": c.alert_id, "b_at": c.received_at} for c in resolved]
-            )
+            self.close_incidents(conn, [(c.alert_id, c.received_at) for c in resolved])
             for r in conn.execute(self.carriers, {"ids": ids}):
                 carried.setdefault(r.alert_id, []).append(Target(r.channel, r.recipient))
             for alert_id in ids:  # fired in this very batch: where that message goes
                 carried.setdefault(alert_id, []).extend(targets.get(alert_id, []))
-        rows: list[dict[str, Any]] = []
+        rows: list[tuple[Any, ...]] = []
         stored: list[int] = []
         queued: list[int] = []
         for c in changes:
@@ -296,15 +284,17 @@ class Recorder:
                 chosen = list(dict.fromkeys(carried.get(c.alert_id, []))) or planner.targets(
                     c.alert.labels
                 )
-            for target in chosen:
-                row = delivery_row(c.alert_id, c.id, c.status, target, NOTIFY, c.received_at)
-                if target.channel in planner.stored_channels:
-                    row |= {"status": "delivered", "attempts": 1, "provider": target.channel,
-                            "finished_at": now}  # fmt: skip
+            at = c.received_at
+            for target in chosen:  # rows in DELIVERY_KEYS order
+                channel, recipient = target.channel, target.recipient
+                if channel in planner.stored_channels:
+                    rows.append((c.alert_id, c.id, c.status, channel, recipient, NOTIFY,
+                                 "delivered", 1, at, None, at, channel, now))  # fmt: skip
                     stored.append(c.index)
                 else:
+                    rows.append((c.alert_id, c.id, c.status, channel, recipient, NOTIFY,
+                                 "pending", 0, at, None, at, None, None))  # fmt: skip
                     queued.append(c.index)
-                rows.append(row)
         if rows:
             self.insert_deliveries(conn, rows)
         return stored, queued
@@ -322,37 +312,20 @@ class _Change:
     received_at: float
 
 
-def _notification(item: Incoming) -> dict[str, Any]:
+def _notification(item: Incoming) -> tuple[Any, ...]:
     n = item.notification
-    return {
-        "received_at": item.received_at,
-        "receiver": n.receiver,
-        "status": n.status,
-        "group_key": n.groupKey,
-        "alert_count": len(n.alerts),
-        "truncated_alerts": n.truncatedAlerts,
-        "body": item.body.decode("utf-8"),
-    }
+    return (
+        item.received_at, n.receiver, n.status, n.groupKey, len(n.alerts), n.truncatedAlerts,
+        item.body.decode("utf-8"),
+    )  # fmt: skip
 
 
-def _alert_params(batch: _Batch) -> list[dict[str, Any]]:
-    params = []
-    for (fp, starts_at), (index, a) in batch.chosen.items():
-        now = batch.items[index].received_at
-        params.append(
-            {
-                "fingerprint": fp,
-                "starts_at": starts_at,
-                "first_received_at": batch.first_seen[(fp, starts_at)],
-                "status": a.status,
-                "alertname": a.alertname,
-                "severity": a.severity,
-                "labels": dumps_str_map(a.labels),
-                "annotations": dumps_str_map(a.annotations),
-                "ends_at": _iso(a.endsAt),
-                "generator_url": a.generatorURL,
-                "last_received_at": now,
-                "last_notification_id": batch.nids[index],
-            }
-        )
-    return params
+def _alert_params(batch: _Batch) -> list[tuple[Any, ...]]:
+    """Upsert rows in _ALERT_KEYS order."""
+    items, nids, first_seen = batch.items, batch.nids, batch.first_seen
+    return [
+        (fp, starts_at, a.status, a.alertname, a.severity, dumps_str_map(a.labels),
+         dumps_str_map(a.annotations), _iso(a.endsAt), a.generatorURL,
+         first_seen[(fp, starts_at)], items[index].received_at, nids[index])
+        for (fp, starts_at), (index, a) in batch.chosen.items()
+    ]  # fmt: skip
