@@ -18,7 +18,8 @@ from collections.abc import Mapping, Sequence
 from itertools import chain
 from typing import Any
 
-from sqlalchemy.engine import Connection, Dialect, Row
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.exc import DBAPIError
 
 _quote = json.encoder.encode_basestring_ascii
 CHUNK = 500  # rows per statement: far below SQLite's 32766 parameters
@@ -30,6 +31,22 @@ def dumps_str_map(value: Mapping[str, str]) -> str:
 
 
 Rows = Sequence[Sequence[Any]] | Sequence[Mapping[str, Any]]
+
+
+def _driver(
+    conn: Connection, sql: str, params: Any, many: bool = False, fetch: bool = False
+) -> Any:
+    """Run on the DBAPI cursor of `conn`'s transaction (SQLAlchemy's statement
+    bookkeeping costs ~25 us a call); driver errors become SQLAlchemy's, so the
+    store's guard still turns an outage into StoreUnavailable."""
+    cursor = conn.connection.cursor()
+    try:
+        (cursor.executemany if many else cursor.execute)(sql, params)
+        return cursor.fetchall() if fetch else cursor.rowcount
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(sql, params, exc, conn.dialect.loaded_dbapi.Error) from exc
+    finally:
+        cursor.close()
 
 
 def _tuples(rows: Rows, keys: Sequence[str]) -> list[Sequence[Any]]:
@@ -88,8 +105,8 @@ class Bulk:
                 self.sql, [dict(zip(self.keys, r, strict=True)) for r in tuples]
             ).rowcount
         if pos.multi:
-            return sum(conn.exec_driver_sql(sql, p).rowcount for sql, p in pos.chunks(tuples))
-        return conn.exec_driver_sql(self.sql, pos.ordered(tuples)).rowcount
+            return sum(_driver(conn, sql, p) for sql, p in pos.chunks(tuples))
+        return int(_driver(conn, self.sql, pos.ordered(tuples), many=True))
 
 
 class Returning:
@@ -113,16 +130,14 @@ class Returning:
         if self._pos is not None and not self._pos.multi:
             raise ValueError(f"not a single-row INSERT with only VALUES parameters: {stmt}")
 
-    def __call__(self, conn: Connection, rows: Rows) -> list[Row[Any]]:
+    def __call__(self, conn: Connection, rows: Rows) -> list[Sequence[Any]]:
+        """The RETURNING rows, as tuples in the clause's column order."""
         tuples = _tuples(rows, self.keys)
         if self._pos is None:
-            return list(
-                conn.execute(
-                    self.stmt, [dict(zip(self.keys, r, strict=True)) for r in tuples]
-                ).all()
-            )
-        out: list[Row[Any]] = []
+            mappings = [dict(zip(self.keys, r, strict=True)) for r in tuples]
+            return [tuple(r) for r in conn.execute(self.stmt, mappings)]
+        out: list[Sequence[Any]] = []
         for sql, params in self._pos.chunks(tuples):
-            returned = conn.exec_driver_sql(sql, params).all()
+            returned = _driver(conn, sql, params, fetch=True)
             out.extend(sorted(returned, key=lambda r: r[0]) if self.ordered else returned)
         return out

@@ -205,7 +205,7 @@ class Recorder:
         """Store the notifications in order; `now` is when their deliveries to the
         store's own channels count as handed over."""
         nids = [
-            row.id for row in self.insert_notifications(conn, [_notification(i) for i in items])
+            row[0] for row in self.insert_notifications(conn, [_notification(i) for i in items])
         ]
         batch = _gather(items, nids, planner.heartbeat_alertname if planner else None)
         if batch.beats:
@@ -229,7 +229,7 @@ class Recorder:
 
     def _state_changes(self, conn: Connection, batch: _Batch) -> list[_Change]:
         rows = self.upsert_alerts(conn, _alert_params(batch))
-        ids = {(r.fingerprint, r.starts_at): r.id for r in rows}
+        ids = {(fingerprint, starts_at): id_ for id_, fingerprint, starts_at in rows}
         if len(ids) < len(batch.chosen):
             fps = sorted({key[0] for key in batch.chosen if key not in ids})
             found = conn.execute(self.alert_ids, {"fps": fps})
@@ -240,10 +240,10 @@ class Recorder:
             for (alert_id, status), (index, _alert) in origin.items()
         ]
         changes = []
-        for r in self.insert_events(conn, params):
-            index, alert = origin[(r.alert_id, r.status)]
+        for event_id, alert_id, status in self.insert_events(conn, params):
+            index, alert = origin[(alert_id, status)]
             received_at = batch.items[index].received_at
-            changes.append(_Change(r.id, r.alert_id, r.status, index, alert, received_at))
+            changes.append(_Change(event_id, alert_id, status, index, alert, received_at))
         return changes
 
     def _plan(
