@@ -141,3 +141,40 @@ class Returning:
             returned = _driver(conn, sql, params, fetch=True)
             out.extend(sorted(returned, key=lambda r: r[0]) if self.ordered else returned)
         return out
+
+
+class Statement:
+    """A fixed statement with named parameters, run on the DBAPI cursor for
+    positional drivers (SQLite) and through SQLAlchemy otherwise."""
+
+    def __init__(self, stmt: Any, dialect: Dialect) -> None:
+        self.stmt = stmt
+        compiled = stmt.compile(dialect=dialect)
+        self.sql = str(compiled)
+        self.order = list(compiled.positiontup or []) if compiled.positional else None
+        self.defaults = dict(compiled.params)  # its literal values, bound as parameters
+
+    def _values(self, params: Mapping[str, Any]) -> tuple[Any, ...]:
+        merged = self.defaults | dict(params)
+        return tuple([merged[k] for k in self.order or ()])
+
+    def rowcount(self, conn: Connection, params: Mapping[str, Any]) -> int:
+        if self.order is None:
+            return int(conn.execute(self.stmt, dict(params)).rowcount)
+        return int(_driver(conn, self.sql, self._values(params)))
+
+    def mappings(self, conn: Connection, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        if self.order is None:
+            return [dict(r) for r in conn.execute(self.stmt, dict(params)).mappings()]
+        cursor = conn.connection.cursor()
+        values = self._values(params)
+        try:
+            cursor.execute(self.sql, values)
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        except conn.dialect.loaded_dbapi.Error as exc:
+            raise DBAPIError.instance(
+                self.sql, values, exc, conn.dialect.loaded_dbapi.Error
+            ) from exc
+        finally:
+            cursor.close()

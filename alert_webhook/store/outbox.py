@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, func, literal_column, null, or_, select, update
 from sqlalchemy.engine import Dialect
 
-from alert_webhook.store.bulk import Bulk
+from alert_webhook.store.bulk import Bulk, Statement
 from alert_webhook.store.guard import Transactions
 from alert_webhook.store.schema import alerts, deliveries, heartbeats, incidents
 
@@ -77,7 +77,7 @@ class Outbox:
             .order_by(deliveries.c.next_attempt_at, deliveries.c.id)
             .limit(bindparam("c_limit"))
         )
-        self._claim_stmt = (
+        self._claim_stmt = Statement(
             update(deliveries)
             .where(deliveries.c.id.in_(due.scalar_subquery()), _due(now))
             .values(
@@ -85,9 +85,10 @@ class Outbox:
                 claimed_by=bindparam("c_claim"),
                 claimed_until=bindparam("c_until"),
                 attempts=deliveries.c.attempts + 1,
-            )
+            ),
+            dialect,
         )
-        self._claimed_stmt = (
+        self._claimed_stmt = Statement(
             select(
                 deliveries,
                 alerts.c.alertname,
@@ -102,7 +103,8 @@ class Outbox:
             .where(
                 deliveries.c.claimed_by == bindparam("c_claim"), deliveries.c.status == IN_FLIGHT
             )
-            .order_by(deliveries.c.id)
+            .order_by(deliveries.c.id),
+            dialect,
         )
         self._backlog_stmt = select(func.count(), func.min(deliveries.c.received_at)).where(
             deliveries.c.status.in_((PENDING, IN_FLIGHT))
@@ -130,13 +132,12 @@ class Outbox:
         # One guarded UPDATE for the batch; the token says which rows we won.
         claim = f"{worker}:{uuid.uuid4().hex[:12]}"
         with self.tx.write() as conn:
-            won = conn.execute(
-                self._claim_stmt,
-                {"c_now": now, "c_limit": limit, "c_claim": claim, "c_until": now + lease},
-            ).rowcount
+            won = self._claim_stmt.rowcount(
+                conn, {"c_now": now, "c_limit": limit, "c_claim": claim, "c_until": now + lease}
+            )
             if not won:
                 return []
-            rows = conn.execute(self._claimed_stmt, {"c_claim": claim}).mappings()
+            rows = self._claimed_stmt.mappings(conn, {"c_claim": claim})
             return [
                 DeliveryJob(
                     claim=claim,
