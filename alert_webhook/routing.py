@@ -67,6 +67,9 @@ def targets_for(
     ]
 
 
+ROUTE_CACHE_SIZE = 4096
+
+
 @dataclass(frozen=True)
 class Planner:
     """What the store needs to turn a state change into deliveries and an incident."""
@@ -79,20 +82,29 @@ class Planner:
     # as delivered when the state change is recorded.
     stored_channels: frozenset[str] = frozenset({"dashboard"})
 
-    # Each channel's targets, built once: routing an alert is then only matching.
-    _targets_of: dict[str, list[Target]] = field(
+    # Routing reads only the severity and the labels the routes name, so the
+    # answer for those values is remembered (bounded): recording 100 alerts of
+    # one group then routes each distinct value set once.
+    _routed: dict[tuple[str | None, ...], tuple[Target, ...]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
+    _route_keys: tuple[str, ...] = field(default=(), init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        keys = {"severity"}
+        for route in self.routing.routes:
+            keys |= set(route.match) | set(route.match_re)
+        object.__setattr__(self, "_route_keys", tuple(sorted(keys)))
 
     def targets(self, labels: Mapping[str, str]) -> list[Target]:
-        out: list[Target] = []
-        for channel in channels_for(labels, self.routing):
-            targets = self._targets_of.get(channel)
-            if targets is None:
-                recipients = recipients_for(channel, self.channels)
-                targets = self._targets_of[channel] = [Target(channel, r) for r in recipients]
-            out.extend(targets)
-        return out
+        key = tuple([labels.get(k) for k in self._route_keys])
+        routed = self._routed.get(key)
+        if routed is None:
+            if len(self._routed) >= ROUTE_CACHE_SIZE:
+                self._routed.clear()
+            routed = tuple(targets_for(labels, self.routing, self.channels))
+            self._routed[key] = routed
+        return list(routed)
 
     def deadline(self, severity: str) -> float:
         return self.deadlines.get(severity, self.deadlines.get("low", 86400.0))
