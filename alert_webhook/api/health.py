@@ -26,4 +26,3 @@ def readyz() -> Any:
     if store_ok and state != "stopped":
         return jsonify({"status": "ready", **body})
     return jsonify({"status": "not ready", **body}), 503
-

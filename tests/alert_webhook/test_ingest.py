@@ -139,3 +139,23 @@ def test_fuzzed_alert_fields_are_never_5xx(client, field: str, value: object) ->
     data["alerts"][0][field] = value
     resp = _post(client, data)
     assert resp.status_code in (200, 400), resp.get_data(as_text=True)
+
+
+def test_metrics_has_request_durations_for_post_alerts_beside_the_webhooks_own(
+    app_factory,
+) -> None:
+    app = app_factory()
+    client = app.test_client()
+    assert _post(client, make_notification(make_alert("a", severity="medium"))).status_code == 200
+    assert [r.rule for r in app.url_map.iter_rules() if r.rule == "/metrics"] == ["/metrics"]
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'http_request_duration_seconds_count{handler="/alerts",method="POST",status="200"}' in (
+        text
+    )
+    assert "http_requests_in_flight" in text and "alert_webhook_deliveries_pending" in text
+    get = app.extensions["alert_webhook"].metrics.registry.get_sample_value
+    # The dashboard's delivery was delivered when stored: counted like any other.
+    labels = {"channel": "dashboard", "provider": "dashboard", "outcome": "delivered"}
+    assert get("alert_webhook_deliveries_total", labels) == 1
+    assert get("alert_webhook_delivery_latency_seconds_count", {"channel": "dashboard"}) == 1
+    assert get("alert_webhook_ingest_batch_notifications_count") == 1
