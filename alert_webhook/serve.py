@@ -7,6 +7,7 @@ exit with status 2 and one line per problem; there is no traceback.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -40,6 +41,11 @@ class _Gunicorn(BaseApplication):
         # Runs in the gunicorn worker process: the writer and delivery threads start there.
         app = create_app(self._settings)
         app.extensions["alert_webhook"].start()
+        # What start-up built (modules, schemas, SQL statements) lives as long as
+        # the process: keep it out of the cyclic collector's full passes, which
+        # otherwise walk it all again and again under load (~7% of CPU at 100-alert
+        # payloads, perf).
+        gc.freeze()
         return app
 
 
