@@ -9,10 +9,11 @@ a notification to handing its message to a channel is read back from the store.
 
 The alerts are `medium`: the dashboard, whose deliveries the store writes as
 delivered with the alert. So that the latency is that of a delivery worker
-really handing a message over, one alert in ten (every one-alert payload:
-instance `h0`) is also routed to the log channel (`ROUTING`), and only those
-log deliveries are measured. Prints a table against the issue's goals and
-writes JSON under bench/results/. Never part of the test suite.
+really handing a message over, one alert in ten (instances h0, h10, … h90: every
+one-alert payload, ten alerts of each 100-alert payload) is also routed to the
+log channel (`ROUTING`), and only those log deliveries are measured. Prints a
+table against the issue's goals and writes JSON under bench/results/. Never part
+of the test suite.
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 THREADS = 8  # the webhook's default --threads
 GOALS = {"ratio_1": 0.5, "alerts_per_s_100": 20_000, "p99_handoff_ms": 50}
-# Instances h0, h10, h20, …: one alert in ten of a 100-alert payload, every
-# one-alert payload. Their log messages are what the delivery worker hands over.
+# Instances h0, h10, … h90: every one-alert payload, one alert in ten of a 100-alert
+# payload. Their log messages are what the delivery worker hands over.
 ROUTING = {
     "routes": [{"match_re": {"instance": "h[0-9]*0:9100"}, "channels": ["dashboard", "log"]}]
 }
