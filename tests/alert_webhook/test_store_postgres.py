@@ -159,3 +159,21 @@ def test_two_replicas_send_each_sms_once(replicas) -> None:
         _concurrently(*(drain(w) for w in workers))
         bodies = [m["Body"] for m in twilio.received]
     assert len(bodies) == 30 and len(set(bodies)) == 30
+
+
+def test_a_batch_on_postgresql_keeps_each_notification_and_change_apart(replicas) -> None:
+    from alert_webhook.store import Incoming
+
+    a, _b = replicas
+    bodies = [
+        json.dumps(make_notification(make_alert(fp, severity="medium"))).encode()
+        for fp in ("p", "q", "p")  # q between two copies of p
+    ]
+    items = [Incoming(parse_notification(raw), raw, 100.0 + i) for i, raw in enumerate(bodies)]
+    results = a.record_many(items, PLANNER, 110.0)
+    assert [r.state_changes for r in results] == [1, 1, 0]
+    assert [r.stored_deliveries for r in results] == [1, 1, 0]  # the dashboard's
+    ids = [r.notification_id for r in results]
+    assert ids == sorted(ids) and len(set(ids)) == 3
+    latest = {r.fingerprint: r.last_received_at for r in a.list_alerts()}
+    assert latest == {"p": 102.0, "q": 101.0}
