@@ -88,10 +88,7 @@ def create_app(
         planner=planner,
         channels=channels,
         workers=Workers(worker, scheduler, settings.delivery.poll_interval_seconds),
-        writer=GroupCommit(
-            lambda items: store.record_many(items, planner, clock()),
-            observe=metrics.ingest_batch.observe,
-        ),
+        writer=GroupCommit(lambda items: store.record_many(items, planner, clock())),
     )
     instrument_app(app, registry=metrics.registry, metrics_path="/metrics")
     for blueprint in (ingest.bp, health.bp, alerts.bp, incidents.bp, dashboard.bp):

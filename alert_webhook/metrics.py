@@ -22,7 +22,6 @@ class WebhookMetrics:
     escalations: Counter
     last_watchdog: Gauge
     channel_configured: Gauge
-    ingest_batch: Histogram
 
     def count_stored(self, count: int, latency: float, channel: str = "dashboard") -> None:
         """Deliveries written as delivered with their state change (the store is their
@@ -94,12 +93,6 @@ def create_metrics(registry: CollectorRegistry | None = None) -> WebhookMetrics:
             "alert_webhook_channel_configured",
             "1 when a channel has at least one provider with credentials.",
             ["channel"],
-            registry=r,
-        ),
-        ingest_batch=Histogram(
-            "alert_webhook_ingest_batch_notifications",
-            "Notifications recorded per commit (group commit of concurrent requests).",
-            buckets=(1, 2, 4, 8, 16, 32, 64, 128),
             registry=r,
         ),
     )

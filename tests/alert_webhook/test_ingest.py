@@ -158,4 +158,3 @@ def test_metrics_has_request_durations_for_post_alerts_beside_the_webhooks_own(
     labels = {"channel": "dashboard", "provider": "dashboard", "outcome": "delivered"}
     assert get("alert_webhook_deliveries_total", labels) == 1
     assert get("alert_webhook_delivery_latency_seconds_count", {"channel": "dashboard"}) == 1
-    assert get("alert_webhook_ingest_batch_notifications_count") == 1
