@@ -57,9 +57,10 @@ def _iso(value: Any) -> str | None:
     return None if value is None else value.isoformat()
 
 
+# In the table's column order, which is the INSERT's bind order: rows pass as they are.
 DELIVERY_KEYS = (
     "alert_id", "event_id", "event_status", "channel", "recipient", "purpose", "status",
-    "attempts", "next_attempt_at", "note", "received_at", "provider", "finished_at",
+    "attempts", "next_attempt_at", "provider", "note", "received_at", "finished_at",
 )  # fmt: skip
 
 
@@ -289,11 +290,11 @@ class Recorder:
                 channel, recipient = target.channel, target.recipient
                 if channel in planner.stored_channels:
                     rows.append((c.alert_id, c.id, c.status, channel, recipient, NOTIFY,
-                                 "delivered", 1, at, None, at, channel, now))  # fmt: skip
+                                 "delivered", 1, at, channel, None, at, now))  # fmt: skip
                     stored.append(c.index)
                 else:
                     rows.append((c.alert_id, c.id, c.status, channel, recipient, NOTIFY,
-                                 "pending", 0, at, None, at, None, None))  # fmt: skip
+                                 "pending", 0, at, None, None, at, None))  # fmt: skip
                     queued.append(c.index)
         if rows:
             self.insert_deliveries(conn, rows)
