@@ -51,6 +51,11 @@ class LinkSettings(_Model):
     dashboard_url: str = "http://127.0.0.1:9095/"
     prometheus_url: str = "http://127.0.0.1:9090"
     alertmanager_url: str = "http://127.0.0.1:9093"
+    # Where the runbooks of the alerts the webhook raises itself live; the same
+    # base as the rules' `runbook_base` (rules/src/params.yml).
+    runbook_base_url: str = (
+        "https://github.com/recovery-stack/recovery-stack/blob/main/docs/runbooks"
+    )
 
 
 class Settings(_Model):

@@ -21,7 +21,14 @@ from alert_webhook.store.record import delivery_row
 
 logger = logging.getLogger("alert_webhook.scheduler")
 PIPELINE_BROKEN = "AlertingPipelineBroken"
+# The alerts the webhook raises itself, by severity; each has its runbook at
+# <links.runbook_base_url>/<alertname>.md, like the rules' alerts.
+OWN_ALERTS: dict[str, str] = {PIPELINE_BROKEN: "critical"}
 TIER2_CHANNELS = ("sms", "email")
+
+
+def runbook_url(settings: Settings, alertname: str) -> str:
+    return f"{settings.links.runbook_base_url.rstrip('/')}/{alertname}.md"
 
 
 class Scheduler:
@@ -124,11 +131,15 @@ class Scheduler:
         )
         alert = {
             "status": status,
-            "labels": {"alertname": PIPELINE_BROKEN, "severity": "critical", "service": "alerting"},
+            "labels": {
+                "alertname": PIPELINE_BROKEN,
+                "severity": OWN_ALERTS[PIPELINE_BROKEN],
+                "service": "alerting",
+            },
             "annotations": {
                 "summary": f"No {cfg.alertname} heartbeat since {since}; alerts may be lost",
                 "description": "Prometheus, Alertmanager or the path to us is broken.",
-                "runbook_url": "docs/runbooks/AlertingPipelineBroken.md",
+                "runbook_url": runbook_url(self.settings, PIPELINE_BROKEN),
             },
             "startsAt": starts,
             "endsAt": "0001-01-01T00:00:00Z"

@@ -102,6 +102,8 @@ def test_silent_watchdog_raises_pipeline_broken_and_its_return_resolves_it(
     _step(app)
     (alert,) = store.list_alerts(status="firing")
     assert alert.alertname == "AlertingPipelineBroken" and alert.severity == "critical"
+    assert alert.annotations["runbook_url"].endswith("/docs/runbooks/AlertingPipelineBroken.md")
+    assert alert.annotations["runbook_url"].startswith("https://")
     assert ("dashboard", "") in _rows(store, "notify")
     assert _metric(app, "alert_webhook_escalations_total", reason="watchdog_silent") == 1
     _post(app, make_alert("w", alertname="Watchdog", severity="none"))

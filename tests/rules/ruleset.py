@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,53 +120,22 @@ def inputs_by_file() -> dict[str, set[str]]:
 
 # --- Alerts the webhook raises itself --------------------------------------
 
-WEBHOOK_SOURCE = REPO / "alert_webhook"
-
-
-def _module_strings(tree: ast.Module) -> dict[str, str]:
-    """Module-level NAME = "string" constants."""
-    found = {}
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant):
-            for target in node.targets:
-                if isinstance(target, ast.Name) and isinstance(node.value.value, str):
-                    found[target.id] = node.value.value
-    return found
-
-
-def _literal_dict(node: ast.AST, strings: dict[str, str]) -> dict[str, Any]:
-    """A dict literal's string keys → str values (names resolved) or nested dicts."""
-    if not isinstance(node, ast.Dict):
-        return {}
-    result: dict[str, Any] = {}
-    for key, value in zip(node.keys, node.values, strict=True):
-        if not (isinstance(key, ast.Constant) and isinstance(key.value, str)):
-            continue
-        if isinstance(value, ast.Constant) and isinstance(value.value, str):
-            result[key.value] = value.value
-        elif isinstance(value, ast.Name) and value.id in strings:
-            result[key.value] = strings[value.id]
-        elif isinstance(value, ast.Dict):
-            result[key.value] = _literal_dict(value, strings)
-    return result
-
 
 def webhook_alerts() -> list[Rule]:
-    """Alerts alert_webhook builds itself, found in its code as Alertmanager-shaped
-    dict literals ({"labels": {"alertname": ..., "severity": ...}, "annotations":
-    {"runbook_url": ...}}), as Rules whose `file` is the module raising them."""
-    found = []
-    for path in sorted(WEBHOOK_SOURCE.rglob("*.py")):
-        tree = ast.parse(path.read_text(), str(path))
-        strings = _module_strings(tree)
-        for node in ast.walk(tree):
-            alert = _literal_dict(node, strings)
-            labels, annotations = alert.get("labels"), alert.get("annotations")
-            if isinstance(labels, dict) and "alertname" in labels:
-                raw = {
-                    "alert": labels["alertname"],
-                    "labels": labels,
-                    "annotations": annotations if isinstance(annotations, dict) else {},
-                }
-                found.append(Rule(str(path.relative_to(REPO)), raw))
-    return found
+    """The alerts alert_webhook raises itself (it declares them in OWN_ALERTS), as
+    Rules with the runbook_url the webhook gives them under its default settings."""
+    from alert_webhook.delivery.scheduler import OWN_ALERTS, runbook_url
+    from alert_webhook.settings import Settings
+
+    settings = Settings()
+    return [
+        Rule(
+            "alert_webhook/delivery/scheduler.py",
+            {
+                "alert": name,
+                "labels": {"alertname": name, "severity": severity},
+                "annotations": {"runbook_url": runbook_url(settings, name)},
+            },
+        )
+        for name, severity in OWN_ALERTS.items()
+    ]
