@@ -6,12 +6,12 @@ does not retry 4xx); 503 when our store is unavailable (it retries 5xx).
 
 from __future__ import annotations
 
-import hmac
 from collections import Counter
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from alert_webhook.api.auth import bearer_ok
 from alert_webhook.payload import PayloadError, parse_notification
 from alert_webhook.store import Incoming, StoreUnavailable
 
@@ -22,21 +22,11 @@ def _error(status: int, message: str, **extra: Any) -> tuple[Response, int]:
     return jsonify({"error": message, **extra}), status
 
 
-def _authorized(expected: str | None) -> bool:
-    if expected is None:
-        return True
-    header = request.headers.get("Authorization", "")
-    scheme, _, given = header.partition(" ")
-    if scheme.lower() != "bearer":
-        return False
-    return hmac.compare_digest(given.strip().encode(), expected.encode())
-
-
 @bp.post("/alerts")
 def receive_alerts() -> Any:
     ctx = current_app.extensions["alert_webhook"]
     metrics = ctx.metrics
-    if not _authorized(ctx.token):
+    if not bearer_ok(ctx.token):
         metrics.notifications_received.labels("rejected").inc()
         return _error(401, "missing or wrong bearer token in the Authorization header")
     body = request.get_data(cache=False)
