@@ -9,6 +9,8 @@ from typing import Any
 
 import yaml
 
+from exporters.categories import Category
+
 REPO = Path(__file__).resolve().parents[2]
 RULES = REPO / "rules"
 RULE_TESTS = RULES / "tests"
@@ -16,14 +18,8 @@ RUNBOOKS = REPO / "docs" / "runbooks"
 RUNBOOK_BASE = "https://github.com/recovery-stack/recovery-stack/blob/main/docs/runbooks/"
 
 SEVERITIES = {"critical", "high", "medium", "low"}
-CATEGORIES = {
-    "connection",
-    "timeout",
-    "authentication",
-    "permission",
-    "resource_exhaustion",
-    "data_integrity",
-}
+# The plan's six error types, as the probes classify failures.
+CATEGORIES = {c.value for c in Category}
 
 
 @dataclass(frozen=True)
