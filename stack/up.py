@@ -65,13 +65,21 @@ def find_binaries(env: Mapping[str, str]) -> dict[str, str]:
     return found
 
 
-def render_all(layout: Layout, ports: Mapping[str, int], token: str) -> dict[str, Path]:
+def render_all(
+    layout: Layout, ports: Mapping[str, int], token: str, fast: bool = False
+) -> dict[str, Path]:
+    """Every program's config for this run. `fast` (integration tests): 1 s
+    intervals, `group_wait: 0s`, and every rule's `for` set to 0 s."""
     run = layout.run
+    if fast:
+        rule_files = render.render_rules(run / "rules", for_override="0s")
+    else:
+        rule_files = [str(render.REPO / "rules" / "*.yml")]
     return {
         "prometheus": render.render_prometheus(
-            run, ports, rule_files=[str(render.REPO / "rules" / "*.yml")]
+            run, ports, rule_files, interval="1s" if fast else None
         ),
-        "alertmanager": render.render_alertmanager(run, ports, token),
+        "alertmanager": render.render_alertmanager(run, ports, token, fast=fast),
         "webhook": render.render_text(run, render.REPO / "alert_webhook" / "webhook.yml", ports),
         "probes": render.render_text(run, render.REPO / "exporters" / "probes.yml", ports),
     }
