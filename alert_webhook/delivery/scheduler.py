@@ -17,6 +17,7 @@ from alert_webhook.payload import parse_notification
 from alert_webhook.routing import Planner, Target, recipients_for
 from alert_webhook.settings import Settings
 from alert_webhook.store import SqlStore
+from alert_webhook.store.incidents import OpenIncident
 from alert_webhook.store.record import delivery_row
 
 logger = logging.getLogger("alert_webhook.scheduler")
@@ -57,20 +58,12 @@ class Scheduler:
             routed = set(self.store.outbox.channels_of(incident.alert_id))
             channels = [c for c in TIER2_CHANNELS if c in routed] or ["email"]
             note = f"not acknowledged within its {incident.severity or 'unknown'} deadline"
-            rows = [
-                delivery_row(
-                    incident.alert_id,
-                    incident.event_id,
-                    "firing",
-                    Target(c, r),
-                    "tier-2",
-                    now,
-                    note,
-                )
+            targets = [
+                Target(c, r)
                 for c in channels
                 for r in recipients_for(c, self.settings.channels, tier=2)
             ]
-            self.store.outbox.enqueue(rows)
+            self._follow_up(incident, targets, "tier-2", note, now)
             self.store.outbox.flag_incident(incident.alert_id, f"escalated to tier 2: {note}")
             self.metrics.escalations.labels("deadline_missed").inc()
             logger.warning("incident %s %s; escalated to tier 2", incident.alert_id, note)
@@ -85,19 +78,19 @@ class Scheduler:
             n = int((now - incident.opened_at) // interval)
             if n < 1 or not self.store.incidents.count_reminder(incident.alert_id, n):
                 continue
-            rows = [
-                delivery_row(
-                    incident.alert_id,
-                    incident.event_id,
-                    "firing",
-                    Target(c, r),
-                    f"remind-{n}",
-                    now,
-                    f"still firing (reminder {n})",
-                )  # fmt: skip
-                for c, r in self.store.incidents.carriers(incident.alert_id)
+            targets = [Target(c, r) for c, r in self.store.incidents.carriers(incident.alert_id)]
+            self._follow_up(incident, targets, f"remind-{n}", f"still firing (reminder {n})", now)
+
+    def _follow_up(
+        self, incident: OpenIncident, targets: list[Target], purpose: str, note: str, now: float
+    ) -> None:
+        """Queue one more message about a firing incident to each target."""
+        self.store.outbox.enqueue(
+            [
+                delivery_row(incident.alert_id, incident.event_id, "firing", t, purpose, now, note)
+                for t in targets
             ]
-            self.store.outbox.enqueue(rows)
+        )
 
     def check_watchdog(self) -> None:
         """Raise (or resolve) our own critical alert when the heartbeat stops (or returns)."""
@@ -110,25 +103,18 @@ class Scheduler:
         self.metrics.last_watchdog.set(last)
         now = self.clock()
         silent = now - last > cfg.timeout_seconds
-        firing = {a.fingerprint for a in self.store.list_alerts(status="firing", limit=1000)}
         fingerprint = f"pipeline-{cfg.alertname}"[:64]
-        if silent and fingerprint not in firing:
-            self._record(fingerprint, "firing", last, now)
-            self.metrics.escalations.labels("watchdog_silent").inc()
-        elif not silent and fingerprint in firing:
-            self._record(fingerprint, "resolved", last, now)
-
-    def _record(self, fingerprint: str, status: str, last: float, now: float) -> None:
-        cfg = self.settings.watchdog
+        # Our own alarm only, not every firing alert: this runs every pass.
+        raised = self.store.list_alerts(status="firing", limit=1, fingerprint=fingerprint)
         since = datetime.fromtimestamp(last, UTC).isoformat()
-        starts = next(
-            (
-                a.starts_at
-                for a in self.store.list_alerts(status="firing", limit=1000)
-                if a.fingerprint == fingerprint
-            ),
-            since,
-        )
+        if silent and not raised:
+            self._record(fingerprint, "firing", since, since, now)
+            self.metrics.escalations.labels("watchdog_silent").inc()
+        elif not silent and raised:
+            self._record(fingerprint, "resolved", raised[0].starts_at, since, now)
+
+    def _record(self, fingerprint: str, status: str, starts: str, since: str, now: float) -> None:
+        cfg = self.settings.watchdog
         alert = {
             "status": status,
             "labels": {

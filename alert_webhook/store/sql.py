@@ -121,10 +121,15 @@ class SqlStore:
             for i, r in zip(items, recorded, strict=True)
         ]  # fmt: skip
 
-    def list_alerts(self, status: str | None = None, limit: int = 100) -> list[AlertRecord]:
+    def list_alerts(
+        self, status: str | None = None, limit: int = 100, fingerprint: str | None = None
+    ) -> list[AlertRecord]:
+        """Newest first; `fingerprint` narrows to one alert's instances."""
         query = select(alerts).order_by(alerts.c.last_received_at.desc(), alerts.c.id.desc())
         if status:
             query = query.where(alerts.c.status == status)
+        if fingerprint is not None:
+            query = query.where(alerts.c.fingerprint == fingerprint)
         with _guard(), self.engine.connect() as conn:
             rows = conn.execute(query.limit(limit)).mappings().all()
         return [
