@@ -8,49 +8,26 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
-from alert_webhook.channels import Channel
 from alert_webhook.channels.registry import Transports, build_channels
-from alert_webhook.delivery import Workers
-from alert_webhook.delivery.scheduler import Scheduler
+from alert_webhook.context import EXTENSION, AppContext
+from alert_webhook.delivery import provider_breakers
 from alert_webhook.delivery.worker import DeliveryWorker
+from alert_webhook.duties import DeadlineEscalation, Duties, Reminders, Watchdog
+from alert_webhook.loops import Loop, Workers
 from alert_webhook.metrics import WebhookMetrics, create_metrics
-from alert_webhook.routing import Planner, planner_from
-from alert_webhook.settings import LinkSettings, Settings
-from alert_webhook.store import SqlStore, open_store
+from alert_webhook.service import Intake, recording_from, stored_channels
+from alert_webhook.settings import Settings
+from alert_webhook.store import SqlStore, StoreUnavailable, open_store
 from alert_webhook.store.group_commit import GroupCommit
 from exporters.instrumentation import instrument_app
 
-
-@dataclass
-class AppContext:
-    """What the blueprints share, kept in `app.extensions["alert_webhook"]`."""
-
-    settings: Settings
-    store: SqlStore
-    metrics: WebhookMetrics
-    clock: Callable[[], float]
-    planner: Planner
-    channels: dict[str, Channel]
-    workers: Workers
-    writer: GroupCommit
-
-    @property
-    def token(self) -> str | None:
-        return self.settings.token.get_secret_value() if self.settings.token else None
-
-    @property
-    def links(self) -> LinkSettings:
-        return self.settings.links
-
-    def start(self) -> None:
-        """Background threads: the delivery workers."""
-        self.workers.start()
+DUTIES_INTERVAL = 1.0  # deadlines and heartbeats are minutes-scale
 
 
 def create_app(
@@ -62,7 +39,7 @@ def create_app(
     transports: Transports | None = None,
     rand: Callable[[], float] = random.random,
 ) -> Flask:
-    """The app; its delivery workers are built here and started by the caller
+    """The app; its background loops are built here and started by the caller
     (`app.extensions["alert_webhook"].start()`), or stepped by tests."""
     from alert_webhook import dashboard
     from alert_webhook.api import alerts, health, incidents, ingest
@@ -73,26 +50,47 @@ def create_app(
         store = open_store(settings.store.url)
         store.create_schema()
     metrics = metrics or create_metrics()
-    planner = planner_from(settings)
     channels = build_channels(settings, transports)
     for channel in channels.values():
+        metrics.channel_configured.labels(channel.name).set(1 if channel.configured else 0)
         if not channel.configured:
             app.logger.warning("channel %s: %s", channel.name, channel.problem)
-    worker = DeliveryWorker(store.outbox, channels, settings, metrics, clock=clock, rand=rand)
-    scheduler = Scheduler(store, settings, planner, metrics, clock=clock)
-    app.extensions["alert_webhook"] = AppContext(
-        settings=settings,
-        store=store,
-        metrics=metrics,
-        clock=clock,
-        planner=planner,
-        channels=channels,
-        workers=Workers(worker, scheduler, settings.delivery.poll_interval_seconds),
-        writer=GroupCommit(lambda items: store.record_many(items, planner, clock())),
-    )
+    delivery = settings.delivery
+    breakers = provider_breakers(channels, delivery.breaker, metrics, clock)
+    worker = DeliveryWorker(
+        store.outbox, channels, breakers, delivery, settings.links, settings.channels, metrics,
+        clock=clock, rand=rand,
+    )  # fmt: skip
+    recording = recording_from(settings, stored_channels(channels))
+    writer = GroupCommit(lambda items: store.record_many(items, recording, clock()))
+    workers = Workers([])  # its loops are set below: the watchdog accepts through intake
+    intake = Intake(writer, metrics, partial(workers.wake, "deliveries"), clock)
+    duties = Duties(
+        [
+            ("deadlines", DeadlineEscalation(store.incidents, settings.channels, metrics, clock)),
+            ("reminders", Reminders(store.incidents, delivery.reminder_interval_seconds, clock)),
+            ("watchdog", Watchdog(settings.watchdog, settings.links.runbook_base_url, store,
+                                  intake.accept, metrics, clock)),
+            ("backlog", worker.update_backlog),
+        ]
+    )  # fmt: skip
+    workers.add(
+        Loop("deliveries", worker.run_once, delivery.poll_interval_seconds,
+             busy_at=delivery.batch_size, coalesce=delivery.coalesce_seconds),
+        Loop("duties", duties.run_once, DUTIES_INTERVAL),
+    )  # fmt: skip
+    app.extensions[EXTENSION] = AppContext(
+        settings=settings, store=store, metrics=metrics, clock=clock, channels=channels,
+        breakers=breakers, workers=workers, intake=intake,
+    )  # fmt: skip
     instrument_app(app, registry=metrics.registry, metrics_path="/metrics")
     for blueprint in (ingest.bp, health.bp, alerts.bp, incidents.bp, dashboard.bp):
         app.register_blueprint(blueprint)
+
+    @app.errorhandler(StoreUnavailable)
+    def _store_unavailable(exc: StoreUnavailable) -> Any:
+        app.logger.warning("store unavailable; answering 503: %s", exc)
+        return jsonify({"error": "store unavailable; retry later"}), 503
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from alert_webhook.notify_settings import ChannelsSettings, Route, RoutingSettings
-from alert_webhook.settings import Settings
 
 
 @dataclass(frozen=True, order=True)
@@ -71,20 +70,13 @@ ROUTE_CACHE_SIZE = 4096
 
 
 @dataclass(frozen=True)
-class Planner:
-    """What the store needs to turn a state change into deliveries and an incident."""
+class Router:
+    """Routing with the answer remembered: routing reads only the severity and the
+    labels the routes name, so the targets for those values are kept (bounded), and
+    recording 100 alerts of one group routes each distinct value set once."""
 
     routing: RoutingSettings
     channels: ChannelsSettings
-    deadlines: Mapping[str, float]
-    heartbeat_alertname: str | None = None
-    # Channels whose transport is the store itself: their deliveries are written
-    # as delivered when the state change is recorded.
-    stored_channels: frozenset[str] = frozenset({"dashboard"})
-
-    # Routing reads only the severity and the labels the routes name, so the
-    # answer for those values is remembered (bounded): recording 100 alerts of
-    # one group then routes each distinct value set once.
     _routed: dict[tuple[str | None, ...], tuple[Target, ...]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -105,16 +97,3 @@ class Planner:
             routed = tuple(targets_for(labels, self.routing, self.channels))
             self._routed[key] = routed
         return list(routed)
-
-    def deadline(self, severity: str) -> float:
-        return self.deadlines.get(severity, self.deadlines.get("low", 86400.0))
-
-
-def planner_from(settings: Settings) -> Planner:
-    watchdog = settings.watchdog
-    return Planner(
-        routing=settings.routing,
-        channels=settings.channels,
-        deadlines={str(k): v for k, v in settings.incidents.deadlines_seconds.items()},
-        heartbeat_alertname=watchdog.alertname if watchdog.enabled else None,
-    )

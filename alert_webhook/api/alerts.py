@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 
-from alert_webhook.store import StoreUnavailable
+from alert_webhook.context import ctx
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -22,9 +22,5 @@ def list_alerts() -> Any:
     raw_limit = request.args.get("limit", "100")
     if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
         return jsonify({"error": f"limit: must be a whole number from 1 to {MAX_LIMIT}"}), 400
-    store = current_app.extensions["alert_webhook"].store
-    try:
-        records = store.list_alerts(status=status, limit=int(raw_limit))
-    except StoreUnavailable:
-        return jsonify({"error": "store unavailable; retry later"}), 503
+    records = ctx().store.list_alerts(status=status, limit=int(raw_limit))
     return jsonify({"alerts": [record.to_json() for record in records]})

@@ -10,8 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
 
-from flask import request
+from flask import jsonify, request
+
+from alert_webhook.context import ctx
 
 _FORM_KEY_CONTEXT = b"recovery-stack dashboard form v1:"
 
@@ -24,6 +29,33 @@ def bearer_ok(expected: str | None) -> bool:
     return scheme.lower() == "bearer" and hmac.compare_digest(
         given.strip().encode(), expected.encode()
     )
+
+
+def bearer_refusal() -> Any | None:
+    """The 401 answer when the request lacks the configured bearer token, else None."""
+    if bearer_ok(ctx().token):
+        return None
+    return jsonify({"error": "missing or wrong bearer token in the Authorization header"}), 401
+
+
+def bearer_required(
+    refused: Callable[[], None] | None = None,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A view that answers 401 without the bearer token; `refused` is told first."""
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(view)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            refusal = bearer_refusal()
+            if refusal is None:
+                return view(*args, **kwargs)
+            if refused is not None:
+                refused()
+            return refusal
+
+        return guarded
+
+    return decorate
 
 
 def form_token(secret: str, action: str) -> str:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, jsonify
+
+from alert_webhook.context import ctx
 
 bp = Blueprint("health", __name__)
 
@@ -17,11 +19,11 @@ def healthz() -> Any:
 
 @bp.get("/readyz")
 def readyz() -> Any:
-    ctx = current_app.extensions["alert_webhook"]
-    workers = ctx.workers
+    app = ctx()
+    workers = app.workers
     state = "running" if workers.running else ("stopped" if workers.started else "not started")
-    store_ok = ctx.store.ping()
-    channels = {c.name: "ok" if c.configured else c.problem for c in ctx.channels.values()}
+    store_ok = app.store.ping()
+    channels = {c.name: "ok" if c.configured else c.problem for c in app.channels.values()}
     body = {"store": "ok" if store_ok else "unreachable", "workers": state, "channels": channels}
     if store_ok and state != "stopped":
         return jsonify({"status": "ready", **body})

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, redirect, request, url_for
+from flask import Blueprint, jsonify, redirect, request, url_for
 
-from alert_webhook.api.auth import bearer_ok, form_ok
-from alert_webhook.store import StoreUnavailable
+from alert_webhook.api.auth import bearer_refusal, form_ok
+from alert_webhook.context import ctx
 
 bp = Blueprint("incidents", __name__, url_prefix="/api")
 
@@ -19,12 +19,7 @@ def ack_action(alert_id: int) -> str:
 
 @bp.get("/incidents")
 def list_incidents() -> Any:
-    try:
-        return jsonify(
-            {"incidents": current_app.extensions["alert_webhook"].store.incidents.list()}
-        )
-    except StoreUnavailable:
-        return jsonify({"error": "store unavailable; retry later"}), 503
+    return jsonify({"incidents": ctx().store.incidents.list()})
 
 
 @bp.get("/deliveries")
@@ -32,12 +27,7 @@ def list_deliveries() -> Any:
     raw = request.args.get("alert_id")
     if raw is not None and not raw.isdigit():
         return jsonify({"error": "alert_id: must be a whole number"}), 400
-    try:
-        rows = current_app.extensions["alert_webhook"].store.outbox.list(
-            alert_id=int(raw) if raw else None
-        )
-    except StoreUnavailable:
-        return jsonify({"error": "store unavailable; retry later"}), 503
+    rows = ctx().store.outbox.list(alert_id=int(raw) if raw else None)
     return jsonify({"deliveries": rows})
 
 
@@ -45,19 +35,16 @@ def list_deliveries() -> Any:
 def acknowledge(alert_id: int) -> Any:
     """Stops deadline escalation and reminders. The dashboard posts a form here
     (with its form token); scripts post JSON with the bearer token."""
-    ctx = current_app.extensions["alert_webhook"]
+    app = ctx()
     if request.form:
-        if not form_ok(ctx.token, ack_action(alert_id)):
+        if not form_ok(app.token, ack_action(alert_id)):
             return jsonify({"error": "form_token: missing or wrong; reload the dashboard"}), 403
-    elif not bearer_ok(ctx.token):
-        return jsonify({"error": "missing or wrong bearer token in the Authorization header"}), 401
+    elif (refusal := bearer_refusal()) is not None:
+        return refusal
     data = request.get_json(silent=True) if request.is_json else None
     by = (data or {}).get("by") if isinstance(data, dict) else request.form.get("by")
     by = str(by or "dashboard")[:200]
-    try:
-        incident = ctx.store.incidents.ack(alert_id, by, ctx.clock())
-    except StoreUnavailable:
-        return jsonify({"error": "store unavailable; retry later"}), 503
+    incident = app.store.incidents.ack(alert_id, by, app.clock())
     if incident is None:
         return jsonify({"error": f"no incident {alert_id}"}), 404
     if request.form:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from alert_webhook.notify_settings import SmsBudget
 from alert_webhook.settings import LinkSettings
 
 
@@ -51,6 +52,9 @@ class DeliveryError(Exception):
 
 class Provider(Protocol):
     name: str
+    # Nothing leaves the process (the log, the dashboard): its outcome may be
+    # recorded with the rest of the batch rather than at once.
+    local: bool
 
     def send(self, message: Message) -> str | None: ...
 
@@ -62,6 +66,12 @@ class Channel:
     name: str
     providers: list[Provider] = field(default_factory=list)
     problem: str | None = None
+    # One delivery per person; with nobody configured, one that is recorded skipped.
+    needs_recipient: bool = False
+    # Its transport is the store: a delivery is delivered when it is recorded.
+    stored: bool = False
+    # Messages per recipient per window; past it, one digest, then nothing.
+    budget: SmsBudget | None = None
 
     @property
     def configured(self) -> bool:

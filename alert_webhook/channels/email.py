@@ -66,6 +66,8 @@ def classify(exc: Exception) -> DeliveryError:
 
 
 class SmtpEmail:
+    local = False
+
     def __init__(
         self,
         settings: SmtpProvider,

@@ -1,4 +1,4 @@
-"""Builds every channel from settings, explicitly (STYLE 7): the factory's registry.
+"""Builds every channel from settings, explicitly: the factory's registry.
 
 A provider without its credentials is left out of its chain; a channel left
 with no provider is "not configured" and its deliveries are recorded skipped.
@@ -32,12 +32,16 @@ class Transports:
     log: logging.Logger = logger
 
 
-def _chain(name: str, providers: list[Provider], missing: list[str], total: int) -> Channel:
+def _chain(
+    name: str, providers: list[Provider], missing: list[str], total: int, **knowledge: Any
+) -> Channel:
     if total == 0:
-        return Channel(name, problem="not configured: no providers in the webhook config")
-    if not providers:
-        return Channel(name, problem="not configured: missing " + ", ".join(missing))
-    return Channel(name, providers)
+        problem: str | None = "not configured: no providers in the webhook config"
+    elif not providers:
+        problem = "not configured: missing " + ", ".join(missing)
+    else:
+        problem = None
+    return Channel(name, providers if problem is None else [], problem, **knowledge)
 
 
 def build_channels(settings: Settings, transports: Transports | None = None) -> dict[str, Channel]:
@@ -68,9 +72,18 @@ def build_channels(settings: Settings, transports: Transports | None = None) -> 
         JsonWebhook(h, settings.secret(h.token_env), t.http) for h in cfg.webhook.providers
     ]
     return {
-        "dashboard": Channel("dashboard", [Dashboard()]),
+        "dashboard": Channel("dashboard", [Dashboard()], stored=True),
         "log": Channel("log", [Log(t.log)]),
-        "email": _chain("email", email, email_missing, len(cfg.email.providers)),
-        "sms": _chain("sms", sms, sms_missing, len(cfg.sms.providers)),
+        "email": _chain(
+            "email", email, email_missing, len(cfg.email.providers), needs_recipient=True
+        ),
+        "sms": _chain(
+            "sms",
+            sms,
+            sms_missing,
+            len(cfg.sms.providers),
+            needs_recipient=True,
+            budget=cfg.sms.budget,
+        ),  # fmt: skip
         "webhook": _chain("webhook", hooks, [], len(cfg.webhook.providers)),
     }

@@ -12,10 +12,12 @@ from alert_webhook.notify_settings import WebhookProvider
 
 
 class Dashboard:
-    """The delivery row is what the dashboard shows: storing it is delivering it."""
+    """The delivery row is what the dashboard shows. Its channel is `stored`, so its
+    deliveries are written as delivered; one that reaches a worker anyway (a
+    failover) is delivered by being recorded."""
 
     name = "dashboard"
-    local = True  # no outside effect: its outcome may be recorded with its batch
+    local = True
 
     def send(self, message: Message) -> str | None:
         return None
@@ -35,6 +37,8 @@ class Log:
 
 class JsonWebhook:
     """POSTs the structured message to a chat tool's incoming webhook."""
+
+    local = False
 
     def __init__(
         self, settings: WebhookProvider, token: str | None, session: requests.Session

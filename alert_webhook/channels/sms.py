@@ -66,6 +66,8 @@ def classify(exc: Exception) -> DeliveryError:
 
 
 class TwilioSms:
+    local = False
+
     def __init__(
         self,
         settings: TwilioProvider,

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, render_template
 
 from alert_webhook.api.auth import form_token
 from alert_webhook.api.incidents import ack_action
+from alert_webhook.context import ctx
 from alert_webhook.store import StoreUnavailable
 
 bp = Blueprint("dashboard", __name__, template_folder="templates")
@@ -15,18 +16,18 @@ bp = Blueprint("dashboard", __name__, template_folder="templates")
 
 @bp.get("/")
 def index() -> Any:
-    ctx = current_app.extensions["alert_webhook"]
+    app = ctx()
     try:
-        records = ctx.store.list_alerts(limit=200)
-        incidents = [i for i in ctx.store.incidents.list(limit=100) if i["closed_at"] is None]
-        messages = ctx.store.outbox.list(limit=100)
+        records = app.store.list_alerts(limit=200)
+        incidents = [i for i in app.store.incidents.list(limit=100) if i["closed_at"] is None]
+        messages = app.store.outbox.list(limit=100)
         store_ok = True
     except StoreUnavailable:
         records, incidents, messages, store_ok = [], [], [], False
     firing = [r for r in records if r.status == "firing"]
     names = {r.id: r.alertname for r in records}
-    breakers = {name: b.state for name, b in ctx.workers.worker.breakers.items()}
-    token = ctx.token
+    breakers = {name: b.state for name, b in app.breakers.items()}
+    token = app.token
     ack_tokens = {
         i["alert_id"]: form_token(token, ack_action(i["alert_id"])) if token else ""
         for i in incidents
@@ -36,11 +37,11 @@ def index() -> Any:
         records=records,
         firing=firing,
         store_ok=store_ok,
-        links=ctx.links,
+        links=app.links,
         incidents=incidents,
         messages=messages,
         names=names,
-        channels=ctx.channels.values(),
+        channels=app.channels.values(),
         breakers=breakers,
         ack_tokens=ack_tokens,
     )

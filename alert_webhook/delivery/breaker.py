@@ -1,4 +1,4 @@
-"""A circuit breaker per provider, on an injected clock (STYLE 2, 6).
+"""A circuit breaker per provider, on an injected clock.
 
 CLOSED → OPEN after `threshold` failures within `window` seconds; OPEN → HALF_OPEN
 once `open_seconds` have passed; HALF_OPEN lets one trial through: success
@@ -11,10 +11,25 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from enum import StrEnum
 
-CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
-STATE_VALUES = {CLOSED: 0, OPEN: 1, HALF_OPEN: 2}
+from alert_webhook.notify_settings import BreakerSettings
+
+
+class BreakerState(StrEnum):
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+    @property
+    def gauge(self) -> int:
+        """The value of alert_webhook_circuit_breaker_state."""
+        return {"closed": 0, "open": 1, "half_open": 2}[self.value]
+
+
+CLOSED, OPEN, HALF_OPEN = BreakerState.CLOSED, BreakerState.OPEN, BreakerState.HALF_OPEN
+OnChange = Callable[[str, BreakerState], None]
 
 
 class CircuitBreaker:
@@ -25,7 +40,7 @@ class CircuitBreaker:
         window: float,
         open_seconds: float,
         clock: Callable[[], float],
-        on_change: Callable[[str, str], None] | None = None,
+        on_change: OnChange | None = None,
     ) -> None:
         self.name = name
         self._threshold, self._window, self._open_seconds = threshold, window, open_seconds
@@ -40,7 +55,7 @@ class CircuitBreaker:
             on_change(name, CLOSED)
 
     @property
-    def state(self) -> str:
+    def state(self) -> BreakerState:
         with self._lock:
             self._maybe_half_open()
             return self._state
@@ -88,8 +103,25 @@ class CircuitBreaker:
         if self._state == OPEN and self._clock() >= self.retry_at():
             self._set(HALF_OPEN)
 
-    def _set(self, state: str) -> None:
+    def _set(self, state: BreakerState) -> None:
         if state != self._state:
             self._state = state
             if self._on_change:
                 self._on_change(self.name, state)
+
+
+def breakers_for(
+    keys: Iterable[str], settings: BreakerSettings, clock: Callable[[], float], on_change: OnChange
+) -> dict[str, CircuitBreaker]:
+    """One breaker per key (`channel:provider`), all with the same settings."""
+    return {
+        key: CircuitBreaker(
+            key,
+            settings.failure_threshold,
+            settings.window_seconds,
+            settings.open_seconds,
+            clock,
+            on_change,
+        )  # fmt: skip
+        for key in keys
+    }

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from itertools import chain
 from typing import Any
 
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
 
@@ -178,3 +179,8 @@ class Statement:
             ) from exc
         finally:
             cursor.close()
+
+
+def insert_for(dialect: Dialect) -> Any:
+    """The dialect's INSERT, which has ON CONFLICT (SQLAlchemy's generic one has not)."""
+    return postgresql.insert if dialect.name == "postgresql" else sqlite.insert

@@ -25,8 +25,8 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 
-from alert_webhook.store.record import Incoming
-from alert_webhook.store.sql import RecordResult, StoreUnavailable
+from alert_webhook.store.guard import StoreUnavailable
+from alert_webhook.store.record import Incoming, RecordResult
 
 logger = logging.getLogger("alert_webhook.store")
 RecordMany = Callable[[Sequence[Incoming]], list[RecordResult]]

@@ -1,14 +1,29 @@
-"""Incidents: acknowledgement, response deadlines, reminders (portable SQL)."""
+"""Incidents: acknowledgement, response deadlines, reminders (portable SQL).
+
+Each follow-up (a tier raised, a reminder) is one transaction: the guarded
+UPDATE that says "this replica does it", the deliveries it sends and the flag it
+leaves. A replica that loses the race writes nothing.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.engine import Dialect
 
+from alert_webhook.routing import Target
 from alert_webhook.store.guard import Transactions
+from alert_webhook.store.outbox import (
+    Failover,
+    delivery_insert,
+    flag_incident,
+    routed_channels,
+)
+from alert_webhook.store.rows import DeliveryStatus, NewDelivery, Purpose
 from alert_webhook.store.schema import alert_events, alerts, deliveries, incidents
 
 
@@ -23,8 +38,9 @@ class OpenIncident:
 
 
 class Incidents:
-    def __init__(self, tx: Transactions) -> None:
+    def __init__(self, tx: Transactions, dialect: Dialect) -> None:
         self.tx = tx
+        self._insert = delivery_insert(dialect)
 
     def _open(self, *where: Any) -> list[OpenIncident]:
         query = (
@@ -51,25 +67,56 @@ class Incidents:
     def unacknowledged(self, severity: str) -> list[OpenIncident]:
         return self._open(incidents.c.severity == severity)
 
-    def raise_tier(self, alert_id: int, tier: int, next_deadline: float) -> bool:
-        """Move to `tier + 1` once; False if another replica already did."""
+    def escalate(
+        self, incident: OpenIncident, next_deadline: float, flag: str, failover: Failover
+    ) -> bool:
+        """Move the incident to the next tier once, sending the deliveries `failover`
+        picks from the channels its alert was routed to; False if another replica
+        already did."""
         with self.tx.write() as conn:
-            result = conn.execute(
+            raised = conn.execute(
                 update(incidents)
-                .where(incidents.c.alert_id == alert_id, incidents.c.tier == tier)
-                .values(tier=tier + 1, deadline_at=next_deadline)
+                .where(incidents.c.alert_id == incident.alert_id, incidents.c.tier == incident.tier)
+                .values(tier=incident.tier + 1, deadline_at=next_deadline)
             )
-            return result.rowcount == 1
+            if raised.rowcount != 1:
+                return False
+            rows = failover(routed_channels(conn, incident.alert_id))
+            if rows:
+                self._insert(conn, rows)
+            flag_incident(conn, incident.alert_id, flag)
+            return True
 
-    def count_reminder(self, alert_id: int, n: int) -> bool:
-        """Note reminder `n` as due; False if it (or a later one) already was."""
+    def remind(
+        self,
+        incident: OpenIncident,
+        n: int,
+        deliveries_to: Callable[[list[Target]], list[NewDelivery]],
+    ) -> bool:
+        """Send reminder `n` once, through `deliveries_to(where the firing message was
+        delivered)`; False if it (or a later one) was already sent."""
         with self.tx.write() as conn:
-            result = conn.execute(
+            counted = conn.execute(
                 update(incidents)
-                .where(incidents.c.alert_id == alert_id, incidents.c.reminders < n)
+                .where(incidents.c.alert_id == incident.alert_id, incidents.c.reminders < n)
                 .values(reminders=n)
             )
-            return result.rowcount == 1
+            if counted.rowcount != 1:
+                return False
+            reached = conn.execute(
+                select(deliveries.c.channel, deliveries.c.recipient)
+                .where(
+                    deliveries.c.alert_id == incident.alert_id,
+                    deliveries.c.event_status == "firing",
+                    deliveries.c.purpose == Purpose.NOTIFY,
+                    deliveries.c.status == DeliveryStatus.DELIVERED,
+                )
+                .order_by(deliveries.c.id)
+            )
+            rows = deliveries_to([Target(r.channel, r.recipient) for r in reached])
+            if rows:
+                self._insert(conn, rows)
+            return True
 
     def ack(self, alert_id: int, by: str, now: float) -> dict[str, Any] | None:
         """Acknowledge; None when there is no such incident. Idempotent."""
@@ -85,21 +132,6 @@ class Incidents:
                 .first()
             )
             return dict(row) if row else None
-
-    def carriers(self, alert_id: int) -> list[tuple[str, str]]:
-        """Where the firing message was delivered: reminders go the same way."""
-        with self.tx.read() as conn:
-            rows = conn.execute(
-                select(deliveries.c.channel, deliveries.c.recipient)
-                .where(
-                    deliveries.c.alert_id == alert_id,
-                    deliveries.c.event_status == "firing",
-                    deliveries.c.purpose == "notify",
-                    deliveries.c.status == "delivered",
-                )
-                .order_by(deliveries.c.id)
-            )
-            return [(r.channel, r.recipient) for r in rows]
 
     def list(self, limit: int = 200) -> list[dict[str, Any]]:
         query = (

@@ -1,28 +1,29 @@
-"""The delivery outbox: claim due deliveries under a lease, finish them, enqueue more.
+"""The delivery outbox: claim due deliveries under a lease, finish them, fail them over.
 
-A worker owns a delivery only while `claimed_by` is its claim token and `claimed_until`
-lies ahead; every claim and every finish is an UPDATE guarded by those columns
-and checked by rowcount, so replicas sharing the store never both send one.
+The lease (`store/lease.py`) decides who sends a delivery: every claim and every
+finish is an UPDATE guarded by the claim token, so replicas sharing the store
+never both send one.
 """
 
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, literal_column, null, or_, select, update
-from sqlalchemy.engine import Dialect
+from sqlalchemy import bindparam, func, null, select, update
+from sqlalchemy.engine import Connection, Dialect
 
-from alert_webhook.store.bulk import Bulk, Statement
+from alert_webhook.store.bulk import Bulk, Statement, insert_for
 from alert_webhook.store.guard import Transactions
-from alert_webhook.store.schema import alerts, deliveries, heartbeats, incidents
+from alert_webhook.store.lease import Lease
+from alert_webhook.store.rows import DELIVERY_COLUMNS, DeliveryStatus, NewDelivery, Outcome
+from alert_webhook.store.schema import alerts, deliveries, incidents
 
-PENDING, IN_FLIGHT = "pending", "in_flight"
-DELIVERED, FAILED, SKIPPED, ESCALATED = "delivered", "failed", "skipped", "escalated"
-FINAL = (DELIVERED, FAILED, SKIPPED, ESCALATED)
+PENDING, IN_FLIGHT = DeliveryStatus.PENDING, DeliveryStatus.IN_FLIGHT
+# Given the channels an alert was routed to, the deliveries that carry it instead.
+Failover = Callable[[list[str]], list[NewDelivery]]
 
 
 @dataclass(frozen=True)
@@ -49,46 +50,40 @@ class DeliveryJob:
     generator_url: str
 
 
-def _due(now: Any) -> Any:
-    return or_(
-        and_(deliveries.c.status == PENDING, deliveries.c.next_attempt_at <= now),
-        and_(deliveries.c.status == IN_FLIGHT, deliveries.c.claimed_until < now),
-    )
-
-
 _JOB_KEYS = (
     "id", "alert_id", "event_id", "event_status", "channel", "recipient", "purpose", "attempts",
     "received_at", "note", "alertname", "severity", "fingerprint", "starts_at", "generator_url",
 )  # fmt: skip
 
 
+def delivery_insert(dialect: Dialect) -> Bulk:
+    """INSERT of `NewDelivery` rows; the unique key makes every replica add each once."""
+    return Bulk(insert_for(dialect)(deliveries).on_conflict_do_nothing(), dialect, DELIVERY_COLUMNS)
+
+
+def routed_channels(conn: Connection, alert_id: int) -> list[str]:
+    """The channels an alert's deliveries went to, in the order they were created."""
+    rows = conn.execute(
+        select(deliveries.c.channel)
+        .where(deliveries.c.alert_id == alert_id)
+        .order_by(deliveries.c.id)
+    ).scalars()
+    return list(dict.fromkeys(rows))
+
+
+def flag_incident(conn: Connection, alert_id: int, flag: str) -> None:
+    conn.execute(update(incidents).where(incidents.c.alert_id == alert_id).values(flag=flag))
+
+
 class Outbox:
-    def __init__(
-        self, tx: Transactions, dialect_insert: Callable[..., Any], dialect: Dialect
-    ) -> None:
+    def __init__(self, tx: Transactions, dialect: Dialect) -> None:
         self.tx = tx
-        self._insert = dialect_insert
-        # Built once (SQLAlchemy then reuses their compiled form): the worker runs
-        # them on every pass.
-        now: Any = bindparam("c_now")
-        due = (
-            select(deliveries.c.id)
-            .where(_due(now))
-            .order_by(deliveries.c.next_attempt_at, deliveries.c.id)
-            .limit(bindparam("c_limit"))
-        )
-        self._claim_stmt = Statement(
-            update(deliveries)
-            .where(deliveries.c.id.in_(due.scalar_subquery()), _due(now))
-            .values(
-                status=IN_FLIGHT,
-                claimed_by=bindparam("c_claim"),
-                claimed_until=bindparam("c_until"),
-                attempts=deliveries.c.attempts + 1,
-            ),
-            dialect,
-        )
-        self._claimed_stmt = Statement(
+        self.lease = Lease(
+            deliveries, dialect, pending=PENDING, in_flight=IN_FLIGHT,
+            due_at=deliveries.c.next_attempt_at, on_claim={"attempts": deliveries.c.attempts + 1},
+        )  # fmt: skip
+        self._insert = delivery_insert(dialect)
+        self._claimed = Statement(
             select(
                 deliveries,
                 alerts.c.alertname,
@@ -106,98 +101,94 @@ class Outbox:
             .order_by(deliveries.c.id),
             dialect,
         )
-        self._backlog_stmt = select(func.count(), func.min(deliveries.c.received_at)).where(
+        self._backlog = select(func.count(), func.min(deliveries.c.received_at)).where(
             deliveries.c.status.in_((PENDING, IN_FLIGHT))
         )
-        self._finish_many = Bulk(
+        # Bind names are the Outcome's fields with `b_` before them: SQLAlchemy keeps
+        # the bare column names for the SET clause.
+        self._finish = Bulk(
             update(deliveries)
-            .where(
-                deliveries.c.id == bindparam("b_id"),
-                deliveries.c.claimed_by == bindparam("b_claim"),
-                deliveries.c.status == literal_column(f"'{IN_FLIGHT}'"),
-            )
+            .where(self.lease.owned(bindparam("b_delivery_id"), bindparam("b_claim")))
             .values(
                 status=bindparam("b_status"),
                 finished_at=bindparam("b_at"),
                 claimed_until=null(),
                 provider=func.coalesce(bindparam("b_provider"), deliveries.c.provider),
                 note=func.coalesce(bindparam("b_note"), deliveries.c.note),
+                last_error=func.coalesce(bindparam("b_error"), deliveries.c.last_error),
             ),
             dialect,
-            ("b_id", "b_claim", "b_status", "b_at", "b_provider", "b_note"),
+            ("b_delivery_id", "b_claim", "b_status", "b_at", "b_provider", "b_note", "b_error"),
         )
 
     def claim(self, now: float, worker: str, lease: float, limit: int) -> list[DeliveryJob]:
         """Take up to `limit` due deliveries (pending, or in flight past their lease)."""
-        # One guarded UPDATE for the batch; the token says which rows we won.
-        claim = f"{worker}:{uuid.uuid4().hex[:12]}"
+        claim = Lease.new_claim(worker)
         with self.tx.write() as conn:
-            won = self._claim_stmt.rowcount(
-                conn, {"c_now": now, "c_limit": limit, "c_claim": claim, "c_until": now + lease}
-            )
-            if not won:
+            if not self.lease.claim(conn, now, claim, lease, limit):
                 return []
-            rows = self._claimed_stmt.mappings(conn, {"c_claim": claim})
-            return [
-                DeliveryJob(
-                    claim=claim,
-                    **{k: r[k] for k in _JOB_KEYS},
-                    labels=json.loads(r["labels"]),
-                    annotations=json.loads(r["annotations"]),
-                )
-                for r in rows
-            ]
+            rows = self._claimed.mappings(conn, {"c_claim": claim})
+        return [
+            DeliveryJob(
+                claim=claim,
+                **{k: r[k] for k in _JOB_KEYS},
+                labels=json.loads(r["labels"]),
+                annotations=json.loads(r["annotations"]),
+            )
+            for r in rows
+        ]
 
-    def finish(
-        self, job_id: int, claim: str, status: str, now: float, provider: str | None = None,
-        note: str | None = None, error: str | None = None,
-    ) -> bool:  # fmt: skip
-        """Record a final state; False when our lease was lost to another worker."""
-        assert status in FINAL
-        values: dict[str, Any] = {"status": status, "finished_at": now, "claimed_until": None}
-        values |= {
-            k: v for k, v in (("provider", provider), ("note", note), ("last_error", error)) if v
-        }
-        return self._owned_update(job_id, claim, values)
+    def finish(self, outcome: Outcome) -> bool:
+        """Record one final state at once; False when our lease was lost."""
+        return self.finish_many([outcome]) == 1
 
-    def finish_many(self, items: list[dict[str, Any]]) -> int:
-        """Record several final states in one transaction (outcomes with no outside
-        effect, e.g. a dashboard delivery or a skip); returns how many we still owned."""
-        if not items:
+    def finish_many(self, outcomes: Sequence[Outcome]) -> int:
+        """Record final states in one transaction; returns how many we still owned."""
+        if not outcomes:
             return 0
+        rows = [
+            (o.delivery_id, o.claim, o.status, o.at, o.provider or None, o.note, o.error)
+            for o in outcomes
+        ]
         with self.tx.write() as conn:
-            return max(self._finish_many(conn, items), 0)
+            return max(self._finish(conn, rows), 0)
 
-    def reschedule(
-        self, job_id: int, claim: str, at: float, error: str | None, refund_attempt: bool = False
+    def retry_later(
+        self, job: DeliveryJob, at: float, error: str | None, refund_attempt: bool = False
     ) -> bool:
+        """Back to pending until `at`; `refund_attempt` when no provider was really tried."""
         values: dict[str, Any] = {"status": PENDING, "next_attempt_at": at, "claimed_until": None}
         if error:
             values["last_error"] = error
-        if refund_attempt:  # waiting for an open breaker is not a try
+        if refund_attempt:
             values["attempts"] = deliveries.c.attempts - 1
-        return self._owned_update(job_id, claim, values)
-
-    def _owned_update(self, job_id: int, claim: str, values: dict[str, Any]) -> bool:
         with self.tx.write() as conn:
-            result = conn.execute(
-                update(deliveries)
-                .where(
-                    deliveries.c.id == job_id,
-                    deliveries.c.status == IN_FLIGHT,
-                    deliveries.c.claimed_by == claim,
-                )
-                .values(**values)
-            )
-            return result.rowcount == 1
+            return self.lease.update_owned(conn, job.id, job.claim, values)
 
-    def enqueue(self, rows: Iterable[dict[str, Any]]) -> int:
+    def escalate(
+        self, job: DeliveryJob, at: float, error: str, flag: str, failover: Failover
+    ) -> DeliveryStatus | None:
+        """Give up on `job` and hand its alert to the deliveries `failover` picks from
+        the channels it was routed to, flagging the incident: one transaction. Returns
+        the job's final state (escalated, or failed when nothing can carry it), or
+        None when the lease was lost (and then nothing was written)."""
+        with self.tx.write() as conn:
+            rows = failover(routed_channels(conn, job.alert_id))
+            status = DeliveryStatus.ESCALATED if rows else DeliveryStatus.FAILED
+            values = {"status": status, "finished_at": at, "claimed_until": None,
+                      "last_error": error}  # fmt: skip
+            if not self.lease.update_owned(conn, job.id, job.claim, values):
+                return None
+            if rows:
+                self._insert(conn, rows)
+            flag_incident(conn, job.alert_id, flag)
+            return status
+
+    def insert(self, conn: Connection, rows: Iterable[NewDelivery]) -> None:
+        """Add deliveries inside the caller's transaction."""
         rows = list(rows)
-        if not rows:
-            return 0
-        with self.tx.write() as conn:
-            result = conn.execute(self._insert(deliveries).on_conflict_do_nothing(), rows)
-            return max(result.rowcount, 0)
+        if rows:
+            self._insert(conn, rows)
 
     def counterpart_status(self, job: DeliveryJob) -> str | None:
         """Status of the firing message this resolved message follows on its channel."""
@@ -212,39 +203,26 @@ class Outbox:
                 )
             ).scalar()
 
-    def channels_of(self, alert_id: int) -> list[str]:
-        with self.tx.read() as conn:
-            rows = conn.execute(
-                select(deliveries.c.channel)
-                .where(deliveries.c.alert_id == alert_id)
-                .order_by(deliveries.c.id)
-            ).scalars()
-            return list(dict.fromkeys(rows))
-
     def sent_since(
-        self, channel: str, recipient: str, since: float, purpose: str | None = None
+        self, channel: str, recipient: str, since: float, note: str | None = None
     ) -> int:
+        """Messages delivered to `recipient` on `channel` since then; with `note`, only
+        those carrying that note (e.g. the storm digest)."""
         query = select(func.count()).where(
             deliveries.c.channel == channel,
             deliveries.c.recipient == recipient,
-            deliveries.c.status == DELIVERED,
+            deliveries.c.status == DeliveryStatus.DELIVERED,
             deliveries.c.finished_at >= since,
         )
-        if purpose is not None:
-            query = query.where(deliveries.c.note == purpose)
+        if note is not None:
+            query = query.where(deliveries.c.note == note)
         with self.tx.read() as conn:
             return int(conn.execute(query).scalar_one())
-
-    def flag_incident(self, alert_id: int, flag: str) -> None:
-        with self.tx.write() as conn:
-            conn.execute(
-                update(incidents).where(incidents.c.alert_id == alert_id).values(flag=flag)
-            )
 
     def backlog(self, now: float) -> tuple[int, float]:
         """Deliveries not yet final, and the age of the oldest one."""
         with self.tx.read() as conn:
-            count, oldest = conn.execute(self._backlog_stmt).one()
+            count, oldest = conn.execute(self._backlog).one()
         return int(count), (now - oldest) if oldest is not None else 0.0
 
     def list(self, alert_id: int | None = None, limit: int = 200) -> list[dict[str, Any]]:
@@ -253,9 +231,3 @@ class Outbox:
             query = query.where(deliveries.c.alert_id == alert_id)
         with self.tx.read() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]
-
-    def last_heartbeat(self, name: str) -> float | None:
-        with self.tx.read() as conn:
-            return conn.execute(
-                select(heartbeats.c.last_seen).where(heartbeats.c.name == name)
-            ).scalar()

@@ -1,40 +1,30 @@
 """SQLAlchemy Core store: SQLite in WAL mode by default, PostgreSQL for scale-out.
 
-`record_notification` commits a whole notification in one transaction or
-nothing of it; only after it returns may the webhook answer 2xx.
+`record_many` commits notifications whole, in one transaction, or nothing of
+them; only after it returns may the webhook answer 2xx.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from alert_webhook.payload import Notification
-from alert_webhook.routing import Planner
 from alert_webhook.store.guard import StoreUnavailable as StoreUnavailable
 from alert_webhook.store.guard import Transactions
 from alert_webhook.store.guard import guard as _guard
 from alert_webhook.store.incidents import Incidents
 from alert_webhook.store.outbox import Outbox
-from alert_webhook.store.record import Incoming, Recorder
-from alert_webhook.store.schema import alerts, metadata
-
-
-@dataclass(frozen=True)
-class RecordResult:
-    notification_id: int
-    alerts: int
-    state_changes: int
-    stored_deliveries: int = 0  # written as delivered (the dashboard): see Recorder
-    queued_deliveries: int = 0  # pending, for the delivery worker
+from alert_webhook.store.planners import Recording
+from alert_webhook.store.record import Incoming, Recorder, RecordResult
+from alert_webhook.store.schema import alerts, heartbeats, metadata
 
 
 @dataclass(frozen=True)
@@ -78,17 +68,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+_BARE = Recording()  # alerts and state changes only
+
+
 class SqlStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        dialect = engine.dialect.name
-        self._insert: Callable[..., Any] = (
-            postgresql.insert if dialect == "postgresql" else sqlite.insert
-        )
-        self.tx = Transactions(engine, serialize_writes=dialect == "sqlite")
-        self.outbox = Outbox(self.tx, self._insert, engine.dialect)
-        self.incidents = Incidents(self.tx)
-        self._recorder = Recorder(self._insert, engine.dialect)
+        dialect = engine.dialect
+        self.tx = Transactions(engine, serialize_writes=dialect.name == "sqlite")
+        self.outbox = Outbox(self.tx, dialect)
+        self.incidents = Incidents(self.tx, dialect)
+        self._recorder = Recorder(dialect)
 
     def create_schema(self) -> None:
         with _guard():
@@ -103,23 +93,24 @@ class SqlStore:
             return False
 
     def record_notification(
-        self, notification: Notification, body: bytes, now: float, planner: Planner | None = None
+        self, notification: Notification, body: bytes, now: float, recording: Recording = _BARE
     ) -> RecordResult:
-        """Commit the notification whole (with its deliveries) or nothing of it."""
-        return self.record_many([Incoming(notification, body, now)], planner, now)[0]
+        """Commit the notification whole (with what its planners add) or nothing of it."""
+        return self.record_many([Incoming(notification, body, now)], recording, now)[0]
 
     def record_many(
-        self, items: Sequence[Incoming], planner: Planner | None, now: float
+        self, items: Sequence[Incoming], recording: Recording, now: float
     ) -> list[RecordResult]:
         """Commit the notifications in one transaction, as if one after another, or
         nothing of them; `now` is when the store's own channels count as delivered."""
         with self.tx.write() as conn:
-            recorded = self._recorder.record_many(conn, items, planner, now)
-        return [
-            RecordResult(r.notification_id, len(i.notification.alerts), r.state_changes,
-                         r.stored_deliveries, r.queued_deliveries)
-            for i, r in zip(items, recorded, strict=True)
-        ]  # fmt: skip
+            return self._recorder.record_many(conn, items, recording, now)
+
+    def last_heartbeat(self, name: str) -> float | None:
+        with self.tx.read() as conn:
+            return conn.execute(
+                select(heartbeats.c.last_seen).where(heartbeats.c.name == name)
+            ).scalar()
 
     def list_alerts(
         self, status: str | None = None, limit: int = 100, fingerprint: str | None = None

@@ -83,19 +83,19 @@ def test_targets_expand_channels_to_recipients() -> None:
     ]
 
 
-def test_planner_remembers_routes_by_the_labels_they_read_only() -> None:
-    from alert_webhook.routing import Planner
+def test_router_remembers_routes_by_the_labels_they_read_only() -> None:
+    from alert_webhook.routing import Router
 
     routing = RoutingSettings.model_validate(
         {"routes": [{"match_re": {"instance": "db.*"}, "channels": ["log"]}]}
     )
-    planner = Planner(routing, ChannelsSettings(), {"low": 60.0})
+    router = Router(routing, ChannelsSettings())
     db = {"alertname": "A", "severity": "medium", "instance": "db1"}
     web = {"alertname": "B", "severity": "medium", "instance": "web1"}
     for _ in range(2):  # the second round is answered from memory
-        assert planner.targets(db) == [Target("log")]
-        assert planner.targets(web) == [Target("dashboard")]
-        assert planner.targets({**web, "severity": "low"}) == [Target("log")]
+        assert router.targets(db) == [Target("log")]
+        assert router.targets(web) == [Target("dashboard")]
+        assert router.targets({**web, "severity": "low"}) == [Target("log")]
     # Labels routing does not read share an answer; callers may change their copy.
-    planner.targets({**db, "team": "x"}).append(Target("sms"))
-    assert planner.targets(db) == [Target("log")]
+    router.targets({**db, "team": "x"}).append(Target("sms"))
+    assert router.targets(db) == [Target("log")]

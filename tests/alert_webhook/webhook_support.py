@@ -1,4 +1,5 @@
-"""Helpers shared by the webhook's tests: payload builders, a fake clock, contacts.
+"""Helpers shared by the webhook's tests: payload builders, a fake clock, contacts,
+a delivery worker built as the factory builds it.
 
 A uniquely named module (not `conftest`) so imports never collide with other
 test folders' conftest modules."""
@@ -7,11 +8,17 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from alert_webhook.routing import planner_from
-from alert_webhook.settings import settings_from_mapping
+from alert_webhook.channels.registry import build_channels
+from alert_webhook.delivery import provider_breakers
+from alert_webhook.delivery.worker import DeliveryWorker
+from alert_webhook.metrics import WebhookMetrics
+from alert_webhook.service import recording_from
+from alert_webhook.settings import Settings, settings_from_mapping
+from alert_webhook.store import SqlStore
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "alert_webhook"
 
@@ -43,7 +50,7 @@ CONTACTS: dict[str, Any] = {
         "sms": {"recipients": ["+15555550100"], "escalation_recipients": ["+15555550199"]},
     }
 }
-PLANNER = planner_from(settings_from_mapping(CONTACTS, {}))
+RECORDING = recording_from(settings_from_mapping(CONTACTS, {}), ["dashboard"])
 
 
 def make_alert(
@@ -78,3 +85,18 @@ def make_notification(*alerts: dict[str, Any], status: str | None = None) -> dic
         "firing" if any(a["status"] == "firing" for a in alerts) else "resolved"
     )
     return body
+
+
+def worker_for(
+    store: SqlStore,
+    settings: Settings,
+    metrics: WebhookMetrics,
+    clock: Callable[[], float],
+    worker_id: str,
+) -> DeliveryWorker:
+    channels = build_channels(settings)
+    breakers = provider_breakers(channels, settings.delivery.breaker, metrics, clock)
+    return DeliveryWorker(
+        store.outbox, channels, breakers, settings.delivery, settings.links, settings.channels,
+        metrics, clock=clock, rand=lambda: 0.5, worker_id=worker_id,
+    )  # fmt: skip

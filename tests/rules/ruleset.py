@@ -120,17 +120,17 @@ def inputs_by_file() -> dict[str, set[str]]:
 def webhook_alerts() -> list[Rule]:
     """The alerts alert_webhook raises itself (it declares them in OWN_ALERTS), as
     Rules with the runbook_url the webhook gives them under its default settings."""
-    from alert_webhook.delivery.scheduler import OWN_ALERTS, runbook_url
+    from alert_webhook.duties import OWN_ALERTS, runbook_url
     from alert_webhook.settings import Settings
 
-    settings = Settings()
+    base = Settings().links.runbook_base_url
     return [
         Rule(
-            "alert_webhook/delivery/scheduler.py",
+            "alert_webhook/duties.py",
             {
                 "alert": name,
                 "labels": {"alertname": name, "severity": severity},
-                "annotations": {"runbook_url": runbook_url(settings, name)},
+                "annotations": {"runbook_url": runbook_url(base, name)},
             },
         )
         for name, severity in OWN_ALERTS.items()

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from webhook_support import PLANNER, make_alert, make_notification
+from webhook_support import RECORDING, make_alert, make_notification
 
 from alert_webhook.payload import parse_notification
-from alert_webhook.store import SqlStore, StoreUnavailable, open_store
-from alert_webhook.store.record import Recorder
+from alert_webhook.store import Recording, SqlStore, StoreUnavailable, open_store
 from alert_webhook.store.schema import deliveries
 
 
@@ -66,17 +65,18 @@ def test_list_alerts_returns_labels_and_annotations(store: SqlStore) -> None:
     assert data["startsAt"].startswith("2026-11-28T09:03:31")
 
 
-def test_failure_mid_notification_stores_nothing(store: SqlStore, monkeypatch) -> None:
-    """Alerts and state changes are written before deliveries: a failure there undoes all."""
-    data = make_notification(make_alert("a"), make_alert("b"))
-
-    def failing(*args, **kwargs):
+class _FailingPlanner:
+    def plan(self, conn, changes, now, tally) -> None:
         raise StoreUnavailable("disk went away")
 
-    monkeypatch.setattr(Recorder, "_plan", failing)
+
+def test_failure_mid_notification_stores_nothing(store: SqlStore) -> None:
+    """A planner failing after the others wrote incidents and deliveries undoes all."""
+    data = make_notification(make_alert("a"), make_alert("b"))
+    recording = Recording((*RECORDING.planners, _FailingPlanner()))
     body = json.dumps(data).encode()
     with pytest.raises(StoreUnavailable):
-        store.record_notification(parse_notification(body), body, 100.0, PLANNER)
+        store.record_notification(parse_notification(body), body, 100.0, recording)
     for table in ("notifications", "alerts", "alert_events", "deliveries", "incidents"):
         assert store.count(table) == 0, table
 
@@ -92,7 +92,7 @@ def test_unreachable_database_is_store_unavailable(tmp_path) -> None:
 
 def _planned(store: SqlStore, data: dict, now: float = 100.0):
     body = json.dumps(data).encode()
-    return store.record_notification(parse_notification(body), body, now, PLANNER)
+    return store.record_notification(parse_notification(body), body, now, RECORDING)
 
 
 def _deliveries(store: SqlStore) -> list[tuple[str, str, str, str]]:
@@ -136,9 +136,9 @@ def test_resolved_without_a_firing_record_is_routed_by_severity(store) -> None:
 def test_watchdog_is_a_heartbeat_not_an_alert(store) -> None:
     _planned(store, make_notification(make_alert("w", alertname="Watchdog", severity="none")), 50)
     assert store.count("alerts") == 0 and _deliveries(store) == []
-    assert store.outbox.last_heartbeat("Watchdog") == 50
+    assert store.last_heartbeat("Watchdog") == 50
     _planned(store, make_notification(make_alert("w", alertname="Watchdog", severity="none")), 80)
-    assert store.outbox.last_heartbeat("Watchdog") == 80
+    assert store.last_heartbeat("Watchdog") == 80
 
 
 def test_new_and_repeated_alerts_in_one_notification(store: SqlStore) -> None:

@@ -10,7 +10,7 @@ import json
 from collections.abc import Sequence
 
 import pytest
-from webhook_support import PLANNER, make_alert, make_notification
+from webhook_support import RECORDING, make_alert, make_notification
 
 from alert_webhook.payload import parse_notification
 from alert_webhook.store import Incoming, RecordResult, SqlStore, StoreUnavailable
@@ -119,7 +119,7 @@ def test_batch_sizes_are_observed() -> None:
 
 
 def test_a_real_batch_gives_each_notification_its_own_id(store: SqlStore) -> None:
-    writer = GroupCommit(lambda items: store.record_many(items, PLANNER, 300.0))
+    writer = GroupCommit(lambda items: store.record_many(items, RECORDING, 300.0))
     first = writer.submit(_incoming("x", received_at=100.0))
     second = writer.submit(_incoming("y", received_at=200.0))
     writer.run_once()

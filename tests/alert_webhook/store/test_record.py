@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from webhook_support import PLANNER, make_alert, make_notification
+from webhook_support import RECORDING, make_alert, make_notification
 
 from alert_webhook.payload import parse_notification
 from alert_webhook.store import Incoming, SqlStore, StoreUnavailable
@@ -28,7 +28,7 @@ def _deliveries(store: SqlStore) -> list[dict[str, Any]]:
 def test_firing_and_resolved_in_one_batch_are_two_state_changes(store: SqlStore) -> None:
     fired = _item(make_alert("a", severity="critical"), at=100.0)
     resolved = _item(make_alert("a", severity="critical", status="resolved"), at=101.0)
-    results = store.record_many([fired, resolved], PLANNER, 102.0)
+    results = store.record_many([fired, resolved], RECORDING, 102.0)
     assert [r.state_changes for r in results] == [1, 1]
     (alert,) = store.list_alerts()
     assert alert.status == "resolved" and alert.last_received_at == 101.0
@@ -41,12 +41,12 @@ def test_firing_and_resolved_in_one_batch_are_two_state_changes(store: SqlStore)
 
 
 def test_a_late_firing_copy_in_the_same_batch_does_not_reopen(store: SqlStore) -> None:
-    store.record_many([_item(make_alert("a"), at=100.0)], PLANNER, 100.0)
+    store.record_many([_item(make_alert("a"), at=100.0)], RECORDING, 100.0)
     late = [
         _item(make_alert("a", status="resolved"), at=200.0),
         _item(make_alert("a"), at=201.0),  # an HA peer's older copy
     ]
-    results = store.record_many(late, PLANNER, 202.0)
+    results = store.record_many(late, RECORDING, 202.0)
     assert [r.state_changes for r in results] == [1, 0]
     (alert,) = store.list_alerts()
     assert alert.status == "resolved" and alert.last_received_at == 200.0
@@ -60,7 +60,7 @@ def test_the_later_copy_wins_and_each_change_keeps_its_own_receive_time(
     later["annotations"]["summary"] = "newer text"
     results = store.record_many(
         [_item(first, make_alert("b", severity="low"), at=100.0), _item(later, at=150.0)],
-        PLANNER,
+        RECORDING,
         160.0,
     )
     assert [r.state_changes for r in results] == [2, 0]  # b, then a repeat of a
@@ -75,7 +75,7 @@ def test_dashboard_deliveries_are_delivered_when_stored_and_counted_apart(
 ) -> None:
     medium = _item(make_alert("m", severity="medium"), at=100.0)
     low = _item(make_alert("l", severity="low"), at=101.0)
-    results = store.record_many([medium, low], PLANNER, 100.5)
+    results = store.record_many([medium, low], RECORDING, 100.5)
     assert [(r.stored_deliveries, r.queued_deliveries) for r in results] == [(1, 0), (0, 1)]
     dashboard, log = _deliveries(store)
     assert (dashboard["channel"], dashboard["status"], dashboard["provider"]) == (
@@ -92,7 +92,7 @@ def test_a_driver_error_mid_batch_is_store_unavailable_and_stores_nothing(
     with store.engine.begin() as conn:  # the incidents insert will fail
         conn.exec_driver_sql("DROP TABLE incidents")
     with pytest.raises(StoreUnavailable, match="no such table"):
-        store.record_many([_item(make_alert("a"), at=100.0)], PLANNER, 100.0)
+        store.record_many([_item(make_alert("a"), at=100.0)], RECORDING, 100.0)
     for table in ("notifications", "alerts", "alert_events", "deliveries"):
         assert store.count(table) == 0, table
 
@@ -100,9 +100,9 @@ def test_a_driver_error_mid_batch_is_store_unavailable_and_stores_nothing(
 def test_the_watchdog_in_a_batch_is_a_heartbeat_at_its_latest_time(store: SqlStore) -> None:
     beat = make_alert("w", alertname="Watchdog", severity="none")
     items = [_item(beat, at=50.0), _item(make_alert("a"), at=60.0), _item(beat, at=70.0)]
-    results = store.record_many(items, PLANNER, 71.0)
+    results = store.record_many(items, RECORDING, 71.0)
     assert [r.state_changes for r in results] == [0, 1, 0]
-    assert store.outbox.last_heartbeat("Watchdog") == 70.0
+    assert store.last_heartbeat("Watchdog") == 70.0
 
 
 labels = st.dictionaries(st.text(max_size=8), st.text(max_size=12), max_size=6)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from support.procs import free_port
-from webhook_support import PLANNER, make_alert, make_notification
+from webhook_support import RECORDING, make_alert, make_notification
 
 from alert_webhook.payload import parse_notification
 from alert_webhook.store import open_store
@@ -65,7 +65,7 @@ def replicas(pg_url):
 
 def _record(store, data: dict, now: float) -> int:
     body = json.dumps(data).encode()
-    return store.record_notification(parse_notification(body), body, now, PLANNER).state_changes
+    return store.record_notification(parse_notification(body), body, now, RECORDING).state_changes
 
 
 def _concurrently(*calls):
@@ -123,9 +123,8 @@ def test_resolved_and_late_firing_copy_on_postgresql(replicas) -> None:
 
 def test_two_replicas_send_each_sms_once(replicas) -> None:
     from fakes import TWILIO_ENV, fake_twilio, twilio_provider
+    from webhook_support import worker_for
 
-    from alert_webhook.channels.registry import build_channels
-    from alert_webhook.delivery.worker import DeliveryWorker
     from alert_webhook.metrics import create_metrics
     from alert_webhook.settings import settings_from_mapping
 
@@ -135,14 +134,7 @@ def test_two_replicas_send_each_sms_once(replicas) -> None:
                                        "budget": {"max_messages": 1000}}}}  # fmt: skip
         settings = settings_from_mapping(config, TWILIO_ENV)
         workers = [
-            DeliveryWorker(
-                s.outbox,
-                build_channels(settings),
-                settings,
-                create_metrics(),
-                clock=lambda: 1000.0,
-                worker_id=f"replica{i}",
-            )  # fmt: skip
+            worker_for(s, settings, create_metrics(), lambda: 1000.0, worker_id=f"replica{i}")
             for i, s in enumerate(replicas)
         ]
         alerts = [make_alert(f"s{i}", instance=f"h{i}:9100") for i in range(30)]
@@ -170,7 +162,7 @@ def test_a_batch_on_postgresql_keeps_each_notification_and_change_apart(replicas
         for fp in ("p", "q", "p")  # q between two copies of p
     ]
     items = [Incoming(parse_notification(raw), raw, 100.0 + i) for i, raw in enumerate(bodies)]
-    results = a.record_many(items, PLANNER, 110.0)
+    results = a.record_many(items, RECORDING, 110.0)
     assert [r.state_changes for r in results] == [1, 1, 0]
     assert [r.stored_deliveries for r in results] == [1, 1, 0]  # the dashboard's
     ids = [r.notification_id for r in results]

@@ -1,8 +1,6 @@
-"""delivery/scheduler.py: deadlines, reminders, the watchdog; ack via the API. Fake clock."""
+"""duties.py: deadlines, reminders, the watchdog, driven through the app. Fake clock."""
 
 from __future__ import annotations
-
-import json
 
 import pytest
 from webhook_support import CONTACTS, make_alert, make_notification
@@ -21,9 +19,9 @@ def _post(app, *alerts) -> None:
 def _step(app) -> None:
     """One worker pass, one scheduler pass, one more worker pass for what it enqueued."""
     workers = app.extensions["alert_webhook"].workers
-    workers.worker.run_once()
-    workers.scheduler.run_once()
-    workers.worker.run_once()
+    workers.step("deliveries")
+    workers.step("duties")
+    workers.step("deliveries")
 
 
 def _rows(store, purpose: str) -> list[tuple[str, str]]:
@@ -32,8 +30,8 @@ def _rows(store, purpose: str) -> list[tuple[str, str]]:
     )
 
 
-def _metric(app, name: str, **labels: str) -> float:
-    return app.extensions["alert_webhook"].metrics.registry.get_sample_value(name, labels) or 0.0
+def _metric(app, name: str, **labels: str) -> float | None:
+    return app.extensions["alert_webhook"].metrics.registry.get_sample_value(name, labels)
 
 
 def test_unacknowledged_past_deadline_reaches_the_next_tier_once(app, store, clock) -> None:
@@ -58,13 +56,6 @@ def test_acknowledged_incident_is_not_escalated(app, store, clock) -> None:
     clock.advance(10 * 3600)
     _step(app)
     assert _rows(store, "tier-2") == [] and _rows(store, "remind-1") == []
-
-
-def test_ack_of_unknown_incident_is_404_and_needs_the_token(app_factory) -> None:
-    client = app_factory(CONTACTS).test_client()
-    assert client.post("/api/incidents/99/ack").status_code == 404
-    guarded = app_factory(CONTACTS, env={"ALERT_WEBHOOK_TOKEN": "t"}).test_client()
-    assert guarded.post("/api/incidents/1/ack").status_code == 401
 
 
 def test_critical_reminds_at_the_interval_never_on_repeats(app, store, clock) -> None:
@@ -111,30 +102,3 @@ def test_silent_watchdog_raises_pipeline_broken_and_its_return_resolves_it(
     assert store.list_alerts(status="firing") == []
     assert [a.status for a in store.list_alerts()] == ["resolved"]
     assert _metric(app, "alert_webhook_last_watchdog_timestamp_seconds") == clock.now
-
-
-def test_readyz_reports_workers_and_unconfigured_channels(app) -> None:
-    body = app.test_client().get("/readyz").get_json()
-    assert body["store"] == "ok" and body["workers"] == "not started"
-    assert body["channels"]["dashboard"] == "ok"
-    assert body["channels"]["sms"].startswith("not configured")
-    assert json.dumps(body).count("not configured") >= 2
-
-
-def test_workers_run_the_scheduler_at_most_once_per_interval(app, clock) -> None:
-    workers = app.extensions["alert_webhook"].workers
-    calls: list[float] = []
-    workers.scheduler.run_once = lambda: calls.append(clock.now)
-    workers.run_once()
-    workers.run_once()
-    clock.advance(1)
-    workers.run_once()
-    assert calls == [clock.now - 1, clock.now]
-
-
-def test_started_workers_stop(app) -> None:
-    workers = app.extensions["alert_webhook"].workers
-    workers.start()
-    assert workers.running
-    workers.stop()
-    assert not workers.running and workers.started

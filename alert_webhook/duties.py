@@ -1,0 +1,175 @@
+"""Time-driven duties beside the outbox: deadlines, reminders, the watchdog heartbeat.
+
+`Duties` runs a list of them, each pass in order; one that fails is logged and
+the others still run. Each writes deliveries through the same unique constraint
+as ingest, and decides "this replica does it" with a guarded UPDATE in the same
+transaction, so when replicas all run them, people still hear each thing once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from functools import partial
+
+from alert_webhook.metrics import WebhookMetrics
+from alert_webhook.notify_settings import ChannelsSettings, WatchdogSettings
+from alert_webhook.payload import Notification
+from alert_webhook.routing import Target, recipients_for
+from alert_webhook.store import NewDelivery, Purpose, SqlStore, StoreUnavailable
+from alert_webhook.store.incidents import Incidents, OpenIncident
+
+logger = logging.getLogger("alert_webhook.duties")
+PIPELINE_BROKEN = "AlertingPipelineBroken"
+# The alerts the webhook raises itself, by severity; each has its runbook at
+# <links.runbook_base_url>/<alertname>.md, like the rules' alerts.
+OWN_ALERTS: dict[str, str] = {PIPELINE_BROKEN: "critical"}
+TIER2_CHANNELS = ("sms", "email")
+Duty = tuple[str, Callable[[], None]]
+Accept = Callable[[Notification, bytes, float], object]
+
+
+def runbook_url(base_url: str, alertname: str) -> str:
+    return f"{base_url.rstrip('/')}/{alertname}.md"
+
+
+class Duties:
+    def __init__(self, duties: Sequence[Duty]) -> None:
+        self.duties = list(duties)
+
+    def run_once(self) -> int:
+        for name, duty in self.duties:
+            try:
+                duty()
+            except StoreUnavailable as exc:
+                logger.warning("%s: store unavailable; waits: %s", name, exc)
+            except Exception:
+                logger.exception("%s failed; the other duties go on", name)
+        return 0
+
+
+def _follow_ups(
+    incident: OpenIncident, purpose: str, note: str, now: float, targets: list[Target]
+) -> list[NewDelivery]:
+    """One more message about a firing incident to each target."""
+    return [
+        NewDelivery.pending(incident.alert_id, incident.event_id, "firing", t, purpose, now, note)
+        for t in targets
+    ]
+
+
+class DeadlineEscalation:
+    """Past its response deadline and unacknowledged: tell the next tier."""
+
+    def __init__(
+        self,
+        incidents: Incidents,
+        contacts: ChannelsSettings,
+        metrics: WebhookMetrics,
+        clock: Callable[[], float],
+    ) -> None:
+        self.incidents, self.contacts, self.metrics, self.clock = (
+            incidents, contacts, metrics, clock,
+        )  # fmt: skip
+
+    def __call__(self) -> None:
+        now = self.clock()
+        for incident in self.incidents.past_deadline(now, tier=1):
+            note = f"not acknowledged within its {incident.severity or 'unknown'} deadline"
+            tier2 = partial(self._tier2, incident, note, now)
+            if not self.incidents.escalate(incident, now, f"escalated to tier 2: {note}", tier2):
+                continue
+            self.metrics.escalations.labels("deadline_missed").inc()
+            logger.warning("incident %s %s; escalated to tier 2", incident.alert_id, note)
+
+    def _tier2(
+        self, incident: OpenIncident, note: str, now: float, routed: list[str]
+    ) -> list[NewDelivery]:
+        """The next tier, on the person-to-person channels the alert was routed to."""
+        channels = [c for c in TIER2_CHANNELS if c in routed] or ["email"]
+        targets = [Target(c, r) for c in channels for r in recipients_for(c, self.contacts, 2)]
+        return _follow_ups(incident, Purpose.TIER.nth(2), note, now, targets)
+
+
+class Reminders:
+    """A still-firing, unacknowledged critical alert reminds every interval, where its
+    firing message was delivered."""
+
+    def __init__(self, incidents: Incidents, interval: float, clock: Callable[[], float]) -> None:
+        self.incidents, self.interval, self.clock = incidents, interval, clock
+
+    def __call__(self) -> None:
+        if self.interval <= 0:
+            return
+        now = self.clock()
+        for incident in self.incidents.unacknowledged("critical"):
+            n = int((now - incident.opened_at) // self.interval)
+            if n < 1:
+                continue
+            note = f"still firing (reminder {n})"
+            self.incidents.remind(
+                incident, n, partial(_follow_ups, incident, Purpose.REMIND.nth(n), note, now)
+            )
+
+
+class Watchdog:
+    """Raise (or resolve) our own critical alert when the heartbeat stops (or returns)."""
+
+    def __init__(
+        self,
+        settings: WatchdogSettings,
+        runbook_base_url: str,
+        store: SqlStore,
+        accept: Accept,
+        metrics: WebhookMetrics,
+        clock: Callable[[], float],
+    ) -> None:
+        self.settings, self.runbook_base_url = settings, runbook_base_url
+        self.store, self.accept, self.metrics, self.clock = store, accept, metrics, clock
+        self.fingerprint = f"pipeline-{settings.alertname}"[:64]
+
+    def __call__(self) -> None:
+        if not self.settings.enabled:
+            return
+        last = self.store.last_heartbeat(self.settings.alertname)
+        if last is None:
+            return  # armed by the first heartbeat
+        self.metrics.last_watchdog.set(last)
+        now = self.clock()
+        silent = now - last > self.settings.timeout_seconds
+        # Our own alarm only, not every firing alert: this runs every pass.
+        raised = self.store.list_alerts(status="firing", limit=1, fingerprint=self.fingerprint)
+        since = datetime.fromtimestamp(last, UTC).isoformat()
+        if silent and not raised:
+            self._raise("firing", since, since, now)
+            self.metrics.escalations.labels("watchdog_silent").inc()
+        elif not silent and raised:
+            self._raise("resolved", raised[0].starts_at, since, now)
+
+    def _raise(self, status: str, starts: str, since: str, now: float) -> None:
+        heartbeat = self.settings.alertname
+        ends = (
+            datetime.fromtimestamp(now, UTC).isoformat()
+            if status == "resolved"
+            else "0001-01-01T00:00:00Z"  # Alertmanager's "no end yet"
+        )
+        notification = Notification.model_validate(
+            {
+                "version": "4", "groupKey": "alert_webhook/watchdog", "status": status,
+                "receiver": "alert_webhook",
+                "alerts": [{
+                    "status": status,
+                    "labels": {"alertname": PIPELINE_BROKEN,
+                               "severity": OWN_ALERTS[PIPELINE_BROKEN], "service": "alerting"},
+                    "annotations": {
+                        "summary": f"No {heartbeat} heartbeat since {since}; alerts may be lost",
+                        "description": "Prometheus, Alertmanager or the path to us is broken.",
+                        "runbook_url": runbook_url(self.runbook_base_url, PIPELINE_BROKEN),
+                    },
+                    "startsAt": starts, "endsAt": ends, "fingerprint": self.fingerprint,
+                }],
+            }
+        )  # fmt: skip
+        self.accept(notification, notification.model_dump_json().encode(), now)
+        logger.error("watchdog %s: %s", heartbeat, "silent" if status == "firing" else "back")

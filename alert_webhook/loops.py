@@ -1,0 +1,104 @@
+"""Background work: named loops, each on its own thread.
+
+A loop is a step that does one pass and says how much it did, and how to pace it.
+Today the factory runs two: `deliveries` (the outbox worker) and `duties`
+(deadlines, reminders, the watchdog, the backlog gauges); a third (remediation)
+is one more entry. `run_once()` is the step unit tests drive on a fake clock;
+`start()` runs every loop on its thread (under gunicorn, in the worker process)
+and `stop()` ends them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from alert_webhook.store import StoreUnavailable
+
+logger = logging.getLogger("alert_webhook.loops")
+
+
+@dataclass(frozen=True)
+class Loop:
+    name: str
+    step: Callable[[], int]  # one pass; returns how much work it found
+    interval: float  # seconds between passes when there is nothing to do
+    # A pass that found this much work runs again at once: a backlog drains.
+    busy_at: int | None = None
+    # After wake(), wait this long before the pass, to gather what arrives meanwhile
+    # into one pass instead of one per request.
+    coalesce: float = 0.0
+
+
+class Workers:
+    def __init__(self, loops: Sequence[Loop] = ()) -> None:
+        self.loops: dict[str, Loop] = {}
+        self._stop = threading.Event()
+        self._wake: dict[str, threading.Event] = {}
+        self._threads: list[threading.Thread] = []
+        self.add(*loops)
+
+    def add(self, *loops: Loop) -> None:
+        """More loops, before `start()`."""
+        for loop in loops:
+            if loop.name in self.loops or self._threads:
+                raise ValueError(f"loop {loop.name}: already there, or the loops are running")
+            self.loops[loop.name] = loop
+            self._wake[loop.name] = threading.Event()
+
+    @property
+    def started(self) -> bool:
+        return bool(self._threads)
+
+    @property
+    def running(self) -> bool:
+        return bool(self._threads) and all(t.is_alive() for t in self._threads)
+
+    def step(self, name: str) -> int:
+        """One pass of one loop, on the caller's thread."""
+        return self.loops[name].step()
+
+    def run_once(self) -> int:
+        """One pass of every loop in order; returns the work they found."""
+        return sum(loop.step() for loop in self.loops.values())
+
+    def wake(self, name: str) -> None:
+        """New work for `name` is committed: look now rather than at the next poll."""
+        self._wake[name].set()
+
+    def _guarded(self, loop: Loop) -> int:
+        try:
+            return loop.step()
+        except StoreUnavailable as exc:
+            logger.warning("%s: store unavailable; work waits: %s", loop.name, exc)
+        except Exception:
+            logger.exception("%s: a pass failed; continuing", loop.name)
+        return 0
+
+    def _run(self, loop: Loop) -> None:
+        wake = self._wake[loop.name]
+        while not self._stop.is_set():
+            done = self._guarded(loop)
+            if loop.busy_at is not None and done >= loop.busy_at:
+                continue
+            # Polling finds work other replicas stored; wake() cuts the wait short.
+            if wake.wait(loop.interval) and loop.coalesce:
+                self._stop.wait(loop.coalesce)
+            wake.clear()
+
+    def start(self) -> None:
+        if self._threads:
+            return
+        for loop in self.loops.values():
+            thread = threading.Thread(target=self._run, args=(loop,), name=loop.name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout: float = 10) -> None:
+        self._stop.set()
+        for event in self._wake.values():
+            event.set()
+        for thread in self._threads:
+            thread.join(timeout)

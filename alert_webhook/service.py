@@ -1,0 +1,61 @@
+"""The service layer under the views: what accepting a notification means.
+
+`accept()` is the one way in for every notification, from Alertmanager (the
+ingest view) or from the webhook itself (the watchdog's own alert): record it
+with whatever else is arriving (the group commit), count what the store
+delivered by recording it, and wake the delivery loop for the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+
+from alert_webhook.channels import Channel
+from alert_webhook.metrics import WebhookMetrics
+from alert_webhook.payload import Notification
+from alert_webhook.routing import Router
+from alert_webhook.settings import Settings
+from alert_webhook.store import Incoming, Recording, RecordResult
+from alert_webhook.store.group_commit import GroupCommit
+from alert_webhook.store.planners import DeliveryPlanner, IncidentPlanner, Planner
+
+
+def recording_from(
+    settings: Settings, stored_channels: Iterable[str], extra: Iterable[Planner] = ()
+) -> Recording:
+    """Incidents and deliveries planned with each state change (and any `extra`
+    planners, in the same transaction); the watchdog's heartbeat only noted."""
+    watchdog = settings.watchdog
+    planners: list[Planner] = [
+        IncidentPlanner({str(k): v for k, v in settings.incidents.deadlines_seconds.items()}),
+        DeliveryPlanner(Router(settings.routing, settings.channels), frozenset(stored_channels)),
+        *extra,
+    ]
+    return Recording(tuple(planners), watchdog.alertname if watchdog.enabled else None)
+
+
+def stored_channels(channels: Mapping[str, Channel]) -> list[str]:
+    return [name for name, channel in channels.items() if channel.stored]
+
+
+class Intake:
+    def __init__(
+        self,
+        writer: GroupCommit,
+        metrics: WebhookMetrics,
+        wake_deliveries: Callable[[], None],
+        clock: Callable[[], float],
+    ) -> None:
+        self.writer, self.metrics, self.clock = writer, metrics, clock
+        self.wake_deliveries = wake_deliveries
+
+    def accept(self, notification: Notification, body: bytes, received_at: float) -> RecordResult:
+        """Commit the notification (StoreUnavailable when the store cannot), then set
+        what it planned in motion."""
+        result = self.writer.record(Incoming(notification, body, received_at))
+        latency = self.clock() - received_at
+        for channel, count in result.stored.items():
+            self.metrics.count_stored(count, latency, channel)
+        if result.queued_deliveries:
+            self.wake_deliveries()
+        return result

@@ -1,0 +1,92 @@
+"""Leases: which worker owns a row of a work table, for how long.
+
+A row is *due* when it is pending and its time has come, or in flight past its
+lease (its worker died or hung). Claiming is one guarded UPDATE over a batch of
+due rows that writes a claim token; a worker then owns a row only while
+`claimed_by` holds its token and the row is in flight, and every later change
+is an UPDATE guarded by exactly that, checked by rowcount — so replicas sharing
+the store never both work one row, and a worker whose lease ran out cannot
+overwrite what the next one recorded.
+
+The table needs `id`, `status`, `claimed_by`, `claimed_until` and a due-time
+column; the deliveries use it, and any other table of work can.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Column, Table, and_, bindparam, literal_column, or_, select, update
+from sqlalchemy.engine import Connection, Dialect
+
+from alert_webhook.store.bulk import Statement
+
+
+class Lease:
+    def __init__(
+        self,
+        table: Table,
+        dialect: Dialect,
+        *,
+        pending: str,
+        in_flight: str,
+        due_at: Column[Any],
+        on_claim: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.table, self.pending, self.in_flight, self.due_at = table, pending, in_flight, due_at
+        c = table.c
+        now: Any = bindparam("c_now")
+        due = (
+            select(c.id)
+            .where(self.due(now))
+            .order_by(due_at, c.id)
+            .limit(bindparam("c_limit"))
+            .scalar_subquery()
+        )
+        # Built once: SQLAlchemy (or our Statement) then reuses the compiled form.
+        self._claim = Statement(
+            update(table)
+            .where(c.id.in_(due), self.due(now))
+            .values(
+                status=in_flight,
+                claimed_by=bindparam("c_claim"),
+                claimed_until=bindparam("c_until"),
+                **dict(on_claim or {}),
+            ),
+            dialect,
+        )
+
+    def due(self, now: Any) -> Any:
+        c = self.table.c
+        return or_(
+            and_(c.status == self.pending, self.due_at <= now),
+            and_(c.status == self.in_flight, c.claimed_until < now),
+        )
+
+    def owned(self, row_id: Any, claim: Any) -> Any:
+        """Rows still held under `claim`; `row_id` and `claim` may be bind parameters."""
+        c = self.table.c
+        return and_(
+            c.id == row_id,
+            c.claimed_by == claim,
+            c.status == literal_column(f"'{self.in_flight}'"),
+        )
+
+    @staticmethod
+    def new_claim(worker: str) -> str:
+        return f"{worker}:{uuid.uuid4().hex[:12]}"
+
+    def claim(self, conn: Connection, now: float, claim: str, seconds: float, limit: int) -> int:
+        """Claim up to `limit` due rows for `seconds` under `claim`; how many were won
+        (read them back by their `claimed_by`)."""
+        params = {"c_now": now, "c_limit": limit, "c_claim": claim, "c_until": now + seconds}
+        return self._claim.rowcount(conn, params)
+
+    def update_owned(
+        self, conn: Connection, row_id: int, claim: str, values: Mapping[str, Any]
+    ) -> bool:
+        """Change a row we still own; False when the lease was lost to another worker."""
+        stmt = update(self.table).where(self.owned(row_id, claim)).values(**values)
+        return conn.execute(stmt).rowcount == 1

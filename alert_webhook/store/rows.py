@@ -1,0 +1,107 @@
+"""What crosses the store's boundary: delivery states and purposes, new delivery rows,
+and the outcomes the delivery worker reports. Callers speak these; bind names and
+statements stay inside the store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import NamedTuple
+
+from alert_webhook.routing import Target
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"  # waiting for its time (first try, retry, a breaker's trial)
+    IN_FLIGHT = "in_flight"  # claimed by a worker under a lease
+    DELIVERED = "delivered"
+    FAILED = "failed"  # gave up, and nothing else could carry it
+    SKIPPED = "skipped"  # its channel or recipient is not configured, or it is moot
+    ESCALATED = "escalated"  # gave up here; the alert's other channels carry it
+
+    @property
+    def final(self) -> bool:
+        return self not in (DeliveryStatus.PENDING, DeliveryStatus.IN_FLIGHT)
+
+
+class Purpose(StrEnum):
+    """Why a message is sent. Stored as `notify`, `remind-<n>`, `tier-<n>` and
+    `failover:<channel>`: `nth` and `of` build the numbered and per-channel forms."""
+
+    NOTIFY = "notify"  # the state change itself
+    REMIND = "remind"  # a still-firing, unacknowledged critical alert, again
+    TIER = "tier"  # its response deadline passed: the next tier of people
+    FAILOVER = "failover"  # another channel could not deliver it
+
+    def nth(self, n: int) -> str:
+        return f"{self.value}-{n}"
+
+    def of(self, channel: str) -> str:
+        return f"{self.value}:{channel}"
+
+
+class NewDelivery(NamedTuple):
+    """A delivery to insert. A tuple in the table's column order, which is the bulk
+    INSERT's bind order, so recording hundreds of them hands them to the driver as
+    they are (no dict or reordering per row)."""
+
+    alert_id: int
+    event_id: int
+    event_status: str
+    channel: str
+    recipient: str
+    purpose: str
+    status: str
+    attempts: int
+    next_attempt_at: float
+    provider: str | None
+    note: str | None
+    received_at: float
+    finished_at: float | None
+
+    @classmethod
+    def pending(
+        cls,
+        alert_id: int,
+        event_id: int,
+        event_status: str,
+        target: Target,
+        purpose: str,
+        at: float,
+        note: str | None = None,
+    ) -> NewDelivery:
+        """For the delivery worker, due at once."""
+        return cls(
+            alert_id, event_id, event_status, target.channel, target.recipient, purpose,
+            DeliveryStatus.PENDING, 0, at, None, note, at, None,
+        )  # fmt: skip
+
+    @classmethod
+    def stored(
+        cls, alert_id: int, event_id: int, event_status: str, target: Target, at: float, now: float
+    ) -> NewDelivery:
+        """Delivered as it is written: its channel's transport is the store itself."""
+        return cls(
+            alert_id, event_id, event_status, target.channel, target.recipient, Purpose.NOTIFY,
+            DeliveryStatus.DELIVERED, 1, at, target.channel, None, at, now,
+        )  # fmt: skip
+
+
+DELIVERY_COLUMNS = NewDelivery._fields
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A claimed delivery's final state, as the worker that holds its lease reports it."""
+
+    delivery_id: int
+    claim: str  # the lease token the delivery was claimed with
+    status: DeliveryStatus
+    at: float
+    provider: str | None = None
+    note: str | None = None
+    error: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.status.final:
+            raise ValueError(f"an outcome is a final state, not {self.status}")

@@ -1,0 +1,105 @@
+"""loops.py: named background loops; each pass bounded by events, never by sleeps."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import pytest
+
+from alert_webhook.loops import Loop, Workers
+from alert_webhook.store import StoreUnavailable
+
+WAIT = 5.0  # upper bound for a thread to get there; each test finishes as soon as it does
+
+
+class Counting:
+    """A step that records its passes and says it found `found` work each time."""
+
+    def __init__(self, found: int = 0, fail_first: Exception | None = None) -> None:
+        self.passes = 0
+        self.found, self.fail_first = found, fail_first
+        self.reached: dict[int, threading.Event] = {}
+
+    def until(self, n: int) -> threading.Event:
+        return self.reached.setdefault(n, threading.Event())
+
+    def __call__(self) -> int:
+        self.passes += 1
+        self.until(self.passes).set()
+        if self.fail_first is not None and self.passes == 1:
+            raise self.fail_first
+        return self.found
+
+
+def test_run_once_steps_every_loop_in_order() -> None:
+    order: list[str] = []
+    workers = Workers(
+        [
+            Loop("a", lambda: order.append("a") or 2, 60),
+            Loop("b", lambda: order.append("b") or 1, 60),
+        ]
+    )
+    assert workers.run_once() == 3
+    assert workers.step("b") == 1
+    assert order == ["a", "b", "b"]
+
+
+def test_a_busy_pass_runs_again_at_once() -> None:
+    step = Counting(found=10)
+    workers = Workers([Loop("busy", step, interval=60, busy_at=10)])
+    workers.start()
+    try:
+        assert step.until(3).wait(WAIT), "a backlog drains without waiting for the interval"
+    finally:
+        workers.stop()
+
+
+def test_wake_cuts_the_wait_short_for_that_loop_only() -> None:
+    woken, other = Counting(), Counting()
+    workers = Workers([Loop("woken", woken, interval=60), Loop("other", other, interval=60)])
+    workers.start()
+    try:
+        assert woken.until(1).wait(WAIT) and other.until(1).wait(WAIT)
+        workers.wake("woken")
+        assert woken.until(2).wait(WAIT)
+        assert other.passes == 1
+    finally:
+        workers.stop()
+
+
+@pytest.mark.parametrize("error", [StoreUnavailable("locked"), RuntimeError("bug")])
+def test_a_failing_pass_is_logged_and_the_loop_goes_on(error, caplog) -> None:
+    step = Counting(fail_first=error)
+    workers = Workers([Loop("flaky", step, interval=60)])
+    with caplog.at_level(logging.WARNING, logger="alert_webhook.loops"):
+        workers.start()
+        try:
+            assert step.until(1).wait(WAIT)
+            workers.wake("flaky")
+            assert step.until(2).wait(WAIT), "the loop survived its failing pass"
+        finally:
+            workers.stop()
+    assert any("flaky" in r.getMessage() for r in caplog.records)
+    assert workers.started and not workers.running
+
+
+def test_loops_are_added_before_start_only_and_names_are_unique() -> None:
+    workers = Workers([Loop("a", Counting(), 60)])
+    with pytest.raises(ValueError, match="loop a"):
+        workers.add(Loop("a", Counting(), 60))
+    workers.start()
+    try:
+        with pytest.raises(ValueError, match="loop b"):
+            workers.add(Loop("b", Counting(), 60))
+    finally:
+        workers.stop()
+
+
+def test_the_app_runs_deliveries_and_duties_and_stops_them(app_factory) -> None:
+    workers = app_factory().extensions["alert_webhook"].workers
+    assert list(workers.loops) == ["deliveries", "duties"]
+    workers.start()
+    assert workers.running
+    workers.stop()
+    assert not workers.running and workers.started
