@@ -1,11 +1,10 @@
-"""delivery/breaker.py and delivery/policy.py, on a fake clock: no test waits."""
+"""delivery/breaker.py on a fake clock: no test waits."""
 
 from __future__ import annotations
 
 from webhook_support import FakeClock
 
 from alert_webhook.delivery.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
-from alert_webhook.delivery.policy import Backoff
 
 
 def _breaker(clock: FakeClock, changes: list | None = None) -> CircuitBreaker:
@@ -60,11 +59,3 @@ def test_failed_trial_opens_again_for_a_full_timeout() -> None:
     assert b.allow()
     b.failure()
     assert b.state == OPEN and b.retry_at() == clock.now + 30
-
-
-def test_backoff_is_two_to_the_attempt_times_base_with_jitter_and_a_cap() -> None:
-    exact = Backoff(base=2, cap=600, jitter=0.2, rand=lambda: 0.5)
-    assert [exact.delay(a) for a in (1, 2, 3)] == [4, 8, 16]
-    assert Backoff(2, 600, 0.2, rand=lambda: 0.0).delay(1) == 4 * 0.8
-    assert Backoff(2, 600, 0.2, rand=lambda: 1.0).delay(1) == 4 * 1.2
-    assert Backoff(2, 10, 0.0).delay(20) == 10

@@ -14,7 +14,7 @@ from alert_webhook.metrics import create_metrics
 from alert_webhook.payload import parse_notification
 from alert_webhook.service import recording_from
 from alert_webhook.settings import settings_from_mapping
-from alert_webhook.store import DeliveryStatus, Outcome, SqlStore
+from alert_webhook.store import SqlStore
 
 
 @pytest.fixture
@@ -245,15 +245,3 @@ def test_sms_budget_sends_one_digest_then_holds_back(store, clock, box, twilio) 
     h.receive(make_alert("e"))
     h.run()
     assert twilio.received[-1]["Body"].startswith("CRITICAL")
-
-
-def test_an_expired_lease_is_taken_over_and_the_old_owner_cannot_record(store, clock, box) -> None:
-    h = Harness(store, clock, config(box), {})
-    h.receive(make_alert("a", severity="low"))  # the log channel: worked by the worker
-    (job,) = store.outbox.claim(clock(), "crashed", lease=30, limit=10)
-    assert store.outbox.claim(clock(), "w1", lease=30, limit=10) == []
-    clock.advance(31)
-    (again,) = store.outbox.claim(clock(), "w1", lease=30, limit=10)
-    assert again.id == job.id and again.attempts == 2
-    assert not store.outbox.finish(Outcome(job.id, job.claim, DeliveryStatus.DELIVERED, clock()))
-    assert store.outbox.finish(Outcome(again.id, again.claim, DeliveryStatus.DELIVERED, clock()))

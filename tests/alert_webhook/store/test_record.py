@@ -7,13 +7,10 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 from webhook_support import RECORDING, make_alert, make_notification
 
 from alert_webhook.payload import parse_notification
 from alert_webhook.store import Incoming, SqlStore, StoreUnavailable
-from alert_webhook.store.bulk import dumps_str_map
 
 
 def _item(*alerts: dict[str, Any], at: float) -> Incoming:
@@ -103,11 +100,3 @@ def test_the_watchdog_in_a_batch_is_a_heartbeat_at_its_latest_time(store: SqlSto
     results = store.record_many(items, RECORDING, 71.0)
     assert [r.state_changes for r in results] == [0, 1, 0]
     assert store.last_heartbeat("Watchdog") == 70.0
-
-
-labels = st.dictionaries(st.text(max_size=8), st.text(max_size=12), max_size=6)
-
-
-@given(labels)
-def test_label_json_is_what_json_dumps_writes(value: dict[str, str]) -> None:
-    assert dumps_str_map(value) == json.dumps(value, sort_keys=True, separators=(",", ":"))

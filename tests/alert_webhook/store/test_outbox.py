@@ -1,0 +1,133 @@
+"""store/outbox.py and store/lease.py: claims under a lease, outcomes only from the
+lease holder, and a whole escalation in one transaction."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import event
+from webhook_support import RECORDING, make_alert, make_notification
+
+from alert_webhook.payload import parse_notification
+from alert_webhook.routing import Target
+from alert_webhook.store import DeliveryStatus, NewDelivery, Outcome, Purpose, SqlStore
+
+DELIVERED = DeliveryStatus.DELIVERED
+
+
+def _receive(store: SqlStore, *alerts, at: float = 100.0) -> None:
+    body = json.dumps(make_notification(*alerts)).encode()
+    store.record_notification(parse_notification(body), body, at, RECORDING)
+
+
+def _transactions(store: SqlStore) -> list[object]:
+    begun: list[object] = []
+    event.listen(store.engine, "begin", begun.append)
+    return begun
+
+
+def test_an_expired_lease_is_taken_over_and_the_old_owner_cannot_record(store) -> None:
+    _receive(store, make_alert("a", severity="high"))  # email: worked by a worker
+    (job,) = store.outbox.claim(100.0, "crashed", lease=30, limit=10)
+    assert store.outbox.claim(100.0, "w1", lease=30, limit=10) == []
+    (again,) = store.outbox.claim(131.0, "w1", lease=30, limit=10)
+    assert again.id == job.id and again.attempts == 2
+    assert not store.outbox.finish(Outcome(job.id, job.claim, DELIVERED, 131.0))
+    assert store.outbox.finish(Outcome(again.id, again.claim, DELIVERED, 131.0, "relay1"))
+    (row,) = [d for d in store.outbox.list() if d["channel"] == "email"]
+    assert (row["status"], row["provider"], row["claimed_until"]) == ("delivered", "relay1", None)
+
+
+def test_finish_many_records_what_we_still_own_in_one_transaction(store) -> None:
+    _receive(store, make_alert("a"), make_alert("b"))  # sms + email each
+    jobs = store.outbox.claim(100.0, "w1", lease=30, limit=10)
+    assert len(jobs) == 4
+    stolen = store.outbox.claim(200.0, "w2", lease=30, limit=1)  # one lease ran out
+    begun = _transactions(store)
+    outcomes = [Outcome(j.id, j.claim, DeliveryStatus.SKIPPED, 201.0, note="n") for j in jobs]
+    assert store.outbox.finish_many(outcomes) == 3
+    assert len(begun) == 1
+    states = {d["id"]: d["status"] for d in store.outbox.list() if d["channel"] != "dashboard"}
+    assert states.pop(stolen[0].id) == "in_flight"
+    assert set(states.values()) == {"skipped"}
+
+
+def test_an_outcome_is_a_final_state() -> None:
+    with pytest.raises(ValueError, match="final"):
+        Outcome(1, "c", DeliveryStatus.PENDING, 0.0)
+
+
+def test_retry_later_refunds_an_attempt_that_tried_no_provider(store) -> None:
+    _receive(store, make_alert("a", severity="high"))
+    (job,) = store.outbox.claim(100.0, "w1", lease=30, limit=10)
+    assert store.outbox.retry_later(job, 150.0, "relay1: circuit open", refund_attempt=True)
+    assert store.outbox.claim(149.0, "w1", lease=30, limit=10) == []
+    (again,) = store.outbox.claim(150.0, "w1", lease=30, limit=10)
+    assert again.attempts == 1  # the refunded claim did not count
+
+
+def _failover_to_email_and_dashboard(job, now):
+    def failover(routed: list[str]) -> list[NewDelivery]:
+        assert routed == ["sms", "email", "dashboard"]  # in the order they were routed
+        return [
+            NewDelivery.pending(job.alert_id, job.event_id, "firing", Target(c, r),
+                                Purpose.FAILOVER.of("sms"), now, "sms delivery failed")
+            for c, r in (("email", "lead@example.org"), ("dashboard", ""))
+        ]  # fmt: skip
+
+    return failover
+
+
+def test_an_escalation_is_one_transaction_that_fails_over_and_flags(store) -> None:
+    _receive(store, make_alert("a"))
+    sms = next(j for j in store.outbox.claim(100.0, "w1", 30, 10) if j.channel == "sms")
+    begun = _transactions(store)
+    status = store.outbox.escalate(
+        sms, 101.0, "twilio1: HTTP 400", "sms failed", _failover_to_email_and_dashboard(sms, 101.0)
+    )
+    assert status == DeliveryStatus.ESCALATED and len(begun) == 1
+    rows = {(d["channel"], d["purpose"]): d for d in store.outbox.list()}
+    assert rows[("sms", "notify")]["status"] == "escalated"
+    assert rows[("sms", "notify")]["last_error"] == "twilio1: HTTP 400"
+    assert rows[("email", "failover:sms")]["recipient"] == "lead@example.org"
+    assert rows[("dashboard", "failover:sms")]["status"] == "pending"
+    assert store.incidents.list()[0]["flag"] == "sms failed"
+
+
+def test_an_escalation_whose_lease_was_lost_writes_nothing(store) -> None:
+    _receive(store, make_alert("a"))
+    sms = next(j for j in store.outbox.claim(100.0, "w1", 30, 10) if j.channel == "sms")
+    store.outbox.claim(200.0, "w2", 30, 10)  # the lease ran out and another worker has it
+    before = store.outbox.list()
+    status = store.outbox.escalate(
+        sms, 201.0, "boom", "sms failed", _failover_to_email_and_dashboard(sms, 201.0)
+    )
+    assert status is None
+    assert store.outbox.list() == before
+    assert store.incidents.list()[0]["flag"] is None
+
+
+def test_an_escalation_with_nowhere_to_go_is_failed(store) -> None:
+    _receive(store, make_alert("a", severity="high"))
+    email = next(j for j in store.outbox.claim(100.0, "w1", 30, 10) if j.channel == "email")
+    assert store.outbox.escalate(email, 101.0, "e", "f", lambda routed: []) == "failed"
+
+
+def test_sent_since_counts_delivered_messages_and_filters_by_note(store) -> None:
+    _receive(store, make_alert("a"), make_alert("b"))
+    jobs = [j for j in store.outbox.claim(100.0, "w1", 30, 10) if j.channel == "sms"]
+    store.outbox.finish(Outcome(jobs[0].id, jobs[0].claim, DELIVERED, 100.0, "t", "storm digest"))
+    store.outbox.finish(Outcome(jobs[1].id, jobs[1].claim, DELIVERED, 110.0, "t"))
+    recipient = jobs[0].recipient
+    assert store.outbox.sent_since("sms", recipient, 90.0) == 2
+    assert store.outbox.sent_since("sms", recipient, 105.0) == 1
+    assert store.outbox.sent_since("sms", recipient, 90.0, note="storm digest") == 1
+    assert store.outbox.sent_since("email", recipient, 90.0) == 0
+
+
+def test_backlog_counts_what_is_not_final_and_the_age_of_the_oldest(store) -> None:
+    assert store.outbox.backlog(100.0) == (0, 0.0)
+    _receive(store, make_alert("a"), at=100.0)
+    _receive(store, make_alert("b"), at=105.0)
+    assert store.outbox.backlog(110.0) == (4, 10.0)  # sms + email each; dashboards are final
