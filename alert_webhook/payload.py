@@ -19,6 +19,8 @@ from pydantic import (
     field_validator,
 )
 
+from exporters.config import format_location
+
 # Alertmanager sends the zero time for "no end yet" on firing alerts.
 _ZERO_TIME_PREFIX = "0001-01-01"
 
@@ -84,13 +86,6 @@ class Notification(_Model):
     alerts: list[Alert] = Field(min_length=1)
 
 
-def _field_name(loc: tuple[Any, ...]) -> str:
-    path = ""
-    for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return path or "(body)"
-
-
 def parse_notification(body: bytes) -> Notification:
     """Parse and validate a raw request body (pydantic parses the JSON itself:
     one pass over the body instead of json.loads and then the dicts)."""
@@ -104,5 +99,8 @@ def parse_notification(body: bytes) -> Notification:
             else:
                 problem = "must be a JSON object"
             raise PayloadError([{"field": "(body)", "problem": problem}]) from None
-        problems = [{"field": _field_name(err["loc"]), "problem": err["msg"]} for err in errors]
+        problems = [
+            {"field": format_location(err["loc"]) or "(body)", "problem": err["msg"]}
+            for err in errors
+        ]
         raise PayloadError(problems) from None

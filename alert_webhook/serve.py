@@ -52,7 +52,7 @@ class _Gunicorn(BaseApplication):
 def _parse_bind(bind: str) -> tuple[str, int]:
     host, sep, port = bind.rpartition(":")
     if not sep or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ConfigError([f"--bind {bind}: must be HOST:PORT with a port from 1 to 65535"])
+        raise ConfigError(f"--bind {bind}", ["must be HOST:PORT with a port from 1 to 65535"])
     return host.strip("[]"), int(port)
 
 
@@ -69,8 +69,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         host, _port = _parse_bind(args.bind)
         check_bind(host, settings)
     except ConfigError as exc:
-        for problem in exc.problems:
-            print(f"alert_webhook: {problem}", file=sys.stderr)
+        for line in exc.lines:
+            print(f"alert_webhook: {line}", file=sys.stderr)
         return EXIT_CONFIG
     if args.check:
         print("alert_webhook: configuration is valid")

@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from alert_webhook.notify_settings import (
@@ -23,17 +22,13 @@ from alert_webhook.notify_settings import (
     WatchdogSettings,
     secret_env_names,
 )
+from exporters.config import ConfigError, load_yaml, validation_problems
 
 TOKEN_ENV = "ALERT_WEBHOOK_TOKEN"
 DATABASE_URL_ENV = "ALERT_WEBHOOK_DATABASE_URL"
 
 
-class ConfigError(Exception):
-    """Invalid configuration: one line per problem, each naming file and key."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
+__all__ = ["ConfigError", "Settings", "check_bind", "load_settings", "settings_from_mapping"]
 
 
 class _Model(BaseModel):
@@ -78,13 +73,6 @@ class Settings(_Model):
         return value.get_secret_value() if value is not None else None
 
 
-def _location(source: str, loc: tuple[Any, ...]) -> str:
-    path = ""
-    for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return f"{source}: {path or '(top level)'}"
-
-
 def settings_from_mapping(
     data: Mapping[str, Any], env: Mapping[str, str], source: str = "<settings>"
 ) -> Settings:
@@ -92,13 +80,11 @@ def settings_from_mapping(
     merged: dict[str, Any] = dict(data)
     problems: list[str] = []
     if "token" in merged:
-        problems.append(
-            f"{source}: token: secrets are not read from files; set {TOKEN_ENV} instead"
-        )
+        problems.append(f"token: secrets are not read from files; set {TOKEN_ENV} instead")
         merged.pop("token")
     if "secrets" in merged:
         problems.append(
-            f"{source}: secrets: secrets are not read from files; name environment "
+            "secrets: secrets are not read from files; name environment "
             "variables with *_env keys instead"
         )
         merged.pop("secrets")
@@ -111,11 +97,9 @@ def settings_from_mapping(
     try:
         settings = Settings.model_validate(merged)
     except ValidationError as exc:
-        for err in exc.errors():
-            problems.append(f"{_location(source, err['loc'])}: {err['msg'].lower()}")
-        raise ConfigError(problems) from None
+        raise ConfigError(source, problems + validation_problems(exc)) from None
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError(source, problems)
     found = {n: SecretStr(env[n]) for n in secret_env_names(settings.channels) if env.get(n)}
     return settings.model_copy(update={"secrets": found}) if found else settings
 
@@ -124,27 +108,17 @@ def load_settings(path: Path | None, env: Mapping[str, str]) -> Settings:
     """Read the YAML file at `path` (optional) and the environment."""
     if path is None:
         return settings_from_mapping({}, env)
-    source = str(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError([f"{source}: cannot read file: {exc.strerror}"]) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError([f"{source}: invalid YAML{where}: {problem}"]) from None
+    data = load_yaml(path)
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError([f"{source}: (top level): must be a mapping of keys to values"])
-    return settings_from_mapping(data, env, source)
+        raise ConfigError(str(path), ["must be a mapping of keys to values"])
+    return settings_from_mapping(data, env, str(path))
 
 
 def check_bind(host: str, settings: Settings) -> None:
-    """Refuse to listen beyond loopback without a token (DESIGN.md contract)."""
+    """Refuse to listen beyond loopback without a token: anyone who can reach the
+    port could otherwise post alerts, page people and acknowledge incidents."""
     if settings.token is not None:
         return
     if host == "localhost":
@@ -155,8 +129,9 @@ def check_bind(host: str, settings: Settings) -> None:
     except ValueError:
         pass
     raise ConfigError(
+        f"bind {host}",
         [
-            f"bind {host}: refusing to listen beyond loopback without a token; "
+            "refusing to listen beyond loopback without a token; "
             f"set {TOKEN_ENV} or bind to 127.0.0.1"
-        ]
+        ],
     )

@@ -3,6 +3,8 @@
 A `ConfigError` carries one line per problem, each naming the file and the path of
 the bad key in it (`probes.yml: checks[2].timeout: must be a positive duration`).
 The command-line entry points print it and exit with status 2, without a traceback.
+The exporters and the alert webhook share this module: one error, one way of
+naming where it is.
 """
 
 from __future__ import annotations
@@ -23,12 +25,17 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 
 
 class ConfigError(Exception):
-    """Every problem found in one configuration file."""
+    """Every problem found in one configuration source (a file, a flag, a variable)."""
 
     def __init__(self, source: str, problems: Sequence[str]) -> None:
         self.source = source
         self.problems = list(problems)
-        super().__init__("\n".join(f"{source}: {p}" for p in self.problems))
+        super().__init__("\n".join(self.lines))
+
+    @property
+    def lines(self) -> list[str]:
+        """One line per problem, each naming the source."""
+        return [f"{self.source}: {p}" for p in self.problems]
 
 
 class Strict(BaseModel):
@@ -69,7 +76,9 @@ Regex = Annotated[str, BeforeValidator(_parse_regex)]
 M = TypeVar("M", bound=BaseModel)
 
 
-def format_location(loc: Sequence[int | str], skip: Callable[[int | str], bool]) -> str:
+def format_location(
+    loc: Sequence[int | str], skip: Callable[[int | str], bool] = lambda part: False
+) -> str:
     """`('checks', 2, 'http', 'timeout')` → `checks[2].timeout` (union tags skipped)."""
     out = ""
     for index, part in enumerate(loc):
@@ -91,6 +100,17 @@ def _message(error: Any) -> str:
     return msg.removeprefix("Value error, ")
 
 
+def validation_problems(
+    exc: ValidationError, skip_tag: Callable[[int | str], bool] = lambda part: False
+) -> list[str]:
+    """Each of pydantic's errors as `key.path: what is wrong`."""
+    problems = []
+    for error in exc.errors():
+        where = format_location(error["loc"], skip_tag)
+        problems.append(f"{where}: {_message(error)}" if where else _message(error))
+    return problems
+
+
 def parse_model(
     model: type[M],
     data: Any,
@@ -101,11 +121,7 @@ def parse_model(
     try:
         return model.model_validate({} if data is None else data)
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            where = format_location(error["loc"], skip_tag)
-            problems.append(f"{where}: {_message(error)}" if where else _message(error))
-        raise ConfigError(source, problems) from None
+        raise ConfigError(source, validation_problems(exc, skip_tag)) from None
 
 
 def load_yaml(path: Path) -> Any:
