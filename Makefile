@@ -16,6 +16,7 @@ test: setup-test
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy exporters alert_webhook demo stack
 
 bench: setup-test

@@ -1,4 +1,5 @@
-"""The webhook's own metrics, in a registry each app instance owns (STYLE 8)."""
+"""The webhook's own metrics, in a registry each app instance owns: two apps in one
+process (tests, replicas) never collide on the global registry."""
 
 from __future__ import annotations
 

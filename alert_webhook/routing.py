@@ -1,7 +1,8 @@
 """Pure routing: an alert's labels → the channels that carry it, and to whom.
 
 The first configured route whose matchers all hold wins; otherwise the alert's
-severity picks the plan's default channels. Nothing here reads the store or
+severity picks its default channels (critical: SMS, email and dashboard;
+high: email and dashboard; medium: dashboard; low: the log). Nothing here reads the store or
 the clock, so every rule is a plain function test.
 """
 

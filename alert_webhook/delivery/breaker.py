@@ -3,8 +3,8 @@
 CLOSED → OPEN after `threshold` failures within `window` seconds; OPEN → HALF_OPEN
 once `open_seconds` have passed; HALF_OPEN lets one trial through: success
 closes it, failure opens it again. A small explicit state machine rather than a
-library: the transitions are the plan's, and the worker asks "may I?" without
-wrapping the call, so it can fail over while the breaker is open.
+library: the worker asks "may I?" without wrapping the call, so it can fail over
+to the next provider while the breaker is open.
 """
 
 from __future__ import annotations

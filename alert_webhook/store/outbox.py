@@ -8,7 +8,7 @@ never both send one.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -183,12 +183,6 @@ class Outbox:
                 self._insert(conn, rows)
             flag_incident(conn, job.alert_id, flag)
             return status
-
-    def insert(self, conn: Connection, rows: Iterable[NewDelivery]) -> None:
-        """Add deliveries inside the caller's transaction."""
-        rows = list(rows)
-        if rows:
-            self._insert(conn, rows)
 
     def counterpart_status(self, job: DeliveryJob) -> str | None:
         """Status of the firing message this resolved message follows on its channel."""

@@ -40,7 +40,7 @@ class FakeClock:
         self.now += seconds
 
 
-# Two people on call, one next-tier contact, every channel routed by the plan.
+# Two people on call, one next-tier contact, every channel routed by severity.
 CONTACTS: dict[str, Any] = {
     "channels": {
         "email": {

@@ -76,6 +76,8 @@ def config(box=None, twilio=None, sms_providers=None, **extra: Any) -> dict[str,
 def test_critical_alert_reaches_sms_email_and_dashboard_once(store, clock, box, twilio) -> None:
     h = Harness(store, clock, config(box, twilio), TWILIO_ENV)
     h.receive(make_alert("a"))
+    h.worker.update_backlog()
+    assert h.metric("alert_webhook_deliveries_pending") == 2  # sms and email
     clock.advance(0.02)
     assert h.run() == 2  # the dashboard's was delivered when stored
     h.receive(make_alert("a"))  # repeat_interval / HA copy
