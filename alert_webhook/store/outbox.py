@@ -21,7 +21,8 @@ from alert_webhook.store.lease import Lease
 from alert_webhook.store.rows import DELIVERY_COLUMNS, DeliveryStatus, NewDelivery, Outcome
 from alert_webhook.store.schema import alerts, deliveries, incidents
 
-PENDING, IN_FLIGHT = DeliveryStatus.PENDING, DeliveryStatus.IN_FLIGHT
+# Plain strings in statements: the driver binds them without an adapter lookup.
+PENDING, IN_FLIGHT = DeliveryStatus.PENDING.value, DeliveryStatus.IN_FLIGHT.value
 # Given the channels an alert was routed to, the deliveries that carry it instead.
 Failover = Callable[[list[str]], list[NewDelivery]]
 
@@ -147,7 +148,7 @@ class Outbox:
         if not outcomes:
             return 0
         rows = [
-            (o.delivery_id, o.claim, o.status, o.at, o.provider or None, o.note, o.error)
+            (o.delivery_id, o.claim, o.status.value, o.at, o.provider or None, o.note, o.error)
             for o in outcomes
         ]
         with self.tx.write() as conn:
