@@ -1,4 +1,8 @@
-"""`python -m demo --bind 127.0.0.1:8081`: the demo service under gunicorn."""
+"""`python -m demo --bind 127.0.0.1:8081`: the demo service under gunicorn.
+
+It carries its own steady traffic (`--traffic-per-second`, 0 for none): see
+demo/traffic.py.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,16 @@ import argparse
 import os
 import signal
 import sys
+import threading
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
 
 class _Server(BaseApplication):
-    def __init__(self, bind: str) -> None:
+    def __init__(self, bind: str, traffic_per_second: float) -> None:
         self._bind = bind
+        self._traffic_per_second = traffic_per_second
         super().__init__()
 
     def load_config(self) -> None:
@@ -34,18 +40,32 @@ class _Server(BaseApplication):
 
     def load(self) -> Any:
         from demo.app import create_app
+        from demo.traffic import Traffic
 
         # load() runs in the worker: /chaos/die must stop the gunicorn master
         # too, or it would just respawn the worker.
         master = os.getppid()
-        return create_app(die=lambda: os.kill(master, signal.SIGTERM))
+        app = create_app(die=lambda: os.kill(master, signal.SIGTERM))
+        # The traffic lives and dies with the worker that serves it, so a dead
+        # demo has no traffic either.
+        traffic = Traffic.for_bind(self._bind, self._traffic_per_second)
+        threading.Thread(
+            target=traffic.run, args=(threading.Event().wait,), name="traffic", daemon=True
+        ).start()
+        return app
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="demo", description=__doc__)
     parser.add_argument("--bind", default="127.0.0.1:8081", help="HOST:PORT to listen on")
+    parser.add_argument(
+        "--traffic-per-second",
+        type=float,
+        default=2.0,
+        help="calls a second to its own GET /api/orders, one at a time (0: none)",
+    )
     args = parser.parse_args()
-    _Server(args.bind).run()
+    _Server(args.bind, args.traffic_per_second).run()
     return 0
 
 

@@ -56,7 +56,9 @@ class ProbeCollector(Collector):
         self.scheduler = scheduler
 
     def collect(self) -> Iterator[Metric]:
-        base = ["probe", "kind"]
+        # `service` and `instance` say what a probe is about; the probes job's
+        # honor_labels keeps them over the exporter's own address.
+        base = ["probe", "kind", "service", "instance"]
         success = GaugeMetricFamily("probe_success", "Whether the last run succeeded.", labels=base)
         duration = GaugeMetricFamily(
             "probe_duration_seconds", "How long the last run took.", labels=base
@@ -75,7 +77,7 @@ class ProbeCollector(Collector):
         extra: dict[str, GaugeMetricFamily] = {}
         by_name: dict[str, list[tuple[list[str], list[str], float]]] = defaultdict(list)
         for probe, result, counts in self.scheduler.snapshot():
-            key = [probe.name, probe.kind]
+            key = [probe.name, probe.kind, probe.service, probe.instance]
             for category in Category:
                 failures.add_metric([*key, category.value], counts[category])
             if result is None:

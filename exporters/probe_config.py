@@ -69,6 +69,14 @@ class Probe:
     def name(self) -> str:
         return self.check.name
 
+    @property
+    def service(self) -> str:
+        return self.check.service or self.check.name
+
+    @property
+    def instance(self) -> str:
+        return self.check.instance()
+
 
 def resolve(probe_file: ProbeFile) -> list[Probe]:
     probes = []

@@ -28,7 +28,9 @@ need AMTOOL_BIN prometheus-alertmanager amtool
 if [ "$want_test" = 1 ]; then
   need NODE_EXPORTER_BIN prometheus-node-exporter node_exporter prometheus-node-exporter
   need REDIS_SERVER_BIN redis-server redis-server
-  ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need POSTGRES_BIN postgresql postgres
+  # The PostgreSQL tests run the server from PG_BIN, a folder
+  # (tests/alert_webhook/test_store_postgres.py; Debian's is versioned).
+  [ -x "${PG_BIN:-/usr/lib/postgresql/15/bin}/postgres" ] || missing+=(postgresql)
 fi
 
 # Deduplicate.
@@ -38,8 +40,9 @@ mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u | sed '/^$/d')
 if ! command -v apt-get >/dev/null 2>&1; then
   echo "system-deps: missing ${missing[*]} and this is not a Debian/Ubuntu machine." >&2
   echo "Install Prometheus (prometheus, promtool), Alertmanager (alertmanager, amtool)" >&2
-  echo "and, for the tests, node_exporter and PostgreSQL; or point PROMETHEUS_BIN," >&2
-  echo "ALERTMANAGER_BIN, PROMTOOL_BIN, AMTOOL_BIN, NODE_EXPORTER_BIN at them." >&2
+  echo "and, for the tests, node_exporter, redis-server and PostgreSQL; or point" >&2
+  echo "PROMETHEUS_BIN, ALERTMANAGER_BIN, PROMTOOL_BIN, AMTOOL_BIN, NODE_EXPORTER_BIN," >&2
+  echo "REDIS_SERVER_BIN at them and PG_BIN at PostgreSQL's bin folder." >&2
   exit 1
 fi
 

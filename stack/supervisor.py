@@ -39,6 +39,10 @@ class Layout:
     def socket(self) -> Path:
         return self.run / "supervisor.sock"
 
+    @property
+    def conf(self) -> Path:
+        return self.run / "supervisord.conf"
+
     def make(self) -> None:
         for folder in (self.run, self.log, self.data):
             folder.mkdir(parents=True, exist_ok=True)
@@ -96,6 +100,11 @@ def programs(
 # the alert fires and recovery has something to do; crashes are restarted.
 AUTORESTART = {"demo": "unexpected"}
 
+# What watches the others. They are not started with the rest: the launcher
+# starts them once every watched service answers, so a probe or a scrape that
+# ran before the webhook listened never shows start-up as an outage.
+WATCHERS = ("prometheus", "probe_exporter")
+
 
 def supervisord_conf(layout: Layout, commands: Mapping[str, list[str]]) -> str:
     parser = configparser.ConfigParser(interpolation=None)
@@ -118,7 +127,7 @@ def supervisord_conf(layout: Layout, commands: Mapping[str, list[str]]) -> str:
             # supervisor expands %(...)s in commands: escape literal percent signs.
             "command": shlex.join(argv).replace("%", "%%"),
             "directory": str(layout.root),
-            "autostart": "true",
+            "autostart": "false" if name in WATCHERS else "true",
             "autorestart": AUTORESTART.get(name, "true"),
             "startsecs": "1",
             "startretries": "3",

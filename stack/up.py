@@ -1,8 +1,10 @@
 """`python -m stack up`: run the whole stack in the foreground until Ctrl-C.
 
 Checks first (ports valid and free, binaries found, no other run), renders the
-configs under var/run/, starts supervisord with the six programs, waits until
-each answers, prints the URLs, and on SIGINT/SIGTERM stops every process.
+configs under var/run/, starts supervisord with the six programs (the watchers,
+Prometheus and the probe exporter, once the rest answers), waits until each
+answers, prints the pages to open and the URLs, and on SIGINT/SIGTERM stops
+every process.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO
 
@@ -23,8 +25,9 @@ import requests
 
 from stack import render
 from stack.binaries import BinaryNotFound, find_binary
+from stack.ctl import ctl_argv
 from stack.ports import HOST, SERVICES, StackError, check_ports_free, ports_from_env
-from stack.supervisor import Layout, programs, supervisord_conf
+from stack.supervisor import WATCHERS, Layout, programs, supervisord_conf
 
 READY_TIMEOUT = 60.0
 TOKEN_ENV = "ALERT_WEBHOOK_TOKEN"
@@ -85,19 +88,35 @@ def render_all(
     }
 
 
-def urls(ports: Mapping[str, int]) -> dict[str, str]:
-    return {s.name: f"http://{HOST}:{ports[s.name]}{s.ready_path}" for s in SERVICES}
+def urls(ports: Mapping[str, int], names: Iterable[str] | None = None) -> dict[str, str]:
+    """Each service's readiness URL (of `names`, else of all)."""
+    wanted = set(names) if names is not None else {s.name for s in SERVICES}
+    return {
+        s.name: f"http://{HOST}:{ports[s.name]}{s.ready_path}" for s in SERVICES if s.name in wanted
+    }
+
+
+# The pages a person opens, by the service that serves them.
+PAGES = (
+    ("Prometheus UI", "prometheus", "/"),
+    ("Alertmanager UI", "alertmanager", "/"),
+    ("dashboard", "webhook", "/"),
+)
+
+
+def pages(ports: Mapping[str, int]) -> dict[str, str]:
+    return {title: f"http://{HOST}:{ports[name]}{path}" for title, name, path in PAGES}
 
 
 def wait_ready(
-    ports: Mapping[str, int],
+    pending_urls: Mapping[str, str],
     alive: Callable[[], bool],
     timeout: float = READY_TIMEOUT,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> list[str]:
     """Names of the services not answering by `timeout` (empty when all are up)."""
-    pending = urls(ports)
+    pending = dict(pending_urls)
     deadline = clock() + timeout
     while pending and alive() and clock() < deadline:
         for name, url in list(pending.items()):
@@ -107,6 +126,29 @@ def wait_ready(
         if pending:
             sleep(0.25)
     return sorted(pending)
+
+
+def print_ready(out: IO[str], ports: Mapping[str, int], layout: Layout) -> None:
+    print("recovery-stack is up. Open:", file=out)
+    for title, url in pages(ports).items():
+        print(f"  {title:<16} {url}", file=out)
+    print("Ready endpoints (what make up waited for):", file=out)
+    for name, url in urls(ports).items():
+        print(f"  {name:<16} {url}", file=out)
+    print(
+        f"The webhook's bearer token (Alertmanager sends it): {layout.run / 'webhook-token'}",
+        file=out,
+    )
+    print("Processes: .venv/bin/python -m stack ctl status (or restart NAME)", file=out)
+    print("Press Ctrl-C to stop every process.", file=out, flush=True)
+
+
+def start_watchers(layout: Layout) -> str | None:
+    """Start Prometheus and the probe exporter; supervisorctl's complaint if it fails."""
+    done = subprocess.run(
+        ctl_argv(layout, ["start", *WATCHERS]), capture_output=True, text=True, check=False
+    )
+    return None if done.returncode == 0 else (done.stdout + done.stderr).strip()
 
 
 def _tail(path: Path, lines: int = 15) -> str:
@@ -135,7 +177,7 @@ def up(root: Path, env: Mapping[str, str], out: IO[str] = sys.stdout) -> int:
         binaries = find_binaries(env)
         token = env.get(TOKEN_ENV) or secrets.token_urlsafe(32)
         configs = render_all(layout, ports, token)
-        conf = layout.run / "supervisord.conf"
+        conf = layout.conf
         conf.write_text(supervisord_conf(layout, programs(layout, ports, binaries, configs)))
         child_env = {**env, TOKEN_ENV: token}
         stopping = {"signal": 0}
@@ -151,10 +193,18 @@ def up(root: Path, env: Mapping[str, str], out: IO[str] = sys.stdout) -> int:
             env=child_env,
             cwd=root,
         )
+
+        def alive() -> bool:
+            return supervisord.poll() is None and not stopping["signal"]
+
+        watched = [s.name for s in SERVICES if s.name not in WATCHERS]
         try:
-            not_ready = wait_ready(
-                ports, alive=lambda: supervisord.poll() is None and not stopping["signal"]
-            )
+            not_ready = wait_ready(urls(ports, watched), alive)
+            if not not_ready and alive():
+                if (problem := start_watchers(layout)) is not None:
+                    print(f"could not start {', '.join(WATCHERS)}: {problem}", file=sys.stderr)
+                    return 1
+                not_ready = wait_ready(urls(ports, WATCHERS), alive)
             if stopping["signal"]:
                 return 0
             if not_ready or supervisord.poll() is not None:
@@ -162,11 +212,7 @@ def up(root: Path, env: Mapping[str, str], out: IO[str] = sys.stdout) -> int:
                     print(f"{name} did not become ready; the end of its log:", file=sys.stderr)
                     print(_tail(layout.log / f"{name}.log"), file=sys.stderr)
                 return 1
-            print("recovery-stack is up:", file=out)
-            for name, url in urls(ports).items():
-                print(f"  {name:<16} {url}", file=out)
-            print(f"  {'dashboard':<16} http://{HOST}:{ports['webhook']}/", file=out)
-            print("Press Ctrl-C to stop every process.", file=out, flush=True)
+            print_ready(out, ports, layout)
             while supervisord.poll() is None and not stopping["signal"]:
                 time.sleep(0.2)
             if supervisord.poll() is not None and not stopping["signal"]:
@@ -182,13 +228,27 @@ def up(root: Path, env: Mapping[str, str], out: IO[str] = sys.stdout) -> int:
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    parser = argparse.ArgumentParser(prog="stack", description=__doc__)
-    parser.add_argument("command", choices=["up"])
-    parser.add_argument("--root", type=Path, default=Path.cwd(), help="folder that holds var/")
+    from stack.ctl import ctl
+
+    parser = argparse.ArgumentParser(prog="python -m stack", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, text in (
+        ("up", "run the whole stack in the foreground until Ctrl-C"),
+        ("ctl", "supervisorctl on the running stack: status, restart NAME, tail -f NAME ..."),
+    ):
+        sub = commands.add_parser(name, help=text, description=text)
+        sub.add_argument("--root", type=Path, default=Path.cwd(), help="folder that holds var/")
+    commands.choices["ctl"].add_argument(
+        "args", nargs=argparse.REMAINDER, help="supervisorctl's own arguments"
+    )
     args = parser.parse_args(argv)
+    root = args.root.resolve()
+    prefix = "make up" if args.command == "up" else "stack ctl"
     try:
-        return up(args.root.resolve(), os.environ)
+        if args.command == "ctl":
+            return ctl(Layout(root), args.args)
+        return up(root, os.environ)
     except StackError as exc:
         for problem in exc.problems:
-            print(f"make up: {problem}", file=sys.stderr)
+            print(f"{prefix}: {problem}", file=sys.stderr)
         return exc.exit_code

@@ -33,6 +33,9 @@ class BackupCheck(CheckBase):
     manifest: str = "SHA256SUMS"
     min_size_bytes: int = Field(default=1, ge=0)
 
+    def instance(self) -> str:
+        return str(self.directory)
+
 
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()

@@ -32,11 +32,20 @@ class CheckBase(Strict):
     """Fields of every check; `interval`/`timeout` fall back to the file's defaults."""
 
     name: Name
+    # The service the check watches, published as `service`: the same name as that
+    # service's scrape job, so its probe and request alerts share it (the probe of
+    # the demo's health endpoint is about `demo`). The check's name when unset.
+    service: Name | None = None
     interval: Duration | None = None
     timeout: Duration | None = None
 
     # Network checks (http, tcp, dns) default to 30 s, service-level ones to 60 s.
     network: ClassVar[bool] = False
+
+    def instance(self) -> str:
+        """What the check looks at, published as `instance` (blackbox_exporter's
+        target: a URL, host:port, a path); kinds without one use the check's name."""
+        return self.name
 
     def secret_vars(self) -> list[tuple[str, str]]:
         """(field, environment variable) pairs this check reads credentials from."""

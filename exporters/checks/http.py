@@ -54,6 +54,9 @@ class HttpCheck(CheckBase):
 
     network: ClassVar[bool] = True
 
+    def instance(self) -> str:
+        return str(self.url)
+
     def secret_vars(self) -> list[tuple[str, str]]:
         if self.auth is None:
             return []

@@ -40,6 +40,9 @@ class TcpCheck(CheckBase):
         assert self.host is not None and self.port is not None
         return self.host, self.port
 
+    def instance(self) -> str:
+        return self.address or f"{self.host}:{self.port}"
+
 
 class DnsCheck(CheckBase):
     kind: Literal["dns"]
@@ -48,6 +51,9 @@ class DnsCheck(CheckBase):
     expect_addresses: list[str] = Field(default_factory=list)
 
     network: ClassVar[bool] = True
+
+    def instance(self) -> str:
+        return self.query
 
 
 def run_tcp(check: TcpCheck, report: Report, ctx: Boundaries) -> None:

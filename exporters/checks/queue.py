@@ -66,6 +66,16 @@ class QueueCheck(CheckBase):
                     found.append((f"http_json.auth.{key}", var))
         return found
 
+    def instance(self) -> str:
+        if self.http_json is not None:
+            return str(self.http_json.url)
+        if self.sql is not None:
+            return self.sql.dsn
+        if self.redis is not None:
+            return f"{self.redis.host}:{self.redis.port}"
+        assert self.directory is not None
+        return str(self.directory.path)
+
 
 def _http_json(source: HttpJsonSource, report: Report, ctx: Boundaries) -> float:
     request = http.HttpCheck(

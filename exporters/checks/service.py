@@ -34,6 +34,9 @@ class ServiceCheck(CheckBase):
             raise ValueError(f"name exactly one of {', '.join(TARGETS)}")
         return self
 
+    def instance(self) -> str:
+        return next(str(getattr(self, t)) for t in TARGETS if getattr(self, t) is not None)
+
 
 def _down(message: str) -> ProbeFailure:
     # A service that is not running is unavailable: the plan's connection errors.

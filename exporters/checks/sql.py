@@ -69,6 +69,9 @@ class DbPoolCheck(CheckBase, SqlSource):
             raise ValueError("give exactly one of preset or queries")
         return self
 
+    def instance(self) -> str:
+        return self.dsn  # never holds a password: _valid_dsn refuses one
+
 
 def engine_url(source: SqlSource, ctx: Boundaries) -> URL:
     url = make_url(source.dsn)

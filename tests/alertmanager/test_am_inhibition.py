@@ -11,6 +11,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -20,6 +21,11 @@ import pytest
 import requests
 import yaml
 from support.procs import find_binary, free_port, running, wait_until
+
+from stack import render
+from stack.ports import SERVICES
+from stack.supervisor import Layout, programs
+from stack.up import render_all
 
 REPO = Path(__file__).resolve().parents[2]
 TOKEN = "test-token-not-a-secret"
@@ -201,3 +207,75 @@ def test_service_down_mutes_its_symptoms_and_resolves_are_sent(
     wait_until(
         lambda: ("ServiceUnavailable", "critical") in receiver.names("resolved"), 20, "resolved"
     )
+
+
+def _active(am: str) -> list[dict[str, Any]]:
+    return requests.get(f"{am}/api/v2/alerts", timeout=5).json()
+
+
+def test_a_down_service_mutes_its_request_alerts_as_the_rules_label_them(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    """No hand-written labels: the committed probe file, prometheus.yml and rules
+    make the alerts, from a real probe exporter and the real demo with its own
+    traffic. The demo's probes are aimed at a port where nothing listens (its
+    health endpoint down) while its API fails every request."""
+    ports = {service.name: free_port() for service in SERVICES}
+    ports["webhook"] = receiver.port  # Alertmanager notifies the receiver
+    layout = Layout(tmp_path)
+    layout.make()
+    configs = render_all(layout, ports, TOKEN, fast=True)
+    down, closed = tmp_path / "down", free_port()
+    down.mkdir()
+    configs["probes"] = render.render_text(
+        down, REPO / "exporters" / "probes.yml", {**ports, "demo": closed}
+    )
+    binaries = {var: find_binary(var) for var in ("PROMETHEUS_BIN", "ALERTMANAGER_BIN")}
+    commands = programs(layout, ports, binaries, configs)
+    ready = {
+        "demo": "/healthz",
+        "probe_exporter": "/metrics",
+        "prometheus": "/-/ready",
+        "alertmanager": "/-/ready",
+    }
+    am = f"http://127.0.0.1:{ports['alertmanager']}"
+    with ExitStack() as procs:
+        for name, path in ready.items():
+            procs.enter_context(
+                running(
+                    name,
+                    commands[name],
+                    layout.log,
+                    ready_url=f"http://127.0.0.1:{ports[name]}{path}",
+                    cwd=tmp_path,
+                )
+            )
+
+        def demo_down() -> list[dict[str, str]]:
+            return [
+                a
+                for a in receiver.alerts()
+                if a["alertname"] == "ServiceUnavailable" and a["service"] == "demo"
+            ]
+
+        wait_until(demo_down, 30, "ServiceUnavailable for the demo")
+        # The probe's alert is about the service it watches and the URL it probed.
+        [alert] = demo_down()
+        assert alert["probe"] == "demo-http"
+        assert alert["job"] == "probes"
+        assert alert["instance"] == f"http://127.0.0.1:{closed}/healthz"
+
+        requests.post(
+            f"http://127.0.0.1:{ports['demo']}/chaos", json={"error_ratio": 1}, timeout=5
+        ).raise_for_status()
+
+        def muted() -> set[tuple[str, str, str]]:
+            return {
+                (a["labels"]["alertname"], a["labels"]["severity"], a["labels"]["service"])
+                for a in _active(am)
+                if a["status"]["inhibitedBy"]
+            }
+
+        wait_until(lambda: ("ErrorRateHigh", "high", "demo") in muted(), 60, "ErrorRateHigh muted")
+        time.sleep(2)  # two group intervals: a notification for it would have gone out
+    assert [a for a in receiver.alerts() if a["alertname"] == "ErrorRateHigh"] == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -87,7 +88,10 @@ def test_missing_directory_is_a_connection_failure(check, run, tmp_path):
 
 @pytest.fixture(scope="module")
 def redis_server(tmp_path_factory):
-    binary = shutil.which("redis-server") or shutil.which("redis-server", path="/usr/bin:/usr/sbin")
+    # REDIS_SERVER_BIN, else PATH (the variable scripts/system-deps.sh honours too).
+    binary = shutil.which(os.environ.get("REDIS_SERVER_BIN") or "redis-server") or shutil.which(
+        "redis-server", path="/usr/bin:/usr/sbin"
+    )
     if binary is None:
         pytest.skip("redis-server is not installed (Debian package redis-server)")
     port = free_port()

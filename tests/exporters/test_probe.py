@@ -18,8 +18,27 @@ from exporters.scheduler import Scheduler
 CATEGORIES = {c.value for c in Category}
 
 
-def fake_probe(name: str, kind: str) -> Probe:
-    return Probe(check=type("C", (), {"name": name})(), kind=kind, interval=30, timeout=5)  # type: ignore[arg-type]
+class FakeCheck:
+    def __init__(self, name: str, service: str | None = None) -> None:
+        self.name, self.service = name, service
+
+    def instance(self) -> str:
+        return f"target-of-{self.name}"
+
+
+def fake_probe(name: str, kind: str, service: str | None = None) -> Probe:
+    return Probe(check=FakeCheck(name, service), kind=kind, interval=30, timeout=5)  # type: ignore[arg-type]
+
+
+def series(name: str, kind: str, service: str | None = None, **extra: str) -> dict[str, str]:
+    """The labels every series of a probe carries, plus `extra`."""
+    return {
+        "probe": name,
+        "kind": kind,
+        "service": service or name,
+        "instance": f"target-of-{name}",
+        **extra,
+    }
 
 
 def registry_for(clock, runners, probes) -> tuple[CollectorRegistry, Scheduler]:
@@ -45,14 +64,16 @@ def test_families_follow_blackbox_shapes_with_probe_and_kind(clock):
         clock,
         {"http": ok, "http_denied": denied, "queue": queue},
         [
-            fake_probe("web", "http"),
+            fake_probe("web", "http", service="shop"),
             fake_probe("admin", "http_denied"),
             fake_probe("jobs", "queue"),
         ],
     )
     scheduler.tick()
-    web = {"probe": "web", "kind": "http"}
-    admin = {"probe": "admin", "kind": "http_denied"}
+    # Each series names the service the probe watches and the probe's target as
+    # `instance` (Prometheus keeps them: honor_labels on the probes job).
+    web = series("web", "http", service="shop")
+    admin = series("admin", "http_denied")
     assert registry.get_sample_value("probe_success", web) == 1
     assert registry.get_sample_value("probe_success", admin) == 0
     assert registry.get_sample_value("probe_http_status_code", admin) == 403
@@ -71,15 +92,15 @@ def test_families_follow_blackbox_shapes_with_probe_and_kind(clock):
             registry.get_sample_value("probe_failures_total", {**admin, "category": category})
             == want
         )
-    jobs = {"probe": "jobs", "kind": "queue", "queue": "jobs"}
+    jobs = series("jobs", "queue", queue="jobs")
     assert registry.get_sample_value("task_queue_depth", jobs) == 12
 
 
 def test_a_probe_that_has_not_run_yet_has_no_success_series(clock):
     registry, _ = registry_for(clock, {"http": lambda *a: None}, [fake_probe("web", "http")])
-    assert registry.get_sample_value("probe_success", {"probe": "web", "kind": "http"}) is None
+    assert registry.get_sample_value("probe_success", series("web", "http")) is None
     # but its failure counters exist from the start, so rate() sees the first failure
-    labels = {"probe": "web", "kind": "http", "category": "timeout"}
+    labels = series("web", "http", category="timeout")
     assert registry.get_sample_value("probe_failures_total", labels) == 0
 
 
@@ -90,7 +111,7 @@ def test_scrape_reads_results_and_never_runs_checks(clock):
     )
     scheduler.tick()
     for _ in range(5):
-        registry.get_sample_value("probe_success", {"probe": "web", "kind": "http"})
+        registry.get_sample_value("probe_success", series("web", "http"))
     assert calls == [1]
 
 
@@ -98,7 +119,8 @@ def write_probe_file(path, target, closed_port) -> None:
     path.write_text(
         f"""
 checks:
-  - {{name: up, kind: http, url: "{target.url("/ok")}", expect_json: {{field: status, equals: ok}}}}
+  - {{name: up, kind: http, service: shop, url: "{target.url("/ok")}",
+     expect_json: {{field: status, equals: ok}}}}
   - {{name: denied, kind: http, url: "{target.url("/401")}"}}
   - {{name: bad-json, kind: http, url: "{target.url("/badjson")}", expect_json: {{field: status}}}}
   - {{name: hanging, kind: http, url: "{target.url("/slow")}", timeout: 500ms}}
@@ -127,8 +149,18 @@ def test_exporter_process_end_to_end(tmp_path, http_target, closed_port):
             for s in family.samples
         }
 
+    def labelled(values: dict, metric: str, name: str) -> dict[tuple[str, ...], float]:
+        """The series of `metric` for probe `name`, keyed by their labels."""
+        return {
+            labels: value
+            for (found, labels), value in values.items()
+            if found == metric and dict(labels)["probe"] == name
+        }
+
     def success(values: dict, name: str, kind: str) -> float | None:
-        return values.get(("probe_success", (("kind", kind), ("probe", name))))
+        [(labels, value)] = labelled(values, "probe_success", name).items() or [((), None)]
+        assert not labels or dict(labels)["kind"] == kind
+        return value
 
     def category(values: dict, name: str, kind: str) -> str | None:
         hits = [
@@ -148,10 +180,24 @@ def test_exporter_process_end_to_end(tmp_path, http_target, closed_port):
     assert success(values, "up", "http") == 1
     assert success(values, "port", "tcp") == 1
     assert success(values, "depth", "queue") == 1
-    assert (
-        values[("task_queue_depth", (("kind", "queue"), ("probe", "depth"), ("queue", "depth")))]
-        == 7
-    )
+    depth_url = http_target.url("/ok")
+    assert labelled(values, "task_queue_depth", "depth") == {
+        (
+            ("instance", depth_url),
+            ("kind", "queue"),
+            ("probe", "depth"),
+            ("queue", "depth"),
+            ("service", "depth"),
+        ): 7
+    }
+    # The probed service and target as published: the service named in the file
+    # (else the check's name), the URL or address the check looks at.
+    [up_labels] = labelled(values, "probe_success", "up")
+    assert dict(up_labels)["service"] == "shop"
+    assert dict(up_labels)["instance"] == http_target.url("/ok")
+    [port_labels] = labelled(values, "probe_success", "port")
+    assert dict(port_labels)["service"] == "port"
+    assert dict(port_labels)["instance"] == f"127.0.0.1:{http_target.port}"
     assert category(values, "denied", "http") == "authentication"
     assert category(values, "bad-json", "http") == "data_integrity"
     assert category(values, "hanging", "http") == "timeout"

@@ -31,6 +31,23 @@ def test_defaults_follow_the_plan_network_30s_service_60s():
     assert probes["web"].timeout == 5
 
 
+def test_each_probe_names_the_service_it_watches_and_its_target():
+    probes = {
+        p.name: p for p in load_probe_file(FIXTURES / "good_probes.yml", {"DB_PASSWORD": "x"})
+    }
+    # What alerts carry as `service` and `instance`: the probed service's name (the
+    # check's own name when the file gives none) and what the check looks at.
+    assert {name: (p.service, p.instance) for name, p in probes.items()} == {
+        "web": ("demo", "http://127.0.0.1:8081/healthz"),
+        "web-port": ("web-port", "127.0.0.1:8081"),
+        "resolver": ("resolver", "localhost"),
+        "worker": ("worker", "worker"),
+        "jobs": ("jobs", "/var/spool/jobs"),
+        "db": ("db", "postgresql://monitor@127.0.0.1/app"),
+        "nightly": ("nightly", "/var/backups/app"),
+    }
+
+
 def test_shipped_probe_file_is_valid():
     probes = load_probe_file(DEFAULT_PROBE_FILE, {})
     assert {p.kind for p in probes} == {"http", "tcp"}
@@ -40,6 +57,13 @@ def test_shipped_probe_file_is_valid():
     # The launcher moves ports by rewriting "127.0.0.1:<port>", so every target is written so.
     tcp = [p.check for p in probes if p.kind == "tcp"]
     assert [c.address for c in tcp] == ["127.0.0.1:8081"]  # type: ignore[attr-defined]
+    # Probes of the demo and the webhook carry those services' scrape job names, the
+    # `service` of their request alerts, so a service that is down mutes them.
+    assert {p.name: p.service for p in probes} == {
+        "demo-http": "demo",
+        "demo-tcp": "demo",
+        "webhook-http": "webhook",
+    }
 
 
 def test_every_error_is_listed_with_its_path():

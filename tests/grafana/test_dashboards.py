@@ -100,3 +100,28 @@ def test_every_query_is_valid_promql(path: Path, tmp_path: Path) -> None:
         timeout=60,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_quantile_panel_shows_the_quantile_its_title_and_the_alert_name() -> None:
+    # "p95 (alert > 5 s)" must plot the quantile ApiResponseTimeHigh judges, or the
+    # graph and the alert disagree about the same route.
+    params = yaml.safe_load((ROOT / "rules" / "src" / "params.yml").read_text())
+    alert_quantile = float(params["api_latency_quantile"])
+    recorded = "job_handler:http_request_duration_seconds:quantile_rate5m"
+    checked = 0
+    for path in DASHBOARDS:
+        for panel in json.loads(path.read_text())["panels"]:
+            named = re.search(r"\bp(\d{2})\b", panel.get("title", ""))
+            if not named:
+                continue
+            title_quantile = int(named.group(1)) / 100
+            for expr in (t["expr"] for t in panel.get("targets", [])):
+                plotted = re.findall(r"histogram_quantile\(\s*([0-9.]+)", expr)
+                shown = {float(q) for q in plotted} | (
+                    {alert_quantile} if recorded in expr else set()
+                )
+                assert shown == {title_quantile}, (panel["title"], expr)
+            if "alert" in panel["title"]:
+                assert title_quantile == alert_quantile, panel["title"]
+            checked += 1
+    assert checked, "the dashboards have a latency quantile panel"

@@ -50,3 +50,36 @@ def test_webhook_refuses_alertmanager_without_token(alert_path: Any) -> None:
     # The token is what lets Alertmanager in; anybody else gets 401.
     response = requests.post(alert_path.url("webhook", "/alerts"), data=b"{}", timeout=2)
     assert response.status_code == 401
+
+
+def _query(path: Any, promql: str) -> list[dict[str, Any]]:
+    response = requests.get(
+        path.url("prometheus", "/api/v1/query"), params={"query": promql}, timeout=2
+    )
+    response.raise_for_status()
+    return response.json()["data"]["result"]
+
+
+def test_the_demos_own_traffic_feeds_the_request_alerts(alert_path: Any) -> None:
+    # Nobody but the demo itself calls /api/orders here (Prometheus and the probes
+    # read /metrics and /healthz): its traffic alone clears the request rules'
+    # minimum rate, so the chaos switches of README's Try it have something to act on.
+    wait_until(
+        lambda: _query(
+            alert_path,
+            'job_handler:http_requests:rate5m{job="demo", handler="/api/orders"} >= 0.05',
+        ),
+        20,
+        "the demo's own traffic on /api/orders",
+    )
+    requests.post(alert_path.url("demo", "/chaos"), json={"error_ratio": 1}, timeout=2)
+
+    def error_rate_high() -> list[dict[str, Any]]:
+        response = requests.get(
+            alert_path.url("webhook", "/api/alerts"), params={"status": "firing"}, timeout=2
+        )
+        return [a for a in response.json()["alerts"] if a["alertname"] == "ErrorRateHigh"]
+
+    wait_until(error_rate_high, 30, "ErrorRateHigh for the demo at the webhook")
+    [alert] = error_rate_high()
+    assert alert["labels"]["service"] == "demo"

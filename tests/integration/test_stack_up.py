@@ -82,11 +82,60 @@ def stack_up(
 
 
 def test_every_printed_url_answers(stack_up) -> None:
-    _root, ports, _proc, out = stack_up
+    root, ports, _proc, out = stack_up
     for service in SERVICES:
         url = f"http://{HOST}:{ports[service.name]}{service.ready_path}"
         assert url in out.text(), f"{service.name}'s URL is printed"
         assert requests.get(url, timeout=5).ok, url
+    # The pages a person opens, each answering with a page.
+    for title, service in (
+        ("Prometheus UI", "prometheus"),
+        ("Alertmanager UI", "alertmanager"),
+        ("dashboard", "webhook"),
+    ):
+        page = f"http://{HOST}:{ports[service]}/"
+        assert f"{title} " in out.text() and f" {page}\n" in out.text(), title
+        response = requests.get(page, timeout=5)
+        assert response.ok and "text/html" in response.headers["Content-Type"], page
+    # Where the token is, and it is the token the stack runs with.
+    token_file = root / "var" / "run" / "webhook-token"
+    assert str(token_file) in out.text()
+    assert token_file.read_text() == TOKEN
+
+
+def test_stack_ctl_runs_supervisorctl_on_this_stack(stack_up) -> None:
+    root, _ports, _proc, _out = stack_up
+    status = subprocess.run(
+        [sys.executable, "-m", "stack", "ctl", f"--root={root}", "status"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd="/",  # found through --root, not the working directory
+    )
+    assert status.returncode == 0, status.stdout + status.stderr
+    states = dict(line.split()[:2] for line in status.stdout.splitlines())
+    assert states == {service.name: "RUNNING" for service in SERVICES}
+
+
+def _query(prometheus: str, promql: str) -> list[dict]:
+    response = requests.get(f"{prometheus}/api/v1/query", params={"query": promql}, timeout=5)
+    response.raise_for_status()
+    return response.json()["data"]["result"]
+
+
+def test_start_up_is_never_seen_as_an_outage(stack_up) -> None:
+    # Prometheus and the probe exporter start once what they watch answers: no
+    # probe and no scrape has failed since, so ServiceUnavailable and TargetDown
+    # have nothing to be pending on.
+    _root, ports, _proc, _out = stack_up
+    prometheus = f"http://{HOST}:{ports['prometheus']}"
+    wait_until(
+        lambda: len(_query(prometheus, "probe_success")) == 3, 30, "the first run of each probe"
+    )
+    wait_until(lambda: len(_query(prometheus, "up")) == 6, 30, "a scrape of every target")
+    assert _query(prometheus, "min_over_time(probe_success[1h]) == 0") == []
+    assert _query(prometheus, "min_over_time(up[1h]) == 0") == []
+    assert _query(prometheus, 'ALERTS{alertname=~"ServiceUnavailable|TargetDown"}') == []
 
 
 def test_a_real_alertmanager_payload_shows_on_the_api(stack_up) -> None:

@@ -34,6 +34,11 @@ def test_every_program_is_supervised_with_its_port(tmp_path: Path) -> None:
     assert conf["program:webhook"]["autorestart"] == "true"
     am = shlex.split(conf["program:alertmanager"]["command"])
     assert "--cluster.listen-address=" in am
+    # The watchers wait for the launcher: it starts them once the rest answers.
+    assert {n for n in names if conf[f"program:{n}"]["autostart"] == "false"} == {
+        "prometheus",
+        "probe_exporter",
+    }
 
 
 def test_percent_signs_survive_supervisors_expansion(tmp_path: Path) -> None:
