@@ -49,5 +49,6 @@ def receive_alerts() -> Any:
             "notification_id": result.notification_id,
             "alerts": result.alerts,
             "state_changes": result.state_changes,
+            "stale": result.stale,
         }
     )

@@ -11,7 +11,9 @@ and repeats, retries and HA peers add nothing.
 A batch means what its notifications would mean one after another: a later
 notification's copy of an alert wins over an earlier one, except that a resolved
 alert never turns back to firing; each state change, delivery and incident
-carries the receive time of the notification that brought it.
+carries the receive time of the notification that brought it. A firing copy of
+an instance already resolved (in the store, or earlier in the batch) is *stale*:
+a lagging HA peer or a retry. It changes nothing and plans nothing.
 
 Rows are built as tuples in each statement's bind order (`store/bulk.py`): at
 hundreds of alerts per batch, a dict per row is measurable.
@@ -73,6 +75,7 @@ class RecordResult:
     queued_deliveries: int = 0  # pending, for the delivery worker
     # Deliveries written as delivered (their channel's transport is the store), by channel.
     stored: Mapping[str, int] = field(default_factory=dict)
+    stale: int = 0  # firing copies of instances already resolved: recorded, not acted on
 
     @property
     def stored_deliveries(self) -> int:
@@ -89,10 +92,11 @@ class _Batch:
     first_seen: dict[AlertKey, float]
     events: dict[tuple[AlertKey, str], tuple[int, Alert]]  # first copy per state
     beats: dict[str, float]
+    stale: list[tuple[int, AlertKey]]  # (notification index, alert) of each stale copy
 
 
 def _gather(items: Sequence[Incoming], nids: list[int], heartbeat: str | None) -> _Batch:
-    batch = _Batch(items, nids, {}, {}, {}, {})
+    batch = _Batch(items, nids, {}, {}, {}, {}, [])
     for index, item in enumerate(items):
         for alert in item.notification.alerts:
             if heartbeat and alert.alertname == heartbeat:
@@ -100,10 +104,13 @@ def _gather(items: Sequence[Incoming], nids: list[int], heartbeat: str | None) -
                 continue
             key = (alert.fingerprint, _iso(alert.startsAt) or "")
             held = batch.chosen.get(key)
+            batch.first_seen.setdefault(key, item.received_at)
             # Later copies win, but only while firing: resolved stays resolved.
             if held is None or held[1].status == "firing":
                 batch.chosen[key] = (index, alert)
-            batch.first_seen.setdefault(key, item.received_at)
+            elif alert.status == "firing" and (key, "firing") not in batch.events:
+                batch.stale.append((index, key))  # fires after its own resolution
+                continue
             batch.events.setdefault((key, alert.status), (index, alert))
     return batch
 
@@ -162,6 +169,7 @@ class Recorder:
             beats = [{"name": name, "last_seen": at} for name, at in batch.beats.items()]
             conn.execute(self.beat, beats)
         changes_of = [0] * len(items)
+        stale_of = [0] * len(items)
         tally = Tally(len(items))
         if batch.chosen:
             changes = self._state_changes(conn, batch)
@@ -170,12 +178,19 @@ class Recorder:
             if changes:
                 for planner in recording.planners:
                     planner.plan(conn, changes, now, tally)
+        for index, _key in batch.stale:
+            stale_of[index] += 1
         return [
             RecordResult(
-                nid, len(item.notification.alerts), changes, queued, stored or _NOTHING_STORED
-            )
-            for nid, item, changes, queued, stored in zip(
-                nids, items, changes_of, tally.queued, tally.stored, strict=True
+                nid,
+                len(item.notification.alerts),
+                changes,
+                queued,
+                stored or _NOTHING_STORED,
+                stale,
+            )  # fmt: skip
+            for nid, item, changes, queued, stored, stale in zip(
+                nids, items, changes_of, tally.queued, tally.stored, stale_of, strict=True
             )
         ]
 
@@ -183,14 +198,23 @@ class Recorder:
         rows = self.upsert_alerts(conn, _alert_params(batch))
         ids = {(fingerprint, starts_at): id_ for id_, fingerprint, starts_at in rows}
         if len(ids) < len(batch.chosen):
+            # The upsert leaves resolved instances alone: a firing copy of one is stale.
             fps = sorted({key[0] for key in batch.chosen if key not in ids})
             found = conn.execute(self.alert_ids, {"fps": fps})
-            ids |= {(r.fingerprint, r.starts_at): r.id for r in found}
+            resolved = {(r.fingerprint, r.starts_at): r.id for r in found}
+            resolved = {key: id_ for key, id_ in resolved.items() if key not in ids}
+            for (key, status), (index, _alert) in list(batch.events.items()):
+                if status == "firing" and key in resolved:
+                    del batch.events[(key, status)]
+                    batch.stale.append((index, key))
+            ids |= resolved
         origin = {(ids[key], status): copy for (key, status), copy in batch.events.items()}
         params = [
             (alert_id, status, batch.items[index].received_at, batch.nids[index])
             for (alert_id, status), (index, _alert) in origin.items()
         ]
+        if not params:
+            return []
         changes = []
         for event_id, alert_id, status in self.insert_events(conn, params):
             index, alert = origin[(alert_id, status)]

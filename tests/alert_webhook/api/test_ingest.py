@@ -7,7 +7,7 @@ import json
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from webhook_support import fixture_json, make_alert, make_notification
+from webhook_support import CONTACTS, fixture_json, make_alert, make_notification
 
 from alert_webhook.settings import TOKEN_ENV
 from alert_webhook.store import StoreUnavailable
@@ -30,6 +30,19 @@ def test_real_payload_is_stored_and_listed(client, store) -> None:
     alerts = client.get("/api/alerts?status=firing").get_json()["alerts"]
     assert [a["fingerprint"] for a in alerts] == ["f284911ae1ecea1d"]
     assert client.get("/api/alerts?status=resolved").get_json()["alerts"] == []
+
+
+def test_a_late_firing_copy_after_the_resolution_sends_nothing(app_factory) -> None:
+    """The RESOLVED e-mail must not be followed by a CRITICAL one for the same alert."""
+    app = app_factory(CONTACTS)
+    client = app.test_client()
+    assert _post(client, make_notification(make_alert("a", status="resolved"))).status_code == 200
+    late = _post(client, make_notification(make_alert("a"))).get_json()
+    assert (late["state_changes"], late["stale"]) == (0, 1)
+    app.extensions["alert_webhook"].workers.run_once()
+    deliveries = client.get("/api/deliveries").get_json()["deliveries"]
+    assert deliveries and {d["event_status"] for d in deliveries} == {"resolved"}
+    assert client.get("/api/incidents").get_json()["incidents"] == []
 
 
 def test_firing_then_resolved_moves_between_lists(client) -> None:

@@ -169,3 +169,11 @@ def test_a_batch_on_postgresql_keeps_each_notification_and_change_apart(replicas
     assert ids == sorted(ids) and len(set(ids)) == 3
     latest = {r.fingerprint: r.last_received_at for r in a.list_alerts()}
     assert latest == {"p": 102.0, "q": 101.0}
+
+
+def test_a_late_firing_copy_after_the_resolution_is_stale_on_postgresql(replicas) -> None:
+    a, b = replicas
+    assert _record(a, make_notification(make_alert("s", status="resolved")), 100.0) == 1
+    assert _record(b, make_notification(make_alert("s")), 101.0) == 0
+    assert b.incidents.list() == []
+    assert {d["event_status"] for d in b.outbox.list()} == {"resolved"}

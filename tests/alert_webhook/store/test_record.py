@@ -100,3 +100,31 @@ def test_the_watchdog_in_a_batch_is_a_heartbeat_at_its_latest_time(store: SqlSto
     results = store.record_many(items, RECORDING, 71.0)
     assert [r.state_changes for r in results] == [0, 1, 0]
     assert store.last_heartbeat("Watchdog") == 70.0
+
+
+def test_a_firing_copy_after_the_resolved_one_is_stale(store: SqlStore) -> None:
+    """A lagging HA peer or a retry delivers the firing copy after the resolution:
+    the instance stays resolved, and nobody is told it is firing again."""
+    resolved = store.record_many(
+        [_item(make_alert("a", status="resolved"), at=100.0)], RECORDING, 100.0
+    )
+    assert resolved[0].state_changes == 1
+    (late,) = store.record_many([_item(make_alert("a"), at=101.0)], RECORDING, 101.0)
+    assert (late.state_changes, late.stale) == (0, 1)
+    assert store.incidents.list() == []
+    assert {d["event_status"] for d in store.outbox.list()} == {"resolved"}
+    (alert,) = store.list_alerts()
+    assert alert.status == "resolved"
+
+
+def test_a_firing_copy_after_the_resolved_one_in_the_same_batch_is_stale(
+    store: SqlStore,
+) -> None:
+    batch = [
+        _item(make_alert("a", status="resolved"), at=100.0),
+        _item(make_alert("a"), at=101.0),
+    ]
+    results = store.record_many(batch, RECORDING, 102.0)
+    assert [(r.state_changes, r.stale) for r in results] == [(1, 0), (0, 1)]
+    assert store.incidents.list() == []
+    assert {d["event_status"] for d in store.outbox.list()} == {"resolved"}
