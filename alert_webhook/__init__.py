@@ -20,7 +20,7 @@ from alert_webhook.delivery import provider_breakers
 from alert_webhook.delivery.worker import DeliveryWorker
 from alert_webhook.duties import DeadlineEscalation, Duties, Reminders, Watchdog
 from alert_webhook.loops import Loop, Workers
-from alert_webhook.metrics import WebhookMetrics, create_metrics
+from alert_webhook.metrics import BacklogCollector, WebhookMetrics, create_metrics
 from alert_webhook.service import Intake, recording_from, stored_channels
 from alert_webhook.settings import Settings
 from alert_webhook.store import SqlStore, StoreUnavailable, open_store
@@ -71,7 +71,6 @@ def create_app(
             ("reminders", Reminders(store.incidents, delivery.reminder_interval_seconds, clock)),
             ("watchdog", Watchdog(settings.watchdog, settings.links.runbook_base_url, store,
                                   intake.accept, metrics, clock)),
-            ("backlog", worker.update_backlog),
         ]
     )  # fmt: skip
     workers.add(
@@ -83,6 +82,7 @@ def create_app(
         settings=settings, store=store, metrics=metrics, clock=clock, channels=channels,
         breakers=breakers, workers=workers, intake=intake,
     )  # fmt: skip
+    metrics.registry.register(BacklogCollector(store.outbox.backlog, clock))
     instrument_app(app, registry=metrics.registry, metrics_path="/metrics")
     for blueprint in (ingest.bp, health.bp, alerts.bp, incidents.bp, dashboard.bp):
         app.register_blueprint(blueprint)

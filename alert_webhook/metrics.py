@@ -3,9 +3,16 @@ process (tests, replicas) never collide on the global registry."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+
+from alert_webhook.store.guard import StoreUnavailable
+
+logger = logging.getLogger("alert_webhook.metrics")
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900)
 
@@ -17,8 +24,6 @@ class WebhookMetrics:
     alerts_received: Counter
     deliveries: Counter
     delivery_latency: Histogram
-    deliveries_pending: Gauge
-    oldest_pending_age: Gauge
     breaker_state: Gauge
     escalations: Counter
     last_watchdog: Gauge
@@ -63,16 +68,6 @@ def create_metrics(registry: CollectorRegistry | None = None) -> WebhookMetrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         ),
-        deliveries_pending=Gauge(
-            "alert_webhook_deliveries_pending",
-            "Deliveries not yet in a final state (pending or in flight).",
-            registry=r,
-        ),
-        oldest_pending_age=Gauge(
-            "alert_webhook_oldest_pending_delivery_age_seconds",
-            "Age of the oldest delivery not yet final; 0 when none.",
-            registry=r,
-        ),
         breaker_state=Gauge(
             "alert_webhook_circuit_breaker_state",
             "Circuit breaker per provider: 0 closed, 1 open, 2 half-open.",
@@ -97,3 +92,41 @@ def create_metrics(registry: CollectorRegistry | None = None) -> WebhookMetrics:
             registry=r,
         ),
     )
+
+
+class BacklogCollector:
+    """The outbox's backlog, read from the store when Prometheus scrapes: a gauge set
+    by the worker lags what it last saw, while this is what the store holds now (the
+    same on every replica). When the store cannot answer, the two series are left
+    out for that scrape, so `absent()` rules see it."""
+
+    def __init__(
+        self, backlog: Callable[[float], tuple[int, float]], clock: Callable[[], float]
+    ) -> None:
+        self._backlog, self._clock = backlog, clock
+
+    @staticmethod
+    def _families(count: float | None = None, age: float | None = None) -> list[Metric]:
+        return [
+            GaugeMetricFamily(
+                "alert_webhook_deliveries_pending",
+                "Deliveries not yet in a final state (pending or in flight).",
+                value=count,
+            ),
+            GaugeMetricFamily(
+                "alert_webhook_oldest_pending_delivery_age_seconds",
+                "Age of the oldest delivery not yet final; 0 when none.",
+                value=age,
+            ),
+        ]
+
+    def describe(self) -> list[Metric]:
+        return self._families()
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            count, age = self._backlog(self._clock())
+        except StoreUnavailable as exc:
+            logger.warning("backlog gauges left out of this scrape: %s", exc)
+            return
+        yield from self._families(count, age)

@@ -28,7 +28,6 @@ from alert_webhook.store.outbox import DeliveryJob, Outbox
 
 logger = logging.getLogger("alert_webhook.delivery")
 DIGEST = "storm digest"  # the note of the one message sent once a budget is spent
-BACKLOG_INTERVAL = 1.0  # seconds between backlog queries while every pass claims work
 S = DeliveryStatus
 
 
@@ -54,7 +53,6 @@ class DeliveryWorker:
         # When every other channel of an alert failed, the store's own ones still show it.
         self.last_resort = [c.name for c in channels.values() if c.stored]
         self._batched: list[tuple[Outcome, DeliveryJob]] = []
-        self._backlog_at: float | None = None
 
     def run_once(self) -> int:
         """Work every due delivery once; return how many were claimed."""
@@ -65,18 +63,7 @@ class DeliveryWorker:
                 self.process(job)
         finally:
             self._flush()
-        # The backlog gauges cost a query: under load (every pass claims) once a
-        # second is enough; an idle pass may have emptied the queue, so it looks.
-        now = self.clock()
-        if not jobs or self._backlog_at is None or now - self._backlog_at >= BACKLOG_INTERVAL:
-            self.update_backlog()
         return len(jobs)
-
-    def update_backlog(self) -> None:
-        self._backlog_at = self.clock()
-        count, age = self.outbox.backlog(self._backlog_at)
-        self.metrics.deliveries_pending.set(count)
-        self.metrics.oldest_pending_age.set(age)
 
     def _count(self, job: DeliveryJob, provider: str | None, outcome: str) -> None:
         self.metrics.deliveries.labels(job.channel, provider or "none", outcome).inc()

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 import yaml
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 from ruleset import inputs_by_file
 from support.procs import find_binary, free_port, python_module, running, wait_until
@@ -189,11 +189,16 @@ def test_application_rules_read_the_instrumented_apps_names() -> None:
         for n in sorted(inputs_of("webhook"))
     ],
 )
-def test_meta_rules_read_the_webhooks_names(name: str) -> None:
-    from alert_webhook.metrics import create_metrics
+def test_meta_rules_read_the_webhooks_names(name: str, tmp_path: Path) -> None:
+    from alert_webhook import create_app
+    from alert_webhook.settings import settings_from_mapping
+    from alert_webhook.store import open_store
 
-    metrics = create_metrics(CollectorRegistry())
-    series = parse(generate_latest(metrics.registry).decode())
+    store = open_store(f"sqlite:///{tmp_path}/webhook.sqlite3")
+    store.create_schema()
+    app = create_app(settings_from_mapping({}, {}), store=store)
+    series = parse(app.test_client().get("/metrics").get_data(as_text=True))
+    store.dispose()
     assert name in series
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from webhook_support import CONTACTS
+from webhook_support import CONTACTS, make_alert, make_notification
 
 
 def test_healthz_answers_without_touching_the_store(app_factory, store) -> None:
@@ -38,3 +38,22 @@ def test_each_channel_says_on_metrics_whether_it_is_configured(app_factory) -> N
     assert "alert_webhook_channel_configured" in app.test_client().get("/metrics").get_data(
         as_text=True
     )
+
+
+def _scraped(client, name: str) -> float | None:
+    for line in client.get("/metrics").get_data(as_text=True).splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return None
+
+
+def test_backlog_gauges_are_read_from_the_store_at_scrape_time(app_factory, clock) -> None:
+    app = app_factory(CONTACTS)
+    client = app.test_client()
+    client.post("/alerts", json=make_notification(make_alert("a")))  # sms + email pending
+    clock.advance(7)
+    assert _scraped(client, "alert_webhook_deliveries_pending") == 2
+    assert _scraped(client, "alert_webhook_oldest_pending_delivery_age_seconds") == 7
+    app.extensions["alert_webhook"].workers.step("deliveries")  # both skipped: no providers
+    assert _scraped(client, "alert_webhook_deliveries_pending") == 0
+    assert _scraped(client, "alert_webhook_oldest_pending_delivery_age_seconds") == 0

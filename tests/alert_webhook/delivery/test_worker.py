@@ -10,7 +10,7 @@ import pytest
 from fakes import TWILIO_ENV, fake_twilio, smtp_provider, smtp_server, twilio_provider
 from webhook_support import FakeClock, make_alert, make_notification, worker_for
 
-from alert_webhook.metrics import create_metrics
+from alert_webhook.metrics import BacklogCollector, create_metrics
 from alert_webhook.payload import parse_notification
 from alert_webhook.service import recording_from
 from alert_webhook.settings import settings_from_mapping
@@ -37,6 +37,7 @@ class Harness:
         self.settings = settings_from_mapping(config, env)
         self.metrics = create_metrics()
         self.worker = worker_for(store, self.settings, self.metrics, clock, worker_id="w1")
+        self.metrics.registry.register(BacklogCollector(store.outbox.backlog, clock))
         self.recording = recording_from(self.settings, ["dashboard"])
 
     def receive(self, *alerts: dict[str, Any]) -> None:
@@ -76,7 +77,6 @@ def config(box=None, twilio=None, sms_providers=None, **extra: Any) -> dict[str,
 def test_critical_alert_reaches_sms_email_and_dashboard_once(store, clock, box, twilio) -> None:
     h = Harness(store, clock, config(box, twilio), TWILIO_ENV)
     h.receive(make_alert("a"))
-    h.worker.update_backlog()
     assert h.metric("alert_webhook_deliveries_pending") == 2  # sms and email
     clock.advance(0.02)
     assert h.run() == 2  # the dashboard's was delivered when stored
@@ -212,6 +212,7 @@ def test_outage_retries_opens_breaker_escalates_then_recovers_and_drains(
     h.run()
     b = [d for d in store.outbox.list() if d["channel"] == "sms" and d["alert_id"] == 2][0]
     assert (b["status"], b["attempts"]) == ("pending", 0)
+    assert h.metric("alert_webhook_deliveries_pending") == 2  # a's SMS (retry) and b's (breaker)
     clock.advance(30)  # half-open: a's third try is the trial; it fails → open again
     h.run()
     assert h.metric("alert_webhook_circuit_breaker_state", provider="sms:twilio1") == 1
