@@ -112,12 +112,14 @@ class ChannelsSettings(_Model):
 
 
 class RetrySettings(_Model):
-    # The plan's retry: delay = 2^attempt × base_delay, jittered, max_attempts tries.
+    # While every provider is unavailable (failing retryably, or behind an open
+    # breaker), a delivery is retried after 2^attempt × base_delay, jittered and
+    # capped, and escalated only once it has been tried max_attempts times *and*
+    # has waited give_up_after_seconds: an outage shorter than that loses nothing.
     max_attempts: int = Field(default=3, ge=1)
     base_delay_seconds: float = Field(default=2.0, gt=0)
     max_delay_seconds: float = Field(default=600.0, gt=0)
     jitter_ratio: float = Field(default=0.2, ge=0, le=1)
-    # How long a delivery may wait for an open circuit breaker before escalating.
     give_up_after_seconds: float = Field(default=900.0, gt=0)
 
 

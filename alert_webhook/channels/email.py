@@ -13,7 +13,7 @@ from email.message import EmailMessage
 from email.utils import formatdate
 
 from alert_webhook.channels import DeliveryError, Message
-from alert_webhook.channels.format import email_html, email_text, subject
+from alert_webhook.channels.format import email_html, email_text, one_line, subject
 from alert_webhook.notify_settings import SmtpProvider
 
 SmtpFactory = Callable[[SmtpProvider], smtplib.SMTP]
@@ -39,7 +39,7 @@ def build(message: Message, sender: str) -> EmailMessage:
     mail = EmailMessage()
     mail["Subject"] = subject(message)
     mail["From"] = sender
-    mail["To"] = message.recipient
+    mail["To"] = one_line(message.recipient)
     mail["Date"] = formatdate(usegmt=True)
     # Stable per delivery, so a receiving system can drop the copy our unavoidable
     # crash window (sent, not yet recorded) may produce.

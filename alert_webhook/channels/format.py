@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from typing import Any
 
 from alert_webhook.channels import Message
@@ -49,10 +50,19 @@ def sms_text(message: Message) -> str:
     return gsm7(f"{body} {link}")
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def one_line(text: str) -> str:
+    """Control characters (CR, LF, NUL …) as one space: a header or a subject built
+    from label values can never start a new header line."""
+    return _CONTROL.sub(" ", text)
+
+
 def subject(message: Message) -> str:
     target = f" on {message.target}" if message.target else ""
     prefix = f"[{message.note}] " if message.note else ""
-    return f"{prefix}[{_state(message)}] {message.alertname}{target}"
+    return one_line(f"{prefix}[{_state(message)}] {message.alertname}{target}")
 
 
 def _details(message: Message) -> list[tuple[str, str]]:

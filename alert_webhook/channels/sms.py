@@ -86,4 +86,8 @@ class TwilioSms:
             )
         except (TwilioException, requests.RequestException) as exc:
             raise classify(exc) from None
+        except ValueError:  # 2xx without the API's JSON: a proxy's or portal's page
+            raise DeliveryError(
+                "twilio answered with something that is not the Messages API", retryable=True
+            ) from None
         return str(sent.sid)

@@ -4,8 +4,16 @@ Per claimed delivery: skip it if its channel cannot send (recorded, never
 dropped); hold a resolved message until its firing one is settled; apply the
 channel's budget; try providers in order past open breakers. A success is recorded
 at once (the only window for a duplicate is between the provider accepting and
-that commit). Retryable failures are retried with the plan's backoff; a
-permanent failure or an exhausted chain escalates to the alert's other channels.
+that commit); when the store cannot take it right then, the outcome is kept and
+recorded first thing at the next pass, well inside the lease.
+
+Failures stay with their delivery: an error no one foresaw (not a DeliveryError)
+counts as a retryable failure of that provider, logged with the delivery's id,
+and the batch goes on. While every provider of the channel is unavailable
+(failing retryably, or behind an open breaker) the delivery waits, with the
+plan's backoff (2^attempt × base, jittered), until it has been tried
+`max_attempts` times *and* waited `give_up_after_seconds`; only then, or at once
+on a permanent failure, is it escalated to the alert's other channels.
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ from alert_webhook.metrics import WebhookMetrics
 from alert_webhook.notify_settings import ChannelsSettings, DeliverySettings, SmsBudget
 from alert_webhook.routing import Target, recipients_for
 from alert_webhook.settings import LinkSettings
-from alert_webhook.store import DeliveryStatus, NewDelivery, Outcome, Purpose
+from alert_webhook.store import DeliveryStatus, NewDelivery, Outcome, Purpose, StoreUnavailable
 from alert_webhook.store.outbox import DeliveryJob, Outbox
 
 logger = logging.getLogger("alert_webhook.delivery")
@@ -53,17 +61,45 @@ class DeliveryWorker:
         # When every other channel of an alert failed, the store's own ones still show it.
         self.last_resort = [c.name for c in channels.values() if c.stored]
         self._batched: list[tuple[Outcome, DeliveryJob]] = []
+        # Outcomes the store could not take when they happened (a blip): recorded
+        # before the next claim, so the lease still protects them.
+        self._unrecorded: list[Outcome] = []
 
     def run_once(self) -> int:
         """Work every due delivery once; return how many were claimed."""
+        self._record_unrecorded()
         cfg = self.settings
         jobs = self.outbox.claim(self.clock(), self.worker_id, cfg.lease_seconds, cfg.batch_size)
         try:
             for job in jobs:
-                self.process(job)
+                self._process_alone(job)
         finally:
             self._flush()
         return len(jobs)
+
+    def _process_alone(self, job: DeliveryJob) -> None:
+        """One delivery; whatever goes wrong with it stays its own (a store outage
+        ends the pass: the rest of the batch waits for its lease)."""
+        try:
+            self.process(job)
+        except StoreUnavailable:
+            raise
+        except Exception as exc:
+            logger.exception("delivery %s on %s: unexpected error", job.id, job.channel)
+            error = f"unexpected {type(exc).__name__}: {exc}"[:1000]
+            self._after_chain(job, error, retryable=True, tried=True, reopen_at=None)
+
+    def _record_unrecorded(self) -> None:
+        outcomes, self._unrecorded = self._unrecorded, []
+        if not outcomes:
+            return
+        try:
+            owned = self.outbox.finish_many(outcomes)
+        except StoreUnavailable:
+            self._unrecorded = outcomes + self._unrecorded
+            raise
+        if owned < len(outcomes):
+            logger.warning("%d outcomes came too late: their leases ran out", len(outcomes) - owned)
 
     def _count(self, job: DeliveryJob, provider: str | None, outcome: str) -> None:
         self.metrics.deliveries.labels(job.channel, provider or "none", outcome).inc()
@@ -87,17 +123,30 @@ class DeliveryWorker:
 
     def _flush(self) -> None:
         batch, self._batched = self._batched, []
-        if batch and self.outbox.finish_many([o for o, _ in batch]) < len(batch):
-            logger.warning("some deliveries' leases were lost before recording")
+        if not batch:
+            return
+        try:
+            if self.outbox.finish_many([o for o, _ in batch]) < len(batch):
+                logger.warning("some deliveries' leases were lost before recording")
+        except StoreUnavailable as exc:
+            logger.warning("store unavailable; %d outcomes wait: %s", len(batch), exc)
+            self._unrecorded.extend(o for o, _ in batch)
         for outcome, job in batch:
             self._count(job, outcome.provider, outcome.status)
             if outcome.status == S.DELIVERED:
                 self._observe_latency(job, outcome.at)
 
     def _finish_now(self, outcome: Outcome, job: DeliveryJob) -> None:
-        if not self.outbox.finish(outcome):
-            logger.warning("delivery %s: lease lost before recording %s", job.id, outcome.status)
         self._count(job, outcome.provider, outcome.status)
+        try:
+            if not self.outbox.finish(outcome):
+                logger.warning(
+                    "delivery %s: lease lost before recording %s", job.id, outcome.status
+                )
+        except StoreUnavailable as exc:
+            logger.warning("delivery %s: %s, recorded once the store is back: %s",
+                           job.id, outcome.status, exc)  # fmt: skip
+            self._unrecorded.append(outcome)
 
     def process(self, job: DeliveryJob) -> None:
         channel = self.channels.get(job.channel)
@@ -164,7 +213,10 @@ class DeliveryWorker:
             tried = True
             try:
                 provider.send(message)
-            except DeliveryError as exc:
+            except Exception as exc:
+                if not isinstance(exc, DeliveryError):
+                    logger.exception("delivery %s: %s failed unexpectedly", job.id, provider.name)
+                    exc = DeliveryError(f"unexpected {type(exc).__name__}: {exc}", retryable=True)
                 errors.append(f"{provider.name}: {exc.reason}")
                 if exc.scope == "recipient":  # the provider works; the address does not
                     breaker.success()
@@ -188,15 +240,18 @@ class DeliveryWorker:
     ) -> None:
         retry = self.settings.retry
         now = self.clock()
-        waited = now - job.received_at
-        if not tried and reopen_at is not None and waited < retry.give_up_after_seconds:
+        give_up_at = job.received_at + retry.give_up_after_seconds
+        unavailable = retryable or not tried  # not the message's fault: worth waiting for
+        if not unavailable or (now >= give_up_at and job.attempts >= retry.max_attempts):
+            return self.escalate(job, error)
+        if not tried and reopen_at is not None:
             # Every provider's breaker is open: wait for a trial, without spending a try.
             self.outbox.retry_later(job, reopen_at, error, refund_attempt=True)
             return self._count(job, None, "deferred")
-        if (retryable or not tried) and job.attempts < retry.max_attempts:
-            self.outbox.retry_later(job, now + self.backoff.delay(job.attempts), error)
-            return self._count(job, None, "retry")
-        self.escalate(job, error)
+        # The last wait ends at the give-up time, so that try decides.
+        at = now + self.backoff.delay(job.attempts)
+        self.outbox.retry_later(job, min(at, give_up_at) if now < give_up_at else at, error)
+        self._count(job, None, "retry")
 
     def escalate(self, job: DeliveryJob, reason: str) -> None:
         """Carry the alert on its other channels with a note and flag the incident, in

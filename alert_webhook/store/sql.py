@@ -59,11 +59,11 @@ class AlertRecord:
         }
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, busy_timeout: float) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
@@ -151,8 +151,10 @@ class SqlStore:
         self.engine.dispose()
 
 
-def open_store(url: str) -> SqlStore:
-    """An engine for `url`; SQLite gets WAL mode and its folder created."""
+def open_store(url: str, busy_timeout: float = 5.0) -> SqlStore:
+    """An engine for `url`; SQLite gets WAL mode and its folder created, and waits up
+    to `busy_timeout` seconds for another process's write lock before the store
+    counts as unavailable."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -160,9 +162,11 @@ def open_store(url: str) -> SqlStore:
         # LIFO: the connection used last has the warmest page cache (SQLite keeps one
         # per connection and re-reads pages another connection changed).
         engine = create_engine(
-            url, connect_args={"timeout": 5, "check_same_thread": False}, pool_use_lifo=True
+            url,
+            connect_args={"timeout": busy_timeout, "check_same_thread": False},
+            pool_use_lifo=True,
         )
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", lambda conn, _record: _sqlite_pragmas(conn, busy_timeout))
     else:
         engine = create_engine(url, pool_pre_ping=True)
     return SqlStore(engine)

@@ -9,7 +9,7 @@ import shutil
 import ssl
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes
@@ -80,6 +80,14 @@ def _twilio_handler(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
             if mode == "hang":
                 fake.release.wait(10)
                 return
+            if mode == "html":  # a captive portal or a proxy's error page, with 200
+                page = b"<html><body>Service temporarily unavailable</body></html>"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page)
+                return
             status, code = TWILIO_MODES[mode]
             if status != 201:
                 return self._answer(status, {"code": code, "message": mode, "status": status})
@@ -116,6 +124,7 @@ class MailBox:
     envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
     reject: set[str] = field(default_factory=set)  # recipients answered 550
     delay: float = 0.0  # seconds each message takes to accept (a slow relay)
+    on_data: Callable[[], None] | None = None  # runs before a message is accepted
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
         if address in self.reject:
@@ -126,6 +135,8 @@ class MailBox:
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
         if self.delay:
             await asyncio.sleep(self.delay)
+        if self.on_data is not None:
+            self.on_data()
         self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
         self.messages.append(message_from_bytes(envelope.content))
         return "250 Message accepted"

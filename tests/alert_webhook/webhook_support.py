@@ -12,13 +12,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from alert_webhook.channels.registry import build_channels
+from alert_webhook.channels.registry import Transports, build_channels
 from alert_webhook.delivery import provider_breakers
 from alert_webhook.delivery.worker import DeliveryWorker
 from alert_webhook.metrics import WebhookMetrics
 from alert_webhook.service import recording_from
 from alert_webhook.settings import Settings, settings_from_mapping
-from alert_webhook.store import SqlStore
+from alert_webhook.store import Recording, SqlStore
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "alert_webhook"
 
@@ -51,6 +51,11 @@ CONTACTS: dict[str, Any] = {
     }
 }
 RECORDING = recording_from(settings_from_mapping(CONTACTS, {}), ["dashboard"])
+
+
+def recording_for(settings: Settings) -> Recording:
+    """How the app records with these settings (the dashboard is its stored channel)."""
+    return recording_from(settings, ["dashboard"])
 
 
 def make_alert(
@@ -93,8 +98,9 @@ def worker_for(
     metrics: WebhookMetrics,
     clock: Callable[[], float],
     worker_id: str,
+    transports: Transports | None = None,
 ) -> DeliveryWorker:
-    channels = build_channels(settings)
+    channels = build_channels(settings, transports)
     breakers = provider_breakers(channels, settings.delivery.breaker, metrics, clock)
     return DeliveryWorker(
         store.outbox, channels, breakers, settings.delivery, settings.links, settings.channels,

@@ -4,17 +4,20 @@ and a fake clock: retries, breakers, failover, escalation, storm control."""
 from __future__ import annotations
 
 import json
+import logging
+import sqlite3
 from typing import Any
 
 import pytest
 from fakes import TWILIO_ENV, fake_twilio, smtp_provider, smtp_server, twilio_provider
-from webhook_support import FakeClock, make_alert, make_notification, worker_for
+from webhook_support import FakeClock, make_alert, make_notification, recording_for, worker_for
 
+from alert_webhook.channels.registry import Transports
 from alert_webhook.metrics import BacklogCollector, create_metrics
 from alert_webhook.payload import parse_notification
 from alert_webhook.service import recording_from
 from alert_webhook.settings import settings_from_mapping
-from alert_webhook.store import SqlStore
+from alert_webhook.store import SqlStore, open_store
 
 
 @pytest.fixture
@@ -194,7 +197,7 @@ def test_email_failover_to_the_second_relay(store, clock, box) -> None:
     assert len(box.messages) == 1
 
 
-def test_outage_retries_opens_breaker_escalates_then_recovers_and_drains(
+def test_outage_opens_the_breaker_deliveries_wait_then_drain_when_it_closes(
     store, clock, box, twilio
 ) -> None:
     cfg = config(box, twilio, delivery={
@@ -217,18 +220,17 @@ def test_outage_retries_opens_breaker_escalates_then_recovers_and_drains(
     h.run()
     assert h.metric("alert_webhook_circuit_breaker_state", provider="sms:twilio1") == 1
     a = [d for d in store.outbox.list() if d["channel"] == "sms" and d["alert_id"] == 1][0]
-    assert (a["status"], a["attempts"]) == ("escalated", 3)  # tries spent → other channels
-    assert h.status()[("firing", "email", "failover:sms")] == "pending"
-    clock.advance(95)  # b waited past give_up_after_seconds, but the half-open trial is b's
-    h.run()
-    twilio.mode = "ok"  # provider back
-    clock.advance(30)
-    h.run()
-    h.run()
+    assert (a["status"], a["attempts"]) == ("pending", 3)  # waits: the outage is not its fault
+    clock.advance(40)
+    twilio.mode = "ok"  # provider back before give_up_after_seconds
+    for _ in range(4):
+        h.run()
+        clock.advance(16)
     assert h.metric("alert_webhook_circuit_breaker_state", provider="sms:twilio1") == 0
-    sms = [d["status"] for d in store.outbox.list() if d["channel"] == "sms"]
-    assert "pending" not in sms and "in_flight" not in sms
+    sms = {d["alert_id"]: d["status"] for d in store.outbox.list() if d["channel"] == "sms"}
+    assert sms == {1: "delivered", 2: "delivered"} and len(twilio.received) == 2
     assert h.metric("alert_webhook_deliveries_pending") == 0
+    assert h.metric("alert_webhook_escalations_total", reason="channel_failed") is None
 
 
 def test_sms_budget_sends_one_digest_then_holds_back(store, clock, box, twilio) -> None:
@@ -248,3 +250,131 @@ def test_sms_budget_sends_one_digest_then_holds_back(store, clock, box, twilio) 
     h.receive(make_alert("e"))
     h.run()
     assert twilio.received[-1]["Body"].startswith("CRITICAL")
+
+
+# --- One bad message never blocks the rest ----------------------------------
+
+
+def test_a_label_with_cr_lf_cannot_inject_a_header_nor_stall_its_batch(store, clock, box) -> None:
+    h = Harness(store, clock, config(box), {})
+    poison = make_alert("p", severity="high", instance="db1\r\nBcc: evil@example.org")
+    h.receive(poison, make_alert("q", severity="high", instance="db2:9100"))
+    assert h.run() == 2
+    assert {d["status"] for d in store.outbox.list()} == {"delivered"}
+    subjects = sorted(m["Subject"] for m in box.messages)
+    assert len(subjects) == 2 and not any("\r" in s or "\n" in s for s in subjects)
+    assert all(m["Bcc"] is None for m in box.messages)
+    assert [to for _, to in box.envelopes] == [["oncall@example.org"]] * 2
+
+
+def test_a_gateway_answering_200_with_html_is_a_provider_failure(store, clock, box, twilio) -> None:
+    providers = [twilio_provider(twilio, "primary"), twilio_provider(twilio, "secondary")]
+    h = Harness(store, clock, config(box, sms_providers=providers), TWILIO_ENV)
+    twilio.queue = ["html"]  # the primary's answer; the secondary's is the real API
+    h.receive(make_alert("a"), make_alert("b"))
+    assert h.run() == 4
+    sms = [d for d in store.outbox.list() if d["channel"] == "sms"]
+    assert sorted(d["provider"] for d in sms) == ["primary", "secondary"]
+    assert {d["status"] for d in sms} == {"delivered"}
+    assert h.metric("alert_webhook_deliveries_total", channel="sms", provider="primary",
+                    outcome="error") == 1  # fmt: skip
+
+
+class _Exploding:
+    """An SMTP connection factory whose connection fails in a way no one foresaw."""
+
+    def __init__(self, box) -> None:
+        self.box, self.calls = box, 0
+
+    def __call__(self, settings):
+        self.calls += 1
+        raise RuntimeError("the relay's TLS library crashed")
+
+
+def test_an_unexpected_error_is_that_deliverys_failure_alone(store, clock, box, twilio, caplog):
+    settings = settings_from_mapping(
+        config(box, twilio, delivery={"retry": {"max_attempts": 2, "give_up_after_seconds": 60}}),
+        TWILIO_ENV,
+    )
+    metrics = create_metrics()
+    exploding = _Exploding(box)
+    worker = worker_for(store, settings, metrics, clock, "w1", Transports(smtp=exploding))
+    body = json.dumps(make_notification(make_alert("a"), make_alert("b"))).encode()
+    store.record_notification(parse_notification(body), body, clock(), recording_for(settings))
+    with caplog.at_level(logging.ERROR, logger="alert_webhook.delivery"):
+        assert worker.run_once() == 4
+    assert len(twilio.received) == 2  # its siblings went out in the same pass
+    emails = [d for d in store.outbox.list() if d["channel"] == "email"]
+    assert {(d["status"], d["attempts"]) for d in emails} == {("pending", 1)}
+    assert all("RuntimeError" in d["last_error"] for d in emails)
+    assert any(f"delivery {emails[0]['id']}" in r.getMessage() for r in caplog.records)
+    clock.advance(61)  # past give_up_after_seconds and max_attempts: escalated, not stuck
+    worker.run_once()
+    worker.run_once()
+    states = {(d["channel"], d["purpose"], d["status"]) for d in store.outbox.list()}
+    assert ("email", "notify", "escalated") in states
+    assert ("sms", "failover:email", "delivered") in states
+
+
+def test_a_message_sent_during_a_store_blip_is_recorded_once_the_store_is_back(
+    tmp_path, clock, box
+) -> None:
+    """The relay accepted the mail while another process held the database's write
+    lock: the outcome waits in memory and is recorded at the next pass, before the
+    lease runs out, so the mail is not sent again."""
+    store = open_store(f"sqlite:///{tmp_path}/blip.sqlite3", busy_timeout=0.05)
+    store.create_schema()
+    blocker = sqlite3.connect(
+        tmp_path / "blip.sqlite3", isolation_level=None, check_same_thread=False
+    )
+    box.on_data = lambda: blocker.execute("BEGIN EXCLUSIVE")  # while the mail is accepted
+    h = Harness(store, clock, config(box), {})
+    h.receive(make_alert("a", severity="high"))
+    h.run()  # sent; recording it meets the lock
+    assert len(box.messages) == 1
+    box.on_data = None
+    blocker.execute("ROLLBACK")  # the store is back
+    h.run()
+    assert h.deliveries()[("firing", "email", "notify")]["status"] == "delivered"
+    clock.advance(31)  # past the lease: nothing left to take over
+    h.run()
+    assert len(box.messages) == 1
+    blocker.close()
+    store.dispose()
+
+
+# --- An outage shorter than the retry window loses nothing --------------------
+
+
+def _outage(store, clock, box, twilio, seconds: float, give_up: float) -> Harness:
+    cfg = config(box, twilio, delivery={
+        "retry": {"max_attempts": 3, "base_delay_seconds": 2, "give_up_after_seconds": give_up},
+    })  # fmt: skip
+    h = Harness(store, clock, cfg, TWILIO_ENV)
+    twilio.mode = "server_error"
+    h.receive(make_alert("a"))
+    start = clock.now
+    while clock.now < start + seconds:
+        h.run()
+        clock.advance(1)
+    twilio.mode = "ok"
+    for _ in range(120):
+        h.run()
+        clock.advance(1)
+    return h
+
+
+def test_a_lone_sms_waits_out_a_60_second_outage(store, clock, box, twilio) -> None:
+    h = _outage(store, clock, box, twilio, seconds=60, give_up=900)
+    sms = h.deliveries()[("firing", "sms", "notify")]
+    assert sms["status"] == "delivered" and len(twilio.received) == 1
+    assert sms["attempts"] > 3  # every try was real: Twilio answered 500
+    assert h.metric("alert_webhook_escalations_total", reason="channel_failed") is None
+
+
+def test_an_outage_past_give_up_escalates_at_give_up_not_before(store, clock, box, twilio):
+    h = _outage(store, clock, box, twilio, seconds=200, give_up=100)
+    sms = h.deliveries()[("firing", "sms", "notify")]
+    assert sms["status"] == "escalated" and twilio.received == []
+    assert 100 <= sms["finished_at"] - sms["received_at"] < 100 + 64  # the last try's backoff
+    assert h.deliveries()[("firing", "email", "failover:sms")]["status"] == "delivered"
