@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
@@ -16,7 +17,7 @@ from werkzeug.exceptions import HTTPException
 
 from alert_webhook.channels.registry import Transports, build_channels
 from alert_webhook.context import EXTENSION, AppContext
-from alert_webhook.delivery import provider_breakers
+from alert_webhook.delivery import lanes_for, provider_breakers
 from alert_webhook.delivery.worker import DeliveryWorker
 from alert_webhook.duties import DeadlineEscalation, Duties, Reminders, Watchdog
 from alert_webhook.loops import Loop, Workers
@@ -57,14 +58,28 @@ def create_app(
             app.logger.warning("channel %s: %s", channel.name, channel.problem)
     delivery = settings.delivery
     breakers = provider_breakers(channels, delivery.breaker, metrics, clock)
-    worker = DeliveryWorker(
-        store.outbox, channels, breakers, delivery, settings.links, settings.channels, metrics,
-        clock=clock, rand=rand,
-    )  # fmt: skip
+    lanes = lanes_for(channels)
+    trials = ThreadPoolExecutor(2, thread_name_prefix="breaker-trial")
+    lane_workers = [
+        DeliveryWorker(
+            store.outbox,
+            channels,
+            breakers,
+            delivery,
+            settings.links,
+            settings.channels,
+            metrics,
+            clock=clock,
+            rand=rand,
+            lane=lane,
+            trials=trials,
+        )  # fmt: skip
+        for lane in lanes
+    ]
     recording = recording_from(settings, stored_channels(channels))
     writer = GroupCommit(lambda items: store.record_many(items, recording, clock()))
     workers = Workers([])  # its loops are set below: the watchdog accepts through intake
-    intake = Intake(writer, metrics, partial(workers.wake, "deliveries"), clock)
+    intake = Intake(writer, metrics, partial(workers.wake, *(lane.name for lane in lanes)), clock)
     duties = Duties(
         [
             ("deadlines", DeadlineEscalation(store.incidents, settings.channels, metrics, clock)),
@@ -74,8 +89,11 @@ def create_app(
         ]
     )  # fmt: skip
     workers.add(
-        Loop("deliveries", worker.run_once, delivery.poll_interval_seconds,
-             busy_at=delivery.batch_size, coalesce=delivery.coalesce_seconds),
+        *(
+            Loop(lane.name, worker.run_once, delivery.poll_interval_seconds,
+                 busy_at=delivery.batch_size, coalesce=delivery.coalesce_seconds)
+            for lane, worker in zip(lanes, lane_workers, strict=True)
+        ),
         Loop("duties", duties.run_once, DUTIES_INTERVAL),
     )  # fmt: skip
     app.extensions[EXTENSION] = AppContext(

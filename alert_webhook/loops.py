@@ -64,9 +64,10 @@ class Workers:
         """One pass of every loop in order; returns the work they found."""
         return sum(loop.step() for loop in self.loops.values())
 
-    def wake(self, name: str) -> None:
-        """New work for `name` is committed: look now rather than at the next poll."""
-        self._wake[name].set()
+    def wake(self, *names: str) -> None:
+        """New work for these loops is committed: look now, not at the next poll."""
+        for name in names:
+            self._wake[name].set()
 
     def _guarded(self, loop: Loop) -> int:
         try:

@@ -9,8 +9,23 @@ from alert_webhook.channels import Channel
 from alert_webhook.delivery.breaker import BreakerState, CircuitBreaker, breakers_for
 from alert_webhook.metrics import WebhookMetrics
 from alert_webhook.notify_settings import BreakerSettings
+from alert_webhook.store.outbox import Lane
 
 logger = logging.getLogger("alert_webhook.delivery")
+
+
+def lanes_for(channels: Mapping[str, Channel]) -> list[Lane]:
+    """One lane per channel whose providers leave the process (email, SMS, a chat
+    webhook), so that a provider hanging until its timeout delays only its own
+    channel; everything else (dashboard, log, channels not configured, which are
+    only recorded as skipped) shares the first lane."""
+    own = [
+        name
+        for name, channel in channels.items()
+        if channel.configured and not all(p.local for p in channel.providers)
+    ]
+    shared = Lane("deliveries", tuple(own), others=True)
+    return [shared, *(Lane(f"deliveries:{name}", (name,)) for name in own)]
 
 
 def provider_breakers(

@@ -20,23 +20,36 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 from alert_webhook.channels import Channel, DeliveryError, Message
-from alert_webhook.delivery.breaker import CircuitBreaker
+from alert_webhook.delivery.breaker import HALF_OPEN, CircuitBreaker
 from alert_webhook.delivery.policy import Backoff
 from alert_webhook.metrics import WebhookMetrics
 from alert_webhook.notify_settings import ChannelsSettings, DeliverySettings, SmsBudget
 from alert_webhook.routing import Target, recipients_for
 from alert_webhook.settings import LinkSettings
 from alert_webhook.store import DeliveryStatus, NewDelivery, Outcome, Purpose, StoreUnavailable
-from alert_webhook.store.outbox import DeliveryJob, Outbox
+from alert_webhook.store.outbox import ALL_CHANNELS, DeliveryJob, Lane, Outbox
 
 logger = logging.getLogger("alert_webhook.delivery")
 DIGEST = "storm digest"  # the note of the one message sent once a budget is spent
 S = DeliveryStatus
+
+
+@dataclass
+class _Chain:
+    """How a walk along a channel's providers went so far."""
+
+    errors: list[str] = field(default_factory=list)
+    retryable: bool = False
+    tried: bool = False
+    reopen_at: float | None = None  # the soonest trial of a provider behind an open breaker
 
 
 class DeliveryWorker:
@@ -52,11 +65,20 @@ class DeliveryWorker:
         clock: Callable[[], float] = time.time,
         rand: Callable[[], float] = random.random,
         worker_id: str | None = None,
+        lane: Lane = ALL_CHANNELS,
+        trials: Executor | None = None,
     ) -> None:
         self.outbox, self.channels, self.breakers = outbox, channels, breakers
         self.settings, self.links, self.contacts, self.metrics = settings, links, contacts, metrics
         self.clock = clock
         self.worker_id = worker_id or uuid.uuid4().hex[:16]
+        # The channels this worker claims: a hang on one lane's provider never holds
+        # back another lane's deliveries.
+        self.lane = lane
+        # A breaker's half-open trial may hang until its timeout: it runs here, off
+        # the lane, while the lane's other deliveries go to the next provider.
+        self._trials = trials or ThreadPoolExecutor(2, thread_name_prefix="breaker-trial")
+        self._lock = threading.Lock()
         self.backoff = Backoff.from_settings(settings.retry, rand)
         # When every other channel of an alert failed, the store's own ones still show it.
         self.last_resort = [c.name for c in channels.values() if c.stored]
@@ -69,7 +91,9 @@ class DeliveryWorker:
         """Work every due delivery once; return how many were claimed."""
         self._record_unrecorded()
         cfg = self.settings
-        jobs = self.outbox.claim(self.clock(), self.worker_id, cfg.lease_seconds, cfg.batch_size)
+        jobs = self.outbox.claim(
+            self.clock(), self.worker_id, cfg.lease_seconds, cfg.batch_size, self.lane
+        )
         try:
             for job in jobs:
                 self._process_alone(job)
@@ -90,13 +114,15 @@ class DeliveryWorker:
             self._after_chain(job, error, retryable=True, tried=True, reopen_at=None)
 
     def _record_unrecorded(self) -> None:
-        outcomes, self._unrecorded = self._unrecorded, []
+        with self._lock:
+            outcomes, self._unrecorded = self._unrecorded, []
         if not outcomes:
             return
         try:
             owned = self.outbox.finish_many(outcomes)
         except StoreUnavailable:
-            self._unrecorded = outcomes + self._unrecorded
+            with self._lock:
+                self._unrecorded[:0] = outcomes
             raise
         if owned < len(outcomes):
             logger.warning("%d outcomes came too late: their leases ran out", len(outcomes) - owned)
@@ -130,7 +156,8 @@ class DeliveryWorker:
                 logger.warning("some deliveries' leases were lost before recording")
         except StoreUnavailable as exc:
             logger.warning("store unavailable; %d outcomes wait: %s", len(batch), exc)
-            self._unrecorded.extend(o for o, _ in batch)
+            with self._lock:
+                self._unrecorded.extend(o for o, _ in batch)
         for outcome, job in batch:
             self._count(job, outcome.provider, outcome.status)
             if outcome.status == S.DELIVERED:
@@ -146,7 +173,8 @@ class DeliveryWorker:
         except StoreUnavailable as exc:
             logger.warning("delivery %s: %s, recorded once the store is back: %s",
                            job.id, outcome.status, exc)  # fmt: skip
-            self._unrecorded.append(outcome)
+            with self._lock:
+                self._unrecorded.append(outcome)
 
     def process(self, job: DeliveryJob) -> None:
         channel = self.channels.get(job.channel)
@@ -199,41 +227,56 @@ class DeliveryWorker:
             links=self.links, note=job.note, digest_count=digest,
         )  # fmt: skip
 
-    def _send(self, job: DeliveryJob, channel: Channel, message: Message) -> None:
-        errors: list[str] = []
-        retryable = False
-        reopen_at: float | None = None
-        tried = False
-        for provider in channel.providers:
+    def _send(
+        self, job: DeliveryJob, channel: Channel, message: Message, start: int = 0,
+        chain: _Chain | None = None, trial: bool = False,
+    ) -> None:  # fmt: skip
+        """Walk the providers from `start`; `trial`: on the trial thread, where the
+        provider at `start` is its breaker's half-open trial."""
+        chain = chain or _Chain()
+        for index in range(start, len(channel.providers)):
+            provider = channel.providers[index]
             breaker = self.breakers[f"{channel.name}:{provider.name}"]
-            if not breaker.allow():
-                errors.append(f"{provider.name}: circuit open")
-                reopen_at = min(reopen_at or breaker.retry_at(), breaker.retry_at())
+            if not (trial and index == start) and not breaker.allow():
+                chain.errors.append(f"{provider.name}: circuit open")
+                chain.reopen_at = min(chain.reopen_at or breaker.retry_at(), breaker.retry_at())
                 continue
-            tried = True
+            if not trial and breaker.state == HALF_OPEN:  # this one is the trial
+                self._trials.submit(self._trial, job, channel, message, index, chain)
+                return None
+            chain.tried = True
             try:
                 provider.send(message)
             except Exception as exc:
                 if not isinstance(exc, DeliveryError):
                     logger.exception("delivery %s: %s failed unexpectedly", job.id, provider.name)
                     exc = DeliveryError(f"unexpected {type(exc).__name__}: {exc}", retryable=True)
-                errors.append(f"{provider.name}: {exc.reason}")
+                chain.errors.append(f"{provider.name}: {exc.reason}")
                 if exc.scope == "recipient":  # the provider works; the address does not
                     breaker.success()
-                    return self.escalate(job, "; ".join(errors))
+                    return self.escalate(job, "; ".join(chain.errors))
                 breaker.failure()
-                retryable = retryable or exc.retryable
+                chain.retryable = chain.retryable or exc.retryable
                 self._count(job, provider.name, "error")
                 continue
             breaker.success()
-            if provider.local:
+            if provider.local and not trial:
                 return self._finish_with_batch(job, S.DELIVERED, provider.name)
             note = DIGEST if message.digest_count else None
             outcome = self._outcome(job, S.DELIVERED, provider.name, note)
             self._finish_now(outcome, job)
             self._observe_latency(job, outcome.at)
             return None
-        self._after_chain(job, "; ".join(errors), retryable, tried, reopen_at)
+        err = "; ".join(chain.errors)
+        self._after_chain(job, err, chain.retryable, chain.tried, chain.reopen_at)
+
+    def _trial(
+        self, job: DeliveryJob, channel: Channel, message: Message, index: int, chain: _Chain
+    ) -> None:
+        try:
+            self._send(job, channel, message, index, chain, trial=True)
+        except Exception:  # its lease expires and the delivery is taken again
+            logger.exception("delivery %s: the breaker trial on %s failed", job.id, channel.name)
 
     def _after_chain(
         self, job: DeliveryJob, error: str, retryable: bool, tried: bool, reopen_at: float | None

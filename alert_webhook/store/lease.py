@@ -9,19 +9,32 @@ the store never both work one row, and a worker whose lease ran out cannot
 overwrite what the next one recorded.
 
 The table needs `id`, `status`, `claimed_by`, `claimed_until` and a due-time
-column; the deliveries use it, and any other table of work can.
+column; the deliveries use it, and any other table of work can. A claim may be
+narrowed to some rows (a lane's channels, or all but those): each narrowing gets
+its statement, built once.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Column, Table, and_, bindparam, literal_column, or_, select, update
 from sqlalchemy.engine import Connection, Dialect
 
 from alert_webhook.store.bulk import Statement
+
+
+class Among(NamedTuple):
+    """Rows whose `column` is one of `values` (or, with `exclude`, none of them)."""
+
+    column: str = "id"
+    values: tuple[str, ...] = ()
+    exclude: bool = False
+
+
+EVERY_ROW = Among()
 
 
 class Lease:
@@ -36,27 +49,43 @@ class Lease:
         on_claim: Mapping[str, Any] | None = None,
     ) -> None:
         self.table, self.pending, self.in_flight, self.due_at = table, pending, in_flight, due_at
-        c = table.c
-        now: Any = bindparam("c_now")
-        due = (
-            select(c.id)
-            .where(self.due(now))
-            .order_by(due_at, c.id)
-            .limit(bindparam("c_limit"))
-            .scalar_subquery()
-        )
-        # Built once: SQLAlchemy (or our Statement) then reuses the compiled form.
-        self._claim = Statement(
-            update(table)
-            .where(c.id.in_(due), self.due(now))
-            .values(
-                status=in_flight,
-                claimed_by=bindparam("c_claim"),
-                claimed_until=bindparam("c_until"),
-                **dict(on_claim or {}),
-            ),
-            dialect,
-        )
+        self._dialect = dialect
+        self._on_claim = dict(on_claim or {})
+        self._claims: dict[Among, Statement] = {}
+
+    def _claim_statement(self, among: Among) -> Statement:
+        """The claim of due rows `among` (all rows when it names no values), built once
+        per narrowing: SQLAlchemy (or our Statement) then reuses its compiled form."""
+        statement = self._claims.get(among)
+        if statement is None:
+            c = self.table.c
+            now: Any = bindparam("c_now")
+            column = c[among.column]
+            narrowed = []
+            if among.values and among.exclude:
+                narrowed = [and_(*(column != value for value in among.values))]
+            elif among.values:
+                narrowed = [or_(*(column == value for value in among.values))]
+            due = (
+                select(c.id)
+                .where(self.due(now), *narrowed)
+                .order_by(self.due_at, c.id)
+                .limit(bindparam("c_limit"))
+                .scalar_subquery()
+            )
+            statement = Statement(
+                update(self.table)
+                .where(c.id.in_(due), self.due(now))
+                .values(
+                    status=self.in_flight,
+                    claimed_by=bindparam("c_claim"),
+                    claimed_until=bindparam("c_until"),
+                    **self._on_claim,
+                ),
+                self._dialect,
+            )
+            self._claims[among] = statement
+        return statement
 
     def due(self, now: Any) -> Any:
         c = self.table.c
@@ -78,11 +107,14 @@ class Lease:
     def new_claim(worker: str) -> str:
         return f"{worker}:{uuid.uuid4().hex[:12]}"
 
-    def claim(self, conn: Connection, now: float, claim: str, seconds: float, limit: int) -> int:
-        """Claim up to `limit` due rows for `seconds` under `claim`; how many were won
-        (read them back by their `claimed_by`)."""
+    def claim(
+        self, conn: Connection, now: float, claim: str, seconds: float, limit: int,
+        among: Among = EVERY_ROW,
+    ) -> int:  # fmt: skip
+        """Claim up to `limit` due rows `among` for `seconds` under `claim`; how many
+        were won (read them back by their `claimed_by`)."""
         params = {"c_now": now, "c_limit": limit, "c_claim": claim, "c_until": now + seconds}
-        return self._claim.rowcount(conn, params)
+        return self._claim_statement(among).rowcount(conn, params)
 
     def update_owned(
         self, conn: Connection, row_id: int, claim: str, values: Mapping[str, Any]

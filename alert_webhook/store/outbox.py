@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection, Dialect
 
 from alert_webhook.store.bulk import Bulk, Statement, insert_for
 from alert_webhook.store.guard import Transactions
-from alert_webhook.store.lease import Lease
+from alert_webhook.store.lease import EVERY_ROW, Among, Lease
 from alert_webhook.store.rows import DELIVERY_COLUMNS, DeliveryStatus, NewDelivery, Outcome
 from alert_webhook.store.schema import alerts, deliveries, incidents
 
@@ -25,6 +25,25 @@ from alert_webhook.store.schema import alerts, deliveries, incidents
 PENDING, IN_FLIGHT = DeliveryStatus.PENDING.value, DeliveryStatus.IN_FLIGHT.value
 # Given the channels an alert was routed to, the deliveries that carry it instead.
 Failover = Callable[[list[str]], list[NewDelivery]]
+
+
+@dataclass(frozen=True)
+class Lane:
+    """Which deliveries one worker claims: those on `channels`, or, with `others`, those
+    on every channel but these."""
+
+    name: str
+    channels: tuple[str, ...] = ()
+    others: bool = False
+
+    @property
+    def among(self) -> Among:
+        if not self.channels:
+            return EVERY_ROW
+        return Among("channel", tuple(sorted(self.channels)), exclude=self.others)
+
+
+ALL_CHANNELS = Lane("deliveries")
 
 
 @dataclass(frozen=True)
@@ -122,11 +141,14 @@ class Outbox:
             ("b_delivery_id", "b_claim", "b_status", "b_at", "b_provider", "b_note", "b_error"),
         )
 
-    def claim(self, now: float, worker: str, lease: float, limit: int) -> list[DeliveryJob]:
-        """Take up to `limit` due deliveries (pending, or in flight past their lease)."""
+    def claim(
+        self, now: float, worker: str, lease: float, limit: int, lane: Lane = ALL_CHANNELS
+    ) -> list[DeliveryJob]:
+        """Take up to `limit` due deliveries (pending, or in flight past their lease)
+        on the lane's channels."""
         claim = Lease.new_claim(worker)
         with self.tx.write() as conn:
-            if not self.lease.claim(conn, now, claim, lease, limit):
+            if not self.lease.claim(conn, now, claim, lease, limit, lane.among):
                 return []
             rows = self._claimed.mappings(conn, {"c_claim": claim})
         return [

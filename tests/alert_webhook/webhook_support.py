@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable
+from concurrent.futures import Executor, Future
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +93,19 @@ def make_notification(*alerts: dict[str, Any], status: str | None = None) -> dic
     return body
 
 
+class InlineExecutor(Executor):
+    """Runs what is submitted at once, on the caller's thread: a worker's breaker
+    trials then happen in step with the test."""
+
+    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
+        future: Future[Any] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as exc:
+            future.set_exception(exc)
+        return future
+
+
 def worker_for(
     store: SqlStore,
     settings: Settings,
@@ -99,10 +113,12 @@ def worker_for(
     clock: Callable[[], float],
     worker_id: str,
     transports: Transports | None = None,
+    trials: Executor | None = None,
 ) -> DeliveryWorker:
     channels = build_channels(settings, transports)
     breakers = provider_breakers(channels, settings.delivery.breaker, metrics, clock)
     return DeliveryWorker(
         store.outbox, channels, breakers, settings.delivery, settings.links, settings.channels,
         metrics, clock=clock, rand=lambda: 0.5, worker_id=worker_id,
+        trials=trials or InlineExecutor(),
     )  # fmt: skip

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -378,3 +379,39 @@ def test_an_outage_past_give_up_escalates_at_give_up_not_before(store, clock, bo
     assert sms["status"] == "escalated" and twilio.received == []
     assert 100 <= sms["finished_at"] - sms["received_at"] < 100 + 64  # the last try's backoff
     assert h.deliveries()[("firing", "email", "failover:sms")]["status"] == "delivered"
+
+
+# --- A hanging provider delays no one else ------------------------------------
+
+
+def test_a_half_open_trial_runs_off_the_lane_while_the_next_provider_carries_the_rest(
+    store, clock, box, twilio
+) -> None:
+    providers = [twilio_provider(twilio, "primary"), twilio_provider(twilio, "secondary")]
+    cfg = config(box, sms_providers=providers,
+                 delivery={"breaker": {"failure_threshold": 1, "open_seconds": 30}})  # fmt: skip
+    trials = ThreadPoolExecutor(1)
+    settings = settings_from_mapping(cfg, TWILIO_ENV)
+    worker = worker_for(store, settings, create_metrics(), clock, "w1", trials=trials)
+    recording = recording_for(settings)
+
+    def receive(*alerts) -> None:
+        body = json.dumps(make_notification(*alerts)).encode()
+        store.record_notification(parse_notification(body), body, clock(), recording)
+
+    twilio.queue = ["server_error"]  # the primary fails once: its breaker opens
+    receive(make_alert("a"))
+    worker.run_once()
+    clock.advance(30)  # half-open: the next delivery on the primary is its trial
+    twilio.queue = ["hang"]
+    receive(make_alert("b"), make_alert("c"), make_alert("d"))
+    worker.run_once()
+    sms = {d["alert_id"]: d for d in store.outbox.list() if d["channel"] == "sms"}
+    # While the trial hangs on its own thread, the lane's other SMS went out.
+    assert sorted(d["status"] for d in sms.values()) == ["delivered"] * 3 + ["in_flight"]
+    assert {d["provider"] for d in sms.values() if d["status"] == "delivered"} == {"secondary"}
+    twilio.release.set()  # the hanging request ends without an answer: the trial failed
+    trials.shutdown(wait=True)
+    sms = {d["alert_id"]: d for d in store.outbox.list() if d["channel"] == "sms"}
+    assert {d["status"] for d in sms.values()} == {"delivered"}  # the trial's went on
+    assert worker.breakers["sms:primary"].state == "open"

@@ -12,6 +12,7 @@ from webhook_support import RECORDING, make_alert, make_notification
 from alert_webhook.payload import parse_notification
 from alert_webhook.routing import Target
 from alert_webhook.store import DeliveryStatus, NewDelivery, Outcome, Purpose, SqlStore
+from alert_webhook.store.outbox import Lane
 
 DELIVERED = DeliveryStatus.DELIVERED
 
@@ -131,3 +132,14 @@ def test_backlog_counts_what_is_not_final_and_the_age_of_the_oldest(store) -> No
     _receive(store, make_alert("a"), at=100.0)
     _receive(store, make_alert("b"), at=105.0)
     assert store.outbox.backlog(110.0) == (4, 10.0)  # sms + email each; dashboards are final
+
+
+def test_a_lane_claims_only_its_channels_and_the_shared_lane_the_rest(store) -> None:
+    _receive(store, make_alert("a"), make_alert("b", severity="low"))  # sms, email; log
+    sms = store.outbox.claim(100.0, "w1", 30, 10, Lane("deliveries:sms", ("sms",)))
+    shared = Lane("deliveries", ("sms", "email"), others=True)
+    rest = store.outbox.claim(100.0, "w2", 30, 10, shared)
+    assert [j.channel for j in sms] == ["sms"]
+    assert [j.channel for j in rest] == ["log"]  # not the email: it has its own lane
+    (email,) = store.outbox.claim(100.0, "w3", 30, 10, Lane("deliveries:email", ("email",)))
+    assert email.channel == "email"

@@ -1,0 +1,56 @@
+"""delivery lanes (`lanes_for`, one worker per lane in the app): a hanging SMS
+provider never delays e-mail. Real threads, the real clock, real peers."""
+
+from __future__ import annotations
+
+import threading
+
+from fakes import TWILIO_ENV, fake_twilio, smtp_provider, smtp_server, twilio_provider
+from webhook_support import make_alert, make_notification
+
+from alert_webhook import create_app
+from alert_webhook.channels.registry import build_channels
+from alert_webhook.delivery import lanes_for
+from alert_webhook.metrics import create_metrics
+from alert_webhook.settings import settings_from_mapping
+
+ALERTS = 20
+
+
+def test_each_channel_leaving_the_process_has_its_own_lane(make_settings) -> None:
+    with smtp_server() as box:
+        config = {"channels": {"email": {"providers": [smtp_provider(box)]}}}
+        lanes = lanes_for(build_channels(make_settings(config)))
+    assert [(lane.name, lane.channels, lane.others) for lane in lanes] == [
+        ("deliveries", ("email",), True),  # dashboard, log, and sms (not configured)
+        ("deliveries:email", ("email",), False),
+    ]
+
+
+def test_with_twilio_hanging_every_email_is_handed_over_within_a_second(store) -> None:
+    with fake_twilio() as twilio, smtp_server() as box:
+        twilio.mode = "hang"  # every request waits until the client's 2 s timeout
+        arrived = threading.Event()  # set as the last e-mail is being accepted
+        box.on_data = lambda: arrived.set() if len(box.messages) == ALERTS - 1 else None
+        config = {
+            "channels": {
+                "email": {"providers": [smtp_provider(box)], "recipients": ["oncall@example.org"]},
+                "sms": {"providers": [twilio_provider(twilio)], "recipients": ["+15555550100"]},
+            }
+        }
+        settings = settings_from_mapping(config, TWILIO_ENV)
+        app = create_app(settings, store=store, metrics=create_metrics())
+        workers = app.extensions["alert_webhook"].workers
+        workers.start()
+        try:
+            client = app.test_client()
+            for i in range(ALERTS):
+                alert = make_alert(f"a{i}", instance=f"h{i}:9100")
+                assert client.post("/alerts", json=make_notification(alert)).status_code == 200
+            assert arrived.wait(10), f"only {len(box.messages)} of {ALERTS} e-mails arrived"
+        finally:
+            twilio.release.set()  # the hanging requests end, so the SMS lane stops at once
+            workers.stop()  # each lane finishes its pass: every outcome is recorded
+    emails = [d for d in store.outbox.list() if d["channel"] == "email"]
+    waits = sorted(d["finished_at"] - d["received_at"] for d in emails)
+    assert len(waits) == ALERTS and waits[-1] < 1.0, waits
