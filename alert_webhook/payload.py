@@ -21,6 +21,10 @@ from pydantic import (
 
 # Alertmanager sends the zero time for "no end yet" on firing alerts.
 _ZERO_TIME_PREFIX = "0001-01-01"
+# JSON can carry NUL in a string only as this escape (a raw control character is
+# invalid JSON), so its absence proves there is none to replace.
+_NUL_ESCAPE = b"\\u0000"
+_NUL, _REPLACEMENT = "\x00", "\ufffd"
 
 
 class PayloadError(Exception):
@@ -91,11 +95,29 @@ def _field_name(loc: tuple[Any, ...]) -> str:
     return path or "(body)"
 
 
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace(_NUL, _REPLACEMENT)
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    if isinstance(value, BaseModel):
+        changed = {name: _without_nul(getattr(value, name)) for name in type(value).model_fields}
+        return value.model_copy(update=changed)
+    return value
+
+
 def parse_notification(body: bytes) -> Notification:
     """Parse and validate a raw request body (pydantic parses the JSON itself:
-    one pass over the body instead of json.loads and then the dicts)."""
+    one pass over the body instead of json.loads and then the dicts).
+
+    A NUL in any string becomes U+FFFD, as a decoder does with what it cannot
+    carry: PostgreSQL's text cannot hold NUL, and refusing the notification would
+    lose every other alert in it (Alertmanager does not resend a 400).
+    """
     try:
-        return Notification.model_validate_json(body)
+        notification = Notification.model_validate_json(body)
     except ValidationError as exc:
         errors = exc.errors()
         if len(errors) == 1 and errors[0]["loc"] == ():
@@ -106,3 +128,4 @@ def parse_notification(body: bytes) -> Notification:
             raise PayloadError([{"field": "(body)", "problem": problem}]) from None
         problems = [{"field": _field_name(err["loc"]), "problem": err["msg"]} for err in errors]
         raise PayloadError(problems) from None
+    return _without_nul(notification) if _NUL_ESCAPE in body else notification
