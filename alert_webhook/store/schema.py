@@ -25,6 +25,9 @@ from sqlalchemy import (
 )
 
 metadata = MetaData()
+# The largest id a row can have on every store: `Integer` is 32-bit on
+# PostgreSQL (SQLite's are wider, but start at 1 and count up as well).
+MAX_ID = 2**31 - 1
 
 notifications = Table(
     "notifications",
