@@ -16,8 +16,11 @@ from pathlib import Path
 from typing import NoReturn
 
 from alert_webhook.settings import ConfigError, Settings, check_bind, load_settings
+from alert_webhook.startup import store_problem
+from alert_webhook.store import StoreUnavailable
 
 EXIT_CONFIG = 2
+EXIT_STORE = 3
 
 
 def _parse_bind(bind: str) -> tuple[str, int]:
@@ -38,7 +41,11 @@ def _serve(settings: Settings, host: str, port: int, threads: int) -> int:
 
     # One process: the request threads, the group commit's writer and the
     # delivery workers live side by side and share the store.
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except (StoreUnavailable, OSError) as exc:
+        print(f"alert_webhook: {store_problem(settings.store.url, exc)}", file=sys.stderr)
+        return EXIT_STORE
     ctx = app.extensions["alert_webhook"]
     try:
         server = create_server(

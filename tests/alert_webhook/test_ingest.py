@@ -195,3 +195,12 @@ def test_label_values_of_any_length_are_stored_on_both_stores(client, store) -> 
     assert stored["long"]["alertname"] == long_name
     assert stored["long"]["severity"] == long_severity
     assert set(stored) == {"long", "short"}
+
+
+def test_a_starts_at_without_a_time_zone_is_400_naming_it(client, store) -> None:
+    data = make_notification(make_alert("naive", starts_at="2026-11-28T09:03:31"))
+    resp = _post(client, data)
+    assert resp.status_code == 400
+    [problem] = resp.get_json()["problems"]
+    assert problem["field"] == "alerts[0].startsAt" and "timezone" in problem["problem"]
+    assert _counts(store) == (0, 0, 0)
