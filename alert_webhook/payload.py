@@ -79,7 +79,8 @@ class Alert(_Model):
 class Notification(_Model):
     version: Literal["4"]
     groupKey: str
-    truncatedAlerts: int = Field(default=0, ge=0)
+    # Stored in an INTEGER column, 32-bit on PostgreSQL (store.schema.MAX_ID).
+    truncatedAlerts: int = Field(default=0, ge=0, le=2**31 - 1)
     status: Literal["firing", "resolved"]
     receiver: str
     groupLabels: dict[str, str] = Field(default_factory=dict)

@@ -211,3 +211,12 @@ def test_a_starts_at_without_a_time_zone_is_400_naming_it(client, store) -> None
     [problem] = resp.get_json()["problems"]
     assert problem["field"] == "alerts[0].startsAt" and "timezone" in problem["problem"]
     assert _counts(store) == (0, 0, 0)
+
+
+def test_a_truncated_count_no_store_column_holds_is_400_on_both_stores(client, store) -> None:
+    data = make_notification()
+    data["truncatedAlerts"] = 2**31  # past PostgreSQL's INTEGER; SQLite would take it
+    resp = _post(client, data)
+    assert resp.status_code == 400
+    assert resp.get_json()["problems"][0]["field"] == "truncatedAlerts"
+    assert _counts(store) == (0, 0, 0)
