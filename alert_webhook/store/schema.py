@@ -85,7 +85,7 @@ deliveries = Table(
     Column("event_id", Integer, ForeignKey("alert_events.id"), nullable=False),
     Column("event_status", String(16), nullable=False),
     Column("channel", String(32), nullable=False),
-    Column("recipient", String(200), nullable=False),
+    Column("recipient", Text, nullable=False),  # an email address may have 254 characters
     Column("purpose", String(64), nullable=False),
     Column("status", String(16), nullable=False),
     Column("attempts", Integer, nullable=False, default=0),

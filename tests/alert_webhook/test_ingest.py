@@ -220,3 +220,11 @@ def test_a_truncated_count_no_store_column_holds_is_400_on_both_stores(client, s
     assert resp.status_code == 400
     assert resp.get_json()["problems"][0]["field"] == "truncatedAlerts"
     assert _counts(store) == (0, 0, 0)
+
+
+def test_a_long_recipient_address_is_stored_on_both_stores(app_factory, store) -> None:
+    address = "a" * 64 + "@" + ".".join(["d" * 60] * 3) + ".org"  # 250 characters, valid
+    client = app_factory({"channels": {"email": {"recipients": [address]}}}).test_client()
+    resp = _post(client, make_notification(make_alert("mail", severity="high")))
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    assert address in {d["recipient"] for d in store.outbox.list()}
