@@ -3,13 +3,13 @@ a byte at a time and never finish, while Alertmanager-like clients post alerts.
 
     .venv/bin/python bench/webhook_slowloris.py [--duration 30] [--slow 200] [--clients 6]
 
-Two phases of `--duration` seconds against one webhook (real SQLite store and
-delivery workers, started as `python -m alert_webhook`): an idle run, then the
-same run with `--slow` connections trickling headers. Both phases post unique
-one-alert payloads at full load from `--clients` processes and probe `/healthz`
-on a fresh connection every 50 ms. Prints a table against the goals (p99
+Three phases of `--duration` seconds against one webhook (real SQLite store and
+delivery workers, started as `python -m alert_webhook`): an idle run, the same
+run with `--slow` connections trickling headers, and an idle run again. Each
+posts unique one-alert payloads at full load from `--clients` processes and
+probes `/healthz` on a fresh connection every 50 ms. Prints a table against the goals (p99
 `/healthz` ≤ 100 ms under slowloris; ingest throughput within 20 % of the idle
-run) and writes JSON under bench/results/. Never part of the test suite.
+runs' mean) and writes JSON under bench/results/. Never part of the test suite.
 """
 
 from __future__ import annotations
@@ -119,10 +119,14 @@ def main() -> int:
         rows = {"idle": phase(port, args.duration, args.clients, "i")}
         with slowloris(port, args.slow):
             rows["slowloris"] = phase(port, args.duration, args.clients, "s")
+        rows["idle_after"] = phase(port, args.duration, args.clients, "j")
     finally:
         hook.terminate()
         hook.wait(15)
-    ratio = rows["slowloris"]["ingest_requests_per_s"] / rows["idle"]["ingest_requests_per_s"]
+    # Idle runs before and after: a drift of the machine or the growing store
+    # between phases is not charged to the slow clients.
+    idle = (rows["idle"]["ingest_requests_per_s"] + rows["idle_after"]["ingest_requests_per_s"]) / 2
+    ratio = rows["slowloris"]["ingest_requests_per_s"] / idle
     print(f"{'phase':<12}{'ingest req/s':>14}{'errors':>8}{'healthz p50':>13}"
           f"{'p99 ms':>9}{'probes':>8}{'failed':>8}")  # fmt: skip
     for name, r in rows.items():
@@ -133,7 +137,7 @@ def main() -> int:
     p99 = rows["slowloris"]["healthz_p99_ms"]
     checks = [
         (f"p99 /healthz ms, {args.slow} slow clients", p99, "<=", GOALS["p99_healthz_ms"]),
-        ("ingest req/s slowloris/idle", ratio, ">=", GOALS["throughput_ratio"]),
+        ("ingest req/s slowloris/idle mean", ratio, ">=", GOALS["throughput_ratio"]),
     ]
     for label, value, op, goal in checks:
         ok = value >= goal if op == ">=" else value <= goal
