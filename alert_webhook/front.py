@@ -80,6 +80,7 @@ def create_server(
         max_request_body_size=max_body_bytes + 1,
         # select() cannot watch descriptors past 1024; poll() can.
         asyncore_use_poll=True,
+        # A 100-alert notification (~30 KB) in one read rather than four of 8 KiB.
         recv_bytes=65536,
         ident="alert_webhook",
     )
