@@ -43,9 +43,11 @@ def create_app(
     """The app; its background loops are built here and started by the caller
     (`app.extensions["alert_webhook"].start()`), or stepped by tests."""
     from alert_webhook import dashboard
-    from alert_webhook.api import alerts, health, incidents, ingest
+    from alert_webhook.api import alerts, health, ids, incidents, ingest, security
 
     app = Flask(__name__)
+    ids.install(app)
+    security.install(app)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     if store is None:
         store = open_store(settings.store.url)

@@ -7,10 +7,10 @@ nothing of it is stored.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import (
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -23,6 +23,10 @@ from exporters.config import format_location
 
 # Alertmanager sends the zero time for "no end yet" on firing alerts.
 _ZERO_TIME_PREFIX = "0001-01-01"
+# JSON can carry NUL in a string only as this escape (a raw control character is
+# invalid JSON), so its absence proves there is none to replace.
+_NUL_ESCAPE = b"\\u0000"
+_NUL, _REPLACEMENT = "\x00", "\ufffd"
 
 
 class PayloadError(Exception):
@@ -42,8 +46,9 @@ class Alert(_Model):
     status: Literal["firing", "resolved"]
     labels: dict[str, str]
     annotations: dict[str, str] = Field(default_factory=dict)
-    startsAt: datetime
-    endsAt: datetime | None = None
+    # Without a zone the instant is unknown; RFC 3339 always has one.
+    startsAt: AwareDatetime
+    endsAt: AwareDatetime | None = None
     generatorURL: str = ""
     fingerprint: str = Field(min_length=1, max_length=64)
 
@@ -76,7 +81,8 @@ class Alert(_Model):
 class Notification(_Model):
     version: Literal["4"]
     groupKey: str
-    truncatedAlerts: int = Field(default=0, ge=0)
+    # Stored in an INTEGER column, 32-bit on PostgreSQL (store.schema.MAX_ID).
+    truncatedAlerts: int = Field(default=0, ge=0, le=2**31 - 1)
     status: Literal["firing", "resolved"]
     receiver: str
     groupLabels: dict[str, str] = Field(default_factory=dict)
@@ -86,11 +92,29 @@ class Notification(_Model):
     alerts: list[Alert] = Field(min_length=1)
 
 
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace(_NUL, _REPLACEMENT)
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    if isinstance(value, BaseModel):
+        changed = {name: _without_nul(getattr(value, name)) for name in type(value).model_fields}
+        return value.model_copy(update=changed)
+    return value
+
+
 def parse_notification(body: bytes) -> Notification:
     """Parse and validate a raw request body (pydantic parses the JSON itself:
-    one pass over the body instead of json.loads and then the dicts)."""
+    one pass over the body instead of json.loads and then the dicts).
+
+    A NUL in any string becomes U+FFFD, as a decoder does with what it cannot
+    carry: PostgreSQL's text cannot hold NUL, and refusing the notification would
+    lose every other alert in it (Alertmanager does not resend a 400).
+    """
     try:
-        return Notification.model_validate_json(body)
+        notification = Notification.model_validate_json(body)
     except ValidationError as exc:
         errors = exc.errors()
         if len(errors) == 1 and errors[0]["loc"] == ():
@@ -104,3 +128,4 @@ def parse_notification(body: bytes) -> Notification:
             for err in errors
         ]
         raise PayloadError(problems) from None
+    return _without_nul(notification) if _NUL_ESCAPE in body else notification

@@ -1,4 +1,4 @@
-"""Run the webhook under gunicorn after validating its configuration.
+"""Run the webhook under waitress after validating its configuration.
 
 `python -m alert_webhook --config FILE --bind HOST:PORT`. Configuration errors
 exit with status 2 and one line per problem; there is no traceback.
@@ -9,44 +9,18 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import signal
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
-
-from gunicorn.app.base import BaseApplication
+from typing import NoReturn
 
 from alert_webhook.settings import ConfigError, Settings, check_bind, load_settings
+from alert_webhook.startup import store_problem
+from alert_webhook.store import StoreUnavailable
 
 EXIT_CONFIG = 2
-
-
-class _Gunicorn(BaseApplication):
-    def __init__(self, settings: Settings, options: Mapping[str, Any]) -> None:
-        self._settings = settings
-        self._options = options
-        super().__init__()
-
-    def load_config(self) -> None:
-        # gunicorn 27's control socket has one default path per user: two
-        # servers (the webhook and the demo) would fight over it.
-        if "control_socket_disable" in self.cfg.settings:
-            self.cfg.set("control_socket_disable", True)
-        for key, value in self._options.items():
-            self.cfg.set(key, value)
-
-    def load(self) -> Any:
-        from alert_webhook import create_app
-
-        # Runs in the gunicorn worker process: the writer and delivery threads start there.
-        app = create_app(self._settings)
-        app.extensions["alert_webhook"].start()
-        # What start-up built (modules, schemas, SQL statements) lives as long as
-        # the process: keep it out of the cyclic collector's full passes, which
-        # otherwise walk it all again and again under load (~7% of CPU at 100-alert
-        # payloads, perf).
-        gc.freeze()
-        return app
+EXIT_STORE = 3
 
 
 def _parse_bind(bind: str) -> tuple[str, int]:
@@ -54,6 +28,43 @@ def _parse_bind(bind: str) -> tuple[str, int]:
     if not sep or not port.isdigit() or not 0 < int(port) < 65536:
         raise ConfigError(f"--bind {bind}", ["must be HOST:PORT with a port from 1 to 65535"])
     return host.strip("[]"), int(port)
+
+
+def _stop(_signum: int, _frame: object) -> NoReturn:
+    # waitress ends its loop on SystemExit: open requests finish, then we return.
+    raise SystemExit(0)
+
+
+def _serve(settings: Settings, host: str, port: int, threads: int) -> int:
+    from alert_webhook import create_app
+    from alert_webhook.front import create_server
+
+    # One process: the request threads, the group commit's writer and the
+    # delivery workers live side by side and share the store.
+    try:
+        app = create_app(settings)
+    except (StoreUnavailable, OSError) as exc:
+        print(f"alert_webhook: {store_problem(settings.store.url, exc)}", file=sys.stderr)
+        return EXIT_STORE
+    ctx = app.extensions["alert_webhook"]
+    try:
+        server = create_server(
+            app, host, port, threads=threads, max_body_bytes=settings.max_body_bytes
+        )
+    except OSError as exc:
+        print(f"alert_webhook: cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr)
+        return 1
+    ctx.start()
+    # What start-up built (modules, schemas, SQL statements) lives as long as
+    # the process: keep it out of the cyclic collector's full passes, which
+    # otherwise walk it all again and again under load (~7% of CPU at 100-alert
+    # payloads, perf).
+    gc.freeze()
+    signal.signal(signal.SIGTERM, _stop)
+    print(f"alert_webhook: listening on http://{host}:{port}", file=sys.stderr, flush=True)
+    server.run()
+    ctx.workers.stop()
+    return 0
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
@@ -66,7 +77,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     env = os.environ if env is None else env
     try:
         settings = load_settings(args.config, env)
-        host, _port = _parse_bind(args.bind)
+        host, port = _parse_bind(args.bind)
         check_bind(host, settings)
     except ConfigError as exc:
         for line in exc.lines:
@@ -75,18 +86,4 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     if args.check:
         print("alert_webhook: configuration is valid")
         return 0
-    # One worker process with threads: the store serialises writes and the
-    # delivery workers live beside the requests.
-    _Gunicorn(
-        settings,
-        {
-            "bind": args.bind,
-            "workers": 1,
-            "worker_class": "gthread",
-            "threads": args.threads,
-            "accesslog": None,
-            "errorlog": "-",
-            "graceful_timeout": 10,
-        },
-    ).run()
-    return 0
+    return _serve(settings, host, port, args.threads)

@@ -12,7 +12,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from alert_webhook.notify_settings import (
     ChannelsSettings,
@@ -38,6 +40,18 @@ class _Model(BaseModel):
 class StoreSettings(_Model):
     # Relative SQLite paths are resolved against the working directory.
     url: str = "sqlite:///var/webhook.sqlite3"
+
+    @field_validator("url")
+    @classmethod
+    def _sqlite_or_postgresql(cls, value: str) -> str:
+        # The message never repeats the URL: it may carry a password.
+        try:
+            backend = make_url(value).get_backend_name()
+        except ArgumentError:
+            backend = None
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError("must be a sqlite:///PATH or postgresql+psycopg://… URL")
+        return value
 
 
 class LinkSettings(_Model):
@@ -88,8 +102,15 @@ def settings_from_mapping(
             "variables with *_env keys instead"
         )
         merged.pop("secrets")
-    if env.get(TOKEN_ENV):
-        merged["token"] = env[TOKEN_ENV]
+    token = env.get(TOKEN_ENV, "")
+    if token and not token.strip():
+        # A blank bearer token is no secret; an empty variable means no token.
+        problems.append(
+            f"{TOKEN_ENV}: is only whitespace; set a real token, or leave it empty "
+            "to run without one (loopback only)"
+        )
+    elif token:
+        merged["token"] = token
     if env.get(DATABASE_URL_ENV):
         store = dict(merged.get("store") or {})
         store["url"] = env[DATABASE_URL_ENV]

@@ -1,5 +1,6 @@
 """Benchmark `POST /alerts`: the webhook (real store, real delivery workers) against a
-bare Flask endpoint under the same server settings that only parses the JSON.
+bare Flask endpoint on the same HTTP front (waitress, as `alert_webhook.front`
+builds it) that only parses the JSON.
 
     .venv/bin/python bench/webhook_ingest.py [--duration 5] [--clients 6]
 
@@ -44,9 +45,11 @@ HANDOFF_CHANNEL = "log"
 
 
 def serve_bare(bind: str, threads: int) -> None:
-    """The baseline: gunicorn, one gthread worker, a Flask view that parses the body."""
+    """The baseline: the webhook's own HTTP front (alert_webhook.front, the same
+    server model and settings), serving a Flask view that only parses the body."""
     from flask import Flask, jsonify, request
-    from gunicorn.app.base import BaseApplication
+
+    from alert_webhook.front import create_server
 
     app = Flask("bare")
 
@@ -59,17 +62,8 @@ def serve_bare(bind: str, threads: int) -> None:
     def healthz() -> Any:
         return jsonify({"status": "ok"})
 
-    class Bare(BaseApplication):  # type: ignore[misc]
-        def load_config(self) -> None:
-            options = {"bind": bind, "workers": 1, "worker_class": "gthread", "threads": threads}
-            options |= {"accesslog": None, "errorlog": "-", "loglevel": "warning"}
-            for key, value in options.items():
-                self.cfg.set(key, value)
-
-        def load(self) -> Any:
-            return app
-
-    Bare().run()
+    host, _, port = bind.rpartition(":")
+    create_server(app, host, int(port), threads=threads, max_body_bytes=5 * 1024 * 1024).run()
 
 
 def free_port() -> int:
@@ -265,6 +259,7 @@ def main() -> int:
     out = results / f"webhook_ingest-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"
     meta = {
         "cpus": os.cpu_count(),
+        "server": "waitress (alert_webhook.front)",
         "threads": THREADS,
         "clients": args.clients,
         "duration": args.duration,

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request
 
+from alert_webhook.api.ids import whole_number
 from alert_webhook.context import ctx
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -19,8 +20,8 @@ def list_alerts() -> Any:
     status = request.args.get("status") or None
     if status is not None and status not in STATUSES:
         return jsonify({"error": f"status: must be one of {', '.join(STATUSES)}"}), 400
-    raw_limit = request.args.get("limit", "100")
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
+    limit = whole_number(request.args.get("limit", "100"), 1, MAX_LIMIT)
+    if limit is None:
         return jsonify({"error": f"limit: must be a whole number from 1 to {MAX_LIMIT}"}), 400
-    records = ctx().store.list_alerts(status=status, limit=int(raw_limit))
+    records = ctx().store.list_alerts(status=status, limit=limit)
     return jsonify({"alerts": [record.to_json() for record in records]})

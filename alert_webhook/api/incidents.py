@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, jsonify, redirect, request, url_for
 
 from alert_webhook.api.auth import bearer_refusal, form_ok
+from alert_webhook.api.ids import MAX_ID, whole_number
 from alert_webhook.context import ctx
 
 bp = Blueprint("incidents", __name__, url_prefix="/api")
@@ -25,9 +26,10 @@ def list_incidents() -> Any:
 @bp.get("/deliveries")
 def list_deliveries() -> Any:
     raw = request.args.get("alert_id")
-    if raw is not None and not raw.isdigit():
-        return jsonify({"error": "alert_id: must be a whole number"}), 400
-    rows = ctx().store.outbox.list(alert_id=int(raw) if raw else None)
+    alert_id = None if raw is None else whole_number(raw, 1, MAX_ID)
+    if raw is not None and alert_id is None:
+        return jsonify({"error": f"alert_id: must be a whole number from 1 to {MAX_ID}"}), 400
+    rows = ctx().store.outbox.list(alert_id=alert_id)
     return jsonify({"deliveries": rows})
 
 

@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from alert_webhook.channels import Message
+from alert_webhook.safe_links import followable
 
 SMS_SEGMENT = 160
 # The GSM 03.38 basic character set: anything else forces UCS-2 (70 per segment).
@@ -94,7 +95,7 @@ def email_html(message: Message) -> str:
     for key, value in _details(message):
         if not value:
             continue
-        shown = f'<a href="{e(value)}">{e(value)}</a>' if value.startswith("http") else e(value)
+        shown = f'<a href="{e(value)}">{e(value)}</a>' if followable(value) else e(value)
         rows.append(f"<tr><th align=left>{e(key)}</th><td>{shown}</td></tr>")
     labels = "".join(
         f"<li><code>{e(k)}={e(v)}</code></li>" for k, v in sorted(message.labels.items())

@@ -9,9 +9,17 @@ from flask import Blueprint, render_template
 from alert_webhook.api.auth import form_token
 from alert_webhook.api.incidents import ack_action
 from alert_webhook.context import ctx
+from alert_webhook.safe_links import followable
 from alert_webhook.store import StoreUnavailable
 
-bp = Blueprint("dashboard", __name__, template_folder="templates")
+bp = Blueprint(
+    "dashboard",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/dashboard/static",
+)
+bp.add_app_template_test(followable, "followable")
 
 
 @bp.get("/")

@@ -4,6 +4,9 @@ An *alert* is one instance of a Prometheus alert: Alertmanager's fingerprint
 plus its `startsAt`. Each state it reaches (firing, resolved) is one row of
 `alert_events`, at most once: the unique constraint, not process memory, makes
 repeats from `repeat_interval`, retries and HA peers collapse into one change.
+
+Columns filled from labels or other payload text are `Text`: a label value has
+no length limit, and PostgreSQL (unlike SQLite) enforces a `String(n)`.
 """
 
 from __future__ import annotations
@@ -22,13 +25,16 @@ from sqlalchemy import (
 )
 
 metadata = MetaData()
+# The largest id a row can have on every store: `Integer` is 32-bit on
+# PostgreSQL (SQLite's are wider, but start at 1 and count up as well).
+MAX_ID = 2**31 - 1
 
 notifications = Table(
     "notifications",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("received_at", Float, nullable=False),
-    Column("receiver", String(200), nullable=False),
+    Column("receiver", Text, nullable=False),
     Column("status", String(16), nullable=False),
     Column("group_key", Text, nullable=False),
     Column("alert_count", Integer, nullable=False),
@@ -43,8 +49,8 @@ alerts = Table(
     Column("fingerprint", String(64), nullable=False),
     Column("starts_at", String(40), nullable=False),
     Column("status", String(16), nullable=False),
-    Column("alertname", String(200), nullable=False),
-    Column("severity", String(32), nullable=False),
+    Column("alertname", Text, nullable=False),
+    Column("severity", Text, nullable=False),
     Column("labels", Text, nullable=False),
     Column("annotations", Text, nullable=False),
     Column("ends_at", String(40)),
@@ -79,7 +85,7 @@ deliveries = Table(
     Column("event_id", Integer, ForeignKey("alert_events.id"), nullable=False),
     Column("event_status", String(16), nullable=False),
     Column("channel", String(32), nullable=False),
-    Column("recipient", String(200), nullable=False),
+    Column("recipient", Text, nullable=False),  # an email address may have 254 characters
     Column("purpose", String(64), nullable=False),
     Column("status", String(16), nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
@@ -101,7 +107,7 @@ incidents = Table(
     "incidents",
     metadata,
     Column("alert_id", Integer, ForeignKey("alerts.id"), primary_key=True),
-    Column("severity", String(32), nullable=False),
+    Column("severity", Text, nullable=False),
     Column("opened_at", Float, nullable=False),
     Column("deadline_at", Float, nullable=False),
     Column("tier", Integer, nullable=False, default=1),
@@ -116,6 +122,6 @@ incidents = Table(
 heartbeats = Table(
     "heartbeats",
     metadata,
-    Column("name", String(200), primary_key=True),
+    Column("name", Text, primary_key=True),
     Column("last_seen", Float, nullable=False),
 )

@@ -1,4 +1,9 @@
-"""Fixtures for the webhook's tests: a fresh store, settings, an app."""
+"""Fixtures for the webhook's tests: a fresh store, settings, an app.
+
+`store` is SQLite. A module that must behave the same on both stores overrides
+it with `any_store`, which runs each of its tests on SQLite and on a real
+PostgreSQL server (started once per session, emptied between tests).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import postgres
 from webhook_support import FakeClock
 
 from alert_webhook import create_app
@@ -26,6 +32,32 @@ def store(tmp_path: Path) -> Iterator[SqlStore]:
     store.create_schema()
     yield store
     store.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    reason = postgres.unavailable()
+    if reason:
+        pytest.skip(reason)
+    with postgres.server() as url:
+        schema = open_store(url)
+        schema.create_schema()
+        schema.dispose()
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
+    if request.param == "sqlite":
+        yield request.getfixturevalue("store")
+        return
+    store = open_store(request.getfixturevalue("pg_url"))
+    try:
+        yield store
+    finally:
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql(f"TRUNCATE {postgres.TABLES} RESTART IDENTITY")
+        store.dispose()
 
 
 @pytest.fixture

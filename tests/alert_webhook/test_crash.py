@@ -38,7 +38,7 @@ def _config(tmp_path: Path, box) -> Path:
 
 
 def _kill_tree(pid: int) -> None:
-    """SIGKILL the gunicorn worker(s) we started, then their master: no clean-up runs."""
+    """SIGKILL the webhook we started and any child of it: no clean-up runs."""
     for child in psutil.Process(pid).children(recursive=True):
         os.kill(child.pid, signal.SIGKILL)
     os.kill(pid, signal.SIGKILL)

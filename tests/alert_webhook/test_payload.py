@@ -85,6 +85,9 @@ def test_every_problem_is_reported_at_once_with_its_field() -> None:
     [
         (lambda d: d["alerts"][0].update(labels={"alertname": 5}), "alerts[0].labels.alertname"),
         (lambda d: d["alerts"][0].update(startsAt="yesterday"), "alerts[0].startsAt"),
+        # Without a zone the instant is unknown: 09:03 where?
+        (lambda d: d["alerts"][0].update(startsAt="2026-11-28T09:03:31"), "alerts[0].startsAt"),
+        (lambda d: d["alerts"][0].update(endsAt="2026-11-28T09:10:00"), "alerts[0].endsAt"),
         (lambda d: d["alerts"][0].update(fingerprint=""), "alerts[0].fingerprint"),
         (lambda d: d["alerts"][0].update(fingerprint="x" * 65), "alerts[0].fingerprint"),
         (lambda d: d["alerts"][0].pop("fingerprint"), "alerts[0].fingerprint"),

@@ -148,3 +148,16 @@ def test_cli_check_exits_2_with_one_line_per_problem(capsys) -> None:
     assert "Traceback" not in "\n".join(err)
     assert main(["--config", str(ROOT / "alert_webhook" / "webhook.yml"), "--check"], env={}) == 0
     assert main(["--bind", "0.0.0.0:9095", "--check"], env={}) == 2
+
+
+@pytest.mark.parametrize("token", ["   ", "\t", " \n "])
+def test_an_all_whitespace_token_is_a_config_error(token: str) -> None:
+    """A blank token would let in any request whose header is blank too."""
+    with pytest.raises(ConfigError) as exc:
+        settings_from_mapping({}, {TOKEN_ENV: token})
+    [problem] = exc.value.problems
+    assert TOKEN_ENV in problem and "whitespace" in problem
+
+
+def test_an_empty_token_is_no_token() -> None:
+    assert settings_from_mapping({}, {TOKEN_ENV: ""}).token is None

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.procs import free_port
 
 
 def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -37,6 +38,8 @@ def _assert_clean_exit_2(result: subprocess.CompletedProcess[str], *needles: str
         ("max_body_bytes: lots\n", ["max_body_bytes", "integer"]),
         ("store: [1, 2\n", ["line 2, column 1: invalid YAML"]),
         ("token: hunter2\n", ["token", "ALERT_WEBHOOK_TOKEN"]),
+        ("store:\n  url: mysql://u:hunter2@127.0.0.1/x\n", ["store.url", "sqlite:///"]),
+        ("store:\n  url: not a url\n", ["store.url", "postgresql"]),
     ],
 )
 def test_webhook_bad_config(tmp_path: Path, yaml_text: str, needles: list[str]) -> None:
@@ -52,6 +55,25 @@ def test_webhook_missing_config_file(tmp_path: Path) -> None:
     _assert_clean_exit_2(
         _run("alert_webhook", f"--config={missing}", "--check"), str(missing), "file not found"
     )
+
+
+def test_webhook_refuses_an_all_whitespace_token() -> None:
+    result = _run("alert_webhook", "--check", env={"ALERT_WEBHOOK_TOKEN": "   "})
+    _assert_clean_exit_2(result, "ALERT_WEBHOOK_TOKEN", "whitespace")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_webhook_with_an_unreachable_store_exits_3_naming_it_in_one_line() -> None:
+    port = free_port()  # nothing listens there
+    url = f"postgresql+psycopg://alert:hunter2@127.0.0.1:{port}/webhook"
+    result = _run(
+        "alert_webhook", f"--bind=127.0.0.1:{free_port()}", env={"ALERT_WEBHOOK_DATABASE_URL": url}
+    )
+    assert result.returncode == 3, result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("alert_webhook: store ")
+    assert f"127.0.0.1:{port}" in line and "unreachable" in line
+    assert "hunter2" not in result.stderr and "Traceback" not in result.stderr
 
 
 def test_webhook_refuses_public_bind_without_token() -> None:

@@ -60,3 +60,48 @@ def test_a_form_token_is_bound_to_its_incident(app_factory) -> None:
     assert set(tokens) == {"1", "2"}
     resp = client.post("/api/incidents/2/ack", data={"by": "x", "form_token": tokens["1"]})
     assert resp.status_code == 403
+
+
+HOSTILE_LINKS = [
+    "javascript:alert(document.cookie)",
+    " JavaScript:alert(1)",
+    "java\tscript:alert(1)",
+    "data:text/html,<script>alert(1)</script>",
+    "vbscript:msgbox(1)",
+    "//evil.example/runbook",
+]
+
+
+def _alert_with_runbook(url: str) -> dict:
+    alert = make_alert("x", severity="medium")
+    alert["annotations"]["runbook_url"] = url
+    return alert
+
+
+def test_only_http_links_become_links_on_the_page(client) -> None:
+    for i, url in enumerate(HOSTILE_LINKS):
+        alert = _alert_with_runbook(url)
+        alert["fingerprint"] = f"hostile{i}"
+        assert client.post("/alerts", json=make_notification(alert)).status_code == 200
+    page = client.get("/").get_data(as_text=True)
+    hrefs = re.findall(r'href="([^"]*)"', page)
+    assert not [h for h in hrefs if not h.startswith(("http://", "https://", "/"))], hrefs
+    assert not [h for h in hrefs if h.startswith("//")], hrefs
+    assert "javascript:alert(document.cookie)" in page  # shown as text, not followable
+
+
+def test_an_https_runbook_is_a_link(client) -> None:
+    url = "https://example.org/runbooks/X?a=1&b=2"
+    client.post("/alerts", json=make_notification(_alert_with_runbook(url)))
+    page = client.get("/").get_data(as_text=True)
+    assert '<a href="https://example.org/runbooks/X?a=1&amp;b=2">runbook</a>' in page
+
+
+def test_the_page_has_no_inline_script_or_style(client) -> None:
+    """The content security policy allows none: the page must not need any."""
+    page = client.get("/").get_data(as_text=True)
+    assert "<script" not in page and "<style" not in page and " style=" not in page
+    css = re.search(r'<link rel="stylesheet" href="([^"]+)"', page)
+    assert css is not None
+    with client.get(css.group(1)) as resp:
+        assert resp.status_code == 200 and resp.mimetype == "text/css"

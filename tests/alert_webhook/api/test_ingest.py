@@ -13,6 +13,12 @@ from alert_webhook.settings import TOKEN_ENV
 from alert_webhook.store import StoreUnavailable
 
 
+@pytest.fixture
+def store(any_store):
+    """Each test here runs on SQLite and on PostgreSQL: the same input, the same answer."""
+    return any_store
+
+
 def _post(client, data, headers=None):
     body = data if isinstance(data, bytes) else json.dumps(data).encode()
     return client.post("/alerts", data=body, headers=headers or {}, content_type="application/json")
@@ -135,7 +141,14 @@ def test_metrics_count_outcomes(app_factory) -> None:
     )
 
 
-json_leaf = st.none() | st.booleans() | st.integers() | st.text(max_size=20)
+# NUL explicitly: PostgreSQL's text cannot hold it, whichever field it is in.
+json_leaf = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text(max_size=20)
+    | st.sampled_from(["\x00", "fp\x00", "firing\x00"])
+)
 
 
 @settings(
@@ -171,3 +184,60 @@ def test_metrics_has_request_durations_for_post_alerts_beside_the_webhooks_own(
     labels = {"channel": "dashboard", "provider": "dashboard", "outcome": "delivered"}
     assert get("alert_webhook_deliveries_total", labels) == 1
     assert get("alert_webhook_delivery_latency_seconds_count", {"channel": "dashboard"}) == 1
+
+
+def test_a_nul_in_a_value_is_stored_as_the_replacement_character(client, store) -> None:
+    """PostgreSQL cannot hold NUL in text: the webhook stores U+FFFD in its place, on
+    both stores, rather than lose the notification to a 500 Alertmanager retries forever."""
+    odd = make_alert("odd", severity="medium", alertname="Disk\x00Full", mount="/\x00data")
+    odd["annotations"]["summary"] = "full\x00"
+    data = make_notification(make_alert("plain", severity="medium"), odd)
+    data["receiver"] = "web\x00hook"
+    resp = _post(client, data)
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    stored = {a["fingerprint"]: a for a in client.get("/api/alerts").get_json()["alerts"]}
+    assert set(stored) == {"plain", "odd"}  # the neighbour is not lost with it
+    assert stored["odd"]["alertname"] == "Disk\ufffdFull"
+    assert stored["odd"]["labels"]["mount"] == "/\ufffddata"
+    assert stored["odd"]["annotations"]["summary"] == "full\ufffd"
+
+
+def test_label_values_of_any_length_are_stored_on_both_stores(client, store) -> None:
+    long_name, long_severity = "A" * 300, "s" * 100
+    data = make_notification(
+        make_alert("long", alertname=long_name, severity=long_severity),
+        make_alert("short", severity="medium"),
+    )
+    data["receiver"] = "r" * 300
+    resp = _post(client, data)
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    stored = {a["fingerprint"]: a for a in client.get("/api/alerts").get_json()["alerts"]}
+    assert stored["long"]["alertname"] == long_name
+    assert stored["long"]["severity"] == long_severity
+    assert set(stored) == {"long", "short"}
+
+
+def test_a_starts_at_without_a_time_zone_is_400_naming_it(client, store) -> None:
+    data = make_notification(make_alert("naive", starts_at="2026-11-28T09:03:31"))
+    resp = _post(client, data)
+    assert resp.status_code == 400
+    [problem] = resp.get_json()["problems"]
+    assert problem["field"] == "alerts[0].startsAt" and "timezone" in problem["problem"]
+    assert _counts(store) == (0, 0, 0)
+
+
+def test_a_truncated_count_no_store_column_holds_is_400_on_both_stores(client, store) -> None:
+    data = make_notification()
+    data["truncatedAlerts"] = 2**31  # past PostgreSQL's INTEGER; SQLite would take it
+    resp = _post(client, data)
+    assert resp.status_code == 400
+    assert resp.get_json()["problems"][0]["field"] == "truncatedAlerts"
+    assert _counts(store) == (0, 0, 0)
+
+
+def test_a_long_recipient_address_is_stored_on_both_stores(app_factory, store) -> None:
+    address = "a" * 64 + "@" + ".".join(["d" * 60] * 3) + ".org"  # 250 characters, valid
+    client = app_factory({"channels": {"email": {"recipients": [address]}}}).test_client()
+    resp = _post(client, make_notification(make_alert("mail", severity="high")))
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    assert address in {d["recipient"] for d in store.outbox.list()}

@@ -94,3 +94,12 @@ def test_log_line_is_one_json_object() -> None:
     assert "\n" not in line
     data = json.loads(line)
     assert data["alertname"] == "DemoServiceDown" and data["severity"] == "critical"
+
+
+def test_email_html_links_only_http_urls() -> None:
+    hostile = {"summary": "s", "runbook_url": "javascript:alert(1)"}
+    html = email_html(message(annotations=hostile, generator_url="httpx:alert(1)"))
+    assert "href=" not in html.replace('href="http://127.0.0.1:9095/"', "")
+    assert "javascript:alert(1)" in html  # shown as text
+    good = email_html(message())
+    assert '<a href="https://example.org/runbooks/DemoServiceDown">' in good

@@ -5,60 +5,24 @@ from __future__ import annotations
 
 import functools
 import json
-import os
-import shutil
-import subprocess
-import tempfile
 import threading
-from pathlib import Path
 
 import pytest
-from support.procs import free_port
+from support import postgres
 from webhook_support import RECORDING, make_alert, make_notification
 
 from alert_webhook.payload import parse_notification
 from alert_webhook.store import open_store
 
 pytestmark = pytest.mark.integration
-PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
-
-
-def _as_postgres(*argv: str) -> None:
-    subprocess.run(
-        ["runuser", "-u", "postgres", "--", *argv], check=True, capture_output=True, timeout=60
-    )
-
-
-@pytest.fixture(scope="module")
-def pg_url():
-    if not (PG_BIN / "postgres").exists() or os.geteuid() != 0 or not shutil.which("runuser"):
-        pytest.skip("PostgreSQL 15 binaries (and root, to run them as postgres) are needed")
-    base = Path(tempfile.mkdtemp(prefix="pg-webhook-"))
-    base.chmod(0o755)
-    data = base / "data"
-    shutil.chown(base, "postgres")
-    port = free_port()
-    _as_postgres(str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres")
-    opts = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off"
-    _as_postgres(
-        str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(base / "log"), "-w", "start"
-    )
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        _as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop")
-        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture
 def replicas(pg_url):
     stores = [open_store(pg_url) for _ in range(2)]
-    stores[0].create_schema()
     yield stores
     with stores[0].engine.begin() as conn:
-        conn.exec_driver_sql(
-            "TRUNCATE deliveries, incidents, heartbeats, alert_events, alerts, notifications"
-        )
+        conn.exec_driver_sql(f"TRUNCATE {postgres.TABLES} RESTART IDENTITY")
     for s in stores:
         s.dispose()
 

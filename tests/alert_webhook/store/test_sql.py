@@ -12,6 +12,12 @@ from alert_webhook.store import Recording, SqlStore, StoreUnavailable, open_stor
 from alert_webhook.store.schema import deliveries
 
 
+@pytest.fixture
+def store(any_store):
+    """Each test here runs on SQLite and on PostgreSQL: the same input, the same answer."""
+    return any_store
+
+
 def _record(store: SqlStore, data: dict, now: float = 100.0):
     body = json.dumps(data).encode()
     return store.record_notification(parse_notification(body), body, now)
