@@ -38,11 +38,14 @@ def create_app(
     clock: Callable[[], float] = time.time,
     transports: Transports | None = None,
     rand: Callable[[], float] = random.random,
+    listen_host: str = "127.0.0.1",
 ) -> Flask:
     """The app; its background loops are built here and started by the caller
-    (`app.extensions["alert_webhook"].start()`), or stepped by tests."""
+    (`app.extensions["alert_webhook"].start()`), or stepped by tests.
+    `listen_host` is the address it is served on: an allowed Host name, and
+    beyond loopback operators must log in to view."""
     from alert_webhook import dashboard
-    from alert_webhook.api import alerts, health, incidents, ingest
+    from alert_webhook.api import alerts, guard, health, incidents, ingest
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
@@ -84,6 +87,7 @@ def create_app(
         breakers=breakers, workers=workers, intake=intake,
     )  # fmt: skip
     instrument_app(app, registry=metrics.registry, metrics_path="/metrics")
+    guard.install(app, settings, listen_host)
     for blueprint in (ingest.bp, health.bp, alerts.bp, incidents.bp, dashboard.bp):
         app.register_blueprint(blueprint)
 

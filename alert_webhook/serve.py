@@ -22,8 +22,9 @@ EXIT_CONFIG = 2
 
 
 class _Gunicorn(BaseApplication):
-    def __init__(self, settings: Settings, options: Mapping[str, Any]) -> None:
+    def __init__(self, settings: Settings, options: Mapping[str, Any], listen_host: str) -> None:
         self._settings = settings
+        self._listen_host = listen_host
         self._options = options
         super().__init__()
 
@@ -39,7 +40,7 @@ class _Gunicorn(BaseApplication):
         from alert_webhook import create_app
 
         # Runs in the gunicorn worker process: the writer and delivery threads start there.
-        app = create_app(self._settings)
+        app = create_app(self._settings, listen_host=self._listen_host)
         app.extensions["alert_webhook"].start()
         # What start-up built (modules, schemas, SQL statements) lives as long as
         # the process: keep it out of the cyclic collector's full passes, which
@@ -88,5 +89,6 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
             "errorlog": "-",
             "graceful_timeout": 10,
         },
+        listen_host=host,
     ).run()
     return 0

@@ -142,9 +142,8 @@ def test_a_real_alertmanager_payload_shows_on_the_api(stack_up) -> None:
     _root, ports, _proc, _out = stack_up
     webhook = f"http://{HOST}:{ports['webhook']}"
     body = (FIXTURES / "firing-single.json").read_bytes()
-    response = requests.post(
-        f"{webhook}/alerts", data=body, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5
-    )
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    response = requests.post(f"{webhook}/alerts", data=body, headers=headers, timeout=5)
     assert response.status_code == 200, response.text
     fingerprint = json.loads(body)["alerts"][0]["fingerprint"]
     alerts = requests.get(f"{webhook}/api/alerts", timeout=5).json()["alerts"]
