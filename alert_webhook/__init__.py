@@ -21,6 +21,7 @@ from alert_webhook.delivery.worker import DeliveryWorker
 from alert_webhook.duties import DeadlineEscalation, Duties, Reminders, Watchdog
 from alert_webhook.loops import Loop, Workers
 from alert_webhook.metrics import WebhookMetrics, create_metrics
+from alert_webhook.operators import Access
 from alert_webhook.service import Intake, recording_from, stored_channels
 from alert_webhook.settings import Settings
 from alert_webhook.store import SqlStore, StoreUnavailable, open_store
@@ -45,7 +46,8 @@ def create_app(
     `listen_host` is the address it is served on: an allowed Host name, and
     beyond loopback operators must log in to view."""
     from alert_webhook import dashboard
-    from alert_webhook.api import alerts, guard, health, incidents, ingest
+    from alert_webhook.api import alerts, auth, guard, health, incidents, ingest
+    from alert_webhook.dashboard import login
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
@@ -85,10 +87,12 @@ def create_app(
     app.extensions[EXTENSION] = AppContext(
         settings=settings, store=store, metrics=metrics, clock=clock, channels=channels,
         breakers=breakers, workers=workers, intake=intake,
+        access=Access.of(settings.auth, listen_host),
     )  # fmt: skip
     instrument_app(app, registry=metrics.registry, metrics_path="/metrics")
     guard.install(app, settings, listen_host)
-    for blueprint in (ingest.bp, health.bp, alerts.bp, incidents.bp, dashboard.bp):
+    auth.install(app, settings)
+    for blueprint in (ingest.bp, health.bp, alerts.bp, incidents.bp, dashboard.bp, login.bp):
         app.register_blueprint(blueprint)
 
     @app.errorhandler(StoreUnavailable)

@@ -10,8 +10,10 @@ it comes from the environment (`ALERT_WEBHOOK_SECRET_KEY`) like the bearer token
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -23,10 +25,12 @@ SECRET_KEY_ENV = "ALERT_WEBHOOK_SECRET_KEY"
 MIN_SECRET_KEY_CHARS = 16
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 _HASH_METHODS = ("scrypt", "pbkdf2")
-# Checked when the name is unknown, so a wrong name costs as long as a wrong
-# password and response times do not tell which names exist.
-_UNKNOWN_OPERATOR_HASH = generate_password_hash("no operator has this password")
 USER_ADD = "python -m alert_webhook user add NAME"
+
+
+@functools.cache
+def _unknown_operator_hash() -> str:
+    return generate_password_hash(secrets.token_urlsafe(16))
 
 
 def is_password_hash(value: str) -> bool:
@@ -109,7 +113,9 @@ class Operators:
 
     def verify(self, name: str, password: str) -> bool:
         stored = self.hashes.get(name)
-        ok = check_password_hash(stored or _UNKNOWN_OPERATOR_HASH, password)
+        # An unknown name is checked against a hash too, so it costs as long as a
+        # wrong password and response times do not tell which names exist.
+        ok = check_password_hash(stored or _unknown_operator_hash(), password)
         return ok and stored is not None
 
     def stamp(self, name: str) -> str | None:
@@ -129,3 +135,21 @@ def secret_key_problems(auth: AuthSettings, secret_key: str | None) -> list[str]
             f"least {MIN_SECRET_KEY_CHARS} characters, the same on every replica)"
         ]
     return []
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who may do what in one running app: its operators, whether viewing needs
+    a login (configured, or listening beyond loopback), how long a login lasts."""
+
+    operators: Operators
+    login_to_view: bool
+    session_lifetime_seconds: float
+
+    @classmethod
+    def of(cls, auth: AuthSettings, listen_host: str) -> Access:
+        return cls(
+            operators=Operators(dict(auth.operators)),
+            login_to_view=auth.require_login or not is_loopback(listen_host),
+            session_lifetime_seconds=float(auth.session_lifetime_seconds),
+        )
