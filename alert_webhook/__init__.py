@@ -84,14 +84,15 @@ def create_app(
              busy_at=delivery.batch_size, coalesce=delivery.coalesce_seconds),
         Loop("duties", duties.run_once, DUTIES_INTERVAL),
     )  # fmt: skip
+    access = Access.of(settings.auth, listen_host)
     app.extensions[EXTENSION] = AppContext(
         settings=settings, store=store, metrics=metrics, clock=clock, channels=channels,
         breakers=breakers, workers=workers, intake=intake,
-        access=Access.of(settings.auth, listen_host),
+        access=access,
     )  # fmt: skip
     instrument_app(app, registry=metrics.registry, metrics_path="/metrics")
     guard.install(app, settings, listen_host)
-    auth.install(app, settings)
+    auth.install(app, settings, access)
     for blueprint in (ingest.bp, health.bp, alerts.bp, incidents.bp, dashboard.bp, login.bp):
         app.register_blueprint(blueprint)
 

@@ -129,7 +129,7 @@ def load_settings(path: Path | None, env: Mapping[str, str]) -> Settings:
 
 def check_bind(host: str, settings: Settings) -> None:
     """Refuse to listen beyond loopback without a token: anyone who can reach the
-    port could otherwise post alerts, page people and acknowledge incidents."""
+    port could otherwise post alerts and page people."""
     if settings.token is not None:
         return
     if host == "localhost":

@@ -30,15 +30,22 @@ from flask import Flask, current_app, g, jsonify, redirect, request, session, ur
 from flask_wtf.csrf import CSRFProtect
 
 from alert_webhook.context import ctx
+from alert_webhook.operators import USER_ADD, Access
 from alert_webhook.settings import Settings
 
 SESSION_COOKIE = "alert_webhook_session"
 FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 
 
-def install(app: Flask, settings: Settings) -> None:
+def install(app: Flask, settings: Settings, access: Access) -> None:
     """Signed session cookies and CSRF protection for this app."""
     auth = settings.auth
+    if access.login_to_view and not access.operators.hashes:
+        app.logger.warning(
+            "viewing needs a login and no operator is configured: only the bearer token "
+            "can read the page's data; add one with %s",
+            USER_ADD,
+        )
     key = settings.secret_key.get_secret_value() if settings.secret_key else None
     # Without operators nobody logs in, so a key of this process alone will do
     # (it signs only the login form's CSRF token); with operators the settings
