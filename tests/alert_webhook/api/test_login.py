@@ -4,6 +4,8 @@ cookie is HttpOnly and SameSite, lasts a bounded time, and the form is CSRF-chec
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from webhook_support import (
     CONTACTS,
     OPERATOR_PASSWORD,
@@ -61,7 +63,7 @@ def test_behind_https_the_cookie_is_secure(app_factory) -> None:
     assert "Secure" in resp.headers["Set-Cookie"]
 
 
-def test_a_wrong_password_or_name_is_401_html_and_logs_nobody_in(app_factory) -> None:
+def test_a_wrong_password_or_name_is_401_html_and_logs_nobody_in(app_factory, caplog) -> None:
     client = app_factory(with_operator(), SECRET_KEY).test_client()
     for name, password in (("alice", "wrong password"), ("mallory", OPERATOR_PASSWORD)):
         resp = log_in(client, name, password)
@@ -69,6 +71,22 @@ def test_a_wrong_password_or_name_is_401_html_and_logs_nobody_in(app_factory) ->
         page = resp.get_data(as_text=True)
         assert "wrong name or password" in page and password not in page
         assert _operator(client) is None
+    assert "login refused for operator 'mallory'" in caplog.text
+    assert OPERATOR_PASSWORD not in caplog.text and "wrong password" not in caplog.text
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(name=st.text(max_size=80), password=st.text(max_size=80), next_=st.text(max_size=40))
+def test_any_form_input_is_a_page_never_a_5xx(app_factory, name, password, next_) -> None:
+    client = app_factory(with_operator(), SECRET_KEY).test_client()
+    token = csrf_token(client.get("/login").get_data(as_text=True))
+    form = {"name": name, "password": password, "next": next_, "csrf_token": token}
+    resp = client.post("/login", data=form)
+    assert resp.status_code in (303, 400, 401)
+    if resp.status_code != 303:
+        assert "text/html" in resp.content_type
 
 
 def test_missing_fields_are_400_html_naming_them(app_factory) -> None:
