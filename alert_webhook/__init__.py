@@ -22,6 +22,7 @@ from alert_webhook.delivery.worker import DeliveryWorker
 from alert_webhook.duties import DeadlineEscalation, Duties, Reminders, Watchdog
 from alert_webhook.loops import Loop, Workers
 from alert_webhook.metrics import BacklogCollector, WebhookMetrics, create_metrics
+from alert_webhook.operators import Access
 from alert_webhook.service import Intake, recording_from, stored_channels
 from alert_webhook.settings import Settings
 from alert_webhook.store import SqlStore, StoreUnavailable, open_store
@@ -39,11 +40,15 @@ def create_app(
     clock: Callable[[], float] = time.time,
     transports: Transports | None = None,
     rand: Callable[[], float] = random.random,
+    listen_host: str = "127.0.0.1",
 ) -> Flask:
     """The app; its background loops are built here and started by the caller
-    (`app.extensions["alert_webhook"].start()`), or stepped by tests."""
+    (`app.extensions["alert_webhook"].start()`), or stepped by tests.
+    `listen_host` is the address it is served on: an allowed Host name, and
+    beyond loopback operators must log in to view."""
     from alert_webhook import dashboard
-    from alert_webhook.api import alerts, health, ids, incidents, ingest, security
+    from alert_webhook.api import alerts, auth, guard, health, ids, incidents, ingest, security
+    from alert_webhook.dashboard import login
 
     app = Flask(__name__)
     ids.install(app)
@@ -98,13 +103,17 @@ def create_app(
         ),
         Loop("duties", duties.run_once, DUTIES_INTERVAL),
     )  # fmt: skip
+    access = Access.of(settings.auth, listen_host)
     app.extensions[EXTENSION] = AppContext(
         settings=settings, store=store, metrics=metrics, clock=clock, channels=channels,
         breakers=breakers, workers=workers, intake=intake,
+        access=access,
     )  # fmt: skip
     metrics.registry.register(BacklogCollector(store.outbox.backlog, clock))
     instrument_app(app, registry=metrics.registry, metrics_path="/metrics")
-    for blueprint in (ingest.bp, health.bp, alerts.bp, incidents.bp, dashboard.bp):
+    guard.install(app, settings, listen_host)
+    auth.install(app, settings, access)
+    for blueprint in (ingest.bp, health.bp, alerts.bp, incidents.bp, dashboard.bp, login.bp):
         app.register_blueprint(blueprint)
 
     @app.errorhandler(StoreUnavailable)

@@ -1,5 +1,10 @@
 import sys
 
+if sys.argv[1:2] == ["user"]:
+    from alert_webhook.operator_cli import main as user_main
+
+    sys.exit(user_main(sys.argv[2:]))
+
 from alert_webhook.serve import main
 
 sys.exit(main())

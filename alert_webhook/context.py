@@ -11,6 +11,7 @@ from alert_webhook.channels import Channel
 from alert_webhook.delivery.breaker import CircuitBreaker
 from alert_webhook.loops import Workers
 from alert_webhook.metrics import WebhookMetrics
+from alert_webhook.operators import Access
 from alert_webhook.service import Intake
 from alert_webhook.settings import LinkSettings, Settings
 from alert_webhook.store import SqlStore
@@ -28,6 +29,7 @@ class AppContext:
     breakers: Mapping[str, CircuitBreaker]
     workers: Workers
     intake: Intake
+    access: Access
 
     @property
     def token(self) -> str | None:

@@ -4,7 +4,7 @@ A loop is a step that does one pass and says how much it did, and how to pace it
 Today the factory runs two: `deliveries` (the outbox worker) and `duties`
 (deadlines, reminders, the watchdog); a third (remediation)
 is one more entry. `run_once()` is the step unit tests drive on a fake clock;
-`start()` runs every loop on its thread (under gunicorn, in the worker process)
+`start()` runs every loop on its thread (in the server process, beside the requests)
 and `stop()` ends them.
 """
 

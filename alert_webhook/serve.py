@@ -2,6 +2,7 @@
 
 `python -m alert_webhook --config FILE --bind HOST:PORT`. Configuration errors
 exit with status 2 and one line per problem; there is no traceback.
+`python -m alert_webhook user add NAME` makes an operator's login (operator_cli.py).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def _serve(settings: Settings, host: str, port: int, threads: int) -> int:
     # One process: the request threads, the group commit's writer and the
     # delivery workers live side by side and share the store.
     try:
-        app = create_app(settings)
+        app = create_app(settings, listen_host=host)
     except (StoreUnavailable, OSError) as exc:
         print(f"alert_webhook: {store_problem(settings.store.url, exc)}", file=sys.stderr)
         return EXIT_STORE

@@ -24,6 +24,7 @@ from alert_webhook.notify_settings import (
     WatchdogSettings,
     secret_env_names,
 )
+from alert_webhook.operators import SECRET_KEY_ENV, AuthSettings, secret_key_problems
 from exporters.config import ConfigError, load_yaml, validation_problems
 
 TOKEN_ENV = "ALERT_WEBHOOK_TOKEN"
@@ -77,8 +78,11 @@ class Settings(_Model):
     delivery: DeliverySettings = DeliverySettings()
     incidents: IncidentSettings = IncidentSettings()
     watchdog: WatchdogSettings = WatchdogSettings()
+    auth: AuthSettings = AuthSettings()
     # Bearer token for POST /alerts; from the environment only.
     token: SecretStr | None = None
+    # Signs operators' session cookies; from the environment only.
+    secret_key: SecretStr | None = None
     # Channel credentials by environment variable name; from the environment only.
     secrets: dict[str, SecretStr] = Field(default_factory=dict)
 
@@ -96,6 +100,9 @@ def settings_from_mapping(
     if "token" in merged:
         problems.append(f"token: secrets are not read from files; set {TOKEN_ENV} instead")
         merged.pop("token")
+    if "secret_key" in merged:
+        problems.append(f"secret_key: secrets are not read from files; set {SECRET_KEY_ENV}")
+        merged.pop("secret_key")
     if "secrets" in merged:
         problems.append(
             "secrets: secrets are not read from files; name environment "
@@ -111,6 +118,8 @@ def settings_from_mapping(
         )
     elif token:
         merged["token"] = token
+    if env.get(SECRET_KEY_ENV):
+        merged["secret_key"] = env[SECRET_KEY_ENV]
     if env.get(DATABASE_URL_ENV):
         store = dict(merged.get("store") or {})
         store["url"] = env[DATABASE_URL_ENV]
@@ -119,6 +128,8 @@ def settings_from_mapping(
         settings = Settings.model_validate(merged)
     except ValidationError as exc:
         raise ConfigError(source, problems + validation_problems(exc)) from None
+    key = settings.secret_key.get_secret_value() if settings.secret_key else None
+    problems += secret_key_problems(settings.auth, key)
     if problems:
         raise ConfigError(source, problems)
     found = {n: SecretStr(env[n]) for n in secret_env_names(settings.channels) if env.get(n)}
@@ -139,7 +150,7 @@ def load_settings(path: Path | None, env: Mapping[str, str]) -> Settings:
 
 def check_bind(host: str, settings: Settings) -> None:
     """Refuse to listen beyond loopback without a token: anyone who can reach the
-    port could otherwise post alerts, page people and acknowledge incidents."""
+    port could otherwise post alerts and page people."""
     if settings.token is not None:
         return
     if host == "localhost":

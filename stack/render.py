@@ -94,3 +94,28 @@ def render_text(dest: Path, source: Path, ports: Mapping[str, int]) -> Path:
     target = dest / source.name
     target.write_text(rewrite_ports(source.read_text(), ports))
     return target
+
+
+def render_webhook(
+    dest: Path,
+    ports: Mapping[str, int],
+    operators: Mapping[str, str],
+    source: Path = REPO / "alert_webhook" / "webhook.yml",
+) -> Path:
+    """webhook.yml with its ports rewritten and `operators` (name → password
+    hash) added to those it configures."""
+    config = yaml.safe_load(rewrite_ports(source.read_text(), ports)) or {}
+    auth = config.setdefault("auth", {}) or {}
+    auth["operators"] = {**(auth.get("operators") or {}), **operators}
+    config["auth"] = auth
+    dest.mkdir(parents=True, exist_ok=True)
+    return _dump(dest / source.name, config)
+
+
+def write_login(dest: Path, name: str, password: str) -> Path:
+    """The local operator's login, readable by its owner only (like the token)."""
+    path = dest / "webhook-login"
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text(yaml.safe_dump({"name": name, "password": password}, sort_keys=False))
+    return path

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO
 
 import requests
+from werkzeug.security import generate_password_hash
 
 from stack import render
 from stack.binaries import BinaryNotFound, find_binary
@@ -31,6 +32,9 @@ from stack.supervisor import WATCHERS, Layout, programs, supervisord_conf
 
 READY_TIMEOUT = 60.0
 TOKEN_ENV = "ALERT_WEBHOOK_TOKEN"
+SECRET_KEY_ENV = "ALERT_WEBHOOK_SECRET_KEY"
+# The dashboard's operator on the local stack; a new password every run.
+LOCAL_OPERATOR = "operator"
 
 
 @contextlib.contextmanager
@@ -69,10 +73,15 @@ def find_binaries(env: Mapping[str, str]) -> dict[str, str]:
 
 
 def render_all(
-    layout: Layout, ports: Mapping[str, int], token: str, fast: bool = False
+    layout: Layout,
+    ports: Mapping[str, int],
+    token: str,
+    fast: bool = False,
+    operators: Mapping[str, str] | None = None,
 ) -> dict[str, Path]:
     """Every program's config for this run. `fast` (integration tests): 1 s
-    intervals, `group_wait: 0s`, and every rule's `for` set to 0 s."""
+    intervals, `group_wait: 0s`, and every rule's `for` set to 0 s. `operators`
+    (name → password hash) are added to the webhook's."""
     run = layout.run
     if fast:
         rule_files = render.render_rules(run / "rules", for_override="0s")
@@ -83,7 +92,7 @@ def render_all(
             run, ports, rule_files, interval="1s" if fast else None
         ),
         "alertmanager": render.render_alertmanager(run, ports, token, fast=fast),
-        "webhook": render.render_text(run, render.REPO / "alert_webhook" / "webhook.yml", ports),
+        "webhook": render.render_webhook(run, ports, operators or {}),
         "probes": render.render_text(run, render.REPO / "exporters" / "probes.yml", ports),
     }
 
@@ -128,6 +137,14 @@ def wait_ready(
     return sorted(pending)
 
 
+def local_operator(layout: Layout) -> dict[str, str]:
+    """A login for this run's dashboard: the password goes to a file only its
+    owner reads, the webhook gets its hash."""
+    password = secrets.token_urlsafe(18)
+    render.write_login(layout.run, LOCAL_OPERATOR, password)
+    return {LOCAL_OPERATOR: generate_password_hash(password)}
+
+
 def print_ready(out: IO[str], ports: Mapping[str, int], layout: Layout) -> None:
     print("recovery-stack is up. Open:", file=out)
     for title, url in pages(ports).items():
@@ -137,6 +154,11 @@ def print_ready(out: IO[str], ports: Mapping[str, int], layout: Layout) -> None:
         print(f"  {name:<16} {url}", file=out)
     print(
         f"The webhook's bearer token (Alertmanager sends it): {layout.run / 'webhook-token'}",
+        file=out,
+    )
+    print(
+        f"Log in to the dashboard as {LOCAL_OPERATOR!r} (to acknowledge); the password is in "
+        f"{layout.run / 'webhook-login'}",
         file=out,
     )
     print("Processes: .venv/bin/python -m stack ctl status (or restart NAME)", file=out)
@@ -176,10 +198,12 @@ def up(root: Path, env: Mapping[str, str], out: IO[str] = sys.stdout) -> int:
         check_ports_free(ports)
         binaries = find_binaries(env)
         token = env.get(TOKEN_ENV) or secrets.token_urlsafe(32)
-        configs = render_all(layout, ports, token)
+        configs = render_all(layout, ports, token, operators=local_operator(layout))
         conf = layout.conf
         conf.write_text(supervisord_conf(layout, programs(layout, ports, binaries, configs)))
-        child_env = {**env, TOKEN_ENV: token}
+        # Signs the operator's session; a new one each run ends the last run's logins.
+        secret_key = env.get(SECRET_KEY_ENV) or secrets.token_urlsafe(32)
+        child_env = {**env, TOKEN_ENV: token, SECRET_KEY_ENV: secret_key}
         stopping = {"signal": 0}
 
         def on_signal(signum: int, _frame: object) -> None:

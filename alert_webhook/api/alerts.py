@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request
 
+from alert_webhook.api.auth import viewer_required
 from alert_webhook.api.ids import whole_number
 from alert_webhook.context import ctx
 
@@ -16,6 +17,7 @@ MAX_LIMIT = 1000
 
 
 @bp.get("/alerts")
+@viewer_required
 def list_alerts() -> Any:
     status = request.args.get("status") or None
     if status is not None and status not in STATUSES:

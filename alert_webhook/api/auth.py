@@ -1,24 +1,70 @@
-"""Who may call what: the bearer token for machines, a form token for the dashboard.
+"""Who may call what: the bearer token for machines, a logged-in operator for people.
 
-Alertmanager and scripts send `Authorization: Bearer <token>`. A browser's
-form cannot, so the dashboard's forms carry a token derived from the same
-secret and bound to one action (`ack:<incident>`): a page from this webhook can
-acknowledge, another site cannot forge the post. Both compare in constant time.
+Alertmanager and scripts send `Authorization: Bearer <token>` (compared in
+constant time). People log in (`dashboard/login.py`) and carry a signed,
+HttpOnly, SameSite session cookie that names the operator; every form they
+post also carries the session's CSRF token (Flask-WTF), so another site can
+neither post as them nor read the token.
+
+- An action (acknowledge, and any later one) needs the configured bearer token
+  or a logged-in operator with the CSRF token; the record names the operator.
+- Viewing (the page, the JSON reads, which show recipients' numbers and
+  addresses) is open on loopback unless `auth.require_login`; listening beyond
+  loopback it needs the token or a login.
+
+A session lasts `auth.session_lifetime_seconds` from the login, measured on the
+app's clock; changing an operator's password or removing them ends it at once.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
+import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any
+from urllib.parse import urlsplit
 
-from flask import jsonify, request
+from flask import Flask, current_app, g, jsonify, redirect, request, session, url_for
+from flask_wtf.csrf import CSRFProtect
 
 from alert_webhook.context import ctx
+from alert_webhook.operators import USER_ADD, Access
+from alert_webhook.settings import Settings
 
-_FORM_KEY_CONTEXT = b"recovery-stack dashboard form v1:"
+SESSION_COOKIE = "alert_webhook_session"
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+
+
+def install(app: Flask, settings: Settings, access: Access) -> None:
+    """Signed session cookies and CSRF protection for this app."""
+    auth = settings.auth
+    if access.login_to_view and not access.operators.hashes:
+        app.logger.warning(
+            "viewing needs a login and no operator is configured: only the bearer token "
+            "can read the page's data; add one with %s",
+            USER_ADD,
+        )
+    key = settings.secret_key.get_secret_value() if settings.secret_key else None
+    # Without operators nobody logs in, so a key of this process alone will do
+    # (it signs only the login form's CSRF token); with operators the settings
+    # insist on one from the environment, shared by replicas and restarts.
+    app.config["SECRET_KEY"] = key or secrets.token_urlsafe(32)
+    app.config.update(
+        SESSION_COOKIE_NAME=SESSION_COOKIE,
+        SESSION_COOKIE_HTTPONLY=True,
+        # Lax, not Strict: a link in an email or SMS must open the page logged
+        # in; cross-site POSTs still carry no cookie, and the CSRF token is checked.
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=urlsplit(settings.links.dashboard_url).scheme == "https",
+        PERMANENT_SESSION_LIFETIME=auth.session_lifetime_seconds,
+        # Checked where a session acts (`action_required`, the login form), not
+        # on every POST: Alertmanager and scripts carry the bearer token instead.
+        WTF_CSRF_CHECK_DEFAULT=False,
+        WTF_CSRF_TIME_LIMIT=auth.session_lifetime_seconds,
+    )
+    CSRFProtect(app)
 
 
 def bearer_ok(expected: str | None) -> bool:
@@ -29,6 +75,12 @@ def bearer_ok(expected: str | None) -> bool:
     return scheme.lower() == "bearer" and hmac.compare_digest(
         given.strip().encode(), expected.encode()
     )
+
+
+def bearer_given() -> bool:
+    """True only when a token is configured and the request carries it."""
+    token = ctx().token
+    return token is not None and bearer_ok(token)
 
 
 def bearer_refusal() -> Any | None:
@@ -58,16 +110,104 @@ def bearer_required(
     return decorate
 
 
-def form_token(secret: str, action: str) -> str:
-    """The token a dashboard form carries for `action`; every replica sharing the
-    secret derives the same one."""
-    key = hashlib.sha256(_FORM_KEY_CONTEXT + secret.encode()).digest()
-    return hmac.new(key, action.encode(), hashlib.sha256).hexdigest()
+def log_in(name: str) -> None:
+    """Start a fresh session for operator `name` (nothing of the old one is kept)."""
+    app = ctx()
+    session.clear()
+    session.permanent = True
+    session["operator"] = name
+    session["stamp"] = app.access.operators.stamp(name)
+    session["login_at"] = app.clock()
 
 
-def form_ok(secret: str | None, action: str) -> bool:
-    """True without a configured token, else when the posted form token fits `action`."""
-    if secret is None:
-        return True
-    given = request.form.get("form_token", "")
-    return hmac.compare_digest(given.encode(), form_token(secret, action).encode())
+def log_out() -> None:
+    session.clear()
+
+
+def current_operator() -> str | None:
+    """The logged-in operator of this request, or None (an expired or outdated
+    session is cleared)."""
+    name = session.get("operator")
+    if not isinstance(name, str):
+        return None
+    app = ctx()
+    login_at = session.get("login_at")
+    # No lower bound: a login stamped by a replica whose clock runs a little
+    # ahead is still a login (the signed cookie cannot be made up).
+    fresh = (
+        isinstance(login_at, int | float)
+        and app.clock() - login_at < app.access.session_lifetime_seconds
+    )
+    stamp = app.access.operators.stamp(name)
+    if not fresh or stamp is None or session.get("stamp") != stamp:
+        session.clear()
+        return None
+    return name
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: a logged-in operator, or a caller with the bearer token."""
+
+    operator: str | None
+
+    def acked_by(self, claimed: object) -> str:
+        """The name recorded: the operator's own, or what a token-holding script says."""
+        if self.operator is not None:
+            return self.operator
+        return str(claimed or "api")[:200]
+
+
+def acting() -> Actor:
+    """The actor `action_required` let through."""
+    actor: Actor = g.actor
+    return actor
+
+
+def action_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """The bearer token, or a logged-in operator whose request carries the
+    session's CSRF token (400 otherwise). Nobody else: a browser form goes to
+    the login page, anything else gets 401."""
+
+    @wraps(view)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        if bearer_given():
+            g.actor = Actor(operator=None)
+        elif (operator := current_operator()) is not None:
+            current_app.extensions["csrf"].protect()
+            g.actor = Actor(operator=operator)
+        elif request.mimetype in FORM_TYPES:
+            return redirect(url_for("login.page", next="/"), code=303)
+        else:
+            return jsonify({"error": "log in or send the bearer token to do this"}), 401
+        return view(*args, **kwargs)
+
+    return guarded
+
+
+def may_view() -> bool:
+    return not ctx().access.login_to_view or bearer_given() or current_operator() is not None
+
+
+def viewer_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """JSON reads: 401 when viewing needs a login or the token and neither is there."""
+
+    @wraps(view)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        if may_view():
+            return view(*args, **kwargs)
+        return jsonify({"error": "log in or send the bearer token to view this"}), 401
+
+    return guarded
+
+
+def page_viewer_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Pages: to the login page when viewing needs a login and there is none."""
+
+    @wraps(view)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        if may_view():
+            return view(*args, **kwargs)
+        return redirect(url_for("login.page", next=request.full_path.rstrip("?")), code=303)
+
+    return guarded

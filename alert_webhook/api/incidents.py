@@ -6,24 +6,21 @@ from typing import Any
 
 from flask import Blueprint, jsonify, redirect, request, url_for
 
-from alert_webhook.api.auth import bearer_refusal, form_ok
+from alert_webhook.api.auth import acting, action_required, viewer_required
 from alert_webhook.api.ids import MAX_ID, whole_number
 from alert_webhook.context import ctx
 
 bp = Blueprint("incidents", __name__, url_prefix="/api")
 
 
-def ack_action(alert_id: int) -> str:
-    """What a dashboard form's token is bound to."""
-    return f"ack:{alert_id}"
-
-
 @bp.get("/incidents")
+@viewer_required
 def list_incidents() -> Any:
     return jsonify({"incidents": ctx().store.incidents.list()})
 
 
 @bp.get("/deliveries")
+@viewer_required
 def list_deliveries() -> Any:
     raw = request.args.get("alert_id")
     alert_id = None if raw is None else whole_number(raw, 1, MAX_ID)
@@ -34,21 +31,18 @@ def list_deliveries() -> Any:
 
 
 @bp.post("/incidents/<int:alert_id>/ack")
+@action_required
 def acknowledge(alert_id: int) -> Any:
     """Stops deadline escalation and reminders. The dashboard posts a form here
-    (with its form token); scripts post JSON with the bearer token."""
+    (a logged-in operator, with the session's CSRF token); scripts post JSON
+    with the bearer token and may say `by`."""
     app = ctx()
-    if request.form:
-        if not form_ok(app.token, ack_action(alert_id)):
-            return jsonify({"error": "form_token: missing or wrong; reload the dashboard"}), 403
-    elif (refusal := bearer_refusal()) is not None:
-        return refusal
+    actor = acting()
     data = request.get_json(silent=True) if request.is_json else None
-    by = (data or {}).get("by") if isinstance(data, dict) else request.form.get("by")
-    by = str(by or "dashboard")[:200]
+    by = actor.acked_by(data.get("by") if isinstance(data, dict) else None)
     incident = app.store.incidents.ack(alert_id, by, app.clock())
     if incident is None:
         return jsonify({"error": f"no incident {alert_id}"}), 404
-    if request.form:
+    if actor.operator is not None and not request.is_json:
         return redirect(url_for("dashboard.index"), code=303)
     return jsonify({"status": "acknowledged", "incident": incident})

@@ -12,6 +12,7 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 
 from alert_webhook.api.auth import bearer_required
+from alert_webhook.api.guard import json_refusal
 from alert_webhook.context import ctx
 from alert_webhook.payload import PayloadError, parse_notification
 from alert_webhook.store import StoreUnavailable
@@ -27,6 +28,9 @@ def _count(outcome: str) -> None:
 @bearer_required(refused=lambda: _count("rejected"))
 def receive_alerts() -> Any:
     app = ctx()
+    if (refusal := json_refusal()) is not None:
+        _count("rejected")
+        return refusal
     body = request.get_data(cache=False)
     try:
         notification = parse_notification(body)

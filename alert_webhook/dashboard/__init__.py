@@ -6,8 +6,7 @@ from typing import Any
 
 from flask import Blueprint, render_template
 
-from alert_webhook.api.auth import form_token
-from alert_webhook.api.incidents import ack_action
+from alert_webhook.api.auth import current_operator, page_viewer_required
 from alert_webhook.context import ctx
 from alert_webhook.safe_links import followable
 from alert_webhook.store import StoreUnavailable
@@ -23,6 +22,7 @@ bp.add_app_template_test(followable, "followable")
 
 
 @bp.get("/")
+@page_viewer_required
 def index() -> Any:
     app = ctx()
     try:
@@ -35,11 +35,6 @@ def index() -> Any:
     firing = [r for r in records if r.status == "firing"]
     names = {r.id: r.alertname for r in records}
     breakers = {name: b.state for name, b in app.breakers.items()}
-    token = app.token
-    ack_tokens = {
-        i["alert_id"]: form_token(token, ack_action(i["alert_id"])) if token else ""
-        for i in incidents
-    }
     return render_template(
         "index.html",
         records=records,
@@ -51,5 +46,5 @@ def index() -> Any:
         names=names,
         channels=app.channels.values(),
         breakers=breakers,
-        ack_tokens=ack_tokens,
+        operator=current_operator(),
     )

@@ -5,14 +5,16 @@ from __future__ import annotations
 import pytest
 from webhook_support import CONTACTS, make_alert, make_notification
 
+AUTH = {"Authorization": "Bearer t"}
+
 
 @pytest.fixture
 def app(app_factory):
-    return app_factory(CONTACTS)
+    return app_factory(CONTACTS, {"ALERT_WEBHOOK_TOKEN": "t"})
 
 
 def _post(app, *alerts) -> None:
-    resp = app.test_client().post("/alerts", json=make_notification(*alerts))
+    resp = app.test_client().post("/alerts", json=make_notification(*alerts), headers=AUTH)
     assert resp.status_code == 200
 
 
@@ -51,7 +53,7 @@ def test_unacknowledged_past_deadline_reaches_the_next_tier_once(app, store, clo
 
 def test_acknowledged_incident_is_not_escalated(app, store, clock) -> None:
     _post(app, make_alert("a", severity="critical"))
-    resp = app.test_client().post("/api/incidents/1/ack", json={"by": "alice"})
+    resp = app.test_client().post("/api/incidents/1/ack", json={"by": "alice"}, headers=AUTH)
     assert resp.status_code == 200 and resp.get_json()["incident"]["acked_by"] == "alice"
     clock.advance(10 * 3600)
     _step(app)

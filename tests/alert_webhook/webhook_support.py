@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from pathlib import Path
 from typing import Any
+
+from werkzeug.security import generate_password_hash
 
 from alert_webhook.channels.registry import Transports, build_channels
 from alert_webhook.delivery import provider_breakers
@@ -122,3 +125,28 @@ def worker_for(
         metrics, clock=clock, rand=lambda: 0.5, worker_id=worker_id,
         trials=trials or InlineExecutor(),
     )  # fmt: skip
+
+
+# One operator for the login tests; hashing once keeps each test fast.
+OPERATOR_PASSWORD = "correct horse battery"
+OPERATOR_HASH = generate_password_hash(OPERATOR_PASSWORD)
+SECRET_KEY = {"ALERT_WEBHOOK_SECRET_KEY": "test-signing-key-" + "k" * 16}
+
+
+def with_operator(data: dict[str, Any] | None = None, **auth: Any) -> dict[str, Any]:
+    """`data` with the operator `alice` (and `auth` options) configured."""
+    data = copy.deepcopy(data or {})
+    data["auth"] = {"operators": {"alice": OPERATOR_HASH}, **auth}
+    return data
+
+
+def csrf_token(page: str) -> str:
+    match = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page)
+    assert match, "the page carries a CSRF token"
+    return match[1]
+
+
+def log_in(client: Any, name: str = "alice", password: str = OPERATOR_PASSWORD) -> Any:
+    """Log in through the login form, as a browser does; the response to the post."""
+    token = csrf_token(client.get("/login").get_data(as_text=True))
+    return client.post("/login", data={"name": name, "password": password, "csrf_token": token})

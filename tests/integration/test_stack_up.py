@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 import psutil
 import pytest
 import requests
+import yaml
 from support.procs import free_port, wait_until
 
 from stack.ports import HOST, SERVICES, port_in_use
@@ -142,13 +144,46 @@ def test_a_real_alertmanager_payload_shows_on_the_api(stack_up) -> None:
     _root, ports, _proc, _out = stack_up
     webhook = f"http://{HOST}:{ports['webhook']}"
     body = (FIXTURES / "firing-single.json").read_bytes()
-    response = requests.post(
-        f"{webhook}/alerts", data=body, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5
-    )
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    response = requests.post(f"{webhook}/alerts", data=body, headers=headers, timeout=5)
     assert response.status_code == 200, response.text
     fingerprint = json.loads(body)["alerts"][0]["fingerprint"]
     alerts = requests.get(f"{webhook}/api/alerts", timeout=5).json()["alerts"]
     assert fingerprint in {a["fingerprint"] for a in alerts}
+
+
+def test_the_printed_login_lets_an_operator_acknowledge(stack_up) -> None:
+    root, ports, _proc, out = stack_up
+    login_file = root / "var" / "run" / "webhook-login"
+    assert str(login_file) in out.text(), "make up says where the login is"
+    assert login_file.stat().st_mode & 0o777 == 0o600
+    login = yaml.safe_load(login_file.read_text())
+    assert login["password"] not in out.text()
+    for log in (root / "var" / "log").glob("*.log"):
+        assert login["password"] not in log.read_text(errors="replace"), log.name
+
+    webhook = f"http://{HOST}:{ports['webhook']}"
+    [incident] = requests.get(f"{webhook}/api/incidents", timeout=5).json()["incidents"]
+    ack = f"{webhook}/api/incidents/{incident['alert_id']}/ack"
+    assert requests.post(ack, json={"by": "anyone"}, timeout=5).status_code == 401
+
+    browser = requests.Session()
+    form = {"name": login["name"], "password": login["password"]}
+    form["csrf_token"] = _csrf(browser.get(f"{webhook}/login", timeout=5).text)
+    logged_in = browser.post(f"{webhook}/login", data=form, timeout=10, allow_redirects=False)
+    assert logged_in.status_code == 303, logged_in.text
+    page = browser.get(f"{webhook}/", timeout=5).text
+    assert f"Logged in as {login['name']}" in page
+    acked = browser.post(ack, data={"csrf_token": _csrf(page)}, timeout=5, allow_redirects=False)
+    assert acked.status_code == 303, acked.text
+    [incident] = requests.get(f"{webhook}/api/incidents", timeout=5).json()["incidents"]
+    assert incident["acked_by"] == login["name"]
+
+
+def _csrf(page: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert match, "the page carries a CSRF token"
+    return match[1]
 
 
 def test_a_second_run_is_refused_naming_the_reason(stack_up) -> None:

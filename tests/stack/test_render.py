@@ -59,3 +59,20 @@ def test_rules_get_the_for_override(tmp_path: Path) -> None:
     rules = yaml.safe_load(Path(written).read_text())["groups"][0]["rules"]
     assert rules[0]["for"] == "0s"
     assert "for" not in rules[1]
+
+
+def test_the_webhook_config_gets_the_runs_operator(tmp_path: Path) -> None:
+    source = tmp_path / "webhook.yml"
+    source.write_text(
+        "links: {dashboard_url: 'http://127.0.0.1:9095/'}\nauth: {operators: {ann: 'h1'}}\n"
+    )
+    path = render.render_webhook(tmp_path / "out", MOVED, {"operator": "h2"}, source=source)
+    config = yaml.safe_load(path.read_text())
+    assert config["links"]["dashboard_url"] == "http://127.0.0.1:19095/"
+    assert config["auth"]["operators"] == {"ann": "h1", "operator": "h2"}
+
+
+def test_the_login_file_is_for_its_owner_only(tmp_path: Path) -> None:
+    path = render.write_login(tmp_path, "operator", "pw-123")
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert yaml.safe_load(path.read_text()) == {"name": "operator", "password": "pw-123"}

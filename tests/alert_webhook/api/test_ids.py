@@ -16,8 +16,11 @@ def store(any_store):
 
 
 @pytest.mark.parametrize("alert_id", [BEYOND_INT64, INT64_MAX, LARGEST_ID, "0"])
-def test_acknowledging_an_id_no_store_can_hold_is_404(client, alert_id: str) -> None:
-    resp = client.post(f"/api/incidents/{alert_id}/ack", json={"by": "ops"})
+def test_acknowledging_an_id_no_store_can_hold_is_404(app_factory, alert_id: str) -> None:
+    client = app_factory(env={"ALERT_WEBHOOK_TOKEN": "t"}).test_client()
+    resp = client.post(
+        f"/api/incidents/{alert_id}/ack", json={"by": "ops"}, headers={"Authorization": "Bearer t"}
+    )
     assert resp.status_code == 404
     assert "error" in resp.get_json()
 

@@ -12,10 +12,9 @@ AUTH = {"Authorization": "Bearer t"}
 
 
 def test_ack_of_unknown_incident_is_404_and_needs_the_token(app_factory) -> None:
-    client = app_factory(CONTACTS).test_client()
-    assert client.post("/api/incidents/99/ack").status_code == 404
-    guarded = app_factory(CONTACTS, env={"ALERT_WEBHOOK_TOKEN": "t"}).test_client()
-    assert guarded.post("/api/incidents/1/ack").status_code == 401
+    client = app_factory(CONTACTS, env={"ALERT_WEBHOOK_TOKEN": "t"}).test_client()
+    assert client.post("/api/incidents/99/ack", headers=AUTH).status_code == 404
+    assert client.post("/api/incidents/1/ack").status_code == 401
 
 
 def test_ack_with_the_token_names_who_and_is_idempotent(app_factory, clock) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 
-@pytest.mark.parametrize("path", ["/", "/api/alerts", "/healthz", "/metrics", "/nowhere"])
+@pytest.mark.parametrize("path", ["/", "/login", "/api/alerts", "/healthz", "/metrics", "/nowhere"])
 def test_every_response_carries_the_security_headers(client, path: str) -> None:
     resp = client.get(path)
     policy = {
