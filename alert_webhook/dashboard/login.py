@@ -18,6 +18,7 @@ from alert_webhook.operators import USER_ADD
 
 bp = Blueprint("login", __name__, template_folder="templates")
 
+
 def _local(target: str | None) -> str:
     """Where to go after the login: a path on this site only, never another host."""
     if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
