@@ -1,0 +1,115 @@
+"""Collector runs under a deadline: a hung collector fails alone and never piles up.
+
+A `Held` spawn keeps a run as a thread that has not returned; the wait gives up at
+once for a run that is not done, moving the fake clock by what it was allowed.
+No test here waits out a timeout.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from exporters.host.base import NoData
+from exporters.host.runner import CollectorRuns
+
+
+class Held:
+    """Runs every target at once, except those of collectors it is told to hold."""
+
+    def __init__(self) -> None:
+        self.held: list[Callable[[], None]] = []
+        self.hold_next = False
+        self.started = 0
+
+    def __call__(self, target: Callable[[], None]) -> None:
+        self.started += 1
+        if self.hold_next:
+            self.hold_next = False
+            self.held.append(target)
+        else:
+            target()
+
+    def release(self) -> None:
+        held, self.held = self.held, []
+        for target in held:
+            target()
+
+
+def fake_wait(clock):
+    def wait(done: threading.Event, timeout: float) -> bool:
+        if not done.is_set():
+            clock.advance(timeout)
+        return done.is_set()
+
+    return wait
+
+
+def test_a_hung_collector_fails_alone_and_the_scrape_ends_at_the_timeout(clock):
+    spawn = Held()
+    runs = CollectorRuns(5.0, clock.monotonic, spawn, fake_wait(clock))
+    spawn.hold_next = True
+    start = clock.now
+    outcomes = runs.run({"filesystem": lambda: ["fs"], "loadavg": lambda: ["load"]})
+    assert outcomes["filesystem"].success is False
+    assert outcomes["filesystem"].families == []
+    assert outcomes["filesystem"].duration == 5.0
+    assert outcomes["loadavg"].success is True and outcomes["loadavg"].families == ["load"]
+    assert clock.now - start == 5.0
+    assert runs.hung() == ["filesystem"]
+
+
+def test_a_still_hung_collector_is_not_started_again(clock):
+    spawn = Held()
+    runs = CollectorRuns(5.0, clock.monotonic, spawn, fake_wait(clock))
+    spawn.hold_next = True
+    runs.run({"filesystem": lambda: ["fs"]})
+    for _ in range(10):
+        clock.advance(15)
+        outcome = runs.run({"filesystem": lambda: ["fs"]})["filesystem"]
+        assert outcome.success is False
+    assert spawn.started == 1  # one stuck thread, however many scrapes come
+    assert outcome.duration == 5 + 150  # how long it has been stuck
+
+
+def test_once_it_returns_its_late_result_is_dropped_and_it_runs_afresh(clock):
+    spawn = Held()
+    runs = CollectorRuns(5.0, clock.monotonic, spawn, fake_wait(clock))
+    spawn.hold_next = True
+    runs.run({"filesystem": lambda: ["stale"]})
+    spawn.release()
+    assert runs.hung() == []
+    outcome = runs.run({"filesystem": lambda: ["fresh"]})["filesystem"]
+    assert outcome.success is True
+    assert outcome.families == ["fresh"]
+    assert spawn.started == 2
+
+
+def test_errors_and_missing_sources_are_failures_that_spare_the_rest(clock):
+    def broken():
+        raise OSError("no such file")
+
+    def absent():
+        raise NoData("no PSI here")
+
+    runs = CollectorRuns(5.0, clock.monotonic, Held(), fake_wait(clock))
+    outcomes = runs.run({"a": broken, "b": absent, "c": lambda: ["ok"]})
+    assert [o.success for o in outcomes.values()] == [False, False, True]
+    assert list(outcomes) == ["a", "b", "c"]  # in the order asked
+
+
+def test_real_threads_with_the_default_spawn_and_wait():
+    release = threading.Event()
+
+    def hung():
+        release.wait()
+        return ["late"]
+
+    runs = CollectorRuns(0.01, __import__("time").monotonic)
+    try:
+        outcomes = runs.run({"hung": hung, "quick": lambda: ["ok"]})
+        assert outcomes["hung"].success is False
+        assert outcomes["quick"].families == ["ok"]
+        assert runs.hung() == ["hung"]
+    finally:
+        release.set()
