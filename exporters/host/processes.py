@@ -34,10 +34,9 @@ def supervisor_pid(url: str, program: str) -> int:
     # supervisor is one of the project's dependencies; its transport speaks unix://.
     from supervisor.xmlrpc import SupervisorTransport
 
-    proxy = xmlrpc.client.ServerProxy(
-        "http://127.0.0.1", transport=SupervisorTransport(None, None, url)
-    )
-    info: Any = proxy.supervisor.getProcessInfo(program)
+    transport = SupervisorTransport(None, None, url)
+    with xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport) as proxy:
+        info: Any = proxy.supervisor.getProcessInfo(program)
     return int(info["pid"])
 
 
@@ -147,8 +146,15 @@ def collect_processes(c: HostContext) -> Iterator[Metric]:
             names[proc.pid] = proc.info.get("name") or ""
     families = _families()
     for group in c.process_groups:
-        totals = _measure(c, group_pids(c, group, names))
         name = group.name
+        try:
+            pids = group_pids(c, group, names)
+        except (OSError, xmlrpc.client.Error) as exc:
+            # supervisord down or the program unknown: this group has no answer, the
+            # others still do.
+            log.warning("process group %s: %s", name, exc)
+            continue
+        totals = _measure(c, pids)
         if totals is None:
             families["num_procs"].add_metric([name], 0)
             continue
