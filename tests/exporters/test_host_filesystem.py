@@ -88,9 +88,11 @@ def test_a_hung_mount_fails_the_filesystem_collector_and_not_the_scrape(clock):
         threads.append(thread)
         thread.start()
 
-    def wait(done: threading.Event, timeout: float) -> bool:
-        # A run either finishes or parks in the hung statvfs; only the latter
-        # "takes" the timeout, which moves the fake clock instead of real time.
+    def wait(name: str, done: threading.Event, timeout: float) -> bool:
+        # loadavg's run finishes; filesystem's parks in the hung statvfs and "takes"
+        # its timeout, which moves the fake clock instead of real time.
+        if name != "filesystem":
+            return done.wait(10)
         while not done.is_set() and not entered.is_set():
             done.wait(0.001)
         if not done.is_set():
@@ -118,7 +120,8 @@ def test_a_hung_mount_fails_the_filesystem_collector_and_not_the_scrape(clock):
         assert not [key for key in first if key[0] == "node_filesystem_size_bytes"]
         for _ in range(5):  # Prometheus keeps scraping while the NFS server is away
             assert scrape()[("node_load1", ())] == 0.5
-        assert len(threads) == 1 + 6  # the stuck filesystem run once, loadavg every scrape
+        # the stuck worker, the one that took loadavg after it, then one per scrape
+        assert len(threads) == 2 + 5
     finally:
         nfs_answers.set()
         for thread in threads:

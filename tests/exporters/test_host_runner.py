@@ -1,13 +1,14 @@
-"""Collector runs under a deadline: a hung collector fails alone and never piles up.
+"""Collector runs under a timeout: a hung collector fails alone and never piles up.
 
-A `Held` spawn keeps a run as a thread that has not returned; the wait gives up at
-once for a run that is not done, moving the fake clock by what it was allowed.
+A `Held` spawn keeps a worker as a thread that has not returned; the wait gives up
+at once for a run that is not done, moving the fake clock by what it was allowed.
 No test here waits out a timeout.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
 from exporters.host.base import NoData
@@ -37,7 +38,7 @@ class Held:
 
 
 def fake_wait(clock):
-    def wait(done: threading.Event, timeout: float) -> bool:
+    def wait(name: str, done: threading.Event, timeout: float) -> bool:
         if not done.is_set():
             clock.advance(timeout)
         return done.is_set()
@@ -70,6 +71,22 @@ def test_a_still_hung_collector_is_not_started_again(clock):
         assert outcome.success is False
     assert spawn.started == 1  # one stuck thread, however many scrapes come
     assert outcome.duration == 5 + 150  # how long it has been stuck
+
+
+def test_the_stuck_worker_runs_nothing_more_once_it_returns(clock):
+    spawn = Held()
+    runs = CollectorRuns(5.0, clock.monotonic, spawn, fake_wait(clock))
+    calls: list[str] = []
+    spawn.hold_next = True
+    runs.run(
+        {
+            "filesystem": lambda: calls.append("fs") or [],
+            "loadavg": lambda: calls.append("load") or [],
+        }
+    )
+    assert calls == ["load"]  # the fresh worker ran it
+    spawn.release()
+    assert calls == ["load", "fs"]  # the stuck one finished its collector, and stopped there
 
 
 def test_once_it_returns_its_late_result_is_dropped_and_it_runs_afresh(clock):
@@ -105,11 +122,12 @@ def test_real_threads_with_the_default_spawn_and_wait():
         release.wait()
         return ["late"]
 
-    runs = CollectorRuns(0.01, __import__("time").monotonic)
+    runs = CollectorRuns(0.01, time.monotonic)
     try:
-        outcomes = runs.run({"hung": hung, "quick": lambda: ["ok"]})
+        outcomes = runs.run({"quick": lambda: ["ok"], "hung": hung, "after": lambda: ["also"]})
         assert outcomes["hung"].success is False
         assert outcomes["quick"].families == ["ok"]
+        assert outcomes["after"].families == ["also"]  # a fresh worker took the rest
         assert runs.hung() == ["hung"]
     finally:
         release.set()
