@@ -103,10 +103,10 @@ class SystemCollector(Collector):
     ) -> None:
         config = config or SystemConfig()
         self.ctx = context(config, host or Host())
-        available = dict(collectors if collectors is not None else COLLECTORS)
-        if collectors is None and not config.process_groups:
-            del available["processes"]  # nothing to report, and not a node_exporter name
-        names = config.collectors if config.collectors is not None else list(available)
+        available = collectors if collectors is not None else COLLECTORS
+        # Without groups `processes` has nothing to say, and it is no node_exporter name.
+        default = [n for n in available if n != "processes" or config.process_groups]
+        names = config.collectors if config.collectors is not None else default
         self.collectors = {name: available[name] for name in names}
         self.runs = CollectorRuns(config.collector_timeout, clock, spawn, wait)
         self._build_info = build_info()
