@@ -30,7 +30,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from exporters.config import ConfigError, exit_on_config_error, load_yaml, parse_model
-from exporters.host import core, filesystem, kernel, netclass, processes, textfile
+from exporters.host import core, filesystem, kernel, netclass, processes, procfs, textfile
 from exporters.host.base import Collect, Host, HostContext
 from exporters.host.runner import CollectorRuns, Spawn, Wait, start_thread, wait_event
 from exporters.serve import parse_listen, serve_forever
@@ -56,6 +56,10 @@ COLLECTORS: dict[str, Collect] = {
     "uname": kernel.collect_uname,
     "time": kernel.collect_time,
     "timex": kernel.collect_timex,
+    "netstat": procfs.collect_netstat,
+    "sockstat": procfs.collect_sockstat,
+    "entropy": procfs.collect_entropy,
+    "os": procfs.collect_os,
     "processes": processes.collect_processes,
     "textfile": textfile.collect_textfile,
 }

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from prometheus_client.core import CounterMetricFamily, Metric
 
 from exporters.host.base import HostContext, gauge, read_text
+from exporters.host.procfs import diskstats_families
 
 # psutil's cpu_times fields → node_exporter's `mode`. guest time is already in user
 # and nice on Linux, which is why node_exporter keeps it out of this metric too.
@@ -37,12 +38,25 @@ def collect_cpu(c: HostContext) -> Iterator[Metric]:
     seconds = CounterMetricFamily(
         "node_cpu_seconds_total", "Seconds the CPUs spent in each mode.", labels=["cpu", "mode"]
     )
-    for index, times in enumerate(c.host.ps.cpu_times(percpu=True)):
+    per_cpu = c.host.ps.cpu_times(percpu=True)
+    for index, times in enumerate(per_cpu):
         for mode in CPU_MODES:
             value = getattr(times, mode, None)
             if value is not None:
                 seconds.add_metric([str(index), mode], value)
     yield seconds
+    guest = CounterMetricFamily(
+        "node_cpu_guest_seconds_total",
+        "Seconds the CPUs spent in guests (VMs) for each mode.",
+        labels=["cpu", "mode"],
+    )
+    for index, times in enumerate(per_cpu):
+        for mode, attr in (("user", "guest"), ("nice", "guest_nice")):
+            value = getattr(times, attr, None)
+            if value is not None:
+                guest.add_metric([str(index), mode], value)
+    if guest.samples:  # Linux only
+        yield guest
     stats = c.host.ps.cpu_stats()
     yield CounterMetricFamily(
         "node_context_switches_total", "Total number of context switches.", value=stats.ctx_switches
@@ -114,6 +128,10 @@ DISK_SPECS = (
 
 
 def collect_diskstats(c: HostContext) -> Iterator[Metric]:
+    text = read_text(c.host.proc_root / "diskstats")
+    if text is not None:  # every field, merges and queue depth included
+        yield from diskstats_families(text, c.disk_exclude)
+        return
     counters = c.host.ps.disk_io_counters(perdisk=True, nowrap=True) or {}
     for suffix, doc, attr, scale in DISK_SPECS:
         family = CounterMetricFamily(f"node_disk_{suffix}", doc, labels=["device"])
@@ -163,7 +181,15 @@ def collect_stat(c: HostContext) -> Iterator[Metric]:
     text = read_text(c.host.proc_root / "stat")
     if text is None:
         return
-    fields = dict(line.split(None, 1) for line in text.splitlines() if line.startswith("procs_"))
+    fields = dict(
+        line.split(None, 1)
+        for line in text.splitlines()
+        if line.startswith(("procs_", "processes"))
+    )
+    if "processes" in fields:
+        yield CounterMetricFamily(
+            "node_forks", "Total number of forks.", value=float(fields["processes"])
+        )
     if "procs_running" in fields:
         yield gauge(
             "node_procs_running",

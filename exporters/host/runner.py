@@ -33,7 +33,8 @@ from exporters.host.base import NoData
 log = logging.getLogger(__name__)
 
 Spawn = Callable[[Callable[[], None]], None]
-# (collector name, its done event, seconds it may still take) → finished in time?
+# (the collector running now, the worker's finished event, seconds that collector may
+# still take) → did the worker finish in that time?
 Wait = Callable[[str, threading.Event, float], bool]
 
 
@@ -59,7 +60,7 @@ class _Run:
     name: str
     collect: Callable[[], Iterable[Metric]]
     clock: Callable[[], float]
-    started: float
+    started: float | None = None
     done: threading.Event = field(default_factory=threading.Event)
     families: list[Metric] = field(default_factory=list)
     success: bool = False
@@ -90,12 +91,16 @@ class _Worker:
 
     runs: Sequence[_Run]
     abandoned_in: int | None = None
+    current: int = 0
+    finished: threading.Event = field(default_factory=threading.Event)
 
     def __call__(self) -> None:
         for index, run in enumerate(self.runs):
             if self.abandoned_in is not None and index > self.abandoned_in:
                 return
+            self.current = index
             run.execute()
+        self.finished.set()
 
 
 class CollectorRuns:
@@ -123,28 +128,53 @@ class CollectorRuns:
             for name, collect in collectors.items():
                 hung = self._hung.get(name)
                 if hung is not None and not hung.done.is_set():
-                    outcomes[name] = Outcome(False, start - hung.started)
+                    outcomes[name] = Outcome(False, start - (hung.started or start))
                     continue
                 self._hung.pop(name, None)
-                runs.append(_Run(name, collect, self.clock, start))
-        worker, first = self._start(runs), 0
-        for index, run in enumerate(runs):
-            # Each collector's time starts when the one before it finished.
-            if self.wait(run.name, run.done, self.timeout):
-                outcomes[run.name] = Outcome(run.success, run.duration, run.families)
+                runs.append(_Run(name, collect, self.clock))
+        first = 0  # runs[first:] belong to `worker`
+        worker = self._start(runs)
+        seen: dict[int, float] = {}  # when a run not yet begun was first waited for
+        while first < len(runs):
+            # One wait for the whole list while nothing is slow: waking the scrape's
+            # thread after each collector would cost a GIL hand-off each time.
+            index = self._current(runs, first, worker)
+            run = runs[index]
+            began = run.started if run.started is not None else seen.setdefault(index, self.clock())
+            allowed = self.timeout - (self.clock() - began)
+            if self.wait(run.name, worker.finished, max(0.0, allowed)):
+                break
+            if self._current(runs, first, worker) != index or run.done.is_set():
+                continue  # the worker moved on; the next collector has its own time
+            began = run.started if run.started is not None else seen[index]
+            if self.clock() - began < self.timeout:
                 continue
             log.warning("collector %s did not finish within %gs; abandoned", run.name, self.timeout)
+            run.started = began
             worker.abandoned_in = index - first
             with self._lock:
                 self._hung[run.name] = run
-            outcomes[run.name] = Outcome(False, self.clock() - run.started)
-            worker, first = self._start(runs[index + 1 :]), index + 1
+            outcomes[run.name] = Outcome(False, self.clock() - began)
+            first = index + 1
+            worker = self._start(runs[first:])
+        for run in runs:
+            if run.name not in outcomes:
+                outcomes[run.name] = Outcome(run.success, run.duration, run.families)
         return {name: outcomes[name] for name in collectors}
+
+    @staticmethod
+    def _current(runs: Sequence[_Run], first: int, worker: _Worker) -> int:
+        index = first + worker.current
+        if runs[index].done.is_set() and index + 1 < len(runs):
+            index += 1  # between two collectors: the next one is about to begin
+        return index
 
     def _start(self, runs: Sequence[_Run]) -> _Worker:
         worker = _Worker(runs)
         if runs:
             self.spawn(worker)
+        else:
+            worker.finished.set()
         return worker
 
     def hung(self) -> list[str]:

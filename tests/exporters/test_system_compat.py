@@ -49,7 +49,7 @@ SHARED = [
     "node_procs_running",
     "node_scrape_collector_success",
     "node_scrape_collector_duration_seconds",
-    # what the community host rules and Node Exporter Full read besides
+    # what the community host rules and Node Exporter Full's default rows read besides
     "node_uname_info",
     "node_time_seconds",
     "node_time_zone_offset_seconds",
@@ -102,6 +102,33 @@ SHARED = [
     "node_textfile_mtime_seconds",
     "backup_last_success_timestamp_seconds",  # from the shared textfile directory
     "backup_runs_total",
+    # Node Exporter Full's collapsed rows: disks, sockets, netstat, system misc
+    "node_disk_reads_merged_total",
+    "node_disk_writes_merged_total",
+    "node_disk_io_now",
+    "node_disk_io_time_weighted_seconds_total",
+    "node_disk_discards_completed_total",
+    "node_disk_flush_requests_total",
+    "node_cpu_guest_seconds_total",
+    "node_forks_total",
+    "node_entropy_available_bits",
+    "node_entropy_pool_size_bits",
+    "node_os_info",
+    "node_os_version",
+    "node_sockstat_sockets_used",
+    "node_sockstat_TCP_inuse",
+    "node_sockstat_TCP_tw",
+    "node_sockstat_TCP_mem_bytes",
+    "node_sockstat_UDP_inuse",
+    "node_sockstat_TCP6_inuse",
+    "node_netstat_Tcp_CurrEstab",
+    "node_netstat_Tcp_InSegs",
+    "node_netstat_Tcp_RetransSegs",
+    "node_netstat_TcpExt_ListenDrops",
+    "node_netstat_Udp_InDatagrams",
+    "node_netstat_IpExt_InOctets",
+    "node_netstat_Ip6_InOctets",
+    "node_netstat_Icmp_InMsgs",
 ]
 # Present only where the kernel has them: PSI, and nf_conntrack loaded.
 WHERE_THE_HOST_HAS_THEM = [
@@ -268,6 +295,10 @@ def test_new_families_values_agree(both):
         "backup_last_success_timestamp_seconds",
         "backup_runs_total",
         "node_nf_conntrack_entries_limit",
+        "node_os_info",
+        "node_os_version",
+        "node_entropy_pool_size_bits",
+        "node_cpu_guest_seconds_total",
     ]
     for name in same:  # the series sets themselves are compared above
         for key, value in theirs.get(name, {}).items():
@@ -294,6 +325,15 @@ def test_new_families_values_agree(both):
         "node_pressure_memory_stalled_seconds_total": (0.05, 1.0),
         "node_context_switches_total": (0.05, 50_000),
         "node_disk_io_time_seconds_total": (0.01, 2.0),
+        "node_disk_io_time_weighted_seconds_total": (0.01, 2.0),
+        "node_disk_writes_merged_total": (0.01, 1_000),
+        "node_disk_io_now": (0, 8),
+        "node_forks_total": (0.01, 500),
+        "node_entropy_available_bits": (0.5, 256),
+        "node_sockstat_sockets_used": (0.5, 50),
+        "node_sockstat_TCP_inuse": (0.5, 20),
+        "node_netstat_Tcp_InSegs": (0.05, 5_000),
+        "node_netstat_IpExt_InOctets": (0.05, 1 << 22),
     }
     for name, (rel, abs_) in drifting.items():
         for key, value in theirs.get(name, {}).items():
