@@ -3,13 +3,13 @@ holds no scrape.
 
 A statvfs on an unreachable NFS mount never returns; neither would a scrape that
 waited for it. A scrape hands its collectors, in order, to one worker thread and
-waits for each in turn, at most `timeout` from when it began. One that has not
-finished by then is reported failed and left behind with the worker stuck in it;
-a fresh worker takes the collectors after it, and the stuck one, should it ever
-return, runs nothing more. While a collector is still stuck, later scrapes report
-it failed at once and give it no new thread, so hung threads never outnumber the
-collectors. When it does return, its late result is dropped and the next scrape
-runs it afresh.
+waits for the worker, allowing each collector at most `timeout` from when it
+began. One that has not finished by then is reported failed and left behind with
+the worker stuck in it; a fresh worker takes the collectors after it, and the
+stuck one, should it ever return, runs nothing more. While a collector is still
+stuck, later scrapes report it failed at once and give it no new thread, so hung
+threads never outnumber the collectors. When it does return, its late result is
+dropped and the next scrape runs it afresh.
 
 One worker for the whole list rather than a thread per collector: the collectors
 are short reads that hold the GIL, and sixteen threads contending for it made a
