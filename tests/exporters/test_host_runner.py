@@ -131,3 +131,32 @@ def test_real_threads_with_the_default_spawn_and_wait():
         assert runs.hung() == ["hung"]
     finally:
         release.set()
+
+
+def test_each_collector_has_its_own_timeout_not_a_share_of_one(clock):
+    # Three collectors of 3 s each under a 5 s timeout: 9 s in all, none too slow.
+    # Each waits at its gate in the real worker thread; the test's wait opens one
+    # gate per call, so the scrape's thread sees the worker between collectors.
+    gates = {name: threading.Event() for name in "abc"}
+    returned = {name: threading.Event() for name in "abc"}
+
+    def slow(name):
+        def collect():
+            gates[name].wait(10)
+            clock.advance(3)
+            returned[name].set()
+            return [name]
+
+        return collect
+
+    def wait(name, finished, timeout):
+        assert timeout > 0, f"{name} was given no time of its own"
+        gates[name].set()
+        returned[name].wait(10)
+        return finished.wait(0.5) if name == "c" else finished.is_set()
+
+    runs = CollectorRuns(5.0, clock.monotonic, wait=wait)
+    outcomes = runs.run({name: slow(name) for name in "abc"})
+    assert [o.success for o in outcomes.values()] == [True, True, True]
+    assert [o.duration for o in outcomes.values()] == [3, 3, 3]
+    assert runs.hung() == []
