@@ -77,6 +77,18 @@ def test_group_by_name_pattern_sums_its_processes(sleeper):
     assert value(reg, "oldest_start_time_seconds", "sleepers") <= time.time()
 
 
+def test_states_switches_io_and_fd_ratio_like_process_exporter(sleeper):
+    reg = scrape([{"name": "sleepers", "name_pattern": "rsgroup.*"}])
+    assert value(reg, "states", "sleepers", state="Sleeping") == 2
+    assert value(reg, "states", "sleepers", state="Zombie") == 0
+    switches = sum(psutil.Process(p.pid).num_ctx_switches().voluntary for p in sleeper)
+    assert value(reg, "context_switches_total", "sleepers", ctxswitchtype="voluntary") <= switches
+    assert value(reg, "read_bytes_total", "sleepers") >= 0  # our own children: readable
+    soft = psutil.Process(sleeper[0].pid).rlimit(psutil.RLIMIT_NOFILE)[0]
+    fds = psutil.Process(sleeper[0].pid).num_fds()
+    assert value(reg, "worst_fd_ratio", "sleepers") == fds / soft
+
+
 def test_a_group_with_no_process_left_reports_zero(sleeper):
     groups = [{"name": "sleepers", "name_pattern": "rsgroup.*"}]
     for proc in sleeper:
