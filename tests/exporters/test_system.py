@@ -6,11 +6,13 @@ Windows); the Linux sources have their own tests on fixture trees.
 
 from __future__ import annotations
 
+import platform
 import subprocess
 from collections import namedtuple
 from pathlib import Path
 from types import SimpleNamespace
 
+import psutil
 import pytest
 import requests
 from prometheus_client import CollectorRegistry
@@ -234,3 +236,15 @@ def test_cli_rejects_a_bad_config_with_exit_2(tmp_path):
     assert f"{path}: mount_points_exclude: invalid regular expression" in done.stderr
     assert f"{path}: extra: unknown key" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_build_info_names_our_version_python_and_psutil(proc_root):
+    reg = scrape(fake_psutil(), proc_root)
+    samples = [
+        s for m in reg.collect() if m.name == "system_exporter_build_info" for s in m.samples
+    ]
+    assert len(samples) == 1
+    labels = samples[0].labels
+    assert labels["pythonversion"] == platform.python_version()
+    assert labels["psutilversion"] == psutil.__version__
+    assert labels["version"] not in ("", "unknown")  # the installed recovery-stack package
