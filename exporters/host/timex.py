@@ -7,7 +7,6 @@ with the same scales. Off Linux (or without a libc `adjtimex`) there is none.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -72,9 +71,10 @@ class Timex:
 
 def libc_adjtimex() -> Callable[[], Timex] | None:
     """A reader bound to this libc's `adjtimex`, or None where there is none."""
-    name = ctypes.util.find_library("c")
     try:
-        libc = ctypes.CDLL(name, use_errno=True)
+        # The process's own symbols, libc's among them; find_library would run
+        # ldconfig in a subprocess every time an exporter is built.
+        libc = ctypes.CDLL(None, use_errno=True)
         function = libc.adjtimex
     except (OSError, AttributeError, TypeError):
         return None
