@@ -3,9 +3,11 @@
 A backup script writes `backup.prom` (to a temporary name, then renames it) and the
 next scrape publishes its samples, plus `node_textfile_mtime_seconds{file}` so a
 rule can tell a stale report from a fresh one. A file that does not parse, holds
-client-side timestamps, or contradicts another file's type for the same metric is
-skipped whole and sets `node_textfile_scrape_error 1`; the rest is still served —
-node_exporter's behaviour, down to the `file` label holding the full path.
+client-side timestamps, contradicts another file's type for the same metric or
+repeats one of its series is skipped whole and sets `node_textfile_scrape_error 1`;
+the rest is still served — node_exporter's behaviour, down to the `file` label
+holding the full path (node_exporter fails the whole scrape on a repeated series;
+skipping the later file keeps the rest of the host visible).
 """
 
 from __future__ import annotations
@@ -89,10 +91,16 @@ def _merge(merged: dict[str, Metric], families: list[Metric]) -> None:
     """Add one file's families, or none of them if one contradicts an earlier file."""
     for family in families:
         earlier = merged.get(family.name)
-        if earlier is not None and earlier.type != family.type:
+        if earlier is None:
+            continue
+        if earlier.type != family.type:
             raise TextfileError(
                 f"{family.name} is a {family.type} here but a {earlier.type} in an earlier file"
             )
+        seen = {(s.name, tuple(sorted(s.labels.items()))) for s in earlier.samples}
+        for sample in family.samples:
+            if (sample.name, tuple(sorted(sample.labels.items()))) in seen:
+                raise TextfileError(f"{sample.name}{sample.labels} is in an earlier file already")
     for family in families:
         if family.name in merged:
             merged[family.name].samples.extend(family.samples)

@@ -77,6 +77,14 @@ def test_a_file_contradicting_an_earlier_ones_type_is_skipped(tmp_path):
     )
 
 
+def test_a_file_repeating_an_earlier_files_series_is_skipped(tmp_path):
+    folder = directory(tmp_path, "backup.prom", "repeat.prom")
+    reg = scrape(folder)
+    assert reg.get_sample_value("node_textfile_scrape_error") == 1
+    assert reg.get_sample_value("backup_runs_total", {"backup": "nightly"}) == 42  # the first
+    assert reg.get_sample_value("backup_runs_total", {"backup": "weekly"}) is None
+
+
 def test_a_file_cannot_shadow_a_family_a_collector_publishes(tmp_path):
     folder = directory(tmp_path, "shadow.prom")
     reg = scrape(folder, collectors=("loadavg", "textfile"))
