@@ -49,7 +49,8 @@ def _from_sysfs(c: HostContext, root: Path) -> Iterator[Metric]:
     families = _families()
     for path in sorted(root.iterdir()):
         device = path.name
-        if c.netclass_exclude.search(device):
+        # Devices are directories (symlinks to them); bonding_masters is a file.
+        if c.netclass_exclude.search(device) or not path.is_dir():
             continue
         operstate = read_text(path / "operstate") or ""
         families["up"].add_metric([device], 1 if operstate == "up" else 0)

@@ -26,6 +26,7 @@ def test_up_means_operstate_up_and_speed_is_bytes_per_second():
         d: reg.get_sample_value("node_network_up", {"device": d}) for d in ("eth0", "lo", "wlan0")
     }
     assert up == {"eth0": 1, "lo": 0, "wlan0": 0}  # lo's operstate is "unknown"
+    assert reg.get_sample_value("node_network_up", {"device": "bonding_masters"}) is None
     assert reg.get_sample_value("node_network_speed_bytes", {"device": "eth0"}) == 125_000_000
     # the kernel's -1 ("unknown") is scaled, as node_exporter does; no file, no series
     assert reg.get_sample_value("node_network_speed_bytes", {"device": "wlan0"}) == -125000
