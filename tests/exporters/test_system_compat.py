@@ -107,8 +107,6 @@ SHARED = [
     "node_disk_writes_merged_total",
     "node_disk_io_now",
     "node_disk_io_time_weighted_seconds_total",
-    "node_disk_discards_completed_total",
-    "node_disk_flush_requests_total",
     "node_cpu_guest_seconds_total",
     "node_forks_total",
     "node_entropy_available_bits",
@@ -120,18 +118,21 @@ SHARED = [
     "node_sockstat_TCP_tw",
     "node_sockstat_TCP_mem_bytes",
     "node_sockstat_UDP_inuse",
-    "node_sockstat_TCP6_inuse",
     "node_netstat_Tcp_CurrEstab",
     "node_netstat_Tcp_InSegs",
     "node_netstat_Tcp_RetransSegs",
     "node_netstat_TcpExt_ListenDrops",
     "node_netstat_Udp_InDatagrams",
     "node_netstat_IpExt_InOctets",
-    "node_netstat_Ip6_InOctets",
     "node_netstat_Icmp_InMsgs",
 ]
-# Present only where the kernel has them: PSI, and nf_conntrack loaded.
+# Present only where the kernel has them: PSI, nf_conntrack loaded, IPv6, and
+# diskstats' discard (4.18) and flush (5.5) columns.
 WHERE_THE_HOST_HAS_THEM = [
+    "node_disk_discards_completed_total",
+    "node_disk_flush_requests_total",
+    "node_sockstat_TCP6_inuse",
+    "node_netstat_Ip6_InOctets",
     "node_pressure_cpu_waiting_seconds_total",
     "node_pressure_io_waiting_seconds_total",
     "node_pressure_io_stalled_seconds_total",
