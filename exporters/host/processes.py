@@ -25,6 +25,7 @@ from typing import Any
 
 import psutil
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from supervisor.xmlrpc import SupervisorTransport
 
 from exporters.host.base import HostContext, ProcessGroupSpec, read_text
 
@@ -35,9 +36,6 @@ PREFIX = "namedprocess_namegroup_"
 
 def supervisor_pid(url: str, program: str) -> int:
     """The pid supervisord reports for `program` (0 when it is not running)."""
-    # supervisor is one of the project's dependencies; its transport speaks unix://.
-    from supervisor.xmlrpc import SupervisorTransport
-
     transport = SupervisorTransport(None, None, url)
     with xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport) as proxy:
         info: Any = proxy.supervisor.getProcessInfo(program)
