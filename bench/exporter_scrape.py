@@ -7,8 +7,9 @@ way Prometheus scrapes (a fresh connection, `Accept-Encoding: gzip`, the whole
 body read). For each: median and p90 scrape time, CPU seconds the exporter spent
 per scrape (from its own process counters), resident memory after the run, the
 series count, and the share of one core it would use at the given scrape interval
-(CPU per scrape plus what it burns idle, over the interval). Prints a table and
-writes JSON under bench/results/. Never part of the test suite.
+(CPU per scrape plus what it burns idle, over the interval); then the ratio of the
+two medians and the load average. Prints a table and writes JSON under
+bench/results/. Never part of the test suite.
 """
 
 from __future__ import annotations
@@ -191,8 +192,13 @@ def main() -> None:
         for proc in (ours, node):
             proc.terminate()
             proc.wait(timeout=10)
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
+    ratio = results[0].median_ms / results[1].median_ms
     print(f"{args.scrapes} scrapes each, alternating, on {os.cpu_count()} CPUs")
     print(table(results, args.interval))
+    # The machine's own load decides how far two runs compare, so it goes with them.
+    print(f"median ratio {results[0].exporter}/{results[1].exporter}: {ratio:.2f}")
+    print(f"load average after the run: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"exporter_scrape-{time.strftime('%Y%m%dT%H%M%S')}.json"
     out.write_text(
@@ -201,6 +207,8 @@ def main() -> None:
                 "scrapes": args.scrapes,
                 "interval_seconds": args.interval,
                 "cpus": os.cpu_count(),
+                "load_average": list(load),
+                "median_ratio": ratio,
                 "results": [asdict(r) for r in results],
             },
             indent=2,

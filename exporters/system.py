@@ -1,297 +1,119 @@
-"""The system exporter: host health from psutil, under node_exporter's names and labels.
+"""The system exporter: host health under node_exporter's names, labels and units.
 
-Each scrape builds fresh metric families (no background sampling). Names and
-labels are node_exporter's, so `rules/` and the dashboards work unchanged whichever
-of the two exporters feeds them. A collector that raises is reported through
+Each scrape builds fresh metric families (no background sampling). Names, labels
+and semantics are node_exporter's, so `rules/`, the community's host rules and the
+Node Exporter Full dashboard work unchanged whichever of the two exporters feeds
+them. Each collector runs in its own thread under a deadline; one that raises,
+finds no source on this machine, or hangs is reported through
 `node_scrape_collector_success{collector} 0` and the rest of the scrape is served.
 What a platform lacks is left out, never published as zero.
 
     python -m exporters.system --listen 127.0.0.1:9101 [--config system.yml]
+        [--collector.textfile.directory DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import platform
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import partial
+from importlib import metadata
 from pathlib import Path
-from types import ModuleType
-from typing import Any
 
 import psutil
 from prometheus_client import CollectorRegistry
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from exporters.config import (
-    ConfigError,
-    Regex,
-    Strict,
-    exit_on_config_error,
-    load_yaml,
-    parse_model,
-)
+from exporters.config import ConfigError, exit_on_config_error, load_yaml, parse_model
+from exporters.host import core, filesystem, kernel, netclass, processes, procfs, textfile
+from exporters.host.base import Collect, Host, HostContext
+from exporters.host.runner import CollectorRuns, Spawn, Wait, start_thread, wait_event
 from exporters.serve import parse_listen, serve_forever
+from exporters.system_config import SystemConfig
 
 log = logging.getLogger(__name__)
 
-# node_exporter 1.5's defaults, so both exporters publish the same set of series.
-MOUNT_POINTS_EXCLUDE = (
-    r"^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)"
-)
-FS_TYPES_EXCLUDE = (
-    r"^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|"
-    r"iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|"
-    r"squashfs|sysfs|tracefs)$"
-)
-NETWORK_DEVICE_EXCLUDE = r"^lo$"
-DISK_DEVICE_EXCLUDE = r"^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$"
-
-# psutil's cpu_times fields → node_exporter's `mode`. guest time is already in user
-# and nice on Linux, which is why node_exporter keeps it out of this metric too.
-CPU_MODES = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
-
-
-class SystemConfig(Strict):
-    """The optional `--config` file of the system exporter."""
-
-    mount_points_exclude: Regex = MOUNT_POINTS_EXCLUDE
-    fs_types_exclude: Regex = FS_TYPES_EXCLUDE
-    disk_devices_exclude: Regex = DISK_DEVICE_EXCLUDE
-    network_devices_exclude: Regex = NETWORK_DEVICE_EXCLUDE
-    # Names from COLLECTORS; all of them when left out.
-    collectors: list[str] | None = None
-
-
-CollectFn = Callable[["SystemCollector"], Iterable[Metric]]
-
-
-def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
-    return GaugeMetricFamily(name, doc, value=value)
-
-
-def collect_cpu(c: SystemCollector) -> Iterator[Metric]:
-    seconds = CounterMetricFamily(
-        "node_cpu_seconds_total", "Seconds the CPUs spent in each mode.", labels=["cpu", "mode"]
-    )
-    for index, times in enumerate(c.ps.cpu_times(percpu=True)):
-        for mode in CPU_MODES:
-            value = getattr(times, mode, None)
-            if value is not None:
-                seconds.add_metric([str(index), mode], value)
-    yield seconds
-    stats = c.ps.cpu_stats()
-    yield CounterMetricFamily(
-        "node_context_switches_total", "Total number of context switches.", value=stats.ctx_switches
-    )
-    yield CounterMetricFamily(
-        "node_intr_total", "Total number of interrupts serviced.", value=stats.interrupts
-    )
-
-
-def collect_meminfo(c: SystemCollector) -> Iterator[Metric]:
-    vm = c.ps.virtual_memory()
-    fields = {
-        "MemTotal": "total",
-        "MemAvailable": "available",
-        "MemFree": "free",
-        "Buffers": "buffers",
-        "Cached": "cached",
-        "Shmem": "shared",
-        "Active": "active",
-        "Inactive": "inactive",
-    }
-    for node_name, attr in fields.items():
-        value = getattr(vm, attr, None)
-        if value is not None:
-            yield _gauge(
-                f"node_memory_{node_name}_bytes",
-                f"Memory information field {node_name}_bytes.",
-                value,
-            )
-    swap = c.ps.swap_memory()
-    yield _gauge(
-        "node_memory_SwapTotal_bytes", "Memory information field SwapTotal_bytes.", swap.total
-    )
-    yield _gauge(
-        "node_memory_SwapFree_bytes", "Memory information field SwapFree_bytes.", swap.free
-    )
-
-
-def collect_filesystem(c: SystemCollector) -> Iterator[Metric]:
-    labels = ["device", "fstype", "mountpoint"]
-    families = {
-        name: GaugeMetricFamily(f"node_filesystem_{name}", doc, labels=labels)
-        for name, doc in (
-            ("size_bytes", "Filesystem size in bytes."),
-            ("free_bytes", "Filesystem free space in bytes."),
-            ("avail_bytes", "Filesystem space available to non-root users in bytes."),
-            ("readonly", "Filesystem read-only status."),
-            (
-                "device_error",
-                "Whether an error occurred while getting statistics for the given device.",
-            ),
-        )
-    }
-    seen: set[str] = set()
-    for part in c.ps.disk_partitions(all=True):
-        if part.mountpoint in seen or c.mount_exclude.search(part.mountpoint):
-            continue
-        if c.fstype_exclude.search(part.fstype):
-            continue
-        seen.add(part.mountpoint)
-        key = [part.device, part.fstype, part.mountpoint]
-        try:
-            usage = c.ps.disk_usage(part.mountpoint)
-        except OSError as exc:
-            log.debug("statfs %s failed: %s", part.mountpoint, exc)
-            families["device_error"].add_metric(key, 1)
-            continue
-        families["device_error"].add_metric(key, 0)
-        families["size_bytes"].add_metric(key, usage.total)
-        # psutil's `free` is what non-root users may use (f_bavail); node_exporter's
-        # free_bytes counts the reserved blocks too (f_bfree), i.e. total - used.
-        families["avail_bytes"].add_metric(key, usage.free)
-        families["free_bytes"].add_metric(key, usage.total - usage.used)
-        options = part.opts.split(",") if part.opts else []
-        families["readonly"].add_metric(key, 1 if "ro" in options else 0)
-    yield from families.values()
-
-
-def collect_diskstats(c: SystemCollector) -> Iterator[Metric]:
-    counters = c.ps.disk_io_counters(perdisk=True, nowrap=True) or {}
-    specs = (
-        (
-            "reads_completed_total",
-            "The total number of reads completed successfully.",
-            "read_count",
-            1,
-        ),
-        (
-            "writes_completed_total",
-            "The total number of writes completed successfully.",
-            "write_count",
-            1,
-        ),
-        ("read_bytes_total", "The total number of bytes read successfully.", "read_bytes", 1),
-        (
-            "written_bytes_total",
-            "The total number of bytes written successfully.",
-            "write_bytes",
-            1,
-        ),
-        (
-            "read_time_seconds_total",
-            "The total number of seconds spent by all reads.",
-            "read_time",
-            0.001,
-        ),
-        (
-            "write_time_seconds_total",
-            "This is the total number of seconds spent by all writes.",
-            "write_time",
-            0.001,
-        ),
-        ("io_time_seconds_total", "Total seconds spent doing I/Os.", "busy_time", 0.001),
-    )
-    for suffix, doc, attr, scale in specs:
-        family = CounterMetricFamily(f"node_disk_{suffix}", doc, labels=["device"])
-        for device, io in counters.items():
-            value = getattr(io, attr, None)
-            if value is not None and not c.disk_exclude.search(device):
-                family.add_metric([device], value * scale)
-        if family.samples:
-            yield family
-
-
-def collect_netdev(c: SystemCollector) -> Iterator[Metric]:
-    counters = c.ps.net_io_counters(pernic=True, nowrap=True) or {}
-    specs = (
-        ("receive_bytes_total", "bytes_recv"),
-        ("transmit_bytes_total", "bytes_sent"),
-        ("receive_packets_total", "packets_recv"),
-        ("transmit_packets_total", "packets_sent"),
-        ("receive_errs_total", "errin"),
-        ("transmit_errs_total", "errout"),
-        ("receive_drop_total", "dropin"),
-        ("transmit_drop_total", "dropout"),
-    )
-    for suffix, attr in specs:
-        family = CounterMetricFamily(
-            f"node_network_{suffix}", f"Network device statistic {suffix}.", labels=["device"]
-        )
-        for device, io in counters.items():
-            if not c.net_exclude.search(device):
-                family.add_metric([device], getattr(io, attr))
-        yield family
-
-
-def collect_loadavg(c: SystemCollector) -> Iterator[Metric]:
-    load1, load5, load15 = c.ps.getloadavg()
-    yield _gauge("node_load1", "1m load average.", load1)
-    yield _gauge("node_load5", "5m load average.", load5)
-    yield _gauge("node_load15", "15m load average.", load15)
-
-
-def collect_stat(c: SystemCollector) -> Iterator[Metric]:
-    yield _gauge("node_boot_time_seconds", "Node boot time, in unixtime.", c.ps.boot_time())
-    yield _gauge("node_processes_count", "Number of processes on the host.", len(c.ps.pids()))
-    # procs_running/blocked are not in psutil; /proc/stat has them on Linux only.
-    stat = c.proc_root / "stat"
-    if not stat.exists():
-        return
-    fields = dict(
-        line.split(None, 1) for line in stat.read_text().splitlines() if line.startswith("procs_")
-    )
-    if "procs_running" in fields:
-        yield _gauge(
-            "node_procs_running",
-            "Number of processes in runnable state.",
-            float(fields["procs_running"]),
-        )
-    if "procs_blocked" in fields:
-        yield _gauge(
-            "node_procs_blocked",
-            "Number of processes blocked waiting for I/O to complete.",
-            float(fields["procs_blocked"]),
-        )
-
-
-COLLECTORS: dict[str, CollectFn] = {
-    "cpu": collect_cpu,
-    "meminfo": collect_meminfo,
-    "filesystem": collect_filesystem,
-    "diskstats": collect_diskstats,
-    "netdev": collect_netdev,
-    "loadavg": collect_loadavg,
-    "stat": collect_stat,
+# node_exporter's collector names (ours: `processes`), in scrape order; textfile is
+# last so that a file cannot shadow a family a collector already published.
+COLLECTORS: dict[str, Collect] = {
+    "cpu": core.collect_cpu,
+    "meminfo": core.collect_meminfo,
+    "filesystem": filesystem.collect_filesystem,
+    "diskstats": core.collect_diskstats,
+    "netdev": core.collect_netdev,
+    "netclass": netclass.collect_netclass,
+    "loadavg": core.collect_loadavg,
+    "stat": core.collect_stat,
+    "vmstat": kernel.collect_vmstat,
+    "filefd": kernel.collect_filefd,
+    "conntrack": kernel.collect_conntrack,
+    "pressure": kernel.collect_pressure,
+    "uname": kernel.collect_uname,
+    "time": kernel.collect_time,
+    "timex": kernel.collect_timex,
+    "netstat": procfs.collect_netstat,
+    "sockstat": procfs.collect_sockstat,
+    "entropy": procfs.collect_entropy,
+    "os": procfs.collect_os,
+    "processes": processes.collect_processes,
+    "textfile": textfile.collect_textfile,
 }
 
 
+def build_info() -> GaugeMetricFamily:
+    """Our counterpart of node_exporter_build_info: which code produced these series."""
+    try:
+        version = metadata.version("recovery-stack")
+    except metadata.PackageNotFoundError:
+        version = "unknown"
+    family = GaugeMetricFamily(
+        "system_exporter_build_info",
+        "A metric with a constant '1' value labeled by version, pythonversion and psutilversion.",
+        labels=["version", "pythonversion", "psutilversion"],
+    )
+    family.add_metric([version, platform.python_version(), psutil.__version__], 1)
+    return family
+
+
+def context(config: SystemConfig, host: Host) -> HostContext:
+    return HostContext(
+        host=host,
+        mount_exclude=re.compile(config.mount_points_exclude),
+        fstype_exclude=re.compile(config.fs_types_exclude),
+        disk_exclude=re.compile(config.disk_devices_exclude),
+        net_exclude=re.compile(config.network_devices_exclude),
+        netclass_exclude=re.compile(config.netclass_devices_exclude),
+        textfile_directory=config.textfile_directory,
+        process_groups=tuple(group.spec() for group in config.process_groups),
+    )
+
+
 class SystemCollector(Collector):
-    """Host metrics, built fresh on every `collect()` from `ps` (the psutil module)."""
+    """Host metrics, built fresh on every `collect()` from the `host`'s boundaries."""
 
     def __init__(
         self,
         config: SystemConfig | None = None,
-        ps: ModuleType | Any = psutil,
-        proc_root: Path = Path("/proc"),
+        host: Host | None = None,
         clock: Callable[[], float] = time.perf_counter,
-        collectors: dict[str, CollectFn] | None = None,
+        collectors: Mapping[str, Collect] | None = None,
+        spawn: Spawn = start_thread,
+        wait: Wait = wait_event,
     ) -> None:
         config = config or SystemConfig()
-        self.ps = ps
-        self.proc_root = proc_root
-        self.clock = clock
-        self.mount_exclude = re.compile(config.mount_points_exclude)
-        self.fstype_exclude = re.compile(config.fs_types_exclude)
-        self.disk_exclude = re.compile(config.disk_devices_exclude)
-        self.net_exclude = re.compile(config.network_devices_exclude)
+        self.ctx = context(config, host or Host())
         available = collectors if collectors is not None else COLLECTORS
-        names = config.collectors if config.collectors is not None else list(available)
+        # Without groups `processes` has nothing to say, and it is no node_exporter name.
+        default = [n for n in available if n != "processes" or config.process_groups]
+        names = config.collectors if config.collectors is not None else default
         self.collectors = {name: available[name] for name in names}
+        self.runs = CollectorRuns(config.collector_timeout, clock, spawn, wait)
+        self._build_info = build_info()
 
     def collect(self) -> Iterator[Metric]:
         success = GaugeMetricFamily(
@@ -302,20 +124,20 @@ class SystemCollector(Collector):
             "Duration of a collector scrape.",
             labels=["collector"],
         )
-        for name, collect in self.collectors.items():
-            start = self.clock()
-            try:
-                families = list(collect(self))
-            except Exception:
-                log.exception("collector %s failed", name)
-                families, ok = [], 0
-            else:
-                ok = 1
-            duration.add_metric([name], self.clock() - start)
-            success.add_metric([name], ok)
-            yield from families
+        jobs = {name: partial(collect, self.ctx) for name, collect in self.collectors.items()}
+        published: set[str] = set()
+        for name, outcome in self.runs.run(jobs).items():
+            duration.add_metric([name], outcome.duration)
+            success.add_metric([name], 1 if outcome.success else 0)
+            for family in outcome.families:
+                if family.name in published:
+                    log.warning("collector %s: %s is published already; dropped", name, family.name)
+                    continue
+                published.add(family.name)
+                yield family
         yield success
         yield duration
+        yield self._build_info
 
 
 def load_config(path: Path | None) -> SystemConfig:
@@ -346,6 +168,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--listen", type=parse_listen, default=parse_listen("127.0.0.1:9101"))
     parser.add_argument("--config", type=Path, help="YAML file (see docs/exporters.md)")
+    parser.add_argument(
+        "--collector.textfile.directory",
+        dest="textfile_directory",
+        type=Path,
+        help="publish the *.prom files of this directory (node_exporter's flag)",
+    )
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -355,6 +183,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         config = load_config(args.config)
     except ConfigError as exc:
         exit_on_config_error(exc)
+    if args.textfile_directory is not None:
+        config = config.model_copy(update={"textfile_directory": args.textfile_directory})
     serve_forever(build_registry(config), args.listen)
 
 

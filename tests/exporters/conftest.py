@@ -11,7 +11,9 @@ import shutil
 import socket
 import ssl
 import subprocess
+import sys
 import tempfile
+import textwrap
 import threading
 import time
 from collections.abc import Iterator
@@ -23,6 +25,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from support.procs import wait_until
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "exporters"
 
@@ -396,3 +399,57 @@ def postgres() -> Iterator[Postgres]:
             timeout=60,
         )
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def supervisord(tmp_path):
+    """A real supervisord with `worker` running and `stopped` not; yields its config,
+    whose socket is `supervisor.sock` beside it."""
+    sock = tmp_path / "supervisor.sock"
+    conf = tmp_path / "supervisord.conf"
+    conf.write_text(
+        textwrap.dedent(
+            f"""
+            [unix_http_server]
+            file = {sock}
+            [supervisord]
+            logfile = {tmp_path}/supervisord.log
+            pidfile = {tmp_path}/supervisord.pid
+            nodaemon = true
+            [rpcinterface:supervisor]
+            supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+            [supervisorctl]
+            serverurl = unix://{sock}
+            [program:worker]
+            command = sleep 300
+            startsecs = 0
+            [program:stopped]
+            command = sleep 300
+            autostart = false
+            """
+        )
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "supervisor.supervisord", "-c", str(conf)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        status = [
+            sys.executable,
+            "-m",
+            "supervisor.supervisorctl",
+            "-c",
+            str(conf),
+            "status",
+            "worker",
+        ]
+        wait_until(
+            lambda: "RUNNING" in subprocess.run(status, capture_output=True, text=True).stdout,
+            30,
+            "supervisord to start worker",
+        )
+        yield conf
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
-import textwrap
 
 import pytest
-from support.procs import wait_until
 
 from exporters.checks.base import Boundaries
 
@@ -50,58 +47,6 @@ def test_pidfile_missing_or_garbage(check, run, tmp_path):
     garbage = tmp_path / "garbage.pid"
     garbage.write_text("not-a-pid")
     assert run(check(kind="service", pidfile=str(garbage))).category == "data_integrity"
-
-
-@pytest.fixture
-def supervisord(tmp_path):
-    sock = tmp_path / "supervisor.sock"
-    conf = tmp_path / "supervisord.conf"
-    conf.write_text(
-        textwrap.dedent(
-            f"""
-            [unix_http_server]
-            file = {sock}
-            [supervisord]
-            logfile = {tmp_path}/supervisord.log
-            pidfile = {tmp_path}/supervisord.pid
-            nodaemon = true
-            [rpcinterface:supervisor]
-            supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
-            [supervisorctl]
-            serverurl = unix://{sock}
-            [program:worker]
-            command = sleep 300
-            startsecs = 0
-            [program:stopped]
-            command = sleep 300
-            autostart = false
-            """
-        )
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "supervisor.supervisord", "-c", str(conf)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        status = [
-            sys.executable,
-            "-m",
-            "supervisor.supervisorctl",
-            "-c",
-            str(conf),
-            "status",
-            "worker",
-        ]
-        wait_until(
-            lambda: "RUNNING" in subprocess.run(status, capture_output=True, text=True).stdout,
-            30,
-            "supervisord to start worker",
-        )
-        yield conf
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 def test_supervisor_program(check, run, supervisord):

@@ -1,17 +1,24 @@
-"""The system exporter from a fake psutil: names, labels, exclusions, failures."""
+"""The system exporter from a fake psutil: names, labels, exclusions, failures.
+
+These drive the psutil views (no /proc/meminfo, no statvfs, as on macOS and
+Windows); the Linux sources have their own tests on fixture trees.
+"""
 
 from __future__ import annotations
 
+import platform
 import subprocess
 from collections import namedtuple
 from pathlib import Path
 from types import SimpleNamespace
 
+import psutil
 import pytest
 import requests
 from prometheus_client import CollectorRegistry
 from support.procs import free_port, python_module, running
 
+from exporters.host.base import Host
 from exporters.system import SystemCollector, SystemConfig
 
 CpuTimes = namedtuple("CpuTimes", "user nice system idle iowait irq softirq steal guest guest_nice")
@@ -73,13 +80,19 @@ def fake_psutil(**overrides: object) -> SimpleNamespace:
 
 @pytest.fixture
 def proc_root(tmp_path: Path) -> Path:
+    # /proc/stat only: meminfo and the other Linux files are absent, as elsewhere.
     (tmp_path / "stat").write_text("cpu  1 2 3\nprocs_running 4\nprocs_blocked 1\n")
     return tmp_path
 
 
+def inline(target) -> None:
+    target()
+
+
 def scrape(ps: object, proc_root: Path, config: SystemConfig | None = None) -> CollectorRegistry:
+    host = Host(ps=ps, proc_root=proc_root, sys_root=proc_root / "no-sys", statvfs=None)
     registry = CollectorRegistry()
-    registry.register(SystemCollector(config, ps=ps, proc_root=proc_root))
+    registry.register(SystemCollector(config, host=host, spawn=inline))
     return registry
 
 
@@ -223,3 +236,15 @@ def test_cli_rejects_a_bad_config_with_exit_2(tmp_path):
     assert f"{path}: mount_points_exclude: invalid regular expression" in done.stderr
     assert f"{path}: extra: unknown key" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_build_info_names_our_version_python_and_psutil(proc_root):
+    reg = scrape(fake_psutil(), proc_root)
+    samples = [
+        s for m in reg.collect() if m.name == "system_exporter_build_info" for s in m.samples
+    ]
+    assert len(samples) == 1
+    labels = samples[0].labels
+    assert labels["pythonversion"] == platform.python_version()
+    assert labels["psutilversion"] == psutil.__version__
+    assert labels["version"] not in ("", "unknown")  # the installed recovery-stack package

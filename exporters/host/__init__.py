@@ -1,0 +1,1 @@
+"""The system exporter's collectors, one module per source, sharing `HostContext`."""

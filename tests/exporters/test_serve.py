@@ -1,0 +1,58 @@
+"""The /metrics server both exporters use: gzip when asked, OpenMetrics when asked."""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+from collections.abc import Iterator
+
+import pytest
+from prometheus_client import CollectorRegistry, Gauge
+from support.procs import free_port
+
+from exporters.serve import start_server
+
+
+@pytest.fixture
+def server() -> Iterator[int]:
+    registry = CollectorRegistry()
+    Gauge("demo_queue_depth", "Tasks waiting.", registry=registry).set(7)
+    port = free_port()
+    httpd, thread = start_server(registry, ("127.0.0.1", port))
+    try:
+        yield port
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
+
+
+def get(port: int, path: str = "/metrics", **headers: str) -> http.client.HTTPResponse:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("GET", path, headers=headers)
+    response = conn.getresponse()
+    response.body = response.read()  # type: ignore[attr-defined]
+    conn.close()
+    return response
+
+
+def test_gzip_for_clients_that_accept_it(server):
+    response = get(server, **{"Accept-Encoding": "gzip"})
+    assert response.status == 200
+    assert response.getheader("Content-Encoding") == "gzip"
+    assert int(response.getheader("Content-Length")) == len(response.body)
+    assert b"demo_queue_depth 7.0" in gzip.decompress(response.body)
+
+
+def test_plain_text_otherwise(server):
+    response = get(server)
+    assert response.getheader("Content-Encoding") is None
+    assert response.getheader("Content-Type").startswith("text/plain; version=0.0.4")
+    assert b"demo_queue_depth 7.0" in response.body
+
+
+def test_openmetrics_when_prometheus_asks_for_it(server):
+    accept = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"
+    response = get(server, Accept=accept)
+    assert response.getheader("Content-Type").startswith("application/openmetrics-text")
+    assert response.body.rstrip().endswith(b"# EOF")
