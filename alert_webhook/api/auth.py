@@ -32,6 +32,7 @@ from flask_wtf.csrf import CSRFProtect
 from alert_webhook.context import ctx
 from alert_webhook.operators import USER_ADD, Access
 from alert_webhook.settings import Settings
+from alert_webhook.text import one_line
 
 SESSION_COOKIE = "alert_webhook_session"
 FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
@@ -155,7 +156,7 @@ class Actor:
         """The name recorded: the operator's own, or what a token-holding script says."""
         if self.operator is not None:
             return self.operator
-        return str(claimed or "api")[:200]
+        return one_line(str(claimed or "")).strip()[:200] or "api"
 
 
 def acting() -> Actor:

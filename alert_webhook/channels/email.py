@@ -13,8 +13,9 @@ from email.message import EmailMessage
 from email.utils import formatdate
 
 from alert_webhook.channels import DeliveryError, Message
-from alert_webhook.channels.format import email_html, email_text, one_line, subject
+from alert_webhook.channels.format import email_html, email_text, subject
 from alert_webhook.notify_settings import SmtpProvider
+from alert_webhook.text import one_line
 
 SmtpFactory = Callable[[SmtpProvider], smtplib.SMTP]
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import html
 import json
-import re
 from typing import Any
 
 from alert_webhook.channels import Message
 from alert_webhook.safe_links import followable
+from alert_webhook.text import one_line
 
 SMS_SEGMENT = 160
 # The GSM 03.38 basic character set: anything else forces UCS-2 (70 per segment).
@@ -49,15 +49,6 @@ def sms_text(message: Message) -> str:
     if summary and room > 8:
         body += " " + (summary if len(summary) <= room - 1 else summary[: room - 2] + ".")
     return gsm7(f"{body} {link}")
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
-
-
-def one_line(text: str) -> str:
-    """Control characters (CR, LF, NUL …) as one space: a header or a subject built
-    from label values can never start a new header line."""
-    return _CONTROL.sub(" ", text)
 
 
 def subject(message: Message) -> str:

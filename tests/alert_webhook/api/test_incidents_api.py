@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from webhook_support import CONTACTS, make_alert, make_notification
 
 from alert_webhook import create_app
@@ -9,6 +10,12 @@ from alert_webhook.metrics import create_metrics
 from alert_webhook.store import open_store
 
 AUTH = {"Authorization": "Bearer t"}
+
+
+@pytest.fixture
+def store(any_store):
+    """Every test here on SQLite and on PostgreSQL: the same answers on both."""
+    return any_store
 
 
 def test_ack_of_unknown_incident_is_404_and_needs_the_token(app_factory) -> None:
@@ -52,3 +59,14 @@ def test_store_unavailable_is_503_for_every_read(tmp_path, make_settings, clock)
         assert resp.status_code == 503, path
         assert resp.get_json() == {"error": "store unavailable; retry later"}
     down.dispose()
+
+
+@pytest.mark.parametrize("by", ["ops\x00team", "x" * 500, "", None, 42])
+def test_whatever_a_script_says_in_by_is_recorded_never_a_500(app_factory, by) -> None:
+    """The same answer on SQLite and PostgreSQL (whose text cannot hold NUL)."""
+    client = app_factory(CONTACTS, env={"ALERT_WEBHOOK_TOKEN": "t"}).test_client()
+    client.post("/alerts", json=make_notification(make_alert("a")), headers=AUTH)
+    resp = client.post("/api/incidents/1/ack", json={"by": by}, headers=AUTH)
+    assert resp.status_code == 200, resp.get_json()
+    acked_by = resp.get_json()["incident"]["acked_by"]
+    assert "\x00" not in acked_by and 0 < len(acked_by) <= 200
