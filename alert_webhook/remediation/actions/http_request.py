@@ -13,7 +13,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 import requests
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
 from alert_webhook.remediation.actions.base import (
     OUTPUT_TAIL_BYTES,
@@ -50,17 +50,22 @@ class HttpRequestParams(ActionParams):
             raise ValueError("must be an http:// or https:// URL with a host")
         if parts.username or parts.password:
             raise ValueError("must not hold credentials; use headers_from_env")
+        try:
+            parts.port  # noqa: B018 - urlsplit checks the port only when asked
+        except ValueError:
+            raise ValueError("has an invalid port") from None
         return url
 
-    @model_validator(mode="after")
-    def _no_literal_secrets(self) -> HttpRequestParams:
-        named = sorted(h for h in self.headers if h.lower() in SECRET_HEADERS)
+    @field_validator("headers")
+    @classmethod
+    def _no_literal_secrets(cls, headers: dict[str, str]) -> dict[str, str]:
+        named = sorted(h for h in headers if h.lower() in SECRET_HEADERS)
         if named:
             raise ValueError(
-                f"headers: {', '.join(named)} carry secrets; name an environment "
-                "variable in headers_from_env instead"
+                f"{', '.join(named)}: secrets are not read from files; name an "
+                "environment variable in headers_from_env instead"
             )
-        return self
+        return headers
 
     def env_names(self) -> list[str]:
         return list(dict.fromkeys(self.headers_from_env.values()))

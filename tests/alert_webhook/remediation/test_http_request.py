@@ -180,7 +180,7 @@ def test_the_duration_comes_from_the_clock_given(hook: Hook, session: requests.S
         ({"url": "http://user:pw@host/"}, "must not hold credentials; use headers_from_env"),
         (
             {"url": "http://h/", "headers": {"authorization": "Bearer x"}},
-            "headers: authorization carry secrets",
+            "authorization: secrets are not read from files",
         ),
         ({"url": "http://h/", "headers_from_env": {"Authorization": "not a name"}}, "pattern"),
         ({"url": "http://h/", "method": "TRACE"}, "Input should be"),
