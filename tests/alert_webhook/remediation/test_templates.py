@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from alert_webhook.remediation.actions.base import SAFE_WORD
 from alert_webhook.remediation.templates import (
@@ -146,3 +148,16 @@ def test_sample_fills_every_placeholder_with_a_harmless_word() -> None:
         "url": "http://x:x/",
         "n": [1, "x"],
     }
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text())
+def test_any_value_either_is_refused_or_arrives_verbatim_and_inert(value: str) -> None:
+    try:
+        rendered = render({"argv": ["/bin/echo", "{labels.v}"]}, {"argv": SAFE}, {"v": value})
+    except Refused as refused:
+        assert refused.reasons[0].startswith("label v=")
+        return
+    assert rendered["argv"] == ["/bin/echo", value]
+    assert value[0].isascii() and value[0].isalnum()
+    assert not set(value) & set(" \t\r\n\x00;|&$`'\"()<>*?[]{}\\/#%@!~")
