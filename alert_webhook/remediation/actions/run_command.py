@@ -80,6 +80,11 @@ def _kill_group(proc: subprocess.Popen[bytes], killpg: Callable[[int, int], None
         killpg(proc.pid, signal.SIGKILL)
 
 
+def _exit_detail(status: int) -> str:
+    # Popen reports a death by signal N as -N.
+    return f"killed by signal {-status}" if status < 0 else f"exit status {status}"
+
+
 def run(params: RunCommandParams, timeout: float, ctx: Boundaries) -> ActionResult:
     started = ctx.monotonic()
     env = {name: ctx.env[name] for name in params.env if name in ctx.env}
@@ -106,7 +111,7 @@ def run(params: RunCommandParams, timeout: float, ctx: Boundaries) -> ActionResu
     try:
         status: int | None = proc.wait(timeout=timeout)
         outcome = Outcome.SUCCEEDED if status in params.success_exit_codes else Outcome.FAILED
-        detail = "" if outcome is Outcome.SUCCEEDED else f"exit status {status}"
+        detail = "" if outcome is Outcome.SUCCEEDED else _exit_detail(status)
     except subprocess.TimeoutExpired:
         _kill_group(proc, ctx.killpg)
         proc.wait()

@@ -53,6 +53,16 @@ def test_a_nonzero_exit_fails_with_stderr_in_the_tail() -> None:
     assert result.detail == "exit status 3"
 
 
+def test_a_command_killed_by_a_signal_says_so() -> None:
+    code = "import os, signal; os.kill(os.getpid(), signal.SIGTERM)"
+    result = run(params(PY, "-c", code), 10, Boundaries())
+    assert (result.outcome, result.status, result.detail) == (
+        Outcome.FAILED,
+        -15,
+        "killed by signal 15",
+    )
+
+
 def test_listed_exit_codes_count_as_success() -> None:
     result = run(params("/bin/false", success_exit_codes=[0, 1]), 10, Boundaries())
     assert (result.outcome, result.status) == (Outcome.SUCCEEDED, 1)
