@@ -109,9 +109,11 @@ def run(params: RunCommandParams, timeout: float, ctx: Boundaries) -> ActionResu
     )
     reader.start()
     try:
-        status: int | None = proc.wait(timeout=timeout)
-        outcome = Outcome.SUCCEEDED if status in params.success_exit_codes else Outcome.FAILED
-        detail = "" if outcome is Outcome.SUCCEEDED else _exit_detail(status)
+        exit_status = proc.wait(timeout=timeout)
+        ok = exit_status in params.success_exit_codes
+        status: int | None = exit_status
+        outcome = Outcome.SUCCEEDED if ok else Outcome.FAILED
+        detail = "" if ok else _exit_detail(exit_status)
     except subprocess.TimeoutExpired:
         _kill_group(proc, ctx.killpg)
         proc.wait()
