@@ -29,10 +29,19 @@ def _compiled(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
 
 
-def route_matches(route: Route, labels: Mapping[str, str]) -> bool:
-    if any(labels.get(k) != v for k, v in route.match.items()):
+def labels_match(
+    match: Mapping[str, str], match_re: Mapping[str, str], labels: Mapping[str, str]
+) -> bool:
+    """Every exact matcher equals its label and every regex fully matches its label (a
+    missing label is the empty string for a regex, and never equals an exact value).
+    Routes and remediation playbooks select alerts with the same matchers."""
+    if any(labels.get(k) != v for k, v in match.items()):
         return False
-    return all(_compiled(p).fullmatch(labels.get(k, "")) for k, p in route.match_re.items())
+    return all(_compiled(p).fullmatch(labels.get(k, "")) for k, p in match_re.items())
+
+
+def route_matches(route: Route, labels: Mapping[str, str]) -> bool:
+    return labels_match(route.match, route.match_re, labels)
 
 
 def channels_for(labels: Mapping[str, str], routing: RoutingSettings) -> list[str]:

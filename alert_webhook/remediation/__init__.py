@@ -1,0 +1,12 @@
+"""Automated remediation: playbooks that pick recovery actions for firing alerts.
+
+- `playbooks.py`: the playbook file (matchers → ordered actions, limits), loaded
+  with every error at once; first matching playbook per firing alert.
+- `templates.py`: label values into action parameters, each value checked first.
+- `actions/`: one module per action (run_command, http_request), each a typed
+  parameter model and one `run`; `default_actions()` is the registry.
+- `guardrails.py`: pure decisions over the recorded attempts (cooldown, budget,
+  one at a time, blast radius, dry run).
+
+This package is a library so far: the webhook does not run it yet.
+"""

@@ -1,0 +1,21 @@
+"""Remediation actions: one module each, a typed parameter model and one `run`."""
+
+from __future__ import annotations
+
+from alert_webhook.remediation.actions.base import (
+    Action,
+    ActionParams,
+    ActionResult,
+    Boundaries,
+    Outcome,
+)
+
+
+def default_actions() -> dict[str, Action]:
+    """name → action; the registry playbooks are checked against and the runner uses."""
+    from alert_webhook.remediation.actions import http_request, run_command
+
+    return {action.name: action for action in (run_command.ACTION, http_request.ACTION)}
+
+
+__all__ = ["Action", "ActionParams", "ActionResult", "Boundaries", "Outcome", "default_actions"]

@@ -1,0 +1,97 @@
+"""What every remediation action shares: its parameter model, boundaries, result."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar
+
+import requests
+from pydantic import StringConstraints
+
+from exporters.config import Strict
+
+EnvVar = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+
+# The safe alphabet of a label value in an argument or a URL: starts with a letter or
+# digit (never an option like `-rf`), then letters, digits and `._:-` only — no
+# space, quote, `;`, `$`, `/`, `?`, `#`, `%`, `@`, control character or NUL.
+SAFE_WORD = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,252}$"
+
+# What is kept of a command's output or a response body: its end, where errors are.
+OUTPUT_TAIL_BYTES = 4096
+
+
+class Outcome(StrEnum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    """What one run of an action did. `status` is the exit status or HTTP status
+    (None when there was none: not started, killed, no answer)."""
+
+    outcome: Outcome
+    status: int | None
+    output: str
+    duration: float
+    detail: str = ""
+
+
+class ActionParams(Strict):
+    """Base of every action's parameters.
+
+    `label_patterns` lists the parameters that may hold `{labels.NAME}`, each with
+    the pattern every label value reaching it must match; any other parameter takes
+    no labels at all.
+    """
+
+    label_patterns: ClassVar[Mapping[str, str]] = {}
+
+    @classmethod
+    def placeholder_problems(cls, params: Mapping[str, Any]) -> list[str]:
+        """Where this action refuses labels inside a templatable parameter."""
+        return []
+
+    def env_names(self) -> list[str]:
+        """Environment variables this action needs set to run (credentials)."""
+        return []
+
+
+@dataclass(frozen=True)
+class Boundaries:
+    """Everything outside the process an action touches; tests pass their own.
+
+    `env` is the webhook's environment as the factory read it: run_command passes
+    on only the names a playbook allows, http_request reads named header secrets.
+    """
+
+    env: Mapping[str, str] = field(default_factory=dict)
+    monotonic: Callable[[], float] = time.monotonic
+    http: requests.Session = field(default_factory=requests.Session)
+    popen: Callable[..., subprocess.Popen[bytes]] = subprocess.Popen
+    killpg: Callable[[int, int], None] = os.killpg
+
+
+Run = Callable[[Any, float, Boundaries], ActionResult]
+
+
+@dataclass(frozen=True)
+class Action:
+    """One registered action: its name in playbooks, its parameters, its entry point
+    `run(params, timeout_seconds, boundaries)`."""
+
+    name: str
+    params: type[ActionParams]
+    run: Run
+
+
+def tail(data: bytes, limit: int = OUTPUT_TAIL_BYTES) -> str:
+    """The last `limit` bytes as text (a cut character becomes U+FFFD)."""
+    return data[-limit:].decode("utf-8", "replace")
