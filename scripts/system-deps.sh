@@ -28,9 +28,13 @@ need AMTOOL_BIN prometheus-alertmanager amtool
 if [ "$want_test" = 1 ]; then
   need NODE_EXPORTER_BIN prometheus-node-exporter node_exporter prometheus-node-exporter
   need REDIS_SERVER_BIN redis-server redis-server
-  # The PostgreSQL tests run the server from PG_BIN, a folder
-  # (tests/alert_webhook/test_store_postgres.py; Debian's is versioned).
-  [ -x "${PG_BIN:-/usr/lib/postgresql/15/bin}/postgres" ] || missing+=(postgresql)
+  # The PostgreSQL tests run the server from PG_BIN, a folder, or else from the
+  # newest of Debian's versioned ones (tests/support/postgres.py).
+  if [ -n "${PG_BIN:-}" ]; then
+    [ -x "$PG_BIN/postgres" ] || { echo "system-deps: PG_BIN=$PG_BIN has no postgres" >&2; exit 1; }
+  else
+    ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
+  fi
 fi
 
 # Deduplicate.

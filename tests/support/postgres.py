@@ -1,7 +1,8 @@
 """A real PostgreSQL server on a free loopback port, for the store's tests.
 
-Needs the PostgreSQL 15 binaries (`PG_BIN`, default Debian's path) and root, to
-run them as the `postgres` user; `available()` says why not otherwise.
+Needs PostgreSQL's binaries (`PG_BIN`; by default the newest version under
+Debian's /usr/lib/postgresql) and root, to run them as the `postgres` user;
+`unavailable()` says why not otherwise.
 """
 
 from __future__ import annotations
@@ -16,7 +17,16 @@ from pathlib import Path
 
 from support.procs import free_port
 
-PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+def _newest_debian_bin() -> Path:
+    versions = [p.parent for p in Path("/usr/lib/postgresql").glob("*/bin/postgres")]
+    versions.sort(
+        key=lambda bin_dir: int(bin_dir.parent.name) if bin_dir.parent.name.isdigit() else 0
+    )
+    return versions[-1] if versions else Path("/usr/lib/postgresql/15/bin")
+
+
+PG_BIN = Path(os.environ["PG_BIN"]) if os.environ.get("PG_BIN") else _newest_debian_bin()
 # Every table of the webhook's store, children first; emptied between tests.
 TABLES = "deliveries, incidents, heartbeats, alert_events, alerts, notifications"
 
@@ -24,7 +34,7 @@ TABLES = "deliveries, incidents, heartbeats, alert_events, alerts, notifications
 def unavailable() -> str | None:
     """Why a server cannot be started here, or None when it can."""
     if not (PG_BIN / "postgres").exists():
-        return f"PostgreSQL 15 binaries not found in {PG_BIN} (set PG_BIN)"
+        return f"PostgreSQL binaries not found in {PG_BIN} (set PG_BIN)"
     if os.geteuid() != 0 or not shutil.which("runuser"):
         return "root and runuser are needed to run PostgreSQL as the postgres user"
     return None
