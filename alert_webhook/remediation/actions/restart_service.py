@@ -85,8 +85,7 @@ class SupervisorOptions(Strict):
 
 
 def _check_supervisor_url(url: str) -> None:
-    if url.startswith("unix://"):
-        _absolute(url[len("unix://") :])
+    if url.startswith("unix://") and os.path.isabs(url[len("unix://") :]):
         return
     parts = urlsplit(url)
     if parts.scheme != "http" or not parts.hostname or parts.username or parts.password:
@@ -143,7 +142,7 @@ class RestartServiceParams(ActionParams):
                 f"service {self.service!r} is not a {self.backend} name "
                 f"({SERVICE_PATTERNS[self.backend]})"
             )
-        others = [b for b in SERVICE_PATTERNS if b != self.backend and getattr(self, b)]
+        others = [b for b in SERVICE_PATTERNS if b != self.backend and getattr(self, b) is not None]
         if others:
             raise ValueError(f"{', '.join(others)}: only the {self.backend} section applies")
         if self.backend in ("supervisor", "command") and getattr(self, self.backend) is None:
