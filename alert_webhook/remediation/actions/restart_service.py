@@ -88,7 +88,14 @@ def _check_supervisor_url(url: str) -> None:
     if url.startswith("unix://") and os.path.isabs(url[len("unix://") :]):
         return
     parts = urlsplit(url)
-    if parts.scheme != "http" or not parts.hostname or parts.username or parts.password:
+    # supervisord serves XML-RPC at /RPC2 only: a path here would be a mistake.
+    if (
+        parts.scheme != "http"
+        or not parts.hostname
+        or parts.username
+        or parts.password
+        or parts.path not in ("", "/")
+    ):
         raise ValueError("must be unix:///path or http://host:port, without credentials")
 
 

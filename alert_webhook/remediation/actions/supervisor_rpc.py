@@ -11,7 +11,7 @@ from __future__ import annotations
 import xmlrpc.client
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from alert_webhook.remediation.actions.base import Outcome
 from alert_webhook.remediation.actions.unix_http import TimeoutTransport, UnixTransport
@@ -46,7 +46,7 @@ class _Rpc:
             endpoint = f"http://{self._auth}localhost/RPC2"
         else:
             transport = TimeoutTransport(self._left())
-            endpoint = self._url.replace("http://", f"http://{self._auth}", 1).rstrip("/") + "/RPC2"
+            endpoint = f"http://{self._auth}{urlsplit(self._url).netloc}/RPC2"
         with xmlrpc.client.ServerProxy(endpoint, transport=transport) as proxy:
             return getattr(proxy, method)(*args)
 

@@ -5,6 +5,7 @@ socket (the supervisor backend has its own file, on a real supervisord)."""
 from __future__ import annotations
 
 import json
+import socket
 import socketserver
 import sys
 import threading
@@ -70,8 +71,9 @@ def test_only_the_chosen_backends_section_applies() -> None:
         params(backend="supervisor", service="x")
     with pytest.raises(ValidationError, match="exactly one of url and url_from_env"):
         params(backend="supervisor", service="x", supervisor={})
-    with pytest.raises(ValidationError, match="must be unix:///path or http://host:port"):
-        params(backend="supervisor", service="x", supervisor={"url": "unix://relative.sock"})
+    for url in ("unix://relative.sock", "http://127.0.0.1:9001/RPC2", "http://u:p@host:1"):
+        with pytest.raises(ValidationError, match="must be unix:///path or http://host:port"):
+            params(backend="supervisor", service="x", supervisor={"url": url})
     with pytest.raises(ValidationError, match="go together"):
         params(
             backend="supervisor",
@@ -291,6 +293,18 @@ def test_a_container_that_does_not_come_back_fails(docker: FakeDocker) -> None:
     result = run(docker_params(docker), 10, Boundaries())
     assert result.outcome is Outcome.FAILED
     assert result.detail == "container web is exited after the restart"
+
+
+def test_a_docker_that_never_answers_times_out(tmp_path: Path) -> None:
+    path = tmp_path / "hung.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
+        server.bind(str(path))
+        server.listen()  # accepted by the kernel, never answered
+        options = {"socket": str(path)}
+        p = params(backend="docker", service="web", docker=options)
+        result = run(p, 0.3, Boundaries())
+    assert result.outcome is Outcome.TIMED_OUT
+    assert result.detail == f"no answer from Docker at {path} within the timeout"
 
 
 def test_no_docker_at_the_socket_fails(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from support.procs import wait_until
+from support.procs import free_port, wait_until
 
 from alert_webhook.remediation.actions.base import Boundaries, Outcome
 from alert_webhook.remediation.actions.restart_service import RestartServiceParams, run
@@ -24,13 +24,17 @@ USER, PASSWORD = "remediation", "s3cret:with@odd/chars"
 ENV = {"SUP_URL": "", "SUP_USER": USER, "SUP_PASSWORD": PASSWORD}
 
 
-def _conf(tmp_path: Path, sock: Path) -> str:
+def _conf(tmp_path: Path, sock: Path, port: int) -> str:
     sleeper = f"{sys.executable} -c 'import time; time.sleep(300)'"
     return textwrap.dedent(
         f"""
         [unix_http_server]
         file = {sock}
         chmod = 0700
+        username = {USER}
+        password = {PASSWORD}
+        [inet_http_server]
+        port = 127.0.0.1:{port}
         username = {USER}
         password = {PASSWORD}
         [supervisord]
@@ -65,10 +69,13 @@ def _proxy(sock: Path) -> xmlrpc.client.ServerProxy:
 
 @pytest.fixture
 def supervisord(tmp_path: Path) -> Iterator[Path]:
-    """A running supervisord with a login; yields its socket."""
+    """A running supervisord with a login, on a unix socket and on a loopback port
+    (`port` in the socket's folder); yields its socket."""
     sock = tmp_path / "s.sock"
     conf = tmp_path / "supervisord.conf"
-    conf.write_text(_conf(tmp_path, sock))
+    port = free_port()
+    (tmp_path / "port").write_text(str(port))
+    conf.write_text(_conf(tmp_path, sock, port))
     proc = subprocess.Popen(
         [sys.executable, "-m", "supervisor.supervisord", "-c", str(conf)],
         stdout=subprocess.DEVNULL,
@@ -116,6 +123,15 @@ def test_a_running_program_is_stopped_and_started_again(supervisord: Path) -> No
     assert new not in (0, old)
     assert result.output == f"worker: RUNNING -> RUNNING (pid {new})\n"
     assert result.status is None
+
+
+def test_supervisord_on_a_tcp_port_works_the_same(supervisord: Path) -> None:
+    old = _pid(supervisord, "worker")
+    port = (supervisord.parent / "port").read_text()
+    env = _env(supervisord, SUP_URL=f"http://127.0.0.1:{port}")
+    result = run(_params("worker"), 30, Boundaries(env=env))
+    assert result.outcome is Outcome.SUCCEEDED, result.detail
+    assert _pid(supervisord, "worker") not in (0, old)
 
 
 def test_a_stopped_program_is_started(supervisord: Path) -> None:
