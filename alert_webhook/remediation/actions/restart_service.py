@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from pydantic import Field, field_validator, model_validator
 
@@ -72,7 +72,7 @@ class SupervisorOptions(Strict):
     @classmethod
     def _supervisor_url(cls, url: str | None) -> str | None:
         if url is not None:
-            _check_supervisor_url(url)
+            supervisor_rpc.check_url(url)
         return url
 
     @model_validator(mode="after")
@@ -82,21 +82,6 @@ class SupervisorOptions(Strict):
         if (self.username_from_env is None) != (self.password_from_env is None):
             raise ValueError("username_from_env and password_from_env go together")
         return self
-
-
-def _check_supervisor_url(url: str) -> None:
-    if url.startswith("unix://") and os.path.isabs(url[len("unix://") :]):
-        return
-    parts = urlsplit(url)
-    # supervisord serves XML-RPC at /RPC2 only: a path here would be a mistake.
-    if (
-        parts.scheme != "http"
-        or not parts.hostname
-        or parts.username
-        or parts.password
-        or parts.path not in ("", "/")
-    ):
-        raise ValueError("must be unix:///path or http://host:port, without credentials")
 
 
 class SystemdOptions(Strict):

@@ -8,10 +8,13 @@ lives within the action's timeout: every call gets the time that is left.
 
 from __future__ import annotations
 
+import http.client
+import os
 import xmlrpc.client
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
+from xml.parsers.expat import ExpatError
 
 from alert_webhook.remediation.actions.base import Outcome
 from alert_webhook.remediation.actions.unix_http import TimeoutTransport, UnixTransport
@@ -28,6 +31,23 @@ NOT_RUNNING = 70
 
 # States in which the program has a process to stop first.
 _ALIVE = frozenset({"RUNNING", "STARTING", "BACKOFF"})
+
+
+def check_url(url: str) -> None:
+    """A ValueError unless `url` is where supervisord can listen: a unix socket by
+    absolute path, or a host and port (it serves XML-RPC at /RPC2 only, so a path
+    would be a mistake); never with credentials, which come from the environment."""
+    if url.startswith("unix://") and os.path.isabs(url[len("unix://") :]):
+        return
+    parts = urlsplit(url)
+    if (
+        parts.scheme != "http"
+        or not parts.hostname
+        or parts.username
+        or parts.password
+        or parts.path not in ("", "/")
+    ):
+        raise ValueError("must be unix:///path or http://host:port, without credentials")
 
 
 class _Rpc:
@@ -56,6 +76,10 @@ def restart(
 ) -> tuple[Outcome, int | None, str, str]:
     """Outcome, status (none: supervisord has no status code), output, detail."""
     url = options.url or env[options.url_from_env or ""]
+    try:
+        check_url(url)
+    except ValueError as exc:
+        return Outcome.FAILED, None, "", f"{options.url_from_env}={url!r}: {exc}"
     login = None
     if options.username_from_env and options.password_from_env:
         login = (env[options.username_from_env], env[options.password_from_env])
@@ -83,6 +107,9 @@ def restart(
         return Outcome.FAILED, None, "", detail
     except OSError as exc:
         return Outcome.FAILED, None, "", f"cannot reach supervisord at {url}: {exc.strerror or exc}"
+    except (http.client.HTTPException, xmlrpc.client.Error, ExpatError) as exc:
+        # Not supervisord answering (a stray server on the socket, a cut reply).
+        return Outcome.FAILED, None, "", f"no XML-RPC answer from {url}: {type(exc).__name__}"
     after = info["statename"]
     output = f"{name}: {before} -> {after} (pid {info['pid']})\n"
     if after != "RUNNING":

@@ -194,3 +194,35 @@ def test_a_supervisord_that_never_answers_times_out(tmp_path: Path) -> None:
         server.close()
     assert result.outcome is Outcome.TIMED_OUT
     assert result.detail == "no answer from supervisord within the timeout"
+
+
+def test_a_url_variable_that_is_not_a_supervisor_url_fails(tmp_path: Path) -> None:
+    result = run(_params("worker"), 30, Boundaries(env={**ENV, "SUP_URL": "ftp://x"}))
+    assert result.outcome is Outcome.FAILED
+    assert result.detail.startswith("SUP_URL='ftp://x': must be unix:///path or http://host:port")
+
+
+def test_something_else_on_the_socket_fails_without_a_traceback(tmp_path: Path) -> None:
+    sock = tmp_path / "other.sock"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(sock))
+    server.listen()
+
+    def answer_nonsense() -> None:
+        conn, _ = server.accept()
+        with conn:
+            request = b""
+            while b"</methodCall>" not in request:  # the whole call, then the reply
+                request += conn.recv(65536)
+            conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: text/xml\r\n\r\nnot xml at all")
+
+    thread = threading.Thread(target=answer_nonsense, daemon=True)
+    thread.start()
+    try:
+        result = run(_params("worker"), 10, Boundaries(env=_env(sock)))
+    finally:
+        thread.join(5)
+        server.close()
+    assert result.outcome is Outcome.FAILED
+    assert result.detail.startswith(f"no XML-RPC answer from unix://{sock}: ")
+    assert PASSWORD not in result.detail
