@@ -1,9 +1,16 @@
-"""The supervisord configuration that runs the stack's six processes."""
+"""The supervisord configuration that runs the stack's six processes.
+
+supervisord's XML-RPC listens on a unix socket under var/run/ with a login made
+for each run: supervisorctl (`stack ctl`) reads it from the configuration, the
+webhook from its environment (the `STACK_SUPERVISOR_*` variables), so the
+default playbooks can restart the demo through it.
+"""
 
 from __future__ import annotations
 
 import configparser
 import io
+import secrets
 import shlex
 import sys
 from collections.abc import Mapping
@@ -43,9 +50,40 @@ class Layout:
     def conf(self) -> Path:
         return self.run / "supervisord.conf"
 
+    @property
+    def supervisor_url(self) -> str:
+        return f"unix://{self.socket}"
+
     def make(self) -> None:
         for folder in (self.run, self.log, self.data):
             folder.mkdir(parents=True, exist_ok=True)
+
+
+# Where the webhook finds supervisord and its login (the shipped playbooks name them).
+SUPERVISOR_URL_ENV = "STACK_SUPERVISOR_URL"
+SUPERVISOR_USERNAME_ENV = "STACK_SUPERVISOR_USERNAME"
+SUPERVISOR_PASSWORD_ENV = "STACK_SUPERVISOR_PASSWORD"
+
+
+@dataclass(frozen=True)
+class Login:
+    """supervisord's XML-RPC login for one run."""
+
+    username: str
+    password: str
+
+    @classmethod
+    def new(cls) -> Login:
+        # URL-safe: no `%` (supervisor expands it) and nothing an ini value mangles.
+        return cls("stack", secrets.token_urlsafe(24))
+
+    def env(self, layout: Layout) -> dict[str, str]:
+        """What the webhook needs to call supervisord."""
+        return {
+            SUPERVISOR_URL_ENV: layout.supervisor_url,
+            SUPERVISOR_USERNAME_ENV: self.username,
+            SUPERVISOR_PASSWORD_ENV: self.password,
+        }
 
 
 def programs(
@@ -96,9 +134,11 @@ def programs(
     }
 
 
-# The demo service stays down when it dies (a clean exit after /chaos/die), so
-# the alert fires and recovery has something to do; crashes are restarted.
-AUTORESTART = {"demo": "unexpected"}
+# supervisord never brings the demo back by itself, not even after a crash or a
+# kill -9: recovery has to come through the alert path (the webhook's playbook
+# restarting it over XML-RPC), or nothing about that path is proven. The stack's
+# own components are restarted whenever they die.
+AUTORESTART = {"demo": "false"}
 
 # What watches the others. They are not started with the rest: the launcher
 # starts them once every watched service answers, so a probe or a scrape that
@@ -106,7 +146,7 @@ AUTORESTART = {"demo": "unexpected"}
 WATCHERS = ("prometheus", "probe_exporter")
 
 
-def supervisord_conf(layout: Layout, commands: Mapping[str, list[str]]) -> str:
+def supervisord_conf(layout: Layout, commands: Mapping[str, list[str]], login: Login) -> str:
     parser = configparser.ConfigParser(interpolation=None)
     parser["supervisord"] = {
         "nodaemon": "true",
@@ -117,11 +157,12 @@ def supervisord_conf(layout: Layout, commands: Mapping[str, list[str]]) -> str:
         "childlogdir": str(layout.log),
         "directory": str(layout.root),
     }
-    parser["unix_http_server"] = {"file": str(layout.socket), "chmod": "0700"}
+    credentials = {"username": login.username, "password": login.password}
+    parser["unix_http_server"] = {"file": str(layout.socket), "chmod": "0700", **credentials}
     parser["rpcinterface:supervisor"] = {
         "supervisor.rpcinterface_factory": "supervisor.rpcinterface:make_main_rpcinterface"
     }
-    parser["supervisorctl"] = {"serverurl": f"unix://{layout.socket}"}
+    parser["supervisorctl"] = {"serverurl": layout.supervisor_url, **credentials}
     for name, argv in commands.items():
         parser[f"program:{name}"] = {
             # supervisor expands %(...)s in commands: escape literal percent signs.
@@ -142,3 +183,13 @@ def supervisord_conf(layout: Layout, commands: Mapping[str, list[str]]) -> str:
     out = io.StringIO()
     parser.write(out)
     return out.getvalue()
+
+
+def write_conf(layout: Layout, text: str) -> Path:
+    """supervisord.conf, readable by its owner only: it holds the login."""
+    path = layout.conf
+    # Made private before the secret is written, and kept so if it existed.
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text(text)
+    return path

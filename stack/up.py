@@ -28,7 +28,7 @@ from stack import render
 from stack.binaries import BinaryNotFound, find_binary
 from stack.ctl import ctl_argv
 from stack.ports import HOST, SERVICES, StackError, check_ports_free, ports_from_env
-from stack.supervisor import WATCHERS, Layout, programs, supervisord_conf
+from stack.supervisor import WATCHERS, Layout, Login, programs, supervisord_conf, write_conf
 
 READY_TIMEOUT = 60.0
 TOKEN_ENV = "ALERT_WEBHOOK_TOKEN"
@@ -199,11 +199,14 @@ def up(root: Path, env: Mapping[str, str], out: IO[str] = sys.stdout) -> int:
         binaries = find_binaries(env)
         token = env.get(TOKEN_ENV) or secrets.token_urlsafe(32)
         configs = render_all(layout, ports, token, operators=local_operator(layout))
-        conf = layout.conf
-        conf.write_text(supervisord_conf(layout, programs(layout, ports, binaries, configs)))
+        # supervisord's XML-RPC login, new each run: stack ctl reads it from the
+        # config, the webhook (which restarts the demo) from its environment.
+        login = Login.new()
+        commands = programs(layout, ports, binaries, configs)
+        conf = write_conf(layout, supervisord_conf(layout, commands, login))
         # Signs the operator's session; a new one each run ends the last run's logins.
         secret_key = env.get(SECRET_KEY_ENV) or secrets.token_urlsafe(32)
-        child_env = {**env, TOKEN_ENV: token, SECRET_KEY_ENV: secret_key}
+        child_env = {**env, TOKEN_ENV: token, SECRET_KEY_ENV: secret_key, **login.env(layout)}
         stopping = {"signal": 0}
 
         def on_signal(signum: int, _frame: object) -> None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +21,9 @@ import requests
 import yaml
 from support.procs import free_port, wait_until
 
+from alert_webhook.remediation.actions.base import Boundaries, Outcome
+from alert_webhook.remediation.actions.restart_service import RestartServiceParams
+from alert_webhook.remediation.actions.restart_service import run as run_restart
 from stack.ports import HOST, SERVICES, port_in_use
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "alertmanager"
@@ -184,6 +190,49 @@ def _csrf(page: str) -> str:
     match = re.search(r'name="csrf_token" value="([^"]+)"', page)
     assert match, "the page carries a CSRF token"
     return match[1]
+
+
+def _webhook_env(root: Path) -> dict[str, str]:
+    """The environment the stack's webhook runs with (it holds supervisord's login)."""
+    for child in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if "alert_webhook" in child.cmdline() and str(root) in " ".join(child.cmdline()):
+                return child.environ()
+    raise AssertionError("no webhook process under this stack")
+
+
+def test_the_demo_stays_down_until_restart_service_brings_it_back(stack_up) -> None:
+    root, ports, _proc, _out = stack_up
+    conf = root / "var" / "run" / "supervisord.conf"
+    assert stat.S_IMODE(conf.stat().st_mode) == 0o600, "it holds the XML-RPC login"
+    env = _webhook_env(root)
+    options = {
+        "url_from_env": "STACK_SUPERVISOR_URL",
+        "username_from_env": "STACK_SUPERVISOR_USERNAME",
+        "password_from_env": "STACK_SUPERVISOR_PASSWORD",
+    }
+    restart = RestartServiceParams.model_validate(
+        {"backend": "supervisor", "service": "demo", "supervisor": options}
+    )
+    status = [sys.executable, "-m", "stack", "ctl", f"--root={root}", "status", "demo"]
+
+    def demo_state() -> list[str]:
+        return subprocess.run(status, capture_output=True, text=True, timeout=30).stdout.split()
+
+    pid = int(demo_state()[3].rstrip(","))
+    # The whole group: a gunicorn worker orphaned by a kill -9 of its master alone
+    # keeps the port for its graceful timeout, and no restart could bind it.
+    os.killpg(pid, signal.SIGKILL)
+    wait_until(lambda: demo_state()[1] == "EXITED", 30, "supervisord to see the demo die")
+    # supervisord does not restart it: only the alert path may.
+    time.sleep(3)
+    assert demo_state()[1] == "EXITED"
+    result = run_restart(restart, 60, Boundaries(env=env))
+    assert result.outcome is Outcome.SUCCEEDED, result.detail
+    assert result.output.startswith("demo: EXITED -> RUNNING (pid ")
+    demo = next(s for s in SERVICES if s.name == "demo")
+    ready = f"http://{HOST}:{ports['demo']}{demo.ready_path}"
+    wait_until(lambda: requests.get(ready, timeout=2).ok, 30, "the restarted demo to answer")
 
 
 def test_a_second_run_is_refused_naming_the_reason(stack_up) -> None:

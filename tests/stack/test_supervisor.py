@@ -1,9 +1,12 @@
 import configparser
 import shlex
+import stat
 from pathlib import Path
 
 from stack.ports import ports_from_env
-from stack.supervisor import Layout, programs, supervisord_conf
+from stack.supervisor import Layout, Login, programs, supervisord_conf, write_conf
+
+LOGIN = Login("stack", "pw-for-tests")
 
 
 def test_every_program_is_supervised_with_its_port(tmp_path: Path) -> None:
@@ -16,7 +19,7 @@ def test_every_program_is_supervised_with_its_port(tmp_path: Path) -> None:
     binaries = {"PROMETHEUS_BIN": "/bin/prom", "ALERTMANAGER_BIN": "/bin/am"}
     commands = programs(layout, ports, binaries, configs, python="/venv/python")
     conf = configparser.ConfigParser(interpolation=None)
-    conf.read_string(supervisord_conf(layout, commands))
+    conf.read_string(supervisord_conf(layout, commands, LOGIN))
     names = {s.split(":", 1)[1] for s in conf.sections() if s.startswith("program:")}
     assert names == {
         "prometheus",
@@ -30,8 +33,9 @@ def test_every_program_is_supervised_with_its_port(tmp_path: Path) -> None:
     assert shlex.split(demo["command"]) == ["/venv/python", "-m", "demo", "--bind=127.0.0.1:18081"]
     # Ctrl-C must take every child process with it.
     assert all(conf[f"program:{n}"]["stopasgroup"] == "true" for n in names)
-    assert demo["autorestart"] == "unexpected"
-    assert conf["program:webhook"]["autorestart"] == "true"
+    # Only the alert path brings the demo back; the stack's own parts restart.
+    assert demo["autorestart"] == "false"
+    assert {n for n in names if conf[f"program:{n}"]["autorestart"] == "true"} == names - {"demo"}
     am = shlex.split(conf["program:alertmanager"]["command"])
     assert "--cluster.listen-address=" in am
     # The watchers wait for the launcher: it starts them once the rest answers.
@@ -43,5 +47,37 @@ def test_every_program_is_supervised_with_its_port(tmp_path: Path) -> None:
 
 def test_percent_signs_survive_supervisors_expansion(tmp_path: Path) -> None:
     layout = Layout(tmp_path)
-    text = supervisord_conf(layout, {"x": ["echo", "100%"]})
+    text = supervisord_conf(layout, {"x": ["echo", "100%"]}, LOGIN)
     assert "echo 100%%" in text
+
+
+def test_the_xmlrpc_socket_takes_the_runs_login_and_supervisorctl_has_it(tmp_path: Path) -> None:
+    layout = Layout(tmp_path)
+    conf = configparser.ConfigParser(interpolation=None)
+    conf.read_string(supervisord_conf(layout, {}, LOGIN))
+    server, ctl = conf["unix_http_server"], conf["supervisorctl"]
+    assert server["file"] == str(tmp_path / "var" / "run" / "supervisor.sock")
+    assert (server["username"], server["password"]) == ("stack", "pw-for-tests")
+    assert (ctl["username"], ctl["password"]) == ("stack", "pw-for-tests")
+    assert ctl["serverurl"] == f"unix://{server['file']}"
+
+
+def test_each_run_has_its_own_login_and_the_webhook_gets_it(tmp_path: Path) -> None:
+    layout = Layout(tmp_path)
+    first, second = Login.new(), Login.new()
+    assert first.password != second.password and len(first.password) >= 32
+    assert first.env(layout) == {
+        "STACK_SUPERVISOR_URL": f"unix://{layout.socket}",
+        "STACK_SUPERVISOR_USERNAME": "stack",
+        "STACK_SUPERVISOR_PASSWORD": first.password,
+    }
+
+
+def test_the_config_holding_the_login_is_private_even_if_it_existed(tmp_path: Path) -> None:
+    layout = Layout(tmp_path)
+    layout.make()
+    layout.conf.write_text("old")
+    layout.conf.chmod(0o644)
+    path = write_conf(layout, "[supervisord]\n")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert path.read_text() == "[supervisord]\n"

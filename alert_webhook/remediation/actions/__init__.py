@@ -13,9 +13,15 @@ from alert_webhook.remediation.actions.base import (
 
 def default_actions() -> dict[str, Action]:
     """name → action; the registry playbooks are checked against and the runner uses."""
-    from alert_webhook.remediation.actions import http_request, run_command
+    from alert_webhook.remediation.actions import (
+        cleanup_disk,
+        http_request,
+        restart_service,
+        run_command,
+    )
 
-    return {action.name: action for action in (run_command.ACTION, http_request.ACTION)}
+    actions = (run_command.ACTION, http_request.ACTION, restart_service.ACTION, cleanup_disk.ACTION)
+    return {action.name: action for action in actions}
 
 
 __all__ = ["Action", "ActionParams", "ActionResult", "Boundaries", "Outcome", "default_actions"]

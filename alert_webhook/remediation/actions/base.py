@@ -69,11 +69,14 @@ class Boundaries:
     """Everything outside the process an action touches; tests pass their own.
 
     `env` is the webhook's environment as the factory read it: run_command passes
-    on only the names a playbook allows, http_request reads named header secrets.
+    on only the names a playbook allows, http_request reads named header secrets,
+    restart_service reads supervisord's credentials.
     """
 
     env: Mapping[str, str] = field(default_factory=dict)
     monotonic: Callable[[], float] = time.monotonic
+    # Wall-clock "now", for ages measured against file modification times.
+    now: Callable[[], float] = time.time
     http: requests.Session = field(default_factory=requests.Session)
     popen: Callable[..., subprocess.Popen[bytes]] = subprocess.Popen
     killpg: Callable[[int, int], None] = os.killpg

@@ -10,7 +10,9 @@ import pytest
 from alert_webhook.payload import Alert
 from alert_webhook.remediation.actions import default_actions
 from alert_webhook.remediation.actions.base import SAFE_WORD
+from alert_webhook.remediation.actions.cleanup_disk import CleanupDiskParams
 from alert_webhook.remediation.actions.http_request import HttpRequestParams
+from alert_webhook.remediation.actions.restart_service import RestartServiceParams
 from alert_webhook.remediation.actions.run_command import RunCommandParams
 from alert_webhook.remediation.playbooks import (
     DEFAULT_PLAYBOOK_FILE,
@@ -53,8 +55,8 @@ def test_every_problem_in_a_file_is_named_at_once() -> None:
             "playbooks[2]: needs at least one matcher in match or match_re",
             "playbooks[3].cooldown: must be a positive duration",
             "playbooks[3].max_attempts: Input should be greater than or equal to 1",
-            "playbooks[0].actions[0].action: unknown action 'restart_service' "
-            "(known: http_request, run_command)",
+            "playbooks[0].actions[0].action: unknown action 'reboot_host' "
+            "(known: cleanup_disk, http_request, restart_service, run_command)",
             "playbooks[0].actions[1].params.env: takes no {labels.NAME} placeholders",
             "playbooks[0].actions[1].params.argv[0]: the program cannot come from a label",
             "playbooks[1].name: duplicate of playbooks[0]",
@@ -209,7 +211,13 @@ def test_the_shipped_playbooks_load_and_name_only_existing_actions() -> None:
     loaded = load_playbooks(DEFAULT_PLAYBOOK_FILE)
     assert loaded.actions.keys() == default_actions().keys()
     names = {p.name: p for p in loaded.playbooks}
-    assert list(names) == ["drain-task-queue", "refresh-token", "escalate-permission"]
+    assert list(names) == [
+        "drain-task-queue",
+        "refresh-token",
+        "escalate-permission",
+        "restart-demo",
+        "clean-disk",
+    ]
     # permission → escalate: nothing is ever tried, and it is matched so no later
     # playbook acts on a permission fault.
     assert names["escalate-permission"].actions == []
@@ -217,6 +225,46 @@ def test_the_shipped_playbooks_load_and_name_only_existing_actions() -> None:
     assert perm is not None and perm.name == "escalate-permission"
     # authentication → a token refresh hook, shipped as a dry run.
     assert names["refresh-token"].dry_run is True
+    # resource_exhaustion → cleanup, a dry run until its roots are real folders.
+    assert names["clean-disk"].dry_run is True
+    disk = loaded.select(alert(alertname="HostDiskSpaceLow", instance="h", mountpoint="/"))
+    assert disk is not None and disk.name == "clean-disk"
+    cleanup = render_step(disk.actions[0], loaded.actions, {})
+    assert isinstance(cleanup.params, CleanupDiskParams)
+    assert cleanup.params.roots == ["/var/log/recovery-stack", "/var/tmp/recovery-stack"]
+
+
+def test_the_shipped_restart_playbook_restarts_only_the_demo_through_supervisord() -> None:
+    loaded = load_playbooks(DEFAULT_PLAYBOOK_FILE)
+    for alertname, category in (
+        ("ServiceUnavailable", "connection"),
+        ("ApiResponseTimeHigh", "timeout"),
+    ):
+        labels = {"alertname": alertname, "service": "demo", "category": category}
+        chosen = loaded.select(alert(**labels))
+        assert chosen is not None and chosen.name == "restart-demo", alertname
+    rendered = render_step(chosen.actions[0], loaded.actions, labels)
+    assert isinstance(rendered.params, RestartServiceParams)
+    assert (rendered.params.backend, rendered.params.service) == ("supervisor", "demo")
+    # The variables the stack's launcher gives the webhook.
+    assert rendered.params.env_names() == [
+        "STACK_SUPERVISOR_URL",
+        "STACK_SUPERVISOR_USERNAME",
+        "STACK_SUPERVISOR_PASSWORD",
+    ]
+    assert chosen.target_of(labels) == "service=demo"
+    # Never one of the stack's own programs, even if an alert named it.
+    with pytest.raises(Refused, match="is not one of demo"):
+        render_step(chosen.actions[0], loaded.actions, {**labels, "service": "webhook"})
+    # A bad credential or a missing grant is not fixed by a restart.
+    for category, name in (
+        ("authentication", "refresh-token"),
+        ("permission", "escalate-permission"),
+    ):
+        other = loaded.select(
+            alert(alertname="ServiceUnavailable", service="demo", category=category)
+        )
+        assert other is not None and other.name == name
 
 
 def test_the_shipped_drain_playbook_renders_for_the_demos_queue_alert() -> None:
