@@ -18,7 +18,10 @@ from support.procs import free_port
 
 PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
 # Every table of the webhook's store, children first; emptied between tests.
-TABLES = "remediation_steps, remediation_runs, deliveries, incidents, heartbeats, alert_events, alerts, notifications"
+TABLES = (
+    "remediation_steps, remediation_runs, deliveries, incidents, heartbeats, alert_events, "
+    "alerts, notifications"
+)
 
 
 def unavailable() -> str | None:
