@@ -63,7 +63,17 @@ def create_app(
     when not given: ConfigError on any problem) and `action_boundaries` what the
     actions touch (the environment they may pass on: none unless given)."""
     from alert_webhook import dashboard
-    from alert_webhook.api import alerts, auth, guard, health, ids, incidents, ingest, security
+    from alert_webhook.api import (
+        alerts,
+        auth,
+        guard,
+        health,
+        ids,
+        incidents,
+        ingest,
+        remediations,
+        security,
+    )
     from alert_webhook.dashboard import login
 
     app = Flask(__name__)
@@ -141,7 +151,8 @@ def create_app(
     instrument_app(app, registry=metrics.registry, metrics_path="/metrics")
     guard.install(app, settings, listen_host)
     auth.install(app, settings, access)
-    for blueprint in (ingest.bp, health.bp, alerts.bp, incidents.bp, dashboard.bp, login.bp):
+    blueprints = (ingest.bp, health.bp, alerts.bp, incidents.bp, remediations.bp, dashboard.bp)
+    for blueprint in (*blueprints, login.bp):
         app.register_blueprint(blueprint)
 
     @app.errorhandler(StoreUnavailable)
