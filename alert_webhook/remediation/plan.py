@@ -43,7 +43,7 @@ def plan_alert(remediation: Remediation, alert: Alert, history: History) -> dict
             entry["refused"] = exc.reasons
             refused += [f"step {index} ({step.action}): {r}" for r in exc.reasons]
         steps.append(entry)
-    decisions = remediation.guardrails.blocking(Candidate(book, answer["target"]), history)
+    decisions = remediation.blocking(Candidate(book, answer["target"]), history)
     blocked_by = [{"guardrail": d.guardrail, "reason": d.reason} for d in decisions]
     answer |= {"steps": steps, "refused": refused, "blocked_by": blocked_by}
     if refused or any(d.verdict == "blocked" for d in decisions):

@@ -10,6 +10,7 @@ For each run it claims under the lease:
 3. the guardrails judge it from the runs on record (every replica's): blocked
    with the guardrail's reason, or a dry run recorded as skipped with the
    rendered parameters of each step;
+   (a playbook that requires approval is blocked: approval is not built yet);
 4. the run is started (the store refuses a second run acting on one target),
    then the steps are tried in order until one succeeds — each written as
    started before its action runs and completed with what it returned.
@@ -34,6 +35,11 @@ from alert_webhook.store.rows import RunStatus, StepStatus
 
 # The refusal of a label value is reported like a guardrail's, under this name.
 LABELS_GUARDRAIL = "labels"
+# Approval through the API is not built yet: a playbook that asks for it must not
+# act without it, so its runs are blocked under this name until it is.
+APPROVAL = Decision(
+    "blocked", "approval", "the playbook needs an operator's approval, which cannot be given yet"
+)
 _STEP_STATUS = {
     Outcome.SUCCEEDED: StepStatus.SUCCEEDED,
     Outcome.FAILED: StepStatus.FAILED,
@@ -81,6 +87,16 @@ class Remediation:
     def history(self, runs: Remediations, now: float, excluding: int | None = None) -> History:
         return History(runs.attempts(now - horizon(self.playbooks), excluding), now)
 
+    def blocking(self, candidate: Candidate, history: History) -> list[Decision]:
+        """Every guardrail that would stop the run now, approval first."""
+        found = self.guardrails.blocking(candidate, history)
+        return [APPROVAL, *found] if candidate.playbook.require_approval else found
+
+    def decide(self, candidate: Candidate, history: History) -> Decision:
+        if candidate.playbook.require_approval:
+            return APPROVAL
+        return self.guardrails.decide(candidate, history)
+
 
 class Runner:
     def __init__(
@@ -127,7 +143,7 @@ class Runner:
             return self._end(job, RunStatus.BLOCKED, str(refused), LABELS_GUARDRAIL)
         now = self.clock()
         history = self.remediation.history(self.runs, now, excluding=job.id)
-        decision = self.remediation.guardrails.decide(Candidate(book, job.target), history)
+        decision = self.remediation.decide(Candidate(book, job.target), history)
         if decision.verdict == "blocked":
             return self._end(job, RunStatus.BLOCKED, decision.reason, decision.guardrail)
         if decision.verdict == "dry_run":
