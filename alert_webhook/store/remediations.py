@@ -189,10 +189,16 @@ class Remediations:
             return True
 
     def finish_step(self, job: RunJob, step: StepRecord, now: float) -> None:
+        """Complete a started step; one another runner already marked interrupted
+        stays so, in keeping with its run's record."""
         with self.tx.write() as conn:
             conn.execute(
                 update(steps)
-                .where(steps.c.run_id == job.id, steps.c.step == step.step)
+                .where(
+                    steps.c.run_id == job.id,
+                    steps.c.step == step.step,
+                    steps.c.status == StepStatus.STARTED.value,
+                )
                 .values(
                     status=step.status.value,
                     exit_status=step.exit_status,

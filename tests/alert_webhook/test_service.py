@@ -9,11 +9,13 @@ from pathlib import Path
 import yaml
 from webhook_support import make_alert, make_notification
 
+from alert_webhook.metrics import create_metrics
 from alert_webhook.remediation.guardrails import Candidate, History
 from alert_webhook.remediation.playbooks import DEFAULT_PLAYBOOK_FILE
 from alert_webhook.serve import main
-from alert_webhook.service import load_remediation_playbooks, remediation_from
+from alert_webhook.service import Intake, load_remediation_playbooks, remediation_from
 from alert_webhook.settings import settings_from_mapping
+from alert_webhook.store import RecordResult
 
 
 def playbook_file(tmp_path: Path, out: Path) -> Path:
@@ -93,3 +95,25 @@ def test_without_remediation_there_is_no_loop_and_nothing_is_planned(app_factory
     app.test_client().post("/alerts", json=make_notification(make_alert(service="demo")))
     assert "remediation" not in context.workers.loops
     assert context.store.count("remediation_runs") == 0
+
+
+class _Writer:
+    def __init__(self, result: RecordResult) -> None:
+        self.result = result
+
+    def record(self, _incoming: object) -> RecordResult:
+        return self.result
+
+
+def test_intake_wakes_the_remediation_loop_only_for_planned_runs() -> None:
+    woken: list[str] = []
+    for planned in (0, 2):
+        intake = Intake(
+            _Writer(RecordResult(1, 1, 1, planned_runs=planned)),  # type: ignore[arg-type]
+            create_metrics(),
+            lambda: woken.append("deliveries"),
+            lambda: 0.0,
+            wake_remediation=lambda: woken.append("remediation"),
+        )
+        intake.accept(None, b"", 0.0)  # type: ignore[arg-type]
+    assert woken == ["remediation"]

@@ -137,6 +137,10 @@ def test_a_run_whose_runner_died_is_reclaimed_started_and_interrupted(store) -> 
     [row] = runs.list()
     assert row["status"] == "failed" and row["detail"].startswith("interrupted")
     assert [s["status"] for s in row["steps"]] == ["interrupted"]
+    # The dead runner coming back to life cannot rewrite what was decided.
+    late = StepRecord(0, "run_command", {}, StepStatus.SUCCEEDED, 0, "done", None, 1.0)
+    runs.finish_step(dead, late, 150.0)
+    assert [s["status"] for s in runs.list()[0]["steps"]] == ["interrupted"]
 
 
 def test_the_store_refuses_a_second_run_acting_on_one_target(store) -> None:
