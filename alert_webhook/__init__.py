@@ -23,13 +23,24 @@ from alert_webhook.duties import DeadlineEscalation, Duties, Reminders, Watchdog
 from alert_webhook.loops import Loop, Workers
 from alert_webhook.metrics import BacklogCollector, WebhookMetrics, create_metrics
 from alert_webhook.operators import Access
-from alert_webhook.service import Intake, recording_from, stored_channels
+from alert_webhook.remediation.actions import Boundaries
+from alert_webhook.remediation.playbooks import Playbooks
+from alert_webhook.remediation.runner import Runner
+from alert_webhook.service import (
+    Intake,
+    load_remediation_playbooks,
+    recording_from,
+    remediation_from,
+    stored_channels,
+)
 from alert_webhook.settings import Settings
 from alert_webhook.store import SqlStore, StoreUnavailable, open_store
 from alert_webhook.store.group_commit import GroupCommit
+from alert_webhook.store.remediations import RemediationPlanner
 from exporters.instrumentation import instrument_app
 
 DUTIES_INTERVAL = 1.0  # deadlines and heartbeats are minutes-scale
+REMEDIATION_LOOP = "remediation"
 
 
 def create_app(
@@ -41,13 +52,28 @@ def create_app(
     transports: Transports | None = None,
     rand: Callable[[], float] = random.random,
     listen_host: str = "127.0.0.1",
+    playbooks: Playbooks | None = None,
+    action_boundaries: Boundaries | None = None,
 ) -> Flask:
     """The app; its background loops are built here and started by the caller
     (`app.extensions["alert_webhook"].start()`), or stepped by tests.
     `listen_host` is the address it is served on: an allowed Host name, and
-    beyond loopback operators must log in to view."""
+    beyond loopback operators must log in to view. With remediation enabled,
+    `playbooks` are the validated playbook file (read from the settings' path
+    when not given: ConfigError on any problem) and `action_boundaries` what the
+    actions touch (the environment they may pass on: none unless given)."""
     from alert_webhook import dashboard
-    from alert_webhook.api import alerts, auth, guard, health, ids, incidents, ingest, security
+    from alert_webhook.api import (
+        alerts,
+        auth,
+        guard,
+        health,
+        ids,
+        incidents,
+        ingest,
+        remediations,
+        security,
+    )
     from alert_webhook.dashboard import login
 
     app = Flask(__name__)
@@ -83,10 +109,17 @@ def create_app(
         )  # fmt: skip
         for lane in lanes
     ]
-    recording = recording_from(settings, stored_channels(channels))
+    if playbooks is None:
+        playbooks = load_remediation_playbooks(settings)
+    remediation = remediation_from(settings, playbooks)
+    extra = [RemediationPlanner(remediation.playbooks)] if remediation else []
+    recording = recording_from(settings, stored_channels(channels), extra)
     writer = GroupCommit(lambda items: store.record_many(items, recording, clock()))
     workers = Workers([])  # its loops are set below: the watchdog accepts through intake
-    intake = Intake(writer, metrics, partial(workers.wake, *(lane.name for lane in lanes)), clock)
+    intake = Intake(
+        writer, metrics, partial(workers.wake, *(lane.name for lane in lanes)), clock,
+        wake_remediation=partial(workers.wake, REMEDIATION_LOOP) if remediation else lambda: None,
+    )  # fmt: skip
     duties = Duties(
         [
             ("deadlines", DeadlineEscalation(store.incidents, settings.channels, metrics, clock)),
@@ -103,17 +136,23 @@ def create_app(
         ),
         Loop("duties", duties.run_once, DUTIES_INTERVAL),
     )  # fmt: skip
+    if remediation is not None:
+        cfg = settings.remediation
+        runner = Runner(store.remediations, remediation, metrics,
+                        action_boundaries or Boundaries(), clock, cfg.lease_seconds)  # fmt: skip
+        workers.add(Loop(REMEDIATION_LOOP, runner.run_once, cfg.poll_interval_seconds, busy_at=1))
     access = Access.of(settings.auth, listen_host)
     app.extensions[EXTENSION] = AppContext(
         settings=settings, store=store, metrics=metrics, clock=clock, channels=channels,
         breakers=breakers, workers=workers, intake=intake,
-        access=access,
+        access=access, remediation=remediation,
     )  # fmt: skip
     metrics.registry.register(BacklogCollector(store.outbox.backlog, clock))
     instrument_app(app, registry=metrics.registry, metrics_path="/metrics")
     guard.install(app, settings, listen_host)
     auth.install(app, settings, access)
-    for blueprint in (ingest.bp, health.bp, alerts.bp, incidents.bp, dashboard.bp, login.bp):
+    blueprints = (ingest.bp, health.bp, alerts.bp, incidents.bp, remediations.bp, dashboard.bp)
+    for blueprint in (*blueprints, login.bp):
         app.register_blueprint(blueprint)
 
     @app.errorhandler(StoreUnavailable)

@@ -12,6 +12,7 @@ from alert_webhook.delivery.breaker import CircuitBreaker
 from alert_webhook.loops import Workers
 from alert_webhook.metrics import WebhookMetrics
 from alert_webhook.operators import Access
+from alert_webhook.remediation.runner import Remediation
 from alert_webhook.service import Intake
 from alert_webhook.settings import LinkSettings, Settings
 from alert_webhook.store import SqlStore
@@ -30,6 +31,7 @@ class AppContext:
     workers: Workers
     intake: Intake
     access: Access
+    remediation: Remediation | None = None  # None: remediation is off
 
     @property
     def token(self) -> str | None:
@@ -40,7 +42,7 @@ class AppContext:
         return self.settings.links
 
     def start(self) -> None:
-        """The background loops (deliveries, duties)."""
+        """The background loops (deliveries, duties, remediation)."""
         self.workers.start()
 
 

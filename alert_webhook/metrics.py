@@ -14,6 +14,8 @@ from alert_webhook.store.guard import StoreUnavailable
 
 logger = logging.getLogger("alert_webhook.metrics")
 
+# Actions run from milliseconds (an HTTP hook) to minutes (a restart that waits).
+ACTION_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900)
 
 
@@ -28,6 +30,8 @@ class WebhookMetrics:
     escalations: Counter
     last_watchdog: Gauge
     channel_configured: Gauge
+    remediation_runs: Counter
+    remediation_action_duration: Histogram
 
     def count_stored(self, count: int, latency: float, channel: str = "dashboard") -> None:
         """Deliveries written as delivered with their state change (the store is their
@@ -89,6 +93,19 @@ def create_metrics(registry: CollectorRegistry | None = None) -> WebhookMetrics:
             "alert_webhook_channel_configured",
             "1 when a channel has at least one provider with credentials.",
             ["channel"],
+            registry=r,
+        ),
+        remediation_runs=Counter(
+            "alert_webhook_remediation_runs",
+            "Remediation runs ended by playbook and outcome (succeeded/failed/blocked/skipped).",
+            ["playbook", "outcome"],
+            registry=r,
+        ),
+        remediation_action_duration=Histogram(
+            "alert_webhook_remediation_action_duration_seconds",
+            "How long each remediation action ran, by action and its outcome.",
+            ["action", "outcome"],
+            buckets=ACTION_BUCKETS,
             registry=r,
         ),
     )

@@ -16,6 +16,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from alert_webhook.remediation.actions import Boundaries
+from alert_webhook.remediation.playbooks import Playbooks
+from alert_webhook.service import load_remediation_playbooks
 from alert_webhook.settings import ConfigError, Settings, check_bind, load_settings
 from alert_webhook.startup import store_problem
 from alert_webhook.store import StoreUnavailable
@@ -36,14 +39,25 @@ def _stop(_signum: int, _frame: object) -> NoReturn:
     raise SystemExit(0)
 
 
-def _serve(settings: Settings, host: str, port: int, threads: int) -> int:
+def _serve(
+    settings: Settings,
+    host: str,
+    port: int,
+    threads: int,
+    playbooks: Playbooks | None,
+    env: Mapping[str, str],
+) -> int:
     from alert_webhook import create_app
     from alert_webhook.front import create_server
 
     # One process: the request threads, the group commit's writer and the
-    # delivery workers live side by side and share the store.
+    # delivery workers live side by side and share the store. Remediation
+    # actions may pass on only the variables a playbook names, from here.
+    boundaries = Boundaries(env=dict(env))
     try:
-        app = create_app(settings, listen_host=host)
+        app = create_app(
+            settings, listen_host=host, playbooks=playbooks, action_boundaries=boundaries
+        )
     except (StoreUnavailable, OSError) as exc:
         print(f"alert_webhook: {store_problem(settings.store.url, exc)}", file=sys.stderr)
         return EXIT_STORE
@@ -80,6 +94,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         settings = load_settings(args.config, env)
         host, port = _parse_bind(args.bind)
         check_bind(host, settings)
+        playbooks = load_remediation_playbooks(settings)
     except ConfigError as exc:
         for line in exc.lines:
             print(f"alert_webhook: {line}", file=sys.stderr)
@@ -87,4 +102,4 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     if args.check:
         print("alert_webhook: configuration is valid")
         return 0
-    return _serve(settings, host, port, args.threads)
+    return _serve(settings, host, port, args.threads, playbooks, env)

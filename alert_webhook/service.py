@@ -3,7 +3,8 @@
 `accept()` is the one way in for every notification, from Alertmanager (the
 ingest view) or from the webhook itself (the watchdog's own alert): record it
 with whatever else is arriving (the group commit), count what the store
-delivered by recording it, and wake the delivery loop for the rest.
+delivered by recording it, and wake the delivery loop for the rest (and the
+remediation loop for the runs it planned).
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from collections.abc import Callable, Iterable, Mapping
 from alert_webhook.channels import Channel
 from alert_webhook.metrics import WebhookMetrics
 from alert_webhook.payload import Notification
+from alert_webhook.remediation.guardrails import default_guardrails
+from alert_webhook.remediation.playbooks import DEFAULT_PLAYBOOK_FILE, Playbooks, load_playbooks
+from alert_webhook.remediation.runner import Remediation
 from alert_webhook.routing import Router
 from alert_webhook.settings import Settings
 from alert_webhook.store import Incoming, Recording, RecordResult
@@ -34,6 +38,24 @@ def recording_from(
     return Recording(tuple(planners), watchdog.alertname if watchdog.enabled else None)
 
 
+def load_remediation_playbooks(settings: Settings) -> Playbooks | None:
+    """The playbook file the settings name (ConfigError listing every problem in
+    it), or None when remediation is off."""
+    cfg = settings.remediation
+    if not cfg.enabled:
+        return None
+    return load_playbooks(cfg.playbooks_file or DEFAULT_PLAYBOOK_FILE)
+
+
+def remediation_from(settings: Settings, playbooks: Playbooks | None) -> Remediation | None:
+    """Playbooks and guardrails for the runner and the plan view; None when off.
+    The settings' dry run and the file's both hold."""
+    if not settings.remediation.enabled or playbooks is None:
+        return None
+    dry_run = settings.remediation.dry_run or playbooks.dry_run
+    return Remediation(playbooks, default_guardrails(dry_run))
+
+
 def stored_channels(channels: Mapping[str, Channel]) -> list[str]:
     return [name for name, channel in channels.items() if channel.stored]
 
@@ -45,9 +67,10 @@ class Intake:
         metrics: WebhookMetrics,
         wake_deliveries: Callable[[], None],
         clock: Callable[[], float],
+        wake_remediation: Callable[[], None] = lambda: None,
     ) -> None:
         self.writer, self.metrics, self.clock = writer, metrics, clock
-        self.wake_deliveries = wake_deliveries
+        self.wake_deliveries, self.wake_remediation = wake_deliveries, wake_remediation
 
     def accept(self, notification: Notification, body: bytes, received_at: float) -> RecordResult:
         """Commit the notification (StoreUnavailable when the store cannot), then set
@@ -58,4 +81,6 @@ class Intake:
             self.metrics.count_stored(count, latency, channel)
         if result.queued_deliveries:
             self.wake_deliveries()
+        if result.planned_runs:
+            self.wake_remediation()
         return result

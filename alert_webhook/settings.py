@@ -68,6 +68,23 @@ class LinkSettings(_Model):
     )
 
 
+class RemediationSettings(_Model):
+    """Automated recovery: off unless asked for, so an upgrade starts running no
+    commands by itself."""
+
+    enabled: bool = False
+    # None: the shipped playbooks (alert_webhook/playbooks.yml). A relative path is
+    # resolved against the working directory.
+    playbooks_file: Path | None = None
+    # Over the file's own switch and each playbook's: nothing runs, runs are
+    # recorded as skipped with what they would have done.
+    dry_run: bool = False
+    # How long a claimed run is held before another runner may take it over; each
+    # step holds it for its own timeout on top of this.
+    lease_seconds: float = Field(default=30.0, gt=0)
+    poll_interval_seconds: float = Field(default=1.0, gt=0)
+
+
 class Settings(_Model):
     store: StoreSettings = StoreSettings()
     links: LinkSettings = LinkSettings()
@@ -79,6 +96,7 @@ class Settings(_Model):
     incidents: IncidentSettings = IncidentSettings()
     watchdog: WatchdogSettings = WatchdogSettings()
     auth: AuthSettings = AuthSettings()
+    remediation: RemediationSettings = RemediationSettings()
     # Bearer token for POST /alerts; from the environment only.
     token: SecretStr | None = None
     # Signs operators' session cookies; from the environment only.

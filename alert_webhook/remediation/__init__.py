@@ -7,6 +7,9 @@
   parameter model and one `run`; `default_actions()` is the registry.
 - `guardrails.py`: pure decisions over the recorded attempts (cooldown, budget,
   one at a time, blast radius, dry run).
+- `runner.py`: the `remediation` loop's pass: claim a run, render, judge, act,
+  record. `plan.py`: what a payload would set off, for `POST /api/plan`.
 
-This package is a library so far: the webhook does not run it yet.
+The runs themselves live in the store (`store/remediations.py`), planned with
+the firing state change.
 """

@@ -44,6 +44,7 @@ class Tally:
     def __init__(self, size: int) -> None:
         self.queued = [0] * size  # deliveries left pending for the delivery worker
         self.stored: list[Counter[str] | None] = [None] * size  # delivered when written
+        self.planned_runs = [0] * size  # remediation runs for the runner
 
     def count_stored(self, index: int, channel: str) -> None:
         counts = self.stored[index]

@@ -76,6 +76,7 @@ class RecordResult:
     # Deliveries written as delivered (their channel's transport is the store), by channel.
     stored: Mapping[str, int] = field(default_factory=dict)
     stale: int = 0  # firing copies of instances already resolved: recorded, not acted on
+    planned_runs: int = 0  # remediation runs planned, for the runner
 
     @property
     def stored_deliveries(self) -> int:
@@ -188,10 +189,18 @@ class Recorder:
                 queued,
                 stored or _NOTHING_STORED,
                 stale,
+                planned,
             )  # fmt: skip
-            for nid, item, changes, queued, stored, stale in zip(
-                nids, items, changes_of, tally.queued, tally.stored, stale_of, strict=True
-            )
+            for nid, item, changes, queued, stored, stale, planned in zip(
+                nids,
+                items,
+                changes_of,
+                tally.queued,
+                tally.stored,
+                stale_of,
+                tally.planned_runs,
+                strict=True,
+            )  # fmt: skip
         ]
 
     def _state_changes(self, conn: Connection, batch: _Batch) -> list[StateChange]:

@@ -114,3 +114,28 @@ class Outcome:
     def __post_init__(self) -> None:
         if not self.status.final:
             raise ValueError(f"an outcome is a final state, not {self.status}")
+
+
+class RunStatus(StrEnum):
+    """A remediation run's state: planned with its state change, claimed by a runner,
+    then one final state."""
+
+    PLANNED = "planned"  # waiting for a runner
+    IN_FLIGHT = "in_flight"  # claimed under a lease (acting once `started_at` is set)
+    SUCCEEDED = "succeeded"  # a step worked
+    FAILED = "failed"  # every step failed, or its runner died mid-step
+    BLOCKED = "blocked"  # a guardrail or a label refused it: nothing ran
+    SKIPPED = "skipped"  # a dry run: recorded what would have run
+
+    @property
+    def final(self) -> bool:
+        return self not in (RunStatus.PLANNED, RunStatus.IN_FLIGHT)
+
+
+class StepStatus(StrEnum):
+    STARTED = "started"  # written before the action runs
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    INTERRUPTED = "interrupted"  # its runner died while it ran: its effect is unknown
+    SKIPPED = "skipped"  # a dry run: rendered, not run

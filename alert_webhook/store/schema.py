@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    and_,
 )
 
 metadata = MetaData()
@@ -124,4 +125,65 @@ heartbeats = Table(
     metadata,
     Column("name", Text, primary_key=True),
     Column("last_seen", Float, nullable=False),
+)
+
+# One remediation run per (firing state change × playbook): the unique key makes
+# every replica and every Alertmanager peer plan it once; `claimed_until` is the
+# lease that decides which runner works it. `started_at` is set when the runner
+# commits to acting (a blocked run never starts); while it is set and
+# `finished_at` is not, the run is acting on its target.
+remediation_runs = Table(
+    "remediation_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("alert_id", Integer, ForeignKey("alerts.id"), nullable=False),
+    Column("event_id", Integer, ForeignKey("alert_events.id"), nullable=False),
+    Column("playbook", String(100), nullable=False),
+    Column("target", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", Float, nullable=False),
+    Column("claimed_until", Float),
+    Column("claimed_by", String(64)),
+    Column("planned_at", Float, nullable=False),
+    Column("started_at", Float),
+    Column("finished_at", Float),
+    Column("guardrail", String(32)),
+    Column("detail", Text),
+    UniqueConstraint("event_id", "playbook", name="uq_remediation_run"),
+)
+Index("ix_remediation_runs_due", remediation_runs.c.status, remediation_runs.c.next_attempt_at)
+Index("ix_remediation_runs_started", remediation_runs.c.started_at)
+# One run acting on a target at a time, whichever replica started it: the store
+# refuses a second started-and-unfinished run there, even when two runners judged
+# the guardrails at the same moment.
+_acting = and_(remediation_runs.c.started_at.is_not(None), remediation_runs.c.finished_at.is_(None))
+Index(
+    "ux_remediation_acting",
+    remediation_runs.c.target,
+    unique=True,
+    sqlite_where=_acting,
+    postgresql_where=_acting,
+)
+
+# Each step of a run as it was tried: written when it starts (so a runner that
+# takes over a crashed run sees what was under way) and completed when it ends.
+# `params` are the rendered parameters: label values and literal settings, never
+# a secret (those stay in environment variables the parameters only name).
+remediation_steps = Table(
+    "remediation_steps",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("remediation_runs.id"), nullable=False),
+    Column("step", Integer, nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("params", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("exit_status", Integer),
+    Column("output", Text),
+    Column("detail", Text),
+    Column("started_at", Float, nullable=False),
+    Column("finished_at", Float),
+    Column("duration", Float),
+    UniqueConstraint("run_id", "step", name="uq_remediation_step"),
 )

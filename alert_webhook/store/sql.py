@@ -24,6 +24,7 @@ from alert_webhook.store.incidents import Incidents
 from alert_webhook.store.outbox import Outbox
 from alert_webhook.store.planners import Recording
 from alert_webhook.store.record import Incoming, Recorder, RecordResult
+from alert_webhook.store.remediations import Remediations
 from alert_webhook.store.schema import alerts, heartbeats, metadata
 
 
@@ -78,6 +79,7 @@ class SqlStore:
         self.tx = Transactions(engine, serialize_writes=dialect.name == "sqlite")
         self.outbox = Outbox(self.tx, dialect)
         self.incidents = Incidents(self.tx, dialect)
+        self.remediations = Remediations(self.tx, dialect)
         self._recorder = Recorder(dialect)
 
     def create_schema(self) -> None:

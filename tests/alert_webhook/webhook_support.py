@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from pathlib import Path
@@ -150,3 +151,27 @@ def log_in(client: Any, name: str = "alice", password: str = OPERATOR_PASSWORD) 
     """Log in through the login form, as a browser does; the response to the post."""
     token = csrf_token(client.get("/login").get_data(as_text=True))
     return client.post("/login", data={"name": name, "password": password, "csrf_token": token})
+
+
+def concurrently(*calls: Callable[[], Any]) -> list[Any]:
+    """Run the calls on threads released together; their results in order (an
+    exception in one is raised here)."""
+    results: list[Any] = [None] * len(calls)
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(calls))
+
+    def run(i: int, call: Callable[[], Any]) -> None:
+        barrier.wait()
+        try:
+            results[i] = call()
+        except BaseException as exc:  # noqa: BLE001 - re-raised on the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    if errors:
+        raise errors[0]
+    return results

@@ -24,8 +24,7 @@ from support.procs import find_binary, free_port, python_module, running, wait_u
 
 Series = dict[str, list[dict[str, str]]]  # metric name → label sets of its samples
 
-# Where each input comes from, by name; the webhook's remediation counter is
-# not in alert_webhook.metrics yet (docs/metrics.md has its row).
+# Where each input comes from, by name.
 SOURCES: dict[str, Callable[[str], bool]] = {
     "host": lambda n: n.startswith("node_"),
     "probe": lambda n: n.startswith(("probe_", "db_pool_", "backup_")) or n == "task_queue_depth",
@@ -34,7 +33,8 @@ SOURCES: dict[str, Callable[[str], bool]] = {
     "alertmanager": lambda n: n.startswith("alertmanager_"),
     "prometheus": lambda n: n.startswith("prometheus_") or n == "up",
 }
-PENDING = {"alert_webhook_remediation_runs_total": "remediation metrics not in the webhook yet"}
+# Inputs a rule reads before their exporter publishes them: name → why (none now).
+PENDING: dict[str, str] = {}
 
 
 def all_inputs() -> set[str]:

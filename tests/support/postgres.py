@@ -28,7 +28,10 @@ def _newest_debian_bin() -> Path:
 
 PG_BIN = Path(os.environ["PG_BIN"]) if os.environ.get("PG_BIN") else _newest_debian_bin()
 # Every table of the webhook's store, children first; emptied between tests.
-TABLES = "deliveries, incidents, heartbeats, alert_events, alerts, notifications"
+TABLES = (
+    "remediation_steps, remediation_runs, deliveries, incidents, heartbeats, alert_events, "
+    "alerts, notifications"
+)
 
 
 def unavailable() -> str | None:

@@ -1,0 +1,191 @@
+"""The runner: the `remediation` loop's pass over due runs.
+
+For each run it claims under the lease:
+
+1. a run an earlier runner had started (its lease ran out: that runner died or
+   hung) is not run again, since a step may have acted already: it is recorded
+   failed, interrupted, and people take over;
+2. every step is rendered with the alert's labels; a value that fails its
+   parameter's rules means no action at all: the run is blocked with the reason;
+3. the guardrails judge it from the runs on record (every replica's): blocked
+   with the guardrail's reason, or a dry run recorded as skipped with the
+   rendered parameters of each step;
+   (a playbook that requires approval is blocked: approval is not built yet);
+4. the run is started (the store refuses a second run acting on one target),
+   then the steps are tried in order until one succeeds — each written as
+   started before its action runs and completed with what it returned.
+
+Verification against Prometheus and escalation are not done here yet: a
+succeeded run means an action reported success, not that the alert cleared.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from alert_webhook.metrics import WebhookMetrics
+from alert_webhook.remediation.actions import ActionResult, Boundaries, Outcome
+from alert_webhook.remediation.guardrails import Candidate, Decision, Guardrails, History
+from alert_webhook.remediation.playbooks import Playbook, Playbooks, RenderedStep, render_step
+from alert_webhook.remediation.templates import Refused
+from alert_webhook.store.remediations import Remediations, RunJob, StepRecord
+from alert_webhook.store.rows import RunStatus, StepStatus
+
+# The refusal of a label value is reported like a guardrail's, under this name.
+LABELS_GUARDRAIL = "labels"
+# Approval through the API is not built yet: a playbook that asks for it must not
+# act without it, so its runs are blocked under this name until it is.
+APPROVAL = Decision(
+    "blocked", "approval", "the playbook needs an operator's approval, which cannot be given yet"
+)
+_STEP_STATUS = {
+    Outcome.SUCCEEDED: StepStatus.SUCCEEDED,
+    Outcome.FAILED: StepStatus.FAILED,
+    Outcome.TIMED_OUT: StepStatus.TIMED_OUT,
+}
+
+
+def rendered_params(step: RenderedStep) -> dict[str, object]:
+    """What is recorded and shown of a step's parameters: the rendered values, which
+    hold label values and literal settings, never a secret (parameters only name
+    the environment variables that hold those)."""
+    return step.params.model_dump(mode="json")
+
+
+def render_all(book: Playbook, playbooks: Playbooks, labels: dict[str, str]) -> list[RenderedStep]:
+    """Every step for these labels, or `Refused` with every reason of every step."""
+    rendered, reasons = [], []
+    for index, step in enumerate(book.actions):
+        try:
+            rendered.append(render_step(step, playbooks.actions, labels))
+        except Refused as refused:
+            reasons += [f"step {index} ({step.action}): {r}" for r in refused.reasons]
+    if reasons:
+        raise Refused(reasons)
+    return rendered
+
+
+def horizon(playbooks: Playbooks) -> float:
+    """How far back a guardrail may look: the longest window or cooldown."""
+    spans = [max(p.window, p.cooldown) for p in playbooks.playbooks]
+    return max(spans, default=0.0)
+
+
+@dataclass(frozen=True)
+class Remediation:
+    """What the factory built for remediation: the runner's inputs and the plan
+    view's (the same playbooks and guardrails)."""
+
+    playbooks: Playbooks
+    guardrails: Guardrails
+
+    def book(self, name: str) -> Playbook | None:
+        return next((p for p in self.playbooks.playbooks if p.name == name), None)
+
+    def history(self, runs: Remediations, now: float, excluding: int | None = None) -> History:
+        return History(runs.attempts(now - horizon(self.playbooks), excluding), now)
+
+    def blocking(self, candidate: Candidate, history: History) -> list[Decision]:
+        """Every guardrail that would stop the run now, approval first."""
+        found = self.guardrails.blocking(candidate, history)
+        return [APPROVAL, *found] if candidate.playbook.require_approval else found
+
+    def decide(self, candidate: Candidate, history: History) -> Decision:
+        if candidate.playbook.require_approval:
+            return APPROVAL
+        return self.guardrails.decide(candidate, history)
+
+
+class Runner:
+    def __init__(
+        self,
+        runs: Remediations,
+        remediation: Remediation,
+        metrics: WebhookMetrics,
+        boundaries: Boundaries,
+        clock: Callable[[], float],
+        lease_seconds: float = 30.0,
+        worker_id: str | None = None,
+    ) -> None:
+        self.runs, self.remediation, self.metrics = runs, remediation, metrics
+        self.boundaries, self.clock, self.lease_seconds = boundaries, clock, lease_seconds
+        self.worker_id = worker_id or uuid.uuid4().hex[:16]
+
+    def run_once(self) -> int:
+        """Claim one due run and work it; how many were claimed. One at a time: a
+        run's steps may take minutes, and the lease is held per run."""
+        jobs = self.runs.claim(self.clock(), self.worker_id, self.lease_seconds, 1)
+        for job in jobs:
+            self.work(job)
+        return len(jobs)
+
+    def _end(
+        self, job: RunJob, status: RunStatus, detail: str | None, guardrail: str | None = None,
+        skipped: Sequence[StepRecord] = (),
+    ) -> None:  # fmt: skip
+        if self.runs.finish(job, status, self.clock(), detail, guardrail, skipped):
+            self.metrics.remediation_runs.labels(job.playbook, status.value).inc()
+
+    def work(self, job: RunJob) -> None:
+        if job.started_at is not None:
+            if self.runs.interrupt(job, self.clock()):
+                self.metrics.remediation_runs.labels(job.playbook, RunStatus.FAILED.value).inc()
+            return
+        book = self.remediation.book(job.playbook)
+        if book is None:
+            detail = f"playbook {job.playbook} is no longer in the playbook file"
+            return self._end(job, RunStatus.FAILED, detail)
+        try:
+            steps = render_all(book, self.remediation.playbooks, job.labels)
+        except Refused as refused:
+            return self._end(job, RunStatus.BLOCKED, str(refused), LABELS_GUARDRAIL)
+        now = self.clock()
+        history = self.remediation.history(self.runs, now, excluding=job.id)
+        decision = self.remediation.decide(Candidate(book, job.target), history)
+        if decision.verdict == "blocked":
+            return self._end(job, RunStatus.BLOCKED, decision.reason, decision.guardrail)
+        if decision.verdict == "dry_run":
+            would = [
+                StepRecord(i, s.action.name, rendered_params(s), StepStatus.SKIPPED)
+                for i, s in enumerate(steps)
+            ]
+            return self._end(job, RunStatus.SKIPPED, decision.reason, decision.guardrail, would)
+        if not self.runs.start(job, now, now + self.lease_seconds):
+            # Lost the lease (then nothing is written), or another run started on
+            # the target since the guardrails looked.
+            blocked = Decision("blocked", "one_at_a_time", f"another run is acting on {job.target}")
+            return self._end(job, RunStatus.BLOCKED, blocked.reason, blocked.guardrail)
+        self._act(job, steps)
+
+    def _act(self, job: RunJob, steps: Sequence[RenderedStep]) -> None:
+        failures = []
+        for index, step in enumerate(steps):
+            params = rendered_params(step)
+            record = StepRecord(index, step.action.name, params, StepStatus.STARTED)
+            now = self.clock()
+            if not self.runs.start_step(job, record, now, now + step.timeout + self.lease_seconds):
+                return  # our lease is gone: whoever holds the run now decides
+            result = step.action.run(step.params, step.timeout, self.boundaries)
+            self._record_step(job, index, step, params, result)
+            if result.outcome is Outcome.SUCCEEDED:
+                return self._end(
+                    job, RunStatus.SUCCEEDED, f"step {index} ({step.action.name}) succeeded"
+                )
+            failures.append(f"step {index} ({step.action.name}): {result.detail or result.outcome}")
+        self._end(job, RunStatus.FAILED, "; ".join(failures) or "no step ran")
+
+    def _record_step(
+        self, job: RunJob, index: int, step: RenderedStep, params: dict[str, object],
+        result: ActionResult,
+    ) -> None:  # fmt: skip
+        status = _STEP_STATUS[result.outcome]
+        self.metrics.remediation_action_duration.labels(step.action.name, status.value).observe(
+            max(0.0, result.duration)
+        )
+        done = StepRecord(
+            index, step.action.name, params, status, result.status, result.output,
+            result.detail or None, result.duration,
+        )  # fmt: skip
+        self.runs.finish_step(job, done, self.clock())

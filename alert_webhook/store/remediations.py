@@ -1,0 +1,281 @@
+"""Remediation runs: planned with the firing state change, worked under a lease.
+
+A run is planned in the transaction that records its state change (the
+`RemediationPlanner`), once per (state change × playbook) thanks to the unique
+key. A runner claims due runs under the lease (`store/lease.py`), so replicas
+never both work one; every later write is guarded by the claim token.
+
+What survives a crash: a run is *started* (its `started_at` written) before any
+action runs, and each step is written before its action runs. A runner that
+claims a run after its lease ran out and finds it started does not run it again
+— the dead runner's step may have half-happened — but records it failed,
+interrupted (`interrupt`). A run claimed but never started is simply worked.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.exc import IntegrityError
+
+from alert_webhook.remediation.guardrails import Attempt
+from alert_webhook.remediation.playbooks import Playbooks
+from alert_webhook.store.bulk import Bulk, Statement, insert_for
+from alert_webhook.store.guard import Transactions
+from alert_webhook.store.lease import Lease
+from alert_webhook.store.planners import StateChange, Tally, _PerDialect
+from alert_webhook.store.rows import RunStatus, StepStatus
+from alert_webhook.store.schema import alerts, remediation_runs, remediation_steps
+
+PLANNED, IN_FLIGHT = RunStatus.PLANNED.value, RunStatus.IN_FLIGHT.value
+runs, steps = remediation_runs, remediation_steps
+
+
+class NewRun(NamedTuple):
+    """A run to plan, in the INSERT's bind order."""
+
+    alert_id: int
+    event_id: int
+    playbook: str
+    target: str
+    status: str
+    attempts: int
+    next_attempt_at: float
+    planned_at: float
+
+    @classmethod
+    def planned(cls, alert_id: int, event_id: int, playbook: str, target: str, at: float) -> NewRun:
+        return cls(alert_id, event_id, playbook, target, PLANNED, 0, at, at)
+
+
+def run_insert(dialect: Dialect) -> Bulk:
+    """INSERT of `NewRun` rows; the unique key makes every replica plan each once."""
+    return Bulk(insert_for(dialect)(runs).on_conflict_do_nothing(), dialect, NewRun._fields)
+
+
+class RemediationPlanner:
+    """A planned run for each firing state change whose playbook has actions: each
+    alert judged on its own, the first matching playbook its playbook. A resolved
+    change, or a playbook with no actions (escalate only), plans nothing."""
+
+    def __init__(self, playbooks: Playbooks) -> None:
+        self.playbooks = playbooks
+        self._statements = _PerDialect()
+
+    def plan(
+        self, conn: Connection, changes: Sequence[StateChange], now: float, tally: Tally
+    ) -> None:
+        rows = []
+        for c in changes:
+            book = self.playbooks.select(c.alert) if c.status == "firing" else None
+            if book is not None and book.actions:
+                target = book.target_of(c.alert.labels)
+                rows.append(NewRun.planned(c.alert_id, c.id, book.name, target, c.received_at))
+                tally.planned_runs[c.index] += 1
+        if rows:
+            self._statements.get(conn.dialect, run_insert)(conn, rows)
+
+
+@dataclass(frozen=True)
+class RunJob:
+    """A claimed run with the alert it acts for."""
+
+    id: int
+    claim: str  # the lease token: only its holder may write the run
+    alert_id: int
+    event_id: int
+    playbook: str
+    target: str
+    attempts: int
+    planned_at: float
+    started_at: float | None  # set: an earlier runner began acting and died
+    alertname: str
+    labels: dict[str, str]
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """One step's row: what ran (or would have) and what it returned."""
+
+    step: int
+    action: str
+    params: dict[str, Any]
+    status: StepStatus
+    exit_status: int | None = None
+    output: str | None = None
+    detail: str | None = None
+    duration: float | None = None
+
+
+class Remediations:
+    def __init__(self, tx: Transactions, dialect: Dialect) -> None:
+        self.tx = tx
+        self.lease = Lease(
+            runs, dialect, pending=PLANNED, in_flight=IN_FLIGHT,
+            due_at=runs.c.next_attempt_at, on_claim={"attempts": runs.c.attempts + 1},
+        )  # fmt: skip
+        self._claimed = Statement(
+            select(runs, alerts.c.alertname, alerts.c.labels)
+            .join(alerts, alerts.c.id == runs.c.alert_id)
+            .where(runs.c.claimed_by == bindparam("c_claim"), runs.c.status == IN_FLIGHT)
+            .order_by(runs.c.id),
+            dialect,
+        )
+
+    def claim(self, now: float, worker: str, lease: float, limit: int) -> list[RunJob]:
+        """Take up to `limit` due runs: planned ones, or in flight past their lease."""
+        claim = Lease.new_claim(worker)
+        with self.tx.write() as conn:
+            if not self.lease.claim(conn, now, claim, lease, limit):
+                return []
+            rows = self._claimed.mappings(conn, {"c_claim": claim})
+        return [
+            RunJob(
+                id=r["id"],
+                claim=claim,
+                alert_id=r["alert_id"],
+                event_id=r["event_id"],
+                playbook=r["playbook"],
+                target=r["target"],
+                attempts=r["attempts"],
+                planned_at=r["planned_at"],
+                started_at=r["started_at"],
+                alertname=r["alertname"],
+                labels=json.loads(r["labels"]),
+            )  # fmt: skip
+            for r in rows
+        ]
+
+    def attempts(self, since: float, excluding: int | None = None) -> list[Attempt]:
+        """What the guardrails judge from: runs started after `since`, and every run
+        still acting whenever it started; `outcome` None while it acts."""
+        query = select(runs.c.id, runs.c.playbook, runs.c.target, runs.c.started_at,
+                       runs.c.finished_at, runs.c.status).where(
+            runs.c.started_at.is_not(None),
+            or_(runs.c.started_at > since, runs.c.finished_at.is_(None)),
+        )  # fmt: skip
+        if excluding is not None:
+            query = query.where(runs.c.id != excluding)
+        with self.tx.read() as conn:
+            rows = conn.execute(query).all()
+        return [
+            Attempt(r.playbook, r.target, r.started_at,
+                    None if r.finished_at is None else r.status)
+            for r in rows
+        ]  # fmt: skip
+
+    def start(self, job: RunJob, now: float, lease_until: float) -> bool:
+        """Commit to acting. False when the lease was lost, or when another run is
+        already acting on the target (the store's own one-at-a-time check)."""
+        values = {"started_at": now, "claimed_until": lease_until}
+        try:
+            with self.tx.write() as conn:
+                return self.lease.update_owned(conn, job.id, job.claim, values)
+        except IntegrityError:
+            return False
+
+    def start_step(self, job: RunJob, step: StepRecord, now: float, lease_until: float) -> bool:
+        """Write the step as started, and hold the lease until its timeout has passed,
+        before its action runs; False (and nothing written) when the lease was lost."""
+        with self.tx.write() as conn:
+            if not self.lease.update_owned(conn, job.id, job.claim, {"claimed_until": lease_until}):
+                return False
+            conn.execute(insert(steps).values(_step_row(job.id, step, now)))
+            return True
+
+    def finish_step(self, job: RunJob, step: StepRecord, now: float) -> None:
+        """Complete a started step; one another runner already marked interrupted
+        stays so, in keeping with its run's record."""
+        with self.tx.write() as conn:
+            conn.execute(
+                update(steps)
+                .where(
+                    steps.c.run_id == job.id,
+                    steps.c.step == step.step,
+                    steps.c.status == StepStatus.STARTED.value,
+                )
+                .values(
+                    status=step.status.value,
+                    exit_status=step.exit_status,
+                    output=step.output,
+                    detail=step.detail,
+                    duration=step.duration,
+                    finished_at=now,
+                )  # fmt: skip
+            )
+
+    def finish(
+        self,
+        job: RunJob,
+        status: RunStatus,
+        now: float,
+        detail: str | None = None,
+        guardrail: str | None = None,
+        skipped: Sequence[StepRecord] = (),
+    ) -> bool:
+        """Record the run's final state (with a dry run's steps, if any); False when
+        the lease was lost, and then nothing was written."""
+        if not status.final:
+            raise ValueError(f"a run ends in a final state, not {status}")
+        values: dict[str, Any] = {
+            "status": status.value, "finished_at": now, "claimed_until": None,
+            "detail": detail, "guardrail": guardrail,
+        }  # fmt: skip
+        if status is RunStatus.SKIPPED:
+            values["started_at"] = now  # a dry run counts as an attempt
+        with self.tx.write() as conn:
+            if not self.lease.update_owned(conn, job.id, job.claim, values):
+                return False
+            if skipped:
+                conn.execute(insert(steps), [_step_row(job.id, s, now, now) for s in skipped])
+            return True
+
+    def interrupt(self, job: RunJob, now: float) -> bool:
+        """A run its runner died in: its unfinished steps interrupted, the run failed."""
+        detail = "interrupted: its runner stopped mid-run; not run again, as a step may have acted"
+        with self.tx.write() as conn:
+            values = {"status": RunStatus.FAILED.value, "finished_at": now,
+                      "claimed_until": None, "detail": detail}  # fmt: skip
+            if not self.lease.update_owned(conn, job.id, job.claim, values):
+                return False
+            conn.execute(
+                update(steps)
+                .where(steps.c.run_id == job.id, steps.c.status == StepStatus.STARTED.value)
+                .values(status=StepStatus.INTERRUPTED.value, finished_at=now,
+                        detail="its runner stopped while it ran")
+            )  # fmt: skip
+            return True
+
+    def list(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Newest runs first, each with its steps in order."""
+        with self.tx.read() as conn:
+            found = [dict(r) for r in conn.execute(
+                select(runs).order_by(runs.c.id.desc()).limit(limit)
+            ).mappings()]  # fmt: skip
+            ids = [r["id"] for r in found]
+            by_run: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+            if ids:
+                query = select(steps).where(steps.c.run_id.in_(ids)).order_by(steps.c.step)
+                for s in conn.execute(query).mappings():
+                    row = dict(s)
+                    row["params"] = json.loads(row["params"])
+                    by_run[row.pop("run_id")].append(row)
+        for run in found:
+            run["steps"] = by_run[run["id"]]
+        return found
+
+
+def _step_row(
+    run_id: int, step: StepRecord, started_at: float, finished_at: float | None = None
+) -> dict[str, Any]:
+    return {
+        "run_id": run_id, "step": step.step, "action": step.action,
+        "params": json.dumps(step.params, sort_keys=True), "status": step.status.value,
+        "exit_status": step.exit_status, "output": step.output, "detail": step.detail,
+        "duration": step.duration, "started_at": started_at, "finished_at": finished_at,
+    }  # fmt: skip
