@@ -7,6 +7,7 @@ demo/traffic.py.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
 import signal
 import sys
@@ -14,6 +15,23 @@ import threading
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with(master: int) -> None:
+    """Have the kernel kill this worker when its master dies. A master killed with
+    SIGKILL cannot stop its worker, which would then finish gunicorn's graceful
+    shutdown (30 s, while its own traffic keeps a connection busy) still holding
+    the port, and a restarted demo could not bind it. Linux only; elsewhere the
+    worker notices the new parent on its own, later."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != master:  # it died before the call: nothing will signal us
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 class _Server(BaseApplication):
@@ -45,6 +63,7 @@ class _Server(BaseApplication):
         # load() runs in the worker: /chaos/die must stop the gunicorn master
         # too, or it would just respawn the worker.
         master = os.getppid()
+        _die_with(master)
         app = create_app(die=lambda: os.kill(master, signal.SIGTERM))
         # The traffic lives and dies with the worker that serves it, so a dead
         # demo has no traffic either.
