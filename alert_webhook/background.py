@@ -1,0 +1,84 @@
+"""What runs beside the requests, wired together: the intake that records each
+notification and wakes the loops, one delivery lane per channel that leaves the
+process, the time-driven duties, and the remediation runner when it is enabled."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+
+from alert_webhook.channels import Channel
+from alert_webhook.delivery import lanes_for, provider_breakers
+from alert_webhook.delivery.breaker import CircuitBreaker
+from alert_webhook.delivery.worker import DeliveryWorker
+from alert_webhook.duties import DeadlineEscalation, Duties, Reminders, Watchdog
+from alert_webhook.loops import Loop, Workers
+from alert_webhook.metrics import WebhookMetrics
+from alert_webhook.remediation.actions import Boundaries
+from alert_webhook.remediation.runner import Remediation, Runner
+from alert_webhook.service import Intake, recording_from, stored_channels
+from alert_webhook.settings import Settings
+from alert_webhook.store import SqlStore
+from alert_webhook.store.group_commit import GroupCommit
+from alert_webhook.store.remediations import RemediationPlanner
+
+DUTIES_INTERVAL = 1.0  # deadlines and heartbeats are minutes-scale
+REMEDIATION_LOOP = "remediation"
+
+
+@dataclass(frozen=True)
+class Background:
+    intake: Intake
+    workers: Workers
+    breakers: Mapping[str, CircuitBreaker]
+
+
+def build_background(
+    settings: Settings,
+    store: SqlStore,
+    channels: Mapping[str, Channel],
+    metrics: WebhookMetrics,
+    remediation: Remediation | None,
+    *,
+    clock: Callable[[], float],
+    rand: Callable[[], float],
+    action_boundaries: Boundaries | None = None,
+) -> Background:
+    delivery = settings.delivery
+    breakers = provider_breakers(channels, delivery.breaker, metrics, clock)
+    lanes = lanes_for(channels)
+    extra = [RemediationPlanner(remediation.playbooks)] if remediation else []
+    recording = recording_from(settings, stored_channels(channels), extra)
+    writer = GroupCommit(lambda items: store.record_many(items, recording, clock()))
+    workers = Workers()  # loops are added below: the watchdog accepts through the intake
+    intake = Intake(
+        writer, metrics, partial(workers.wake, *(lane.name for lane in lanes)), clock,
+        wake_remediation=partial(workers.wake, REMEDIATION_LOOP) if remediation else lambda: None,
+    )  # fmt: skip
+    trials = ThreadPoolExecutor(2, thread_name_prefix="breaker-trial")
+    for lane in lanes:
+        worker = DeliveryWorker(
+            store.outbox, channels, breakers, delivery, settings.links, settings.channels,
+            metrics, clock=clock, rand=rand, lane=lane, trials=trials,
+        )  # fmt: skip
+        workers.add(
+            Loop(lane.name, worker.run_once, delivery.poll_interval_seconds,
+                 busy_at=delivery.batch_size, coalesce=delivery.coalesce_seconds)
+        )  # fmt: skip
+    duties = Duties(
+        [
+            ("deadlines", DeadlineEscalation(store.incidents, settings.channels, metrics, clock)),
+            ("reminders", Reminders(store.incidents, delivery.reminder_interval_seconds, clock)),
+            ("watchdog", Watchdog(settings.watchdog, settings.links.runbook_base_url, store,
+                                  intake.accept, metrics, clock)),
+        ]
+    )  # fmt: skip
+    workers.add(Loop("duties", duties.run_once, DUTIES_INTERVAL))
+    if remediation is not None:
+        cfg = settings.remediation
+        runner = Runner(store.remediations, remediation, metrics,
+                        action_boundaries or Boundaries(), clock, cfg.lease_seconds)  # fmt: skip
+        workers.add(Loop(REMEDIATION_LOOP, runner.run_once, cfg.poll_interval_seconds, busy_at=1))
+    return Background(intake, workers, breakers)
