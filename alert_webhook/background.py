@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 
-from alert_webhook.channels import Channel
+from alert_webhook.channels import Channel, stored_channels
 from alert_webhook.delivery import lanes_for, provider_breakers
 from alert_webhook.delivery.breaker import CircuitBreaker
 from alert_webhook.delivery.worker import DeliveryWorker
@@ -18,7 +18,7 @@ from alert_webhook.loops import Loop, Workers
 from alert_webhook.metrics import WebhookMetrics
 from alert_webhook.remediation.actions import Boundaries
 from alert_webhook.remediation.runner import Remediation, Runner
-from alert_webhook.service import Intake, recording_from, stored_channels
+from alert_webhook.service import Intake, recording_from
 from alert_webhook.settings import Settings
 from alert_webhook.store import SqlStore
 from alert_webhook.store.group_commit import GroupCommit

@@ -33,7 +33,7 @@ class WebhookMetrics:
     remediation_runs: Counter
     remediation_action_duration: Histogram
 
-    def count_stored(self, count: int, latency: float, channel: str = "dashboard") -> None:
+    def count_stored(self, count: int, latency: float, channel: str) -> None:
         """Deliveries written as delivered with their state change (the store is their
         transport): counted like the worker counts the ones it hands over."""
         self.deliveries.labels(channel, channel, "delivered").inc(count)

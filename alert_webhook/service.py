@@ -9,9 +9,8 @@ remediation loop for the runs it planned).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 
-from alert_webhook.channels import Channel
 from alert_webhook.metrics import WebhookMetrics
 from alert_webhook.payload import Notification
 from alert_webhook.remediation.guardrails import default_guardrails
@@ -54,10 +53,6 @@ def remediation_from(settings: Settings, playbooks: Playbooks | None) -> Remedia
         return None
     dry_run = settings.remediation.dry_run or playbooks.dry_run
     return Remediation(playbooks, default_guardrails(dry_run))
-
-
-def stored_channels(channels: Mapping[str, Channel]) -> list[str]:
-    return [name for name, channel in channels.items() if channel.stored]
 
 
 class Intake:

@@ -8,6 +8,7 @@ saying whether the failure is worth retrying and whether it is the recipient's
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -76,3 +77,9 @@ class Channel:
     @property
     def configured(self) -> bool:
         return self.problem is None and bool(self.providers)
+
+
+def stored_channels(channels: Mapping[str, Channel]) -> list[str]:
+    """The channels whose transport is the store: their deliveries are delivered when
+    recorded, and they carry an alert when every other channel failed."""
+    return [name for name, channel in channels.items() if channel.stored]

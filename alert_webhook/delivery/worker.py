@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from alert_webhook.channels import Channel, DeliveryError, Message
+from alert_webhook.channels import Channel, DeliveryError, Message, stored_channels
 from alert_webhook.delivery.breaker import HALF_OPEN, CircuitBreaker
 from alert_webhook.delivery.policy import Backoff
 from alert_webhook.metrics import WebhookMetrics
@@ -81,7 +81,7 @@ class DeliveryWorker:
         self._lock = threading.Lock()
         self.backoff = Backoff.from_settings(settings.retry, rand)
         # When every other channel of an alert failed, the store's own ones still show it.
-        self.last_resort = [c.name for c in channels.values() if c.stored]
+        self.last_resort = stored_channels(channels)
         self._batched: list[tuple[Outcome, DeliveryJob]] = []
         # Outcomes the store could not take when they happened (a blip): recorded
         # before the next claim, so the lease still protects them.
