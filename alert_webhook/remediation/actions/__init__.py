@@ -15,12 +15,19 @@ def default_actions() -> dict[str, Action]:
     """name → action; the registry playbooks are checked against and the runner uses."""
     from alert_webhook.remediation.actions import (
         cleanup_disk,
+        failover,
         http_request,
         restart_service,
         run_command,
     )
 
-    actions = (run_command.ACTION, http_request.ACTION, restart_service.ACTION, cleanup_disk.ACTION)
+    actions = (
+        run_command.ACTION,
+        http_request.ACTION,
+        restart_service.ACTION,
+        cleanup_disk.ACTION,
+        failover.ACTION,
+    )
     return {action.name: action for action in actions}
 
 
