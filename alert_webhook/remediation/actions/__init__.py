@@ -18,6 +18,7 @@ def default_actions() -> dict[str, Action]:
         failover,
         http_request,
         restart_service,
+        restore_from_backup,
         run_command,
     )
 
@@ -27,6 +28,7 @@ def default_actions() -> dict[str, Action]:
         restart_service.ACTION,
         cleanup_disk.ACTION,
         failover.ACTION,
+        restore_from_backup.ACTION,
     )
     return {action.name: action for action in actions}
 

@@ -26,12 +26,17 @@ failover:
 from __future__ import annotations
 
 import os
-from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, ValidationError, field_validator, model_validator
 
 from alert_webhook.remediation.actions.base import SAFE_WORD, EnvVar
+from alert_webhook.remediation.actions.contained import (
+    absolute_clean,
+    clean_roots,
+    strictly_under,
+    under,
+)
 from alert_webhook.remediation.actions.http_request import HttpRequestParams
 from exporters.config import Duration, Strict, validation_problems
 
@@ -42,19 +47,6 @@ BackendName = Annotated[str, StringConstraints(pattern=SAFE_WORD)]
 ServiceName = Annotated[str, StringConstraints(pattern=SERVICE_NAME)]
 # The placeholders a mechanism may hold; each is replaced by the chosen backend's.
 PLACEHOLDERS = ("{backend}", "{address}")
-
-
-def _absolute_clean(path: str) -> str:
-    if not os.path.isabs(path):
-        raise ValueError(f"{path!r} must be an absolute path")
-    if ".." in PurePosixPath(path).parts:
-        raise ValueError(f"{path!r} must not hold '..'")
-    return path
-
-
-def under(path: str, roots: list[str]) -> bool:
-    """`path` is one of `roots` or below one, written out (nothing resolved here)."""
-    return any(PurePosixPath(path).is_relative_to(root) for root in roots)
 
 
 class HealthCheck(Strict):
@@ -81,7 +73,7 @@ class Backend(Strict):
     @field_validator("path")
     @classmethod
     def _clean_path(cls, path: str | None) -> str | None:
-        return None if path is None else _absolute_clean(path)
+        return None if path is None else absolute_clean(path)
 
 
 class HttpMechanism(Strict):
@@ -123,20 +115,13 @@ class SymlinkMechanism(Strict):
     link: str
     roots: list[str] = Field(min_length=1)
 
-    _clean_link = field_validator("link")(_absolute_clean)
+    _clean_link = field_validator("link")(absolute_clean)
 
-    @field_validator("roots")
-    @classmethod
-    def _clean_roots(cls, roots: list[str]) -> list[str]:
-        for root in roots:
-            _absolute_clean(root)
-            if len(PurePosixPath(root).parts) < 2:
-                raise ValueError("/ is not a root; name the folder the link lives in")
-        return roots
+    _clean_roots = field_validator("roots")(clean_roots)
 
     @model_validator(mode="after")
     def _link_under_roots(self) -> SymlinkMechanism:
-        if not under(self.link, self.roots) or self.link in self.roots:
+        if not strictly_under(self.link, self.roots):
             raise ValueError(f"link {self.link!r} must be below one of the roots")
         return self
 

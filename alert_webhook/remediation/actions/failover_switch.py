@@ -25,6 +25,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 
 from alert_webhook.remediation.actions import http_request, run_command
 from alert_webhook.remediation.actions.base import ActionResult, Boundaries, Outcome, tail
+from alert_webhook.remediation.actions.contained import open_folder, under
 from alert_webhook.remediation.actions.failover_config import (
     Backend,
     FailoverSettings,
@@ -32,14 +33,12 @@ from alert_webhook.remediation.actions.failover_config import (
     SymlinkMechanism,
     command_argv,
     http_params,
-    under,
 )
 from alert_webhook.store.guard import StoreUnavailable
 
 if TYPE_CHECKING:
     from alert_webhook.store.failover import FailoverStates
 
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 # Never zero: a requests timeout of 0 would mean "fail at once", not "the time left".
 _LEAST = 0.001
 
@@ -100,28 +99,11 @@ def switch_to(
     return ActionResult(outcome, None, tail(output.encode()), ctx.monotonic() - started, detail)
 
 
-@contextlib.contextmanager
-def _folder_below(root: str, relative: PurePosixPath) -> Iterator[int]:
-    """The folder `root/relative` opened one step at a time with O_NOFOLLOW, so no
-    link below the root leads anywhere else (the root itself may be a link an
-    operator made)."""
-    fd = os.open(os.path.realpath(root), _DIR_FLAGS)
-    try:
-        for part in relative.parts:
-            sub = os.open(part, _DIR_FLAGS, dir_fd=fd)
-            os.close(fd)
-            fd = sub
-        yield fd
-    finally:
-        os.close(fd)
-
-
 def swap_symlink(mechanism: SymlinkMechanism, target: str) -> tuple[Outcome, str, str]:
     """Point the link at `target` atomically: a new link beside it, renamed over
     the old one, so a reader sees the old or the new backend, never neither.
     (outcome, output, detail)."""
     link = PurePosixPath(mechanism.link)
-    root = next(r for r in mechanism.roots if link.is_relative_to(r))
     real_roots = [os.path.realpath(r) for r in mechanism.roots]
     if not under(os.path.realpath(target), real_roots):
         return Outcome.FAILED, "", f"{target} leads outside the roots; not linked"
@@ -129,7 +111,7 @@ def swap_symlink(mechanism: SymlinkMechanism, target: str) -> tuple[Outcome, str
         return Outcome.FAILED, "", f"{target} does not exist; not linked"
     temporary = f".{link.name}.failover-{uuid.uuid4().hex[:12]}"
     try:
-        with _folder_below(root, link.parent.relative_to(root)) as folder:
+        with open_folder(str(link.parent), mechanism.roots) as folder:
             was = _current_link(folder, link.name)
             os.symlink(target, temporary, dir_fd=folder)
             try:

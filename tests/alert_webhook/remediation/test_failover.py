@@ -9,11 +9,18 @@ import pytest
 from failover_support import Backends, backends_server
 from webhook_support import FakeClock
 
+from alert_webhook.payload import Alert
 from alert_webhook.remediation.actions import Boundaries, Outcome, default_actions
 from alert_webhook.remediation.actions.failover import FailoverParams, run
 from alert_webhook.remediation.actions.failover_config import FailoverSettings
 from alert_webhook.remediation.actions.failover_switch import Failover
-from alert_webhook.remediation.playbooks import Step, playbooks_from_mapping, render_step
+from alert_webhook.remediation.playbooks import (
+    DEFAULT_PLAYBOOK_FILE,
+    Step,
+    load_playbooks,
+    playbooks_from_mapping,
+    render_step,
+)
 from alert_webhook.remediation.templates import Refused
 from alert_webhook.store.failover import FailoverStates
 from exporters.config import ConfigError
@@ -76,3 +83,22 @@ def test_without_a_failover_section_the_action_fails_saying_so() -> None:
     assert (done.outcome, done.detail) == (
         Outcome.FAILED, "no failover section in the webhook's settings",
     )  # fmt: skip
+
+
+def test_the_shipped_failover_playbook_is_a_dry_run_for_every_service_but_the_demo() -> None:
+    loaded = load_playbooks(DEFAULT_PLAYBOOK_FILE)
+    labels = {"alertname": "ServiceUnavailable", "category": "connection", "service": "orders-db"}
+    alert = Alert.model_validate(
+        {
+            "status": "firing",
+            "labels": labels,
+            "startsAt": "2026-12-01T00:00:00Z",
+            "fingerprint": "f1",
+        }
+    )
+    chosen = loaded.select(alert)
+    assert chosen is not None and (chosen.name, chosen.dry_run) == ("fail-over", True)
+    rendered = render_step(chosen.actions[0], loaded.actions, labels)
+    assert rendered.params == FailoverParams(service="orders-db")
+    demo = alert.model_copy(update={"labels": {**labels, "service": "demo"}})
+    assert loaded.select(demo).name == "restart-demo"  # restarted, as before
