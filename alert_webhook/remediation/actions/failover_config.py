@@ -25,7 +25,6 @@ failover:
 
 from __future__ import annotations
 
-import os
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, ValidationError, field_validator, model_validator
@@ -38,6 +37,7 @@ from alert_webhook.remediation.actions.contained import (
     under,
 )
 from alert_webhook.remediation.actions.http_request import HttpRequestParams
+from alert_webhook.remediation.actions.restart_service import CommandOptions
 from exporters.config import Duration, Strict, validation_problems
 
 # What a service's name may be: the same as a label value naming a service may be
@@ -88,21 +88,14 @@ class HttpMechanism(Strict):
     expect_status: list[Annotated[int, Field(ge=100, le=599)]] | None = None
 
 
-class CommandMechanism(Strict):
-    """A program run with an argument list (never a shell). `{backend}` or
-    `{address}` in an argument is replaced; without either, the backend's name is
-    appended as the last argument."""
-
-    argv: list[str] = Field(min_length=1)
-    env: list[EnvVar] = Field(default_factory=list)
-    cwd: str | None = None
-    success_exit_codes: list[int] = Field(default_factory=lambda: [0])
+class CommandMechanism(CommandOptions):
+    """A program run with an argument list (never a shell), as restart_service's
+    command backend runs one. `{backend}` or `{address}` in an argument is
+    replaced; without either, the backend's name is appended as the last argument."""
 
     @field_validator("argv")
     @classmethod
-    def _absolute_program(cls, argv: list[str]) -> list[str]:
-        if not os.path.isabs(argv[0]):
-            raise ValueError("the program (argv[0]) must be an absolute path")
+    def _fixed_program(cls, argv: list[str]) -> list[str]:
         if any(p in argv[0] for p in PLACEHOLDERS):
             raise ValueError("the program (argv[0]) cannot depend on the backend")
         return argv

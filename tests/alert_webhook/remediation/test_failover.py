@@ -3,11 +3,9 @@ through the usual checked template, and the chain comes from the settings."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from failover_support import Backends, backends_server
-from webhook_support import FakeClock
+from failover_support import Backends
+from webhook_support import FakeClock, make_alert
 
 from alert_webhook.payload import Alert
 from alert_webhook.remediation.actions import Boundaries, Outcome, default_actions
@@ -26,12 +24,6 @@ from alert_webhook.store.failover import FailoverStates
 from exporters.config import ConfigError
 
 STEP = Step(action="failover", params={"service": "{labels.service}"})
-
-
-@pytest.fixture
-def lb() -> Iterator[Backends]:
-    with backends_server() as server:
-        yield server
 
 
 @pytest.mark.parametrize(
@@ -88,14 +80,7 @@ def test_without_a_failover_section_the_action_fails_saying_so() -> None:
 def test_the_shipped_failover_playbook_is_a_dry_run_for_every_service_but_the_demo() -> None:
     loaded = load_playbooks(DEFAULT_PLAYBOOK_FILE)
     labels = {"alertname": "ServiceUnavailable", "category": "connection", "service": "orders-db"}
-    alert = Alert.model_validate(
-        {
-            "status": "firing",
-            "labels": labels,
-            "startsAt": "2026-12-01T00:00:00Z",
-            "fingerprint": "f1",
-        }
-    )
+    alert = Alert.model_validate(make_alert(**labels))
     chosen = loaded.select(alert)
     assert chosen is not None and (chosen.name, chosen.dry_run) == ("fail-over", True)
     rendered = render_step(chosen.actions[0], loaded.actions, labels)

@@ -71,7 +71,7 @@ failover:
     assert any(
         line.startswith(f"{path}: failover.services.web.backends[1].name:") for line in lines
     )
-    assert f"{web}.command.argv: the program (argv[0]) must be an absolute path" in lines
+    assert f"{web}.command.argv: must be an absolute path" in lines
     assert any("failover.services.bad/name" in line for line in lines)
 
 

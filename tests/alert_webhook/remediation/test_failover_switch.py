@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-from failover_support import Backends, backends_server
+from failover_support import Backends
 from prometheus_client import CollectorRegistry
 from webhook_support import FakeClock
 
@@ -30,17 +28,6 @@ from alert_webhook.remediation.actions.failover_switch import (
     swap_symlink,
 )
 from alert_webhook.store.failover import FailoverStates
-
-
-@pytest.fixture
-def lb() -> Iterator[Backends]:
-    with backends_server() as server:
-        yield server
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 def failover_of(store, clock, **services: dict[str, Any]) -> Failover:

@@ -4,10 +4,7 @@ and the wiring that gives the action and the duty one failover record."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-from failover_support import Backends, backends_server
+from failover_support import Backends
 from webhook_support import FakeClock
 
 from alert_webhook.duties import FailoverSwitchBack
@@ -15,17 +12,6 @@ from alert_webhook.remediation.actions import Boundaries, Outcome
 from alert_webhook.remediation.actions.failover_config import FailoverSettings
 from alert_webhook.remediation.actions.failover_switch import Failover
 from alert_webhook.store.failover import FailoverStates
-
-
-@pytest.fixture
-def lb() -> Iterator[Backends]:
-    with backends_server() as server:
-        yield server
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 def failed_over(

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
+from webhook_support import make_alert
 
 from alert_webhook.payload import Alert
 from alert_webhook.remediation.actions import default_actions
@@ -265,14 +266,7 @@ def test_any_backup_source_plugs_into_the_action(tmp_path: Path) -> None:
 def test_the_shipped_restore_playbook_is_a_dry_run_on_paths_under_its_roots() -> None:
     loaded = load_playbooks(DEFAULT_PLAYBOOK_FILE)
     labels = {"alertname": "BackupChecksumMismatch", "category": "data_integrity", "service": "app"}
-    alert = Alert.model_validate(
-        {
-            "status": "firing",
-            "labels": labels,
-            "startsAt": "2026-12-01T00:00:00Z",
-            "fingerprint": "f1",
-        }
-    )
+    alert = Alert.model_validate(make_alert(**labels))
     chosen = loaded.select(alert)
     assert chosen is not None and (chosen.name, chosen.dry_run) == ("restore-from-backup", True)
     rendered = render_step(chosen.actions[0], loaded.actions, labels)
