@@ -167,9 +167,14 @@ class Failover:
             detail = f"no failover configured for service {name} (configured: {known})"
             return ActionResult(Outcome.FAILED, None, "", 0.0, detail)
         active = self.active(name, service)
-        checked = []
+        checked: list[Health] = []
         for backend in candidates(service, active):
-            health = check_health(backend, ctx, started + timeout - ctx.monotonic())
+            left = started + timeout - ctx.monotonic()
+            if left <= 0:
+                detail = f"out of time after {timeout:g}s of health checks; {name} not switched"
+                out = ActionResult(Outcome.TIMED_OUT, None, "", 0.0, detail)
+                return _with_checks(out, checked, ctx.monotonic() - started)
+            health = check_health(backend, ctx, left)
             checked.append(health)
             if health.healthy:
                 left = started + timeout - ctx.monotonic()

@@ -133,6 +133,9 @@ def run(
         found = source.candidates()
     except (OSError, ValueError) as exc:
         return done(Outcome.FAILED, f"cannot list the backups in {params.backups.directory}: {exc}")
+    if not found:
+        folder = params.backups
+        return done(Outcome.FAILED, f"no backups matching {folder.pattern} in {folder.directory}")
     with tempfile.TemporaryDirectory(prefix="restore-") as work:
         for index, backup in enumerate(found):
             if ctx.monotonic() > deadline:

@@ -210,3 +210,14 @@ def test_the_active_backend_gauge_is_read_from_the_store(lb, store, clock) -> No
     assert value(name, {"service": "orders", "backend": "db-a"}) == 0.0
     assert value(name, {"service": "orders", "backend": "db-b"}) == 1.0
     assert value(name, {"service": "web", "backend": "w1"}) == 1.0
+
+
+def test_health_checks_that_use_up_the_timeout_switch_nothing(lb, store, clock) -> None:
+    ticks = iter(range(0, 100, 6))  # each reading of the clock is 6 s later
+    failover = failover_of(store, clock, orders=lb.service("db-a", "db-b", "db-c", "db-d"))
+    lb.health = {"db-b": 503}
+    done = failover.fail_over("orders", 10, Boundaries(monotonic=lambda: float(next(ticks))))
+    assert done.outcome is Outcome.TIMED_OUT
+    assert done.detail == "out of time after 10s of health checks; orders not switched"
+    assert done.output == "db-b: unhealthy (HTTP 503)\n"
+    assert lb.switched == []

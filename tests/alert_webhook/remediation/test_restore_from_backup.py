@@ -104,6 +104,19 @@ def test_backups_without_a_good_sidecar_are_skipped_with_the_reason(tmp_path: Pa
     assert not (tmp_path / "data").exists()
 
 
+def test_no_backup_at_all_fails_saying_where_it_looked(tmp_path: Path) -> None:
+    (tmp_path / "backups").mkdir()
+    (tmp_path / "backups" / "other.json").write_bytes(b"not a match")
+    done = run(params(tmp_path), 30, ctx())
+    assert (done.outcome, done.detail) == (
+        Outcome.FAILED, f"no backups matching state-* in {tmp_path / 'backups'}",
+    )  # fmt: skip
+    missing = run(params(tmp_path, backups={"directory": str(tmp_path / "gone"), "pattern": "*"}),
+                  30, ctx())  # fmt: skip
+    assert missing.outcome is Outcome.FAILED
+    assert missing.detail.startswith(f"cannot list the backups in {tmp_path / 'gone'}: ")
+
+
 def test_a_missing_target_is_restored_with_nothing_to_keep_aside(tmp_path: Path) -> None:
     (tmp_path / "data").mkdir()
     backup(tmp_path / "backups", "state-1.json", b"one", age=100)
