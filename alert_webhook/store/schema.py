@@ -187,3 +187,21 @@ remediation_steps = Table(
     Column("duration", Float),
     UniqueConstraint("run_id", "step", name="uq_remediation_step"),
 )
+
+# Which backend each failover service is on, shared by replicas and surviving
+# restarts. No row: the primary (nothing was ever switched). `switching_until` and
+# `switching_by` are the claim of whoever is switching it now, so the failover
+# action and the switch-back duty of any replica never switch one service at once;
+# `primary_healthy_since` is when the primary's health checks began passing
+# without a break while another backend is active.
+failover_state = Table(
+    "failover_state",
+    metadata,
+    Column("service", String(100), primary_key=True),
+    Column("active", Text, nullable=False),
+    Column("since", Float, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("primary_healthy_since", Float),
+    Column("switching_until", Float),
+    Column("switching_by", String(64)),
+)
