@@ -136,15 +136,17 @@ class Runner:
         self, job: RunJob, status: RunStatus, detail: str | None, guardrail: str | None = None,
         skipped: Sequence[StepRecord] = (),
     ) -> None:  # fmt: skip
+        # Only the runner that recorded the end expires the silence: one that lost
+        # its lease leaves it to the runner that holds the run now.
         if self.runs.finish(job, status, self.clock(), detail, guardrail, skipped):
             self.metrics.remediation_runs.labels(job.playbook, status.value).inc()
-        self.silencing.release(job)
+            self.silencing.release(job)
 
     def work(self, job: RunJob) -> None:
         if job.started_at is not None:
             if self.runs.interrupt(job, self.clock()):
                 self.metrics.remediation_runs.labels(job.playbook, RunStatus.FAILED.value).inc()
-            self.silencing.release(job)
+                self.silencing.release(job)
             return
         book = self.remediation.book(job.playbook)
         if book is None:

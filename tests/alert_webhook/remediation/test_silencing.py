@@ -11,7 +11,9 @@ from pathlib import Path
 
 import am_support
 import pytest
+import yaml
 from test_runner import APPEND, Harness, book, command
+from webhook_support import make_alert, make_notification
 
 from alert_webhook.alertmanager_api import AlertmanagerAPI, Matcher, Silence
 from alert_webhook.remediation.actions import Boundaries
@@ -145,3 +147,22 @@ def test_a_silence_made_after_the_lease_was_lost_is_expired_at_once(
     assert runner(h, alertmanager).silencing.hold(job, book_) == job
     [silence] = silences_of(alertmanager, "DemoLost")
     assert silence.state == "expired"
+
+
+def test_the_app_silences_through_its_alertmanager_url(
+    app_factory, clock, tmp_path: Path, alertmanager: str
+) -> None:
+    path = tmp_path / "playbooks.yml"
+    path.write_text(yaml.safe_dump({"playbooks": [silenced("DemoWired", command("pass"))]}))
+    clock.now = time.time()
+    settings = {
+        "links": {"alertmanager_url": alertmanager},
+        "remediation": {"enabled": True, "playbooks_file": str(path)},
+    }
+    app = app_factory(settings)
+    alert = make_alert(alertname="DemoWired", service="demo")
+    assert app.test_client().post("/alerts", json=make_notification(alert)).status_code == 200
+    app.extensions["alert_webhook"].workers.step("remediation")
+    [run] = app.test_client().get("/api/remediations").get_json()["remediations"]
+    [silence] = silences_of(alertmanager, "DemoWired")
+    assert (run["status"], silence.id, silence.state) == ("succeeded", run["silence_id"], "expired")
