@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import time
 
+import am_support
 import pytest
-from am_support import alertmanager, unreachable  # noqa: F401 - alertmanager is a fixture
+import requests
+from am_support import unreachable
+from support.procs import wait_until
 
 from alert_webhook.alertmanager_api import (
     AlertmanagerAPI,
@@ -16,6 +19,7 @@ from alert_webhook.alertmanager_api import (
 )
 
 pytestmark = pytest.mark.integration
+alertmanager = am_support.alertmanager  # the fixture: a real Alertmanager
 
 
 def test_matchers_are_equality_on_each_label_alertname_first() -> None:
@@ -28,7 +32,7 @@ def test_matchers_are_equality_on_each_label_alertname_first() -> None:
     assert all(m.to_json()["isRegex"] is False for m in matchers_for(labels))
 
 
-def test_a_silence_is_created_listed_and_expired(alertmanager: str) -> None:  # noqa: F811
+def test_a_silence_is_created_listed_and_expired(alertmanager: str) -> None:
     api = AlertmanagerAPI(alertmanager)
     now = time.time()
     matchers = matchers_for({"alertname": "DemoDown", "service": "demo", "instance": "a.*b"})
@@ -42,7 +46,7 @@ def test_a_silence_is_created_listed_and_expired(alertmanager: str) -> None:  # 
     assert expired.state == "expired"
 
 
-def test_a_refusal_is_an_error_naming_the_status(alertmanager: str) -> None:  # noqa: F811
+def test_a_refusal_is_an_error_naming_the_status(alertmanager: str) -> None:
     api = AlertmanagerAPI(alertmanager)
     now = time.time()
     with pytest.raises(AlertmanagerError, match="create silence: HTTP 400"):
@@ -65,3 +69,26 @@ def test_an_unreachable_alertmanager_is_an_error_not_a_hang() -> None:
         api.create_silence([Matcher("alertname", "X")], 0, 60, "x")
     with pytest.raises(AlertmanagerError, match="list silences: ConnectionError"):
         api.list_silences()
+
+
+def test_the_silence_mutes_that_alert_and_not_its_neighbour(alertmanager: str) -> None:
+    labels = {"alertname": "MutedHere", "service": "demo", "instance": "a.*"}
+    neighbour = {**labels, "instance": "b"}
+    posted = requests.post(
+        f"{alertmanager}/api/v2/alerts", json=[{"labels": labels}, {"labels": neighbour}], timeout=5
+    )
+    assert posted.status_code == 200
+    now = time.time()
+    silence_id = AlertmanagerAPI(alertmanager).create_silence(
+        matchers_for(labels), now, now + 600, "run 8"
+    )
+
+    def states() -> dict[str, tuple[str, list[str]]]:
+        got = requests.get(
+            f"{alertmanager}/api/v2/alerts", params={"filter": 'alertname="MutedHere"'}, timeout=5
+        ).json()
+        return {a["labels"]["instance"]: (a["status"]["state"], a["status"]["silencedBy"])
+                for a in got}  # fmt: skip
+
+    wait_until(lambda: states()["a.*"][0] == "suppressed", 10, "the silence to apply")
+    assert states() == {"a.*": ("suppressed", [silence_id]), "b": ("active", [])}
