@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import partial
 
+from alert_webhook.alertmanager_api import AlertmanagerAPI
 from alert_webhook.channels import Channel, stored_channels
 from alert_webhook.delivery import lanes_for, provider_breakers
 from alert_webhook.delivery.breaker import CircuitBreaker
@@ -92,7 +93,8 @@ def build_background(
     if remediation is not None:
         cfg = settings.remediation
         runner = Runner(store.remediations, remediation, metrics,
-                        boundaries, clock, cfg.lease_seconds)  # fmt: skip
+                        boundaries, clock, cfg.lease_seconds,
+                        silences=AlertmanagerAPI(settings.links.alertmanager_url))  # fmt: skip
         workers.add(Loop(REMEDIATION_LOOP, runner.run_once, cfg.poll_interval_seconds, busy_at=1))
     return Background(intake, workers, breakers)
 
