@@ -1,9 +1,9 @@
 """The demo's data: orders in one SQLite file, shared by the orders API and its worker.
 
 The API writes an order `queued`; the worker takes queued orders and marks them
-`done`. The file is what the plan calls critical data: it is backed up and
-replicated, and its integrity is probed (`integrity_problems`), so corrupting
-it is one of the scenarios the stack must recover from.
+`done`. The file is what the plan calls critical data: its integrity is probed
+(the probe exporter's `integrity` check), so corrupting it is one of the
+scenarios the stack must recover from.
 
 Both processes open the file in WAL mode, so the worker's writes never block
 the API's reads; each `Orders` holds one connection behind a lock (the API
@@ -111,21 +111,3 @@ class Orders:
                 (DONE, now, QUEUED, limit),
             )
         return cursor.rowcount
-
-    def integrity_problems(self) -> list[str]:
-        return integrity_problems(self.path)
-
-
-def integrity_problems(path: Path | str) -> list[str]:
-    """SQLite's own check of every page and index, on a read-only connection of its
-    own (it creates nothing, so a probe can run it on any file): empty when the
-    file is sound, else what SQLite found, or why it could not look."""
-    if str(path) == ":memory:":
-        return []
-    try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
-            rows = conn.execute("PRAGMA integrity_check").fetchall()
-    except sqlite3.Error as exc:  # too damaged to check: "file is not a database"
-        return [f"{path}: {exc}"]
-    found = [str(row[0]) for row in rows]
-    return [] if found == ["ok"] else found

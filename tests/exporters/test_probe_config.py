@@ -146,7 +146,7 @@ def test_the_documented_example_is_a_valid_probe_file(tmp_path):
     env = {"MONITOR_DB_PASSWORD": "x", "REDIS_PASSWORD": "x"}
     probes = load_probe_file(path, env)
     kinds = {p.kind for p in probes}
-    assert kinds == {"http", "tcp", "dns", "service", "queue", "db_pool", "backup"}
+    assert kinds == {"http", "tcp", "dns", "service", "queue", "db_pool", "backup", "integrity"}
 
 
 _scalars = (
