@@ -7,11 +7,14 @@ scenarios the stack must recover from.
 
 Both processes open the file in WAL mode, so the worker's writes never block
 the API's reads; each `Orders` holds one connection behind a lock (the API
-serves from several threads).
+serves from several threads). A restore replaces the file (a new file renamed
+over the damaged one): the connection, still reading the old one, is reopened
+as soon as the path names another file, so neither process needs a restart.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -57,18 +60,34 @@ class Orders:
 
     def __init__(self, path: Path | str, busy_timeout: float = 5.0) -> None:
         self.path = str(path)
-        self._conn = sqlite3.connect(
-            self.path, timeout=busy_timeout, check_same_thread=False, isolation_level=None
-        )
+        self.busy_timeout = busy_timeout
         self._lock = threading.Lock()
-        with self._tx() as conn:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.executescript(SCHEMA)
+        self._conn, self._file = self._open()
+
+    def _identity(self) -> tuple[int, int] | None:
+        if self.path == ":memory:":
+            return None
+        try:
+            stat = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return stat.st_dev, stat.st_ino
+
+    def _open(self) -> tuple[sqlite3.Connection, tuple[int, int] | None]:
+        conn = sqlite3.connect(
+            self.path, timeout=self.busy_timeout, check_same_thread=False, isolation_level=None
+        )
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.executescript(SCHEMA)
+        return conn, self._identity()
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
+            if self._identity() != self._file:  # replaced (a restore) or removed
+                self._conn.close()
+                self._conn, self._file = self._open()
             yield self._conn
 
     def close(self) -> None:
