@@ -1,7 +1,8 @@
 """`python -m stack up`: run the whole stack in the foreground until Ctrl-C.
 
 Checks first (ports valid and free, binaries found, no other run), renders the
-configs under var/run/, starts supervisord with the six programs (the watchers,
+configs under var/run/ (the plan's windows, or with `--fast` the integration
+tests' timings; the webhook runs its playbooks either way), starts supervisord with the six programs (the watchers,
 Prometheus and the probe exporter, once the rest answers), waits until each
 answers, prints the pages to open and the URLs, and on SIGINT/SIGTERM stops
 every process.
@@ -202,11 +203,14 @@ def _tail(path: Path, lines: int = 15) -> str:
         return "(no log)"
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
+def stop_process(
+    proc: subprocess.Popen[Any], signum: int = signal.SIGTERM, timeout: float = 30.0
+) -> None:
+    """Ask with `signum`, then kill what has not stopped within `timeout`."""
     if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(signum)
         try:
-            proc.wait(timeout=30)
+            proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
@@ -282,7 +286,7 @@ def up(
             return 0
         finally:
             print("stopping the stack ...", file=out, flush=True)
-            _stop(supervisord)
+            stop_process(supervisord)
             print("stopped.", file=out, flush=True)
 
 

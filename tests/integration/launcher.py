@@ -17,10 +17,15 @@ from typing import Any
 import requests
 from support.procs import free_port, wait_until
 
+from alert_webhook.store.rows import RunStatus
 from stack.ports import HOST, SERVICES
-from stack.up import TOKEN_ENV
+from stack.up import TOKEN_ENV, stop_process
 
 UP_TIMEOUT = 90.0
+# The outcome of a remediation run whose playbook fixed what fired. The one
+# place the tests name it: it becomes "verified" once runs are checked against
+# Prometheus.
+RECOVERED = RunStatus.SUCCEEDED.value
 
 
 def launcher(root: Path, ports: dict[str, int], token: str, *args: str) -> subprocess.Popen[str]:
@@ -94,17 +99,6 @@ class Launched:
         assert response.status_code == 200, response.text
 
 
-def stop(proc: subprocess.Popen[str]) -> None:
-    """Ctrl-C, as a person stops it; killed if it does not stop."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 @contextlib.contextmanager
 def launched(root: Path, token: str, args: Sequence[str] = ()) -> Iterator[Launched]:
     """The stack up and answering until the block ends, then stopped."""
@@ -120,5 +114,6 @@ def launched(root: Path, token: str, args: Sequence[str] = ()) -> Iterator[Launc
         assert proc.poll() is None, out.text()
         yield Launched(root, ports, token, proc, out)
     finally:
-        stop(proc)
+        # Ctrl-C, as a person stops it.
+        stop_process(proc, signal.SIGINT, timeout=60)
         out.close()
