@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from alert_webhook.remediation.playbooks import DEFAULT_PLAYBOOK_FILE, load_playbooks
+from alert_webhook.remediation.playbooks import DEFAULT_PLAYBOOK_FILE, Playbooks, load_playbooks
 from exporters.config import ConfigError, load_yaml
 from stack.ports import HOST, SERVICES, StackError
 
@@ -126,15 +126,21 @@ def render_probes(
     return _dump(dest / source.name, config)
 
 
+def check_playbooks(source: Path) -> Playbooks:
+    """The playbook file checked as the webhook will check it, so `make up`
+    stops before starting anything, naming each problem (exit 2)."""
+    try:
+        return load_playbooks(source)
+    except ConfigError as exc:
+        raise StackError(exc.lines, exit_code=2) from None
+
+
 def render_playbooks(dest: Path, source: Path = DEFAULT_PLAYBOOK_FILE) -> Path:
     """The fast profile's copy of a playbook file: each cooldown at most
     FAST_COOLDOWN_SECONDS and each attempt window at most FAST_WINDOW_SECONDS;
     everything else as written. The source is checked first, so its problems
-    are reported naming it (exit 2), not the copy."""
-    try:
-        checked = load_playbooks(source)
-    except ConfigError as exc:
-        raise StackError(exc.lines, exit_code=2) from None
+    are reported naming it, not the copy."""
+    checked = check_playbooks(source)
     config = load_yaml(source)
     for raw, book in zip(config["playbooks"], checked.playbooks, strict=True):
         raw["cooldown"] = min(book.cooldown, FAST_COOLDOWN_SECONDS)

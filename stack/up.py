@@ -1,8 +1,9 @@
 """`python -m stack up`: run the whole stack in the foreground until Ctrl-C.
 
-Checks first (ports valid and free, binaries found, no other run), renders the
-configs under var/run/ (the plan's windows, or with `--fast` the integration
-tests' timings; the webhook runs its playbooks either way), starts supervisord with the six programs (the watchers,
+Checks first (ports valid and free, binaries found, no other run, the playbook
+file valid), renders the configs under var/run/ (the plan's windows, or with
+`--fast` the integration tests' timings; the webhook runs its playbooks
+either way), starts supervisord with the six programs (the watchers,
 Prometheus and the probe exporter, once the rest answers), waits until each
 answers, prints the pages to open and the URLs, and on SIGINT/SIGTERM stops
 every process.
@@ -85,6 +86,7 @@ def remediation_settings(
     """The local stack runs its playbooks: the demo comes back only through them.
     `fast` runs a copy with the fast profile's cooldowns and windows."""
     if not fast:
+        render.check_playbooks(playbooks)
         return {"enabled": True, "playbooks_file": str(playbooks.resolve())}
     copy = render.render_playbooks(layout.run, playbooks)
     return {"enabled": True, "playbooks_file": str(copy), "lease_seconds": FAST_LEASE_SECONDS}

@@ -3,11 +3,12 @@ tested in tests/integration/test_stack_up.py)."""
 
 from pathlib import Path
 
+import pytest
 import yaml
 
 from alert_webhook.remediation.playbooks import DEFAULT_PLAYBOOK_FILE, load_playbooks
 from alert_webhook.settings import load_settings
-from stack.ports import ports_from_env
+from stack.ports import StackError, ports_from_env
 from stack.supervisor import Layout
 from stack.up import render_all
 
@@ -50,3 +51,13 @@ def test_the_fast_profile_runs_them_in_seconds(tmp_path: Path) -> None:
     assert fors == {"0s"}
     route = yaml.safe_load(configs["alertmanager"].read_text())["route"]
     assert (route["group_wait"], route["group_interval"]) == ("0s", "1s")
+
+
+def test_a_bad_playbook_file_stops_either_profile_before_anything_starts(tmp_path: Path) -> None:
+    layout = Layout(tmp_path)
+    layout.make()
+    missing = tmp_path / "nowhere.yml"
+    for fast in (False, True):
+        with pytest.raises(StackError) as error:
+            render_all(layout, PORTS, "t", fast=fast, playbooks=missing)
+        assert (error.value.exit_code, error.value.problems) == (2, [f"{missing}: file not found"])
