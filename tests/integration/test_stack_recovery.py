@@ -82,8 +82,9 @@ def _test_playbooks(marks: Marks) -> list[dict[str, Any]]:
               _command(touch, f"{marks.folder}/{{labels.service}}"), blast_radius=20),
         _book("inject-restart", "InjectRestart",
               {"action": "restart_service", "params": restart}, blast_radius=20),
+        # A cooldown that never decides here: the attempt budget must.
         _book("flapping", "Flapping", _command(python, "-c", APPEND, str(marks.flapping)),
-              cooldown="100ms", max_attempts=3, window="1h"),
+              cooldown="1ms", max_attempts=3, window="1h"),
         _book("crash-mid-run", "CrashMidRun", crash_step),
     ]  # fmt: skip
 
@@ -246,10 +247,10 @@ def test_a_flapping_alert_stays_within_its_attempt_budget(fast_stack) -> None:
     assert len(runs) == 50, "one run per firing state change"
     assert 1 <= len(ran) <= 3, "max_attempts: 3 a window (30 s on the fast profile)"
     assert Marks.lines(marks.flapping) == len(ran)
-    guardrails = {r["guardrail"] for r in runs if r["status"] == "blocked"}
-    assert "attempt_budget" in guardrails and guardrails <= {
+    blocked = {r["guardrail"]: r["detail"] for r in runs if r["status"] == "blocked"}
+    assert "attempt_budget" in blocked and set(blocked) <= {
         "attempt_budget", "cooldown", "one_at_a_time",
-    }  # fmt: skip
+    }, (blocked, [(r["started_at"], r["finished_at"]) for r in ran])  # fmt: skip
 
 
 def test_a_webhook_killed_mid_run_never_runs_it_twice(fast_stack) -> None:
