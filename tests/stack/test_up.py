@@ -1,6 +1,7 @@
 """What `make up` renders for each profile (the launcher's processes are
 tested in tests/integration/test_stack_up.py)."""
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from stack.supervisor import Layout
 from stack.up import render_all
 
 PORTS = ports_from_env({})
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _restart_demo(path: Path) -> tuple[float, float, int]:
@@ -61,3 +63,15 @@ def test_a_bad_playbook_file_stops_either_profile_before_anything_starts(tmp_pat
         with pytest.raises(StackError) as error:
             render_all(layout, PORTS, "t", fast=fast, playbooks=missing)
         assert (error.value.exit_code, error.value.problems) == (2, [f"{missing}: file not found"])
+
+
+@pytest.mark.parametrize(
+    ("args", "launch"), [([], "-m stack up"), (["FAST=1"], "-m stack up --fast")]
+)
+def test_make_up_fast_1_runs_the_fast_profile(args: list[str], launch: str) -> None:
+    # -n: what make would run, without setting anything up.
+    planned = subprocess.run(
+        ["make", "-n", "up", *args], cwd=REPO, capture_output=True, text=True, timeout=30
+    )
+    assert planned.returncode == 0, planned.stderr
+    assert planned.stdout.splitlines()[-1].rstrip().endswith(launch)
