@@ -28,6 +28,8 @@ from alert_webhook.store.rows import RunStatus, StepStatus
 from alert_webhook.store.schema import remediation_runs
 
 HOUR, DAY = 3600.0, 86400.0
+# The outcome a recovering run ends in, whatever the runner calls it.
+[RECOVERING] = RECOVERED
 ms = pytest.approx  # SQLite keeps a timestamp to about 0.1 ms
 T0 = datetime(2026, 11, 28, 9, 0, tzinfo=UTC).timestamp()
 
@@ -112,13 +114,13 @@ def test_an_empty_store_reports_nothing_but_zero_resolutions(store) -> None:
 
 def test_recovery_time_runs_from_the_alerts_start_to_the_recovering_runs_end(store) -> None:
     fire(store, "a", 0, service="demo")
-    run(store, 42, RunStatus.SUCCEEDED, StepStatus.SUCCEEDED)
+    run(store, 42, RECOVERING, StepStatus.SUCCEEDED)
     fire(store, "b", 100, service="demo", instance="db2:9100")
-    run(store, 100 + 18.5, RunStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.SUCCEEDED)
+    run(store, 100 + 18.5, RECOVERING, StepStatus.FAILED, StepStatus.SUCCEEDED)
     fire(store, "c", 200, service="web")
     run(store, 300, RunStatus.FAILED, StepStatus.FAILED)  # not a recovery
     fire(store, "d", 400)  # no service label
-    run(store, 407, RunStatus.SUCCEEDED, StepStatus.SUCCEEDED)
+    run(store, 407, RECOVERING, StepStatus.SUCCEEDED)
     got = {r.service: r for r in read(store).recoveries}
     assert set(got) == {"demo", ""}
     demo, none = got["demo"], got[""]
@@ -128,12 +130,12 @@ def test_recovery_time_runs_from_the_alerts_start_to_the_recovering_runs_end(sto
 
 def test_a_start_after_the_runs_end_counts_as_no_time_not_negative_time(store) -> None:
     fire(store, "a", 100, now=0, service="demo")  # Prometheus' clock runs ahead
-    run(store, 40, RunStatus.SUCCEEDED, StepStatus.SUCCEEDED)
+    run(store, 40, RECOVERING, StepStatus.SUCCEEDED)
     assert read(store).recoveries == [ServiceRecovery("demo", 1, 0.0, 0.0)]
 
 
 def test_attempts_are_runs_that_acted_and_recoveries_those_that_recovered(store) -> None:
-    outcomes = [RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.SUCCEEDED,
+    outcomes = [RECOVERING, RunStatus.FAILED, RECOVERING,
                 RunStatus.BLOCKED, RunStatus.SKIPPED]  # fmt: skip
     for i, status in enumerate(outcomes):
         fire(store, f"r{i}", i * 100, service=f"s{i}")
@@ -149,7 +151,7 @@ def test_attempts_are_runs_that_acted_and_recoveries_those_that_recovered(store)
 
 def test_action_attempts_count_each_ended_step_by_playbook_action_and_outcome(store) -> None:
     fire(store, "a", 0, service="demo")
-    run(store, 10, RunStatus.SUCCEEDED, StepStatus.TIMED_OUT, StepStatus.SUCCEEDED)
+    run(store, 10, RECOVERING, StepStatus.TIMED_OUT, StepStatus.SUCCEEDED)
     fire(store, "b", 100, service="web")
     run(store, 110, RunStatus.IN_FLIGHT, StepStatus.FAILED, StepStatus.STARTED)  # still acting
     fire(store, "disk", 200, alertname="DiskFull")
@@ -164,11 +166,11 @@ def test_action_attempts_count_each_ended_step_by_playbook_action_and_outcome(st
 
 def test_incidents_are_classed_by_who_resolved_them_once_their_runs_ended(store) -> None:
     fire(store, "auto", 0, service="a")
-    run(store, 10, RunStatus.SUCCEEDED, StepStatus.SUCCEEDED)
+    run(store, 10, RECOVERING, StepStatus.SUCCEEDED)
     resolve(store, "auto", 0, 20, service="a")
     fire(store, "acked", 100, service="b")
     store.incidents.ack(_alert_id(store, "acked"), "ops", T0 + 105)
-    run(store, 110, RunStatus.SUCCEEDED, StepStatus.SUCCEEDED)  # a person was on it anyway
+    run(store, 110, RECOVERING, StepStatus.SUCCEEDED)  # a person was on it anyway
     resolve(store, "acked", 100, 120, service="b")
     fire(store, "failed", 200, service="c")
     run(store, 210, RunStatus.FAILED, StepStatus.FAILED)
@@ -177,11 +179,11 @@ def test_incidents_are_classed_by_who_resolved_them_once_their_runs_ended(store)
     resolve(store, "late-ack", 300, 320, alertname="Other")
     store.incidents.ack(_alert_id(store, "late-ack"), "ops", T0 + 330)  # after it closed
     fire(store, "open", 400, service="d")
-    run(store, 410, RunStatus.SUCCEEDED, StepStatus.SUCCEEDED)  # recovered, not yet resolved
+    run(store, 410, RECOVERING, StepStatus.SUCCEEDED)  # recovered, not yet resolved
     fire(store, "waiting", 500, service="e")  # its run is still planned: not counted yet
     resolve(store, "waiting", 500, 520, service="e")
     assert read(store).incidents == Resolutions(automated=1, acknowledged=1, unattended=2)
-    run(store, 530, RunStatus.SUCCEEDED, StepStatus.SUCCEEDED)
+    run(store, 530, RECOVERING, StepStatus.SUCCEEDED)
     assert read(store).incidents == Resolutions(automated=2, acknowledged=1, unattended=2)
 
 
@@ -224,7 +226,7 @@ def test_history_before_the_cutoff_is_read_once_per_cutoff(store) -> None:
     """A day or more back nothing changes: those totals are kept, and only what
     came after the cutoff is read again; the sum is what one full read gives."""
     fire(store, "a", 0, service="demo")
-    run(store, 10, RunStatus.SUCCEEDED, StepStatus.SUCCEEDED)
+    run(store, 10, RECOVERING, StepStatus.SUCCEEDED)
     resolve(store, "a", 0, 20, service="demo")
     now = 3 * DAY
     assert store.recovery.cutoff(T0 + now) > T0 + 20  # all of it settled
@@ -232,7 +234,7 @@ def test_history_before_the_cutoff_is_read_once_per_cutoff(store) -> None:
     with store.engine.begin() as conn:  # what no runner does: rewrite settled history
         conn.execute(update(remediation_runs).values(status=RunStatus.FAILED.value))
     fire(store, "b", now - 100, service="demo")  # after the cutoff: read every time
-    run(store, now - 90, RunStatus.SUCCEEDED, StepStatus.SUCCEEDED)
+    run(store, now - 90, RECOVERING, StepStatus.SUCCEEDED)
     resolve(store, "b", now - 100, now - 80, service="demo")
     again = read(store, now + 60)
     assert again.playbooks == [PlaybookAttempts("restart-demo", attempts=2, recoveries=2)]
