@@ -1,11 +1,13 @@
 """Scrape cost of the improvement metrics on a SQLite store with a long history.
 
-    .venv/bin/python bench/improvement_scrape.py [--runs 10000] [--incidents 10000] [--scrapes 50]
+    .venv/bin/python bench/improvement_scrape.py [--runs 10000] [--incidents 10000]
+        [--days 29] [--scrapes 50]
 
 Fills a fresh SQLite store (a file, WAL mode, as the webhook runs it) with
 `--incidents` alert instances, each with its firing and resolved state changes
-and an incident (90 % closed, a fifth of those acknowledged), across 50 services
-and the last 29 days, and `--runs` remediation runs over 5 playbooks (70 %
+and an incident (all closed but a tenth of the last two days', a fifth of the
+closed ones acknowledged), across 50 services
+and the last `--days` (29), and `--runs` remediation runs over 5 playbooks (70 %
 recovered, 20 % failed, 10 % blocked or dry runs) with one or two steps each.
 Times the first read (all of history, once per process and day), then
 `--scrapes` reads of the store (`Recovery.improvement`: the kept totals plus the
@@ -53,7 +55,7 @@ def iso(at: float) -> str:
     return datetime.fromtimestamp(at, UTC).isoformat()
 
 
-def fill(store, incident_count: int, run_count: int, rng: random.Random) -> None:
+def fill(store, incident_count: int, run_count: int, days: float, rng: random.Random) -> None:
     with store.engine.begin() as conn:
         conn.execute(notifications.insert(), [{
             "id": 1, "received_at": NOW, "receiver": "r", "status": "firing", "group_key": "g",
@@ -61,8 +63,8 @@ def fill(store, incident_count: int, run_count: int, rng: random.Random) -> None
         }])  # fmt: skip
         alert_rows, events, incident_rows = [], [], []
         for i in range(1, incident_count + 1):
-            starts = NOW - rng.uniform(0, 29 * DAY)
-            closed = rng.random() < 0.9
+            starts = NOW - rng.uniform(0, days * DAY)
+            closed = starts < NOW - 2 * DAY or rng.random() < 0.9  # the last 2 days: 10 % firing
             ends = starts + rng.uniform(30, 3600)
             labels = {"alertname": "DemoServiceDown", "service": f"svc{i % 50}",
                       "instance": f"h{i}"}  # fmt: skip
@@ -138,11 +140,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--incidents", type=int, default=10_000)
     parser.add_argument("--scrapes", type=int, default=50)
+    parser.add_argument("--days", type=float, default=29, help="how far back history reaches")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         store = open_store(f"sqlite:///{tmp}/webhook.sqlite3")
         store.create_schema()
-        fill(store, args.incidents, args.runs, random.Random(7))
+        fill(store, args.incidents, args.runs, args.days, random.Random(7))
         registry = CollectorRegistry()
         registry.register(ImprovementCollector(store.recovery.improvement, lambda: NOW, PLAYBOOKS))
         first = timed(lambda: store.recovery.improvement(NOW), 1)  # reads all history
@@ -153,12 +156,13 @@ def main() -> None:
         plans = query_plans(store)
         store.dispose()
     result = {
-        "runs": args.runs, "incidents": args.incidents, "scrapes": args.scrapes,
+        "runs": args.runs, "incidents": args.incidents, "days": args.days, "scrapes": args.scrapes,
         "series": series, "first_read_ms": first[0], "store_read_ms": _stats(read),
         "exposition_ms": _stats(exposed),
         "query_plans": plans,
     }  # fmt: skip
-    print(f"{args.runs} runs, {args.incidents} incidents, {series} series, {args.scrapes} scrapes")
+    print(f"{args.runs} runs, {args.incidents} incidents over {args.days:g} days, {series} series,"
+          f" {args.scrapes} scrapes")  # fmt: skip
     print(f"{'':24} {'median ms':>10} {'p90 ms':>10} {'max ms':>10}")
     for name in ("store_read_ms", "exposition_ms"):
         s = result[name]
