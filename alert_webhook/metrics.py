@@ -178,24 +178,24 @@ class _ImprovementFamilies:
         return [getattr(self, field) for field in _IMPROVEMENT]
 
 
-C, G, S = CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
+_C, _G, _S = CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
 # field: (family type, name after alert_webhook_, labels, help)
 _IMPROVEMENT: dict[str, tuple[Callable[..., Any], str, list[str], str]] = {
-    "attempts": (C, "remediation_attempts", ["playbook"],
+    "attempts": (_C, "remediation_attempts", ["playbook"],
                  "Remediation runs that acted (started; any outcome but a dry run)."),
-    "recoveries": (C, "remediation_recoveries", ["playbook"],
+    "recoveries": (_C, "remediation_recoveries", ["playbook"],
                    "Remediation runs that recovered their alert's problem."),
-    "action_attempts": (C, "remediation_action_attempts", ["playbook", "action", "outcome"],
+    "action_attempts": (_C, "remediation_action_attempts", ["playbook", "action", "outcome"],
                         "Remediation steps that ended, by playbook, action and outcome."),
-    "recovery": (S, "recovery_seconds", ["service"],
+    "recovery": (_S, "recovery_seconds", ["service"],
                  "From the alert's startsAt to the end of the run that recovered it."),
-    "last_recovery": (G, "last_recovery_seconds", ["service"],
+    "last_recovery": (_G, "last_recovery_seconds", ["service"],
                       "Recovery time of the service's most recently finished recovery."),
-    "resolved": (C, "incidents_resolved", ["resolution"],
+    "resolved": (_C, "incidents_resolved", ["resolution"],
                  "Closed incidents by resolution (automated, acknowledged, unattended)."),
-    "failures": (C, "service_failures", ["service"],
+    "failures": (_C, "service_failures", ["service"],
                  "Failures of a service: its overlapping firing alerts are one failure."),
-    "between_failures": (S, "time_between_failures_seconds", ["service"],
+    "between_failures": (_S, "time_between_failures_seconds", ["service"],
                          "Time between the starts of a service's successive failures."),
 }  # fmt: skip
 
