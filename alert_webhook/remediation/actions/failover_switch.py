@@ -159,7 +159,10 @@ class Failover:
         return found.active if found is not None else service.primary.name
 
     def fail_over(self, name: str, timeout: float, ctx: Boundaries) -> ActionResult:
-        """Onto the first healthy backend after the active one."""
+        """Onto the first healthy backend after the active one — unless the active
+        one passes its own health check: moving traffic off a healthy backend on
+        an alert about another (a standby that went down) would make things
+        worse, so that is a failure for people to look at, and nothing moves."""
         started = ctx.monotonic()
         service = self.settings.services.get(name)
         if service is None:
@@ -167,7 +170,14 @@ class Failover:
             detail = f"no failover configured for service {name} (configured: {known})"
             return ActionResult(Outcome.FAILED, None, "", 0.0, detail)
         active = self.active(name, service)
+        current = service.backend(active)
         checked: list[Health] = []
+        if current is not None:
+            checked.append(health := check_health(current, ctx, timeout))
+            if health.healthy:
+                detail = f"{name}'s active backend {health}: nothing to fail over; not switched"
+                out = ActionResult(Outcome.FAILED, None, "", 0.0, detail)
+                return _with_checks(out, checked, ctx.monotonic() - started)
         for backend in candidates(service, active):
             left = started + timeout - ctx.monotonic()
             if left <= 0:

@@ -64,6 +64,7 @@ def test_a_playbook_may_fill_only_the_service() -> None:
 def test_the_action_fails_over_the_service_it_names(lb: Backends, store) -> None:
     settings = FailoverSettings.model_validate({"services": {"orders": lb.service("a", "b")}})
     failover = Failover(settings, FailoverStates(store.tx, store.engine.dialect), FakeClock())
+    lb.health = {"a": 503}
     done = run(FailoverParams(service="orders"), 10, Boundaries(failover=failover))
     assert done.outcome is Outcome.SUCCEEDED, done.detail
     assert lb.switched == ["b"]

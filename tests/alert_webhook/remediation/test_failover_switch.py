@@ -77,33 +77,46 @@ def test_a_health_check_that_does_not_answer_in_time_fails(lb: Backends) -> None
 def test_the_first_healthy_backend_after_the_active_one_is_switched_to_and_recorded(
     lb: Backends, store, clock: FakeClock
 ) -> None:
-    lb.health = {"db-b": 503}
+    lb.health = {"db-a": 503, "db-b": 503}
     failover = failover_of(store, clock, orders=lb.service("db-a", "db-b", "db-c"))
     done = failover.fail_over("orders", 10, Boundaries())
     assert done.outcome is Outcome.SUCCEEDED, done.detail
     assert lb.switched == ["db-c"]
-    assert lb.checked == ["db-b", "db-c"]  # the active one is not a candidate
+    assert lb.checked == ["db-a", "db-b", "db-c"]  # the active one first, not as a candidate
     assert "db-b: unhealthy (HTTP 503)" in done.output
     assert "orders: db-a -> db-c (failover from db-a)" in done.output
     state = failover.states.get("orders")
     assert (state.active, state.since, state.reason) == ("db-c", clock.now, "failover from db-a")
 
 
+def test_a_healthy_active_backend_is_not_switched_away_from(lb: Backends, store, clock) -> None:
+    # The alert was about another backend (a standby down): moving traffic off a
+    # backend that passes its health check would make things worse.
+    failover = failover_of(store, clock, orders=lb.service("db-a", "db-b"))
+    done = failover.fail_over("orders", 10, Boundaries())
+    assert (done.outcome, done.detail) == (
+        Outcome.FAILED,
+        "orders's active backend db-a: healthy (HTTP 200): nothing to fail over; not switched",
+    )
+    assert (lb.checked, lb.switched) == (["db-a"], [])
+    assert failover.states.get("orders") is None
+
+
 def test_no_healthy_backend_fails_naming_each_check(lb: Backends, store, clock) -> None:
-    lb.health = {"db-b": 500, "db-c": 404}
+    lb.health = {"db-a": 503, "db-b": 500, "db-c": 404}
     failover = failover_of(store, clock, orders=lb.service("db-a", "db-b", "db-c"))
     done = failover.fail_over("orders", 10, Boundaries())
     assert done.outcome is Outcome.FAILED
     assert done.detail == (
         "no healthy backend for orders to fail over to from db-a: "
-        "db-b: unhealthy (HTTP 500); db-c: unhealthy (HTTP 404)"
+        "db-a: unhealthy (HTTP 503); db-b: unhealthy (HTTP 500); db-c: unhealthy (HTTP 404)"
     )
     assert lb.switched == []
     assert failover.states.get("orders") is None
 
 
 def test_a_mechanism_that_fails_leaves_the_record_and_frees_the_claim(lb, store, clock) -> None:
-    lb.switch_status = 502
+    lb.switch_status, lb.health = 502, {"db-a": 503}
     failover = failover_of(store, clock, orders=lb.service("db-a", "db-b"))
     done = failover.fail_over("orders", 10, Boundaries())
     assert done.outcome is Outcome.FAILED
@@ -116,6 +129,7 @@ def test_a_mechanism_that_fails_leaves_the_record_and_frees_the_claim(lb, store,
 
 def test_a_service_switched_by_someone_else_is_not_switched_again(lb, store, clock) -> None:
     failover = failover_of(store, clock, orders=lb.service("db-a", "db-b"))
+    lb.health = {"db-a": 503}
     assert failover.states.claim("orders", "db-a", "db-a", clock.now, clock.now + 60, "other")
     done = failover.fail_over("orders", 10, Boundaries())
     assert done.outcome is Outcome.FAILED
@@ -138,6 +152,7 @@ def test_a_command_mechanism_gets_the_backend_as_an_argument(lb, store, clock, t
     argv = [sys.executable, "-c", script, "--to", "{backend}"]
     service = {**lb.service("db-a", "db-b"), "http": None, "command": {"argv": argv}}
     failover = failover_of(store, clock, orders=service)
+    lb.health = {"db-a": 503}
     done = failover.fail_over("orders", 10, Boundaries())
     assert done.outcome is Outcome.SUCCEEDED, done.detail
     assert record.read_text() == "--to db-b"
@@ -206,6 +221,7 @@ def test_the_active_backend_gauge_is_read_from_the_store(lb, store, clock) -> No
     name = "alert_webhook_failover_active"
     assert value(name, {"service": "orders", "backend": "db-a"}) == 1.0
     assert value(name, {"service": "orders", "backend": "db-b"}) == 0.0
+    lb.health = {"db-a": 503}
     assert failover.fail_over("orders", 10, Boundaries()).outcome is Outcome.SUCCEEDED
     assert value(name, {"service": "orders", "backend": "db-a"}) == 0.0
     assert value(name, {"service": "orders", "backend": "db-b"}) == 1.0
@@ -215,9 +231,9 @@ def test_the_active_backend_gauge_is_read_from_the_store(lb, store, clock) -> No
 def test_health_checks_that_use_up_the_timeout_switch_nothing(lb, store, clock) -> None:
     ticks = iter(range(0, 100, 6))  # each reading of the clock is 6 s later
     failover = failover_of(store, clock, orders=lb.service("db-a", "db-b", "db-c", "db-d"))
-    lb.health = {"db-b": 503}
+    lb.health = {"db-a": 503, "db-b": 503}
     done = failover.fail_over("orders", 10, Boundaries(monotonic=lambda: float(next(ticks))))
     assert done.outcome is Outcome.TIMED_OUT
     assert done.detail == "out of time after 10s of health checks; orders not switched"
-    assert done.output == "db-b: unhealthy (HTTP 503)\n"
+    assert done.output == "db-a: unhealthy (HTTP 503)\ndb-b: unhealthy (HTTP 503)\n"
     assert lb.switched == []

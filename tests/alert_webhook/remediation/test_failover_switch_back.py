@@ -20,7 +20,9 @@ def failed_over(
     service = lb.service("a", "b", **{"switch_back_after": "5m", "check_interval": "10s", **extra})
     settings = FailoverSettings.model_validate({"services": {"orders": service}})
     failover = Failover(settings, FailoverStates(store.tx, store.engine.dialect), clock)
+    lb.health = {"a": 503}  # the primary is down: that is why it fails over
     assert failover.fail_over("orders", 10, Boundaries()).outcome is Outcome.SUCCEEDED
+    lb.health = {}
     lb.switched.clear()
     return failover, FailoverSwitchBack(failover, Boundaries(), clock)
 
