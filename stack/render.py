@@ -15,7 +15,13 @@ from typing import Any
 import yaml
 
 from alert_webhook.remediation.playbooks import DEFAULT_PLAYBOOK_FILE, Playbooks, load_playbooks
-from demo.dependency import ActiveInstance, DependencyError, write_instances
+from demo.dependency import (
+    ACTIVE_LINK,
+    URL_SUFFIX,
+    ActiveInstance,
+    DependencyError,
+    write_instances,
+)
 from exporters.config import ConfigError, load_yaml
 from stack.ports import DEPENDENCY_INSTANCES, HOST, SERVICES, StackError
 
@@ -162,21 +168,46 @@ def render_playbooks(dest: Path, source: Path = DEFAULT_PLAYBOOK_FILE) -> Path:
     return _dump(dest / "playbooks.yml", config)
 
 
+def dependency_failover(folder: Path, ports: Mapping[str, int], fast: bool) -> dict[str, Any]:
+    """The webhook's `failover:` settings for the demo's dependency: its instances
+    in chain order, each healthy while its /healthz answers, switched by
+    pointing the folder's `active` link at the instance's URL file. Back on the
+    primary once it has been healthy for 5 minutes (10 s on the fast profile)."""
+    backends = [
+        {
+            "name": name,
+            "path": str(folder / f"{name}{URL_SUFFIX}"),
+            "health": {"url": f"http://{HOST}:{ports[svc]}/healthz", "timeout": "1s"},
+        }
+        for name, svc in DEPENDENCY_INSTANCES.items()
+    ]
+    service = {
+        "backends": backends,
+        "symlink": {"link": str(folder / ACTIVE_LINK), "roots": [str(folder)]},
+        "switch_back_after": "10s" if fast else "5m",
+        "check_interval": "1s" if fast else "10s",
+    }
+    return {"services": {"dependency": service}}
+
+
 def render_webhook(
     dest: Path,
     ports: Mapping[str, int],
     operators: Mapping[str, str],
     remediation: Mapping[str, Any] | None = None,
+    failover: Mapping[str, Any] | None = None,
     source: Path = REPO / "alert_webhook" / "webhook.yml",
 ) -> Path:
     """webhook.yml with its ports rewritten, `operators` (name → password hash)
-    added to those it configures, and `remediation` over its remediation
-    settings."""
+    added to those it configures, `remediation` over its remediation settings,
+    and `failover` as its failover chains when given."""
     config = yaml.safe_load(rewrite_ports(source.read_text(), ports)) or {}
     auth = config.setdefault("auth", {}) or {}
     auth["operators"] = {**(auth.get("operators") or {}), **operators}
     config["auth"] = auth
     config["remediation"] = {**(config.get("remediation") or {}), **(remediation or {})}
+    if failover is not None:
+        config["failover"] = dict(failover)
     dest.mkdir(parents=True, exist_ok=True)
     return _dump(dest / source.name, config)
 

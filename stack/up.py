@@ -117,7 +117,13 @@ def render_all(
             run, ports, rule_files, interval="1s" if fast else None
         ),
         "alertmanager": render.render_alertmanager(run, ports, token, fast=fast),
-        "webhook": render.render_webhook(run, ports, operators or {}, remediation),
+        "webhook": render.render_webhook(
+            run,
+            ports,
+            operators or {},
+            remediation,
+            render.dependency_failover(layout.dependency, ports, fast),
+        ),  # fmt: skip
         "probes": render.render_probes(run, ports, fast=fast),
         "dependency": render.render_dependency(layout.dependency, ports),
     }

@@ -158,3 +158,24 @@ def test_the_webhook_config_gets_remediation_over_its_own(tmp_path: Path) -> Non
     on = {"enabled": True, "playbooks_file": "/x/playbooks.yml"}
     path = render.render_webhook(tmp_path / "out", MOVED, {}, on, source=source)
     assert yaml.safe_load(path.read_text())["remediation"] == {**on, "dry_run": False}
+
+
+def test_the_webhook_gets_the_dependencys_failover_chain_as_valid_settings(tmp_path) -> None:
+    from alert_webhook.settings import settings_from_mapping
+    from stack.ports import ports_from_env
+    from stack.render import dependency_failover, render_dependency, render_webhook
+
+    ports = ports_from_env({"DEPENDENCY_TERTIARY_PORT": "18085"})
+    folder = render_dependency(tmp_path / "dependency", ports)
+    path = render_webhook(
+        tmp_path / "run", ports, {}, {}, dependency_failover(folder, ports, False)
+    )
+    settings = settings_from_mapping(yaml.safe_load(path.read_text()), {})
+    chain = settings.failover.services["dependency"]
+    assert [b.name for b in chain.backends] == ["primary", "secondary", "tertiary"]
+    assert chain.backends[2].health.url == "http://127.0.0.1:18085/healthz"
+    assert chain.symlink.link == str(folder / "active")
+    assert chain.backends[1].path == str(folder / "secondary.url")
+    assert chain.switch_back_after == 300
+    fast = dependency_failover(folder, ports, True)["services"]["dependency"]
+    assert (fast["switch_back_after"], fast["check_interval"]) == ("10s", "1s")

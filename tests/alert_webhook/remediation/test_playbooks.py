@@ -217,6 +217,8 @@ def test_the_shipped_playbooks_load_and_name_only_existing_actions() -> None:
         "refresh-token",
         "escalate-permission",
         "restart-demo",
+        "restart-demo-worker",
+        "fail-over-dependency",
         "clean-disk",
         "fail-over",
         "restore-from-backup",
@@ -235,6 +237,20 @@ def test_the_shipped_playbooks_load_and_name_only_existing_actions() -> None:
     cleanup = render_step(disk.actions[0], loaded.actions, {})
     assert isinstance(cleanup.params, CleanupDiskParams)
     assert cleanup.params.roots == ["/var/log/recovery-stack", "/var/tmp/recovery-stack"]
+
+
+def test_the_demo_systems_worker_is_restarted_and_its_dependency_fails_over() -> None:
+    loaded = load_playbooks(DEFAULT_PLAYBOOK_FILE)
+    down = {"alertname": "ServiceUnavailable", "category": "connection"}
+    worker = loaded.select(alert(**down, service="demo_worker"))
+    assert worker is not None and worker.name == "restart-demo-worker" and not worker.dry_run
+    step = render_step(worker.actions[0], loaded.actions, {})
+    assert (step.params.backend, step.params.service) == ("supervisor", "demo_worker")
+    for category in ("connection", "timeout"):  # refused or 5xx; hanging behind a partition
+        labels = {**down, "category": category, "service": "dependency"}
+        chosen = loaded.select(alert(**labels))
+        assert chosen is not None and chosen.name == "fail-over-dependency" and not chosen.dry_run
+    assert render_step(chosen.actions[0], loaded.actions, {}).params.service == "dependency"
 
 
 def test_the_shipped_restart_playbook_restarts_only_the_demo_through_supervisord() -> None:
