@@ -43,6 +43,11 @@ class Layout:
         return self.var / "data"
 
     @property
+    def textfile(self) -> Path:
+        """The system exporter's textfile directory (`backup.prom` is written there)."""
+        return self.var / "textfile"
+
+    @property
     def socket(self) -> Path:
         return self.run / "supervisor.sock"
 
@@ -55,7 +60,7 @@ class Layout:
         return f"unix://{self.socket}"
 
     def make(self) -> None:
-        for folder in (self.run, self.log, self.data):
+        for folder in (self.run, self.log, self.data, self.textfile):
             folder.mkdir(parents=True, exist_ok=True)
 
 
@@ -122,6 +127,7 @@ def programs(
             "-m",
             "exporters.system",
             f"--listen={HOST}:{ports['system_exporter']}",
+            f"--collector.textfile.directory={layout.textfile}",
         ],
         "probe_exporter": [
             python,
@@ -132,6 +138,18 @@ def programs(
         ],
         "demo": [python, "-m", "demo", f"--bind={HOST}:{ports['demo']}"],
     }
+
+
+def backup_programs(
+    layout: Layout, replicate: bool, python: str = sys.executable
+) -> dict[str, list[str]]:
+    """The backup schedule (snapshots, daily verification, weekly restore test) and,
+    when the webhook's store is SQLite, Litestream's continuous replication of it."""
+    root = ["--root", str(layout.root)]
+    commands = {"backups": [python, "-m", "stack", "backup-schedule", *root]}
+    if replicate:
+        commands["litestream"] = [python, "-m", "stack", "replicate", *root]
+    return commands
 
 
 # supervisord never brings the demo back by itself, not even after a crash or a
