@@ -59,10 +59,14 @@ def loop(
     """Run what is due, sleep until the next is, for ever (or `rounds` times)."""
     done = 0
     while rounds is None or done < rounds:
-        tasks, wait = due(status(), cadence, clock())
+        done += 1
+        tasks, _ = due(status(), cadence, clock())
         for task in tasks:
             run(task)
-        # A failed task stays due: it is tried again in the next round, at most one
-        # backup interval later, and its status shows the failure meanwhile.
+        pending, wait = due(status(), cadence, clock())
+        # What the round made due (the first verification, after the first backup)
+        # runs at once. A failed task stays due: it is tried again a backup interval
+        # later, and its status shows the failure meanwhile.
+        if set(pending) - set(tasks):
+            continue
         sleep(min(wait, cadence.backup))
-        done += 1
