@@ -18,12 +18,14 @@ import requests
 from stack.backups.source import Context, RestoreRefused, SourceSkipped
 
 FILE = "silences.json"
-# What identifies a silence across a restore (Alertmanager gives it a new id).
+# What a silence is posted with, and what identifies it across a restore:
+# Alertmanager gives it a new id and moves a start in the past to now.
 KEYS = ("matchers", "startsAt", "endsAt", "createdBy", "comment")
+IDENTITY = ("matchers", "endsAt", "createdBy", "comment")
 
 
 def _same(silence: dict[str, Any]) -> tuple[str, ...]:
-    return tuple(json.dumps(silence.get(k), sort_keys=True) for k in KEYS)
+    return tuple(json.dumps(silence.get(k), sort_keys=True) for k in IDENTITY)
 
 
 @dataclass(frozen=True)
