@@ -25,6 +25,7 @@ import requests
 from werkzeug.security import generate_password_hash
 
 from stack import render
+from stack.backups import BackupConfigError, interval_from_env
 from stack.backups.sources import BackupLayout, sources, sqlite_sources
 from stack.binaries import BinaryNotFound, find_binary
 from stack.ctl import ctl_argv
@@ -207,6 +208,10 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 def up(root: Path, env: Mapping[str, str], out: IO[str] = sys.stdout) -> int:
     ports = ports_from_env(env)
+    try:
+        interval_from_env(env)  # read by the backup schedule: refused now, not in its log
+    except BackupConfigError as exc:
+        raise StackError([str(exc)], exit_code=2) from None
     layout = Layout(root)
     layout.make()
     with single_run(layout):

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 import sqlalchemy
-from backup_support import backups_for, count_rows, env_for, make_root, make_store, needs_restic
+from backup_support import backups_for, count_rows, env_for, make_root, make_store
 from support import postgres
 from support.procs import find_binary, free_port, running, wait_until
 
@@ -20,11 +20,6 @@ from stack.backups.cli import main
 from stack.backups.sources import sqlite_sources
 
 pytestmark = pytest.mark.usefixtures("restic_installed")
-
-
-@pytest.fixture
-def restic_installed() -> None:
-    needs_restic()
 
 
 def restore(root, env, *args: str) -> tuple[int, str, str]:

@@ -13,7 +13,6 @@ from backup_support import (
     env_for,
     make_root,
     make_store,
-    needs_restic,
     stack_lock_held,
 )
 
@@ -21,11 +20,6 @@ from stack.backups.cli import main
 from stack.backups.source import write_manifest
 
 pytestmark = pytest.mark.usefixtures("restic_installed")
-
-
-@pytest.fixture
-def restic_installed() -> None:
-    needs_restic()
 
 
 def restore(root, *args: str) -> tuple[int, str, str]:

@@ -15,7 +15,7 @@ from types import SimpleNamespace
 
 import pytest
 import yaml
-from backup_support import backups_for, make_root, needs_restic
+from backup_support import backups_for, make_root
 from prometheus_client import CollectorRegistry
 from support.procs import find_binary
 
@@ -60,30 +60,34 @@ def labels(backup: str) -> dict[str, str]:
     }
 
 
-def too_old(backup: str, age: str) -> dict[str, object]:
+def alert(backup: str, name: str, summary: str, description: str) -> dict[str, object]:
     probe = f"backup-{backup}"
     return {
         "exp_labels": {**labels(backup), "severity": "high", "category": "data_integrity"},
         "exp_annotations": {
-            "summary": f"Newest backup of {probe} is {age} old",
-            "description": f"The newest backup found by probe {probe} on {INSTANCE} is {age} "
-            "old, more than 2 backup intervals: the recovery point objective is at risk.",
-            "runbook_url": f"{RUNBOOKS}/BackupTooOld.md",
+            "summary": f"Newest backup of {probe} {summary}",
+            "description": f"The newest backup found by probe {probe} on {INSTANCE} {description}",
+            "runbook_url": f"{RUNBOOKS}/{name}.md",
         },
     }
+
+
+def too_old(backup: str, age: str) -> dict[str, object]:
+    return alert(
+        backup,
+        "BackupTooOld",
+        f"is {age} old",
+        f"is {age} old, more than 2 backup intervals: the recovery point objective is at risk.",
+    )
 
 
 def unverified(backup: str) -> dict[str, object]:
-    probe = f"backup-{backup}"
-    return {
-        "exp_labels": {**labels(backup), "severity": "high", "category": "data_integrity"},
-        "exp_annotations": {
-            "summary": f"Newest backup of {probe} fails its checksum",
-            "description": f"The newest backup found by probe {probe} on {INSTANCE} does not "
-            "match its checksum, or has none, so it cannot be trusted for a restore.",
-            "runbook_url": f"{RUNBOOKS}/BackupUnverified.md",
-        },
-    }
+    return alert(
+        backup,
+        "BackupUnverified",
+        "fails its checksum",
+        "does not match its checksum, or has none, so it cannot be trusted for a restore.",
+    )
 
 
 def promtool(tmp_path: Path, series: list[dict[str, str]], checks: list[dict]) -> None:
@@ -108,8 +112,7 @@ def nothing(at: str, *names: str) -> list[dict]:
 
 
 @pytest.fixture
-def backed_up(tmp_path: Path):
-    needs_restic()
+def backed_up(tmp_path: Path, restic_installed: None):
     root = make_root(tmp_path / "root")
     backups = backups_for(root)
     assert backups.backup().exit_code == 0

@@ -9,7 +9,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from backup_support import backups_for, count_rows, env_for, make_root, make_store, needs_restic
+from backup_support import backups_for, count_rows, env_for, make_root, make_store
 from prometheus_client.parser import text_string_to_metric_families
 
 from stack.backups.cli import main
@@ -17,11 +17,6 @@ from stack.backups.restic import Retention
 from stack.backups.status import Status
 
 pytestmark = pytest.mark.usefixtures("restic_installed")
-
-
-@pytest.fixture
-def restic_installed() -> None:
-    needs_restic()
 
 
 def metrics(root: Path) -> dict[tuple[str, str], float]:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporters.categories import Category
+from stack.backups import BackupConfigError, interval_from_env
 from stack.backups.status import RepositoryStatus, SourceStatus, Status, publish, registry
+from stack.ports import StackError
+from stack.up import up
 
 
 def value(status: Status, name: str, **labels: str) -> float | None:
@@ -67,3 +71,18 @@ def test_status_round_trips_and_takes_the_configured_interval(tmp_path):
     assert loaded.interval_seconds == 60
     assert loaded.sources["store"].verified is False
     assert Status.load(tmp_path / "none.json", 30).sources == {}
+
+
+def test_the_backup_interval_comes_from_the_environment_or_is_refused():
+    assert interval_from_env({}) == 300
+    assert interval_from_env({"STACK_BACKUP_INTERVAL_SECONDS": "60"}) == 60
+    for bad in ("0", "-5", "often"):
+        with pytest.raises(BackupConfigError, match=f"STACK_BACKUP_INTERVAL_SECONDS={bad}: must"):
+            interval_from_env({"STACK_BACKUP_INTERVAL_SECONDS": bad})
+
+
+def test_make_up_refuses_a_bad_backup_interval_before_starting(tmp_path):
+    with pytest.raises(StackError) as refused:
+        up(tmp_path, {"STACK_BACKUP_INTERVAL_SECONDS": "soon"})
+    assert refused.value.exit_code == 2
+    assert "STACK_BACKUP_INTERVAL_SECONDS=soon" in refused.value.problems[0]
