@@ -139,9 +139,12 @@ def test_a_fresh_verified_backup_is_fine_and_a_stale_one_too_old(tmp_path, backe
 
 def test_a_backup_that_fails_verification_is_unverified(tmp_path, backed_up):
     root, backups = backed_up
-    pack = next((backups.layout.repository / "data").glob("*/*"))
+    packs = sorted((backups.layout.repository / "data").glob("*/*"), key=lambda p: p.stat().st_size)
+    pack = packs[-1]  # overwritten in place: its ciphertext no longer verifies
     pack.chmod(0o600)
-    pack.write_bytes(pack.read_bytes()[:100])
+    damaged = bytearray(pack.read_bytes())
+    damaged[64:576] = b"\xde" * 512
+    pack.write_bytes(bytes(damaged))
     assert backups.verify().exit_code == 1
     status = Status.load(backups.layout.status, 300)
     assert status.last_backup is not None
