@@ -38,9 +38,10 @@ def parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=text, description=text)
         sub.add_argument("--root", type=Path, default=Path.cwd(), help="folder that holds var/")
     rest = commands.choices["restore"]
-    rest.add_argument("--snapshot", help="a snapshot id, or `latest` (newest, even unverified)")
     rest.add_argument("--source", action="append", default=[], help="restore only this source")
-    rest.add_argument(
+    which = rest.add_mutually_exclusive_group()
+    which.add_argument("--snapshot", help="a snapshot id, or `latest` (newest, even unverified)")
+    which.add_argument(
         "--to-time", help="restore the Litestream replica as of this RFC 3339 time (or `latest`)"
     )
     rest.add_argument("--force", action="store_true", help=FORCE_HELP)

@@ -15,7 +15,13 @@ from pathlib import Path
 
 from stack.backups import litestream
 from stack.backups.run import Backups, Outcome
-from stack.backups.source import RestoreRefused, Source, check_manifest
+from stack.backups.source import (
+    RestoreRefused,
+    Source,
+    SourceFailed,
+    SourceSkipped,
+    check_manifest,
+)
 from stack.backups.sqlite import SqliteSource
 
 
@@ -108,10 +114,25 @@ def from_replica(backups: Backups, source: Source, to_time: str, outcome: Outcom
     outcome.lines.append(f"{source.name}: restored from its Litestream replica as of {to_time}")
 
 
+def everything(backups: Backups, request: Request, outcome: Outcome) -> list[Source]:
+    """No source named: each that has something to restore from (a note for the rest)."""
+    chosen = []
+    for source in backups.sources:
+        if request.to_time is not None and not isinstance(source, SqliteSource):
+            continue
+        if request.to_time is None and backups.newest(source.name) is None:
+            outcome.lines.append(f"skipped {source.name}: no snapshot holds it")
+            continue
+        chosen.append(source)
+    return chosen
+
+
 def restore(backups: Backups, request: Request) -> Outcome:
     outcome = Outcome()
     try:
-        chosen = [backups.source(n) for n in request.sources] or list(backups.sources)
+        chosen = [backups.source(n) for n in request.sources] or everything(
+            backups, request, outcome
+        )
         refuse_live(backups, chosen, request.force)
         with backups.locked() as status:
             for source in chosen:
@@ -123,9 +144,16 @@ def restore(backups: Backups, request: Request) -> Outcome:
                 snapshot = pick_snapshot(
                     backups, source.name, request.snapshot, status.verified_snapshots
                 )
-                from_snapshot(backups, source, snapshot, outcome)
+                try:
+                    from_snapshot(backups, source, snapshot, outcome)
+                except SourceSkipped as exc:
+                    if request.sources:
+                        raise RestoreRefused(str(exc)) from None
+                    outcome.lines.append(f"skipped {exc}")
     except RestoreRefused as exc:
         outcome.fail(f"restore refused: {exc}", exit_code=2)
+    except SourceFailed as exc:
+        outcome.fail(f"restore failed: {exc}")
     finally:
         shutil.rmtree(backups.layout.scratch, ignore_errors=True)
     return outcome

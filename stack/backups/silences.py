@@ -15,7 +15,7 @@ from typing import Any
 
 import requests
 
-from stack.backups.source import Context, RestoreRefused, SourceSkipped
+from stack.backups.source import Context, RestoreRefused, SourceFailed, SourceSkipped
 
 FILE = "silences.json"
 # What a silence is posted with, and what identifies it across a restore:
@@ -48,6 +48,8 @@ class SilencesSource:
             raise SourceSkipped(
                 f"{self.name}: Alertmanager is not running at {self.url}; silences not backed up"
             ) from None
+        except (requests.RequestException, ValueError) as exc:
+            raise SourceFailed(f"{self.name}: Alertmanager at {self.url}: {exc}") from None
         (folder / FILE).write_text(json.dumps(silences, indent=1, sort_keys=True))
 
     def check(self, folder: Path) -> list[str]:
@@ -60,11 +62,12 @@ class SilencesSource:
     def restore(self, folder: Path, ctx: Context) -> list[str]:
         try:
             current = self._get(ctx)
-        except requests.RequestException as exc:
-            raise RestoreRefused(
-                f"{self.name}: restoring silences needs the running Alertmanager at {self.url}: "
-                f"{exc.__class__.__name__}"
+        except requests.ConnectionError:
+            raise SourceSkipped(
+                f"{self.name}: restoring silences needs the running Alertmanager at {self.url}"
             ) from None
+        except (requests.RequestException, ValueError) as exc:
+            raise RestoreRefused(f"{self.name}: Alertmanager at {self.url}: {exc}") from None
         aside = ctx.aside_dir() / f"{FILE}.replaced-{ctx.stamp()}"
         aside.write_text(json.dumps(current, indent=1, sort_keys=True))
         present = {_same(s) for s in current if s["status"]["state"] != "expired"}

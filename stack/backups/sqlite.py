@@ -57,7 +57,10 @@ class SqliteSource:
         if problems := integrity_problems(self.path, self.name):
             # Backing up a damaged store would push the last good one out of retention.
             raise SourceFailed("; ".join(problems))
-        online_backup(self.path, folder / self.filename)
+        try:
+            online_backup(self.path, folder / self.filename)
+        except sqlite3.Error as exc:
+            raise SourceFailed(f"{self.name}: online backup of {self.path} failed: {exc}") from None
 
     def check(self, folder: Path) -> list[str]:
         copy = folder / self.filename

@@ -57,10 +57,13 @@ class Status(BaseModel):
 
     @classmethod
     def load(cls, path: Path, interval_seconds: float) -> Status:
-        if path.is_file():
+        try:
             status = cls.model_validate_json(path.read_text())
-            return status.model_copy(update={"interval_seconds": interval_seconds})
-        return cls(interval_seconds=interval_seconds)
+        except (OSError, ValueError):
+            # Missing or damaged: start afresh; the snapshots themselves are in restic,
+            # and the next backup and verification fill this in again.
+            return cls(interval_seconds=interval_seconds)
+        return status.model_copy(update={"interval_seconds": interval_seconds})
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -104,3 +104,24 @@ def test_configs_come_back_to_their_paths_and_changed_ones_go_aside(tmp_path):
     assert (root / "var" / "run" / "prometheus.yml").read_text() == "global: {}\n"
     aside = list(playbooks.parent.glob("playbooks.yml.replaced-*"))
     assert [p.read_text() for p in aside] == ["playbooks: [broken\n"]
+
+
+def test_restoring_everything_takes_each_source_a_snapshot_holds(tmp_path):
+    root = make_root(tmp_path, rows=8)
+    backups_for(root).backup()
+    make_store(root / "var" / "webhook.sqlite3", rows=2)
+    (root / "alert_webhook" / "playbooks.yml").write_text("changed: true\n")
+
+    code, out, err = restore(root)
+
+    assert code == 0, err
+    assert count_rows(root / "var" / "webhook.sqlite3") == 8
+    assert (root / "alert_webhook" / "playbooks.yml").read_text() == "playbooks: []\n"
+    assert "skipped silences: no snapshot holds it" in out
+
+
+def test_a_snapshot_and_a_point_in_time_are_not_asked_together(tmp_path, capsys):
+    with pytest.raises(SystemExit) as refused:
+        main(["restore", "--snapshot", "latest", "--to-time", "latest"], env_for())
+    assert refused.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err

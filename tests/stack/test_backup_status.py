@@ -86,3 +86,9 @@ def test_make_up_refuses_a_bad_backup_interval_before_starting(tmp_path):
         up(tmp_path, {"STACK_BACKUP_INTERVAL_SECONDS": "soon"})
     assert refused.value.exit_code == 2
     assert "STACK_BACKUP_INTERVAL_SECONDS=soon" in refused.value.problems[0]
+
+
+def test_a_damaged_status_file_starts_afresh(tmp_path):
+    path = tmp_path / "status.json"
+    path.write_text("{not json")
+    assert Status.load(path, 300).sources == {}
