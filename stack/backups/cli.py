@@ -79,7 +79,8 @@ def replicate(backups: Backups) -> int:
         backups.layout.base / litestream.CONFIG, stores, backups.layout.replicas
     )
     argv = litestream.replicate_argv(backups.litestream_bin, config)
-    os.execv(argv[0], argv)
+    # Not the stack's environment: it holds the webhook's token and supervisord's login.
+    os.execve(argv[0], argv, {"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
 
 
 def main(
