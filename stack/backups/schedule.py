@@ -25,6 +25,9 @@ class Cadence:
     # Retention runs with each daily verification: pruning every few minutes
     # would rewrite the repository's packs for nothing.
     prune: float = DAY
+    # A source that was not there yet (the webhook's store, before the webhook has
+    # made it) is tried again this soon, until it has been backed up once.
+    retry: float = 30.0
 
 
 def _due_in(last: float | None, every: float, now: float) -> float:
@@ -33,7 +36,10 @@ def _due_in(last: float | None, every: float, now: float) -> float:
 
 def due(status: Status, cadence: Cadence, now: float) -> tuple[list[str], float]:
     """The tasks due now, in order, and the seconds until the next one is."""
-    waits = {"backup": _due_in(status.last_backup, cadence.backup, now)}
+    missing = any(s.last_success is None and s.note for s in status.sources.values())
+    waits = {
+        "backup": _due_in(status.last_backup, cadence.retry if missing else cadence.backup, now)
+    }
     # Nothing to verify before the first backup.
     if status.last_backup is not None:
         waits["verify"] = _due_in(status.last_verify, cadence.verify, now)

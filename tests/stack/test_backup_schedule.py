@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from stack.backups.schedule import DAY, WEEK, Cadence, due, loop
-from stack.backups.status import Status
+from stack.backups.status import SourceStatus, Status
 
 CADENCE = Cadence(backup=300)
 
@@ -55,3 +55,14 @@ def test_the_loop_runs_what_is_due_and_sleeps_until_the_next(tmp_path):
     # in each later round, one backup interval apart.
     assert ran == ["backup", "restore-test", "prune", "backup", "restore-test", "prune"]
     assert slept == [300, 300]
+
+
+def test_a_source_not_there_yet_is_tried_again_soon_until_backed_up_once():
+    not_yet = SourceStatus(note="webhook-store: no database at var/webhook.sqlite3 yet")
+    first = status(last_backup=1000.0, last_verify=1000.0, last_restore_test=1000.0)
+    first.sources = {"webhook-store": not_yet}
+    assert due(first, CADENCE, now=1010.0) == ([], 20)
+    assert due(first, CADENCE, now=1030.0)[0] == ["backup"]
+    # Skipped after it had been backed up (Alertmanager stopped): the usual interval.
+    first.sources = {"silences": SourceStatus(last_success=900.0, note="not running")}
+    assert due(first, CADENCE, now=1030.0) == ([], 270)
