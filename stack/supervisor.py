@@ -1,9 +1,11 @@
-"""The supervisord configuration that runs the stack's six processes.
+"""The supervisord configuration that runs the stack's processes: its own five and the
+demo system's five.
 
 supervisord's XML-RPC listens on a unix socket under var/run/ with a login made
 for each run: supervisorctl (`stack ctl`) reads it from the configuration, the
-webhook from its environment (the `STACK_SUPERVISOR_*` variables), so the
-default playbooks can restart the demo through it.
+webhook from its environment (the `STACK_SUPERVISOR_*` variables, given to the
+webhook's program only), so the default playbooks can restart the demo through
+it.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from stack.ports import HOST
+from stack.ports import DEPENDENCY_INSTANCES, HOST, StackError
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,19 @@ class Layout:
         return self.var / "textfile"
 
     @property
+    def demo(self) -> Path:
+        """The demo system's data: the orders file and the dependency's link folder."""
+        return self.data / "demo"
+
+    @property
+    def orders(self) -> Path:
+        return self.demo / "orders.sqlite3"
+
+    @property
+    def dependency(self) -> Path:
+        return self.demo / "dependency"
+
+    @property
     def socket(self) -> Path:
         return self.run / "supervisor.sock"
 
@@ -60,7 +75,7 @@ class Layout:
         return f"unix://{self.socket}"
 
     def make(self) -> None:
-        for folder in (self.run, self.log, self.data, self.textfile):
+        for folder in (self.run, self.log, self.data, self.demo, self.textfile):
             folder.mkdir(parents=True, exist_ok=True)
 
 
@@ -136,7 +151,33 @@ def programs(
             f"--listen={HOST}:{ports['probe_exporter']}",
             f"--config={configs['probes']}",
         ],
-        "demo": [python, "-m", "demo", f"--bind={HOST}:{ports['demo']}"],
+        "demo": [
+            python,
+            "-m",
+            "demo",
+            f"--bind={HOST}:{ports['demo']}",
+            f"--data={layout.orders}",
+            f"--dependency={layout.dependency}",
+        ],
+        "demo_worker": [
+            python,
+            "-m",
+            "demo",
+            "worker",
+            f"--bind={HOST}:{ports['demo_worker']}",
+            f"--data={layout.orders}",
+        ],
+        **{
+            service: [
+                python,
+                "-m",
+                "demo",
+                "dependency",
+                f"--name={name}",
+                f"--bind={HOST}:{ports[service]}",
+            ]
+            for name, service in DEPENDENCY_INSTANCES.items()
+        },  # fmt: skip
     }
 
 
@@ -152,16 +193,32 @@ def backup_programs(
     return commands
 
 
-# supervisord never brings the demo back by itself, not even after a crash or a
-# kill -9: recovery has to come through the alert path (the webhook's playbook
-# restarting it over XML-RPC), or nothing about that path is proven. The stack's
-# own components are restarted whenever they die.
-AUTORESTART = {"demo": "false"}
+# supervisord never brings the demo's business services back by itself, not even
+# after a crash or a kill -9: recovery has to come through the alert path (the
+# webhook's playbooks restarting them over XML-RPC), or nothing about that path
+# is proven. The stack's own components, and the dependency's instances (which
+# stand for someone else's service), are restarted whenever they die.
+AUTORESTART = {"demo": "false", "demo_worker": "false"}
 
 # What watches the others. They are not started with the rest: the launcher
 # starts them once every watched service answers, so a probe or a scrape that
 # ran before the webhook listened never shows start-up as an outage.
 WATCHERS = ("prometheus", "probe_exporter")
+
+
+# The one program that calls supervisord: it restarts the demo for the playbooks.
+# No other program sees the login.
+RESTARTER = "webhook"
+
+
+def program_environment(env: Mapping[str, str]) -> str:
+    """`env` in supervisord's `environment=` form (KEY="value",...). Its parser
+    has no escape for a double quote, so a value holding one is refused."""
+    quoted = [name for name, value in env.items() if '"' in value]
+    if quoted:
+        raise StackError([f"{', '.join(quoted)}: a double quote cannot be passed to supervisord"])
+    # supervisor expands %(...)s in values too.
+    return ",".join(f'{name}="{value}"'.replace("%", "%%") for name, value in env.items())
 
 
 def supervisord_conf(layout: Layout, commands: Mapping[str, list[str]], login: Login) -> str:
@@ -198,6 +255,8 @@ def supervisord_conf(layout: Layout, commands: Mapping[str, list[str]], login: L
             "stdout_logfile_maxbytes": "10MB",
             "stdout_logfile_backups": "2",
         }
+        if name == RESTARTER:
+            parser[f"program:{name}"]["environment"] = program_environment(login.env(layout))
     out = io.StringIO()
     parser.write(out)
     return out.getvalue()

@@ -10,6 +10,12 @@ action runs, and each step is written before its action runs. A runner that
 claims a run after its lease ran out and finds it started does not run it again
 — the dead runner's step may have half-happened — but records it failed,
 interrupted (`interrupt`). A run claimed but never started is simply worked.
+
+A run that needs an operator's approval is released by its runner as
+`awaiting_approval`, due again at its deadline (`next_attempt_at`), so whichever
+replica looks first after the deadline claims it and ends it; an approval or a
+rejection makes it due at once. Both are one guarded UPDATE, so an approval and
+the deadline's claim, or two approvals, never both win.
 """
 
 from __future__ import annotations
@@ -29,10 +35,11 @@ from alert_webhook.store.bulk import Bulk, Statement, insert_for
 from alert_webhook.store.guard import Transactions
 from alert_webhook.store.lease import Lease
 from alert_webhook.store.planners import StateChange, Tally, _PerDialect
-from alert_webhook.store.rows import RunStatus, StepStatus
+from alert_webhook.store.rows import Approval, RunStatus, StepStatus
 from alert_webhook.store.schema import alerts, remediation_runs, remediation_steps
 
 PLANNED, IN_FLIGHT = RunStatus.PLANNED.value, RunStatus.IN_FLIGHT.value
+AWAITING = RunStatus.AWAITING_APPROVAL.value
 runs, steps = remediation_runs, remediation_steps
 
 
@@ -96,6 +103,20 @@ class RunJob:
     started_at: float | None  # set: an earlier runner began acting and died
     alertname: str
     labels: dict[str, str]
+    approval: Approval | None = None  # None: nobody was asked
+    approval_deadline: float | None = None
+    approval_by: str | None = None
+    approval_reason: str | None = None
+    silence_id: str | None = None  # the Alertmanager silence held while it acts
+
+
+@dataclass(frozen=True)
+class Decided:
+    """An operator's answer to a run: the run as it is now (None: no such run), and
+    whether this answer was the one taken (False: it was not awaiting approval)."""
+
+    run: dict[str, Any] | None
+    taken: bool
 
 
 @dataclass(frozen=True)
@@ -119,6 +140,11 @@ class Remediations:
             runs, dialect, pending=PLANNED, in_flight=IN_FLIGHT,
             due_at=runs.c.next_attempt_at, on_claim={"attempts": runs.c.attempts + 1},
         )  # fmt: skip
+        # Runs awaiting approval past their deadline, claimed like planned ones.
+        self.deadlines = Lease(
+            runs, dialect, pending=AWAITING, in_flight=IN_FLIGHT,
+            due_at=runs.c.next_attempt_at, on_claim={"attempts": runs.c.attempts + 1},
+        )  # fmt: skip
         self._claimed = Statement(
             select(runs, alerts.c.alertname, alerts.c.labels)
             .join(alerts, alerts.c.id == runs.c.alert_id)
@@ -131,7 +157,10 @@ class Remediations:
         """Take up to `limit` due runs: planned ones, or in flight past their lease."""
         claim = Lease.new_claim(worker)
         with self.tx.write() as conn:
-            if not self.lease.claim(conn, now, claim, lease, limit):
+            won = self.lease.claim(conn, now, claim, lease, limit)
+            if won < limit:
+                won += self.deadlines.claim(conn, now, claim, lease, limit - won)
+            if not won:
                 return []
             rows = self._claimed.mappings(conn, {"c_claim": claim})
         return [
@@ -147,6 +176,11 @@ class Remediations:
                 started_at=r["started_at"],
                 alertname=r["alertname"],
                 labels=json.loads(r["labels"]),
+                approval=Approval(r["approval"]) if r["approval"] else None,
+                approval_deadline=r["approval_deadline"],
+                approval_by=r["approval_by"],
+                approval_reason=r["approval_reason"],
+                silence_id=r["silence_id"],
             )  # fmt: skip
             for r in rows
         ]
@@ -250,6 +284,56 @@ class Remediations:
                         detail="its runner stopped while it ran")
             )  # fmt: skip
             return True
+
+    def await_approval(self, job: RunJob, deadline: float) -> bool:
+        """Release the run to wait for an operator until `deadline`, when it is due
+        again; False when the lease was lost."""
+        values = {
+            "status": AWAITING, "approval": Approval.AWAITING.value,
+            "approval_deadline": deadline, "next_attempt_at": deadline,
+            "claimed_by": None, "claimed_until": None,
+        }  # fmt: skip
+        with self.tx.write() as conn:
+            return self.lease.update_owned(conn, job.id, job.claim, values)
+
+    def answer(
+        self, run_id: int, verdict: Approval, by: str, now: float, reason: str | None = None
+    ) -> Decided:
+        """Approve or reject a run awaiting approval before its deadline: it is due
+        at once, for a runner to act or to end it. Taken once: a second answer, a
+        late one, or one for a run that does not wait changes nothing."""
+        if verdict not in (Approval.APPROVED, Approval.REJECTED):
+            raise ValueError(f"an operator approves or rejects, not {verdict}")
+        values = {
+            "status": PLANNED, "next_attempt_at": now, "approval": verdict.value,
+            "approval_by": by, "approval_at": now, "approval_reason": reason,
+        }  # fmt: skip
+        with self.tx.write() as conn:
+            taken = conn.execute(
+                update(runs)
+                .where(runs.c.id == run_id, runs.c.status == AWAITING,
+                       runs.c.approval_deadline > now)
+                .values(**values)
+            ).rowcount == 1  # fmt: skip
+            row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
+        return Decided(None if row is None else dict(row), taken)
+
+    def approval_timed_out(self, job: RunJob) -> bool:
+        """Record that nobody answered before the deadline (the runner then ends it)."""
+        with self.tx.write() as conn:
+            values = {"approval": Approval.TIMED_OUT.value}
+            return self.lease.update_owned(conn, job.id, job.claim, values)
+
+    def record_silence(self, job: RunJob, silence_id: str | None, note: str) -> bool:
+        """The silence created for the run (None: it could not be), and what happened."""
+        with self.tx.write() as conn:
+            values = {"silence_id": silence_id, "silence_note": note}
+            return self.lease.update_owned(conn, job.id, job.claim, values)
+
+    def note_silence(self, run_id: int, note: str) -> None:
+        """What became of the run's silence once the run ended (no lease by then)."""
+        with self.tx.write() as conn:
+            conn.execute(update(runs).where(runs.c.id == run_id).values(silence_note=note))
 
     def list(self, limit: int = 100) -> list[dict[str, Any]]:
         """Newest runs first, each with its steps in order."""

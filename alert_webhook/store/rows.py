@@ -122,6 +122,7 @@ class RunStatus(StrEnum):
 
     PLANNED = "planned"  # waiting for a runner
     IN_FLIGHT = "in_flight"  # claimed under a lease (acting once `started_at` is set)
+    AWAITING_APPROVAL = "awaiting_approval"  # held for an operator until its deadline
     SUCCEEDED = "succeeded"  # a step worked
     FAILED = "failed"  # every step failed, or its runner died mid-step
     BLOCKED = "blocked"  # a guardrail or a label refused it: nothing ran
@@ -129,7 +130,16 @@ class RunStatus(StrEnum):
 
     @property
     def final(self) -> bool:
-        return self not in (RunStatus.PLANNED, RunStatus.IN_FLIGHT)
+        return self not in (RunStatus.PLANNED, RunStatus.IN_FLIGHT, RunStatus.AWAITING_APPROVAL)
+
+
+class Approval(StrEnum):
+    """Where a run of a playbook that needs an operator's approval stands."""
+
+    AWAITING = "awaiting"  # asked for, not given yet
+    APPROVED = "approved"  # the runner may act (judging the guardrails again)
+    REJECTED = "rejected"  # an operator said no: it ends blocked
+    TIMED_OUT = "timed_out"  # nobody answered before the deadline: it ends blocked
 
 
 class StepStatus(StrEnum):

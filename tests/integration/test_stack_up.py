@@ -1,4 +1,4 @@
-"""`make up`'s launcher: six processes up, URLs answer, Ctrl-C stops them all."""
+"""`make up`'s launcher: every process up, URLs answer, Ctrl-C stops them all."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import signal
 import stat
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,69 +23,20 @@ from support.procs import free_port, wait_until
 from alert_webhook.remediation.actions.base import Boundaries, Outcome
 from alert_webhook.remediation.actions.restart_service import RestartServiceParams
 from alert_webhook.remediation.actions.restart_service import run as run_restart
+from integration.launcher import Output, launched, launcher
 from stack.ports import HOST, SERVICES, port_in_use
+from stack.render import REPO
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "alertmanager"
 TOKEN = "test-token-for-stack-up"
-
-
-def _launcher(root: Path, ports: dict[str, int]) -> subprocess.Popen[str]:
-    env = {**os.environ, "ALERT_WEBHOOK_TOKEN": TOKEN}
-    env.update({s.env_var: str(ports[s.name]) for s in SERVICES})
-    return subprocess.Popen(
-        [sys.executable, "-m", "stack", "up", f"--root={root}"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
-
-
-class Output:
-    """Collects a process's output on a thread so the test can wait on it."""
-
-    def __init__(self, proc: subprocess.Popen[str]) -> None:
-        self.lines: list[str] = []
-        assert proc.stdout is not None
-        stream = self._stream = proc.stdout
-        self._thread = threading.Thread(
-            target=lambda: self.lines.extend(iter(stream.readline, "")), daemon=True
-        )
-        self._thread.start()
-
-    def text(self) -> str:
-        return "".join(self.lines)
-
-    def close(self) -> None:
-        self._thread.join(timeout=10)
-        self._stream.close()
 
 
 @pytest.fixture(scope="module")
 def stack_up(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[Path, dict[str, int], subprocess.Popen[str], Output]]:
-    root = tmp_path_factory.mktemp("stack")
-    ports = {s.name: free_port() for s in SERVICES}
-    proc = _launcher(root, ports)
-    out = Output(proc)
-    try:
-        wait_until(
-            lambda: "recovery-stack is up" in out.text() or proc.poll() is not None,
-            90,
-            "the stack to come up",
-        )
-        assert proc.poll() is None, out.text()
-        yield root, ports, proc, out
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        out.close()
+    with launched(tmp_path_factory.mktemp("stack"), TOKEN) as stack:
+        yield stack.root, stack.ports, stack.proc, stack.out
 
 
 def test_every_printed_url_answers(stack_up) -> None:
@@ -151,10 +101,15 @@ def test_start_up_is_never_seen_as_an_outage(stack_up) -> None:
     # have nothing to be pending on.
     _root, ports, _proc, _out = stack_up
     prometheus = f"http://{HOST}:{ports['prometheus']}"
+    probes = len(yaml.safe_load((REPO / "exporters" / "probes.yml").read_text())["checks"])
+    jobs = yaml.safe_load((REPO / "prometheus" / "prometheus.yml").read_text())["scrape_configs"]
+    targets = sum(len(c["targets"]) for job in jobs for c in job["static_configs"])
     wait_until(
-        lambda: len(_query(prometheus, "probe_success")) == 3, 30, "the first run of each probe"
+        lambda: len(_query(prometheus, "probe_success")) == probes,
+        30,
+        "the first run of each probe",
     )
-    wait_until(lambda: len(_query(prometheus, "up")) == 6, 30, "a scrape of every target")
+    wait_until(lambda: len(_query(prometheus, "up")) == targets, 30, "a scrape of every target")
     assert _query(prometheus, "min_over_time(probe_success[1h]) == 0") == []
     assert _query(prometheus, "min_over_time(up[1h]) == 0") == []
     assert _query(prometheus, 'ALERTS{alertname=~"ServiceUnavailable|TargetDown"}') == []
@@ -251,12 +206,12 @@ def test_the_demo_stays_down_until_restart_service_brings_it_back(stack_up) -> N
 
 def test_a_second_run_is_refused_naming_the_reason(stack_up) -> None:
     root, ports, _proc, _out = stack_up
-    same_root = _launcher(root, {s.name: free_port() for s in SERVICES})
+    same_root = launcher(root, {s.name: free_port() for s in SERVICES}, TOKEN)
     output, _ = same_root.communicate(timeout=30)
     assert same_root.returncode == 1
     assert "already running" in output and "Traceback" not in output
 
-    other_root = _launcher(root / "elsewhere", ports)
+    other_root = launcher(root / "elsewhere", ports, TOKEN)
     output, _ = other_root.communicate(timeout=30)
     assert other_root.returncode == 1
     assert f"port {ports['prometheus']} (prometheus) is already in use" in output
@@ -266,7 +221,8 @@ def test_a_second_run_is_refused_naming_the_reason(stack_up) -> None:
 def test_ctrl_c_stops_every_process(stack_up) -> None:
     root, ports, proc, out = stack_up
     children = psutil.Process(proc.pid).children(recursive=True)
-    assert len(children) >= 9, "supervisord and its eight programs"  # gunicorn adds workers
+    # supervisord, its programs and the two that keep the backups; gunicorn adds workers
+    assert len(children) >= 1 + len(SERVICES) + 2, "supervisord and its programs"
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=60) == 0, out.text()
     gone, alive = psutil.wait_procs(children, timeout=15)

@@ -3,7 +3,10 @@ import shlex
 import stat
 from pathlib import Path
 
-from stack.ports import ports_from_env
+import pytest
+from supervisor.options import ServerOptions
+
+from stack.ports import StackError, ports_from_env
 from stack.supervisor import (
     Layout,
     Login,
@@ -35,14 +38,27 @@ def test_every_program_is_supervised_with_its_port(tmp_path: Path) -> None:
         "system_exporter",
         "probe_exporter",
         "demo",
+        "demo_worker",
+        "dependency_primary",
+        "dependency_secondary",
+        "dependency_tertiary",
     }
     demo = conf["program:demo"]
-    assert shlex.split(demo["command"]) == ["/venv/python", "-m", "demo", "--bind=127.0.0.1:18081"]
+    assert shlex.split(demo["command"]) == [
+        "/venv/python", "-m", "demo", "--bind=127.0.0.1:18081",
+        f"--data={layout.orders}", f"--dependency={layout.dependency}",
+    ]  # fmt: skip
+    worker = shlex.split(conf["program:demo_worker"]["command"])
+    assert worker[3:] == ["worker", "--bind=127.0.0.1:8082", f"--data={layout.orders}"]
+    secondary = shlex.split(conf["program:dependency_secondary"]["command"])
+    assert secondary[3:] == ["dependency", "--name=secondary", "--bind=127.0.0.1:8084"]
     # Ctrl-C must take every child process with it.
     assert all(conf[f"program:{n}"]["stopasgroup"] == "true" for n in names)
-    # Only the alert path brings the demo back; the stack's own parts restart.
-    assert demo["autorestart"] == "false"
-    assert {n for n in names if conf[f"program:{n}"]["autorestart"] == "true"} == names - {"demo"}
+    # Only the alert path brings the business services back; the stack's own
+    # parts and the dependency's instances restart.
+    business = {"demo", "demo_worker"}
+    assert all(conf[f"program:{n}"]["autorestart"] == "false" for n in business)
+    assert {n for n in names if conf[f"program:{n}"]["autorestart"] == "true"} == names - business
     am = shlex.split(conf["program:alertmanager"]["command"])
     assert "--cluster.listen-address=" in am
     # The watchers wait for the launcher: it starts them once the rest answers.
@@ -113,3 +129,24 @@ def test_backups_and_litestream_are_supervised_programs(tmp_path: Path) -> None:
     conf = configparser.ConfigParser(interpolation=None)
     conf.read_string(supervisord_conf(layout, both, LOGIN))
     assert conf["program:backups"]["autorestart"] == "true"
+
+
+def _parsed(conf: Path) -> dict[str, dict[str, str] | None]:
+    """Each program's environment as supervisord itself reads the file."""
+    options = ServerOptions()
+    options.configfile = str(conf)
+    options.process_config(do_usage=False)
+    return {g.name: g.process_configs[0].environment for g in options.process_group_configs}
+
+
+def test_only_the_webhook_gets_supervisords_login(tmp_path: Path) -> None:
+    layout = Layout(tmp_path / "a,b")  # a comma needs the quotes
+    layout.make()
+    commands = {"webhook": ["/bin/true"], "demo": ["/bin/true"]}
+    environments = _parsed(write_conf(layout, supervisord_conf(layout, commands, LOGIN)))
+    assert environments == {"webhook": LOGIN.env(layout), "demo": {}}
+
+
+def test_a_value_supervisord_cannot_carry_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(StackError, match="STACK_SUPERVISOR_URL: a double quote"):
+        supervisord_conf(Layout(tmp_path / 'a"b'), {"webhook": ["x"]}, LOGIN)
