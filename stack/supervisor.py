@@ -185,7 +185,7 @@ def backup_programs(
     layout: Layout, replicate: bool, python: str = sys.executable
 ) -> dict[str, list[str]]:
     """The backup schedule (snapshots, daily verification, weekly restore test) and,
-    when the webhook's store is SQLite, Litestream's continuous replication of it."""
+    when there is an SQLite store, Litestream's continuous replication of them."""
     root = ["--root", str(layout.root)]
     commands = {"backups": [python, "-m", "stack", "backup-schedule", *root]}
     if replicate:

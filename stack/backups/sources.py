@@ -1,8 +1,8 @@
 """The list of what the stack backs up, and where its backups live under var/.
 
 One entry per source: the webhook's store (SQLite or PostgreSQL, as the
-webhook is configured), the stack's configs, Alertmanager's silences. A new
-store (the demo's orders database, say) is one more entry in `sources()`.
+webhook is configured), the demo's orders database, the stack's configs,
+Alertmanager's silences. A new store is one more entry in `sources()`.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from stack.backups.source import Source
 from stack.backups.sqlite import SqliteSource
 from stack.ports import HOST, ports_from_env
 from stack.render import REPO
+from stack.supervisor import Layout
 
 DATABASE_URL_ENV = "ALERT_WEBHOOK_DATABASE_URL"
 DEFAULT_STORE_URL = "sqlite:///var/webhook.sqlite3"
@@ -123,6 +124,8 @@ def sources(root: Path, env: Mapping[str, str]) -> list[Source]:
     ports = ports_from_env(env)
     return [
         webhook_store(root, env),
+        # The demo's business data; it reopens the file when a restore replaces it.
+        SqliteSource("orders", Layout(root).orders),
         FilesSource("configs", root, CONFIG_PATTERNS, exclude=CONFIG_SECRETS),
         SilencesSource("silences", f"http://{HOST}:{ports['alertmanager']}"),
     ]

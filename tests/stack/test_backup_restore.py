@@ -82,8 +82,8 @@ def test_a_chosen_snapshot_is_restored_by_its_short_id(tmp_path):
 def test_unknown_sources_and_snapshots_are_refused_clearly(tmp_path):
     root = make_root(tmp_path)
     backups_for(root).backup()
-    code, _, err = restore(root, "--source", "orders")
-    assert code == 2 and "no backed-up source named 'orders'" in err
+    code, _, err = restore(root, "--source", "billing")
+    assert code == 2 and "no backed-up source named 'billing'" in err
     code, _, err = restore(root, "--source", "configs", "--snapshot", "deadbeef")
     assert code == 2 and "snapshot deadbeef does not exist or does not hold configs" in err
     code, _, err = restore(root, "--source", "silences")

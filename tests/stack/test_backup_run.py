@@ -156,3 +156,21 @@ def test_skipped_silences_are_said_and_publish_nothing(tmp_path):
     assert outcome.exit_code == 0
     assert any("Alertmanager is not running" in line for line in outcome.lines)
     assert not [key for key in metrics(root) if key[1] in ("silences", "backup-silences")]
+
+
+def test_the_demos_orders_store_is_one_more_source(tmp_path):
+    root = make_root(tmp_path, rows=3)
+    orders = root / "var" / "data" / "demo" / "orders.sqlite3"
+    make_store(orders, rows=25)
+    backups = backups_for(root)
+    backups.backup()
+    assert "orders" in backups.restic.snapshots()[-1].tags
+    assert metrics(root)[("backup_checksum_ok", "orders")] == 1
+    corrupt(orders, at=0, length=64)
+
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["restore", "--root", str(root), "--source", "orders"], env_for(), out, err)
+
+    assert code == 0, err.getvalue()
+    assert count_rows(orders) == 25
+    assert count_rows(root / "var" / "webhook.sqlite3") == 3

@@ -124,7 +124,7 @@ def test_backups_and_litestream_are_supervised_programs(tmp_path: Path) -> None:
         "backups": ["/venv/python", "-m", "stack", "backup-schedule", *root],
         "litestream": ["/venv/python", "-m", "stack", "replicate", *root],
     }
-    # A PostgreSQL store has no Litestream replica: pg_dump snapshots only.
+    # No SQLite store, nothing for Litestream: pg_dump snapshots only.
     assert set(backup_programs(layout, replicate=False)) == {"backups"}
     conf = configparser.ConfigParser(interpolation=None)
     conf.read_string(supervisord_conf(layout, both, LOGIN))
