@@ -25,6 +25,8 @@ need PROMETHEUS_BIN prometheus prometheus
 need PROMTOOL_BIN prometheus promtool
 need ALERTMANAGER_BIN prometheus-alertmanager alertmanager prometheus-alertmanager
 need AMTOOL_BIN prometheus-alertmanager amtool
+# `python -m stack backup`: deduplicated, encrypted snapshots of the stack's state.
+need RESTIC_BIN restic restic
 if [ "$want_test" = 1 ]; then
   need NODE_EXPORTER_BIN prometheus-node-exporter node_exporter prometheus-node-exporter
   need REDIS_SERVER_BIN redis-server redis-server
@@ -43,9 +45,9 @@ mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u | sed '/^$/d')
 
 if ! command -v apt-get >/dev/null 2>&1; then
   echo "system-deps: missing ${missing[*]} and this is not a Debian/Ubuntu machine." >&2
-  echo "Install Prometheus (prometheus, promtool), Alertmanager (alertmanager, amtool)" >&2
+  echo "Install Prometheus (prometheus, promtool), Alertmanager (alertmanager, amtool), restic" >&2
   echo "and, for the tests, node_exporter, redis-server and PostgreSQL; or point" >&2
-  echo "PROMETHEUS_BIN, ALERTMANAGER_BIN, PROMTOOL_BIN, AMTOOL_BIN, NODE_EXPORTER_BIN," >&2
+  echo "PROMETHEUS_BIN, ALERTMANAGER_BIN, PROMTOOL_BIN, AMTOOL_BIN, RESTIC_BIN, NODE_EXPORTER_BIN," >&2
   echo "REDIS_SERVER_BIN at them and PG_BIN at PostgreSQL's bin folder." >&2
   exit 1
 fi

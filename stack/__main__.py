@@ -1,5 +1,12 @@
 import sys
 
-from stack.up import main
+from stack.backups.cli import COMMANDS
+
+if len(sys.argv) > 1 and sys.argv[1] in COMMANDS:
+    from stack.backups.cli import main as backups_main
+
+    sys.exit(backups_main(sys.argv[1:]))
+
+from stack.up import main  # noqa: E402
 
 sys.exit(main())

@@ -45,6 +45,11 @@ class Layout:
         return self.var / "data"
 
     @property
+    def textfile(self) -> Path:
+        """The system exporter's textfile directory (`backup.prom` is written there)."""
+        return self.var / "textfile"
+
+    @property
     def demo(self) -> Path:
         """The demo system's data: the orders file and the dependency's link folder."""
         return self.data / "demo"
@@ -70,7 +75,7 @@ class Layout:
         return f"unix://{self.socket}"
 
     def make(self) -> None:
-        for folder in (self.run, self.log, self.data, self.demo):
+        for folder in (self.run, self.log, self.data, self.demo, self.textfile):
             folder.mkdir(parents=True, exist_ok=True)
 
 
@@ -137,6 +142,7 @@ def programs(
             "-m",
             "exporters.system",
             f"--listen={HOST}:{ports['system_exporter']}",
+            f"--collector.textfile.directory={layout.textfile}",
         ],
         "probe_exporter": [
             python,
@@ -173,6 +179,18 @@ def programs(
             for name, service in DEPENDENCY_INSTANCES.items()
         },  # fmt: skip
     }
+
+
+def backup_programs(
+    layout: Layout, replicate: bool, python: str = sys.executable
+) -> dict[str, list[str]]:
+    """The backup schedule (snapshots, daily verification, weekly restore test) and,
+    when there is an SQLite store, Litestream's continuous replication of them."""
+    root = ["--root", str(layout.root)]
+    commands = {"backups": [python, "-m", "stack", "backup-schedule", *root]}
+    if replicate:
+        commands["litestream"] = [python, "-m", "stack", "replicate", *root]
+    return commands
 
 
 # supervisord never brings the demo's business services back by itself, not even

@@ -4,9 +4,9 @@ Checks first (ports valid and free, binaries found, no other run, the playbook
 file valid), renders the configs under var/run/ (the plan's windows, or with
 `--fast` the integration tests' timings; the webhook runs its playbooks
 either way), starts supervisord with the programs (the watchers,
-Prometheus and the probe exporter, once the rest answers), waits until each
-answers, prints the pages to open and the URLs, and on SIGINT/SIGTERM stops
-every process.
+Prometheus and the probe exporter, once the rest answers; the backup schedule
+and Litestream with the rest), waits until each answers, prints the pages to
+open and the URLs, and on SIGINT/SIGTERM stops every process.
 """
 
 from __future__ import annotations
@@ -28,10 +28,20 @@ from werkzeug.security import generate_password_hash
 
 from alert_webhook.remediation.playbooks import DEFAULT_PLAYBOOK_FILE
 from stack import render
+from stack.backups import BackupConfigError, interval_from_env
+from stack.backups.sources import BackupLayout, sources, sqlite_sources
 from stack.binaries import BinaryNotFound, find_binary
 from stack.ctl import ctl_argv
 from stack.ports import HOST, SERVICES, StackError, check_ports_free, ports_from_env
-from stack.supervisor import WATCHERS, Layout, Login, programs, supervisord_conf, write_conf
+from stack.supervisor import (
+    WATCHERS,
+    Layout,
+    Login,
+    backup_programs,
+    programs,
+    supervisord_conf,
+    write_conf,
+)
 
 READY_TIMEOUT = 60.0
 TOKEN_ENV = "ALERT_WEBHOOK_TOKEN"
@@ -194,6 +204,12 @@ def print_ready(out: IO[str], ports: Mapping[str, int], layout: Layout) -> None:
         file=out,
     )
     print("Processes: .venv/bin/python -m stack ctl status (or restart NAME)", file=out)
+    backups = BackupLayout(layout.root)
+    print(
+        f"Backups: restic snapshots in {backups.repository}, the Litestream replica in "
+        f"{backups.replicas}; restore with .venv/bin/python -m stack restore (docs/backups.md)",
+        file=out,
+    )
     print("Press Ctrl-C to stop every process.", file=out, flush=True)
 
 
@@ -233,6 +249,10 @@ def up(
     playbooks: Path = DEFAULT_PLAYBOOK_FILE,
 ) -> int:
     ports = ports_from_env(env)
+    try:
+        interval_from_env(env)  # read by the backup schedule: refused now, not in its log
+    except BackupConfigError as exc:
+        raise StackError([str(exc)], exit_code=2) from None
     layout = Layout(root)
     layout.make()
     with single_run(layout):
@@ -246,6 +266,8 @@ def up(
         # config, the webhook (which restarts the demo) from its program's environment.
         login = Login.new()
         commands = programs(layout, ports, binaries, configs)
+        replicate = bool(sqlite_sources(sources(root, env)))
+        commands.update(backup_programs(layout, replicate))
         conf = write_conf(layout, supervisord_conf(layout, commands, login))
         # Signs the operator's session; a new one each run ends the last run's logins.
         secret_key = env.get(SECRET_KEY_ENV) or secrets.token_urlsafe(32)

