@@ -29,6 +29,7 @@ import pytest
 import requests
 import yaml
 from integration.launcher import RECOVERED, launched
+from prometheus_client.parser import text_string_to_metric_families
 from supervisor.xmlrpc import SupervisorTransport
 from support.procs import wait_until
 
@@ -81,6 +82,20 @@ class ChaosStack:
         with contextlib.suppress(requests.RequestException):
             return requests.get(self.url(service, path), timeout=1).ok
         return False
+
+    def place_order(self, item: str = "chaos") -> requests.Response:
+        """An order placed through the orders API, as a customer would."""
+        return requests.post(self.url("demo", "/api/orders"), json={"item": item}, timeout=5)
+
+    def samples(self, service: str, metric: str) -> dict[tuple[tuple[str, str], ...], float]:
+        """`metric`'s samples on `service`'s /metrics, by their sorted labels."""
+        text = requests.get(self.url(service, "/metrics"), timeout=5).text
+        return {
+            tuple(sorted(sample.labels.items())): sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == metric
+        }
 
     def process_info(self, program: str) -> dict[str, Any]:
         """supervisord's record of `program`, asked over its XML-RPC socket with

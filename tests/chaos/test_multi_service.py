@@ -67,7 +67,7 @@ def test_both_business_services_killed_come_back_one_action_per_target(
     others = [r for r in runs if r["playbook"] not in BUSINESS.values() and _acted(r)]
     assert not others, others
     assert not [r for r in runs if r["target"] == "service=dependency"], "dependency untouched"
-    order = requests.post(chaos_stack.url("demo", "/api/orders"), json={"item": "chaos"}, timeout=5)
+    order = chaos_stack.place_order()
     assert order.status_code == 201, order.text
     wait_until(lambda: _worked_off(chaos_stack, order.json()["id"]), 15, "the order worked off")
     rto = min(severity_rto(chaos_stack, run) for run, _at in recovered.values())
