@@ -78,6 +78,13 @@ class ChaosStack:
         """Stored alerts by id."""
         return {a["id"]: a for a in self._get("/api/alerts", limit=1000)["alerts"]}
 
+    def deliveries(self, alert_id: int) -> list[dict[str, Any]]:
+        """The messages (deliveries) stored for one alert: who was told, and how."""
+        deliveries: list[dict[str, Any]] = self._get("/api/deliveries", alert_id=alert_id)[
+            "deliveries"
+        ]
+        return deliveries
+
     def answers(self, service: str, path: str = "/healthz") -> bool:
         with contextlib.suppress(requests.RequestException):
             return requests.get(self.url(service, path), timeout=1).ok
