@@ -10,6 +10,21 @@ action runs, and each step is written before its action runs. A runner that
 claims a run after its lease ran out and finds it started does not run it again
 — the dead runner's step may have half-happened — but records it failed,
 interrupted (`interrupt`). A run claimed but never started is simply worked.
+
+Verification does not hold a runner: a step that worked leaves the run
+`verifying`, due again when its stabilisation window has passed, and lets go of
+the lease (`await_verification`). Whichever runner claims it then checks once;
+a runner that dies while checking leaves the run to be checked again, since a
+query is safe to repeat.
+
+**Every ending tells people in its own transaction.** `finish` and `interrupt`
+write the final state, then hand what the store knows of the run (`Ended`: the
+alert, its steps, whether its notification is held) to the caller's `Tell`, and
+write the deliveries it returns and the held notifications it releases or
+settles, in the same transaction: a crash either loses the ending and its
+messages together (and the lease brings the run back) or keeps both. The
+planner holds a `notify: after_attempt` alert's notifications (`held`) in the
+transaction that plans its run, so nothing is ever sent early or lost.
 """
 
 from __future__ import annotations
@@ -17,9 +32,9 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy import bindparam, exists, insert, or_, select, update
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import IntegrityError
 
@@ -28,11 +43,14 @@ from alert_webhook.remediation.playbooks import Playbooks
 from alert_webhook.store.bulk import Bulk, Statement, insert_for
 from alert_webhook.store.guard import Transactions
 from alert_webhook.store.lease import Lease
+from alert_webhook.store.outbox import delivery_insert
 from alert_webhook.store.planners import StateChange, Tally, _PerDialect
-from alert_webhook.store.rows import RunStatus, StepStatus
-from alert_webhook.store.schema import alerts, remediation_runs, remediation_steps
+from alert_webhook.store.rows import DeliveryStatus, NewDelivery, Purpose, RunStatus, StepStatus
+from alert_webhook.store.schema import alerts, deliveries, remediation_runs, remediation_steps
 
 PLANNED, IN_FLIGHT = RunStatus.PLANNED.value, RunStatus.IN_FLIGHT.value
+VERIFYING = RunStatus.VERIFYING.value
+HELD = DeliveryStatus.HELD.value
 runs, steps = remediation_runs, remediation_steps
 
 
@@ -61,7 +79,12 @@ def run_insert(dialect: Dialect) -> Bulk:
 class RemediationPlanner:
     """A planned run for each firing state change whose playbook has actions: each
     alert judged on its own, the first matching playbook its playbook. A resolved
-    change, or a playbook with no actions (escalate only), plans nothing."""
+    change, or a playbook with no actions (escalate only), plans nothing.
+
+    Runs after the delivery planner, in its transaction: a run whose playbook says
+    `notify: after_attempt` (never for a critical alert) holds the notifications
+    just planned for its state change, and a resolution of an alert still held is
+    held with it — the run's ending decides what people hear."""
 
     def __init__(self, playbooks: Playbooks) -> None:
         self.playbooks = playbooks
@@ -70,15 +93,56 @@ class RemediationPlanner:
     def plan(
         self, conn: Connection, changes: Sequence[StateChange], now: float, tally: Tally
     ) -> None:
-        rows = []
+        rows, held = [], []
         for c in changes:
             book = self.playbooks.select(c.alert) if c.status == "firing" else None
             if book is not None and book.actions:
                 target = book.target_of(c.alert.labels)
                 rows.append(NewRun.planned(c.alert_id, c.id, book.name, target, c.received_at))
                 tally.planned_runs[c.index] += 1
+                if book.notify_for(c.alert.severity) == "after_attempt":
+                    held.append(c)
         if rows:
             self._statements.get(conn.dialect, run_insert)(conn, rows)
+        held += _still_held(conn, [c for c in changes if c.status == "resolved"])
+        if held:
+            _hold(conn, held, tally)
+
+
+def _still_held(conn: Connection, resolved: Sequence[StateChange]) -> list[StateChange]:
+    """The resolutions of alerts whose firing notification is still held."""
+    if not resolved:
+        return []
+    ids = conn.execute(
+        select(deliveries.c.alert_id).distinct().where(
+            deliveries.c.alert_id.in_([c.alert_id for c in resolved]),
+            deliveries.c.event_status == "firing",
+            deliveries.c.status == HELD,
+        )
+    ).scalars()  # fmt: skip
+    found = set(ids)
+    return [c for c in resolved if c.alert_id in found]
+
+
+def _hold(conn: Connection, changes: Sequence[StateChange], tally: Tally) -> None:
+    """Hold the notifications planned for these state changes; they are then
+    neither queued nor delivered in what recording reports."""
+    index = {c.id: c.index for c in changes}
+    notify = (deliveries.c.event_id.in_(list(index)), deliveries.c.purpose == Purpose.NOTIFY)
+    planned = conn.execute(
+        select(deliveries.c.event_id, deliveries.c.channel, deliveries.c.status).where(*notify)
+    ).all()
+    for event_id, channel, status in planned:
+        i = index[event_id]
+        if status == DeliveryStatus.PENDING:
+            tally.queued[i] -= 1
+        elif (counts := tally.stored[i]) is not None:
+            counts[channel] -= 1
+            if counts[channel] <= 0:
+                del counts[channel]
+    conn.execute(
+        update(deliveries).where(*notify).values(status=HELD, finished_at=None, provider=None)
+    )
 
 
 @dataclass(frozen=True)
@@ -93,9 +157,12 @@ class RunJob:
     target: str
     attempts: int
     planned_at: float
-    started_at: float | None  # set: an earlier runner began acting and died
+    started_at: float | None  # set: an earlier runner began acting (and may have died)
     alertname: str
     labels: dict[str, str]
+    generator_url: str = ""
+    # The step whose success is to be checked now; None: nothing awaits a check.
+    verifying_step: int | None = None
 
 
 @dataclass(frozen=True)
@@ -112,6 +179,47 @@ class StepRecord:
     duration: float | None = None
 
 
+@dataclass(frozen=True)
+class Ended:
+    """A run at its end, as its final transaction reads it: what a `Tell` needs to
+    say how it went and to whom."""
+
+    run_id: int
+    alert_id: int
+    event_id: int
+    playbook: str
+    target: str
+    status: RunStatus
+    detail: str | None
+    guardrail: str | None
+    alertname: str
+    severity: str
+    labels: dict[str, str]
+    resolved: bool  # the alert resolved before the run ended
+    held: bool  # its notification is held until now (`notify: after_attempt`)
+    steps: tuple[StepRecord, ...]
+
+    @property
+    def purpose(self) -> str:
+        return Purpose.REMEDIATION.nth(self.run_id)
+
+
+@dataclass(frozen=True)
+class Telling:
+    """What a run's ending sends: new deliveries, and what becomes of a held
+    notification — `release` sends it now with that note, `settle` drops it (skipped)
+    with that note. Held deliveries on `stored_channels` are delivered on release."""
+
+    deliveries: Sequence[NewDelivery] = ()
+    release: str | None = None
+    settle: str | None = None
+    stored_channels: frozenset[str] = frozenset()
+
+
+class Tell(Protocol):
+    def __call__(self, ended: Ended, now: float) -> Telling: ...
+
+
 class Remediations:
     def __init__(self, tx: Transactions, dialect: Dialect) -> None:
         self.tx = tx
@@ -119,8 +227,13 @@ class Remediations:
             runs, dialect, pending=PLANNED, in_flight=IN_FLIGHT,
             due_at=runs.c.next_attempt_at, on_claim={"attempts": runs.c.attempts + 1},
         )  # fmt: skip
+        # Runs waiting for their check: claimed the same way, without counting a claim.
+        self.checks = Lease(
+            runs, dialect, pending=VERIFYING, in_flight=IN_FLIGHT, due_at=runs.c.next_attempt_at
+        )
+        self._insert = delivery_insert(dialect)
         self._claimed = Statement(
-            select(runs, alerts.c.alertname, alerts.c.labels)
+            select(runs, alerts.c.alertname, alerts.c.labels, alerts.c.generator_url)
             .join(alerts, alerts.c.id == runs.c.alert_id)
             .where(runs.c.claimed_by == bindparam("c_claim"), runs.c.status == IN_FLIGHT)
             .order_by(runs.c.id),
@@ -128,10 +241,13 @@ class Remediations:
         )
 
     def claim(self, now: float, worker: str, lease: float, limit: int) -> list[RunJob]:
-        """Take up to `limit` due runs: planned ones, or in flight past their lease."""
+        """Take up to `limit` due runs: planned ones, or in flight past their lease,
+        or else verifying ones whose check is due."""
         claim = Lease.new_claim(worker)
         with self.tx.write() as conn:
-            if not self.lease.claim(conn, now, claim, lease, limit):
+            if not self.lease.claim(conn, now, claim, lease, limit) and not self.checks.claim(
+                conn, now, claim, lease, limit
+            ):
                 return []
             rows = self._claimed.mappings(conn, {"c_claim": claim})
         return [
@@ -147,6 +263,8 @@ class Remediations:
                 started_at=r["started_at"],
                 alertname=r["alertname"],
                 labels=json.loads(r["labels"]),
+                generator_url=r["generator_url"],
+                verifying_step=r["verifying_step"],
             )  # fmt: skip
             for r in rows
         ]
@@ -182,8 +300,9 @@ class Remediations:
     def start_step(self, job: RunJob, step: StepRecord, now: float, lease_until: float) -> bool:
         """Write the step as started, and hold the lease until its timeout has passed,
         before its action runs; False (and nothing written) when the lease was lost."""
+        values = {"claimed_until": lease_until, "verifying_step": None}
         with self.tx.write() as conn:
-            if not self.lease.update_owned(conn, job.id, job.claim, {"claimed_until": lease_until}):
+            if not self.lease.update_owned(conn, job.id, job.claim, values):
                 return False
             conn.execute(insert(steps).values(_step_row(job.id, step, now)))
             return True
@@ -192,56 +311,64 @@ class Remediations:
         """Complete a started step; one another runner already marked interrupted
         stays so, in keeping with its run's record."""
         with self.tx.write() as conn:
-            conn.execute(
-                update(steps)
-                .where(
-                    steps.c.run_id == job.id,
-                    steps.c.step == step.step,
-                    steps.c.status == StepStatus.STARTED.value,
-                )
-                .values(
-                    status=step.status.value,
-                    exit_status=step.exit_status,
-                    output=step.output,
-                    detail=step.detail,
-                    duration=step.duration,
-                    finished_at=now,
-                )  # fmt: skip
-            )
+            _complete_step(conn, job.id, step, now)
+
+    def await_verification(self, job: RunJob, step: StepRecord, now: float, due: float) -> bool:
+        """Complete a step that worked and leave the run `verifying`, its check due at
+        `due`, the lease let go: no runner waits out the stabilisation. False (and
+        nothing written) when the lease was lost."""
+        values = {"status": VERIFYING, "verifying_step": step.step, "next_attempt_at": due,
+                  "claimed_until": None, "claimed_by": None}  # fmt: skip
+        with self.tx.write() as conn:
+            if not self.lease.update_owned(conn, job.id, job.claim, values):
+                return False
+            _complete_step(conn, job.id, step, now)
+            return True
+
+    def record_verdict(self, job: RunJob, step: int, verdict: str) -> bool:
+        """What the check of a step found, beside what its action returned."""
+        with self.tx.write() as conn:
+            # Still ours, and still to be checked should we die now.
+            if not self.lease.update_owned(conn, job.id, job.claim, {"verifying_step": step}):
+                return False
+            row = steps.c.run_id == job.id, steps.c.step == step
+            detail = conn.execute(select(steps.c.detail).where(*row)).scalar()
+            noted = f"{detail}; {verdict}" if detail else verdict
+            conn.execute(update(steps).where(*row).values(detail=noted))
+            return True
 
     def finish(
         self,
         job: RunJob,
         status: RunStatus,
         now: float,
+        tell: Tell,
         detail: str | None = None,
         guardrail: str | None = None,
         skipped: Sequence[StepRecord] = (),
     ) -> bool:
-        """Record the run's final state (with a dry run's steps, if any); False when
-        the lease was lost, and then nothing was written."""
+        """Record the run's final state (with a dry run's steps, if any) and what
+        `tell` sends about it, in one transaction; False when the lease was lost,
+        and then nothing was written."""
         if not status.final:
             raise ValueError(f"a run ends in a final state, not {status}")
-        values: dict[str, Any] = {
-            "status": status.value, "finished_at": now, "claimed_until": None,
-            "detail": detail, "guardrail": guardrail,
-        }  # fmt: skip
+        values: dict[str, Any] = {"detail": detail, "guardrail": guardrail}
         if status is RunStatus.SKIPPED:
             values["started_at"] = now  # a dry run counts as an attempt
         with self.tx.write() as conn:
-            if not self.lease.update_owned(conn, job.id, job.claim, values):
+            if not self._end(conn, job, status, now, values):
                 return False
             if skipped:
                 conn.execute(insert(steps), [_step_row(job.id, s, now, now) for s in skipped])
+            self._tell(conn, job, now, tell)
             return True
 
-    def interrupt(self, job: RunJob, now: float) -> bool:
-        """A run its runner died in: its unfinished steps interrupted, the run failed."""
+    def interrupt(self, job: RunJob, now: float, tell: Tell) -> bool:
+        """A run its runner died in: its unfinished steps interrupted, the run failed,
+        and people told, as any failed run."""
         detail = "interrupted: its runner stopped mid-run; not run again, as a step may have acted"
         with self.tx.write() as conn:
-            values = {"status": RunStatus.FAILED.value, "finished_at": now,
-                      "claimed_until": None, "detail": detail}  # fmt: skip
-            if not self.lease.update_owned(conn, job.id, job.claim, values):
+            if not self._end(conn, job, RunStatus.FAILED, now, {"detail": detail}):
                 return False
             conn.execute(
                 update(steps)
@@ -249,7 +376,41 @@ class Remediations:
                 .values(status=StepStatus.INTERRUPTED.value, finished_at=now,
                         detail="its runner stopped while it ran")
             )  # fmt: skip
+            self._tell(conn, job, now, tell)
             return True
+
+    def _end(
+        self, conn: Connection, job: RunJob, status: RunStatus, now: float, values: dict[str, Any]
+    ) -> bool:
+        final = {"status": status.value, "finished_at": now, "claimed_until": None,
+                 "verifying_step": None}  # fmt: skip
+        return self.lease.update_owned(conn, job.id, job.claim, final | values)
+
+    def _tell(self, conn: Connection, job: RunJob, now: float, tell: Tell) -> None:
+        """The one place a run's ending reaches people: what `tell` makes of it,
+        written in the ending's transaction."""
+        telling = tell(_ended(conn, job.id), now)
+        if telling.deliveries:
+            self._insert(conn, list(telling.deliveries))
+        held = (deliveries.c.alert_id == job.alert_id, deliveries.c.status == HELD)
+        if telling.settle is not None:
+            settled = {"status": DeliveryStatus.SKIPPED.value, "finished_at": now,
+                       "note": telling.settle}  # fmt: skip
+            conn.execute(update(deliveries).where(*held).values(**settled))
+        elif telling.release is not None:
+            stored = deliveries.c.channel.in_(sorted(telling.stored_channels))
+            conn.execute(
+                update(deliveries).where(*held, stored).values(
+                    status=DeliveryStatus.DELIVERED.value, finished_at=now,
+                    provider=deliveries.c.channel, note=telling.release,
+                )
+            )  # fmt: skip
+            conn.execute(
+                update(deliveries).where(*held).values(
+                    status=DeliveryStatus.PENDING.value, next_attempt_at=now,
+                    note=telling.release,
+                )
+            )  # fmt: skip
 
     def list(self, limit: int = 100) -> list[dict[str, Any]]:
         """Newest runs first, each with its steps in order."""
@@ -268,6 +429,52 @@ class Remediations:
         for run in found:
             run["steps"] = by_run[run["id"]]
         return found
+
+
+def _complete_step(conn: Connection, run_id: int, step: StepRecord, now: float) -> None:
+    conn.execute(
+        update(steps)
+        .where(
+            steps.c.run_id == run_id,
+            steps.c.step == step.step,
+            steps.c.status == StepStatus.STARTED.value,
+        )
+        .values(
+            status=step.status.value,
+            exit_status=step.exit_status,
+            output=step.output,
+            detail=step.detail,
+            duration=step.duration,
+            finished_at=now,
+        )  # fmt: skip
+    )
+
+
+def _ended(conn: Connection, run_id: int) -> Ended:
+    """The run just ended, with its alert and steps. The alert's row is locked first:
+    recording a resolution updates that row before it looks for held notifications,
+    so the two transactions never both miss each other's held rows."""
+    run = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().one()
+    alert = conn.execute(
+        select(alerts.c.alertname, alerts.c.severity, alerts.c.labels, alerts.c.status)
+        .where(alerts.c.id == run["alert_id"])
+        .with_for_update()
+    ).one()
+    is_held = deliveries.c.alert_id == run["alert_id"], deliveries.c.status == HELD
+    held = conn.execute(select(exists().where(*is_held))).scalar()
+    tried = conn.execute(select(steps).where(steps.c.run_id == run_id).order_by(steps.c.step))
+    return Ended(
+        run_id=run_id, alert_id=run["alert_id"], event_id=run["event_id"],
+        playbook=run["playbook"], target=run["target"], status=RunStatus(run["status"]),
+        detail=run["detail"], guardrail=run["guardrail"], alertname=alert.alertname,
+        severity=alert.severity, labels=json.loads(alert.labels),
+        resolved=alert.status == "resolved", held=bool(held),
+        steps=tuple(
+            StepRecord(s.step, s.action, json.loads(s.params), StepStatus(s.status),
+                       s.exit_status, s.output, s.detail, s.duration)
+            for s in tried
+        ),
+    )  # fmt: skip
 
 
 def _step_row(

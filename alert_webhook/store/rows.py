@@ -18,10 +18,13 @@ class DeliveryStatus(StrEnum):
     FAILED = "failed"  # gave up, and nothing else could carry it
     SKIPPED = "skipped"  # its channel or recipient is not configured, or it is moot
     ESCALATED = "escalated"  # gave up here; the alert's other channels carry it
+    # Planned, but held back until the alert's remediation run ends (`notify:
+    # after_attempt`): the run's final transaction releases it or settles it.
+    HELD = "held"
 
     @property
     def final(self) -> bool:
-        return self not in (DeliveryStatus.PENDING, DeliveryStatus.IN_FLIGHT)
+        return self not in (DeliveryStatus.PENDING, DeliveryStatus.IN_FLIGHT, DeliveryStatus.HELD)
 
 
 class Purpose(StrEnum):
@@ -32,6 +35,7 @@ class Purpose(StrEnum):
     REMIND = "remind"  # a still-firing, unacknowledged critical alert, again
     TIER = "tier"  # its response deadline passed: the next tier of people
     FAILOVER = "failover"  # another channel could not deliver it
+    REMEDIATION = "remediation"  # how a remediation run ended, `remediation-<run id>`
 
     def nth(self, n: int) -> str:
         return f"{self.value}-{n}"
@@ -87,12 +91,13 @@ class NewDelivery(NamedTuple):
 
     @classmethod
     def stored(
-        cls, alert_id: int, event_id: int, event_status: str, target: Target, at: float, now: float
-    ) -> NewDelivery:
+        cls, alert_id: int, event_id: int, event_status: str, target: Target, at: float, now: float,
+        purpose: str = _NOTIFY, note: str | None = None,
+    ) -> NewDelivery:  # fmt: skip
         """Delivered as it is written: its channel's transport is the store itself."""
         return _tuple_new(cls, (
-            alert_id, event_id, event_status, target.channel, target.recipient, _NOTIFY,
-            _DELIVERED, 1, at, target.channel, None, at, now,
+            alert_id, event_id, event_status, target.channel, target.recipient, purpose,
+            _DELIVERED, 1, at, target.channel, note, at, now,
         ))  # fmt: skip
 
 
@@ -118,18 +123,25 @@ class Outcome:
 
 class RunStatus(StrEnum):
     """A remediation run's state: planned with its state change, claimed by a runner,
-    then one final state."""
+    waiting (between claims) for its verification, then one final state."""
 
     PLANNED = "planned"  # waiting for a runner
     IN_FLIGHT = "in_flight"  # claimed under a lease (acting once `started_at` is set)
-    SUCCEEDED = "succeeded"  # a step worked
-    FAILED = "failed"  # every step failed, or its runner died mid-step
+    VERIFYING = "verifying"  # a step worked; its check is due at `next_attempt_at`
+    VERIFIED = "verified"  # a step worked and the alert's condition cleared
+    INEFFECTIVE = "ineffective"  # steps ran, but the condition never cleared
+    FAILED = "failed"  # nothing ran to the end: every step failed, or its runner died
     BLOCKED = "blocked"  # a guardrail or a label refused it: nothing ran
     SKIPPED = "skipped"  # a dry run: recorded what would have run
 
     @property
     def final(self) -> bool:
-        return self not in (RunStatus.PLANNED, RunStatus.IN_FLIGHT)
+        return self not in (RunStatus.PLANNED, RunStatus.IN_FLIGHT, RunStatus.VERIFYING)
+
+    @property
+    def escalates(self) -> bool:
+        """An ending people must hear of: the automation did not fix the alert."""
+        return self in (RunStatus.FAILED, RunStatus.INEFFECTIVE, RunStatus.BLOCKED)
 
 
 class StepStatus(StrEnum):

@@ -131,7 +131,10 @@ heartbeats = Table(
 # every replica and every Alertmanager peer plan it once; `claimed_until` is the
 # lease that decides which runner works it. `started_at` is set when the runner
 # commits to acting (a blocked run never starts); while it is set and
-# `finished_at` is not, the run is acting on its target.
+# `finished_at` is not, the run is acting on its target — verification included.
+# `verifying_step` is the step whose success is being checked against Prometheus:
+# set, a runner that claims the run checks again (a query is safe to repeat)
+# rather than taking it for a run its runner died in.
 remediation_runs = Table(
     "remediation_runs",
     metadata,
@@ -150,6 +153,7 @@ remediation_runs = Table(
     Column("finished_at", Float),
     Column("guardrail", String(32)),
     Column("detail", Text),
+    Column("verifying_step", Integer),
     UniqueConstraint("event_id", "playbook", name="uq_remediation_run"),
 )
 Index("ix_remediation_runs_due", remediation_runs.c.status, remediation_runs.c.next_attempt_at)
