@@ -27,6 +27,7 @@ says so and does not hold.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -41,6 +42,7 @@ from alert_webhook.text import one_line
 Series = dict[str, str]
 # How much of Prometheus's error text is kept in a run's detail.
 _REASON_CHARS = 300
+_ERRNO = re.compile(r"\[Errno -?\d+\] [^'\")\]]+")
 
 
 class PrometheusError(Exception):
@@ -68,9 +70,12 @@ class HttpPrometheus:
         url = f"{self.base_url}/api/v1/query"
         try:
             response = self.session.get(url, params={"query": expr}, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise PrometheusError(f"Prometheus at {self.base_url}: {self._failure(exc)}") from None
+        try:
             body = response.json()
-        except (requests.RequestException, ValueError) as exc:
-            raise PrometheusError(f"Prometheus at {self.base_url}: {_reason(exc)}") from None
+        except ValueError:
+            body = None
         if not isinstance(body, dict) or body.get("status") != "success":
             error = body.get("error") if isinstance(body, dict) else None
             raise PrometheusError(
@@ -78,6 +83,15 @@ class HttpPrometheus:
                 f"{_reason(error or 'not a query result')}"
             )
         return _series(body.get("data"))
+
+    def _failure(self, exc: requests.RequestException) -> str:
+        """Why no answer came, in words: requests' own text buries the cause."""
+        if isinstance(exc, requests.Timeout):
+            return f"no answer within {self.timeout:g}s"
+        errno = _ERRNO.search(str(exc))
+        if isinstance(exc, requests.ConnectionError):
+            return f"unreachable: {errno.group(0) if errno else _reason(exc)}"
+        return _reason(exc)
 
 
 def _reason(error: object) -> str:

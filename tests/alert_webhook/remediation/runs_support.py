@@ -73,7 +73,8 @@ class Harness:
         self.recording = recording_from(
             settings, ["dashboard"], extra=[RemediationPlanner(playbooks)]
         )
-        self.tell = Escalation(Router(settings.routing, settings.channels), frozenset({"dashboard"}))
+        router = Router(settings.routing, settings.channels)
+        self.tell = Escalation(router, frozenset({"dashboard"}))
         self.runner = self.runner_on(store)
 
     def runner_on(self, store, worker_id: str = "w1") -> Runner:
