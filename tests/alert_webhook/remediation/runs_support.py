@@ -22,6 +22,7 @@ from alert_webhook.remediation.verify import Checks, PrometheusError, Series
 from alert_webhook.routing import Router
 from alert_webhook.service import recording_from
 from alert_webhook.settings import settings_from_mapping
+from alert_webhook.store import RecordResult
 from alert_webhook.store.remediations import RemediationPlanner
 
 PY = sys.executable
@@ -84,7 +85,7 @@ class Harness:
         )  # fmt: skip
 
     def fire(self, alertname: str, fingerprint: str = "a", status: str = "firing",
-             **labels: str) -> None:  # fmt: skip
+             **labels: str) -> RecordResult:  # fmt: skip
         alert = make_alert(
             fingerprint,
             status=status,
@@ -92,11 +93,13 @@ class Harness:
             starts_at=f"2026-11-28T09:{len(self.runs()):02d}:00Z",
             **labels,
         )
-        self.record(alert)
+        return self.record(alert)
 
-    def record(self, *alerts: dict[str, Any]) -> None:
+    def record(self, *alerts: dict[str, Any]) -> RecordResult:
         body = json.dumps(make_notification(*alerts)).encode()
-        self.store.record_notification(parse_notification(body), body, self.clock(), self.recording)
+        return self.store.record_notification(
+            parse_notification(body), body, self.clock(), self.recording
+        )
 
     def settle(self) -> int:
         """Let the stabilisation pass and work what is due then."""
