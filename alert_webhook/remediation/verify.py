@@ -9,12 +9,14 @@ alert's own condition must be gone. The condition is the alert's expression —
 Prometheus writes it into the alert's `generatorURL` (`…/graph?g0.expr=…`) — or
 the playbook's `verify.query`. After the stabilisation `delay`, it must return
 nothing for this alert through the whole `window`: one instant query of
-`count_over_time((EXPR)[window:resolution])` answers that at once, since the
-subquery returns a series for every series the expression returned at any point
-of the window. Only series of *this* alert count: a series whose labels all
-equal the alert's (the alert carries the series' labels plus the rule's own), so
-`up == 0` failing for another instance does not keep this one unverified. No
-label value is ever written into a query.
+`count_over_time((EXPR)[window:resolution]) or (EXPR)` answers that at once,
+since the subquery returns a series for every series the expression returned at
+any point of the window (and the `or`, what it returns right now). The
+expression must be a vector expression, as an alerting rule's always is.
+Only series of *this* alert count: a series whose labels all equal the
+alert's (the alert carries the series' labels plus the rule's own), so `up ==
+0` failing for another instance does not keep this one unverified. No label
+value is ever written into a query.
 
 **Precondition.** A playbook's `precondition.query` must return something
 (`avg(up{job="pool"}) >= 0.8`) before it may act. The runner asks here and
@@ -129,9 +131,12 @@ def _promql_duration(seconds: float) -> str:
 
 def window_query(expr: str, window: float) -> str:
     """The instant query that is empty only when `expr` returned nothing in the last
-    `window` seconds; sampled every second, or in 300 steps over a longer window."""
+    `window` seconds: the subquery samples it every second (or in 300 steps over a
+    longer window) at times aligned to that step, so `or` the expression itself
+    adds what it returns at this very moment."""
     resolution = max(1.0, window / 300)
-    return f"count_over_time(({expr})[{_promql_duration(window)}:{_promql_duration(resolution)}])"
+    span = f"{_promql_duration(window)}:{_promql_duration(resolution)}"
+    return f"count_over_time(({expr})[{span}]) or ({expr})"
 
 
 @dataclass(frozen=True)

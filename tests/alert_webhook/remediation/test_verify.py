@@ -46,8 +46,12 @@ def test_only_the_alerts_own_series_count() -> None:
 
 
 def test_the_window_query_asks_for_any_result_in_the_whole_window() -> None:
-    assert window_query("up == 0", 30) == "count_over_time((up == 0)[30000ms:1000ms])"
-    assert window_query("up == 0", 3600) == "count_over_time((up == 0)[3600000ms:12000ms])"
+    assert window_query("up == 0", 30) == (
+        "count_over_time((up == 0)[30000ms:1000ms]) or (up == 0)"
+    )
+    assert window_query("up == 0", 3600) == (
+        "count_over_time((up == 0)[3600000ms:12000ms]) or (up == 0)"
+    )
 
 
 @pytest.fixture
