@@ -4,13 +4,11 @@ real loopback HTTP server (http_request): every outcome recorded with its reason
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from threading import Thread
 from typing import Any
 
 import pytest
-from runs_support import APPEND, PY, Harness, book, command
+from runs_support import APPEND, PY, Harness, Replying, book, command, serving
 from webhook_support import concurrently
 
 from alert_webhook.remediation.runner import Runner
@@ -156,30 +154,19 @@ def test_a_run_its_runner_died_in_is_failed_interrupted_not_run_again(
     assert h.count("DemoDown", "failed") == 1
 
 
-class _Hook(BaseHTTPRequestHandler):
+class _Hook(Replying):
     hits: list[str] = []
 
     def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
         type(self).hits.append(self.path)
-        body = b'{"refreshed": true}'
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+        self.reply(200, b'{"refreshed": true}')
 
 
 @pytest.fixture
 def hook() -> Iterator[str]:
     _Hook.hits = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
-    thread = Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(_Hook) as port:
+        yield f"127.0.0.1:{port}"
 
 
 def test_an_http_hook_runs_against_a_real_server(store, hook: str) -> None:

@@ -7,12 +7,10 @@ tests/integration/test_verify_prometheus.py."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from threading import Thread
 from typing import Any
 
 import pytest
-from runs_support import FakePrometheus
+from runs_support import FakePrometheus, Replying, serving
 from support.procs import free_port
 
 from alert_webhook.remediation.playbooks import Verify, playbooks_from_mapping
@@ -125,28 +123,17 @@ def test_a_precondition_holds_only_when_its_query_returns_something(
     assert (down.holds, down.detail) == (False, "avg(up) >= 0.8: Prometheus at http://p: timed out")
 
 
-class _Nonsense(BaseHTTPRequestHandler):
+class _Nonsense(Replying):
     replies: list[tuple[int, bytes]] = []
 
     def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
-        status, body = type(self).replies.pop(0)
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+        self.reply(*type(self).replies.pop(0))
 
 
 @pytest.fixture
 def nonsense() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Nonsense)
-    thread = Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(_Nonsense) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 def test_answers_that_are_not_results_are_errors_naming_why(nonsense: str) -> None:

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from threading import Thread
 from typing import Any, ClassVar
 
 import pytest
 import yaml
+from runs_support import Replying, serving
 from support.procs import find_binary, free_port, running, wait_until
 
 from alert_webhook.remediation.playbooks import Verify, playbooks_from_mapping
@@ -32,7 +31,7 @@ RULES = {"groups": [{"name": "demo", "interval": "1s", "rules": [
 ]}]}  # fmt: skip
 
 
-class _Peer(BaseHTTPRequestHandler):
+class _Peer(Replying):
     """The exporter (GET /metrics) and the Alertmanager Prometheus posts to."""
 
     up: ClassVar[dict[str, int]] = {}
@@ -40,32 +39,20 @@ class _Peer(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
         body = "".join(f'demo_up{{service="{s}"}} {v}\n' for s, v in self.up.items()).encode()
-        self._reply(200, body)
+        self.reply(200, body)
 
     def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
         length = int(self.headers.get("Content-Length", 0))
         for alert in json.loads(self.rfile.read(length)):
             type(self).alerts[alert["labels"]["service"]] = alert
-        self._reply(200, b"")
-
-    def _reply(self, status: int, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+        self.reply(200, b"")
 
 
 @pytest.fixture
 def peer() -> Iterator[int]:
     _Peer.up, _Peer.alerts = {"demo": 0, "web": 0}, {}
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Peer)
-    Thread(target=server.serve_forever, daemon=True).start()
-    yield server.server_address[1]
-    server.shutdown()
-    server.server_close()
+    with serving(_Peer) as port:
+        yield port
 
 
 @pytest.fixture
