@@ -6,23 +6,32 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
+from alert_webhook.alertmanager_api import AlertmanagerAPI
 from alert_webhook.channels import Channel, stored_channels
 from alert_webhook.delivery import lanes_for, provider_breakers
 from alert_webhook.delivery.breaker import CircuitBreaker
 from alert_webhook.delivery.worker import DeliveryWorker
-from alert_webhook.duties import DeadlineEscalation, Duties, Reminders, Watchdog
+from alert_webhook.duties import (
+    DeadlineEscalation,
+    Duties,
+    FailoverSwitchBack,
+    Reminders,
+    Watchdog,
+)
 from alert_webhook.loops import Loop, Workers
 from alert_webhook.metrics import WebhookMetrics
 from alert_webhook.remediation.actions import Boundaries
+from alert_webhook.remediation.actions.failover_switch import Failover, FailoverCollector
 from alert_webhook.remediation.escalation import Escalation
 from alert_webhook.remediation.runner import Remediation, Runner
 from alert_webhook.routing import Router
 from alert_webhook.service import Intake, recording_from
 from alert_webhook.settings import Settings
 from alert_webhook.store import SqlStore
+from alert_webhook.store.failover import FailoverStates
 from alert_webhook.store.group_commit import GroupCommit
 from alert_webhook.store.remediations import RemediationPlanner
 
@@ -69,6 +78,7 @@ def build_background(
             Loop(lane.name, worker.run_once, delivery.poll_interval_seconds,
                  busy_at=delivery.batch_size, coalesce=delivery.coalesce_seconds)
         )  # fmt: skip
+    boundaries = _with_failover(action_boundaries or Boundaries(), settings, store, metrics, clock)
     duties = Duties(
         [
             ("deadlines", DeadlineEscalation(store.incidents, settings.channels, metrics, clock)),
@@ -77,12 +87,35 @@ def build_background(
                                   intake.accept, metrics, clock)),
         ]
     )  # fmt: skip
+    if boundaries.failover is not None:
+        duties.duties.append(
+            ("failover", FailoverSwitchBack(boundaries.failover, boundaries, clock))
+        )
     workers.add(Loop("duties", duties.run_once, DUTIES_INTERVAL))
     if remediation is not None:
         cfg = settings.remediation
         tell = Escalation(Router(settings.routing, settings.channels),
                           frozenset(stored_channels(channels)))  # fmt: skip
-        runner = Runner(store.remediations, remediation, metrics, action_boundaries or Boundaries(),
-                        clock, tell=tell, lease_seconds=cfg.lease_seconds)  # fmt: skip
+        runner = Runner(store.remediations, remediation, metrics,
+                        boundaries, clock, cfg.lease_seconds,
+                        silences=AlertmanagerAPI(settings.links.alertmanager_url),
+                        tell=tell)  # fmt: skip
         workers.add(Loop(REMEDIATION_LOOP, runner.run_once, cfg.poll_interval_seconds, busy_at=1))
     return Background(intake, workers, breakers)
+
+
+def _with_failover(
+    boundaries: Boundaries,
+    settings: Settings,
+    store: SqlStore,
+    metrics: WebhookMetrics,
+    clock: Callable[[], float],
+) -> Boundaries:
+    """The actions' boundaries with the failover chains and their record in the
+    store (which the active-backend gauge reads at each scrape); unchanged when
+    no service is configured for failover."""
+    if not settings.failover.services:
+        return boundaries
+    states = FailoverStates(store.tx, store.engine.dialect)
+    metrics.registry.register(FailoverCollector(settings.failover, states))
+    return replace(boundaries, failover=Failover(settings.failover, states, clock))

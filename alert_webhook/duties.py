@@ -1,4 +1,5 @@
-"""Time-driven duties beside the outbox: deadlines, reminders, the watchdog heartbeat.
+"""Time-driven duties beside the outbox: deadlines, reminders, the watchdog
+heartbeat, switching failed-over services back to their primary.
 
 `Duties` runs a list of them, each pass in order; one that fails is logged and
 the others still run. Each writes deliveries through the same unique constraint
@@ -16,6 +17,8 @@ from functools import partial
 from alert_webhook.metrics import WebhookMetrics
 from alert_webhook.notify_settings import ChannelsSettings, WatchdogSettings
 from alert_webhook.payload import Notification
+from alert_webhook.remediation.actions import Boundaries, Outcome
+from alert_webhook.remediation.actions.failover_switch import Failover
 from alert_webhook.routing import Target, recipients_for
 from alert_webhook.store import NewDelivery, Purpose, SqlStore, StoreUnavailable
 from alert_webhook.store.incidents import Incidents, OpenIncident
@@ -173,3 +176,27 @@ class Watchdog:
         )  # fmt: skip
         self.accept(notification, notification.model_dump_json().encode(), now)
         logger.error("watchdog %s: %s", heartbeat, "silent" if status == "firing" else "back")
+
+
+class FailoverSwitchBack:
+    """A service failed over goes back to its primary once the primary has passed
+    every health check for the service's `switch_back_after`, through the same
+    mechanism, recorded the same way. Each service is checked every
+    `check_interval`; the record of how long the primary has been healthy is in
+    the store, so a failure seen by any replica starts the wait again."""
+
+    def __init__(self, failover: Failover, boundaries: Boundaries, clock: Callable[[], float]):
+        self.failover, self.boundaries, self.clock = failover, boundaries, clock
+        self._next_check: dict[str, float] = {}
+
+    def __call__(self) -> None:
+        for name, service in self.failover.settings.services.items():
+            now = self.clock()
+            if service.switch_back_after is None or now < self._next_check.get(name, now):
+                continue
+            self._next_check[name] = now + service.check_interval
+            done = self.failover.switch_back_if_due(name, service, self.boundaries)
+            if done is not None and done.outcome is Outcome.SUCCEEDED:
+                logger.warning("failover %s: switched back to %s", name, service.primary.name)
+            elif done is not None:
+                logger.error("failover %s: switching back failed: %s", name, done.detail)

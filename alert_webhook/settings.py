@@ -25,6 +25,7 @@ from alert_webhook.notify_settings import (
     secret_env_names,
 )
 from alert_webhook.operators import SECRET_KEY_ENV, AuthSettings, secret_key_problems
+from alert_webhook.remediation.actions.failover_config import FailoverSettings
 from exporters.config import ConfigError, load_yaml, validation_problems
 
 TOKEN_ENV = "ALERT_WEBHOOK_TOKEN"
@@ -100,6 +101,8 @@ class Settings(_Model):
     watchdog: WatchdogSettings = WatchdogSettings()
     auth: AuthSettings = AuthSettings()
     remediation: RemediationSettings = RemediationSettings()
+    # The failover action's chains (alert_webhook/remediation/actions/failover_config.py).
+    failover: FailoverSettings = FailoverSettings()
     # Bearer token for POST /alerts; from the environment only.
     token: SecretStr | None = None
     # Signs operators' session cookies; from the environment only.

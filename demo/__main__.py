@@ -1,7 +1,12 @@
-"""`python -m demo --bind 127.0.0.1:8081`: the demo service under gunicorn.
+"""The demo system's processes.
 
-It carries its own steady traffic (`--traffic-per-second`, 0 for none): see
-demo/traffic.py.
+- `python -m demo --bind 127.0.0.1:8081 [--data orders.sqlite3] [--dependency DIR]`:
+  the orders API under gunicorn, with its own steady traffic
+  (`--traffic-per-second`, 0 for none: see demo/traffic.py);
+- `python -m demo worker --bind 127.0.0.1:8082 --data orders.sqlite3`: the worker
+  that works off the queued orders (demo/worker.py);
+- `python -m demo dependency --name primary --bind 127.0.0.1:8083`: one instance of
+  the dependency the API calls (demo/dependency.py).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -35,9 +41,10 @@ def _die_with(master: int) -> None:
 
 
 class _Server(BaseApplication):
-    def __init__(self, bind: str, traffic_per_second: float) -> None:
-        self._bind = bind
-        self._traffic_per_second = traffic_per_second
+    def __init__(self, args: argparse.Namespace) -> None:
+        self._bind = args.bind
+        self._traffic_per_second = args.traffic_per_second
+        self._data, self._dependency = args.data, args.dependency
         super().__init__()
 
     def load_config(self) -> None:
@@ -58,13 +65,19 @@ class _Server(BaseApplication):
 
     def load(self) -> Any:
         from demo.app import create_app
+        from demo.dependency import ActiveInstance
+        from demo.orders import Orders
         from demo.traffic import Traffic
 
         # load() runs in the worker: /chaos/die must stop the gunicorn master
         # too, or it would just respawn the worker.
         master = os.getppid()
         _die_with(master)
-        app = create_app(die=lambda: os.kill(master, signal.SIGTERM))
+        app = create_app(
+            orders=Orders(self._data),
+            dependency=ActiveInstance(self._dependency) if self._dependency else None,
+            die=lambda: os.kill(master, signal.SIGTERM),
+        )
         # The traffic lives and dies with the worker that serves it, so a dead
         # demo has no traffic either.
         traffic = Traffic.for_bind(self._bind, self._traffic_per_second)
@@ -74,17 +87,49 @@ class _Server(BaseApplication):
         return app
 
 
-def main() -> int:
+def _serve_dependency(name: str, bind: str) -> None:
+    import waitress
+
+    from demo.dependency import create_dependency_app
+
+    host, _, port = bind.rpartition(":")
+    waitress.serve(create_dependency_app(name), host=host, port=int(port), threads=4, _quiet=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["worker"]:
+        from demo.worker import serve
+
+        worker = argparse.ArgumentParser(prog="demo worker", description="the orders worker")
+        worker.add_argument("--bind", default="127.0.0.1:8082", help="HOST:PORT to listen on")
+        worker.add_argument("--data", required=True, help="the orders file the API writes")
+        args = worker.parse_args(argv[1:])
+        serve(args.bind, args.data)
+        return 0
+    if argv[:1] == ["dependency"]:
+        dep = argparse.ArgumentParser(prog="demo dependency", description="a dependency instance")
+        dep.add_argument("--name", required=True, help="primary, secondary, tertiary ...")
+        dep.add_argument("--bind", default="127.0.0.1:8083", help="HOST:PORT to listen on")
+        args = dep.parse_args(argv[1:])
+        _serve_dependency(args.name, args.bind)
+        return 0
     parser = argparse.ArgumentParser(prog="demo", description=__doc__)
     parser.add_argument("--bind", default="127.0.0.1:8081", help="HOST:PORT to listen on")
     parser.add_argument(
         "--traffic-per-second",
         type=float,
         default=2.0,
-        help="calls a second to its own GET /api/orders, one at a time (0: none)",
+        help="calls a second to its own orders endpoints, one at a time (0: none)",
     )
-    args = parser.parse_args()
-    _Server(args.bind, args.traffic_per_second).run()
+    parser.add_argument(
+        "--data", default=":memory:", help="the orders file, shared with the worker (default: none)"
+    )
+    parser.add_argument(
+        "--dependency", type=Path, help="folder whose `active` link names the dependency instance"
+    )
+    args = parser.parse_args(argv)
+    _Server(args).run()
     return 0
 
 

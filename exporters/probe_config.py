@@ -30,6 +30,7 @@ from exporters.checks.base import (
     Report,
 )
 from exporters.checks.http import HttpCheck
+from exporters.checks.integrity import IntegrityCheck
 from exporters.checks.net import DnsCheck, TcpCheck
 from exporters.checks.queue import QueueCheck
 from exporters.checks.service import ServiceCheck
@@ -37,10 +38,17 @@ from exporters.checks.sql import DbPoolCheck
 from exporters.config import ConfigError, Duration, Strict, load_yaml, parse_model
 
 Check = Annotated[
-    HttpCheck | TcpCheck | DnsCheck | ServiceCheck | QueueCheck | DbPoolCheck | BackupCheck,
+    HttpCheck
+    | TcpCheck
+    | DnsCheck
+    | ServiceCheck
+    | QueueCheck
+    | DbPoolCheck
+    | BackupCheck
+    | IntegrityCheck,
     Field(discriminator="kind"),
 ]
-KINDS = ("http", "tcp", "dns", "service", "queue", "db_pool", "backup")
+KINDS = ("http", "tcp", "dns", "service", "queue", "db_pool", "backup", "integrity")
 
 Runner = Callable[[CheckBase, Report, Boundaries], None]
 

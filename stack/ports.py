@@ -25,8 +25,20 @@ SERVICES: tuple[Service, ...] = (
     Service("webhook", "WEBHOOK_PORT", 9095, "/readyz"),
     Service("system_exporter", "SYSTEM_EXPORTER_PORT", 9101, "/metrics"),
     Service("probe_exporter", "PROBE_EXPORTER_PORT", 9102, "/metrics"),
+    # The demo system (demo/): the orders API, its worker, and the three instances
+    # of the dependency it calls (the plan's failover chain).
     Service("demo", "DEMO_PORT", 8081, "/healthz"),
+    Service("demo_worker", "DEMO_WORKER_PORT", 8082, "/healthz"),
+    Service("dependency_primary", "DEPENDENCY_PRIMARY_PORT", 8083, "/healthz"),
+    Service("dependency_secondary", "DEPENDENCY_SECONDARY_PORT", 8084, "/healthz"),
+    Service("dependency_tertiary", "DEPENDENCY_TERTIARY_PORT", 8085, "/healthz"),
 )
+# The dependency's instances in failover order, with their services.
+DEPENDENCY_INSTANCES = {
+    "primary": "dependency_primary",
+    "secondary": "dependency_secondary",
+    "tertiary": "dependency_tertiary",
+}
 
 
 class StackError(Exception):

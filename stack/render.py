@@ -14,7 +14,8 @@ from typing import Any
 
 import yaml
 
-from stack.ports import HOST, SERVICES
+from demo.dependency import ActiveInstance, DependencyError, write_instances
+from stack.ports import DEPENDENCY_INSTANCES, HOST, SERVICES
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -94,6 +95,19 @@ def render_text(dest: Path, source: Path, ports: Mapping[str, int]) -> Path:
     target = dest / source.name
     target.write_text(rewrite_ports(source.read_text(), ports))
     return target
+
+
+def render_dependency(folder: Path, ports: Mapping[str, int]) -> Path:
+    """The dependency's link folder (demo/dependency.py): one URL file per instance
+    at this run's ports, and the `active` link kept where a failover left it (on
+    the primary the first time)."""
+    urls = {name: f"http://{HOST}:{ports[svc]}" for name, svc in DEPENDENCY_INSTANCES.items()}
+    try:
+        active = ActiveInstance(folder).current().name
+    except DependencyError:
+        active = next(iter(urls))
+    write_instances(folder, urls, active if active in urls else next(iter(urls)))
+    return folder
 
 
 def render_webhook(

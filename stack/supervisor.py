@@ -1,4 +1,5 @@
-"""The supervisord configuration that runs the stack's six processes.
+"""The supervisord configuration that runs the stack's processes: its own five and the
+demo system's five.
 
 supervisord's XML-RPC listens on a unix socket under var/run/ with a login made
 for each run: supervisorctl (`stack ctl`) reads it from the configuration, the
@@ -17,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from stack.ports import HOST
+from stack.ports import DEPENDENCY_INSTANCES, HOST
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,19 @@ class Layout:
         return self.var / "data"
 
     @property
+    def demo(self) -> Path:
+        """The demo system's data: the orders file and the dependency's link folder."""
+        return self.data / "demo"
+
+    @property
+    def orders(self) -> Path:
+        return self.demo / "orders.sqlite3"
+
+    @property
+    def dependency(self) -> Path:
+        return self.demo / "dependency"
+
+    @property
     def socket(self) -> Path:
         return self.run / "supervisor.sock"
 
@@ -55,7 +69,7 @@ class Layout:
         return f"unix://{self.socket}"
 
     def make(self) -> None:
-        for folder in (self.run, self.log, self.data):
+        for folder in (self.run, self.log, self.data, self.demo):
             folder.mkdir(parents=True, exist_ok=True)
 
 
@@ -130,15 +144,42 @@ def programs(
             f"--listen={HOST}:{ports['probe_exporter']}",
             f"--config={configs['probes']}",
         ],
-        "demo": [python, "-m", "demo", f"--bind={HOST}:{ports['demo']}"],
+        "demo": [
+            python,
+            "-m",
+            "demo",
+            f"--bind={HOST}:{ports['demo']}",
+            f"--data={layout.orders}",
+            f"--dependency={layout.dependency}",
+        ],
+        "demo_worker": [
+            python,
+            "-m",
+            "demo",
+            "worker",
+            f"--bind={HOST}:{ports['demo_worker']}",
+            f"--data={layout.orders}",
+        ],
+        **{
+            service: [
+                python,
+                "-m",
+                "demo",
+                "dependency",
+                f"--name={name}",
+                f"--bind={HOST}:{ports[service]}",
+            ]
+            for name, service in DEPENDENCY_INSTANCES.items()
+        },  # fmt: skip
     }
 
 
-# supervisord never brings the demo back by itself, not even after a crash or a
-# kill -9: recovery has to come through the alert path (the webhook's playbook
-# restarting it over XML-RPC), or nothing about that path is proven. The stack's
-# own components are restarted whenever they die.
-AUTORESTART = {"demo": "false"}
+# supervisord never brings the demo's business services back by itself, not even
+# after a crash or a kill -9: recovery has to come through the alert path (the
+# webhook's playbooks restarting them over XML-RPC), or nothing about that path
+# is proven. The stack's own components, and the dependency's instances (which
+# stand for someone else's service), are restarted whenever they die.
+AUTORESTART = {"demo": "false", "demo_worker": "false"}
 
 # What watches the others. They are not started with the rest: the launcher
 # starts them once every watched service answers, so a probe or a scrape that

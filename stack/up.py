@@ -1,7 +1,7 @@
 """`python -m stack up`: run the whole stack in the foreground until Ctrl-C.
 
 Checks first (ports valid and free, binaries found, no other run), renders the
-configs under var/run/, starts supervisord with the six programs (the watchers,
+configs under var/run/, starts supervisord with the programs (the watchers,
 Prometheus and the probe exporter, once the rest answers), waits until each
 answers, prints the pages to open and the URLs, and on SIGINT/SIGTERM stops
 every process.
@@ -94,6 +94,7 @@ def render_all(
         "alertmanager": render.render_alertmanager(run, ports, token, fast=fast),
         "webhook": render.render_webhook(run, ports, operators or {}),
         "probes": render.render_text(run, render.REPO / "exporters" / "probes.yml", ports),
+        "dependency": render.render_dependency(layout.dependency, ports),
     }
 
 

@@ -1,16 +1,24 @@
-"""Remediation under /api: the runs on record, and what a payload would set off."""
+"""Remediation under /api: the runs on record, what a payload would set off, and
+an operator's answer to a run awaiting approval."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify, redirect, request, url_for
 
-from alert_webhook.api.auth import action_required, viewer_required
+from alert_webhook.alertmanager_api import rfc3339
+from alert_webhook.api.auth import acting, action_required, viewer_required
 from alert_webhook.api.guard import json_refusal
+from alert_webhook.background import REMEDIATION_LOOP
 from alert_webhook.context import ctx
 from alert_webhook.payload import PayloadError, parse_notification
 from alert_webhook.remediation.plan import plan_alert
+from alert_webhook.store.rows import Approval
+from alert_webhook.text import one_line
+
+TOKEN_APPROVER = "api token"  # who answered, when it was a caller with the bearer token
+MAX_REASON = 500
 
 bp = Blueprint("remediations", __name__, url_prefix="/api")
 
@@ -45,3 +53,61 @@ def plan() -> Any:
     history = app.remediation.history(app.store.remediations, app.clock())
     alerts = [plan_alert(app.remediation, alert, history) for alert in notification.alerts]
     return jsonify({"alerts": alerts})
+
+
+@bp.post("/remediations/<int:run_id>/approve")
+@action_required
+def approve(run_id: int) -> Any:
+    """Let a run awaiting approval act: the runner judges its guardrails again and
+    acts. The dashboard posts a form (an operator, with the CSRF token); scripts
+    post with the bearer token."""
+    return _answer(run_id, Approval.APPROVED, None)
+
+
+@bp.post("/remediations/<int:run_id>/reject")
+@action_required
+def reject(run_id: int) -> Any:
+    """End a run awaiting approval without acting; `reason` (JSON or form) is required."""
+    reason = _reason()
+    if not reason:
+        return jsonify({"error": "reason: say why the run is rejected"}), 400
+    return _answer(run_id, Approval.REJECTED, reason)
+
+
+def _reason() -> str:
+    if request.is_json:
+        data = request.get_json(silent=True)
+        raw = data.get("reason") if isinstance(data, dict) else None
+    else:
+        raw = request.form.get("reason")
+    return one_line(raw).strip()[:MAX_REASON] if isinstance(raw, str) else ""
+
+
+def _answer(run_id: int, verdict: Approval, reason: str | None) -> Any:
+    app = ctx()
+    if app.remediation is None:
+        return jsonify({"error": "remediation is not enabled (remediation.enabled)"}), 409
+    actor = acting()
+    by = actor.operator or TOKEN_APPROVER
+    now = app.clock()
+    decided = app.store.remediations.answer(run_id, verdict, by, now, reason)
+    if decided.run is None:
+        return jsonify({"error": f"no remediation run {run_id}"}), 404
+    if not decided.taken:
+        return jsonify({"error": not_awaiting(decided.run, now), "remediation": decided.run}), 409
+    app.workers.wake(REMEDIATION_LOOP)
+    if actor.operator is not None and not request.is_json:
+        return redirect(url_for("dashboard.index"), code=303)
+    return jsonify({"status": verdict.value, "remediation": decided.run})
+
+
+def not_awaiting(run: dict[str, Any], now: float) -> str:
+    """Why a run cannot be approved or rejected (any more)."""
+    which, state = f"remediation run {run['id']}", run["approval"]
+    if state in (Approval.APPROVED, Approval.REJECTED):
+        return f"{which} was already {state} by {run['approval_by']}"
+    deadline = run["approval_deadline"]
+    if state == Approval.TIMED_OUT or (state == Approval.AWAITING and deadline <= now):
+        when = rfc3339(deadline)
+        return f"{which} is past its approval deadline ({when}): nobody approved it in time"
+    return f"{which} is not awaiting approval (it is {run['status']})"

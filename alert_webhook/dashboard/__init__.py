@@ -1,7 +1,9 @@
-"""The web page: what is firing, incidents to acknowledge, messages, channel health."""
+"""The web page: what is firing, incidents to acknowledge, remediation runs (to
+approve or reject when they wait for an operator), messages, channel health."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, render_template
@@ -21,6 +23,14 @@ bp = Blueprint(
 bp.add_app_template_test(followable, "followable")
 
 
+@bp.app_template_filter("utc")
+def utc(epoch: float | None) -> str:
+    """Epoch seconds as people read them on the page."""
+    if epoch is None:
+        return ""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 @bp.get("/")
 @page_viewer_required
 def index() -> Any:
@@ -29,9 +39,10 @@ def index() -> Any:
         records = app.store.list_alerts(limit=200)
         incidents = [i for i in app.store.incidents.list(limit=100) if i["closed_at"] is None]
         messages = app.store.outbox.list(limit=100)
+        runs = app.store.remediations.list(limit=50)
         store_ok = True
     except StoreUnavailable:
-        records, incidents, messages, store_ok = [], [], [], False
+        records, incidents, messages, runs, store_ok = [], [], [], [], False
     firing = [r for r in records if r.status == "firing"]
     names = {r.id: r.alertname for r in records}
     breakers = {name: b.state for name, b in app.breakers.items()}
@@ -43,6 +54,7 @@ def index() -> Any:
         links=app.links,
         incidents=incidents,
         messages=messages,
+        runs=runs,
         names=names,
         channels=app.channels.values(),
         breakers=breakers,

@@ -21,7 +21,8 @@ from alert_webhook.remediation.templates import Refused
 
 
 def plan_alert(remediation: Remediation, alert: Alert, history: History) -> dict[str, Any]:
-    """One alert's answer; `would` is `run`, `blocked`, `dry_run` or `nothing`."""
+    """One alert's answer; `would` is `run`, `await_approval` (it would run once an
+    operator approves), `blocked`, `dry_run` or `nothing`."""
     answer: dict[str, Any] = {
         "fingerprint": alert.fingerprint, "alertname": alert.alertname,
         "status": alert.status, "playbook": None, "would": "nothing",
@@ -56,4 +57,6 @@ def plan_alert(remediation: Remediation, alert: Alert, history: History) -> dict
     answer |= {"steps": steps, "refused": refused, "blocked_by": blocked_by}
     if refused or any(d.verdict == "blocked" for d in decisions):
         return answer | {"would": "blocked"}
-    return answer | {"would": "dry_run" if decisions else "run"}
+    if decisions:
+        return answer | {"would": "dry_run"}
+    return answer | {"would": "await_approval" if book.require_approval else "run"}

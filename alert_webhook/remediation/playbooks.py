@@ -72,6 +72,7 @@ Name = Annotated[
 ]
 LabelName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 Notify = Literal["immediately", "after_attempt"]
+MAX_SILENCE = 86400.0  # a remediation window, not a maintenance window
 
 
 class Inputs(Strict):
@@ -137,6 +138,9 @@ class Playbook(Strict):
     dry_run: bool = False
     require_approval: bool = False
     approval_timeout: Duration = 900.0
+    # Silence the alert in Alertmanager while the run acts, for at most this long
+    # (the silence is expired when the run ends); None: no silence.
+    silence_for: Annotated[Duration, Field(le=MAX_SILENCE)] | None = None
     notify: Notify = "immediately"
     verify: Verify = Field(default_factory=Verify)
     precondition: Precondition | None = None

@@ -11,17 +11,20 @@ For each run it claims under the lease:
    answer goes with the run to the guardrails, which judge it from the runs on
    record (every replica's): blocked with the guardrail's reason, or a dry run
    recorded as skipped with the rendered parameters of each step;
-   (a playbook that requires approval is blocked: approval is not built yet);
-4. the run is started (the store refuses a second run acting on one target),
-   then the steps are tried in order — each written as started before its action
-   runs and completed with what it returned. A step that fails gives way to the
-   next; one that works leaves the run `verifying`, due again once its
-   stabilisation delay and window have passed, and the runner moves on;
-5. a verifying run claimed when due is checked against Prometheus
+4. a playbook that requires approval releases the run to wait for an operator
+   until its deadline; approved, the run is due again and judged again from
+   step 1; rejected, or unanswered by the deadline, it ends blocked (`approval`);
+5. the run is started (the store refuses a second run acting on one target),
+   its alert silenced in Alertmanager if the playbook asks, then the steps are
+   tried in order — each written as started before its action runs and
+   completed with what it returned. A step that fails gives way to the next;
+   one that works leaves the run `verifying`, due again once its stabilisation
+   delay and window have passed, and the runner moves on;
+6. a verifying run claimed when due is checked against Prometheus
    (`verify.py`): verified ends it; not verified (still firing, or Prometheus
    could not say) counts as a failure, and the next step is tried, then checked
    in turn. With no step left the run is ineffective if a step ran, failed if
-   none did.
+   none did. Whatever the end, the silence is expired.
 
 Every ending goes through `_end`, and the store tells people of it in the same
 transaction (`escalation.py` decides what they hear).
@@ -31,24 +34,24 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from alert_webhook.alertmanager_api import AlertmanagerAPI
 from alert_webhook.metrics import WebhookMetrics
 from alert_webhook.remediation.actions import ActionResult, Boundaries, Outcome
 from alert_webhook.remediation.guardrails import Candidate, Decision, Guardrails, History
 from alert_webhook.remediation.playbooks import Playbook, Playbooks, RenderedStep, render_step
+from alert_webhook.remediation.silencing import Silencing
 from alert_webhook.remediation.templates import Refused
 from alert_webhook.remediation.verify import Checks
 from alert_webhook.store.remediations import Remediations, RunJob, StepRecord, Tell
-from alert_webhook.store.rows import RunStatus, StepStatus
+from alert_webhook.store.rows import Approval, RunStatus, StepStatus
 
 # The refusal of a label value is reported like a guardrail's, under this name.
 LABELS_GUARDRAIL = "labels"
-# Approval through the API is not built yet: a playbook that asks for it must not
-# act without it, so its runs are blocked under this name until it is.
-APPROVAL = Decision(
-    "blocked", "approval", "the playbook needs an operator's approval, which cannot be given yet"
-)
+# A run rejected by an operator, or that nobody approved in time, is blocked so.
+APPROVAL_GUARDRAIL = "approval"
+WOULD_WAIT = "a real run would wait for an operator's approval"
 _STEP_STATUS = {
     Outcome.SUCCEEDED: StepStatus.SUCCEEDED,
     Outcome.FAILED: StepStatus.FAILED,
@@ -76,6 +79,14 @@ def render_all(book: Playbook, playbooks: Playbooks, labels: dict[str, str]) -> 
     return rendered
 
 
+def spoken(seconds: float) -> str:
+    """A duration as a playbook would write it: 900 → 15m, 90 → 90s."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
+
+
 def horizon(playbooks: Playbooks) -> float:
     """How far back a guardrail may look: the longest window or cooldown."""
     spans = [max(p.window, p.cooldown) for p in playbooks.playbooks]
@@ -98,17 +109,14 @@ class Remediation:
         return History(runs.attempts(now - horizon(self.playbooks), excluding), now)
 
     def blocking(self, candidate: Candidate, history: History) -> list[Decision]:
-        """Every guardrail that would stop the run now, approval first."""
-        found = self.guardrails.blocking(candidate, history)
-        return [APPROVAL, *found] if candidate.playbook.require_approval else found
+        """Every guardrail that would stop the run now."""
+        return self.guardrails.blocking(candidate, history)
 
     def candidate(self, book: Playbook, target: str) -> Candidate:
         """The run to judge, with its precondition asked of Prometheus just now."""
         return Candidate(book, target, self.checks.precondition(book))
 
     def decide(self, candidate: Candidate, history: History) -> Decision:
-        if candidate.playbook.require_approval:
-            return APPROVAL
         return self.guardrails.decide(candidate, history)
 
 
@@ -120,15 +128,17 @@ class Runner:
         metrics: WebhookMetrics,
         boundaries: Boundaries,
         clock: Callable[[], float],
-        *,
-        tell: Tell,
         lease_seconds: float = 30.0,
         worker_id: str | None = None,
+        silences: AlertmanagerAPI | None = None,
+        *,
+        tell: Tell,
     ) -> None:
         self.runs, self.remediation, self.metrics = runs, remediation, metrics
         self.boundaries, self.clock, self.lease_seconds = boundaries, clock, lease_seconds
         self.tell = tell
         self.worker_id = worker_id or uuid.uuid4().hex[:16]
+        self.silencing = Silencing(runs, silences, clock)
 
     def run_once(self) -> int:
         """Claim one due run and work it; how many were claimed. One at a time: a
@@ -146,9 +156,12 @@ class Runner:
         skipped: Sequence[StepRecord] = (),
     ) -> None:  # fmt: skip
         """The one way a run ends: its final state and what people are told of it,
-        in one transaction."""
+        in one transaction. Only the runner that recorded the end expires the
+        silence: one that lost its lease leaves it to the runner that holds the run
+        now."""
         if self.runs.finish(job, status, self.clock(), self.tell, detail, guardrail, skipped):
             self._count(job, status)
+            self.silencing.release(job)
 
     def work(self, job: RunJob) -> None:
         if job.verifying_step is not None:
@@ -156,11 +169,14 @@ class Runner:
         if job.started_at is not None:
             if self.runs.interrupt(job, self.clock(), self.tell):
                 self._count(job, RunStatus.FAILED)
+                self.silencing.release(job)
             return
         book = self.remediation.book(job.playbook)
         if book is None:
             detail = f"playbook {job.playbook} is no longer in the playbook file"
             return self._end(job, RunStatus.FAILED, detail)
+        if (refusal := self._approval_refused(job, book)) is not None:
+            return self._end(job, RunStatus.BLOCKED, refusal, APPROVAL_GUARDRAIL)
         try:
             steps = render_all(book, self.remediation.playbooks, job.labels)
         except Refused as refused:
@@ -169,18 +185,43 @@ class Runner:
         if decision.verdict == "blocked":
             return self._end(job, RunStatus.BLOCKED, decision.reason, decision.guardrail)
         if decision.verdict == "dry_run":
+            if book.require_approval:
+                decision = replace(decision, reason=f"{decision.reason}; {WOULD_WAIT}")
             would = [
                 StepRecord(i, s.action.name, rendered_params(s), StepStatus.SKIPPED)
                 for i, s in enumerate(steps)
             ]
             return self._end(job, RunStatus.SKIPPED, decision.reason, decision.guardrail, would)
         now = self.clock()
+        if self._awaits_approval(job, book, now):
+            return
         if not self.runs.start(job, now, now + self.lease_seconds):
             # Lost the lease (then nothing is written), or another run started on
             # the target since the guardrails looked.
             blocked = Decision("blocked", "one_at_a_time", f"another run is acting on {job.target}")
             return self._end(job, RunStatus.BLOCKED, blocked.reason, blocked.guardrail)
-        self._act(job, book, steps, 0, [])
+        self._act(self.silencing.hold(job, book), book, steps, 0, [])
+
+    def _approval_refused(self, job: RunJob, book: Playbook) -> str | None:
+        """Why a run that waited for approval ends here: rejected, or unanswered
+        at its deadline (then recorded so); None when it may go on."""
+        if job.approval is Approval.REJECTED:
+            return f"rejected by {job.approval_by}: {job.approval_reason}"
+        deadline = job.approval_deadline
+        waited = job.approval in (Approval.AWAITING, Approval.TIMED_OUT)
+        if not waited or deadline is None or self.clock() < deadline:
+            return None
+        self.runs.approval_timed_out(job)
+        return f"nobody approved within {spoken(book.approval_timeout)}"
+
+    def _awaits_approval(self, job: RunJob, book: Playbook, now: float) -> bool:
+        """Release a run that needs an operator's approval and has none yet, until
+        its deadline (kept if it already had one)."""
+        if not book.require_approval or job.approval is Approval.APPROVED:
+            return False
+        deadline = job.approval_deadline or now + book.approval_timeout
+        self.runs.await_approval(job, deadline)
+        return True
 
     def _judge(self, job: RunJob, book: Playbook) -> Decision:
         candidate = self.remediation.candidate(book, job.target)

@@ -11,6 +11,12 @@ claims a run after its lease ran out and finds it started does not run it again
 — the dead runner's step may have half-happened — but records it failed,
 interrupted (`interrupt`). A run claimed but never started is simply worked.
 
+A run that needs an operator's approval is released by its runner as
+`awaiting_approval`, due again at its deadline (`next_attempt_at`), so whichever
+replica looks first after the deadline claims it and ends it; an approval or a
+rejection makes it due at once. Both are one guarded UPDATE, so an approval and
+the deadline's claim, or two approvals, never both win.
+
 Verification does not hold a runner: a step that worked leaves the run
 `verifying`, due again when its stabilisation window has passed, and lets go of
 the lease (`await_verification`). Whichever runner claims it then checks once;
@@ -45,10 +51,18 @@ from alert_webhook.store.guard import Transactions
 from alert_webhook.store.lease import Lease
 from alert_webhook.store.outbox import delivery_insert
 from alert_webhook.store.planners import StateChange, Tally, _PerDialect
-from alert_webhook.store.rows import DeliveryStatus, NewDelivery, Purpose, RunStatus, StepStatus
+from alert_webhook.store.rows import (
+    Approval,
+    DeliveryStatus,
+    NewDelivery,
+    Purpose,
+    RunStatus,
+    StepStatus,
+)
 from alert_webhook.store.schema import alerts, deliveries, remediation_runs, remediation_steps
 
 PLANNED, IN_FLIGHT = RunStatus.PLANNED.value, RunStatus.IN_FLIGHT.value
+AWAITING = RunStatus.AWAITING_APPROVAL.value
 VERIFYING = RunStatus.VERIFYING.value
 HELD = DeliveryStatus.HELD.value
 runs, steps = remediation_runs, remediation_steps
@@ -163,6 +177,20 @@ class RunJob:
     generator_url: str = ""
     # The step whose success is to be checked now; None: nothing awaits a check.
     verifying_step: int | None = None
+    approval: Approval | None = None  # None: nobody was asked
+    approval_deadline: float | None = None
+    approval_by: str | None = None
+    approval_reason: str | None = None
+    silence_id: str | None = None  # the Alertmanager silence held while it acts
+
+
+@dataclass(frozen=True)
+class Decided:
+    """An operator's answer to a run: the run as it is now (None: no such run), and
+    whether this answer was the one taken (False: it was not awaiting approval)."""
+
+    run: dict[str, Any] | None
+    taken: bool
 
 
 @dataclass(frozen=True)
@@ -227,6 +255,11 @@ class Remediations:
             runs, dialect, pending=PLANNED, in_flight=IN_FLIGHT,
             due_at=runs.c.next_attempt_at, on_claim={"attempts": runs.c.attempts + 1},
         )  # fmt: skip
+        # Runs awaiting approval past their deadline, claimed like planned ones.
+        self.deadlines = Lease(
+            runs, dialect, pending=AWAITING, in_flight=IN_FLIGHT,
+            due_at=runs.c.next_attempt_at, on_claim={"attempts": runs.c.attempts + 1},
+        )  # fmt: skip
         # Runs waiting for their check: claimed the same way, without counting a claim.
         self.checks = Lease(
             runs, dialect, pending=VERIFYING, in_flight=IN_FLIGHT, due_at=runs.c.next_attempt_at
@@ -245,9 +278,11 @@ class Remediations:
         or else verifying ones whose check is due."""
         claim = Lease.new_claim(worker)
         with self.tx.write() as conn:
-            if not self.lease.claim(conn, now, claim, lease, limit) and not self.checks.claim(
-                conn, now, claim, lease, limit
-            ):
+            won = 0
+            for due in (self.lease, self.deadlines, self.checks):
+                if won < limit:
+                    won += due.claim(conn, now, claim, lease, limit - won)
+            if not won:
                 return []
             rows = self._claimed.mappings(conn, {"c_claim": claim})
         return [
@@ -265,6 +300,11 @@ class Remediations:
                 labels=json.loads(r["labels"]),
                 generator_url=r["generator_url"],
                 verifying_step=r["verifying_step"],
+                approval=Approval(r["approval"]) if r["approval"] else None,
+                approval_deadline=r["approval_deadline"],
+                approval_by=r["approval_by"],
+                approval_reason=r["approval_reason"],
+                silence_id=r["silence_id"],
             )  # fmt: skip
             for r in rows
         ]
@@ -378,6 +418,56 @@ class Remediations:
             )  # fmt: skip
             self._tell(conn, job, now, tell)
             return True
+
+    def await_approval(self, job: RunJob, deadline: float) -> bool:
+        """Release the run to wait for an operator until `deadline`, when it is due
+        again; False when the lease was lost."""
+        values = {
+            "status": AWAITING, "approval": Approval.AWAITING.value,
+            "approval_deadline": deadline, "next_attempt_at": deadline,
+            "claimed_by": None, "claimed_until": None,
+        }  # fmt: skip
+        with self.tx.write() as conn:
+            return self.lease.update_owned(conn, job.id, job.claim, values)
+
+    def answer(
+        self, run_id: int, verdict: Approval, by: str, now: float, reason: str | None = None
+    ) -> Decided:
+        """Approve or reject a run awaiting approval before its deadline: it is due
+        at once, for a runner to act or to end it. Taken once: a second answer, a
+        late one, or one for a run that does not wait changes nothing."""
+        if verdict not in (Approval.APPROVED, Approval.REJECTED):
+            raise ValueError(f"an operator approves or rejects, not {verdict}")
+        values = {
+            "status": PLANNED, "next_attempt_at": now, "approval": verdict.value,
+            "approval_by": by, "approval_at": now, "approval_reason": reason,
+        }  # fmt: skip
+        with self.tx.write() as conn:
+            taken = conn.execute(
+                update(runs)
+                .where(runs.c.id == run_id, runs.c.status == AWAITING,
+                       runs.c.approval_deadline > now)
+                .values(**values)
+            ).rowcount == 1  # fmt: skip
+            row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
+        return Decided(None if row is None else dict(row), taken)
+
+    def approval_timed_out(self, job: RunJob) -> bool:
+        """Record that nobody answered before the deadline (the runner then ends it)."""
+        with self.tx.write() as conn:
+            values = {"approval": Approval.TIMED_OUT.value}
+            return self.lease.update_owned(conn, job.id, job.claim, values)
+
+    def record_silence(self, job: RunJob, silence_id: str | None, note: str) -> bool:
+        """The silence created for the run (None: it could not be), and what happened."""
+        with self.tx.write() as conn:
+            values = {"silence_id": silence_id, "silence_note": note}
+            return self.lease.update_owned(conn, job.id, job.claim, values)
+
+    def note_silence(self, run_id: int, note: str) -> None:
+        """What became of the run's silence once the run ended (no lease by then)."""
+        with self.tx.write() as conn:
+            conn.execute(update(runs).where(runs.c.id == run_id).values(silence_note=note))
 
     def _end(
         self, conn: Connection, job: RunJob, status: RunStatus, now: float, values: dict[str, Any]

@@ -127,6 +127,7 @@ class RunStatus(StrEnum):
 
     PLANNED = "planned"  # waiting for a runner
     IN_FLIGHT = "in_flight"  # claimed under a lease (acting once `started_at` is set)
+    AWAITING_APPROVAL = "awaiting_approval"  # held for an operator until its deadline
     VERIFYING = "verifying"  # a step worked; its check is due at `next_attempt_at`
     VERIFIED = "verified"  # a step worked and the alert's condition cleared
     INEFFECTIVE = "ineffective"  # steps ran, but the condition never cleared
@@ -136,12 +137,22 @@ class RunStatus(StrEnum):
 
     @property
     def final(self) -> bool:
-        return self not in (RunStatus.PLANNED, RunStatus.IN_FLIGHT, RunStatus.VERIFYING)
+        waiting = (RunStatus.AWAITING_APPROVAL, RunStatus.VERIFYING)
+        return self not in (RunStatus.PLANNED, RunStatus.IN_FLIGHT, *waiting)
 
     @property
     def escalates(self) -> bool:
         """An ending people must hear of: the automation did not fix the alert."""
         return self in (RunStatus.FAILED, RunStatus.INEFFECTIVE, RunStatus.BLOCKED)
+
+
+class Approval(StrEnum):
+    """Where a run of a playbook that needs an operator's approval stands."""
+
+    AWAITING = "awaiting"  # asked for, not given yet
+    APPROVED = "approved"  # the runner may act (judging the guardrails again)
+    REJECTED = "rejected"  # an operator said no: it ends blocked
+    TIMED_OUT = "timed_out"  # nobody answered before the deadline: it ends blocked
 
 
 class StepStatus(StrEnum):

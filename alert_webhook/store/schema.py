@@ -132,9 +132,12 @@ heartbeats = Table(
 # lease that decides which runner works it. `started_at` is set when the runner
 # commits to acting (a blocked run never starts); while it is set and
 # `finished_at` is not, the run is acting on its target — verification included.
-# `verifying_step` is the step whose success is being checked against Prometheus:
-# set, a runner that claims the run checks again (a query is safe to repeat)
-# rather than taking it for a run its runner died in.
+# `approval` is set only for a playbook that needs an operator: `awaiting` until
+# `approval_deadline`, then `approved`, `rejected` or `timed_out`, with who
+# decided and why. `silence_id` is the Alertmanager silence held while the run
+# acts. `verifying_step` is the step whose success is being checked against
+# Prometheus: set, a runner that claims the run checks again (a query is safe to
+# repeat) rather than taking it for a run its runner died in.
 remediation_runs = Table(
     "remediation_runs",
     metadata,
@@ -143,7 +146,7 @@ remediation_runs = Table(
     Column("event_id", Integer, ForeignKey("alert_events.id"), nullable=False),
     Column("playbook", String(100), nullable=False),
     Column("target", Text, nullable=False),
-    Column("status", String(16), nullable=False),
+    Column("status", String(24), nullable=False),  # awaiting_approval: 17
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", Float, nullable=False),
     Column("claimed_until", Float),
@@ -153,6 +156,13 @@ remediation_runs = Table(
     Column("finished_at", Float),
     Column("guardrail", String(32)),
     Column("detail", Text),
+    Column("approval", String(16)),
+    Column("approval_deadline", Float),
+    Column("approval_by", String(200)),
+    Column("approval_at", Float),
+    Column("approval_reason", Text),
+    Column("silence_id", String(64)),
+    Column("silence_note", Text),
     Column("verifying_step", Integer),
     UniqueConstraint("event_id", "playbook", name="uq_remediation_run"),
 )
@@ -190,4 +200,22 @@ remediation_steps = Table(
     Column("finished_at", Float),
     Column("duration", Float),
     UniqueConstraint("run_id", "step", name="uq_remediation_step"),
+)
+
+# Which backend each failover service is on, shared by replicas and surviving
+# restarts. No row: the primary (nothing was ever switched). `switching_until` and
+# `switching_by` are the claim of whoever is switching it now, so the failover
+# action and the switch-back duty of any replica never switch one service at once;
+# `primary_healthy_since` is when the primary's health checks began passing
+# without a break while another backend is active.
+failover_state = Table(
+    "failover_state",
+    metadata,
+    Column("service", String(100), primary_key=True),
+    Column("active", Text, nullable=False),
+    Column("since", Float, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("primary_healthy_since", Float),
+    Column("switching_until", Float),
+    Column("switching_by", String(64)),
 )

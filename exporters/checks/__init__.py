@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 def default_runners() -> dict[str, Callable[..., None]]:
     """kind → run(check, report, boundaries); the probe exporter's registry of checks."""
-    from exporters.checks import backup, http, net, queue, service, sql
+    from exporters.checks import backup, http, integrity, net, queue, service, sql
 
     return {
         "http": http.run,
@@ -17,6 +17,7 @@ def default_runners() -> dict[str, Callable[..., None]]:
         "queue": queue.run,
         "db_pool": sql.run_db_pool,
         "backup": backup.run,
+        "integrity": integrity.run,
     }
 
 

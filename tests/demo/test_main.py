@@ -33,3 +33,36 @@ def test_killing_the_master_takes_the_worker_and_frees_the_port(tmp_path) -> Non
         demo.popen.wait(5)
         # gunicorn's worker would otherwise finish a 30 s graceful shutdown first.
         wait_until(lambda: _port_free(port), 5, f"port {port} free after the master died")
+
+
+def test_the_worker_and_a_dependency_instance_run_as_their_own_processes(tmp_path) -> None:
+    import requests
+
+    from demo.orders import QUEUED, Orders
+
+    data = tmp_path / "orders.sqlite3"
+    Orders(data).create("widget", 1, "none", 1.0)
+    worker_port, dep_port = free_port(), free_port()
+    worker = python_module(
+        "demo", "worker", "--bind", f"127.0.0.1:{worker_port}", "--data", str(data)
+    )
+    dependency = python_module(
+        "demo", "dependency", "--name", "tertiary", "--bind", f"127.0.0.1:{dep_port}"
+    )
+    with (
+        running(
+            "worker",
+            worker,
+            tmp_path,
+            ready_url=f"http://127.0.0.1:{worker_port}/healthz",
+            cwd=ROOT,
+        ),
+        running(
+            "dep", dependency, tmp_path, ready_url=f"http://127.0.0.1:{dep_port}/healthz", cwd=ROOT
+        ),
+    ):
+        wait_until(lambda: Orders(data).count(QUEUED) == 0, 10, "the worker took the queued order")
+        reserved = requests.post(f"http://127.0.0.1:{dep_port}/api/reserve", timeout=5).json()
+        assert reserved["instance"] == "tertiary"
+        metrics = requests.get(f"http://127.0.0.1:{worker_port}/metrics", timeout=5).text
+        assert 'task_queue_depth{queue="orders"} 0.0' in metrics

@@ -18,7 +18,14 @@ class FakeSession:
         self.calls: list[tuple[str, float]] = []
 
     def get(self, url: str, timeout: float) -> requests.Response:
-        self.calls.append((url, timeout))
+        return self._answer("GET", url, timeout)
+
+    def post(self, url: str, json: object, timeout: float) -> requests.Response:
+        assert json == {"item": "widget", "quantity": 1}
+        return self._answer("POST", url, timeout)
+
+    def _answer(self, method: str, url: str, timeout: float) -> requests.Response:
+        self.calls.append((method, url, timeout))
         outcome = self.outcomes.pop(0)
         if isinstance(outcome, Exception):
             raise outcome
@@ -41,8 +48,15 @@ def test_calls_the_endpoint_at_its_pace_until_stopped() -> None:
     session = FakeSession(200, 500, 200)
     waits: list[float] = []
     Traffic("http://127.0.0.1:8081", per_second=4, session=session).run(stop_after(3, waits))
-    assert session.calls == [("http://127.0.0.1:8081/api/orders", Traffic.TIMEOUT)] * 3
+    assert session.calls == [("GET", "http://127.0.0.1:8081/api/orders", Traffic.TIMEOUT)] * 3
     assert waits == [0.25, 0.25, 0.25]
+
+
+def test_every_nth_call_places_an_order() -> None:
+    session = FakeSession(*[200] * 6)
+    traffic = Traffic("http://127.0.0.1:8081", per_second=4, session=session, order_every=3)
+    traffic.run(stop_after(6, []))
+    assert [method for method, _, _ in session.calls] == ["GET", "GET", "POST"] * 2
 
 
 def test_a_failed_call_is_traffic_too_and_never_stops_it(caplog) -> None:

@@ -50,7 +50,7 @@ def test_each_probe_names_the_service_it_watches_and_its_target():
 
 def test_shipped_probe_file_is_valid():
     probes = load_probe_file(DEFAULT_PROBE_FILE, {})
-    assert {p.kind for p in probes} == {"http", "tcp"}
+    assert {p.kind for p in probes} == {"http", "tcp", "integrity"}
     urls = {str(getattr(p.check, "url", "")) for p in probes}
     assert "http://127.0.0.1:8081/healthz" in urls
     assert "http://127.0.0.1:9095/healthz" in urls
@@ -63,6 +63,11 @@ def test_shipped_probe_file_is_valid():
         "demo-http": "demo",
         "demo-tcp": "demo",
         "webhook-http": "webhook",
+        "demo-worker-http": "demo_worker",
+        "orders-data": "demo",
+        "dependency-primary": "dependency",
+        "dependency-secondary": "dependency",
+        "dependency-tertiary": "dependency",
     }
 
 
@@ -146,7 +151,7 @@ def test_the_documented_example_is_a_valid_probe_file(tmp_path):
     env = {"MONITOR_DB_PASSWORD": "x", "REDIS_PASSWORD": "x"}
     probes = load_probe_file(path, env)
     kinds = {p.kind for p in probes}
-    assert kinds == {"http", "tcp", "dns", "service", "queue", "db_pool", "backup"}
+    assert kinds == {"http", "tcp", "dns", "service", "queue", "db_pool", "backup", "integrity"}
 
 
 _scalars = (

@@ -1,4 +1,4 @@
-"""`make up`'s launcher: six processes up, URLs answer, Ctrl-C stops them all."""
+"""`make up`'s launcher: every process up, URLs answer, Ctrl-C stops them all."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from alert_webhook.remediation.actions.base import Boundaries, Outcome
 from alert_webhook.remediation.actions.restart_service import RestartServiceParams
 from alert_webhook.remediation.actions.restart_service import run as run_restart
 from stack.ports import HOST, SERVICES, port_in_use
+from stack.render import REPO
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "alertmanager"
 TOKEN = "test-token-for-stack-up"
@@ -137,10 +138,15 @@ def test_start_up_is_never_seen_as_an_outage(stack_up) -> None:
     # have nothing to be pending on.
     _root, ports, _proc, _out = stack_up
     prometheus = f"http://{HOST}:{ports['prometheus']}"
+    probes = len(yaml.safe_load((REPO / "exporters" / "probes.yml").read_text())["checks"])
+    jobs = yaml.safe_load((REPO / "prometheus" / "prometheus.yml").read_text())["scrape_configs"]
+    targets = sum(len(c["targets"]) for job in jobs for c in job["static_configs"])
     wait_until(
-        lambda: len(_query(prometheus, "probe_success")) == 3, 30, "the first run of each probe"
+        lambda: len(_query(prometheus, "probe_success")) == probes,
+        30,
+        "the first run of each probe",
     )
-    wait_until(lambda: len(_query(prometheus, "up")) == 6, 30, "a scrape of every target")
+    wait_until(lambda: len(_query(prometheus, "up")) == targets, 30, "a scrape of every target")
     assert _query(prometheus, "min_over_time(probe_success[1h]) == 0") == []
     assert _query(prometheus, "min_over_time(up[1h]) == 0") == []
     assert _query(prometheus, 'ALERTS{alertname=~"ServiceUnavailable|TargetDown"}') == []
@@ -252,7 +258,9 @@ def test_a_second_run_is_refused_naming_the_reason(stack_up) -> None:
 def test_ctrl_c_stops_every_process(stack_up) -> None:
     root, ports, proc, out = stack_up
     children = psutil.Process(proc.pid).children(recursive=True)
-    assert len(children) >= 7, "supervisord and its six programs"  # gunicorn adds workers
+    assert len(children) >= 1 + len(SERVICES), (
+        "supervisord and its programs"
+    )  # gunicorn adds workers
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=60) == 0, out.text()
     gone, alive = psutil.wait_procs(children, timeout=15)

@@ -132,6 +132,7 @@ def _probe_file(tmp_path: Path, port: int) -> Path:
             "queries": {"in_use": "SELECT 3", "idle": "SELECT 1", "max": "SELECT 10"},
         },
         {"name": "nightly", "kind": "backup", "directory": str(backups), "pattern": "*.tar.gz"},
+        {"name": "orders-data", "kind": "integrity", "sqlite": str(database)},
     ]
     path = tmp_path / "probes.yml"
     path.write_text(yaml.safe_dump({"checks": checks}))
@@ -148,7 +149,7 @@ def test_probe_and_backup_rules_read_the_probe_exporters_names(tmp_path: Path) -
     with running("probe-exporter", argv, tmp_path, ready_url=url):
         wait_until(
             lambda: (
-                len(scrape(url).get("probe_success", [])) == 7
+                len(scrape(url).get("probe_success", [])) == 8
                 and "backup_checksum_ok" in scrape(url)
             ),
             30,
@@ -160,7 +161,7 @@ def test_probe_and_backup_rules_read_the_probe_exporters_names(tmp_path: Path) -
     for name in inputs_of("probe"):
         assert all("probe" in labels for labels in series[name]), name
     kinds = {labels["kind"] for labels in series["probe_success"]}
-    assert kinds == {"http", "tcp", "dns", "service", "queue", "db_pool", "backup"}
+    assert kinds == {"http", "tcp", "dns", "service", "queue", "db_pool", "backup", "integrity"}
     states = {labels["state"] for labels in series["db_pool_connections"]}
     assert {"in_use", "idle"} <= states
 

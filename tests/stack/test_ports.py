@@ -13,6 +13,10 @@ def test_defaults_are_designs_ports() -> None:
         "system_exporter": 9101,
         "probe_exporter": 9102,
         "demo": 8081,
+        "demo_worker": 8082,
+        "dependency_primary": 8083,
+        "dependency_secondary": 8084,
+        "dependency_tertiary": 8085,
     }
 
 

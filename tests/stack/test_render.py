@@ -76,3 +76,21 @@ def test_the_login_file_is_for_its_owner_only(tmp_path: Path) -> None:
     path = render.write_login(tmp_path, "operator", "pw-123")
     assert path.stat().st_mode & 0o777 == 0o600
     assert yaml.safe_load(path.read_text()) == {"name": "operator", "password": "pw-123"}
+
+
+def test_the_dependency_folder_follows_the_ports_and_keeps_a_failover(tmp_path) -> None:
+    from demo.dependency import ActiveInstance, switch
+    from stack.ports import ports_from_env
+    from stack.render import render_dependency
+
+    folder = tmp_path / "dependency"
+    render_dependency(folder, ports_from_env({}))
+    active = ActiveInstance(folder)
+    assert (active.current().name, active.current().url) == ("primary", "http://127.0.0.1:8083")
+    switch(folder, "secondary")
+    render_dependency(folder, ports_from_env({"DEPENDENCY_SECONDARY_PORT": "18084"}))
+    assert (active.current().name, active.current().url) == ("secondary", "http://127.0.0.1:18084")
+    (folder / "active").unlink()
+    (folder / "active").symlink_to("nowhere.url")
+    render_dependency(folder, ports_from_env({}))
+    assert active.current().name == "primary"

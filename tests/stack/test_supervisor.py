@@ -28,14 +28,27 @@ def test_every_program_is_supervised_with_its_port(tmp_path: Path) -> None:
         "system_exporter",
         "probe_exporter",
         "demo",
+        "demo_worker",
+        "dependency_primary",
+        "dependency_secondary",
+        "dependency_tertiary",
     }
     demo = conf["program:demo"]
-    assert shlex.split(demo["command"]) == ["/venv/python", "-m", "demo", "--bind=127.0.0.1:18081"]
+    assert shlex.split(demo["command"]) == [
+        "/venv/python", "-m", "demo", "--bind=127.0.0.1:18081",
+        f"--data={layout.orders}", f"--dependency={layout.dependency}",
+    ]  # fmt: skip
+    worker = shlex.split(conf["program:demo_worker"]["command"])
+    assert worker[3:] == ["worker", "--bind=127.0.0.1:8082", f"--data={layout.orders}"]
+    secondary = shlex.split(conf["program:dependency_secondary"]["command"])
+    assert secondary[3:] == ["dependency", "--name=secondary", "--bind=127.0.0.1:8084"]
     # Ctrl-C must take every child process with it.
     assert all(conf[f"program:{n}"]["stopasgroup"] == "true" for n in names)
-    # Only the alert path brings the demo back; the stack's own parts restart.
-    assert demo["autorestart"] == "false"
-    assert {n for n in names if conf[f"program:{n}"]["autorestart"] == "true"} == names - {"demo"}
+    # Only the alert path brings the business services back; the stack's own
+    # parts and the dependency's instances restart.
+    business = {"demo", "demo_worker"}
+    assert all(conf[f"program:{n}"]["autorestart"] == "false" for n in business)
+    assert {n for n in names if conf[f"program:{n}"]["autorestart"] == "true"} == names - business
     am = shlex.split(conf["program:alertmanager"]["command"])
     assert "--cluster.listen-address=" in am
     # The watchers wait for the launcher: it starts them once the rest answers.

@@ -29,8 +29,8 @@ def _newest_debian_bin() -> Path:
 PG_BIN = Path(os.environ["PG_BIN"]) if os.environ.get("PG_BIN") else _newest_debian_bin()
 # Every table of the webhook's store, children first; emptied between tests.
 TABLES = (
-    "remediation_steps, remediation_runs, deliveries, incidents, heartbeats, alert_events, "
-    "alerts, notifications"
+    "failover_state, remediation_steps, remediation_runs, deliveries, incidents, heartbeats, "
+    "alert_events, alerts, notifications"
 )
 
 

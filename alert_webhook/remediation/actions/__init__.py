@@ -15,12 +15,21 @@ def default_actions() -> dict[str, Action]:
     """name → action; the registry playbooks are checked against and the runner uses."""
     from alert_webhook.remediation.actions import (
         cleanup_disk,
+        failover,
         http_request,
         restart_service,
+        restore_from_backup,
         run_command,
     )
 
-    actions = (run_command.ACTION, http_request.ACTION, restart_service.ACTION, cleanup_disk.ACTION)
+    actions = (
+        run_command.ACTION,
+        http_request.ACTION,
+        restart_service.ACTION,
+        cleanup_disk.ACTION,
+        failover.ACTION,
+        restore_from_backup.ACTION,
+    )
     return {action.name: action for action in actions}
 
 

@@ -8,12 +8,15 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import requests
 from pydantic import StringConstraints
 
 from exporters.config import Strict
+
+if TYPE_CHECKING:
+    from alert_webhook.remediation.actions.failover_switch import Failover
 
 EnvVar = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 
@@ -80,6 +83,9 @@ class Boundaries:
     http: requests.Session = field(default_factory=requests.Session)
     popen: Callable[..., subprocess.Popen[bytes]] = subprocess.Popen
     killpg: Callable[[int, int], None] = os.killpg
+    # The failover chains and their record in the store (the failover action's
+    # only way to them); None: no failover is configured, the action fails.
+    failover: Failover | None = None
 
 
 Run = Callable[[Any, float, Boundaries], ActionResult]

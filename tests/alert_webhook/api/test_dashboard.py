@@ -1,9 +1,12 @@
-"""dashboard/: the page shows alerts, incidents (with ack), messages, channels, breakers."""
+"""dashboard/: the page shows alerts, incidents (with ack), remediation runs (with
+approval), messages, channels, breakers."""
 
 from __future__ import annotations
 
 import re
+import sys
 
+import yaml
 from webhook_support import (
     CONTACTS,
     SECRET_KEY,
@@ -80,3 +83,29 @@ def test_the_page_has_no_inline_script_or_style(client) -> None:
     assert css is not None
     with client.get(css.group(1)) as resp:
         assert resp.status_code == 200 and resp.mimetype == "text/css"
+
+
+def test_a_run_awaiting_approval_is_shown_with_approve_and_reject_for_operators(
+    app_factory, tmp_path
+) -> None:
+    step = {"action": "run_command", "params": {"argv": [sys.executable, "-c", "pass"]}}
+    book = {"name": "restore-db", "match": {"alertname": "DbCorrupt"}, "target": ["service"],
+            "actions": [step], "require_approval": True}  # fmt: skip
+    path = tmp_path / "playbooks.yml"
+    path.write_text(yaml.safe_dump({"playbooks": [book]}))
+    settings = with_operator({"remediation": {"enabled": True, "playbooks_file": str(path)}})
+    app = app_factory(settings, SECRET_KEY)
+    client = app.test_client()
+    client.post("/alerts", json=make_notification(make_alert(alertname="DbCorrupt", service="db")))
+    app.extensions["alert_webhook"].workers.step("remediation")
+    page = client.get("/").get_data(as_text=True)
+    assert 'data-run="1"' in page and "awaiting_approval" in page
+    assert "awaiting, until 2027-01-15 08:15:00 UTC" in page
+    assert "Log in to approve" in page and "Approve</button>" not in page
+    log_in(client)
+    page = client.get("/").get_data(as_text=True)
+    assert 'action="/api/remediations/1/approve"' in page
+    assert 'action="/api/remediations/1/reject"' in page
+    resp = client.post("/api/remediations/1/approve", data={"csrf_token": csrf_token(page)})
+    assert resp.status_code == 303
+    assert "approved by alice" in client.get("/").get_data(as_text=True)

@@ -130,3 +130,16 @@ def test_a_runner_that_lost_its_lease_tells_nobody(store) -> None:
     assert [d["note"].split(":")[0] for d in h.deliveries("remediation")][:1] == [
         "remediation DemoDown on service=demo no action (x)"
     ]
+
+
+def test_nobody_approving_in_time_is_escalated_like_any_other_block(store) -> None:
+    steps = command("print()")
+    h = Harness(store, [book("DbCorrupt", steps, require_approval=True, approval_timeout="15m")])
+    h.fire("DbCorrupt", service="db")
+    h.runner.run_once()  # waits for an operator
+    assert h.deliveries("remediation") == []
+    h.clock.advance(900)
+    h.runner.run_once()
+    assert by_channel(h)["sms"]["note"] == (
+        "remediation DbCorrupt on service=db no action (approval): nobody approved within 15m"
+    )

@@ -56,7 +56,8 @@ def test_every_problem_in_a_file_is_named_at_once() -> None:
             "playbooks[3].cooldown: must be a positive duration",
             "playbooks[3].max_attempts: Input should be greater than or equal to 1",
             "playbooks[0].actions[0].action: unknown action 'reboot_host' "
-            "(known: cleanup_disk, http_request, restart_service, run_command)",
+            "(known: cleanup_disk, failover, http_request, restart_service, restore_from_backup, "
+            "run_command)",
             "playbooks[0].actions[1].params.env: takes no {labels.NAME} placeholders",
             "playbooks[0].actions[1].params.argv[0]: the program cannot come from a label",
             "playbooks[1].name: duplicate of playbooks[0]",
@@ -217,6 +218,8 @@ def test_the_shipped_playbooks_load_and_name_only_existing_actions() -> None:
         "escalate-permission",
         "restart-demo",
         "clean-disk",
+        "fail-over",
+        "restore-from-backup",
     ]
     # permission → escalate: nothing is ever tried, and it is matched so no later
     # playbook acts on a permission fault.
@@ -316,3 +319,20 @@ def test_by_default_a_run_is_checked_against_the_alerts_own_expression() -> None
     ).playbooks
     assert (book.verify.query, book.verify.delay, book.verify.window) == (None, 60.0, 30.0)
     assert book.precondition is None
+
+
+def test_a_silence_window_is_a_duration_of_at_most_a_day() -> None:
+    step = {"action": "run_command", "params": {"argv": ["/bin/true"]}}
+    books = [
+        book("ok", match={"a": "b"}, actions=[step], silence_for="10m"),
+        book("long", match={"a": "b"}, actions=[step], silence_for="2d"),
+        book("vague", match={"a": "b"}, actions=[step], silence_for="soon"),
+    ]
+    with pytest.raises(ConfigError) as error:
+        playbooks_from_mapping({"playbooks": books})
+    assert error.value.problems == [
+        "playbooks[1].silence_for: Input should be less than or equal to 86400",
+        "playbooks[2].silence_for: must be a positive duration",
+    ]
+    ok = playbooks_from_mapping({"playbooks": books[:1]}).playbooks[0]
+    assert ok.silence_for == 600

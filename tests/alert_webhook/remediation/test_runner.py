@@ -212,14 +212,3 @@ def test_two_runners_on_two_replicas_run_a_run_once(replicas, tmp_path: Path) ->
     assert sum(concurrently(*(drain(r) for r in runners))) == 5
     assert [r["status"] for r in h.runs()] == ["verified"] * 5
     assert len(h.prometheus.asked) == 5
-
-
-def test_a_playbook_that_needs_approval_never_acts_without_it(store, tmp_path: Path) -> None:
-    out = tmp_path / "ran"
-    steps = command(APPEND, str(out), "x")
-    h = Harness(store, [book("DbCorrupt", steps, require_approval=True)], dry_run=True)
-    h.fire("DbCorrupt", service="db")
-    h.runner.run_once()
-    [run] = h.runs()
-    assert (run["status"], run["guardrail"]) == ("blocked", "approval")
-    assert not out.exists()

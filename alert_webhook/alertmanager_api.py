@@ -1,0 +1,151 @@
+"""A small client of Alertmanager's v2 API: silences.
+
+Remediation silences the alert it is fixing for the run's window (so a repeat
+does not page people mid-fix) and expires the silence when the run ends; the
+operators' console lists them. Only what those need is here: create, expire,
+list. Every call has a timeout and every failure is one `AlertmanagerError`
+saying what was asked and what came back, so a caller can record it and go on.
+
+Matchers are always equality matchers on whole label values (`isRegex: false`):
+a label value is never turned into a regular expression, so a value such as
+`.*` silences exactly the alert that carries it, not every alert.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+CREATED_BY = "recovery-stack"
+DEFAULT_TIMEOUT = 5.0
+
+
+class AlertmanagerError(Exception):
+    """Alertmanager could not be reached or refused the request."""
+
+
+@dataclass(frozen=True)
+class Matcher:
+    name: str
+    value: str
+    is_regex: bool = False  # only ever read from Alertmanager, never created here
+    is_equal: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "value": self.value, "isRegex": self.is_regex,
+                "isEqual": self.is_equal}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Silence:
+    """A silence as Alertmanager lists it."""
+
+    id: str
+    state: str  # active, pending or expired
+    matchers: tuple[Matcher, ...]
+    starts_at: str
+    ends_at: str
+    created_by: str
+    comment: str
+
+
+def matchers_for(labels: Mapping[str, str]) -> list[Matcher]:
+    """Equality matchers for an alert's labels (alertname first): together they
+    match that alert, and an alert carrying other values for any of them not."""
+    names = sorted(labels, key=lambda name: (name != "alertname", name))
+    return [Matcher(name, labels[name]) for name in names if labels[name] != ""]
+
+
+def rfc3339(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat(timespec="milliseconds")
+
+
+class AlertmanagerAPI:
+    """Alertmanager at `base_url` (e.g. http://127.0.0.1:9093), through `session`."""
+
+    def __init__(
+        self,
+        base_url: str,
+        session: requests.Session | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.session = session or requests.Session()
+        self.timeout = timeout
+
+    def _call(self, method: str, path: str, what: str, **kw: Any) -> requests.Response:
+        url = f"{self.base_url}/api/v2{path}"
+        try:
+            resp = self.session.request(method, url, timeout=self.timeout, **kw)
+        except requests.RequestException as exc:
+            raise AlertmanagerError(f"{what}: {type(exc).__name__} from {url}") from None
+        if resp.status_code != 200:
+            body = resp.text.strip().replace("\n", " ")[:300]
+            raise AlertmanagerError(f"{what}: HTTP {resp.status_code} from {url}: {body}")
+        return resp
+
+    def create_silence(
+        self,
+        matchers: list[Matcher],
+        starts_at: float,
+        ends_at: float,
+        comment: str,
+        created_by: str = CREATED_BY,
+    ) -> str:
+        """Create a silence from `starts_at` to `ends_at` (epoch seconds); its id."""
+        if not matchers:
+            raise AlertmanagerError("create silence: no matchers (it would silence everything)")
+        if any(m.is_regex or not m.is_equal for m in matchers):
+            raise AlertmanagerError("create silence: only equality matchers are created")
+        body = {
+            "matchers": [m.to_json() for m in matchers],
+            "startsAt": rfc3339(starts_at),
+            "endsAt": rfc3339(ends_at),
+            "createdBy": created_by,
+            "comment": comment,
+        }
+        resp = self._call("POST", "/silences", "create silence", json=body)
+        try:
+            silence_id = resp.json()["silenceID"]
+        except (ValueError, KeyError, TypeError):
+            raise AlertmanagerError("create silence: the answer holds no silenceID") from None
+        return str(silence_id)
+
+    def expire_silence(self, silence_id: str) -> None:
+        """End a silence now (Alertmanager keeps it, expired, for its retention)."""
+        path = f"/silence/{quote(silence_id, safe='')}"
+        self._call("DELETE", path, f"expire silence {silence_id}")
+
+    def list_silences(self, matchers: list[Matcher] | None = None) -> list[Silence]:
+        """Every silence Alertmanager holds, or those whose matchers include these."""
+        params = [("filter", f'{m.name}="{_quoted(m.value)}"') for m in matchers or []]
+        resp = self._call("GET", "/silences", "list silences", params=params)
+        try:
+            return [_silence(raw) for raw in resp.json()]
+        except (ValueError, KeyError, TypeError):
+            raise AlertmanagerError("list silences: not a list of silences") from None
+
+
+def _quoted(value: str) -> str:
+    """A value inside a filter's double quotes."""
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _silence(raw: dict[str, Any]) -> Silence:
+    return Silence(
+        id=raw["id"],
+        state=raw["status"]["state"],
+        matchers=tuple(
+            Matcher(m["name"], m["value"], bool(m["isRegex"]), bool(m.get("isEqual", True)))
+            for m in raw["matchers"]
+        ),
+        starts_at=raw["startsAt"],
+        ends_at=raw["endsAt"],
+        created_by=raw["createdBy"],
+        comment=raw["comment"],
+    )

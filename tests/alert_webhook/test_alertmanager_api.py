@@ -1,0 +1,94 @@
+"""alertmanager_api.py against a real Alertmanager: a silence is created with
+equality matchers only, listed, expired; every failure is one AlertmanagerError."""
+
+from __future__ import annotations
+
+import time
+
+import am_support
+import pytest
+import requests
+from am_support import unreachable
+from support.procs import wait_until
+
+from alert_webhook.alertmanager_api import (
+    AlertmanagerAPI,
+    AlertmanagerError,
+    Matcher,
+    matchers_for,
+)
+
+pytestmark = pytest.mark.integration
+alertmanager = am_support.alertmanager  # the fixture: a real Alertmanager
+
+
+def test_matchers_are_equality_on_each_label_alertname_first() -> None:
+    labels = {"service": "demo", "alertname": "ServiceUnavailable", "instance": ".*", "x": ""}
+    assert matchers_for(labels) == [
+        Matcher("alertname", "ServiceUnavailable"),
+        Matcher("instance", ".*"),
+        Matcher("service", "demo"),
+    ]
+    assert all(m.to_json()["isRegex"] is False for m in matchers_for(labels))
+
+
+def test_a_silence_is_created_listed_and_expired(alertmanager: str) -> None:
+    api = AlertmanagerAPI(alertmanager)
+    now = time.time()
+    matchers = matchers_for({"alertname": "DemoDown", "service": "demo", "instance": "a.*b"})
+    silence_id = api.create_silence(matchers, now, now + 600, "run 7 (restart-demo)")
+    [found] = api.list_silences([Matcher("alertname", "DemoDown")])
+    assert (found.id, found.state, found.created_by) == (silence_id, "active", "recovery-stack")
+    assert found.comment == "run 7 (restart-demo)"
+    assert set(found.matchers) == set(matchers)  # a.*b stays a literal value
+    api.expire_silence(silence_id)
+    [expired] = [s for s in api.list_silences() if s.id == silence_id]
+    assert expired.state == "expired"
+
+
+def test_a_refusal_is_an_error_naming_the_status(alertmanager: str) -> None:
+    api = AlertmanagerAPI(alertmanager)
+    now = time.time()
+    with pytest.raises(AlertmanagerError, match="create silence: HTTP 400"):
+        api.create_silence([Matcher("alertname", "X")], now, now - 60, "ends before it starts")
+    with pytest.raises(AlertmanagerError, match="expire silence nope: HTTP"):
+        api.expire_silence("nope")
+
+
+def test_no_matchers_or_a_regex_is_refused_before_asking() -> None:
+    api = AlertmanagerAPI(unreachable())
+    with pytest.raises(AlertmanagerError, match="no matchers"):
+        api.create_silence([], 0, 60, "everything")
+    with pytest.raises(AlertmanagerError, match="only equality matchers"):
+        api.create_silence([Matcher("alertname", ".*", is_regex=True)], 0, 60, "regex")
+
+
+def test_an_unreachable_alertmanager_is_an_error_not_a_hang() -> None:
+    api = AlertmanagerAPI(unreachable(), timeout=2)
+    with pytest.raises(AlertmanagerError, match="create silence: ConnectionError from http://"):
+        api.create_silence([Matcher("alertname", "X")], 0, 60, "x")
+    with pytest.raises(AlertmanagerError, match="list silences: ConnectionError"):
+        api.list_silences()
+
+
+def test_the_silence_mutes_that_alert_and_not_its_neighbour(alertmanager: str) -> None:
+    labels = {"alertname": "MutedHere", "service": "demo", "instance": "a.*"}
+    neighbour = {**labels, "instance": "b"}
+    posted = requests.post(
+        f"{alertmanager}/api/v2/alerts", json=[{"labels": labels}, {"labels": neighbour}], timeout=5
+    )
+    assert posted.status_code == 200
+    now = time.time()
+    silence_id = AlertmanagerAPI(alertmanager).create_silence(
+        matchers_for(labels), now, now + 600, "run 8"
+    )
+
+    def states() -> dict[str, tuple[str, list[str]]]:
+        got = requests.get(
+            f"{alertmanager}/api/v2/alerts", params={"filter": 'alertname="MutedHere"'}, timeout=5
+        ).json()
+        return {a["labels"]["instance"]: (a["status"]["state"], a["status"]["silencedBy"])
+                for a in got}  # fmt: skip
+
+    wait_until(lambda: states()["a.*"][0] == "suppressed", 10, "the silence to apply")
+    assert states() == {"a.*": ("suppressed", [silence_id]), "b": ("active", [])}
