@@ -28,8 +28,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from alert_webhook.routing import Router, Target
-from alert_webhook.store.remediations import Ended, StepRecord, Telling
-from alert_webhook.store.rows import NewDelivery, RunStatus
+from alert_webhook.store.rows import NewDelivery, RunStatus, StepRecord
+from alert_webhook.store.run_notices import Ended, Telling
 from alert_webhook.text import one_line
 
 # Where a quiet note goes: the record people look at, not anyone's phone.

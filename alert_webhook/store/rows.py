@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from alert_webhook.routing import Target
 
@@ -162,3 +162,17 @@ class StepStatus(StrEnum):
     TIMED_OUT = "timed_out"
     INTERRUPTED = "interrupted"  # its runner died while it ran: its effect is unknown
     SKIPPED = "skipped"  # a dry run: rendered, not run
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """One step's row: what ran (or would have) and what it returned."""
+
+    step: int
+    action: str
+    params: dict[str, Any]
+    status: StepStatus
+    exit_status: int | None = None
+    output: str | None = None
+    detail: str | None = None
+    duration: float | None = None

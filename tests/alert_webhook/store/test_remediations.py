@@ -17,8 +17,9 @@ from alert_webhook.remediation.playbooks import playbooks_from_mapping
 from alert_webhook.service import recording_from
 from alert_webhook.settings import settings_from_mapping
 from alert_webhook.store import open_store
-from alert_webhook.store.remediations import Ended, RemediationPlanner, StepRecord, Telling
+from alert_webhook.store.remediations import RemediationPlanner, StepRecord
 from alert_webhook.store.rows import RunStatus, StepStatus
+from alert_webhook.store.run_notices import Ended, Telling
 from alert_webhook.store.schema import remediation_runs
 
 
