@@ -1,15 +1,17 @@
 # recovery-stack — `make up` runs the stack, `make test` runs every test.
 # Both do all the set-up first: system packages, virtualenv, Python packages.
+# `make up FAST=1`: the integration tests' timings, to watch a recovery in seconds.
 
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+FAST ?=
 
 .PHONY: up test lint bench setup setup-test system-deps system-deps-test clean
 
 up: setup
-	$(PY) -m stack up
+	$(PY) -m stack up $(if $(filter 1 yes true,$(FAST)),--fast)
 
 test: setup-test
 	$(PY) -m pytest

@@ -16,7 +16,12 @@ from werkzeug.exceptions import HTTPException
 from alert_webhook.background import build_background
 from alert_webhook.channels.registry import Transports, build_channels
 from alert_webhook.context import EXTENSION, AppContext
-from alert_webhook.metrics import BacklogCollector, WebhookMetrics, create_metrics
+from alert_webhook.metrics import (
+    BacklogCollector,
+    ImprovementCollector,
+    WebhookMetrics,
+    create_metrics,
+)
 from alert_webhook.operators import Access
 from alert_webhook.remediation.actions import Boundaries
 from alert_webhook.remediation.playbooks import Playbooks
@@ -86,6 +91,9 @@ def create_app(
         access=access, remediation=remediation,
     )  # fmt: skip
     metrics.registry.register(BacklogCollector(store.outbox.backlog, clock))
+    books = remediation.playbooks.playbooks if remediation else ()
+    acting = [book.name for book in books if book.actions]
+    metrics.registry.register(ImprovementCollector(store.recovery.improvement, clock, acting))
     instrument_app(app, registry=metrics.registry, metrics_path="/metrics")
     guard.install(app, settings, listen_host)
     auth.install(app, settings, access)

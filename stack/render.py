@@ -14,10 +14,23 @@ from typing import Any
 
 import yaml
 
+from alert_webhook.remediation.playbooks import DEFAULT_PLAYBOOK_FILE, Playbooks, load_playbooks
 from demo.dependency import ActiveInstance, DependencyError, write_instances
-from stack.ports import DEPENDENCY_INSTANCES, HOST, SERVICES
+from exporters.config import ConfigError, load_yaml
+from stack.ports import DEPENDENCY_INSTANCES, HOST, SERVICES, StackError
 
 REPO = Path(__file__).resolve().parent.parent
+
+# The fast profile's guardrail windows. The plan's (a 2 minute cooldown, 3
+# restarts an hour) would let a person watch one recovery and then block the
+# next for minutes; these keep every guardrail working, on the fast profile's
+# time scale: a crash loop still stops after `max_attempts` within the window.
+FAST_COOLDOWN_SECONDS = 5.0
+FAST_WINDOW_SECONDS = 30.0
+# A run is checked against Prometheus after its stabilisation delay and window:
+# with 1 s scrapes and probes, a few seconds of each still prove the fix held.
+FAST_VERIFY_DELAY_SECONDS = 2.0
+FAST_VERIFY_WINDOW_SECONDS = 3.0
 
 
 def rewrite_ports(text: str, ports: Mapping[str, int]) -> str:
@@ -28,6 +41,7 @@ def rewrite_ports(text: str, ports: Mapping[str, int]) -> str:
 
 
 def _dump(path: Path, data: Any) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
 
@@ -93,6 +107,7 @@ def render_rules(dest: Path, for_override: str, source: Path = REPO / "rules") -
 def render_text(dest: Path, source: Path, ports: Mapping[str, int]) -> Path:
     """A copy of a text config with its ports rewritten."""
     target = dest / source.name
+    dest.mkdir(parents=True, exist_ok=True)
     target.write_text(rewrite_ports(source.read_text(), ports))
     return target
 
@@ -110,18 +125,68 @@ def render_dependency(folder: Path, ports: Mapping[str, int]) -> Path:
     return folder
 
 
+def render_probes(
+    dest: Path,
+    ports: Mapping[str, int],
+    fast: bool = False,
+    source: Path = REPO / "exporters" / "probes.yml",
+) -> Path:
+    """probes.yml with its ports rewritten; `fast`: every probe runs each second
+    (its timeout then never outlives that second)."""
+    if not fast:
+        return render_text(dest, source, ports)
+    config = yaml.safe_load(rewrite_ports(source.read_text(), ports)) or {}
+    defaults = config.setdefault("defaults", {}) or {}
+    defaults.update(network_interval="1s", service_interval="1s")
+    config["defaults"] = defaults
+    for check in config.get("checks", []):
+        check.pop("interval", None)
+    return _dump(dest / source.name, config)
+
+
+def check_playbooks(source: Path) -> Playbooks:
+    """The playbook file checked as the webhook will check it, so `make up`
+    stops before starting anything, naming each problem (exit 2)."""
+    try:
+        return load_playbooks(source)
+    except ConfigError as exc:
+        raise StackError(exc.lines, exit_code=2) from None
+
+
+def render_playbooks(dest: Path, source: Path = DEFAULT_PLAYBOOK_FILE) -> Path:
+    """The fast profile's copy of a playbook file: each cooldown at most
+    FAST_COOLDOWN_SECONDS, each attempt window at most FAST_WINDOW_SECONDS, and
+    each verification's delay and window at most FAST_VERIFY_DELAY_SECONDS and
+    FAST_VERIFY_WINDOW_SECONDS; everything else as written. The source is
+    checked first, so its problems are reported naming it, not the copy."""
+    checked = check_playbooks(source)
+    config = load_yaml(source)
+    for raw, book in zip(config["playbooks"], checked.playbooks, strict=True):
+        raw["cooldown"] = min(book.cooldown, FAST_COOLDOWN_SECONDS)
+        raw["window"] = min(book.window, FAST_WINDOW_SECONDS)
+        raw["verify"] = {
+            **(raw.get("verify") or {}),
+            "delay": min(book.verify.delay, FAST_VERIFY_DELAY_SECONDS),
+            "window": min(book.verify.window, FAST_VERIFY_WINDOW_SECONDS),
+        }
+    return _dump(dest / "playbooks.yml", config)
+
+
 def render_webhook(
     dest: Path,
     ports: Mapping[str, int],
     operators: Mapping[str, str],
+    remediation: Mapping[str, Any] | None = None,
     source: Path = REPO / "alert_webhook" / "webhook.yml",
 ) -> Path:
-    """webhook.yml with its ports rewritten and `operators` (name → password
-    hash) added to those it configures."""
+    """webhook.yml with its ports rewritten, `operators` (name → password hash)
+    added to those it configures, and `remediation` over its remediation
+    settings."""
     config = yaml.safe_load(rewrite_ports(source.read_text(), ports)) or {}
     auth = config.setdefault("auth", {}) or {}
     auth["operators"] = {**(auth.get("operators") or {}), **operators}
     config["auth"] = auth
+    config["remediation"] = {**(config.get("remediation") or {}), **(remediation or {})}
     dest.mkdir(parents=True, exist_ok=True)
     return _dump(dest / source.name, config)
 

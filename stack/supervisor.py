@@ -3,8 +3,9 @@ demo system's five.
 
 supervisord's XML-RPC listens on a unix socket under var/run/ with a login made
 for each run: supervisorctl (`stack ctl`) reads it from the configuration, the
-webhook from its environment (the `STACK_SUPERVISOR_*` variables), so the
-default playbooks can restart the demo through it.
+webhook from its environment (the `STACK_SUPERVISOR_*` variables, given to the
+webhook's program only), so the default playbooks can restart the demo through
+it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from stack.ports import DEPENDENCY_INSTANCES, HOST
+from stack.ports import DEPENDENCY_INSTANCES, HOST, StackError
 
 
 @dataclass(frozen=True)
@@ -187,6 +188,21 @@ AUTORESTART = {"demo": "false", "demo_worker": "false"}
 WATCHERS = ("prometheus", "probe_exporter")
 
 
+# The one program that calls supervisord: it restarts the demo for the playbooks.
+# No other program sees the login.
+RESTARTER = "webhook"
+
+
+def program_environment(env: Mapping[str, str]) -> str:
+    """`env` in supervisord's `environment=` form (KEY="value",...). Its parser
+    has no escape for a double quote, so a value holding one is refused."""
+    quoted = [name for name, value in env.items() if '"' in value]
+    if quoted:
+        raise StackError([f"{', '.join(quoted)}: a double quote cannot be passed to supervisord"])
+    # supervisor expands %(...)s in values too.
+    return ",".join(f'{name}="{value}"'.replace("%", "%%") for name, value in env.items())
+
+
 def supervisord_conf(layout: Layout, commands: Mapping[str, list[str]], login: Login) -> str:
     parser = configparser.ConfigParser(interpolation=None)
     parser["supervisord"] = {
@@ -221,6 +237,8 @@ def supervisord_conf(layout: Layout, commands: Mapping[str, list[str]], login: L
             "stdout_logfile_maxbytes": "10MB",
             "stdout_logfile_backups": "2",
         }
+        if name == RESTARTER:
+            parser[f"program:{name}"]["environment"] = program_environment(login.env(layout))
     out = io.StringIO()
     parser.write(out)
     return out.getvalue()

@@ -1,7 +1,9 @@
 """`python -m stack up`: run the whole stack in the foreground until Ctrl-C.
 
-Checks first (ports valid and free, binaries found, no other run), renders the
-configs under var/run/, starts supervisord with the programs (the watchers,
+Checks first (ports valid and free, binaries found, no other run, the playbook
+file valid), renders the configs under var/run/ (the plan's windows, or with
+`--fast` the integration tests' timings; the webhook runs its playbooks
+either way), starts supervisord with the programs (the watchers,
 Prometheus and the probe exporter, once the rest answers), waits until each
 answers, prints the pages to open and the URLs, and on SIGINT/SIGTERM stops
 every process.
@@ -19,11 +21,12 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import requests
 from werkzeug.security import generate_password_hash
 
+from alert_webhook.remediation.playbooks import DEFAULT_PLAYBOOK_FILE
 from stack import render
 from stack.binaries import BinaryNotFound, find_binary
 from stack.ctl import ctl_argv
@@ -72,28 +75,50 @@ def find_binaries(env: Mapping[str, str]) -> dict[str, str]:
     return found
 
 
+# The fast profile's lease on a remediation run: a webhook killed mid-run has
+# its run taken over within seconds of the step's timeout, not half a minute.
+FAST_LEASE_SECONDS = 5.0
+
+
+def remediation_settings(
+    layout: Layout, fast: bool, playbooks: Path = DEFAULT_PLAYBOOK_FILE
+) -> dict[str, Any]:
+    """The local stack runs its playbooks: the demo comes back only through them.
+    `fast` runs a copy with the fast profile's cooldowns and windows."""
+    if not fast:
+        render.check_playbooks(playbooks)
+        return {"enabled": True, "playbooks_file": str(playbooks.resolve())}
+    copy = render.render_playbooks(layout.run, playbooks)
+    return {"enabled": True, "playbooks_file": str(copy), "lease_seconds": FAST_LEASE_SECONDS}
+
+
 def render_all(
     layout: Layout,
     ports: Mapping[str, int],
     token: str,
     fast: bool = False,
     operators: Mapping[str, str] | None = None,
+    playbooks: Path = DEFAULT_PLAYBOOK_FILE,
 ) -> dict[str, Path]:
-    """Every program's config for this run. `fast` (integration tests): 1 s
-    intervals, `group_wait: 0s`, and every rule's `for` set to 0 s. `operators`
-    (name → password hash) are added to the webhook's."""
+    """Every program's config for this run. `fast` (`make up FAST=1` and the
+    integration tests): 1 s scrape, evaluation and probe intervals,
+    `group_wait: 0s` and `group_interval: 1s`, every rule's `for` set to 0 s,
+    and the playbooks' cooldowns and windows cut to seconds. `operators`
+    (name → password hash) are added to the webhook's; `playbooks` is the
+    playbook file the webhook runs."""
     run = layout.run
     if fast:
         rule_files = render.render_rules(run / "rules", for_override="0s")
     else:
         rule_files = [str(render.REPO / "rules" / "*.yml")]
+    remediation = remediation_settings(layout, fast, playbooks)
     return {
         "prometheus": render.render_prometheus(
             run, ports, rule_files, interval="1s" if fast else None
         ),
         "alertmanager": render.render_alertmanager(run, ports, token, fast=fast),
-        "webhook": render.render_webhook(run, ports, operators or {}),
-        "probes": render.render_text(run, render.REPO / "exporters" / "probes.yml", ports),
+        "webhook": render.render_webhook(run, ports, operators or {}, remediation),
+        "probes": render.render_probes(run, ports, fast=fast),
         "dependency": render.render_dependency(layout.dependency, ports),
     }
 
@@ -181,17 +206,26 @@ def _tail(path: Path, lines: int = 15) -> str:
         return "(no log)"
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
+def stop_process(
+    proc: subprocess.Popen[Any], signum: int = signal.SIGTERM, timeout: float = 30.0
+) -> None:
+    """Ask with `signum`, then kill what has not stopped within `timeout`."""
     if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(signum)
         try:
-            proc.wait(timeout=30)
+            proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
 
 
-def up(root: Path, env: Mapping[str, str], out: IO[str] = sys.stdout) -> int:
+def up(
+    root: Path,
+    env: Mapping[str, str],
+    out: IO[str] = sys.stdout,
+    fast: bool = False,
+    playbooks: Path = DEFAULT_PLAYBOOK_FILE,
+) -> int:
     ports = ports_from_env(env)
     layout = Layout(root)
     layout.make()
@@ -199,15 +233,17 @@ def up(root: Path, env: Mapping[str, str], out: IO[str] = sys.stdout) -> int:
         check_ports_free(ports)
         binaries = find_binaries(env)
         token = env.get(TOKEN_ENV) or secrets.token_urlsafe(32)
-        configs = render_all(layout, ports, token, operators=local_operator(layout))
+        configs = render_all(
+            layout, ports, token, fast=fast, operators=local_operator(layout), playbooks=playbooks
+        )
         # supervisord's XML-RPC login, new each run: stack ctl reads it from the
-        # config, the webhook (which restarts the demo) from its environment.
+        # config, the webhook (which restarts the demo) from its program's environment.
         login = Login.new()
         commands = programs(layout, ports, binaries, configs)
         conf = write_conf(layout, supervisord_conf(layout, commands, login))
         # Signs the operator's session; a new one each run ends the last run's logins.
         secret_key = env.get(SECRET_KEY_ENV) or secrets.token_urlsafe(32)
-        child_env = {**env, TOKEN_ENV: token, SECRET_KEY_ENV: secret_key, **login.env(layout)}
+        child_env = {**env, TOKEN_ENV: token, SECRET_KEY_ENV: secret_key}
         stopping = {"signal": 0}
 
         def on_signal(signum: int, _frame: object) -> None:
@@ -215,7 +251,11 @@ def up(root: Path, env: Mapping[str, str], out: IO[str] = sys.stdout) -> int:
 
         signal.signal(signal.SIGINT, on_signal)
         signal.signal(signal.SIGTERM, on_signal)
-        print(f"starting the stack under supervisord (logs in {layout.log}) ...", file=out)
+        profile = "the fast profile (seconds, not minutes)" if fast else "the plan's windows"
+        print(
+            f"starting the stack under supervisord with {profile} (logs in {layout.log}) ...",
+            file=out,
+        )
         supervisord = subprocess.Popen(
             [sys.executable, "-m", "supervisor.supervisord", "-c", str(conf)],
             env=child_env,
@@ -249,7 +289,7 @@ def up(root: Path, env: Mapping[str, str], out: IO[str] = sys.stdout) -> int:
             return 0
         finally:
             print("stopping the stack ...", file=out, flush=True)
-            _stop(supervisord)
+            stop_process(supervisord)
             print("stopped.", file=out, flush=True)
 
 
@@ -266,6 +306,17 @@ def main(argv: list[str] | None = None) -> int:
     ):
         sub = commands.add_parser(name, help=text, description=text)
         sub.add_argument("--root", type=Path, default=Path.cwd(), help="folder that holds var/")
+    commands.choices["up"].add_argument(
+        "--fast",
+        action="store_true",
+        help="the integration tests' timings: 1 s intervals, every `for` 0 s, cooldowns of seconds",
+    )
+    commands.choices["up"].add_argument(
+        "--playbooks",
+        type=Path,
+        default=DEFAULT_PLAYBOOK_FILE,
+        help="the remediation playbook file the webhook runs (default: the shipped one)",
+    )
     commands.choices["ctl"].add_argument(
         "args", nargs=argparse.REMAINDER, help="supervisorctl's own arguments"
     )
@@ -275,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "ctl":
             return ctl(Layout(root), args.args)
-        return up(root, os.environ)
+        return up(root, os.environ, fast=args.fast, playbooks=args.playbooks)
     except StackError as exc:
         for problem in exc.problems:
             print(f"{prefix}: {problem}", file=sys.stderr)

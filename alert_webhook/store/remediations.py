@@ -155,10 +155,11 @@ class Remediations:
             runs, dialect, pending=AWAITING, in_flight=IN_FLIGHT,
             due_at=runs.c.next_attempt_at, on_claim={"attempts": runs.c.attempts + 1},
         )  # fmt: skip
-        # Runs waiting for their check: claimed the same way, without counting a claim.
+        # Runs waiting for their check, claimed like planned ones.
         self.checks = Lease(
-            runs, dialect, pending=VERIFYING, in_flight=IN_FLIGHT, due_at=runs.c.next_attempt_at
-        )
+            runs, dialect, pending=VERIFYING, in_flight=IN_FLIGHT,
+            due_at=runs.c.next_attempt_at, on_claim={"attempts": runs.c.attempts + 1},
+        )  # fmt: skip
         self._insert = delivery_insert(dialect)
         self._claimed = Statement(
             select(runs, alerts.c.alertname, alerts.c.labels, alerts.c.generator_url)
@@ -169,12 +170,14 @@ class Remediations:
         )
 
     def claim(self, now: float, worker: str, lease: float, limit: int) -> list[RunJob]:
-        """Take up to `limit` due runs: planned ones, or in flight past their lease,
-        or else verifying ones whose check is due."""
+        """Take up to `limit` due runs: verifying ones whose check is due, planned
+        ones, runs past their approval deadline, or in flight past their lease."""
         claim = Lease.new_claim(worker)
         with self.tx.write() as conn:
             won = 0
-            for due in (self.lease, self.deadlines, self.checks):
+            # Due checks first: each is one query that ends a run and frees its
+            # target, and a backlog of planned runs must not hold them back.
+            for due in (self.checks, self.lease, self.deadlines):
                 if won < limit:
                     won += due.claim(conn, now, claim, lease, limit - won)
             if not won:

@@ -118,6 +118,8 @@ incidents = Table(
     Column("closed_at", Float),
     Column("flag", Text),
 )
+# The improvement metrics read incidents that closed recently or are open.
+Index("ix_incidents_closed", incidents.c.closed_at)
 
 # Heartbeats (the Watchdog alert): when each was last seen, shared by replicas.
 heartbeats = Table(
@@ -168,6 +170,10 @@ remediation_runs = Table(
 )
 Index("ix_remediation_runs_due", remediation_runs.c.status, remediation_runs.c.next_attempt_at)
 Index("ix_remediation_runs_started", remediation_runs.c.started_at)
+# The improvement metrics: runs by outcome since a time, and whether an
+# incident's alert was recovered by a run.
+Index("ix_remediation_runs_outcome", remediation_runs.c.status, remediation_runs.c.started_at)
+Index("ix_remediation_runs_alert", remediation_runs.c.alert_id, remediation_runs.c.status)
 # One run acting on a target at a time, whichever replica started it: the store
 # refuses a second started-and-unfinished run there, even when two runners judged
 # the guardrails at the same moment.

@@ -24,6 +24,7 @@ from alert_webhook.store.incidents import Incidents
 from alert_webhook.store.outbox import Outbox
 from alert_webhook.store.planners import Recording
 from alert_webhook.store.record import Incoming, Recorder, RecordResult
+from alert_webhook.store.recovery import Recovery
 from alert_webhook.store.remediations import Remediations
 from alert_webhook.store.schema import alerts, heartbeats, metadata
 
@@ -80,6 +81,7 @@ class SqlStore:
         self.outbox = Outbox(self.tx, dialect)
         self.incidents = Incidents(self.tx, dialect)
         self.remediations = Remediations(self.tx, dialect)
+        self.recovery = Recovery(self.tx, dialect)
         self._recorder = Recorder(dialect)
 
     def create_schema(self) -> None:

@@ -46,6 +46,7 @@ class FakeTwilio:
     mode: str = "ok"
     queue: list[str] = field(default_factory=list)
     received: list[dict[str, str]] = field(default_factory=list)
+    hanging: list[dict[str, str]] = field(default_factory=list)  # requests held in "hang"
     release: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -78,7 +79,8 @@ def _twilio_handler(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
             if self.headers.get("Authorization") != f"Basic {auth}" or self.path != expected:
                 mode = "auth"
             if mode == "hang":
-                fake.release.wait(10)
+                fake.hanging.append(form)
+                fake.release.wait(30)  # the fixture releases it on the way out
                 return
             if mode == "html":  # a captive portal or a proxy's error page, with 200
                 page = b"<html><body>Service temporarily unavailable</body></html>"

@@ -33,9 +33,10 @@ class AlertPath:
 
 @pytest.fixture
 def alert_path(tmp_path: Path) -> Iterator[AlertPath]:
-    """The six processes with 1 s intervals, `group_wait: 0s` and every rule's
-    `for` at 0 s, so a threshold crossing reaches the webhook in seconds; the
-    `for` semantics themselves are covered by the promtool rule tests."""
+    """Every process of the stack and the demo system with 1 s intervals,
+    `group_wait: 0s` and every rule's `for` at 0 s, so a threshold crossing
+    reaches the webhook in seconds; the `for` semantics themselves are covered
+    by the promtool rule tests."""
     ports = {service.name: free_port() for service in SERVICES}
     token = secrets.token_urlsafe(16)
     layout = Layout(tmp_path)

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from support.procs import free_port
 
+from stack.ports import SERVICES
+
 
 def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -88,6 +90,18 @@ def test_webhook_refuses_public_bind_without_token() -> None:
 def test_stack_bad_port_variable() -> None:
     result = _run("stack", "up", env={"PROMETHEUS_PORT": "ninety"})
     _assert_clean_exit_2(result, "PROMETHEUS_PORT=ninety")
+
+
+@pytest.mark.parametrize("profile", [[], ["--fast"]])
+def test_stack_bad_playbook_file_stops_before_starting(tmp_path: Path, profile: list[str]) -> None:
+    playbooks = tmp_path / "playbooks.yml"
+    playbooks.write_text("playbooks:\n  - name: x\n    match: {a: b}\n    window: soon\n")
+    ports = {service.env_var: str(free_port()) for service in SERVICES}
+    result = _run(
+        "stack", "up", f"--root={tmp_path}", *profile, f"--playbooks={playbooks}", env=ports
+    )
+    _assert_clean_exit_2(result, f"make up: {playbooks}: playbooks[0].window:")
+    assert not (tmp_path / "var" / "run" / "supervisord.conf").exists(), "nothing started"
 
 
 def test_probe_exporter_bad_config(tmp_path: Path) -> None:

@@ -10,7 +10,6 @@ import signal
 import stat
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +23,7 @@ from support.procs import free_port, wait_until
 from alert_webhook.remediation.actions.base import Boundaries, Outcome
 from alert_webhook.remediation.actions.restart_service import RestartServiceParams
 from alert_webhook.remediation.actions.restart_service import run as run_restart
+from integration.launcher import Output, launched, launcher
 from stack.ports import HOST, SERVICES, port_in_use
 from stack.render import REPO
 
@@ -31,63 +31,12 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "alertmanager"
 TOKEN = "test-token-for-stack-up"
 
 
-def _launcher(root: Path, ports: dict[str, int]) -> subprocess.Popen[str]:
-    env = {**os.environ, "ALERT_WEBHOOK_TOKEN": TOKEN}
-    env.update({s.env_var: str(ports[s.name]) for s in SERVICES})
-    return subprocess.Popen(
-        [sys.executable, "-m", "stack", "up", f"--root={root}"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
-
-
-class Output:
-    """Collects a process's output on a thread so the test can wait on it."""
-
-    def __init__(self, proc: subprocess.Popen[str]) -> None:
-        self.lines: list[str] = []
-        assert proc.stdout is not None
-        stream = self._stream = proc.stdout
-        self._thread = threading.Thread(
-            target=lambda: self.lines.extend(iter(stream.readline, "")), daemon=True
-        )
-        self._thread.start()
-
-    def text(self) -> str:
-        return "".join(self.lines)
-
-    def close(self) -> None:
-        self._thread.join(timeout=10)
-        self._stream.close()
-
-
 @pytest.fixture(scope="module")
 def stack_up(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[Path, dict[str, int], subprocess.Popen[str], Output]]:
-    root = tmp_path_factory.mktemp("stack")
-    ports = {s.name: free_port() for s in SERVICES}
-    proc = _launcher(root, ports)
-    out = Output(proc)
-    try:
-        wait_until(
-            lambda: "recovery-stack is up" in out.text() or proc.poll() is not None,
-            90,
-            "the stack to come up",
-        )
-        assert proc.poll() is None, out.text()
-        yield root, ports, proc, out
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        out.close()
+    with launched(tmp_path_factory.mktemp("stack"), TOKEN) as stack:
+        yield stack.root, stack.ports, stack.proc, stack.out
 
 
 def test_every_printed_url_answers(stack_up) -> None:
@@ -243,12 +192,12 @@ def test_the_demo_stays_down_until_restart_service_brings_it_back(stack_up) -> N
 
 def test_a_second_run_is_refused_naming_the_reason(stack_up) -> None:
     root, ports, _proc, _out = stack_up
-    same_root = _launcher(root, {s.name: free_port() for s in SERVICES})
+    same_root = launcher(root, {s.name: free_port() for s in SERVICES}, TOKEN)
     output, _ = same_root.communicate(timeout=30)
     assert same_root.returncode == 1
     assert "already running" in output and "Traceback" not in output
 
-    other_root = _launcher(root / "elsewhere", ports)
+    other_root = launcher(root / "elsewhere", ports, TOKEN)
     output, _ = other_root.communicate(timeout=30)
     assert other_root.returncode == 1
     assert f"port {ports['prometheus']} (prometheus) is already in use" in output

@@ -50,9 +50,10 @@ def exported(registry: CollectorRegistry) -> dict[str, Row]:
     collector in the registry, labelled ones included before they have a child."""
     rows: dict[str, Row] = {}
     for collector in list(registry._collector_to_names):  # no public way to list them
-        if not hasattr(collector, "_type"):  # a custom collector: its families, unlabelled
+        if not hasattr(collector, "_type"):  # a custom collector: the families it declares
             for family in collector.describe():
-                rows[family.name] = (family.type, frozenset())
+                name = family.name + ("_total" if family.type == "counter" else "")
+                rows[name] = (family.type, frozenset(getattr(family, "_labelnames", ())))
             continue
         kind = getattr(collector, "_type", None)
         assert kind in ("counter", "gauge", "histogram", "summary"), collector

@@ -1,9 +1,10 @@
 from pathlib import Path
 
+import pytest
 import yaml
 
 from stack import render
-from stack.ports import ports_from_env
+from stack.ports import StackError, ports_from_env
 
 MOVED = ports_from_env({"PROMETHEUS_PORT": "19090", "WEBHOOK_PORT": "19095", "DEMO_PORT": "18081"})
 
@@ -94,3 +95,77 @@ def test_the_dependency_folder_follows_the_ports_and_keeps_a_failover(tmp_path) 
     (folder / "active").symlink_to("nowhere.url")
     render_dependency(folder, ports_from_env({}))
     assert active.current().name == "primary"
+
+
+def test_fast_probes_run_every_second(tmp_path: Path) -> None:
+    source = tmp_path / "probes.yml"
+    source.write_text(
+        "defaults: {network_interval: 30s, service_interval: 60s, timeout: 5s}\n"
+        "checks:\n- {name: a, kind: http, url: 'http://127.0.0.1:8081/healthz', interval: 15s}\n"
+        "- {name: b, kind: tcp, address: '127.0.0.1:8081'}\n"
+    )
+    fast = yaml.safe_load(render.render_probes(tmp_path / "fast", MOVED, True, source).read_text())
+    assert fast["defaults"] == {"network_interval": "1s", "service_interval": "1s", "timeout": "5s"}
+    assert [c.get("interval") for c in fast["checks"]] == [None, None]
+    assert fast["checks"][1]["address"] == "127.0.0.1:18081"
+    (tmp_path / "plain").mkdir()
+    plain = render.render_probes(tmp_path / "plain", MOVED, False, source).read_text()
+    assert "service_interval: 60s" in plain and "interval: 15s" in plain
+
+
+PLAYBOOKS = """\
+playbooks:
+  - name: slow
+    match: {alertname: A}
+    actions: [{action: run_command, params: {argv: [/bin/true]}}]
+    cooldown: 2m
+    window: 1h
+    max_attempts: 3
+  - name: quick
+    match: {alertname: B}
+    actions: []
+    cooldown: 2
+    window: 10s
+"""
+
+
+def test_fast_playbooks_cut_cooldowns_and_windows_only(tmp_path: Path) -> None:
+    source = tmp_path / "playbooks.yml"
+    source.write_text(PLAYBOOKS)
+    copy = yaml.safe_load(render.render_playbooks(tmp_path / "out", source).read_text())
+    slow, quick = copy["playbooks"]
+    assert (slow["cooldown"], slow["window"]) == (5.0, 30.0)
+    assert (quick["cooldown"], quick["window"]) == (2.0, 10.0)  # already shorter: kept
+    assert (
+        slow["max_attempts"] == 3
+        and slow["actions"] == yaml.safe_load(PLAYBOOKS)["playbooks"][0]["actions"]
+    )
+
+
+def test_fast_playbooks_check_their_runs_within_seconds(tmp_path: Path) -> None:
+    source = tmp_path / "playbooks.yml"
+    books = yaml.safe_load(PLAYBOOKS)
+    books["playbooks"][0]["verify"] = {"query": "up == 0", "delay": "1m", "window": "1s"}
+    source.write_text(yaml.safe_dump(books))
+    copy = yaml.safe_load(render.render_playbooks(tmp_path / "out", source).read_text())
+    slow, quick = copy["playbooks"]
+    assert slow["verify"] == {"query": "up == 0", "delay": 2.0, "window": 1.0}
+    assert quick["verify"] == {"delay": 2.0, "window": 3.0}  # the defaults, cut
+
+
+def test_a_bad_playbook_file_is_reported_naming_it(tmp_path: Path) -> None:
+    source = tmp_path / "playbooks.yml"
+    source.write_text("playbooks:\n  - name: x\n    match: {a: b}\n    cooldown: soon\n")
+    with pytest.raises(StackError) as error:
+        render.render_playbooks(tmp_path / "out", source)
+    assert error.value.exit_code == 2
+    assert error.value.problems == [f"{source}: playbooks[0].cooldown: must be a positive duration"]
+    assert not (tmp_path / "out" / "playbooks.yml").exists()
+
+
+def test_the_webhook_config_gets_remediation_over_its_own(tmp_path: Path) -> None:
+    source = tmp_path / "webhook.yml"
+    source.write_text("remediation: {enabled: false, dry_run: false}\n")
+    on = {"enabled": True, "playbooks_file": "/x/playbooks.yml"}
+    path = render.render_webhook(tmp_path / "out", MOVED, {}, on, source=source)
+    assert yaml.safe_load(path.read_text())["remediation"] == {**on, "dry_run": False}

@@ -3,7 +3,10 @@ import shlex
 import stat
 from pathlib import Path
 
-from stack.ports import ports_from_env
+import pytest
+from supervisor.options import ServerOptions
+
+from stack.ports import StackError, ports_from_env
 from stack.supervisor import Layout, Login, programs, supervisord_conf, write_conf
 
 LOGIN = Login("stack", "pw-for-tests")
@@ -94,3 +97,24 @@ def test_the_config_holding_the_login_is_private_even_if_it_existed(tmp_path: Pa
     path = write_conf(layout, "[supervisord]\n")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert path.read_text() == "[supervisord]\n"
+
+
+def _parsed(conf: Path) -> dict[str, dict[str, str] | None]:
+    """Each program's environment as supervisord itself reads the file."""
+    options = ServerOptions()
+    options.configfile = str(conf)
+    options.process_config(do_usage=False)
+    return {g.name: g.process_configs[0].environment for g in options.process_group_configs}
+
+
+def test_only_the_webhook_gets_supervisords_login(tmp_path: Path) -> None:
+    layout = Layout(tmp_path / "a,b")  # a comma needs the quotes
+    layout.make()
+    commands = {"webhook": ["/bin/true"], "demo": ["/bin/true"]}
+    environments = _parsed(write_conf(layout, supervisord_conf(layout, commands, LOGIN)))
+    assert environments == {"webhook": LOGIN.env(layout), "demo": {}}
+
+
+def test_a_value_supervisord_cannot_carry_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(StackError, match="STACK_SUPERVISOR_URL: a double quote"):
+        supervisord_conf(Layout(tmp_path / 'a"b'), {"webhook": ["x"]}, LOGIN)

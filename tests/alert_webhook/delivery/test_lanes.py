@@ -27,15 +27,22 @@ def test_each_channel_leaving_the_process_has_its_own_lane(make_settings) -> Non
     ]
 
 
-def test_with_twilio_hanging_every_email_is_handed_over_within_a_second(store) -> None:
+def test_with_twilio_hanging_every_email_is_handed_over_while_the_sms_still_hangs(store) -> None:
+    # The SMS requests hang for as long as the test says (their timeout is longer
+    # than the test waits): if e-mail shared a lane with SMS, no e-mail queued
+    # behind the first hanging SMS could go out before it is released. The speed
+    # itself (p99 within 1 s) is bench/hanging_provider.py's to measure.
     with fake_twilio() as twilio, smtp_server() as box:
-        twilio.mode = "hang"  # every request waits until the client's 2 s timeout
+        twilio.mode = "hang"
         arrived = threading.Event()  # set as the last e-mail is being accepted
         box.on_data = lambda: arrived.set() if len(box.messages) == ALERTS - 1 else None
         config = {
             "channels": {
                 "email": {"providers": [smtp_provider(box)], "recipients": ["oncall@example.org"]},
-                "sms": {"providers": [twilio_provider(twilio)], "recipients": ["+15555550100"]},
+                "sms": {
+                    "providers": [twilio_provider(twilio, timeout_seconds=30)],
+                    "recipients": ["+15555550100"],
+                },
             }
         }
         settings = settings_from_mapping(config, TWILIO_ENV)
@@ -48,9 +55,10 @@ def test_with_twilio_hanging_every_email_is_handed_over_within_a_second(store) -
                 alert = make_alert(f"a{i}", instance=f"h{i}:9100")
                 assert client.post("/alerts", json=make_notification(alert)).status_code == 200
             assert arrived.wait(10), f"only {len(box.messages)} of {ALERTS} e-mails arrived"
+            assert not twilio.release.is_set(), "every SMS request is still hanging"
+            assert twilio.hanging, "the SMS lane did try: the e-mails did not go first by luck"
         finally:
             twilio.release.set()  # the hanging requests end, so the SMS lane stops at once
             workers.stop()  # each lane finishes its pass: every outcome is recorded
     emails = [d for d in store.outbox.list() if d["channel"] == "email"]
-    waits = sorted(d["finished_at"] - d["received_at"] for d in emails)
-    assert len(waits) == ALERTS and waits[-1] < 1.0, waits
+    assert [d["status"] for d in emails] == ["delivered"] * ALERTS

@@ -1,16 +1,12 @@
 """What the runner's tests share: playbooks made of real commands, a store that
 records with the remediation planner, a runner on a fake clock, and a fake
 Prometheus (the runner's injected seam; the real one is tested in
-tests/integration/test_verify_prometheus.py)."""
+test_verify_prometheus.py)."""
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from threading import Thread
 from typing import Any
 
 from webhook_support import CONTACTS, FakeClock, make_alert, make_notification
@@ -121,28 +117,3 @@ class Harness:
         return self.metrics.registry.get_sample_value(
             "alert_webhook_remediation_runs_total", {"playbook": playbook, "outcome": outcome}
         )
-
-
-class Replying(BaseHTTPRequestHandler):
-    """A loopback peer's handler: `reply` sends a whole answer, nothing is logged."""
-
-    def reply(self, status: int, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@contextmanager
-def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[int]:
-    """`handler` on a free loopback port (yielded) until the block ends."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()

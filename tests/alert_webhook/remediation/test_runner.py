@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from runs_support import APPEND, PY, Harness, Replying, book, command, serving
+from runs_support import APPEND, PY, Harness, book, command
+from support.loopback import Replying, serving
 from webhook_support import concurrently
 
 from alert_webhook.remediation.runner import Runner

@@ -120,3 +120,14 @@ def test_a_precondition_that_returns_nothing_blocks_naming_why(store, tmp_path: 
         "Prometheus at http://p: unreachable",
     )  # fmt: skip
     assert ran["status"] == "verifying" and out.read_text() == "x\n"
+
+
+def test_a_due_check_goes_before_runs_still_to_be_judged(store) -> None:
+    h = Harness(store, [book("DemoDown", command("print()"), blast_radius=5)])
+    h.fire("DemoDown", "a", service="demo")
+    h.runner.run_once()
+    h.clock.advance(15)
+    h.fire("DemoDown", "b", service="web")  # planned, due as long as the check
+    h.runner.run_once()
+    web, demo = h.runs()
+    assert (demo["status"], web["status"]) == ("verified", "planned")

@@ -10,7 +10,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from runs_support import FakePrometheus, Replying, serving
+from runs_support import FakePrometheus
+from support.loopback import Replying, serving
 from support.procs import free_port
 
 from alert_webhook.remediation.playbooks import Verify, playbooks_from_mapping

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import pytest
 import yaml
-from runs_support import Replying, serving
+from support.loopback import Replying, serving
 from support.procs import find_binary, free_port, running, wait_until
 
 from alert_webhook.remediation.playbooks import Verify, playbooks_from_mapping

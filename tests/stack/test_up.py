@@ -1,0 +1,77 @@
+"""What `make up` renders for each profile (the launcher's processes are
+tested in tests/integration/test_stack_up.py)."""
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from alert_webhook.remediation.playbooks import DEFAULT_PLAYBOOK_FILE, load_playbooks
+from alert_webhook.settings import load_settings
+from stack.ports import StackError, ports_from_env
+from stack.supervisor import Layout
+from stack.up import render_all
+
+PORTS = ports_from_env({})
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _restart_demo(path: Path) -> tuple[float, float, int]:
+    book = next(p for p in load_playbooks(path).playbooks if p.name == "restart-demo")
+    return book.cooldown, book.window, book.max_attempts
+
+
+def test_the_default_profile_runs_the_shipped_playbooks_with_the_plans_windows(
+    tmp_path: Path,
+) -> None:
+    layout = Layout(tmp_path)
+    layout.make()
+    configs = render_all(layout, PORTS, "t")
+    remediation = load_settings(configs["webhook"], {}).remediation
+    assert remediation.enabled and not remediation.dry_run
+    assert remediation.playbooks_file == DEFAULT_PLAYBOOK_FILE
+    assert _restart_demo(remediation.playbooks_file) == (120.0, 3600.0, 3)
+    probes = yaml.safe_load(configs["probes"].read_text())
+    assert probes["defaults"]["service_interval"] == "60s"
+
+
+def test_the_fast_profile_runs_them_in_seconds(tmp_path: Path) -> None:
+    layout = Layout(tmp_path)
+    layout.make()
+    configs = render_all(layout, PORTS, "t", fast=True)
+    remediation = load_settings(configs["webhook"], {}).remediation
+    assert remediation.enabled and remediation.lease_seconds == 5.0
+    assert remediation.playbooks_file == layout.run / "playbooks.yml"
+    assert _restart_demo(remediation.playbooks_file) == (5.0, 30.0, 3)
+    probes = yaml.safe_load(configs["probes"].read_text())
+    assert probes["defaults"]["network_interval"] == probes["defaults"]["service_interval"] == "1s"
+    prometheus = yaml.safe_load(configs["prometheus"].read_text())["global"]
+    assert prometheus["scrape_interval"] == prometheus["evaluation_interval"] == "1s"
+    rules = yaml.safe_load((layout.run / "rules" / "probes.yml").read_text())
+    fors = {r["for"] for g in rules["groups"] for r in g["rules"]}
+    assert fors == {"0s"}
+    route = yaml.safe_load(configs["alertmanager"].read_text())["route"]
+    assert (route["group_wait"], route["group_interval"]) == ("0s", "1s")
+
+
+def test_a_bad_playbook_file_stops_either_profile_before_anything_starts(tmp_path: Path) -> None:
+    layout = Layout(tmp_path)
+    layout.make()
+    missing = tmp_path / "nowhere.yml"
+    for fast in (False, True):
+        with pytest.raises(StackError) as error:
+            render_all(layout, PORTS, "t", fast=fast, playbooks=missing)
+        assert (error.value.exit_code, error.value.problems) == (2, [f"{missing}: file not found"])
+
+
+@pytest.mark.parametrize(
+    ("args", "launch"), [([], "-m stack up"), (["FAST=1"], "-m stack up --fast")]
+)
+def test_make_up_fast_1_runs_the_fast_profile(args: list[str], launch: str) -> None:
+    # -n: what make would run, without setting anything up.
+    planned = subprocess.run(
+        ["make", "-n", "up", *args], cwd=REPO, capture_output=True, text=True, timeout=30
+    )
+    assert planned.returncode == 0, planned.stderr
+    assert planned.stdout.splitlines()[-1].rstrip().endswith(launch)
