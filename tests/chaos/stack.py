@@ -112,8 +112,8 @@ class ChaosStack:
         login = conf["supervisorctl"]
         transport = SupervisorTransport(login["username"], login["password"], login["serverurl"])
         with xmlrpc.client.ServerProxy(f"http://{HOST}", transport=transport) as proxy:
-            info: dict[str, Any] = proxy.supervisor.getProcessInfo(program)
-        return info
+            info: Any = proxy.supervisor.getProcessInfo(program)
+        return dict(info)
 
     def pid(self, program: str) -> int | None:
         """The pid of `program` while supervisord has it RUNNING."""
