@@ -8,7 +8,6 @@ import pytest
 import yaml
 
 from alert_webhook.remediation.actions.backup_source import LitestreamReplica
-from alert_webhook.remediation.actions.restart_service import RestartServiceParams
 from alert_webhook.remediation.actions.restore_from_backup import RestoreParams
 from alert_webhook.remediation.playbooks import load_playbooks, render_step
 from alert_webhook.settings import load_settings
@@ -52,9 +51,6 @@ def test_the_orders_are_restored_from_this_runs_replica(tmp_path: Path, fast: bo
     assert restore.path == str(layout.orders)
     assert restore.backups.litestream.replica == str(tmp_path / "var/backups/replica/orders")
     assert restore.roots == [str(layout.orders.parent), str(tmp_path / "var/backups/replica")]
-    restart = render_step(book.actions[1], loaded.actions, {}).params
-    assert isinstance(restart, RestartServiceParams)
-    assert (restart.backend, restart.service) == ("supervisor", "litestream")
 
 
 def test_the_fast_profile_runs_them_in_seconds(tmp_path: Path) -> None:
