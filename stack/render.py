@@ -33,6 +33,10 @@ REPO = Path(__file__).resolve().parent.parent
 # time scale: a crash loop still stops after `max_attempts` within the window.
 FAST_COOLDOWN_SECONDS = 5.0
 FAST_WINDOW_SECONDS = 30.0
+# A run is checked against Prometheus after its stabilisation delay and window:
+# with 1 s scrapes and probes, a few seconds of each still prove the fix held.
+FAST_VERIFY_DELAY_SECONDS = 2.0
+FAST_VERIFY_WINDOW_SECONDS = 3.0
 # The committed playbooks name the stack's own files (the demo's orders, their
 # replica) under this folder; a run's copy names them under its root instead,
 # as the ports are rewritten: an action's paths must be absolute.
@@ -163,15 +167,22 @@ def render_playbooks(
     dest: Path, source: Path = DEFAULT_PLAYBOOK_FILE, root: Path | None = None, fast: bool = True
 ) -> Path:
     """This run's copy of a playbook file: every path under STACK_ROOT moved under
-    `root` (when given); `fast`: each cooldown at most FAST_COOLDOWN_SECONDS and
-    each attempt window at most FAST_WINDOW_SECONDS; everything else as written.
-    The source is checked first, so its problems are reported naming it."""
+    `root` (when given); `fast`: each cooldown at most FAST_COOLDOWN_SECONDS, each
+    attempt window at most FAST_WINDOW_SECONDS, and each verification's delay and
+    window at most FAST_VERIFY_DELAY_SECONDS and FAST_VERIFY_WINDOW_SECONDS;
+    everything else as written. The source is checked first, so its problems are
+    reported naming it, not the copy."""
     checked = check_playbooks(source)
     config = load_yaml(source)
     if fast:
         for raw, book in zip(config["playbooks"], checked.playbooks, strict=True):
             raw["cooldown"] = min(book.cooldown, FAST_COOLDOWN_SECONDS)
             raw["window"] = min(book.window, FAST_WINDOW_SECONDS)
+            raw["verify"] = {
+                **(raw.get("verify") or {}),
+                "delay": min(book.verify.delay, FAST_VERIFY_DELAY_SECONDS),
+                "window": min(book.verify.window, FAST_VERIFY_WINDOW_SECONDS),
+            }
     if root is not None:
         config = _moved_under(config, root)
     return _dump(dest / "playbooks.yml", config)
