@@ -102,7 +102,9 @@ READY_WAIT = 90
 
 def test_start_up_is_never_seen_as_an_outage(stack_up) -> None:
     # Prometheus and the probe exporter start once what they watch answers: no
-    # probe and no scrape has failed since, so ServiceUnavailable and TargetDown
+    # probe and no scrape has failed since (the probe exporter's probes: the
+    # backups publish probe_success of their own, through the textfile, once the
+    # first backup has run), so ServiceUnavailable and TargetDown
     # have nothing to be pending on.
     _root, ports, _proc, _out = stack_up
     prometheus = f"http://{HOST}:{ports['prometheus']}"
@@ -110,14 +112,14 @@ def test_start_up_is_never_seen_as_an_outage(stack_up) -> None:
     jobs = yaml.safe_load((REPO / "prometheus" / "prometheus.yml").read_text())["scrape_configs"]
     targets = sum(len(c["targets"]) for job in jobs for c in job["static_configs"])
     wait_until(
-        lambda: len(_query(prometheus, "probe_success")) == probes,
+        lambda: len(_query(prometheus, 'probe_success{job="probes"}')) == probes,
         READY_WAIT,
         "the first run of each probe",
     )
     wait_until(
         lambda: len(_query(prometheus, "up")) == targets, READY_WAIT, "a scrape of every target"
     )
-    assert _query(prometheus, "min_over_time(probe_success[1h]) == 0") == []
+    assert _query(prometheus, 'min_over_time(probe_success{job="probes"}[1h]) == 0') == []
     assert _query(prometheus, "min_over_time(up[1h]) == 0") == []
     assert _query(prometheus, 'ALERTS{alertname=~"ServiceUnavailable|TargetDown"}') == []
 
