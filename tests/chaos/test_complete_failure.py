@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -164,12 +165,24 @@ def _drill_runs(stack: Launched) -> list[dict[str, Any]]:
     return [r for r in stack.remediations() if r["playbook"] == PLAYBOOK]
 
 
-def test_the_stack_resumes_its_deliveries_and_runs_after_everything_is_killed(
-    tmp_path: Path,
-) -> None:
-    marker, provider_port = tmp_path / "drill.log", free_port()
-    playbooks, webhook = _configs(tmp_path, marker, provider_port)
-    root = tmp_path / "stack"
+@dataclass(frozen=True)
+class Outcome:
+    """What one drill measured and found."""
+
+    recovery: float  # the second launch's "up" → delivered, run settled, demo back
+    orders_lost: int  # orders answered 201 before the kill and gone after it
+    run: dict[str, Any]  # the drill's run as the second stack records it
+    runs: int  # drill runs recorded in all, two seconds after recovery
+    sent: list[Any]  # what the provider was sent
+    marks: list[str]  # the step's marker lines: one per time its command ran
+    killed: int  # processes killed
+
+
+def drill(base: Path) -> Outcome:
+    """One complete failure under `base`: launch, break, kill everything, launch again."""
+    marker, provider_port = base / "drill.log", free_port()
+    playbooks, webhook = _configs(base, marker, provider_port)
+    root = base / "stack"
     root.mkdir()
     args = ["--fast", f"--playbooks={playbooks}", f"--webhook-config={webhook}"]
     with launched(root, TOKEN, args) as first:
@@ -189,7 +202,6 @@ def test_the_stack_resumes_its_deliveries_and_runs_after_everything_is_killed(
         assert (waiting() or {}).get("status") == DeliveryStatus.PENDING, "waiting to be retried"
         assert [r["status"] for r in _drill_runs(first)] == [RunStatus.IN_FLIGHT]
         killed = kill_everything(first)
-    assert killed >= 10, "the launcher, supervisord, the stack's programs and the demo's"
 
     receiver = Receiver(provider_port)
     with receiver.serving(), launched(root, TOKEN, args) as second:
@@ -210,16 +222,27 @@ def test_the_stack_resumes_its_deliveries_and_runs_after_everything_is_killed(
         wait_until(recovered, 90, "deliveries, runs and the demo resumed")
         recovery = time.time() - up_at
         [run] = _drill_runs(second)
-        assert run["status"] == RunStatus.FAILED and run["detail"].startswith("interrupted"), run
-        assert [s["status"] for s in run["steps"]] == ["interrupted"]
-        [sent] = receiver.bodies
-        assert ALERTNAME in json.dumps(sent)
         orders = requests.get(second.url("demo", "/api/orders"), timeout=5).json()["orders"]
         lost = 0 if placed.json()["id"] in {o["id"] for o in orders} else 1
         time.sleep(2)  # nothing more comes of Alertmanager's repeats or the store
-        assert marker.read_text().splitlines() == ["ran"], "the step never ran twice"
-        assert len(_drill_runs(second)) == 1 and len(receiver.bodies) == 1
-    record("complete_failure", recovery, RTO_CRITICAL, lost, RPO_CRITICAL)
-    print(f"complete failure: recovered {recovery:.2f} s after the second launch was up")
-    assert lost == 0, "the order placed before the crash is still there"
-    assert recovery <= GOAL, f"recovered in {recovery:.1f} s (goal {GOAL:g} s)"
+        runs = len(_drill_runs(second))
+    marks = marker.read_text().splitlines()
+    return Outcome(recovery, lost, run, runs, list(receiver.bodies), marks, killed)
+
+
+def test_the_stack_resumes_its_deliveries_and_runs_after_everything_is_killed(
+    tmp_path: Path,
+) -> None:
+    outcome = drill(tmp_path)
+    assert outcome.killed >= 10, "the launcher, supervisord, the stack's programs and the demo's"
+    run = outcome.run
+    assert run["status"] == RunStatus.FAILED and run["detail"].startswith("interrupted"), run
+    assert [s["status"] for s in run["steps"]] == ["interrupted"]
+    assert outcome.marks == ["ran"], "the step never ran twice"
+    assert outcome.runs == 1, "and was never planned again"
+    [sent] = outcome.sent
+    assert ALERTNAME in json.dumps(sent), "the waiting delivery, delivered once"
+    record("complete_failure", outcome.recovery, RTO_CRITICAL, outcome.orders_lost, RPO_CRITICAL)
+    print(f"complete failure: recovered {outcome.recovery:.2f} s after the second launch was up")
+    assert outcome.orders_lost == 0, "the order placed before the crash is still there"
+    assert outcome.recovery <= GOAL, f"recovered in {outcome.recovery:.1f} s (goal {GOAL:g} s)"
