@@ -25,7 +25,9 @@ from alert_webhook.loops import Loop, Workers
 from alert_webhook.metrics import WebhookMetrics
 from alert_webhook.remediation.actions import Boundaries
 from alert_webhook.remediation.actions.failover_switch import Failover, FailoverCollector
+from alert_webhook.remediation.escalation import Escalation
 from alert_webhook.remediation.runner import Remediation, Runner
+from alert_webhook.routing import Router
 from alert_webhook.service import Intake, recording_from
 from alert_webhook.settings import Settings
 from alert_webhook.store import SqlStore
@@ -92,9 +94,12 @@ def build_background(
     workers.add(Loop("duties", duties.run_once, DUTIES_INTERVAL))
     if remediation is not None:
         cfg = settings.remediation
+        tell = Escalation(Router(settings.routing, settings.channels),
+                          frozenset(stored_channels(channels)))  # fmt: skip
         runner = Runner(store.remediations, remediation, metrics,
                         boundaries, clock, cfg.lease_seconds,
-                        silences=AlertmanagerAPI(settings.links.alertmanager_url))  # fmt: skip
+                        silences=AlertmanagerAPI(settings.links.alertmanager_url),
+                        tell=tell)  # fmt: skip
         workers.add(Loop(REMEDIATION_LOOP, runner.run_once, cfg.poll_interval_seconds, busy_at=1))
     return Background(intake, workers, breakers)
 

@@ -104,7 +104,8 @@ def create_metrics(registry: CollectorRegistry | None = None) -> WebhookMetrics:
         ),
         remediation_runs=Counter(
             "alert_webhook_remediation_runs",
-            "Remediation runs ended by playbook and outcome (succeeded/failed/blocked/skipped).",
+            "Remediation runs ended by playbook and outcome "
+            "(verified/ineffective/failed/blocked/skipped).",
             ["playbook", "outcome"],
             registry=r,
         ),

@@ -16,6 +16,7 @@ from alert_webhook.payload import Notification
 from alert_webhook.remediation.guardrails import default_guardrails
 from alert_webhook.remediation.playbooks import DEFAULT_PLAYBOOK_FILE, Playbooks, load_playbooks
 from alert_webhook.remediation.runner import Remediation
+from alert_webhook.remediation.verify import Checks, HttpPrometheus
 from alert_webhook.routing import Router
 from alert_webhook.settings import Settings
 from alert_webhook.store import Incoming, Recording, RecordResult
@@ -51,8 +52,12 @@ def remediation_from(settings: Settings, playbooks: Playbooks | None) -> Remedia
     The settings' dry run and the file's both hold."""
     if not settings.remediation.enabled or playbooks is None:
         return None
-    dry_run = settings.remediation.dry_run or playbooks.dry_run
-    return Remediation(playbooks, default_guardrails(dry_run))
+    cfg = settings.remediation
+    prometheus = HttpPrometheus(
+        cfg.prometheus_url or settings.links.prometheus_url, timeout=cfg.prometheus_timeout_seconds
+    )
+    return Remediation(playbooks, default_guardrails(cfg.dry_run or playbooks.dry_run),
+                       Checks(prometheus))  # fmt: skip
 
 
 class Intake:

@@ -84,6 +84,9 @@ class RemediationSettings(_Model):
     # step holds it for its own timeout on top of this.
     lease_seconds: float = Field(default=30.0, gt=0)
     poll_interval_seconds: float = Field(default=1.0, gt=0)
+    # Where verifications and preconditions are asked; None: `links.prometheus_url`.
+    prometheus_url: str | None = None
+    prometheus_timeout_seconds: float = Field(default=5.0, gt=0)
 
 
 class Settings(_Model):

@@ -48,7 +48,7 @@ from alert_webhook.store.schema import (  # noqa: E402
 NOW = 1_800_000_000.0
 DAY = 86400.0
 PLAYBOOKS = ["restart-demo", "failover-db", "refresh-token", "cleanup-disk", "restore-backup"]
-RUN_OUTCOMES = ["succeeded"] * 7 + ["failed"] * 2 + ["blocked", "skipped"]
+RUN_OUTCOMES = ["verified"] * 7 + ["failed"] * 2 + ["blocked", "skipped"]
 
 
 def iso(at: float) -> str:

@@ -69,7 +69,7 @@ GOALS = {"median_s": 10.0, "max_s": 20.0, "overhead_p99_ms": 200.0}
 DEFAULT_MARGIN_S = 30.0
 PLAYBOOK = "restart-demo"
 # A run whose playbook fixed what fired (a restart that left the demo running).
-RECOVERED = RunStatus.SUCCEEDED.value
+RECOVERED = RunStatus.VERIFIED.value
 POLL_S = 0.05
 SECONDS = TypeAdapter(Duration)
 

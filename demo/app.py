@@ -52,8 +52,9 @@ class Session(Protocol):
 
 
 class ActiveGauge(Collector):
-    """`demo_dependency_active{instance}`: 1 for the instance the link names now, 0 for
-    the others, read when scraped, so a failover shows at the next scrape."""
+    """`demo_dependency_active{backend}`: 1 for the instance the link names now, 0 for
+    the others, read when scraped, so a failover shows at the next scrape. The
+    label is `backend`, not `instance`, which Prometheus keeps for the target."""
 
     def __init__(self, dependency: ActiveInstance) -> None:
         self.dependency = dependency
@@ -62,7 +63,7 @@ class ActiveGauge(Collector):
         family = GaugeMetricFamily(
             "demo_dependency_active",
             "1 for the dependency instance the orders API calls now, 0 for the others.",
-            labels=["instance"],
+            labels=["backend"],
         )
         try:
             active = self.dependency.current().name
@@ -105,8 +106,8 @@ def create_app(
     queue_depth = metrics.gauge("task_queue_depth", "Tasks waiting in the queue.", ["queue"])
     reservations = metrics.counter(
         "demo_dependency_requests",
-        "Reservations asked of the dependency, by instance and outcome.",
-        ["instance", "outcome"],
+        "Reservations asked of the dependency, by backend (instance) and outcome.",
+        ["backend", "outcome"],
     )
     store = orders if orders is not None else Orders(":memory:")
     http: Session = session if session is not None else requests.Session()

@@ -34,6 +34,10 @@ DEFAULT_WEBHOOK_CONFIG = REPO / "alert_webhook" / "webhook.yml"
 # time scale: a crash loop still stops after `max_attempts` within the window.
 FAST_COOLDOWN_SECONDS = 5.0
 FAST_WINDOW_SECONDS = 30.0
+# A run is checked against Prometheus after its stabilisation delay and window:
+# with 1 s scrapes and probes, a few seconds of each still prove the fix held.
+FAST_VERIFY_DELAY_SECONDS = 2.0
+FAST_VERIFY_WINDOW_SECONDS = 3.0
 
 
 def rewrite_ports(text: str, ports: Mapping[str, int]) -> str:
@@ -158,14 +162,20 @@ def check_playbooks(source: Path) -> Playbooks:
 
 def render_playbooks(dest: Path, source: Path = DEFAULT_PLAYBOOK_FILE) -> Path:
     """The fast profile's copy of a playbook file: each cooldown at most
-    FAST_COOLDOWN_SECONDS and each attempt window at most FAST_WINDOW_SECONDS;
-    everything else as written. The source is checked first, so its problems
-    are reported naming it, not the copy."""
+    FAST_COOLDOWN_SECONDS, each attempt window at most FAST_WINDOW_SECONDS, and
+    each verification's delay and window at most FAST_VERIFY_DELAY_SECONDS and
+    FAST_VERIFY_WINDOW_SECONDS; everything else as written. The source is
+    checked first, so its problems are reported naming it, not the copy."""
     checked = check_playbooks(source)
     config = load_yaml(source)
     for raw, book in zip(config["playbooks"], checked.playbooks, strict=True):
         raw["cooldown"] = min(book.cooldown, FAST_COOLDOWN_SECONDS)
         raw["window"] = min(book.window, FAST_WINDOW_SECONDS)
+        raw["verify"] = {
+            **(raw.get("verify") or {}),
+            "delay": min(book.verify.delay, FAST_VERIFY_DELAY_SECONDS),
+            "window": min(book.verify.window, FAST_VERIFY_WINDOW_SECONDS),
+        }
     return _dump(dest / "playbooks.yml", config)
 
 

@@ -3,12 +3,15 @@
 - `playbooks.py`: the playbook file (matchers → ordered actions, limits), loaded
   with every error at once; first matching playbook per firing alert.
 - `templates.py`: label values into action parameters, each value checked first.
-- `actions/`: one module per action (run_command, http_request), each a typed
+- `actions/`: one module per action, each a typed
   parameter model and one `run`; `default_actions()` is the registry.
 - `guardrails.py`: pure decisions over the recorded attempts (cooldown, budget,
-  one at a time, blast radius, dry run).
+  one at a time, blast radius, precondition, dry run).
+- `verify.py`: the Prometheus client and the questions asked of it: is the
+  alert's condition gone after a step, does a playbook's precondition hold.
+- `escalation.py`: what people hear when a run ends, written with its ending.
 - `runner.py`: the `remediation` loop's pass: claim a run, render, judge, act,
-  record. `plan.py`: what a payload would set off, for `POST /api/plan`.
+  check, record. `plan.py`: what a payload would set off, for `POST /api/plan`.
 
 The runs themselves live in the store (`store/remediations.py`), planned with
 the firing state change.

@@ -10,6 +10,10 @@ same, and tests move time by hand.
 decides (`decide`), and `blocking` lists every one that would stop it, for a
 plan that says all that stands in the way.
 
+What the store cannot tell — whether the playbook's PromQL precondition holds —
+the runner asks Prometheus before it asks here, and passes the answer in as a
+`Fact` on the candidate: the policy only reads it.
+
 Which attempts count: every attempt that started, whatever it returned,
 including dry runs — so a dry run predicts what the real one would do — but not
 the ones a guardrail blocked (they never started, and counting them would let a
@@ -59,11 +63,21 @@ class History:
 
 
 @dataclass(frozen=True)
+class Fact:
+    """Something learnt outside the store for this decision, and what was found."""
+
+    holds: bool
+    detail: str
+
+
+@dataclass(frozen=True)
 class Candidate:
-    """A playbook about to act on one target."""
+    """A playbook about to act on one target; `precondition` is its precondition as
+    judged just now (None: it has none, or nobody judged it)."""
 
     playbook: Playbook
     target: str
+    precondition: Fact | None = None
 
 
 @dataclass(frozen=True)
@@ -148,6 +162,20 @@ def blast_radius(candidate: Candidate, history: History) -> Decision:
     return ALLOW
 
 
+def precondition(candidate: Candidate, history: History) -> Decision:
+    """A playbook's PromQL precondition must hold (e.g. most of the pool is up):
+    acting on one member of a failing fleet makes the outage worse."""
+    required = candidate.playbook.precondition
+    if required is None:
+        return ALLOW
+    fact = candidate.precondition
+    if fact is None:
+        return Decision(BLOCKED, "precondition", f"{required.reason}: not judged")
+    if not fact.holds:
+        return Decision(BLOCKED, "precondition", f"{required.reason}: {fact.detail}")
+    return ALLOW
+
+
 def dry_run(global_switch: bool) -> Policy:
     """The global switch, or the playbook's own: say what would run, run nothing."""
 
@@ -179,6 +207,13 @@ class Guardrails:
 
 def default_guardrails(global_dry_run: bool = False) -> Guardrails:
     """Blocking guardrails first, so a dry run still shows what would stop a real one."""
-    return Guardrails(
-        (one_at_a_time, cooldown, attempt_budget, blast_radius, dry_run(global_dry_run))
+    return Guardrails(  # fmt: skip
+        (
+            one_at_a_time,
+            cooldown,
+            attempt_budget,
+            blast_radius,
+            precondition,
+            dry_run(global_dry_run),
+        )
     )

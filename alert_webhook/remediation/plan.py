@@ -3,7 +3,8 @@
 `POST /api/plan` answers with this for each alert of an Alertmanager payload:
 the playbook it matches, each step's rendered parameters, the label values
 that would be refused and every guardrail that would stop the run now, judged
-from the runs on record. Each alert is judged on its own against the store, as
+from the runs on record — and the playbook's PromQL precondition, asked of
+Prometheus now, with what it returned. Each alert is judged on its own against the store, as
 if it were the only one (two alerts of one payload on one target would, in
 fact, be one run and one blocked by `one_at_a_time`).
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from alert_webhook.payload import Alert
-from alert_webhook.remediation.guardrails import Candidate, History
+from alert_webhook.remediation.guardrails import History
 from alert_webhook.remediation.playbooks import render_step
 from alert_webhook.remediation.runner import Remediation, rendered_params
 from alert_webhook.remediation.templates import Refused
@@ -44,7 +45,14 @@ def plan_alert(remediation: Remediation, alert: Alert, history: History) -> dict
             entry["refused"] = exc.reasons
             refused += [f"step {index} ({step.action}): {r}" for r in exc.reasons]
         steps.append(entry)
-    decisions = remediation.blocking(Candidate(book, answer["target"]), history)
+    candidate = remediation.candidate(book, answer["target"])
+    if book.precondition is not None and candidate.precondition is not None:
+        fact = candidate.precondition
+        answer["precondition"] = {
+            "query": book.precondition.query, "reason": book.precondition.reason,
+            "holds": fact.holds, "detail": fact.detail,
+        }  # fmt: skip
+    decisions = remediation.blocking(candidate, history)
     blocked_by = [{"guardrail": d.guardrail, "reason": d.reason} for d in decisions]
     answer |= {"steps": steps, "refused": refused, "blocked_by": blocked_by}
     if refused or any(d.verdict == "blocked" for d in decisions):

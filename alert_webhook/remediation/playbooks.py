@@ -36,7 +36,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, ValidationError, model_validator
+from pydantic import (
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from alert_webhook.payload import Alert
 from alert_webhook.remediation.actions import Action, ActionParams, default_actions
@@ -77,6 +83,39 @@ class Inputs(Strict):
     enum: list[str] | None = Field(default=None, min_length=1)
 
 
+PromQL = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+
+
+def _no_placeholders(query: str) -> str:
+    # Label values never reach a query: the alert's own series are picked out of the
+    # answer instead (verify.of_alert), so a label cannot change what is asked.
+    if "{labels." in query:
+        raise ValueError("takes no {labels.NAME} placeholders")
+    return query
+
+
+class Verify(Strict):
+    """How a run is checked after a step reported success: `query` (default: the
+    alert's own expression) must return nothing of the alert for `window`, after
+    `delay` for things to settle."""
+
+    query: PromQL | None = None
+    delay: Duration = 10.0
+    window: Duration = 30.0
+
+    _placeholders = field_validator("query")(_no_placeholders)
+
+
+class Precondition(Strict):
+    """A PromQL query that must return something before the playbook may act, and
+    why it matters (said when it blocks a run)."""
+
+    query: PromQL
+    reason: str = Field(min_length=1, max_length=200)
+
+    _placeholders = field_validator("query")(_no_placeholders)
+
+
 class Step(Strict):
     action: str
     params: dict[str, Any] = Field(default_factory=dict)
@@ -103,6 +142,8 @@ class Playbook(Strict):
     # (the silence is expired when the run ends); None: no silence.
     silence_for: Annotated[Duration, Field(le=MAX_SILENCE)] | None = None
     notify: Notify = "immediately"
+    verify: Verify = Field(default_factory=Verify)
+    precondition: Precondition | None = None
 
     @model_validator(mode="after")
     def _selects_something(self) -> Playbook:

@@ -7,20 +7,27 @@ For each run it claims under the lease:
    failed, interrupted, and people take over;
 2. every step is rendered with the alert's labels; a value that fails its
    parameter's rules means no action at all: the run is blocked with the reason;
-3. the guardrails judge it from the runs on record (every replica's): blocked
-   with the guardrail's reason, or a dry run recorded as skipped with the
-   rendered parameters of each step;
+3. the playbook's PromQL precondition, if any, is asked of Prometheus, and the
+   answer goes with the run to the guardrails, which judge it from the runs on
+   record (every replica's): blocked with the guardrail's reason, or a dry run
+   recorded as skipped with the rendered parameters of each step;
 4. a playbook that requires approval releases the run to wait for an operator
    until its deadline; approved, the run is due again and judged again from
    step 1; rejected, or unanswered by the deadline, it ends blocked (`approval`);
 5. the run is started (the store refuses a second run acting on one target),
    its alert silenced in Alertmanager if the playbook asks, then the steps are
-   tried in order until one succeeds — each written as started before its
-   action runs and completed with what it returned. Whatever the end, the
-   silence is expired.
+   tried in order — each written as started before its action runs and
+   completed with what it returned. A step that fails gives way to the next;
+   one that works leaves the run `verifying`, due again once its stabilisation
+   delay and window have passed, and the runner moves on;
+6. a verifying run claimed when due is checked against Prometheus
+   (`verify.py`): verified ends it; not verified (still firing, or Prometheus
+   could not say) counts as a failure, and the next step is tried, then checked
+   in turn. With no step left the run is ineffective if a step ran, failed if
+   none did. Whatever the end, the silence is expired.
 
-Verification against Prometheus and escalation are not done here yet: a
-succeeded run means an action reported success, not that the alert cleared.
+Every ending goes through `_end`, and the store tells people of it in the same
+transaction (`escalation.py` decides what they hear).
 """
 
 from __future__ import annotations
@@ -36,7 +43,8 @@ from alert_webhook.remediation.guardrails import Candidate, Decision, Guardrails
 from alert_webhook.remediation.playbooks import Playbook, Playbooks, RenderedStep, render_step
 from alert_webhook.remediation.silencing import Silencing
 from alert_webhook.remediation.templates import Refused
-from alert_webhook.store.remediations import Remediations, RunJob, StepRecord
+from alert_webhook.remediation.verify import Checks
+from alert_webhook.store.remediations import Remediations, RunJob, StepRecord, Tell
 from alert_webhook.store.rows import Approval, RunStatus, StepStatus
 
 # The refusal of a label value is reported like a guardrail's, under this name.
@@ -88,10 +96,11 @@ def horizon(playbooks: Playbooks) -> float:
 @dataclass(frozen=True)
 class Remediation:
     """What the factory built for remediation: the runner's inputs and the plan
-    view's (the same playbooks and guardrails)."""
+    view's (the same playbooks, guardrails and questions for Prometheus)."""
 
     playbooks: Playbooks
     guardrails: Guardrails
+    checks: Checks = Checks(None)
 
     def book(self, name: str) -> Playbook | None:
         return next((p for p in self.playbooks.playbooks if p.name == name), None)
@@ -102,6 +111,10 @@ class Remediation:
     def blocking(self, candidate: Candidate, history: History) -> list[Decision]:
         """Every guardrail that would stop the run now."""
         return self.guardrails.blocking(candidate, history)
+
+    def candidate(self, book: Playbook, target: str) -> Candidate:
+        """The run to judge, with its precondition asked of Prometheus just now."""
+        return Candidate(book, target, self.checks.precondition(book))
 
     def decide(self, candidate: Candidate, history: History) -> Decision:
         return self.guardrails.decide(candidate, history)
@@ -118,9 +131,12 @@ class Runner:
         lease_seconds: float = 30.0,
         worker_id: str | None = None,
         silences: AlertmanagerAPI | None = None,
+        *,
+        tell: Tell,
     ) -> None:
         self.runs, self.remediation, self.metrics = runs, remediation, metrics
         self.boundaries, self.clock, self.lease_seconds = boundaries, clock, lease_seconds
+        self.tell = tell
         self.worker_id = worker_id or uuid.uuid4().hex[:16]
         self.silencing = Silencing(runs, silences, clock)
 
@@ -132,20 +148,27 @@ class Runner:
             self.work(job)
         return len(jobs)
 
+    def _count(self, job: RunJob, status: RunStatus) -> None:
+        self.metrics.remediation_runs.labels(job.playbook, status.value).inc()
+
     def _end(
         self, job: RunJob, status: RunStatus, detail: str | None, guardrail: str | None = None,
         skipped: Sequence[StepRecord] = (),
     ) -> None:  # fmt: skip
-        # Only the runner that recorded the end expires the silence: one that lost
-        # its lease leaves it to the runner that holds the run now.
-        if self.runs.finish(job, status, self.clock(), detail, guardrail, skipped):
-            self.metrics.remediation_runs.labels(job.playbook, status.value).inc()
+        """The one way a run ends: its final state and what people are told of it,
+        in one transaction. Only the runner that recorded the end expires the
+        silence: one that lost its lease leaves it to the runner that holds the run
+        now."""
+        if self.runs.finish(job, status, self.clock(), self.tell, detail, guardrail, skipped):
+            self._count(job, status)
             self.silencing.release(job)
 
     def work(self, job: RunJob) -> None:
+        if job.verifying_step is not None:
+            return self._check(job, job.verifying_step)
         if job.started_at is not None:
-            if self.runs.interrupt(job, self.clock()):
-                self.metrics.remediation_runs.labels(job.playbook, RunStatus.FAILED.value).inc()
+            if self.runs.interrupt(job, self.clock(), self.tell):
+                self._count(job, RunStatus.FAILED)
                 self.silencing.release(job)
             return
         book = self.remediation.book(job.playbook)
@@ -158,9 +181,7 @@ class Runner:
             steps = render_all(book, self.remediation.playbooks, job.labels)
         except Refused as refused:
             return self._end(job, RunStatus.BLOCKED, str(refused), LABELS_GUARDRAIL)
-        now = self.clock()
-        history = self.remediation.history(self.runs, now, excluding=job.id)
-        decision = self.remediation.decide(Candidate(book, job.target), history)
+        decision = self._judge(job, book)
         if decision.verdict == "blocked":
             return self._end(job, RunStatus.BLOCKED, decision.reason, decision.guardrail)
         if decision.verdict == "dry_run":
@@ -171,6 +192,7 @@ class Runner:
                 for i, s in enumerate(steps)
             ]
             return self._end(job, RunStatus.SKIPPED, decision.reason, decision.guardrail, would)
+        now = self.clock()
         if self._awaits_approval(job, book, now):
             return
         if not self.runs.start(job, now, now + self.lease_seconds):
@@ -178,7 +200,7 @@ class Runner:
             # the target since the guardrails looked.
             blocked = Decision("blocked", "one_at_a_time", f"another run is acting on {job.target}")
             return self._end(job, RunStatus.BLOCKED, blocked.reason, blocked.guardrail)
-        self._act(self.silencing.hold(job, book), steps)
+        self._act(self.silencing.hold(job, book), book, steps, 0, [])
 
     def _approval_refused(self, job: RunJob, book: Playbook) -> str | None:
         """Why a run that waited for approval ends here: rejected, or unanswered
@@ -201,33 +223,68 @@ class Runner:
         self.runs.await_approval(job, deadline)
         return True
 
-    def _act(self, job: RunJob, steps: Sequence[RenderedStep]) -> None:
-        failures = []
-        for index, step in enumerate(steps):
+    def _judge(self, job: RunJob, book: Playbook) -> Decision:
+        candidate = self.remediation.candidate(book, job.target)
+        history = self.remediation.history(self.runs, self.clock(), excluding=job.id)
+        return self.remediation.decide(candidate, history)
+
+    def _act(
+        self, job: RunJob, book: Playbook, steps: Sequence[RenderedStep], first: int,
+        failures: list[str],
+    ) -> None:  # fmt: skip
+        """Try the steps from `first` until one works, which is then left to be
+        checked; `failures` holds what went wrong before (a step not verified)."""
+        ran = bool(failures)
+        for index in range(first, len(steps)):
+            step = steps[index]
             params = rendered_params(step)
-            record = StepRecord(index, step.action.name, params, StepStatus.STARTED)
             now = self.clock()
-            if not self.runs.start_step(job, record, now, now + step.timeout + self.lease_seconds):
+            started = StepRecord(index, step.action.name, params, StepStatus.STARTED)
+            if not self.runs.start_step(job, started, now, now + step.timeout + self.lease_seconds):
                 return  # our lease is gone: whoever holds the run now decides
             result = step.action.run(step.params, step.timeout, self.boundaries)
-            self._record_step(job, index, step, params, result)
+            done = self._step_done(index, step, params, result)
             if result.outcome is Outcome.SUCCEEDED:
-                return self._end(
-                    job, RunStatus.SUCCEEDED, f"step {index} ({step.action.name}) succeeded"
-                )
+                now = self.clock()
+                self.runs.await_verification(job, done, now, now + _settle(book))
+                return
+            self.runs.finish_step(job, done, self.clock())
             failures.append(f"step {index} ({step.action.name}): {result.detail or result.outcome}")
-        self._end(job, RunStatus.FAILED, "; ".join(failures) or "no step ran")
+        status = RunStatus.INEFFECTIVE if ran else RunStatus.FAILED
+        self._end(job, status, "; ".join(failures) or "no step ran")
 
-    def _record_step(
-        self, job: RunJob, index: int, step: RenderedStep, params: dict[str, object],
-        result: ActionResult,
-    ) -> None:  # fmt: skip
+    def _check(self, job: RunJob, index: int) -> None:
+        """A step worked a while ago: did the alert's condition clear?"""
+        book = self.remediation.book(job.playbook)
+        if book is None:
+            detail = f"playbook {job.playbook} is no longer in the playbook file: not verified"
+            return self._end(job, RunStatus.INEFFECTIVE, detail)
+        verdict = self.remediation.checks.verify(book.verify, job.generator_url, job.labels)
+        if not self.runs.record_verdict(job, index, verdict.detail):
+            return
+        name = book.actions[index].action if index < len(book.actions) else "step"
+        said = f"step {index} ({name}) {verdict.detail}"
+        if verdict.cleared:
+            return self._end(job, RunStatus.VERIFIED, said)
+        try:
+            steps = render_all(book, self.remediation.playbooks, job.labels)
+        except Refused as refused:
+            return self._end(job, RunStatus.INEFFECTIVE, f"{said}; {refused}")
+        self._act(job, book, steps, index + 1, [said])
+
+    def _step_done(
+        self, index: int, step: RenderedStep, params: dict[str, object], result: ActionResult
+    ) -> StepRecord:
         status = _STEP_STATUS[result.outcome]
         self.metrics.remediation_action_duration.labels(step.action.name, status.value).observe(
             max(0.0, result.duration)
         )
-        done = StepRecord(
+        return StepRecord(
             index, step.action.name, params, status, result.status, result.output,
             result.detail or None, result.duration,
         )  # fmt: skip
-        self.runs.finish_step(job, done, self.clock())
+
+
+def _settle(book: Playbook) -> float:
+    """How long after a step worked its check is due: the delay, then the window."""
+    return book.verify.delay + book.verify.window

@@ -32,9 +32,10 @@ from alert_webhook.store.guard import Transactions
 from alert_webhook.store.rows import RunStatus, StepStatus
 from alert_webhook.store.schema import alerts, incidents, remediation_runs, remediation_steps
 
-# A run that ended with its alert's problem fixed. The one place that says so:
+# A run that ended with its alert's problem fixed, as Prometheus saw it (an
+# `ineffective` run acted and did not recover). The one place that says so:
 # success rate, recovery time and automation effectiveness all read it.
-RECOVERED = frozenset({RunStatus.SUCCEEDED})
+RECOVERED = frozenset({RunStatus.VERIFIED})
 # A run acted when it started (`started_at` set) and ended in any final outcome
 # but a dry run's; a guardrail's refusal never starts. An outcome added later
 # counts as acting unless listed here.

@@ -16,6 +16,14 @@ A run that needs an operator's approval is released by its runner as
 replica looks first after the deadline claims it and ends it; an approval or a
 rejection makes it due at once. Both are one guarded UPDATE, so an approval and
 the deadline's claim, or two approvals, never both win.
+
+Verification does not hold a runner: a step that worked leaves the run
+`verifying`, due again when its stabilisation window has passed, and lets go of
+the lease (`await_verification`). Whichever runner claims it then checks once;
+a runner that dies while checking leaves the run to be checked again, since a
+query is safe to repeat.
+
+**Every ending tells people in its own transaction** (`run_notices.py`).
 """
 
 from __future__ import annotations
@@ -34,12 +42,15 @@ from alert_webhook.remediation.playbooks import Playbooks
 from alert_webhook.store.bulk import Bulk, Statement, insert_for
 from alert_webhook.store.guard import Transactions
 from alert_webhook.store.lease import Lease
+from alert_webhook.store.outbox import delivery_insert
 from alert_webhook.store.planners import StateChange, Tally, _PerDialect
-from alert_webhook.store.rows import Approval, RunStatus, StepStatus
+from alert_webhook.store.rows import Approval, RunStatus, StepRecord, StepStatus
+from alert_webhook.store.run_notices import Tell, hold, still_held, tell_ending
 from alert_webhook.store.schema import alerts, remediation_runs, remediation_steps
 
 PLANNED, IN_FLIGHT = RunStatus.PLANNED.value, RunStatus.IN_FLIGHT.value
 AWAITING = RunStatus.AWAITING_APPROVAL.value
+VERIFYING = RunStatus.VERIFYING.value
 runs, steps = remediation_runs, remediation_steps
 
 
@@ -68,7 +79,12 @@ def run_insert(dialect: Dialect) -> Bulk:
 class RemediationPlanner:
     """A planned run for each firing state change whose playbook has actions: each
     alert judged on its own, the first matching playbook its playbook. A resolved
-    change, or a playbook with no actions (escalate only), plans nothing."""
+    change, or a playbook with no actions (escalate only), plans nothing.
+
+    Runs after the delivery planner, in its transaction: a run whose playbook says
+    `notify: after_attempt` (never for a critical alert) holds the notifications
+    just planned for its state change, and a resolution of an alert still held is
+    held with it — the run's ending decides what people hear."""
 
     def __init__(self, playbooks: Playbooks) -> None:
         self.playbooks = playbooks
@@ -77,15 +93,20 @@ class RemediationPlanner:
     def plan(
         self, conn: Connection, changes: Sequence[StateChange], now: float, tally: Tally
     ) -> None:
-        rows = []
+        rows, held = [], []
         for c in changes:
             book = self.playbooks.select(c.alert) if c.status == "firing" else None
             if book is not None and book.actions:
                 target = book.target_of(c.alert.labels)
                 rows.append(NewRun.planned(c.alert_id, c.id, book.name, target, c.received_at))
                 tally.planned_runs[c.index] += 1
+                if book.notify_for(c.alert.severity) == "after_attempt":
+                    held.append(c)
         if rows:
             self._statements.get(conn.dialect, run_insert)(conn, rows)
+        held += still_held(conn, [c for c in changes if c.status == "resolved"])
+        if held:
+            hold(conn, held, tally)
 
 
 @dataclass(frozen=True)
@@ -100,9 +121,12 @@ class RunJob:
     target: str
     attempts: int
     planned_at: float
-    started_at: float | None  # set: an earlier runner began acting and died
+    started_at: float | None  # set: an earlier runner began acting (and may have died)
     alertname: str
     labels: dict[str, str]
+    generator_url: str = ""
+    # The step whose success is to be checked now; None: nothing awaits a check.
+    verifying_step: int | None = None
     approval: Approval | None = None  # None: nobody was asked
     approval_deadline: float | None = None
     approval_by: str | None = None
@@ -119,20 +143,6 @@ class Decided:
     taken: bool
 
 
-@dataclass(frozen=True)
-class StepRecord:
-    """One step's row: what ran (or would have) and what it returned."""
-
-    step: int
-    action: str
-    params: dict[str, Any]
-    status: StepStatus
-    exit_status: int | None = None
-    output: str | None = None
-    detail: str | None = None
-    duration: float | None = None
-
-
 class Remediations:
     def __init__(self, tx: Transactions, dialect: Dialect) -> None:
         self.tx = tx
@@ -145,8 +155,14 @@ class Remediations:
             runs, dialect, pending=AWAITING, in_flight=IN_FLIGHT,
             due_at=runs.c.next_attempt_at, on_claim={"attempts": runs.c.attempts + 1},
         )  # fmt: skip
+        # Runs waiting for their check, claimed like planned ones.
+        self.checks = Lease(
+            runs, dialect, pending=VERIFYING, in_flight=IN_FLIGHT,
+            due_at=runs.c.next_attempt_at, on_claim={"attempts": runs.c.attempts + 1},
+        )  # fmt: skip
+        self._insert = delivery_insert(dialect)
         self._claimed = Statement(
-            select(runs, alerts.c.alertname, alerts.c.labels)
+            select(runs, alerts.c.alertname, alerts.c.labels, alerts.c.generator_url)
             .join(alerts, alerts.c.id == runs.c.alert_id)
             .where(runs.c.claimed_by == bindparam("c_claim"), runs.c.status == IN_FLIGHT)
             .order_by(runs.c.id),
@@ -154,12 +170,16 @@ class Remediations:
         )
 
     def claim(self, now: float, worker: str, lease: float, limit: int) -> list[RunJob]:
-        """Take up to `limit` due runs: planned ones, or in flight past their lease."""
+        """Take up to `limit` due runs: verifying ones whose check is due, planned
+        ones, runs past their approval deadline, or in flight past their lease."""
         claim = Lease.new_claim(worker)
         with self.tx.write() as conn:
-            won = self.lease.claim(conn, now, claim, lease, limit)
-            if won < limit:
-                won += self.deadlines.claim(conn, now, claim, lease, limit - won)
+            won = 0
+            # Due checks first: each is one query that ends a run and frees its
+            # target, and a backlog of planned runs must not hold them back.
+            for due in (self.checks, self.lease, self.deadlines):
+                if won < limit:
+                    won += due.claim(conn, now, claim, lease, limit - won)
             if not won:
                 return []
             rows = self._claimed.mappings(conn, {"c_claim": claim})
@@ -176,6 +196,8 @@ class Remediations:
                 started_at=r["started_at"],
                 alertname=r["alertname"],
                 labels=json.loads(r["labels"]),
+                generator_url=r["generator_url"],
+                verifying_step=r["verifying_step"],
                 approval=Approval(r["approval"]) if r["approval"] else None,
                 approval_deadline=r["approval_deadline"],
                 approval_by=r["approval_by"],
@@ -216,8 +238,9 @@ class Remediations:
     def start_step(self, job: RunJob, step: StepRecord, now: float, lease_until: float) -> bool:
         """Write the step as started, and hold the lease until its timeout has passed,
         before its action runs; False (and nothing written) when the lease was lost."""
+        values = {"claimed_until": lease_until, "verifying_step": None}
         with self.tx.write() as conn:
-            if not self.lease.update_owned(conn, job.id, job.claim, {"claimed_until": lease_until}):
+            if not self.lease.update_owned(conn, job.id, job.claim, values):
                 return False
             conn.execute(insert(steps).values(_step_row(job.id, step, now)))
             return True
@@ -226,56 +249,64 @@ class Remediations:
         """Complete a started step; one another runner already marked interrupted
         stays so, in keeping with its run's record."""
         with self.tx.write() as conn:
-            conn.execute(
-                update(steps)
-                .where(
-                    steps.c.run_id == job.id,
-                    steps.c.step == step.step,
-                    steps.c.status == StepStatus.STARTED.value,
-                )
-                .values(
-                    status=step.status.value,
-                    exit_status=step.exit_status,
-                    output=step.output,
-                    detail=step.detail,
-                    duration=step.duration,
-                    finished_at=now,
-                )  # fmt: skip
-            )
+            _complete_step(conn, job.id, step, now)
+
+    def await_verification(self, job: RunJob, step: StepRecord, now: float, due: float) -> bool:
+        """Complete a step that worked and leave the run `verifying`, its check due at
+        `due`, the lease let go: no runner waits out the stabilisation. False (and
+        nothing written) when the lease was lost."""
+        values = {"status": VERIFYING, "verifying_step": step.step, "next_attempt_at": due,
+                  "claimed_until": None, "claimed_by": None}  # fmt: skip
+        with self.tx.write() as conn:
+            if not self.lease.update_owned(conn, job.id, job.claim, values):
+                return False
+            _complete_step(conn, job.id, step, now)
+            return True
+
+    def record_verdict(self, job: RunJob, step: int, verdict: str) -> bool:
+        """What the check of a step found, beside what its action returned."""
+        with self.tx.write() as conn:
+            # Still ours, and still to be checked should we die now.
+            if not self.lease.update_owned(conn, job.id, job.claim, {"verifying_step": step}):
+                return False
+            row = steps.c.run_id == job.id, steps.c.step == step
+            detail = conn.execute(select(steps.c.detail).where(*row)).scalar()
+            noted = f"{detail}; {verdict}" if detail else verdict
+            conn.execute(update(steps).where(*row).values(detail=noted))
+            return True
 
     def finish(
         self,
         job: RunJob,
         status: RunStatus,
         now: float,
+        tell: Tell,
         detail: str | None = None,
         guardrail: str | None = None,
         skipped: Sequence[StepRecord] = (),
     ) -> bool:
-        """Record the run's final state (with a dry run's steps, if any); False when
-        the lease was lost, and then nothing was written."""
+        """Record the run's final state (with a dry run's steps, if any) and what
+        `tell` sends about it, in one transaction; False when the lease was lost,
+        and then nothing was written."""
         if not status.final:
             raise ValueError(f"a run ends in a final state, not {status}")
-        values: dict[str, Any] = {
-            "status": status.value, "finished_at": now, "claimed_until": None,
-            "detail": detail, "guardrail": guardrail,
-        }  # fmt: skip
+        values: dict[str, Any] = {"detail": detail, "guardrail": guardrail}
         if status is RunStatus.SKIPPED:
             values["started_at"] = now  # a dry run counts as an attempt
         with self.tx.write() as conn:
-            if not self.lease.update_owned(conn, job.id, job.claim, values):
+            if not self._end(conn, job, status, now, values):
                 return False
             if skipped:
                 conn.execute(insert(steps), [_step_row(job.id, s, now, now) for s in skipped])
+            tell_ending(conn, self._insert, job.id, now, tell)
             return True
 
-    def interrupt(self, job: RunJob, now: float) -> bool:
-        """A run its runner died in: its unfinished steps interrupted, the run failed."""
+    def interrupt(self, job: RunJob, now: float, tell: Tell) -> bool:
+        """A run its runner died in: its unfinished steps interrupted, the run failed,
+        and people told, as any failed run."""
         detail = "interrupted: its runner stopped mid-run; not run again, as a step may have acted"
         with self.tx.write() as conn:
-            values = {"status": RunStatus.FAILED.value, "finished_at": now,
-                      "claimed_until": None, "detail": detail}  # fmt: skip
-            if not self.lease.update_owned(conn, job.id, job.claim, values):
+            if not self._end(conn, job, RunStatus.FAILED, now, {"detail": detail}):
                 return False
             conn.execute(
                 update(steps)
@@ -283,6 +314,7 @@ class Remediations:
                 .values(status=StepStatus.INTERRUPTED.value, finished_at=now,
                         detail="its runner stopped while it ran")
             )  # fmt: skip
+            tell_ending(conn, self._insert, job.id, now, tell)
             return True
 
     def await_approval(self, job: RunJob, deadline: float) -> bool:
@@ -335,6 +367,13 @@ class Remediations:
         with self.tx.write() as conn:
             conn.execute(update(runs).where(runs.c.id == run_id).values(silence_note=note))
 
+    def _end(
+        self, conn: Connection, job: RunJob, status: RunStatus, now: float, values: dict[str, Any]
+    ) -> bool:
+        final = {"status": status.value, "finished_at": now, "claimed_until": None,
+                 "verifying_step": None}  # fmt: skip
+        return self.lease.update_owned(conn, job.id, job.claim, final | values)
+
     def list(self, limit: int = 100) -> list[dict[str, Any]]:
         """Newest runs first, each with its steps in order."""
         with self.tx.read() as conn:
@@ -352,6 +391,25 @@ class Remediations:
         for run in found:
             run["steps"] = by_run[run["id"]]
         return found
+
+
+def _complete_step(conn: Connection, run_id: int, step: StepRecord, now: float) -> None:
+    conn.execute(
+        update(steps)
+        .where(
+            steps.c.run_id == run_id,
+            steps.c.step == step.step,
+            steps.c.status == StepStatus.STARTED.value,
+        )
+        .values(
+            status=step.status.value,
+            exit_status=step.exit_status,
+            output=step.output,
+            detail=step.detail,
+            duration=step.duration,
+            finished_at=now,
+        )  # fmt: skip
+    )
 
 
 def _step_row(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from alert_webhook.routing import Target
 
@@ -18,10 +18,13 @@ class DeliveryStatus(StrEnum):
     FAILED = "failed"  # gave up, and nothing else could carry it
     SKIPPED = "skipped"  # its channel or recipient is not configured, or it is moot
     ESCALATED = "escalated"  # gave up here; the alert's other channels carry it
+    # Planned, but held back until the alert's remediation run ends (`notify:
+    # after_attempt`): the run's final transaction releases it or settles it.
+    HELD = "held"
 
     @property
     def final(self) -> bool:
-        return self not in (DeliveryStatus.PENDING, DeliveryStatus.IN_FLIGHT)
+        return self not in (DeliveryStatus.PENDING, DeliveryStatus.IN_FLIGHT, DeliveryStatus.HELD)
 
 
 class Purpose(StrEnum):
@@ -32,6 +35,7 @@ class Purpose(StrEnum):
     REMIND = "remind"  # a still-firing, unacknowledged critical alert, again
     TIER = "tier"  # its response deadline passed: the next tier of people
     FAILOVER = "failover"  # another channel could not deliver it
+    REMEDIATION = "remediation"  # how a remediation run ended, `remediation-<run id>`
 
     def nth(self, n: int) -> str:
         return f"{self.value}-{n}"
@@ -87,12 +91,13 @@ class NewDelivery(NamedTuple):
 
     @classmethod
     def stored(
-        cls, alert_id: int, event_id: int, event_status: str, target: Target, at: float, now: float
-    ) -> NewDelivery:
+        cls, alert_id: int, event_id: int, event_status: str, target: Target, at: float, now: float,
+        purpose: str = _NOTIFY, note: str | None = None,
+    ) -> NewDelivery:  # fmt: skip
         """Delivered as it is written: its channel's transport is the store itself."""
         return _tuple_new(cls, (
-            alert_id, event_id, event_status, target.channel, target.recipient, _NOTIFY,
-            _DELIVERED, 1, at, target.channel, None, at, now,
+            alert_id, event_id, event_status, target.channel, target.recipient, purpose,
+            _DELIVERED, 1, at, target.channel, note, at, now,
         ))  # fmt: skip
 
 
@@ -118,19 +123,27 @@ class Outcome:
 
 class RunStatus(StrEnum):
     """A remediation run's state: planned with its state change, claimed by a runner,
-    then one final state."""
+    waiting (between claims) for its verification, then one final state."""
 
     PLANNED = "planned"  # waiting for a runner
     IN_FLIGHT = "in_flight"  # claimed under a lease (acting once `started_at` is set)
     AWAITING_APPROVAL = "awaiting_approval"  # held for an operator until its deadline
-    SUCCEEDED = "succeeded"  # a step worked
-    FAILED = "failed"  # every step failed, or its runner died mid-step
+    VERIFYING = "verifying"  # a step worked; its check is due at `next_attempt_at`
+    VERIFIED = "verified"  # a step worked and the alert's condition cleared
+    INEFFECTIVE = "ineffective"  # steps ran, but the condition never cleared
+    FAILED = "failed"  # nothing ran to the end: every step failed, or its runner died
     BLOCKED = "blocked"  # a guardrail or a label refused it: nothing ran
     SKIPPED = "skipped"  # a dry run: recorded what would have run
 
     @property
     def final(self) -> bool:
-        return self not in (RunStatus.PLANNED, RunStatus.IN_FLIGHT, RunStatus.AWAITING_APPROVAL)
+        waiting = (RunStatus.AWAITING_APPROVAL, RunStatus.VERIFYING)
+        return self not in (RunStatus.PLANNED, RunStatus.IN_FLIGHT, *waiting)
+
+    @property
+    def escalates(self) -> bool:
+        """An ending people must hear of: the automation did not fix the alert."""
+        return self in (RunStatus.FAILED, RunStatus.INEFFECTIVE, RunStatus.BLOCKED)
 
 
 class Approval(StrEnum):
@@ -149,3 +162,17 @@ class StepStatus(StrEnum):
     TIMED_OUT = "timed_out"
     INTERRUPTED = "interrupted"  # its runner died while it ran: its effect is unknown
     SKIPPED = "skipped"  # a dry run: rendered, not run
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """One step's row: what ran (or would have) and what it returned."""
+
+    step: int
+    action: str
+    params: dict[str, Any]
+    status: StepStatus
+    exit_status: int | None = None
+    output: str | None = None
+    detail: str | None = None
+    duration: float | None = None

@@ -133,10 +133,13 @@ heartbeats = Table(
 # every replica and every Alertmanager peer plan it once; `claimed_until` is the
 # lease that decides which runner works it. `started_at` is set when the runner
 # commits to acting (a blocked run never starts); while it is set and
-# `finished_at` is not, the run is acting on its target. `approval` is set only
-# for a playbook that needs an operator: `awaiting` until `approval_deadline`,
-# then `approved`, `rejected` or `timed_out`, with who decided and why.
-# `silence_id` is the Alertmanager silence held while the run acts.
+# `finished_at` is not, the run is acting on its target — verification included.
+# `approval` is set only for a playbook that needs an operator: `awaiting` until
+# `approval_deadline`, then `approved`, `rejected` or `timed_out`, with who
+# decided and why. `silence_id` is the Alertmanager silence held while the run
+# acts. `verifying_step` is the step whose success is being checked against
+# Prometheus: set, a runner that claims the run checks again (a query is safe to
+# repeat) rather than taking it for a run its runner died in.
 remediation_runs = Table(
     "remediation_runs",
     metadata,
@@ -162,6 +165,7 @@ remediation_runs = Table(
     Column("approval_reason", Text),
     Column("silence_id", String(64)),
     Column("silence_note", Text),
+    Column("verifying_step", Integer),
     UniqueConstraint("event_id", "playbook", name="uq_remediation_run"),
 )
 Index("ix_remediation_runs_due", remediation_runs.c.status, remediation_runs.c.next_attempt_at)

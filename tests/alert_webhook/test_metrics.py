@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 from prometheus_client import CollectorRegistry
+from support.loopback import quiet_prometheus
 from webhook_support import make_alert, make_notification
 
 from alert_webhook.metrics import ImprovementCollector
@@ -93,7 +94,9 @@ def app(app_factory, tmp_path: Path):
               "actions": [step]}]  # fmt: skip
     path = tmp_path / "playbooks.yml"
     path.write_text(yaml.safe_dump({"playbooks": books}))
-    return app_factory({"remediation": {"enabled": True, "playbooks_file": str(path)}})
+    with quiet_prometheus() as prometheus:  # each run is verified: its alert is gone
+        yield app_factory({"remediation": {"enabled": True, "playbooks_file": str(path),
+                                           "prometheus_url": prometheus}})  # fmt: skip
 
 
 def scrape(app) -> dict[str, float]:
@@ -107,11 +110,14 @@ def scrape(app) -> dict[str, float]:
 
 
 def test_the_app_serves_what_its_store_recorded(app, clock) -> None:
-    """Fired 30 s ago, restarted, resolved: one automated recovery of 30 s."""
+    """Fired 30 s ago, restarted, verified 40 s later (the default stabilisation),
+    resolved: one automated recovery of 70 s."""
     assert scrape(app)['alert_webhook_remediation_attempts_total{playbook="restart"}'] == 0
     starts = datetime.fromtimestamp(clock.now - 30, UTC).isoformat()
     client = app.test_client()
     client.post("/alerts", json=make_notification(make_alert(service="demo", starts_at=starts)))
+    app.extensions["alert_webhook"].workers.step("remediation")
+    clock.advance(40)
     app.extensions["alert_webhook"].workers.step("remediation")
     resolved = make_alert(service="demo", status="resolved", starts_at=starts)
     client.post("/alerts", json=make_notification(resolved))
@@ -119,7 +125,7 @@ def test_the_app_serves_what_its_store_recorded(app, clock) -> None:
     assert got['alert_webhook_remediation_attempts_total{playbook="restart"}'] == 1
     assert got['alert_webhook_remediation_recoveries_total{playbook="restart"}'] == 1
     assert got['alert_webhook_recovery_seconds_count{service="demo"}'] == 1
-    assert got['alert_webhook_recovery_seconds_sum{service="demo"}'] == pytest.approx(30, abs=1e-3)
+    assert got['alert_webhook_recovery_seconds_sum{service="demo"}'] == pytest.approx(70, abs=1e-3)
     assert got['alert_webhook_incidents_resolved_total{resolution="automated"}'] == 1
     step = 'alert_webhook_remediation_action_attempts_total{action="run_command",outcome="succeeded",playbook="restart"}'  # noqa: E501
     assert got[step] == 1

@@ -52,16 +52,16 @@ def test_an_order_is_reserved_by_the_active_instance_and_queued(tmp_path, instan
     assert orders.count(QUEUED) == 1
     listed = client.get("/api/orders").json["orders"]
     assert [(o["item"], o["quantity"]) for o in listed] == [("widget", 3)]
-    assert _metric(registry, 'demo_dependency_requests_total{instance="primary",outcome="ok"} 1.0')
-    assert _metric(registry, 'demo_dependency_active{instance="primary"} 1.0')
+    assert _metric(registry, 'demo_dependency_requests_total{backend="primary",outcome="ok"} 1.0')
+    assert _metric(registry, 'demo_dependency_active{backend="primary"} 1.0')
 
 
 def test_switching_the_link_fails_over_without_a_restart(tmp_path, instances) -> None:
     client, _, folder, registry = _api(tmp_path, {n: url for n, (_, url) in instances.items()})
     switch(folder, "secondary")
     assert client.post("/api/orders", json={"item": "bolt"}).json["backend"] == "secondary"
-    assert _metric(registry, 'demo_dependency_active{instance="secondary"} 1.0')
-    assert _metric(registry, 'demo_dependency_active{instance="primary"} 0.0')
+    assert _metric(registry, 'demo_dependency_active{backend="secondary"} 1.0')
+    assert _metric(registry, 'demo_dependency_active{backend="primary"} 0.0')
 
 
 def test_a_failing_instance_refuses_the_order_naming_it_and_stores_nothing(
@@ -75,7 +75,7 @@ def test_a_failing_instance_refuses_the_order_naming_it_and_stores_nothing(
     assert answer.json == {"error": "dependency primary: answered 500"}
     assert orders.count() == 0
     assert _metric(
-        registry, 'demo_dependency_requests_total{instance="primary",outcome="error"} 1.0'
+        registry, 'demo_dependency_requests_total{backend="primary",outcome="error"} 1.0'
     )
 
 
@@ -86,7 +86,7 @@ def test_an_instance_that_never_answers_times_out(tmp_path, hanging_url) -> None
     assert answer.json == {"error": "dependency primary: no answer within 0.2s"}
     assert orders.count() == 0
     assert _metric(
-        registry, 'demo_dependency_requests_total{instance="primary",outcome="timeout"} 1.0'
+        registry, 'demo_dependency_requests_total{backend="primary",outcome="timeout"} 1.0'
     )
 
 
@@ -97,7 +97,7 @@ def test_an_unreachable_instance_is_a_bad_gateway(tmp_path) -> None:
         client, _, _, registry = _api(tmp_path, {"primary": url})
         assert client.post("/api/orders", json={"item": "widget"}).status_code == 502
     assert _metric(
-        registry, 'demo_dependency_requests_total{instance="primary",outcome="unreachable"} 1.0'
+        registry, 'demo_dependency_requests_total{backend="primary",outcome="unreachable"} 1.0'
     )
 
 

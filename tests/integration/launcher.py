@@ -25,7 +25,7 @@ UP_TIMEOUT = 90.0
 # The outcome of a remediation run whose playbook fixed what fired. The one
 # place the tests name it: it becomes "verified" once runs are checked against
 # Prometheus.
-RECOVERED = RunStatus.SUCCEEDED.value
+RECOVERED = RunStatus.VERIFIED.value
 
 
 def launcher(root: Path, ports: dict[str, int], token: str, *args: str) -> subprocess.Popen[str]:

@@ -95,6 +95,11 @@ def _query(prometheus: str, promql: str) -> list[dict]:
     return response.json()["data"]["result"]
 
 
+# How long the first probes and scrapes may take: a deadline, not a measure of speed.
+# Ten programs start on a machine that may be busy with other tests.
+READY_WAIT = 90
+
+
 def test_start_up_is_never_seen_as_an_outage(stack_up) -> None:
     # Prometheus and the probe exporter start once what they watch answers: no
     # probe and no scrape has failed since, so ServiceUnavailable and TargetDown
@@ -106,10 +111,12 @@ def test_start_up_is_never_seen_as_an_outage(stack_up) -> None:
     targets = sum(len(c["targets"]) for job in jobs for c in job["static_configs"])
     wait_until(
         lambda: len(_query(prometheus, "probe_success")) == probes,
-        30,
+        READY_WAIT,
         "the first run of each probe",
     )
-    wait_until(lambda: len(_query(prometheus, "up")) == targets, 30, "a scrape of every target")
+    wait_until(
+        lambda: len(_query(prometheus, "up")) == targets, READY_WAIT, "a scrape of every target"
+    )
     assert _query(prometheus, "min_over_time(probe_success[1h]) == 0") == []
     assert _query(prometheus, "min_over_time(up[1h]) == 0") == []
     assert _query(prometheus, 'ALERTS{alertname=~"ServiceUnavailable|TargetDown"}') == []

@@ -142,6 +142,17 @@ def test_fast_playbooks_cut_cooldowns_and_windows_only(tmp_path: Path) -> None:
     )
 
 
+def test_fast_playbooks_check_their_runs_within_seconds(tmp_path: Path) -> None:
+    source = tmp_path / "playbooks.yml"
+    books = yaml.safe_load(PLAYBOOKS)
+    books["playbooks"][0]["verify"] = {"query": "up == 0", "delay": "1m", "window": "1s"}
+    source.write_text(yaml.safe_dump(books))
+    copy = yaml.safe_load(render.render_playbooks(tmp_path / "out", source).read_text())
+    slow, quick = copy["playbooks"]
+    assert slow["verify"] == {"query": "up == 0", "delay": 2.0, "window": 1.0}
+    assert quick["verify"] == {"delay": 2.0, "window": 3.0}  # the defaults, cut
+
+
 def test_a_bad_playbook_file_is_reported_naming_it(tmp_path: Path) -> None:
     source = tmp_path / "playbooks.yml"
     source.write_text("playbooks:\n  - name: x\n    match: {a: b}\n    cooldown: soon\n")

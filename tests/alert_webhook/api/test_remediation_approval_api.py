@@ -80,7 +80,7 @@ def test_approved_with_the_token_it_runs_and_says_who(app, ran: Path) -> None:
     runner_step(app)
     [run] = client.get("/api/remediations").get_json()["remediations"]
     assert (run["status"], run["approval"], run["approval_by"]) == (
-        "succeeded", "approved", "api token",
+        "verifying", "approved", "api token",
     )  # fmt: skip
     assert ran.read_text() == "db"
     again = client.post(f"/api/remediations/{run_id}/approve", headers=AUTH)
@@ -133,7 +133,7 @@ def test_a_run_that_does_not_wait_or_does_not_exist(app) -> None:
     plain = client.post(f"/api/remediations/{run_id}/approve", headers=AUTH)
     assert plain.status_code == 409
     assert plain.get_json()["error"] == (
-        f"remediation run {run_id} is not awaiting approval (it is succeeded)"
+        f"remediation run {run_id} is not awaiting approval (it is verifying)"
     )
     for unknown in (run_id + 1, 2**31, 2**63, 2**64, "x"):
         missing = client.post(f"/api/remediations/{unknown}/approve", headers=AUTH)

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import yaml
+from support.procs import free_port
 from webhook_support import make_alert, make_notification
 
 AUTH = {"Authorization": "Bearer t"}
@@ -47,10 +48,11 @@ def test_runs_are_listed_with_their_steps(app, ran: Path) -> None:
     body = client.get("/api/remediations").get_json()
     assert body["enabled"] is True
     [run] = body["remediations"]
+    # It worked; its check is due once the stabilisation has passed.
     assert (run["playbook"], run["target"], run["status"]) == (
         "restart",
         "service=demo",
-        "succeeded",
+        "verifying",
     )
     [step] = run["steps"]
     assert (step["action"], step["status"], step["params"]["argv"][-1]) == (
@@ -87,8 +89,9 @@ def test_the_plan_names_every_guardrail_that_would_block(app, clock) -> None:
     clock.advance(30)
     [answer] = plan(client, make_alert("z", service="demo")).get_json()["alerts"]
     assert answer["would"] == "blocked"
-    assert [b["guardrail"] for b in answer["blocked_by"]] == ["cooldown"]
-    assert answer["blocked_by"][0]["reason"].startswith("restart acted on service=demo 30s ago")
+    # The first run is still verifying (its stabilisation takes 40s): still acting.
+    assert [b["guardrail"] for b in answer["blocked_by"]] == ["one_at_a_time", "cooldown"]
+    assert answer["blocked_by"][1]["reason"].startswith("restart acted on service=demo 30s ago")
 
 
 def test_the_plan_names_the_label_values_it_would_refuse(app) -> None:
@@ -116,3 +119,31 @@ def test_without_remediation_the_plan_says_so_and_the_list_is_empty(app_factory)
     assert client.get("/api/remediations", headers=AUTH).get_json() == {
         "enabled": False, "remediations": [],
     }  # fmt: skip
+
+
+def test_the_plan_shows_the_precondition_as_prometheus_answers_it_now(
+    app_factory, tmp_path: Path
+) -> None:
+    port = free_port()  # nothing listens there: Prometheus is down
+    books = [
+        {
+            "name": "restart",
+            "match": {"alertname": "DemoServiceDown"},
+            "actions": [{"action": "run_command", "params": {"argv": ["/bin/true"]}}],
+            "precondition": {"query": "avg(up) >= 0.8", "reason": "the pool is mostly up"},
+        }
+    ]
+    path = tmp_path / "playbooks.yml"
+    path.write_text(yaml.safe_dump({"playbooks": books}))
+    settings = {"remediation": {"enabled": True, "playbooks_file": str(path),
+                                "prometheus_url": f"http://127.0.0.1:{port}"}}  # fmt: skip
+    app = app_factory(settings, TOKEN)
+    [answer] = plan(app.test_client(), make_alert(service="demo")).get_json()["alerts"]
+    assert answer["would"] == "blocked"
+    assert answer["precondition"]["holds"] is False
+    assert answer["precondition"]["detail"].startswith(
+        f"avg(up) >= 0.8: Prometheus at http://127.0.0.1:{port}: unreachable: [Errno"
+    )
+    [blocked] = answer["blocked_by"]
+    assert blocked["guardrail"] == "precondition"
+    assert blocked["reason"].startswith("the pool is mostly up: avg(up) >= 0.8: Prometheus at")

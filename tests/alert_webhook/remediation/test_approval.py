@@ -51,7 +51,7 @@ def test_approved_before_the_deadline_it_runs_and_records_who(store, tmp_path: P
     assert h.runner.run_once() == 1
     [run] = h.runs()
     assert (run["status"], run["approval"], run["approval_at"]) == (
-        "succeeded", "approved", h.clock(),
+        "verifying", "approved", h.clock(),
     )  # fmt: skip
     assert out.read_text() == "db\n"
     assert h.runner.run_once() == 0  # it ran once
@@ -115,13 +115,13 @@ def test_once_approved_the_guardrails_are_judged_again(store, tmp_path: Path) ->
     h.fire("DbCorrupt", "b", service="db")
     assert h.runner.run_once() + h.runner.run_once() == 2  # both wait: neither acted
     second, first = h.runs()
-    for run in (first, second):
-        assert store.remediations.answer(run["id"], Approval.APPROVED, "alice", h.clock()).taken
+    assert store.remediations.answer(first["id"], Approval.APPROVED, "alice", h.clock()).taken
     h.runner.run_once()
-    h.clock.advance(60)
+    h.settle()  # the first run acted and was verified
+    assert store.remediations.answer(second["id"], Approval.APPROVED, "alice", h.clock()).taken
     h.runner.run_once()
     second, first = h.runs()
-    assert first["status"] == "succeeded"
+    assert first["status"] == "verified"
     assert (second["status"], second["guardrail"]) == ("blocked", "cooldown")
     assert out.read_text() == "db\n"
 

@@ -11,6 +11,7 @@ from alert_webhook.remediation.guardrails import (
     Attempt,
     Candidate,
     Decision,
+    Fact,
     Guardrails,
     History,
     attempt_budget,
@@ -19,6 +20,7 @@ from alert_webhook.remediation.guardrails import (
     default_guardrails,
     dry_run,
     one_at_a_time,
+    precondition,
 )
 from alert_webhook.remediation.playbooks import Playbook
 
@@ -35,7 +37,7 @@ def candidate(target: str = T, **kw: Any) -> Candidate:
 
 
 def test_cooldown_per_playbook_and_target(clock: FakeClock) -> None:
-    attempts = [Attempt("restart", T, clock.now, "succeeded")]
+    attempts = [Attempt("restart", T, clock.now, "verified")]
     clock.advance(59)
     decision = cooldown(candidate(), History(attempts, clock.now))
     assert decision == Decision(
@@ -102,12 +104,12 @@ def test_one_remediation_at_a_time_per_target_across_playbooks(clock: FakeClock)
     decision = one_at_a_time(candidate(), History(running, clock.now))
     assert decision == Decision("blocked", "one_at_a_time", f"drain is already acting on {T}")
     assert one_at_a_time(candidate("other"), History(running, clock.now)).allowed
-    finished = [Attempt("drain", T, clock.now - 5, "succeeded")]
+    finished = [Attempt("drain", T, clock.now - 5, "verified")]
     assert one_at_a_time(candidate(), History(finished, clock.now)).allowed
 
 
 def test_blast_radius_limits_distinct_targets_per_playbook(clock: FakeClock) -> None:
-    attempts = [Attempt("restart", f"t{i}", clock.now - 100 * i, "succeeded") for i in range(3)]
+    attempts = [Attempt("restart", f"t{i}", clock.now - 100 * i, "verified") for i in range(3)]
     c = candidate("t9", blast_radius=3)
     decision = blast_radius(c, History(attempts, clock.now))
     assert decision == Decision(
@@ -167,3 +169,21 @@ def test_policies_compose_as_plain_callables(clock: FakeClock) -> None:
     rails = Guardrails((one_at_a_time, weekdays_only, cooldown))
     assert rails.decide(candidate(), History([], clock.now)).guardrail == "weekdays_only"
     assert Guardrails(()).decide(candidate(), History([], clock.now)).allowed
+
+
+def test_the_precondition_is_read_from_the_fact_the_runner_passes(clock: FakeClock) -> None:
+    pre = {"query": "avg(up) >= 0.8", "reason": "most of the pool is up"}
+    history = History([], clock.now)
+    assert precondition(candidate(), history).allowed  # the playbook has none
+    book = playbook(precondition=pre)
+    unjudged = precondition(Candidate(book, T), history)
+    assert (unjudged.verdict, unjudged.reason) == ("blocked", "most of the pool is up: not judged")
+    empty = Fact(False, "avg(up) >= 0.8 returned nothing")
+    failing = precondition(Candidate(book, T, empty), history)
+    assert (failing.guardrail, failing.reason) == (
+        "precondition", "most of the pool is up: avg(up) >= 0.8 returned nothing",
+    )  # fmt: skip
+    assert precondition(Candidate(book, T, Fact(True, "1 series")), history).allowed
+    # Composed before the dry run, so a dry run still names it.
+    dry = default_guardrails(global_dry_run=True).blocking(Candidate(book, T), history)
+    assert [d.guardrail for d in dry] == ["precondition", "dry_run"]

@@ -311,6 +311,32 @@ def test_the_shipped_drain_playbook_renders_for_the_demos_queue_alert() -> None:
     assert chosen.target_of(labels) == "job=demo,instance=127.0.0.1:8081"
 
 
+def test_verify_and_precondition_are_checked_with_every_other_problem() -> None:
+    with pytest.raises(ConfigError) as caught:
+        playbooks_from_mapping({"playbooks": [{
+            "name": "a", "match": {"alertname": "X"},
+            "verify": {"query": 'up{service="{labels.service}"} == 0', "delay": "-1s",
+                       "window": "soon", "every": "1s"},
+            "precondition": {"query": "  "},
+        }]}, "playbooks.yml")  # fmt: skip
+    assert caught.value.lines == [
+        "playbooks.yml: playbooks[0].verify.query: takes no {labels.NAME} placeholders",
+        "playbooks.yml: playbooks[0].verify.delay: must be a positive duration",
+        "playbooks.yml: playbooks[0].verify.window: must be a positive duration",
+        "playbooks.yml: playbooks[0].verify.every: unknown key",
+        "playbooks.yml: playbooks[0].precondition.query: String should have at least 1 character",
+        "playbooks.yml: playbooks[0].precondition.reason: required",
+    ]
+
+
+def test_by_default_a_run_is_checked_against_the_alerts_own_expression() -> None:
+    [book] = playbooks_from_mapping(
+        {"playbooks": [{"name": "a", "match": {"alertname": "X"}, "verify": {"delay": "1m"}}]}
+    ).playbooks
+    assert (book.verify.query, book.verify.delay, book.verify.window) == (None, 60.0, 30.0)
+    assert book.precondition is None
+
+
 def test_a_silence_window_is_a_duration_of_at_most_a_day() -> None:
     step = {"action": "run_command", "params": {"argv": ["/bin/true"]}}
     books = [

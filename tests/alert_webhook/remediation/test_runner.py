@@ -3,79 +3,19 @@ real loopback HTTP server (http_request): every outcome recorded with its reason
 
 from __future__ import annotations
 
-import json
-import sys
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from threading import Thread
 from typing import Any
 
 import pytest
-from webhook_support import CONTACTS, FakeClock, concurrently, make_alert, make_notification
+from runs_support import APPEND, PY, Harness, book, command
+from support.loopback import Replying, serving
+from webhook_support import concurrently
 
-from alert_webhook.metrics import create_metrics
-from alert_webhook.payload import parse_notification
-from alert_webhook.remediation.actions import Boundaries
-from alert_webhook.remediation.guardrails import default_guardrails
-from alert_webhook.remediation.playbooks import playbooks_from_mapping
-from alert_webhook.remediation.runner import Remediation, Runner
-from alert_webhook.service import recording_from
-from alert_webhook.settings import settings_from_mapping
+from alert_webhook.remediation.runner import Runner
 from alert_webhook.store import open_store
-from alert_webhook.store.remediations import RemediationPlanner, StepRecord
+from alert_webhook.store.remediations import StepRecord
 from alert_webhook.store.rows import StepStatus
-
-PY = sys.executable
-# Appends its argument to a file: what ran, and how often, is on disk.
-APPEND = "import sys; open(sys.argv[1], 'a').write(sys.argv[2] + '\\n'); print('restarted')"
-
-
-def command(*argv: str, timeout: str = "10s") -> dict[str, Any]:
-    return {"action": "run_command", "params": {"argv": [PY, "-c", *argv]}, "timeout": timeout}
-
-
-def book(name: str, *steps: dict[str, Any], **kw: Any) -> dict[str, Any]:
-    return {"name": name, "match": {"alertname": name}, "target": ["service"],
-            "actions": list(steps), **kw}  # fmt: skip
-
-
-class Harness:
-    """A store recording with the remediation planner, and a runner on a fake clock."""
-
-    def __init__(self, store, books: list[dict[str, Any]], dry_run: bool = False) -> None:
-        self.store, self.clock, self.metrics = store, FakeClock(), create_metrics()
-        playbooks = playbooks_from_mapping({"playbooks": books})
-        self.remediation = Remediation(playbooks, default_guardrails(dry_run))
-        self.recording = recording_from(
-            settings_from_mapping(CONTACTS, {}), ["dashboard"],
-            extra=[RemediationPlanner(playbooks)],
-        )  # fmt: skip
-        self.runner = self.runner_on(store)
-
-    def runner_on(self, store, worker_id: str = "w1") -> Runner:
-        return Runner(
-            store.remediations, self.remediation, self.metrics, Boundaries(), self.clock,
-            lease_seconds=30, worker_id=worker_id,
-        )  # fmt: skip
-
-    def fire(self, alertname: str, fingerprint: str = "a", **labels: str) -> None:
-        alert = make_alert(
-            fingerprint,
-            alertname=alertname,
-            starts_at=f"2026-11-28T09:{len(self.runs()):02d}:00Z",
-            **labels,
-        )
-        body = json.dumps(make_notification(alert)).encode()
-        self.store.record_notification(parse_notification(body), body, self.clock(), self.recording)
-
-    def runs(self) -> list[dict[str, Any]]:
-        return self.store.remediations.list()
-
-    def count(self, playbook: str, outcome: str) -> float | None:
-        return self.metrics.registry.get_sample_value(
-            "alert_webhook_remediation_runs_total", {"playbook": playbook, "outcome": outcome}
-        )
 
 
 def test_a_run_that_succeeds_records_each_step_and_counts_it(store, tmp_path: Path) -> None:
@@ -84,12 +24,16 @@ def test_a_run_that_succeeds_records_each_step_and_counts_it(store, tmp_path: Pa
     h.fire("DemoDown", service="demo")
     assert h.runner.run_once() == 1
     [run] = h.runs()
-    assert (run["status"], run["detail"]) == ("succeeded", "step 0 (run_command) succeeded")
+    assert run["status"] == "verifying"  # the step worked: its check is due later
     [step] = run["steps"]
     assert (step["status"], step["exit_status"], step["output"]) == ("succeeded", 0, "restarted\n")
     assert step["params"]["argv"][-1] == "demo"
     assert out.read_text() == "demo\n"
-    assert h.count("DemoDown", "succeeded") == 1
+    assert h.settle() == 1
+    [run] = h.runs()
+    assert run["status"] == "verified"
+    assert run["detail"].startswith("step 0 (run_command) verified: up returned nothing")
+    assert h.count("DemoDown", "verified") == 1
     duration = {"action": "run_command", "outcome": "succeeded"}
     got = h.metrics.registry.get_sample_value(
         "alert_webhook_remediation_action_duration_seconds_count", duration
@@ -104,8 +48,9 @@ def test_a_failed_step_falls_through_to_the_next(store, tmp_path: Path) -> None:
     h = Harness(store, [book("DemoDown", failing, command(APPEND, str(out), "second"))])
     h.fire("DemoDown", service="demo")
     h.runner.run_once()
+    h.settle()
     [run] = h.runs()
-    assert run["status"] == "succeeded"
+    assert run["status"] == "verified"
     assert [(s["status"], s["exit_status"]) for s in run["steps"]] == [
         ("failed", 3), ("succeeded", 0),
     ]  # fmt: skip
@@ -139,12 +84,13 @@ def test_a_guardrail_blocks_the_run_and_the_reason_is_recorded(store, tmp_path: 
     h = Harness(store, [book("DemoDown", command(APPEND, str(out), "x"), cooldown="5m")])
     h.fire("DemoDown", "a", service="demo")
     h.runner.run_once()
-    h.clock.advance(60)
+    h.settle()
+    h.clock.advance(45)
     h.fire("DemoDown", "b", service="demo")  # another alert, the same target
     h.runner.run_once()
     blocked, first = h.runs()
     assert (first["status"], blocked["status"], blocked["guardrail"]) == (
-        "succeeded", "blocked", "cooldown",
+        "verified", "blocked", "cooldown",
     )  # fmt: skip
     assert blocked["detail"].startswith("DemoDown acted on service=demo 60s ago")
     assert blocked["started_at"] is None and blocked["steps"] == []
@@ -209,30 +155,19 @@ def test_a_run_its_runner_died_in_is_failed_interrupted_not_run_again(
     assert h.count("DemoDown", "failed") == 1
 
 
-class _Hook(BaseHTTPRequestHandler):
+class _Hook(Replying):
     hits: list[str] = []
 
     def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
         type(self).hits.append(self.path)
-        body = b'{"refreshed": true}'
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+        self.reply(200, b'{"refreshed": true}')
 
 
 @pytest.fixture
 def hook() -> Iterator[str]:
     _Hook.hits = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
-    thread = Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(_Hook) as port:
+        yield f"127.0.0.1:{port}"
 
 
 def test_an_http_hook_runs_against_a_real_server(store, hook: str) -> None:
@@ -244,10 +179,11 @@ def test_an_http_hook_runs_against_a_real_server(store, hook: str) -> None:
     h = Harness(store, [book("TokenExpired", step)])
     h.fire("TokenExpired", service="auth", instance=hook)
     h.runner.run_once()
+    h.settle()
     [run] = h.runs()
     [done] = run["steps"]
     assert (run["status"], done["exit_status"], done["output"]) == (
-        "succeeded", 200, '{"refreshed": true}',
+        "verified", 200, '{"refreshed": true}',
     )  # fmt: skip
     assert _Hook.hits == ["/token/auth/refresh"]
 
@@ -273,4 +209,7 @@ def test_two_runners_on_two_replicas_run_a_run_once(replicas, tmp_path: Path) ->
 
     assert sum(concurrently(*(drain(r) for r in runners))) == 5
     assert sorted(out.read_text().split()) == [f"s{i}" for i in range(5)]
-    assert [r["status"] for r in h.runs()] == ["succeeded"] * 5
+    h.clock.advance(15)  # each check is claimed by one of them, once
+    assert sum(concurrently(*(drain(r) for r in runners))) == 5
+    assert [r["status"] for r in h.runs()] == ["verified"] * 5
+    assert len(h.prometheus.asked) == 5

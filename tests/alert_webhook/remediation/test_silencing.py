@@ -12,6 +12,7 @@ from pathlib import Path
 import am_support
 import pytest
 import yaml
+from support.procs import free_port
 from test_runner import APPEND, Harness, book, command
 from webhook_support import make_alert, make_notification
 
@@ -46,7 +47,7 @@ def harness(store, *books: dict) -> Harness:
 def runner(h: Harness, url: str, worker: str = "w1") -> Runner:
     return Runner(
         h.store.remediations, h.remediation, h.metrics, Boundaries(), h.clock,
-        lease_seconds=30, worker_id=worker, silences=AlertmanagerAPI(url),
+        lease_seconds=30, worker_id=worker, silences=AlertmanagerAPI(url), tell=h.tell,
     )  # fmt: skip
 
 
@@ -60,8 +61,12 @@ def test_the_alert_is_silenced_while_the_run_acts_then_expired(store, alertmanag
     h.fire("DemoDown", service="demo")
     run_ = runner(h, alertmanager)
     assert run_.run_once() == 1
+    [silence] = silences_of(alertmanager, "DemoDown")
+    assert silence.state == "active"  # held while the run's check is still to come
+    h.clock.advance(15)
+    assert run_.run_once() == 1
     [run] = h.runs()
-    assert run["status"] == "succeeded"
+    assert run["status"] == "verified"
     # Silenced as the step acted, for the playbook's window (10m).
     assert run["steps"][0]["output"] == "[('active', 600)]\n"
     [silence] = silences_of(alertmanager, "DemoDown")
@@ -114,7 +119,7 @@ def test_no_silence_without_silence_for(store, alertmanager: str) -> None:
     h.fire("DemoQuiet", service="demo")
     runner(h, alertmanager).run_once()
     [run] = h.runs()
-    assert (run["status"], run["silence_id"], run["silence_note"]) == ("succeeded", None, None)
+    assert (run["status"], run["silence_id"], run["silence_note"]) == ("verifying", None, None)
     assert silences_of(alertmanager, "DemoQuiet") == []
 
 
@@ -127,7 +132,7 @@ def test_an_unreachable_alertmanager_does_not_block_the_run(
     with caplog.at_level(logging.WARNING, "alert_webhook.remediation"):
         runner(h, am_support.unreachable()).run_once()
     [run] = h.runs()
-    assert (run["status"], run["silence_id"]) == ("succeeded", None)
+    assert (run["status"], run["silence_id"]) == ("verifying", None)
     assert run["silence_note"].startswith("not silenced: create silence: ConnectionError from")
     assert out.read_text() == "demo\n"
     assert f"remediation run {run['id']} (DemoDown): not silenced" in caplog.text
@@ -157,12 +162,20 @@ def test_the_app_silences_through_its_alertmanager_url(
     clock.now = time.time()
     settings = {
         "links": {"alertmanager_url": alertmanager},
-        "remediation": {"enabled": True, "playbooks_file": str(path)},
-    }
+        # Nothing listens there: the check finds Prometheus unreachable, the run ends.
+        "remediation": {"enabled": True, "playbooks_file": str(path),
+                        "prometheus_url": f"http://127.0.0.1:{free_port()}"},
+    }  # fmt: skip
     app = app_factory(settings)
     alert = make_alert(alertname="DemoWired", service="demo")
     assert app.test_client().post("/alerts", json=make_notification(alert)).status_code == 200
     app.extensions["alert_webhook"].workers.step("remediation")
+    [silence] = silences_of(alertmanager, "DemoWired")
+    assert silence.state == "active"
+    clock.advance(15)
+    app.extensions["alert_webhook"].workers.step("remediation")
     [run] = app.test_client().get("/api/remediations").get_json()["remediations"]
     [silence] = silences_of(alertmanager, "DemoWired")
-    assert (run["status"], silence.id, silence.state) == ("succeeded", run["silence_id"], "expired")
+    assert (run["status"], silence.id, silence.state) == (
+        "ineffective", run["silence_id"], "expired",
+    )  # fmt: skip

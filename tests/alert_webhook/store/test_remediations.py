@@ -19,6 +19,7 @@ from alert_webhook.settings import settings_from_mapping
 from alert_webhook.store import open_store
 from alert_webhook.store.remediations import RemediationPlanner, StepRecord
 from alert_webhook.store.rows import RunStatus, StepStatus
+from alert_webhook.store.run_notices import Ended, Telling
 from alert_webhook.store.schema import remediation_runs
 
 
@@ -48,6 +49,11 @@ PLAYBOOKS = playbooks_from_mapping(
 RECORDING = recording_from(
     settings_from_mapping(CONTACTS, {}), ["dashboard"], extra=[RemediationPlanner(PLAYBOOKS)]
 )
+
+
+def silent(ended: Ended, now: float) -> Telling:
+    """A `Tell` for tests about the runs alone: nobody is told anything."""
+    return Telling()
 
 
 def record(store, *alerts, now: float = 100.0):
@@ -106,9 +112,9 @@ def test_start_and_steps_are_written_before_the_action_and_completed_after(store
     assert (started["status"], started["params"]) == ("started", {"argv": ["/bin/true", "demo"]})
     done = StepRecord(0, "run_command", step.params, StepStatus.SUCCEEDED, 0, "ok\n", None, 0.5)
     runs.finish_step(job, done, 102.0)
-    assert runs.finish(job, RunStatus.SUCCEEDED, 102.0)
+    assert runs.finish(job, RunStatus.VERIFIED, 102.0, silent)
     [row] = runs.list()
-    assert (row["status"], row["started_at"], row["finished_at"]) == ("succeeded", 101.0, 102.0)
+    assert (row["status"], row["started_at"], row["finished_at"]) == ("verified", 101.0, 102.0)
     assert [(s["status"], s["exit_status"], s["output"], s["duration"]) for s in row["steps"]] == [
         ("succeeded", 0, "ok\n", 0.5)
     ]
@@ -132,8 +138,8 @@ def test_a_run_whose_runner_died_is_reclaimed_started_and_interrupted(store) -> 
     [job] = runs.claim(140.0, "w2", lease=30, limit=1)
     assert (job.id, job.started_at, job.attempts) == (dead.id, 101.0, 2)
     # The dead runner's lease is gone: it can write nothing more.
-    assert not runs.finish(dead, RunStatus.SUCCEEDED, 141.0)
-    assert runs.interrupt(job, 141.0)
+    assert not runs.finish(dead, RunStatus.VERIFIED, 141.0, silent)
+    assert runs.interrupt(job, 141.0, silent)
     [row] = runs.list()
     assert row["status"] == "failed" and row["detail"].startswith("interrupted")
     assert [s["status"] for s in row["steps"]] == ["interrupted"]
@@ -149,7 +155,7 @@ def test_the_store_refuses_a_second_run_acting_on_one_target(store) -> None:
     first, second = store.remediations.claim(120.0, "w1", lease=30, limit=2)
     assert store.remediations.start(first, 120.0, 150.0)
     assert not store.remediations.start(second, 120.0, 150.0)
-    store.remediations.finish(first, RunStatus.FAILED, 121.0, "exit status 1")
+    store.remediations.finish(first, RunStatus.FAILED, 121.0, silent, "exit status 1")
     assert store.remediations.start(second, 122.0, 150.0)
 
 
@@ -159,8 +165,8 @@ def test_attempts_are_what_the_guardrails_count(store) -> None:
     record(store, make_alert("c", service="db"), now=106.0)
     a, b, c = store.remediations.claim(110.0, "w", lease=30, limit=3)
     store.remediations.start(a, 110.0, 140.0)
-    store.remediations.finish(b, RunStatus.BLOCKED, 111.0, "cooldown", "cooldown")
-    store.remediations.finish(c, RunStatus.SKIPPED, 112.0)
+    store.remediations.finish(b, RunStatus.BLOCKED, 111.0, silent, "cooldown", "cooldown")
+    store.remediations.finish(c, RunStatus.SKIPPED, 112.0, silent)
     got = {(x.target, x.outcome, x.started_at) for x in store.remediations.attempts(since=0)}
     # the blocked run never started; the dry run counts; the acting one has no outcome
     assert got == {("service=demo", None, 110.0), ("service=db", "skipped", 112.0)}

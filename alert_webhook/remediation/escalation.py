@@ -1,0 +1,114 @@
+"""What people hear when a remediation run ends: the `Tell` the store calls in the
+run's final transaction (`store/remediations.py`), so every ending — by the
+runner, an interrupted run, or any ending added later — is told the same way.
+
+- verified: when the notification was sent, nothing more (people were told; the
+  resolution follows); when it was held, it is dropped and one "recovered
+  automatically" note goes to the dashboard and the log;
+- failed, ineffective, blocked: when it was sent, an escalation on the alert's
+  own channels (critical: SMS, as routed); when held, it is sent now, carrying
+  the attempt history;
+- skipped (a dry run): nothing more; a held notification is sent now, saying
+  that nothing ran.
+
+An alert that resolved before its run ended pages nobody: its held notification
+(and its held resolution) is dropped, and the dashboard and the log get the
+history instead — there is nothing left for a person to fix, and the record
+stays.
+
+The text is one line — it goes into SMS, subjects and log lines as it is — naming
+the playbook, the target, each step's action, outcome, exit status, output tail
+and what its check found. Output and labels come from outside: control
+characters become spaces (`text.one_line`) and each tail is cut short.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from alert_webhook.routing import Router, Target
+from alert_webhook.store.rows import NewDelivery, RunStatus, StepRecord
+from alert_webhook.store.run_notices import Ended, Telling
+from alert_webhook.text import one_line
+
+# Where a quiet note goes: the record people look at, not anyone's phone.
+NOTE_TARGETS = (Target("dashboard"), Target("log"))
+TAIL_CHARS = 120  # of each step's output
+NOTE_CHARS = 1500  # of the whole text
+
+_HEADS = {
+    RunStatus.VERIFIED: "recovered automatically",
+    RunStatus.INEFFECTIVE: "ran, but did not fix it",
+    RunStatus.FAILED: "failed",
+    RunStatus.SKIPPED: "dry run: nothing ran",
+}
+
+
+def _tail(output: str | None) -> str:
+    text = one_line(output or "").strip()
+    return text if len(text) <= TAIL_CHARS else "…" + text[-TAIL_CHARS:]
+
+
+def step_line(step: StepRecord) -> str:
+    """One step as tried: `step 0 restart_service: succeeded, exit 0, output '…'`."""
+    parts = [step.status.value]
+    if step.exit_status is not None:
+        parts.append(f"exit {step.exit_status}")
+    if tail := _tail(step.output):
+        parts.append(f"output {tail!r}")
+    if step.detail:
+        parts.append(step.detail)
+    return f"step {step.step} {step.action}: {', '.join(parts)}"
+
+
+def history(ended: Ended) -> str:
+    """The whole attempt on one line, for a message or a note."""
+    if ended.status is RunStatus.BLOCKED:
+        head = f"no action ({ended.guardrail}): {ended.detail}"
+    else:
+        head = _HEADS[ended.status] + (f": {ended.detail}" if ended.detail else "")
+    tried = "; ".join(step_line(s) for s in ended.steps if s.status.value != "skipped")
+    text = one_line(f"remediation {ended.playbook} on {ended.target} {head}")
+    text += f". Tried: {one_line(tried)}" if tried else ""
+    return text if len(text) <= NOTE_CHARS else text[: NOTE_CHARS - 1] + "…"
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """The `Tell` the runner hands the store: routing as the alert's own
+    notification, and the channels whose transport is the store."""
+
+    router: Router
+    stored_channels: frozenset[str]
+
+    def __call__(self, ended: Ended, now: float) -> Telling:
+        text = history(ended)
+        told = ended.status.escalates or ended.status is RunStatus.SKIPPED
+        if ended.held and (ended.resolved or ended.status is RunStatus.VERIFIED):
+            return self._telling(self._to(ended, NOTE_TARGETS, text, now), settle=text)
+        if ended.held and told:
+            return self._telling((), release=text)
+        if ended.status.escalates:
+            quiet = ended.resolved  # nothing left for a person to do
+            targets = NOTE_TARGETS if quiet else self.router.targets(ended.labels)
+            return self._telling(self._to(ended, targets, text, now))
+        return Telling()
+
+    def _telling(
+        self, rows: Sequence[NewDelivery], release: str | None = None, settle: str | None = None
+    ) -> Telling:
+        return Telling(rows, release, settle, self.stored_channels)
+
+    def _to(
+        self, ended: Ended, targets: Sequence[Target], text: str, now: float
+    ) -> list[NewDelivery]:
+        """The run's own deliveries (`remediation-<run>`) on these targets."""
+        rows = []
+        for target in dict.fromkeys(targets):
+            args = (ended.alert_id, ended.event_id, "firing", target)
+            if target.channel in self.stored_channels:
+                rows.append(NewDelivery.stored(*args, now, now, ended.purpose, text))
+            else:
+                rows.append(NewDelivery.pending(*args, ended.purpose, now, text))
+        return rows

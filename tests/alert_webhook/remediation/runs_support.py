@@ -1,0 +1,119 @@
+"""What the runner's tests share: playbooks made of real commands, a store that
+records with the remediation planner, a runner on a fake clock, and a fake
+Prometheus (the runner's injected seam; the real one is tested in
+test_verify_prometheus.py)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from webhook_support import CONTACTS, FakeClock, make_alert, make_notification
+
+from alert_webhook.metrics import create_metrics
+from alert_webhook.payload import parse_notification
+from alert_webhook.remediation.actions import Boundaries
+from alert_webhook.remediation.escalation import Escalation
+from alert_webhook.remediation.guardrails import default_guardrails
+from alert_webhook.remediation.playbooks import playbooks_from_mapping
+from alert_webhook.remediation.runner import Remediation, Runner
+from alert_webhook.remediation.verify import Checks, PrometheusError, Series
+from alert_webhook.routing import Router
+from alert_webhook.service import recording_from
+from alert_webhook.settings import settings_from_mapping
+from alert_webhook.store import RecordResult
+from alert_webhook.store.remediations import RemediationPlanner
+
+PY = sys.executable
+# Appends its argument to a file: what ran, and how often, is on disk.
+APPEND = "import sys; open(sys.argv[1], 'a').write(sys.argv[2] + '\\n'); print('restarted')"
+# The stabilisation every test playbook gets unless it says otherwise.
+SETTLE = {"delay": "5s", "window": "10s"}
+
+
+def command(*argv: str, timeout: str = "10s") -> dict[str, Any]:
+    return {"action": "run_command", "params": {"argv": [PY, "-c", *argv]}, "timeout": timeout}
+
+
+def book(name: str, *steps: dict[str, Any], **kw: Any) -> dict[str, Any]:
+    return {"name": name, "match": {"alertname": name}, "target": ["service"],
+            "actions": list(steps), "verify": SETTLE, **kw}  # fmt: skip
+
+
+class FakePrometheus:
+    """Answers each query with the series of the first key it contains (nothing
+    when none does), or raises what is set; records every query."""
+
+    def __init__(self) -> None:
+        self.answers: dict[str, list[Series] | PrometheusError] = {}
+        self.asked: list[str] = []
+
+    def query(self, expr: str) -> list[Series]:
+        self.asked.append(expr)
+        for key, answer in self.answers.items():
+            if key in expr:
+                if isinstance(answer, PrometheusError):
+                    raise answer
+                return answer
+        return []
+
+
+class Harness:
+    """A store recording with the remediation planner, and a runner on a fake clock
+    asking a fake Prometheus, telling people as the app does."""
+
+    def __init__(self, store, books: list[dict[str, Any]], dry_run: bool = False) -> None:
+        self.store, self.clock, self.metrics = store, FakeClock(), create_metrics()
+        self.prometheus = FakePrometheus()
+        playbooks = playbooks_from_mapping({"playbooks": books})
+        self.remediation = Remediation(
+            playbooks, default_guardrails(dry_run), Checks(self.prometheus)
+        )
+        settings = settings_from_mapping(CONTACTS, {})
+        self.recording = recording_from(
+            settings, ["dashboard"], extra=[RemediationPlanner(playbooks)]
+        )
+        router = Router(settings.routing, settings.channels)
+        self.tell = Escalation(router, frozenset({"dashboard"}))
+        self.runner = self.runner_on(store)
+
+    def runner_on(self, store, worker_id: str = "w1") -> Runner:
+        return Runner(
+            store.remediations, self.remediation, self.metrics, Boundaries(), self.clock,
+            tell=self.tell, lease_seconds=30, worker_id=worker_id,
+        )  # fmt: skip
+
+    def fire(self, alertname: str, fingerprint: str = "a", status: str = "firing",
+             **labels: str) -> RecordResult:  # fmt: skip
+        alert = make_alert(
+            fingerprint,
+            status=status,
+            alertname=alertname,
+            starts_at=f"2026-11-28T09:{len(self.runs()):02d}:00Z",
+            **labels,
+        )
+        return self.record(alert)
+
+    def record(self, *alerts: dict[str, Any]) -> RecordResult:
+        body = json.dumps(make_notification(*alerts)).encode()
+        return self.store.record_notification(
+            parse_notification(body), body, self.clock(), self.recording
+        )
+
+    def settle(self) -> int:
+        """Let the stabilisation pass and work what is due then."""
+        self.clock.advance(15)
+        return self.runner.run_once()
+
+    def runs(self) -> list[dict[str, Any]]:
+        return self.store.remediations.list()
+
+    def deliveries(self, purpose: str | None = None) -> list[dict[str, Any]]:
+        found = sorted(self.store.outbox.list(), key=lambda d: d["id"])
+        return [d for d in found if purpose is None or d["purpose"].startswith(purpose)]
+
+    def count(self, playbook: str, outcome: str) -> float | None:
+        return self.metrics.registry.get_sample_value(
+            "alert_webhook_remediation_runs_total", {"playbook": playbook, "outcome": outcome}
+        )
