@@ -19,8 +19,9 @@ the plan's RTO (and RPO where data is involved), on the fast profile.
   received Alertmanager's POST) to its step's `started_at`.
 - `partition` (scenario 5): the dependency's primary behind a link that is cut
   and mended, `--runs` times on one stack, as tests/chaos/test_network_partition.py
-  does it (its helpers, reused): cut → orders placed through the secondary, and
-  mend → orders through the primary again (the switch-back). Needs network
+  does it (its helpers, reused): cut → orders placed through the secondary and
+  the failover's run verified, and mend → orders through the primary again
+  (the switch-back). Needs network
   namespaces (root); skipped with the kernel's reason otherwise.
 - `complete` (scenario 3): tests/chaos/test_complete_failure.py's drill,
   `--complete-runs` times, each on a new root: everything killed with SIGKILL,
@@ -263,8 +264,10 @@ def partition_runs(runs: int) -> list[dict[str, float]]:
             allow_at = guardrails_allow_at(stack.root, partition.runs(0.0), FAILOVER)
             time.sleep(max(0.0, allow_at - time.time()))
             measured = partition_once(partition)
-            samples.append({"recovery_s": measured.recovery, "switch_back_s": measured.switch_back})
-            print(f"partition run {n}: failed over in {measured.recovery:.2f} s, "
+            samples.append({"recovery_s": measured.recovery, "orders_s": measured.orders,
+                            "switch_back_s": measured.switch_back})  # fmt: skip
+            print(f"partition run {n}: orders via the secondary in {measured.orders:.2f} s, "
+                  f"recovered (run {measured.run['status']}) in {measured.recovery:.2f} s, "
                   f"switched back in {measured.switch_back:.2f} s", flush=True)  # fmt: skip
     return samples
 
@@ -277,7 +280,7 @@ def complete_runs(runs: int) -> list[dict[str, float]]:
     for n in range(1, runs + 1):
         with tempfile.TemporaryDirectory(prefix="recovery-bench-") as tmp:
             outcome = drill(Path(tmp))
-        ok = outcome.marks == ["ran"] and outcome.runs == 1 and len(outcome.sent) == 1
+        ok = outcome.marks == ["ran"] and outcome.runs == 1 and len(outcome.sent_of_waiting()) == 1
         if not ok:
             raise SystemExit(f"complete failure run {n}: something lost or run twice: {outcome}")
         samples.append({"recovery_s": outcome.recovery, "data_lost": outcome.orders_lost})
