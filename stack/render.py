@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
@@ -38,6 +38,10 @@ FAST_WINDOW_SECONDS = 30.0
 # with 1 s scrapes and probes, a few seconds of each still prove the fix held.
 FAST_VERIFY_DELAY_SECONDS = 2.0
 FAST_VERIFY_WINDOW_SECONDS = 3.0
+# The committed playbooks name the stack's own files (the demo's orders, their
+# replica) under this folder; a run's copy names them under its root instead,
+# as the ports are rewritten: an action's paths must be absolute.
+STACK_ROOT = PurePosixPath("/srv/recovery-stack")
 
 
 def rewrite_ports(text: str, ports: Mapping[str, int]) -> str:
@@ -160,23 +164,40 @@ def check_playbooks(source: Path) -> Playbooks:
         raise StackError(exc.lines, exit_code=2) from None
 
 
-def render_playbooks(dest: Path, source: Path = DEFAULT_PLAYBOOK_FILE) -> Path:
-    """The fast profile's copy of a playbook file: each cooldown at most
-    FAST_COOLDOWN_SECONDS, each attempt window at most FAST_WINDOW_SECONDS, and
-    each verification's delay and window at most FAST_VERIFY_DELAY_SECONDS and
-    FAST_VERIFY_WINDOW_SECONDS; everything else as written. The source is
-    checked first, so its problems are reported naming it, not the copy."""
+def render_playbooks(
+    dest: Path, source: Path = DEFAULT_PLAYBOOK_FILE, root: Path | None = None, fast: bool = True
+) -> Path:
+    """This run's copy of a playbook file: every path under STACK_ROOT moved under
+    `root` (when given); `fast`: each cooldown at most FAST_COOLDOWN_SECONDS, each
+    attempt window at most FAST_WINDOW_SECONDS, and each verification's delay and
+    window at most FAST_VERIFY_DELAY_SECONDS and FAST_VERIFY_WINDOW_SECONDS;
+    everything else as written. The source is checked first, so its problems are
+    reported naming it, not the copy."""
     checked = check_playbooks(source)
     config = load_yaml(source)
-    for raw, book in zip(config["playbooks"], checked.playbooks, strict=True):
-        raw["cooldown"] = min(book.cooldown, FAST_COOLDOWN_SECONDS)
-        raw["window"] = min(book.window, FAST_WINDOW_SECONDS)
-        raw["verify"] = {
-            **(raw.get("verify") or {}),
-            "delay": min(book.verify.delay, FAST_VERIFY_DELAY_SECONDS),
-            "window": min(book.verify.window, FAST_VERIFY_WINDOW_SECONDS),
-        }
+    if fast:
+        for raw, book in zip(config["playbooks"], checked.playbooks, strict=True):
+            raw["cooldown"] = min(book.cooldown, FAST_COOLDOWN_SECONDS)
+            raw["window"] = min(book.window, FAST_WINDOW_SECONDS)
+            raw["verify"] = {
+                **(raw.get("verify") or {}),
+                "delay": min(book.verify.delay, FAST_VERIFY_DELAY_SECONDS),
+                "window": min(book.verify.window, FAST_VERIFY_WINDOW_SECONDS),
+            }
+    if root is not None:
+        config = _moved_under(config, root)
     return _dump(dest / "playbooks.yml", config)
+
+
+def _moved_under(value: Any, root: Path) -> Any:
+    """`value` with each string that is STACK_ROOT or a path below it re-rooted."""
+    if isinstance(value, dict):
+        return {key: _moved_under(item, root) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_moved_under(item, root) for item in value]
+    if isinstance(value, str) and PurePosixPath(value).is_relative_to(STACK_ROOT):
+        return str(root / PurePosixPath(value).relative_to(STACK_ROOT))
+    return value
 
 
 def dependency_failover(folder: Path, ports: Mapping[str, int], fast: bool) -> dict[str, Any]:

@@ -94,12 +94,13 @@ def remediation_settings(
     layout: Layout, fast: bool, playbooks: Path = DEFAULT_PLAYBOOK_FILE
 ) -> dict[str, Any]:
     """The local stack runs its playbooks: the demo comes back only through them.
-    `fast` runs a copy with the fast profile's cooldowns and windows."""
-    if not fast:
-        render.check_playbooks(playbooks)
-        return {"enabled": True, "playbooks_file": str(playbooks.resolve())}
-    copy = render.render_playbooks(layout.run, playbooks)
-    return {"enabled": True, "playbooks_file": str(copy), "lease_seconds": FAST_LEASE_SECONDS}
+    It runs a copy naming this run's files (render.STACK_ROOT moved to its root);
+    `fast` cuts the copy's cooldowns and windows too."""
+    copy = render.render_playbooks(layout.run, playbooks, root=layout.root, fast=fast)
+    settings: dict[str, Any] = {"enabled": True, "playbooks_file": str(copy)}
+    if fast:
+        settings["lease_seconds"] = FAST_LEASE_SECONDS
+    return settings
 
 
 def render_all(

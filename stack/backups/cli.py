@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
+import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -70,7 +72,8 @@ def run_task(backups: Backups, task: str) -> Outcome:
 
 
 def replicate(backups: Backups) -> int:
-    """Write litestream.yml for the SQLite sources and become `litestream replicate`."""
+    """Write litestream.yml for the SQLite sources and run `litestream replicate`,
+    restarted whenever a store is restored (a new file at its path), until SIGTERM."""
     stores = sqlite_sources(list(backups.sources))
     if backups.litestream_bin is None or not stores:
         print("replicate: no SQLite store to replicate, or litestream is missing", file=sys.stderr)
@@ -80,7 +83,19 @@ def replicate(backups: Backups) -> int:
     )
     argv = litestream.replicate_argv(backups.litestream_bin, config)
     # Not the stack's environment: it holds the webhook's token and supervisord's login.
-    os.execve(argv[0], argv, {"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    stopping = {"signal": 0}
+
+    def on_signal(signum: int, _frame: object) -> None:
+        stopping["signal"] = signum
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    return litestream.follow(
+        lambda: subprocess.Popen(argv, env=env),
+        lambda: litestream.identities([store.path for store in stores]),
+        lambda: bool(stopping["signal"]),
+    )
 
 
 def main(

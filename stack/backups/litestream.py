@@ -4,6 +4,11 @@
 WAL to `var/backups/replica/<source>/` within about a second (`sync-interval`);
 `litestream restore` rebuilds a store from it, to its newest state or to a
 point in time. The plan's "real-time replication of critical data".
+
+A restore swaps a new file in under the store's path (the webhook's
+restore_from_backup, or `stack restore --force`), but Litestream keeps the file
+it opened: `replicate` therefore runs it as a child and restarts it when a
+store's path names another file, so the restored file is the one replicated.
 """
 
 from __future__ import annotations
@@ -12,8 +17,10 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Protocol
 
 import yaml
 
@@ -94,3 +101,63 @@ def restore(
     if done.returncode != 0 or not output.is_file():
         said = (done.stderr + done.stdout).strip().splitlines()[-3:]
         raise LitestreamError(f"{source.name}: litestream restore failed: {' '.join(said)}")
+
+
+# How often `replicate` looks whether a store's path names another file.
+FOLLOW_INTERVAL = 1.0
+Identity = dict[str, tuple[int, int] | None]
+
+
+class Child(Protocol):
+    def poll(self) -> int | None: ...
+
+    def terminate(self) -> None: ...
+
+    def kill(self) -> None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+
+def identities(paths: Sequence[Path]) -> Identity:
+    """Each store's file as (device, inode); None while it is missing."""
+    found: Identity = {}
+    for path in paths:
+        try:
+            info = path.stat()
+        except FileNotFoundError:
+            found[str(path)] = None
+        else:
+            found[str(path)] = (info.st_dev, info.st_ino)
+    return found
+
+
+def follow(
+    start: Callable[[], Child],
+    identity: Callable[[], Identity],
+    stopping: Callable[[], bool],
+    sleep: Callable[[float], None] = time.sleep,
+    interval: float = FOLLOW_INTERVAL,
+) -> int:
+    """Run Litestream (`start`) until `stopping`, restarting it each time a store's
+    path names another file that exists. Litestream's own exit status when it
+    exits by itself (supervisord then restarts us); 0 when asked to stop."""
+    seen, child = identity(), start()
+    while not stopping():
+        if (status := child.poll()) is not None:
+            return status
+        now = identity()
+        if now != seen and None not in now.values():
+            _stop(child)
+            seen, child = now, start()
+        sleep(interval)
+    _stop(child)
+    return 0
+
+
+def _stop(child: Child, timeout: float = 10.0) -> None:
+    child.terminate()
+    try:
+        child.wait(timeout)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()

@@ -142,6 +142,21 @@ def test_fast_playbooks_cut_cooldowns_and_windows_only(tmp_path: Path) -> None:
     )
 
 
+def test_paths_under_the_stack_root_are_moved_under_the_runs_root(tmp_path: Path) -> None:
+    source = tmp_path / "playbooks.yml"
+    argv = ["/srv/recovery-stack/bin/x", "/srv/recovery-stackish", "/srv/other"]
+    steps = [{"action": "run_command", "params": {"argv": argv}}]
+    book = {"name": "p", "match": {"a": "b"}, "actions": steps, "cooldown": "2m"}
+    source.write_text(yaml.safe_dump({"playbooks": [book]}))
+    root = Path("/home/me/stack")
+    copy = render.render_playbooks(tmp_path / "out", source, root=root, fast=False)
+    book = yaml.safe_load(copy.read_text())["playbooks"][0]
+    assert book["actions"][0]["params"]["argv"] == [
+        "/home/me/stack/bin/x", "/srv/recovery-stackish", "/srv/other",
+    ]  # fmt: skip
+    assert book["cooldown"] == "2m"  # not the fast profile: as written
+
+
 def test_fast_playbooks_check_their_runs_within_seconds(tmp_path: Path) -> None:
     source = tmp_path / "playbooks.yml"
     books = yaml.safe_load(PLAYBOOKS)

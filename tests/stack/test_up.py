@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from alert_webhook.remediation.playbooks import DEFAULT_PLAYBOOK_FILE, load_playbooks
+from alert_webhook.remediation.actions.backup_source import LitestreamReplica
+from alert_webhook.remediation.actions.restore_from_backup import RestoreParams
+from alert_webhook.remediation.playbooks import load_playbooks, render_step
 from alert_webhook.settings import load_settings
 from stack.ports import StackError, ports_from_env
 from stack.supervisor import Layout
@@ -30,10 +32,25 @@ def test_the_default_profile_runs_the_shipped_playbooks_with_the_plans_windows(
     configs = render_all(layout, PORTS, "t")
     remediation = load_settings(configs["webhook"], {}).remediation
     assert remediation.enabled and not remediation.dry_run
-    assert remediation.playbooks_file == DEFAULT_PLAYBOOK_FILE
+    assert remediation.playbooks_file == layout.run / "playbooks.yml"
     assert _restart_demo(remediation.playbooks_file) == (120.0, 3600.0, 3)
     probes = yaml.safe_load(configs["probes"].read_text())
     assert probes["defaults"]["service_interval"] == "60s"
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_the_orders_are_restored_from_this_runs_replica(tmp_path: Path, fast: bool) -> None:
+    layout = Layout(tmp_path)
+    layout.make()
+    remediation = load_settings(render_all(layout, PORTS, "t", fast=fast)["webhook"], {})
+    loaded = load_playbooks(remediation.remediation.playbooks_file)
+    book = next(p for p in loaded.playbooks if p.name == "restore-orders")
+    restore = render_step(book.actions[0], loaded.actions, {}).params
+    assert isinstance(restore, RestoreParams)
+    assert isinstance(restore.backups, LitestreamReplica)
+    assert restore.path == str(layout.orders)
+    assert restore.backups.litestream.replica == str(tmp_path / "var/backups/replica/orders")
+    assert restore.roots == [str(layout.orders.parent), str(tmp_path / "var/backups/replica")]
 
 
 def test_the_fast_profile_runs_them_in_seconds(tmp_path: Path) -> None:

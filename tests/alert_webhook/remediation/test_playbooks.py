@@ -221,8 +221,16 @@ def test_the_shipped_playbooks_load_and_name_only_existing_actions() -> None:
         "fail-over-dependency",
         "clean-disk",
         "fail-over",
+        "restore-orders",
         "restore-from-backup",
     ]
+    # data_integrity: the demo's orders from their replica, anything else a dry run.
+    orders = loaded.select(alert(alertname="DataIntegrityCheckFailing", category="data_integrity",
+                                 service="demo"))  # fmt: skip
+    assert orders is not None and orders.name == "restore-orders" and not orders.dry_run
+    other = loaded.select(alert(alertname="DataIntegrityCheckFailing", category="data_integrity",
+                                service="billing"))  # fmt: skip
+    assert other is not None and other.name == "restore-from-backup" and other.dry_run
     # permission → escalate: nothing is ever tried, and it is matched so no later
     # playbook acts on a permission fault.
     assert names["escalate-permission"].actions == []
