@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import http.server
 import json
-import os
 import sys
 import threading
 import time
@@ -34,6 +33,7 @@ from support.procs import free_port, wait_until
 
 from alert_webhook.remediation.playbooks import DEFAULT_PLAYBOOK_FILE
 from alert_webhook.store.rows import DeliveryStatus, RunStatus
+from chaos.results import PLAN_RPO_CRITICAL_SECONDS, PLAN_RTO_SECONDS, record
 from stack.render import DEFAULT_WEBHOOK_CONFIG
 
 TOKEN = "test-token-for-complete-failure"
@@ -42,22 +42,9 @@ PLAYBOOK = "complete-failure-drill"
 # Appends a line to the file it is given, then sleeps past the moment of the kill.
 APPEND_THEN_SLEEP = "import sys, time; open(sys.argv[1], 'a').write('ran\\n'); time.sleep(10)"
 # The plan's RTO for a critical service, its RPO for critical data (the orders).
-RTO_CRITICAL, RPO_CRITICAL = 300.0, 60.0
+RTO_CRITICAL, RPO_CRITICAL = PLAN_RTO_SECONDS["critical"], PLAN_RPO_CRITICAL_SECONDS
 GOAL = 60.0  # the issue's fast-profile goal, from the second launch's "up"
 pytestmark = pytest.mark.timeout(300)
-
-
-def record(
-    scenario: str, recovery_seconds: float, rto_seconds: float, data_lost: Any, rpo_seconds: float
-) -> None:
-    """One JSON line in $CHAOS_RESULTS (nowhere without it), as tests/chaos/results.py
-    will once it is on main."""
-    if path := os.environ.get("CHAOS_RESULTS"):
-        line = {"scenario": scenario, "recovery_seconds": round(recovery_seconds, 3),
-                "rto_seconds": rto_seconds, "data_lost": data_lost,
-                "rpo_seconds": rpo_seconds}  # fmt: skip
-        with open(path, "a") as out:
-            out.write(json.dumps(line) + "\n")
 
 
 class Receiver:

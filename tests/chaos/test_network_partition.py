@@ -18,7 +18,6 @@ has been healthy for `switch_back_after` (10 s on the fast profile).
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import subprocess
 import sys
@@ -36,6 +35,7 @@ from support.forwarder import forwarding
 from support.procs import free_port, wait_until
 
 from alert_webhook.store.rows import RunStatus
+from chaos.results import PLAN_RTO_SECONDS, record
 from demo.dependency import ACTIVE_LINK, URL_SUFFIX
 from stack.ports import HOST
 from stack.render import FAST_COOLDOWN_SECONDS
@@ -47,19 +47,9 @@ PLAYBOOK = "fail-over-dependency"
 SWITCH_BACK_AFTER = 10.0  # stack/render.py dependency_failover, fast profile
 COOLDOWN = FAST_COOLDOWN_SECONDS  # fail-over-dependency's, on the fast profile
 # ServiceUnavailable is critical: the plan's RTO for critical services.
-RTO_CRITICAL = 300.0
+RTO_CRITICAL = PLAN_RTO_SECONDS["critical"]
 GOAL = 20.0  # the issue's fast-profile goal for a partition
 pytestmark = pytest.mark.timeout(300)
-
-
-def record(scenario: str, recovery_seconds: float, rto_seconds: float) -> None:
-    """One JSON line in $CHAOS_RESULTS (nowhere without it), as tests/chaos/results.py
-    will once it is on main."""
-    if path := os.environ.get("CHAOS_RESULTS"):
-        line = {"scenario": scenario, "recovery_seconds": round(recovery_seconds, 3),
-                "rto_seconds": rto_seconds, "data_lost": None, "rpo_seconds": None}  # fmt: skip
-        with open(path, "a") as out:
-            out.write(json.dumps(line) + "\n")
 
 
 @dataclass(frozen=True)
