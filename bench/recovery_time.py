@@ -1,25 +1,37 @@
-"""Benchmark recovery through the whole alert path: kill -9 the demo, and time
-until it answers again, brought back by the webhook's `restart-demo` playbook
-(probe → Prometheus → ServiceUnavailable → Alertmanager → webhook → supervisord).
+"""Benchmark recovery through the whole alert path, scenario by scenario, against
+the plan's RTO (and RPO where data is involved), on the fast profile.
 
-    .venv/bin/python bench/recovery_time.py [--runs 10] [--default-profile]
+    .venv/bin/python bench/recovery_time.py [--scenarios single,partition,complete]
+        [--runs 10] [--complete-runs 3] [--default-profile]
 
-Starts `python -m stack up --fast` (or, with --default-profile, the plan's
-windows, for one run) on free ports under a temporary root, then for each run:
-
-- waits until the demo answers, ServiceUnavailable is no longer firing and
+- `single` (scenario 1's shape): kill -9 the demo, and time until it answers
+  again, brought back by the webhook's `restart-demo` playbook (probe →
+  Prometheus → ServiceUnavailable → Alertmanager → webhook → supervisord).
+  Starts `python -m stack up --fast` (or, with --default-profile, the plan's
+  windows, for one run) on free ports under a temporary root, then for each run:
+  waits until the demo answers, ServiceUnavailable is no longer firing and
   restart-demo's guardrails (cooldown, attempt budget, as the rendered playbook
   file sets them) would let a run through, so no run is blocked by the one
-  before it;
-- kills the demo's process group with SIGKILL and polls every 50 ms until the
-  demo answers again *and* the run is recorded with its outcome (GET
-  /api/remediations): that is the recovery time;
-- reads the stack's own overhead from the recorded times: the run's
-  `planned_at` (when the webhook received Alertmanager's POST) to its step's
-  `started_at` (when the restart began).
+  before it; kills the demo's process group with SIGKILL and polls every 50 ms
+  until the demo answers again *and* the run is recorded with its outcome (GET
+  /api/remediations): that is the recovery time. The stack's own overhead is
+  read from the recorded times: the run's `planned_at` (when the webhook
+  received Alertmanager's POST) to its step's `started_at`.
+- `partition` (scenario 5): the dependency's primary behind a link that is cut
+  and mended, `--runs` times on one stack, as tests/chaos/test_network_partition.py
+  does it (its helpers, reused): cut → orders placed through the secondary and
+  the failover's run verified, and mend → orders through the primary again
+  (the switch-back). Needs network
+  namespaces (root); skipped with the kernel's reason otherwise.
+- `complete` (scenario 3): tests/chaos/test_complete_failure.py's drill,
+  `--complete-runs` times, each on a new root: everything killed with SIGKILL,
+  launched again; the second launch's "up" → the waiting delivery delivered, the
+  interrupted run recorded, the demo back; orders lost against the RPO.
 
-Prints a table against the issue's goals and writes JSON under bench/results/.
-Never part of the test suite.
+The other scenarios (multi-service, data corruption, resource starvation, the
+dependency chain) are not measured here yet: their chaos tests are other
+branches' work. Prints one table of every scenario run and writes JSON under
+bench/results/. Never part of the test suite.
 """
 
 from __future__ import annotations
@@ -49,6 +61,8 @@ from stack.ports import SERVICES
 from stack.up import stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
+# The chaos tests' helpers (tests/chaos/, tests/support/, tests/integration/).
+sys.path.insert(0, str(ROOT / "tests"))
 
 GOALS = {"median_s": 10.0, "max_s": 20.0, "overhead_p99_ms": 200.0}
 # Over the default profile's detection window (probe interval, scrape and
@@ -128,13 +142,13 @@ class Stack:
         self.log.close()
 
 
-def guardrails_allow_at(stack: Stack) -> float:
-    """The wall time after which restart-demo's cooldown and attempt budget (of
-    the file the webhook runs) let a new run through."""
-    settings = yaml.safe_load((stack.root / "var" / "run" / "webhook.yml").read_text()) or {}
+def guardrails_allow_at(root: Path, runs: list[dict[str, Any]], playbook: str) -> float:
+    """The wall time after which `playbook`'s cooldown and attempt budget (of the
+    file the webhook under `root` runs), given its `runs`, let a new run through."""
+    settings = yaml.safe_load((root / "var" / "run" / "webhook.yml").read_text()) or {}
     book = next(p for p in load_playbooks(Path(settings["remediation"]["playbooks_file"])).playbooks
-                if p.name == PLAYBOOK)  # fmt: skip
-    started = sorted(r["started_at"] for r in stack.runs() if r["started_at"] is not None)
+                if p.name == playbook)  # fmt: skip
+    started = sorted(r["started_at"] for r in runs if r["started_at"] is not None)
     at = started[-1] + book.cooldown if started else 0.0
     if len(started) >= book.max_attempts:
         at = max(at, started[-book.max_attempts] + book.window)
@@ -143,7 +157,7 @@ def guardrails_allow_at(stack: Stack) -> float:
 
 def one_recovery(stack: Stack, timeout: float) -> dict[str, float]:
     wait(lambda: stack.demo_answers() and not stack.outage_firing(), 120, "healthy demo")
-    allow_at = guardrails_allow_at(stack)
+    allow_at = guardrails_allow_at(stack.root, stack.runs(), PLAYBOOK)
     time.sleep(max(0.0, allow_at - time.time()))
     pid = wait(stack.demo_pid, 30, "running demo")
     killed = time.time()
@@ -212,16 +226,8 @@ def report(samples: list[dict[str, float]], goals: dict[str, float]) -> dict[str
     return figures
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=10, help="recoveries on the fast profile")
-    parser.add_argument(
-        "--default-profile",
-        action="store_true",
-        help="one recovery on the plan's windows instead (about four minutes)",
-    )
-    args = parser.parse_args()
-    fast = not args.default_profile
+def single_runs(runs: int, fast: bool) -> tuple[list[dict[str, float]], dict[str, float]]:
+    """Scenario 1's shape: `runs` kills of the demo on one stack; the samples and goals."""
     with tempfile.TemporaryDirectory(prefix="recovery-bench-") as tmp:
         stack = Stack(Path(tmp), fast)
         try:
@@ -229,20 +235,130 @@ def main() -> int:
             goals = GOALS if fast else {"max_s": window + DEFAULT_MARGIN_S}
             timeout = 60.0 if fast else window + 2 * DEFAULT_MARGIN_S
             samples = []
-            for n in range(1, (args.runs if fast else 1) + 1):
+            for n in range(1, (runs if fast else 1) + 1):
                 samples.append(one_recovery(stack, timeout))
-                print(f"run {n}: recovered in {samples[-1]['recovery_s']:.2f} s", flush=True)
+                print(f"single run {n}: recovered in {samples[-1]['recovery_s']:.2f} s", flush=True)
         finally:
             stack.stop()
-    profile = "fast" if fast else "default"
-    print(f"profile: {profile}" + ("" if fast else f" (detection window {window:.0f} s)"))
-    figures = report(samples, goals)
+    if not fast:
+        print(f"profile: default (detection window {window:.0f} s)")
+    return samples, goals
+
+
+def partition_runs(runs: int) -> list[dict[str, float]]:
+    """Scenario 5, `runs` cuts and mends on one stack."""
+    from chaos.test_network_partition import PLAYBOOK as FAILOVER
+    from chaos.test_network_partition import TOKEN as PARTITION_TOKEN
+    from chaos.test_network_partition import partition_once, primary_behind_link
+    from integration.launcher import launched
+    from support.faults import isolated_host
+
+    samples = []
+    with (
+        tempfile.TemporaryDirectory(prefix="recovery-bench-") as tmp,
+        isolated_host() as host,
+        launched(Path(tmp), PARTITION_TOKEN, ["--fast"]) as stack,
+        primary_behind_link(stack, host) as partition,
+    ):
+        for n in range(1, runs + 1):
+            allow_at = guardrails_allow_at(stack.root, partition.runs(0.0), FAILOVER)
+            time.sleep(max(0.0, allow_at - time.time()))
+            measured = partition_once(partition)
+            samples.append({"recovery_s": measured.recovery, "orders_s": measured.orders,
+                            "switch_back_s": measured.switch_back})  # fmt: skip
+            print(f"partition run {n}: orders via the secondary in {measured.orders:.2f} s, "
+                  f"recovered (run {measured.run['status']}) in {measured.recovery:.2f} s, "
+                  f"switched back in {measured.switch_back:.2f} s", flush=True)  # fmt: skip
+    return samples
+
+
+def complete_runs(runs: int) -> list[dict[str, float]]:
+    """Scenario 3, `runs` drills, each on a root of its own."""
+    from chaos.test_complete_failure import drill
+
+    samples = []
+    for n in range(1, runs + 1):
+        with tempfile.TemporaryDirectory(prefix="recovery-bench-") as tmp:
+            outcome = drill(Path(tmp))
+        ok = outcome.marks == ["ran"] and outcome.runs == 1 and len(outcome.sent_of_waiting()) == 1
+        if not ok:
+            raise SystemExit(f"complete failure run {n}: something lost or run twice: {outcome}")
+        samples.append({"recovery_s": outcome.recovery, "data_lost": outcome.orders_lost})
+        print(f"complete run {n}: recovered in {outcome.recovery:.2f} s", flush=True)
+    return samples
+
+
+# scenario → (its goal on the fast profile, the plan's RTO for its service's
+# priority, the plan's RPO where data is involved). Every service broken here
+# is critical (ServiceUnavailable), and the orders are critical data.
+PLAN = {
+    "single": (10.0, 300.0, None),
+    "partition": (20.0, 300.0, None),
+    "partition switch-back": (None, 300.0, None),
+    "complete": (60.0, 300.0, 60.0),
+}
+
+
+def table(rows: dict[str, list[dict[str, float]]]) -> dict[str, dict[str, Any]]:
+    """Median and max recovery per scenario, beside its goal, RTO and RPO."""
+    print(f"\n{'scenario':<22}{'runs':>5}{'median s':>10}{'max s':>9}{'goal s':>8}"
+          f"{'plan RTO s':>12}{'data lost':>11}{'plan RPO s':>12}")  # fmt: skip
+    figures: dict[str, dict[str, Any]] = {}
+    for name, samples in rows.items():
+        key = "switch_back_s" if name.endswith("switch-back") else "recovery_s"
+        values = [s[key] for s in samples]
+        goal, rto, rpo = PLAN[name]
+        lost = max((s["data_lost"] for s in samples), default=None) if rpo else None
+        figures[name] = {"runs": len(values), "median_s": statistics.median(values),
+                         "max_s": max(values), "goal_s": goal, "rto_s": rto,
+                         "data_lost": lost, "rpo_s": rpo}  # fmt: skip
+        met = "" if goal is None else (" met" if figures[name]["median_s"] <= goal else " MISSED")
+        print(f"{name:<22}{len(values):>5}{statistics.median(values):>10.2f}{max(values):>9.2f}"
+              f"{'-' if goal is None else f'{goal:g}':>8}{rto:>12g}"
+              f"{'-' if lost is None else f'{lost:g} orders':>11}"
+              f"{'-' if rpo is None else f'{rpo:g}':>12}{met}")  # fmt: skip
+    return figures
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--scenarios", default="single,partition,complete", help="comma-separated, in order"
+    )
+    parser.add_argument("--runs", type=int, default=10, help="runs of single and partition")
+    parser.add_argument("--complete-runs", type=int, default=3, help="complete-failure drills")
+    parser.add_argument(
+        "--default-profile",
+        action="store_true",
+        help="single only: one recovery on the plan's windows instead (about four minutes)",
+    )
+    args = parser.parse_args()
+    chosen = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    if unknown := [s for s in chosen if s not in ("single", "partition", "complete")]:
+        parser.error(f"--scenarios: unknown {', '.join(unknown)} (single, partition, complete)")
+    fast = not args.default_profile
+    rows: dict[str, list[dict[str, float]]] = {}
+    body: dict[str, Any] = {"profile": "fast" if fast else "default"}
+    if "single" in chosen:
+        samples, goals = single_runs(args.runs, fast)
+        rows["single"] = samples
+        print(f"\nsingle (kill -9 the demo), profile {body['profile']}:")
+        body["single"] = {"goals": goals, "figures": report(samples, goals), "runs": samples}
+    if fast and "partition" in chosen:
+        from support.faults import FaultUnavailable
+
+        try:
+            rows["partition"] = rows["partition switch-back"] = partition_runs(args.runs)
+        except FaultUnavailable as exc:
+            print(f"partition: skipped, network namespaces are not allowed here: {exc}")
+    if fast and "complete" in chosen:
+        rows["complete"] = complete_runs(args.complete_runs)
+    body["table"] = table(rows)
+    body.update(runs=rows, load_average=os.getloadavg(), cpus=os.cpu_count())
     results = ROOT / "bench" / "results"
     results.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    out = results / f"recovery_time-{profile}-{stamp}.json"
-    body = {"profile": profile, "goals": goals, "figures": figures, "runs": samples,
-            "load_average": os.getloadavg(), "cpus": os.cpu_count()}  # fmt: skip
+    out = results / f"recovery_time-{body['profile']}-{stamp}.json"
     out.write_text(json.dumps(body, indent=2))
     print(f"\nwrote {out.relative_to(ROOT)}")
     return 0

@@ -26,6 +26,7 @@ from exporters.config import ConfigError, load_yaml
 from stack.ports import DEPENDENCY_INSTANCES, HOST, SERVICES, StackError
 
 REPO = Path(__file__).resolve().parent.parent
+DEFAULT_WEBHOOK_CONFIG = REPO / "alert_webhook" / "webhook.yml"
 
 # The fast profile's guardrail windows. The plan's (a 2 minute cooldown, 3
 # restarts an hour) would let a person watch one recovery and then block the
@@ -227,7 +228,7 @@ def render_webhook(
     operators: Mapping[str, str],
     remediation: Mapping[str, Any] | None = None,
     failover: Mapping[str, Any] | None = None,
-    source: Path = REPO / "alert_webhook" / "webhook.yml",
+    source: Path = DEFAULT_WEBHOOK_CONFIG,
 ) -> Path:
     """webhook.yml with its ports rewritten, `operators` (name → password hash)
     added to those it configures, `remediation` over its remediation settings,

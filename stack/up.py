@@ -110,14 +110,18 @@ def render_all(
     fast: bool = False,
     operators: Mapping[str, str] | None = None,
     playbooks: Path = DEFAULT_PLAYBOOK_FILE,
+    webhook_config: Path = render.DEFAULT_WEBHOOK_CONFIG,
 ) -> dict[str, Path]:
     """Every program's config for this run. `fast` (`make up FAST=1` and the
     integration tests): 1 s scrape, evaluation and probe intervals,
     `group_wait: 0s` and `group_interval: 1s`, every rule's `for` set to 0 s,
     and the playbooks' cooldowns and windows cut to seconds. `operators`
     (name → password hash) are added to the webhook's; `playbooks` is the
-    playbook file the webhook runs."""
+    playbook file the webhook runs; `webhook_config` the webhook settings its
+    copy is made from (your own channels and providers, say)."""
     run = layout.run
+    if not webhook_config.is_file():
+        raise StackError([f"{webhook_config}: file not found"], exit_code=2)
     if fast:
         rule_files = render.render_rules(run / "rules", for_override="0s")
     else:
@@ -134,6 +138,7 @@ def render_all(
             operators or {},
             remediation,
             render.dependency_failover(layout.dependency, ports, fast),
+            webhook_config,
         ),  # fmt: skip
         "probes": render.render_probes(run, ports, fast=fast),
         "dependency": render.render_dependency(layout.dependency, ports),
@@ -248,6 +253,7 @@ def up(
     out: IO[str] = sys.stdout,
     fast: bool = False,
     playbooks: Path = DEFAULT_PLAYBOOK_FILE,
+    webhook_config: Path = render.DEFAULT_WEBHOOK_CONFIG,
 ) -> int:
     ports = ports_from_env(env)
     try:
@@ -261,8 +267,9 @@ def up(
         binaries = find_binaries(env)
         token = env.get(TOKEN_ENV) or secrets.token_urlsafe(32)
         configs = render_all(
-            layout, ports, token, fast=fast, operators=local_operator(layout), playbooks=playbooks
-        )
+            layout, ports, token, fast=fast, operators=local_operator(layout),
+            playbooks=playbooks, webhook_config=webhook_config,
+        )  # fmt: skip
         # supervisord's XML-RPC login, new each run: stack ctl reads it from the
         # config, the webhook (which restarts the demo) from its program's environment.
         login = Login.new()
@@ -346,6 +353,13 @@ def main(argv: list[str] | None = None) -> int:
         default=DEFAULT_PLAYBOOK_FILE,
         help="the remediation playbook file the webhook runs (default: the shipped one)",
     )
+    commands.choices["up"].add_argument(
+        "--webhook-config",
+        type=Path,
+        default=render.DEFAULT_WEBHOOK_CONFIG,
+        help="the webhook settings its copy is made from, e.g. with your own channels "
+        "(default: alert_webhook/webhook.yml)",
+    )
     commands.choices["ctl"].add_argument(
         "args", nargs=argparse.REMAINDER, help="supervisorctl's own arguments"
     )
@@ -355,7 +369,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "ctl":
             return ctl(Layout(root), args.args)
-        return up(root, os.environ, fast=args.fast, playbooks=args.playbooks)
+        return up(
+            root, os.environ, fast=args.fast, playbooks=args.playbooks,
+            webhook_config=args.webhook_config,
+        )  # fmt: skip
     except StackError as exc:
         for problem in exc.problems:
             print(f"{prefix}: {problem}", file=sys.stderr)

@@ -82,6 +82,30 @@ def test_a_bad_playbook_file_stops_either_profile_before_anything_starts(tmp_pat
         assert (error.value.exit_code, error.value.problems) == (2, [f"{missing}: file not found"])
 
 
+def test_a_webhook_config_of_ones_own_keeps_its_channels_and_gets_the_stacks_settings(
+    tmp_path: Path,
+) -> None:
+    layout = Layout(tmp_path)
+    layout.make()
+    own = yaml.safe_load((REPO / "alert_webhook" / "webhook.yml").read_text())
+    own["channels"]["webhook"]["providers"] = [{"name": "chat", "url": "http://127.0.0.1:1/h"}]
+    source = tmp_path / "mine.yml"
+    source.write_text(yaml.safe_dump(own))
+    configs = render_all(layout, PORTS, "t", fast=True, webhook_config=source)
+    settings = load_settings(configs["webhook"], {})
+    assert [p.name for p in settings.channels.webhook.providers] == ["chat"]
+    assert settings.remediation.enabled and "dependency" in settings.failover.services
+
+
+def test_a_missing_webhook_config_stops_the_stack_naming_it(tmp_path: Path) -> None:
+    layout = Layout(tmp_path)
+    layout.make()
+    missing = tmp_path / "nowhere.yml"
+    with pytest.raises(StackError) as error:
+        render_all(layout, PORTS, "t", webhook_config=missing)
+    assert (error.value.exit_code, error.value.problems) == (2, [f"{missing}: file not found"])
+
+
 @pytest.mark.parametrize(
     ("args", "launch"), [([], "-m stack up"), (["FAST=1"], "-m stack up --fast")]
 )
