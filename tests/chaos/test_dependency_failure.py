@@ -106,7 +106,7 @@ def test_the_dependency_fails_over_along_its_chain_then_people_are_told(
         def runs(status: str) -> list[dict[str, Any]]:
             return [r for r in stack.remediations(PLAYBOOK, broken_at) if r["status"] == status]
 
-        wait_until(lambda: runs("failed"), 60, "the last failover to fail")
+        wait_until(lambda: bool(runs("failed")), 60, "the last failover to fail")
         last = runs("failed")[-1]
         [step] = last["steps"]
         assert step["status"] == "failed" and "no healthy backend" in step["detail"], step
