@@ -111,8 +111,11 @@ def test_a_missing_webhook_config_stops_the_stack_naming_it(tmp_path: Path) -> N
 )
 def test_make_up_fast_1_runs_the_fast_profile(args: list[str], launch: str) -> None:
     # -n: what make would run, without setting anything up.
+    # --no-print-directory: under `make test` this make is a sub-make, which would
+    # otherwise end its output with "Leaving directory".
     planned = subprocess.run(
-        ["make", "-n", "up", *args], cwd=REPO, capture_output=True, text=True, timeout=30
-    )
+        ["make", "--no-print-directory", "-n", "up", *args],
+        cwd=REPO, capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
     assert planned.returncode == 0, planned.stderr
     assert planned.stdout.splitlines()[-1].rstrip().endswith(launch)
