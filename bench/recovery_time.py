@@ -1,7 +1,7 @@
 """Benchmark recovery through the whole alert path, scenario by scenario, against
 the plan's RTO (and RPO where data is involved), on the fast profile.
 
-    .venv/bin/python bench/recovery_time.py [--scenarios single,partition,complete]
+    .venv/bin/python bench/recovery_time.py [--scenarios single,multi,partition,complete]
         [--runs 10] [--complete-runs 3] [--default-profile]
 
 - `single` (scenario 1's shape): kill -9 the demo, and time until it answers
@@ -17,6 +17,11 @@ the plan's RTO (and RPO where data is involved), on the fast profile.
   /api/remediations): that is the recovery time. The stack's own overhead is
   read from the recorded times: the run's `planned_at` (when the webhook
   received Alertmanager's POST) to its step's `started_at`.
+- `multi` (scenario 2): both business services (the demo and its worker)
+  killed with kill -9 at once, `--runs` times on one stack, as
+  tests/chaos/test_multi_service.py does it (its kill and its wait, reused):
+  timed until both were recovered by their own playbooks and answer. Each run
+  waits for both playbooks' guardrails first.
 - `partition` (scenario 5): the dependency's primary behind a link that is cut
   and mended, `--runs` times on one stack, as tests/chaos/test_network_partition.py
   does it (its helpers, reused): cut → orders placed through the secondary and
@@ -28,10 +33,10 @@ the plan's RTO (and RPO where data is involved), on the fast profile.
   launched again; the second launch's "up" → the waiting delivery delivered, the
   interrupted run recorded, the demo back; orders lost against the RPO.
 
-The other scenarios (multi-service, data corruption, resource starvation, the
-dependency chain) are not measured here yet: their chaos tests are other
-branches' work. Prints one table of every scenario run and writes JSON under
-bench/results/. Never part of the test suite.
+Data corruption (scenario 4), resource starvation (6) and the dependency chain
+(7) are not measured here yet; their chaos tests measure one run each. Prints
+one table of every scenario run and writes JSON under bench/results/. Never
+part of the test suite.
 """
 
 from __future__ import annotations
@@ -272,6 +277,35 @@ def partition_runs(runs: int) -> list[dict[str, float]]:
     return samples
 
 
+def multi_runs(runs: int) -> list[dict[str, float]]:
+    """Scenario 2, `runs` times on one stack: both business services killed with
+    kill -9 at once, timed until both were recovered by their own playbooks and
+    answer (tests/chaos/test_multi_service.py's kill and wait, reused)."""
+    from chaos.stack import TOKEN, ChaosStack, wait_recovered
+    from chaos.test_multi_service import BUSINESS
+    from integration.launcher import launched
+
+    samples = []
+    with (
+        tempfile.TemporaryDirectory(prefix="recovery-bench-") as tmp,
+        launched(Path(tmp), TOKEN, ["--fast"]) as up,
+    ):
+        stack = ChaosStack(Path(tmp), up.ports, up.token)
+        for n in range(1, runs + 1):
+            wait(lambda: all(stack.answers(s) for s in BUSINESS), 120, "both services answering")
+            allow_at = max(guardrails_allow_at(stack.root, stack.remediations(p), p)
+                           for p in BUSINESS.values())  # fmt: skip
+            time.sleep(max(0.0, allow_at - time.time()))
+            killed_at = time.time()
+            for service in BUSINESS:
+                stack.kill(service)
+            back = [wait_recovered(stack, playbook, service, killed_at)[1]
+                    for service, playbook in BUSINESS.items()]  # fmt: skip
+            samples.append({"recovery_s": max(back) - killed_at})
+            print(f"multi run {n}: both recovered in {samples[-1]['recovery_s']:.2f} s", flush=True)
+    return samples
+
+
 def complete_runs(runs: int) -> list[dict[str, float]]:
     """Scenario 3, `runs` drills, each on a root of its own."""
     from chaos.test_complete_failure import drill
@@ -293,10 +327,14 @@ def complete_runs(runs: int) -> list[dict[str, float]]:
 # is critical (ServiceUnavailable), and the orders are critical data.
 PLAN = {
     "single": (10.0, 300.0, None),
+    "multi": (20.0, 300.0, None),
     "partition": (20.0, 300.0, None),
     "partition switch-back": (None, 300.0, None),
     "complete": (60.0, 300.0, 60.0),
 }
+
+
+SCENARIOS = ("single", "multi", "partition", "complete")
 
 
 def table(rows: dict[str, list[dict[str, float]]]) -> dict[str, dict[str, Any]]:
@@ -323,9 +361,9 @@ def table(rows: dict[str, list[dict[str, float]]]) -> dict[str, dict[str, Any]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--scenarios", default="single,partition,complete", help="comma-separated, in order"
+        "--scenarios", default=",".join(SCENARIOS), help="comma-separated, in order"
     )
-    parser.add_argument("--runs", type=int, default=10, help="runs of single and partition")
+    parser.add_argument("--runs", type=int, default=10, help="runs of single, multi, partition")
     parser.add_argument("--complete-runs", type=int, default=3, help="complete-failure drills")
     parser.add_argument(
         "--default-profile",
@@ -334,8 +372,8 @@ def main() -> int:
     )
     args = parser.parse_args()
     chosen = [s.strip() for s in args.scenarios.split(",") if s.strip()]
-    if unknown := [s for s in chosen if s not in ("single", "partition", "complete")]:
-        parser.error(f"--scenarios: unknown {', '.join(unknown)} (single, partition, complete)")
+    if unknown := [s for s in chosen if s not in SCENARIOS]:
+        parser.error(f"--scenarios: unknown {', '.join(unknown)} ({', '.join(SCENARIOS)})")
     fast = not args.default_profile
     rows: dict[str, list[dict[str, float]]] = {}
     body: dict[str, Any] = {"profile": "fast" if fast else "default"}
@@ -344,6 +382,8 @@ def main() -> int:
         rows["single"] = samples
         print(f"\nsingle (kill -9 the demo), profile {body['profile']}:")
         body["single"] = {"goals": goals, "figures": report(samples, goals), "runs": samples}
+    if fast and "multi" in chosen:
+        rows["multi"] = multi_runs(args.runs)
     if fast and "partition" in chosen:
         from support.faults import FaultUnavailable
 
