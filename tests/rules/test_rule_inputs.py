@@ -27,6 +27,7 @@ Series = dict[str, list[dict[str, str]]]  # metric name → label sets of its sa
 # Where each input comes from, by name.
 SOURCES: dict[str, Callable[[str], bool]] = {
     "host": lambda n: n.startswith("node_"),
+    "process": lambda n: n.startswith("namedprocess_namegroup_"),
     "probe": lambda n: n.startswith(("probe_", "db_pool_", "backup_")) or n == "task_queue_depth",
     "app": lambda n: n.startswith("http_") or n == "task_queue_depth",
     "webhook": lambda n: n.startswith("alert_webhook_"),
@@ -101,6 +102,28 @@ def test_host_rules_read_the_system_exporters_names(tmp_path: Path) -> None:
         series = scrape(url)
     assert_published(inputs_of("host"), series, "exporters.system")
     _host_shapes(series, "exporters.system")
+
+
+def test_process_rules_read_the_system_exporters_group_names(tmp_path: Path) -> None:
+    """A configured process group (this test's own process) publishes what the
+    process alerts read, with the `groupname` and `memtype` labels they match on."""
+    pidfile = tmp_path / "self.pid"
+    pidfile.write_text(str(os.getpid()))
+    config = tmp_path / "system.yml"
+    groups = [{"name": "tests", "pidfile": str(pidfile)}]
+    config.write_text(yaml.safe_dump({"collectors": ["processes"], "process_groups": groups}))
+    port = free_port()
+    argv = python_module(
+        "exporters.system", "--listen", f"127.0.0.1:{port}", "--config", str(config)
+    )
+    url = f"http://127.0.0.1:{port}/metrics"
+    with running("system-exporter", argv, tmp_path, ready_url=url):
+        series = scrape(url)
+    wanted = inputs_of("process")
+    assert wanted >= {"namedprocess_namegroup_cpu_seconds_total"}
+    assert_published(wanted, series, "exporters.system")
+    memory = series["namedprocess_namegroup_memory_bytes"]
+    assert {"groupname": "tests", "memtype": "resident"} in memory
 
 
 def _probe_file(tmp_path: Path, port: int) -> Path:
