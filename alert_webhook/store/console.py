@@ -106,7 +106,7 @@ class Console:
     def __init__(self, tx: Transactions) -> None:
         self.tx = tx
 
-    def incidents(self, limit: int = 500) -> list[ServiceIncident]:
+    def incidents(self, limit: int = 2000) -> list[ServiceIncident]:
         """The newest `limit` alerts, grouped."""
         query = (
             select(
