@@ -54,6 +54,7 @@ def create_app(
     from alert_webhook.api import (
         alerts,
         auth,
+        console,
         guard,
         health,
         ids,
@@ -98,7 +99,7 @@ def create_app(
     guard.install(app, settings, listen_host)
     auth.install(app, settings, access)
     blueprints = (ingest.bp, health.bp, alerts.bp, incidents.bp, remediations.bp, dashboard.bp)
-    for blueprint in (*blueprints, login.bp):
+    for blueprint in (*blueprints, console.bp, login.bp):
         app.register_blueprint(blueprint)
     _json_errors(app)
     return app

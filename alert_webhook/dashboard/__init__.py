@@ -10,8 +10,11 @@ from flask import Blueprint, render_template
 
 from alert_webhook.api.auth import current_operator, page_viewer_required
 from alert_webhook.context import ctx
+from alert_webhook.dashboard import times
+from alert_webhook.dashboard.timeline import timeline
 from alert_webhook.safe_links import followable
 from alert_webhook.store import StoreUnavailable
+from alert_webhook.store.console import Console
 
 bp = Blueprint(
     "dashboard",
@@ -31,32 +34,49 @@ def utc(epoch: float | None) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-@bp.get("/")
-@page_viewer_required
-def index() -> Any:
+# Silence durations the console offers (minutes); the action takes 1..10080.
+SILENCE_CHOICES = ((30, "30 min"), (60, "1 h"), (240, "4 h"), (1440, "1 d"), (10080, "7 d"))
+
+
+def console_context() -> dict[str, Any]:
+    """Everything the console shows, read once; the page and `GET /api/console`
+    render the same fragment from it."""
     app = ctx()
+    now = app.clock()
     try:
         records = app.store.list_alerts(limit=200)
-        incidents = [i for i in app.store.incidents.list(limit=100) if i["closed_at"] is None]
-        messages = app.store.outbox.list(limit=100)
+        grouped = Console(app.store.tx).incidents()
+        messages = app.store.outbox.list(limit=500)
         runs = app.store.remediations.list(limit=50)
         store_ok = True
     except StoreUnavailable:
-        records, incidents, messages, runs, store_ok = [], [], [], [], False
-    firing = [r for r in records if r.status == "firing"]
+        records, grouped, messages, runs, store_ok = [], [], [], [], False
+    unconfigured = {
+        c.name: c.problem or "not configured" for c in app.channels.values() if not c.configured
+    }
     names = {r.id: r.alertname for r in records}
-    breakers = {name: b.state for name, b in app.breakers.items()}
-    return render_template(
-        "index.html",
-        records=records,
-        firing=firing,
-        store_ok=store_ok,
-        links=app.links,
-        incidents=incidents,
-        messages=messages,
-        runs=runs,
-        names=names,
-        channels=app.channels.values(),
-        breakers=breakers,
-        operator=current_operator(),
-    )
+    return {
+        "now": now,
+        "records": records,
+        "firing": [r for r in records if r.status == "firing"],
+        "store_ok": store_ok,
+        "links": app.links,
+        "incidents": [(i, timeline(i, messages, unconfigured)) for i in grouped],
+        "messages": messages[:100],
+        "runs": runs,
+        "names": names,
+        "channels": app.channels.values(),
+        "breakers": {name: b.state for name, b in app.breakers.items()},
+        "operator": current_operator(),
+        "silence_choices": SILENCE_CHOICES,
+        "ago": times.ago,
+        "duration": times.duration,
+        "deadline": times.deadline,
+        "iso": times.iso,
+    }
+
+
+@bp.get("/")
+@page_viewer_required
+def index() -> Any:
+    return render_template("index.html", **console_context())

@@ -19,7 +19,7 @@ from alert_webhook.metrics import create_metrics
 
 TOKEN = {"ALERT_WEBHOOK_TOKEN": "t", **SECRET_KEY}
 AUTH = {"Authorization": "Bearer t"}
-READS = ("/api/alerts", "/api/incidents", "/api/deliveries")
+READS = ("/api/alerts", "/api/incidents", "/api/deliveries", "/api/console")
 
 
 def _incident(store) -> dict:

@@ -1,0 +1,42 @@
+"""Times on the console, computed server-side from the app clock so the page
+reads without JavaScript: "5 min ago", "in 1 h 20 min", "42 s"."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def duration(seconds: float) -> str:
+    """A span in its two largest units: 42 s, 5 min, 1 h 20 min, 2 d 3 h."""
+    whole = int(max(seconds, 0))
+    if whole < 60:
+        return f"{whole} s"
+    minutes, hours, days = whole // 60, whole // 3600, whole // 86400
+    if hours == 0:
+        return f"{minutes} min"
+    if days == 0:
+        rest = minutes % 60
+        return f"{hours} h {rest} min" if rest else f"{hours} h"
+    rest = hours % 24
+    return f"{days} d {rest} h" if rest else f"{days} d"
+
+
+def ago(epoch: float, now: float) -> str:
+    """How long ago `epoch` was; a time in the future says so."""
+    if epoch > now:
+        return f"in {duration(epoch - now)}"
+    return f"{duration(now - epoch)} ago"
+
+
+def deadline(deadline_at: float | None, now: float) -> str:
+    """The response deadline as a countdown; a critical one is due at once."""
+    if deadline_at is None:
+        return ""
+    if deadline_at <= now:
+        return f"overdue by {duration(now - deadline_at)}" if now > deadline_at else "respond now"
+    return f"respond within {duration(deadline_at - now)}"
+
+
+def iso(epoch: float) -> str:
+    """The exact UTC time for a <time datetime> attribute."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

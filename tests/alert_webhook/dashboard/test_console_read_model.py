@@ -1,0 +1,77 @@
+"""store/console.py: one incident per failing service, root first, firing above
+resolved; dashboard/times.py: relative times and deadline countdowns."""
+
+from __future__ import annotations
+
+import json
+
+from webhook_support import RECORDING, make_alert, make_notification
+
+from alert_webhook.dashboard.times import ago, deadline, duration, iso
+from alert_webhook.payload import parse_notification
+from alert_webhook.store import SqlStore
+from alert_webhook.store.console import Console
+
+
+def _receive(store: SqlStore, *alerts, at: float = 100.0) -> None:
+    body = json.dumps(make_notification(*alerts)).encode()
+    store.record_notification(parse_notification(body), body, at, RECORDING)
+
+
+def _names(store: SqlStore) -> list[tuple[str, list[str]]]:
+    return [(i.service, [a.alertname for a in i.alerts]) for i in Console(store.tx).incidents()]
+
+
+def test_alerts_of_one_service_are_one_incident_with_the_inhibiting_alert_first(any_store) -> None:
+    _receive(
+        any_store,
+        make_alert("e", "firing", "critical", "ErrorBudgetBurn", service="api"),
+        make_alert("u", "firing", "high", "ServiceUnavailable", service="api", instance="api:8080"),
+        make_alert("s", "firing", "medium", "ApiResponseTimeHigh", service="api"),
+    )
+    (incident,) = Console(any_store.tx).incidents()
+    assert incident.service == "api"
+    assert [a.alertname for a in incident.alerts] == [
+        "ServiceUnavailable",
+        "ErrorBudgetBurn",
+        "ApiResponseTimeHigh",
+    ]
+    assert incident.instance == "api:8080" and incident.firing
+
+
+def test_without_an_inhibiting_alert_the_most_severe_is_the_root(any_store) -> None:
+    _receive(
+        any_store,
+        make_alert("l", "firing", "low", "DiskFilling", job="db"),
+        make_alert("h", "firing", "high", "ErrorRateHigh", job="db"),
+    )
+    assert _names(any_store) == [("db", ["ErrorRateHigh", "DiskFilling"])]
+
+
+def test_firing_by_severity_then_age_and_resolved_below(any_store) -> None:
+    _receive(any_store, make_alert("old", "firing", "high", "A", service="old"), at=100.0)
+    _receive(any_store, make_alert("new", "firing", "high", "B", service="new"), at=200.0)
+    _receive(any_store, make_alert("crit", "firing", "critical", "C", service="crit"), at=300.0)
+    _receive(any_store, make_alert("gone", "firing", "critical", "D", service="gone"), at=50.0)
+    _receive(any_store, make_alert("gone", "resolved", "critical", "D", service="gone"), at=400.0)
+    incidents = Console(any_store.tx).incidents()
+    assert [i.service for i in incidents] == ["crit", "old", "new", "gone"]
+    assert [i.firing for i in incidents] == [True, True, True, False]
+    assert incidents[-1].resolved_at == 400.0 and incidents[-1].started_at == 50.0
+
+
+def test_the_deadline_comes_from_the_incident_row(any_store) -> None:
+    _receive(any_store, make_alert("h", severity="high", service="api"), at=100.0)
+    (incident,) = Console(any_store.tx).incidents()
+    assert incident.root.deadline_at == 100.0 + 3600
+    assert deadline(incident.root.deadline_at, 100.0) == "respond within 1 h"
+    assert deadline(incident.root.deadline_at, 100.0 + 3600 + 300) == "overdue by 5 min"
+
+
+def test_relative_times_and_durations() -> None:
+    assert ago(1000.0 - 300, 1000.0) == "5 min ago"
+    assert ago(1000.0 + 42, 1000.0) == "in 42 s"
+    assert duration(3600 + 20 * 60) == "1 h 20 min"
+    assert duration(2 * 86400 + 3 * 3600) == "2 d 3 h"
+    assert deadline(500.0, 500.0) == "respond now" and deadline(None, 1.0) == ""
+    assert iso(0.0) == "1970-01-01T00:00:00Z"
