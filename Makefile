@@ -36,7 +36,7 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy exporters alert_webhook demo stack
 
 bench: setup-test
-	@set -e; for script in bench/*.py; do echo "== $$script"; $(PY) $$script; done
+	@set -e; for script in bench/[!_]*.py; do echo "== $$script"; $(PY) $$script; done
 
 setup: system-deps $(STAMP)
 setup-test: system-deps-test $(STAMP)

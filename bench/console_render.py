@@ -17,15 +17,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
 sys.path.insert(0, str(ROOT))
+
+from _timing import summary, timed, write_result  # noqa: E402
 
 from alert_webhook import create_app  # noqa: E402
 from alert_webhook.metrics import create_metrics  # noqa: E402
@@ -86,15 +86,6 @@ def fill(store, alert_count: int, delivery_count: int) -> None:
         conn.execute(deliveries.insert(), rows)
 
 
-def timed(fn, times: int) -> list[float]:
-    taken = []
-    for _ in range(times):
-        start = time.perf_counter()
-        fn()
-        taken.append((time.perf_counter() - start) * 1000)
-    return taken
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--alerts", type=int, default=1000)
@@ -123,7 +114,7 @@ def main() -> None:
     result = {
         "alerts": args.alerts, "deliveries": args.deliveries, "renders": args.renders,
         "polls": args.polls, "interval_s": args.interval, "page_bytes": len(page.data),
-        "render_ms": _stats(renders), "poll_statuses": sorted(statuses),
+        "render_ms": summary(renders), "poll_statuses": sorted(statuses),
         "poll_cpu_ms": cpu_per_poll_ms, "cpu_ms_per_s_per_page": cpu_per_poll_ms / args.interval,
         "goals": {"render_ms": 200, "cpu_ms_per_s_per_page": 5},
     }  # fmt: skip
@@ -135,16 +126,8 @@ def main() -> None:
     print(f"{poll}   statuses {sorted(statuses)}")
     print(f"{'CPU per s per open page':28} {result['cpu_ms_per_s_per_page']:>10.2f} ms/s"
           f" (poll every {args.interval:g} s)")  # fmt: skip
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"console_render-{int(time.time())}.json"
-    out.write_text(json.dumps(result, indent=2))
+    out = write_result("console_render", result)
     print(f"written {out.relative_to(ROOT)}")
-
-
-def _stats(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    return {"median": statistics.median(ordered), "p90": ordered[int(len(ordered) * 0.9) - 1],
-            "max": ordered[-1]}  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -21,18 +21,17 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import statistics
 import sys
 import tempfile
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, generate_latest
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
 sys.path.insert(0, str(ROOT))
+
+from _timing import summary, timed, write_result  # noqa: E402
 
 from alert_webhook.metrics import ImprovementCollector  # noqa: E402
 from alert_webhook.store import open_store  # noqa: E402
@@ -114,15 +113,6 @@ def fill(store, incident_count: int, run_count: int, days: float, rng: random.Ra
             conn.execute(remediation_steps.insert(), steps)
 
 
-def timed(fn, times: int) -> list[float]:
-    taken = []
-    for _ in range(times):
-        start = time.perf_counter()
-        fn()
-        taken.append((time.perf_counter() - start) * 1000)
-    return taken
-
-
 def query_plans(store) -> dict[str, list[str]]:
     """SQLite's plan for each statement on the recent stretch: indexes used, scans."""
     statements, plans = store.recovery._statements, {}
@@ -157,8 +147,8 @@ def main() -> None:
         store.dispose()
     result = {
         "runs": args.runs, "incidents": args.incidents, "days": args.days, "scrapes": args.scrapes,
-        "series": series, "first_read_ms": first[0], "store_read_ms": _stats(read),
-        "exposition_ms": _stats(exposed),
+        "series": series, "first_read_ms": first[0], "store_read_ms": summary(read),
+        "exposition_ms": summary(exposed),
         "query_plans": plans,
     }  # fmt: skip
     print(f"{args.runs} runs, {args.incidents} incidents over {args.days:g} days, {series} series,"
@@ -170,16 +160,8 @@ def main() -> None:
     print(f"{'first read (all history)':24} {first[0]:>10.2f}")
     for name, plan in plans.items():
         print(f"{name}: " + " | ".join(plan))
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"improvement_scrape-{int(time.time())}.json"
-    out.write_text(json.dumps(result, indent=2))
+    out = write_result("improvement_scrape", result)
     print(f"written {out.relative_to(ROOT)}")
-
-
-def _stats(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    return {"median": statistics.median(ordered), "p90": ordered[int(len(ordered) * 0.9) - 1],
-            "max": ordered[-1]}  # fmt: skip
 
 
 if __name__ == "__main__":
