@@ -4,13 +4,18 @@ resolved; dashboard/times.py: relative times and deadline countdowns."""
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
+import yaml
 from webhook_support import RECORDING, make_alert, make_notification
 
 from alert_webhook.dashboard.times import ago, deadline, duration, iso
 from alert_webhook.payload import parse_notification
 from alert_webhook.store import SqlStore
-from alert_webhook.store.console import Console
+from alert_webhook.store.console import INHIBITING_ALERTS, Console
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _receive(store: SqlStore, *alerts, at: float = 100.0) -> None:
@@ -75,3 +80,17 @@ def test_relative_times_and_durations() -> None:
     assert duration(2 * 86400 + 3 * 3600) == "2 d 3 h"
     assert deadline(500.0, 500.0) == "respond now" and deadline(None, 1.0) == ""
     assert iso(0.0) == "1970-01-01T00:00:00Z"
+
+
+def test_the_root_alerts_are_the_ones_alertmanager_inhibits_with() -> None:
+    # The console copies the inhibit rules' service-level sources; a rule added or
+    # renamed in alertmanager.yml without the console would put a symptom first.
+    config = yaml.safe_load((ROOT / "alertmanager" / "alertmanager.yml").read_text())
+    sources = {
+        name
+        for rule in config["inhibit_rules"]
+        for matcher in rule["source_matchers"]
+        if (named := re.fullmatch(r'alertname=~?"([^"]+)"', matcher))
+        for name in named.group(1).split("|")
+    }
+    assert sources == INHIBITING_ALERTS
