@@ -3,6 +3,7 @@ and held to what `docker compose up` needs to start the stack safely."""
 
 from __future__ import annotations
 
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -68,3 +69,11 @@ def test_grafana_mounts_its_provisioning_read_only() -> None:
         (ROOT / "grafana/provisioning/dashboards/recovery-stack.yml").read_text()
     )
     assert provider["providers"][0]["options"]["path"] == "/var/lib/grafana/dashboards"
+
+
+def test_grafanas_image_is_the_release_the_dashboard_types_target() -> None:
+    # The SDK's version is "<build>!<grafana version>": the schema it writes is that
+    # Grafana's, so an older image could misread the dashboards.
+    targeted = metadata.version("grafana-foundation-sdk").partition("!")[2]
+    image_tag = SERVICES["grafana"]["image"].rpartition(":")[2]
+    assert image_tag.split(".")[:2] == targeted.split(".")[:2], (image_tag, targeted)
