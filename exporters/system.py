@@ -10,6 +10,10 @@ What a platform lacks is left out, never published as zero.
 
     python -m exporters.system --listen 127.0.0.1:9101 [--config system.yml]
         [--collector.textfile.directory DIR]
+        [--path.procfs /host/proc --path.sysfs /host/sys --path.rootfs /host/root]
+
+The --path flags are node_exporter's: in a container that watches its host, they
+name where the host's /proc, /sys and / are mounted.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import partial
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import psutil
 from prometheus_client import CollectorRegistry
@@ -156,13 +161,21 @@ def load_config(path: Path | None) -> SystemConfig:
     return config
 
 
-def build_registry(config: SystemConfig) -> CollectorRegistry:
+def build_registry(config: SystemConfig, host: Host | None = None) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(SystemCollector(config))
+    registry.register(SystemCollector(config, host))
     return registry
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def host_from_args(args: argparse.Namespace, ps: Any = psutil) -> Host:
+    """The machine the flags name; psutil is pointed at the same /proc, since its
+    PROCFS_PATH is how psutil itself is told."""
+    if args.procfs != Path("/proc"):
+        ps.PROCFS_PATH = str(args.procfs)
+    return Host(ps=ps, proc_root=args.procfs, sys_root=args.sysfs, root_fs=args.rootfs)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m exporters.system", description=__doc__.split("\n")[0]
     )
@@ -174,8 +187,20 @@ def main(argv: Sequence[str] | None = None) -> None:
         type=Path,
         help="publish the *.prom files of this directory (node_exporter's flag)",
     )
+    for name, default in (("procfs", "/proc"), ("sysfs", "/sys"), ("rootfs", "/")):
+        parser.add_argument(
+            f"--path.{name}",
+            dest=name,
+            type=Path,
+            default=Path(default),
+            help=f"where the watched host's {default} is mounted (node_exporter's flag)",
+        )
     parser.add_argument("--log-level", default="INFO")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -185,7 +210,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         exit_on_config_error(exc)
     if args.textfile_directory is not None:
         config = config.model_copy(update={"textfile_directory": args.textfile_directory})
-    serve_forever(build_registry(config), args.listen)
+    serve_forever(build_registry(config, host_from_args(args)), args.listen)
 
 
 if __name__ == "__main__":

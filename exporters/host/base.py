@@ -39,6 +39,9 @@ class Host:
     ps: ModuleType | Any = psutil
     proc_root: Path = Path("/proc")
     sys_root: Path = Path("/sys")
+    # Where the host's / is mounted (node_exporter's --path.rootfs): not "/" in a
+    # container that watches the host; its filesystems are then measured there.
+    root_fs: Path = Path("/")
     wall: Callable[[], float] = time.time
     statvfs: Callable[[str], Any] | None = getattr(os, "statvfs", None)
     adjtimex: Callable[[], Timex] | None = field(default_factory=libc_adjtimex)

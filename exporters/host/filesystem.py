@@ -5,17 +5,23 @@ and inodes. Where there is no statvfs (Windows), psutil's disk_usage gives the
 bytes and no inodes are published. A statvfs on a hung mount (an unreachable NFS
 server) blocks this collector only: the exporter's per-collector timeout reports
 it failed and serves the rest of the scrape.
+
+Under a host root (`--path.rootfs`, an exporter in a container watching its host)
+the mounts are PID 1's, the host's own (the exporter's are the container's), each
+measured through the root and named as the host names it, as node_exporter does.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
-from typing import Any
+from pathlib import Path
+from typing import Any, NamedTuple
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from exporters.host.base import HostContext
+from exporters.host.base import HostContext, read_required
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +36,41 @@ FAMILIES = (
 )
 
 
+class Mount(NamedTuple):
+    device: str
+    mountpoint: str  # as the host names it
+    fstype: str
+    opts: str
+
+
+def _unescape(field: str) -> str:
+    r"""The kernel writes space, tab, newline and backslash in a mount table as \ooo."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
+def mounts(c: HostContext) -> list[Mount]:
+    """The mounted filesystems: psutil's on the exporter's own machine, PID 1's
+    mount table under a host root."""
+    if c.host.root_fs == Path("/"):
+        return [
+            Mount(p.device, p.mountpoint, p.fstype, p.opts)
+            for p in c.host.ps.disk_partitions(all=True)
+        ]
+    table = read_required(c.host.proc_root / "1" / "mounts")
+    fields = (line.split() for line in table.splitlines())
+    return [Mount(*(_unescape(f) for f in row[:4])) for row in fields if len(row) >= 4]
+
+
+def _through_root(c: HostContext, mountpoint: str) -> str:
+    """Where this process reaches the host's `mountpoint`."""
+    if c.host.root_fs == Path("/"):
+        return mountpoint
+    return str(c.host.root_fs / mountpoint.lstrip("/"))
+
+
 def _usage(c: HostContext, mountpoint: str) -> dict[str, float]:
     if c.host.statvfs is not None:
-        st: Any = c.host.statvfs(mountpoint)
+        st: Any = c.host.statvfs(_through_root(c, mountpoint))
         return {
             "size_bytes": st.f_blocks * st.f_bsize,
             "free_bytes": st.f_bfree * st.f_bsize,
@@ -40,7 +78,7 @@ def _usage(c: HostContext, mountpoint: str) -> dict[str, float]:
             "files": st.f_files,
             "files_free": st.f_ffree,
         }
-    usage = c.host.ps.disk_usage(mountpoint)
+    usage = c.host.ps.disk_usage(_through_root(c, mountpoint))
     # psutil's `free` is what non-root users may use (f_bavail); node_exporter's
     # free_bytes counts the reserved blocks too, i.e. total - used.
     return {
@@ -57,7 +95,7 @@ def collect_filesystem(c: HostContext) -> Iterator[Metric]:
         for name, doc in FAMILIES
     }
     seen: set[str] = set()
-    for part in c.host.ps.disk_partitions(all=True):
+    for part in mounts(c):
         if part.mountpoint in seen or c.mount_exclude.search(part.mountpoint):
             continue
         if c.fstype_exclude.search(part.fstype):

@@ -8,6 +8,7 @@ import threading
 from collections import namedtuple
 from types import SimpleNamespace
 
+import pytest
 from prometheus_client import CollectorRegistry
 
 from exporters.host.base import Host
@@ -142,3 +143,36 @@ def test_the_real_statvfs_sees_this_hosts_root():
     )
     labels = {"device": "/dev/x", "fstype": "ext4", "mountpoint": "/"}
     assert reg.get_sample_value("node_filesystem_files", labels) == real.f_files
+
+
+def test_under_a_host_root_the_hosts_mounts_are_measured_and_named_as_the_host_sees_them(
+    tmp_path,
+):
+    # In a container with the host's / at /host/root and its /proc at /host/proc,
+    # PID 1's mount table is the host's (ours is the container's), and each
+    # mount is reached through the host root.
+    proc = tmp_path / "proc"
+    (proc / "1").mkdir(parents=True)
+    (proc / "1" / "mounts").write_text(
+        "/dev/vda / ext4 rw,relatime 0 0\n"
+        "proc /proc proc rw,nosuid 0 0\n"
+        "nas:/backups /mnt/my\\040backups nfs4 ro,vers=4.2 0 0\n"
+    )
+    seen: list[str] = []
+
+    def statvfs_at(path: str) -> StatVFS:
+        seen.append(path)
+        return StatVFS(4096, 4096, 1000, 300, 250, 5000, 4000)
+
+    ps = SimpleNamespace(disk_partitions=lambda all: pytest.fail("the container's own mounts"))
+    host = Host(ps=ps, statvfs=statvfs_at, proc_root=proc, root_fs=tmp_path / "root")
+    reg = registry(
+        SystemCollector(SystemConfig(collectors=["filesystem"]), host=host, spawn=lambda t: t())
+    )
+    assert reg.get_sample_value("node_filesystem_size_bytes", ROOT) == 1000 * 4096
+    spaced = {**NFS, "mountpoint": "/mnt/my backups"}
+    assert reg.get_sample_value("node_filesystem_readonly", spaced) == 1
+    assert (
+        reg.get_sample_value("node_filesystem_size_bytes", {**ROOT, "mountpoint": "/proc"}) is None
+    )
+    assert set(seen) == {str(tmp_path / "root"), str(tmp_path / "root" / "mnt/my backups")}

@@ -19,7 +19,7 @@ from prometheus_client import CollectorRegistry
 from support.procs import free_port, python_module, running
 
 from exporters.host.base import Host
-from exporters.system import SystemCollector, SystemConfig
+from exporters.system import SystemCollector, SystemConfig, host_from_args, parse_args
 
 CpuTimes = namedtuple("CpuTimes", "user nice system idle iowait irq softirq steal guest guest_nice")
 MacCpuTimes = namedtuple("MacCpuTimes", "user nice system idle")
@@ -248,3 +248,23 @@ def test_build_info_names_our_version_python_and_psutil(proc_root):
     assert labels["pythonversion"] == platform.python_version()
     assert labels["psutilversion"] == psutil.__version__
     assert labels["version"] not in ("", "unknown")  # the installed recovery-stack package
+
+
+def test_the_path_flags_point_the_collectors_at_the_hosts_trees():
+    # node_exporter's flags: a containerised exporter reads the host through its mounts.
+    args = parse_args(
+        ["--path.procfs=/host/proc", "--path.sysfs=/host/sys", "--path.rootfs=/host/root"]
+    )
+    ps = SimpleNamespace(PROCFS_PATH="/proc")
+    host = host_from_args(args, ps)
+    assert (host.proc_root, host.sys_root, host.root_fs) == (
+        Path("/host/proc"), Path("/host/sys"), Path("/host/root"),
+    )  # fmt: skip
+    assert ps.PROCFS_PATH == "/host/proc", "psutil reads the host's /proc too"
+
+
+def test_without_path_flags_the_exporter_reads_its_own_machine():
+    ps = SimpleNamespace(PROCFS_PATH="/proc")
+    host = host_from_args(parse_args([]), ps)
+    assert (host.proc_root, host.sys_root, host.root_fs) == (Path("/proc"), Path("/sys"), Path("/"))
+    assert ps.PROCFS_PATH == "/proc"

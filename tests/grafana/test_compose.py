@@ -3,6 +3,7 @@ and held to what `docker compose up` needs to start the stack safely."""
 
 from __future__ import annotations
 
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -68,3 +69,36 @@ def test_grafana_mounts_its_provisioning_read_only() -> None:
         (ROOT / "grafana/provisioning/dashboards/recovery-stack.yml").read_text()
     )
     assert provider["providers"][0]["options"]["path"] == "/var/lib/grafana/dashboards"
+
+
+def test_grafanas_image_is_the_release_the_dashboard_types_target() -> None:
+    # The SDK's version is "<build>!<grafana version>": the schema it writes is that
+    # Grafana's, so an older image could misread the dashboards.
+    targeted = metadata.version("grafana-foundation-sdk").partition("!")[2]
+    image_tag = SERVICES["grafana"]["image"].rpartition(":")[2]
+    assert image_tag.split(".")[:2] == targeted.split(".")[:2], (image_tag, targeted)
+
+
+def test_the_system_exporter_reads_the_hosts_trees_read_only() -> None:
+    # Without them the disk alerts would judge the container's root, not the host's
+    # disks; each mount is read-only, and each flag names where its tree is.
+    exporter = SERVICES["system-exporter"]
+    mounts = {v.split(":")[1]: v for v in exporter["volumes"]}
+    assert mounts["/host/proc"] == "/proc:/host/proc:ro"
+    assert mounts["/host/sys"] == "/sys:/host/sys:ro"
+    assert mounts["/host/root"].startswith("/:/host/root:ro")
+    assert {
+        "--path.procfs=/host/proc",
+        "--path.sysfs=/host/sys",
+        "--path.rootfs=/host/root",
+    } <= set(exporter["command"])
+    assert exporter["pid"] == "host" and exporter["network_mode"] == "host"
+
+
+def test_the_system_exporters_command_is_one_it_accepts() -> None:
+    from exporters.system import parse_args
+
+    command = SERVICES["system-exporter"]["command"]
+    assert command[:3] == ["python", "-m", "exporters.system"]
+    args = parse_args(command[3:])
+    assert str(args.rootfs) == "/host/root"

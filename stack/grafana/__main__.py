@@ -1,0 +1,5 @@
+import sys
+
+from stack.grafana.build import main
+
+sys.exit(main())
