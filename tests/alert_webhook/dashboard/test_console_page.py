@@ -24,6 +24,7 @@ from webhook_support import (
 
 from alert_webhook import create_app
 from alert_webhook.metrics import create_metrics
+from alert_webhook.store import open_store
 
 
 @pytest.fixture
@@ -285,3 +286,19 @@ def test_every_collapsed_part_has_its_own_id_so_the_live_update_keeps_it_open(
     assert len({i.group(1) for i in ids if i}) == len(details), "each id once"
     with client.get("/dashboard/static/console.js") as resp:
         assert b'querySelectorAll("details[open][id]")' in resp.data
+
+
+def test_with_the_store_down_the_console_says_so_and_polls_stay_cheap(
+    tmp_path, make_settings, clock
+) -> None:
+    (tmp_path / "dir").mkdir()
+    down = open_store(f"sqlite:///{tmp_path}/dir")  # a folder is no database: every query fails
+    app = create_app(make_settings(CONTACTS), store=down, metrics=create_metrics(), clock=clock)
+    client = app.test_client()
+    page = client.get("/")
+    assert page.status_code == 200 and "The store is unreachable" in page.get_data(as_text=True)
+    first = client.get("/api/console")
+    assert first.status_code == 200 and "The store is unreachable" in first.get_data(as_text=True)
+    again = client.get("/api/console", headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304
+    down.dispose()
