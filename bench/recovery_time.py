@@ -388,7 +388,15 @@ def starvation_runs(runs: int) -> list[dict[str, float]]:
         for n in range(1, runs + 1):
             wait(quiet, 120, f"HostDiskSpaceLow for {mount} resolved")
             wait_for_guardrails(up.root, cleanup_runs(up, 0.0), playbook)
-            starved = starve_once(starvable)
+            filled_at = time.time()
+            try:
+                starved = starve_once(starvable)
+            except TimeoutError as exc:
+                seen = [(r["status"], r["detail"]) for r in cleanup_runs(up, filled_at)]
+                low = [(a["id"], a["status"]) for a in stack.alerts().values()
+                       if a["labels"].get("mountpoint") == str(mount)]  # fmt: skip
+                raise TimeoutError(f"run {n}: {exc}; its runs: {seen}; the mount's alerts: {low}, "
+                                   f"{free_ratio(mount):.1%} free") from None  # fmt: skip
             samples.append({"recovery_s": starved.recovery_seconds})
             print(f"starvation run {n}: cleaned in {starved.recovery_seconds:.2f} s", flush=True)
     return samples
