@@ -156,8 +156,9 @@ class ReplicaDiverged(AssertionError):
     the replica's transactions, and a transaction it shipped between the
     corruption and the restore can carry the garbled page (page 1 is never in
     the WAL, so no later transaction overwrites it). The next restore then
-    finds the newest state damaged and falls back to an older one, losing more
-    than the RPO allows. A bug of the stack's replication, not of this test."""
+    finds the newest state damaged and falls back to an older one, losing
+    seconds of writes where the goal is one. A bug of the stack's replication
+    (stack/backups/litestream.py), not of this test."""
 
 
 @dataclass(frozen=True)
