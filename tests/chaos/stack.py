@@ -10,6 +10,9 @@ Two ways to get one, chosen by $CHAOS_STACK:
 
 Everything else here reads what the stack records (GET /api/remediations,
 /api/alerts) or asks supervisord over its XML-RPC socket, as a person would.
+The scenarios' steps that a test and bench/recovery_time.py both take live
+here too: when a playbook's guardrails let a run through, and the dependency's
+failover chain (scenario 7), instance by instance.
 """
 
 from __future__ import annotations
@@ -33,8 +36,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from supervisor.xmlrpc import SupervisorTransport
 from support.procs import wait_until
 
+from alert_webhook.remediation.playbooks import load_playbooks
 from chaos.results import PLAN_RTO_SECONDS
-from stack.ports import HOST, ports_from_env
+from demo.dependency import ActiveInstance
+from stack.ports import DEPENDENCY_INSTANCES, HOST, ports_from_env
+from stack.render import FAST_COOLDOWN_SECONDS
 from stack.supervisor import Layout
 
 STACK_ENV = "CHAOS_STACK"
@@ -77,6 +83,11 @@ class ChaosStack:
     def alerts(self) -> dict[int, dict[str, Any]]:
         """Stored alerts by id."""
         return {a["id"]: a for a in self._get("/api/alerts", limit=1000)["alerts"]}
+
+    def firing(self, alertname: str) -> list[dict[str, Any]]:
+        """The stored alerts named `alertname` that are firing now."""
+        alerts = self._get("/api/alerts", status="firing", limit=1000)["alerts"]
+        return [a for a in alerts if a["alertname"] == alertname]
 
     def deliveries(self, alert_id: int) -> list[dict[str, Any]]:
         """The messages (deliveries) stored for one alert: who was told, and how."""
@@ -185,3 +196,107 @@ def chaos_stack_for(base: Path, env: Mapping[str, str]) -> Iterator[ChaosStack]:
     root.mkdir()
     with launched(root, TOKEN, ["--fast"]) as up:
         yield ChaosStack(root, up.ports, up.token)
+
+
+def guardrails_allow_at(root: Path, runs: list[dict[str, Any]], playbook: str) -> float:
+    """The wall time after which `playbook`'s cooldown and attempt budget (of the
+    file the webhook under `root` runs), given its `runs`, let a new run through:
+    a run planned before then is blocked, not retried, so a test that breaks a
+    stack an earlier run (or an earlier `make chaos`) just mended waits first."""
+    settings = yaml.safe_load((Layout(root).run / "webhook.yml").read_text()) or {}
+    book = next(p for p in load_playbooks(Path(settings["remediation"]["playbooks_file"])).playbooks
+                if p.name == playbook)  # fmt: skip
+    started = sorted(r["started_at"] for r in runs if r["started_at"] is not None)
+    at = started[-1] + book.cooldown if started else 0.0
+    if len(started) >= book.max_attempts:
+        at = max(at, started[-book.max_attempts] + book.window)
+    return at + 0.5
+
+
+def wait_for_guardrails(root: Path, runs: list[dict[str, Any]], playbook: str) -> None:
+    """Until `playbook`'s guardrails, given its `runs`, would let a run of it through."""
+    time.sleep(max(0.0, guardrails_allow_at(root, runs, playbook) - time.time()))
+
+
+# Scenario 7: the dependency's instances failed one by one with their chaos switch.
+FAILOVER = "fail-over-dependency"
+
+
+def dependency_chaos(stack: ChaosStack, instance: str, path: str, body: Any = None) -> None:
+    """POST to a dependency instance's chaos switch (`/chaos`, `/chaos/reset`)."""
+    response = requests.post(stack.url(DEPENDENCY_INSTANCES[instance], path), json=body, timeout=5)
+    assert response.ok, response.text
+
+
+def mend_dependency(stack: ChaosStack) -> None:
+    for instance in DEPENDENCY_INSTANCES:
+        dependency_chaos(stack, instance, "/chaos/reset")
+
+
+def active_dependency(stack: ChaosStack) -> str:
+    """The instance the `active` link names, once the API's metric says the same."""
+    link = ActiveInstance(Layout(stack.root).dependency).current().name
+    gauge = stack.samples("demo", "demo_dependency_active")
+    assert gauge[(("backend", link),)] == 1.0, gauge
+    return link
+
+
+def served_by(stack: ChaosStack, instance: str) -> bool:
+    """An order placed now is reserved by `instance`."""
+    order = stack.place_order()
+    return order.status_code == 201 and order.json()["backend"] == instance
+
+
+def fail_active_and_wait(stack: ChaosStack, failing: str, to: str) -> tuple[dict[str, Any], float]:
+    """Break `failing` (the active instance) and wait until orders go to `to`:
+    the failover's run, and the seconds from the break until then."""
+    assert active_dependency(stack) == failing
+    broken_at = time.time()
+    dependency_chaos(stack, failing, "/chaos", {"error_ratio": 1})
+    run, _switched = wait_recovered(stack, FAILOVER, DEPENDENCY_INSTANCES[to], broken_at)
+    wait_until(
+        lambda: active_dependency(stack) == to and served_by(stack, to), 15, f"orders via {to}"
+    )
+    seconds = time.time() - broken_at
+    [step] = run["steps"]
+    assert (step["action"], step["status"]) == ("failover", "succeeded"), run
+    alert = stack.alerts()[run["alert_id"]]
+    assert (alert["alertname"], alert["labels"]["probe"]) == (
+        "ServiceUnavailable",
+        f"dependency-{failing}",
+    ), alert
+    return run, seconds
+
+
+def past_cooldown(run: dict[str, Any]) -> None:
+    """Until the failover's cooldown after `run` has passed."""
+    wait_until(
+        lambda: time.time() > run["finished_at"] + FAST_COOLDOWN_SECONDS + 0.5,
+        FAST_COOLDOWN_SECONDS + 5,
+        f"{FAILOVER}'s cooldown",
+    )
+
+
+def fail_last_and_wait_told(
+    stack: ChaosStack, failing: str
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]], float]:
+    """Break `failing`, the last healthy instance, and wait until its failover
+    has failed and the run's escalation is on the dashboard (the plan's "alert
+    for manual intervention"): the failed run, its escalation's deliveries by
+    channel, and the seconds from the break until the dashboard had it."""
+    broken_at = time.time()
+    dependency_chaos(stack, failing, "/chaos", {"error_ratio": 1})
+    found: dict[str, Any] = {}
+
+    def escalated() -> bool:
+        failed = [r for r in stack.remediations(FAILOVER, broken_at) if r["status"] == "failed"]
+        if failed:
+            run, purpose = failed[-1], f"remediation-{failed[-1]['id']}"
+            told = {d["channel"]: d for d in stack.deliveries(run["alert_id"])
+                    if d["purpose"] == purpose}  # fmt: skip
+            if "dashboard" in told:
+                found.update(run=run, told=told, at=time.time())
+        return bool(found)
+
+    wait_until(escalated, 60, "the last failover to fail and its escalation on the dashboard")
+    return found["run"], found["told"], found["at"] - broken_at

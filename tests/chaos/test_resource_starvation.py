@@ -19,6 +19,7 @@ everything else on it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
@@ -71,19 +72,26 @@ def cleanup_playbook(mount: Path) -> dict[str, Any]:
     }
 
 
+@contextlib.contextmanager
+def starvable_stack(base: Path) -> Iterator[Starvable]:
+    """A small filesystem, and a stack under `base` whose own playbook cleans it
+    (FaultUnavailable where mounting is not allowed)."""
+    with small_filesystem() as mount:
+        playbooks = yaml.safe_load(DEFAULT_PLAYBOOK_FILE.read_text())
+        playbooks["playbooks"].insert(0, cleanup_playbook(mount))
+        path = base / "playbooks.yml"
+        path.write_text(yaml.safe_dump(playbooks, sort_keys=False))
+        root = base / "stack"
+        root.mkdir()
+        with launched(root, TOKEN, ["--fast", f"--playbooks={path}"]) as stack:
+            yield Starvable(stack, mount)
+
+
 @pytest.fixture(scope="module")
 def starvable(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Starvable]:
-    base = tmp_path_factory.mktemp("starvation")
     try:
-        with small_filesystem() as mount:
-            playbooks = yaml.safe_load(DEFAULT_PLAYBOOK_FILE.read_text())
-            playbooks["playbooks"].insert(0, cleanup_playbook(mount))
-            path = base / "playbooks.yml"
-            path.write_text(yaml.safe_dump(playbooks, sort_keys=False))
-            root = base / "stack"
-            root.mkdir()
-            with launched(root, TOKEN, ["--fast", f"--playbooks={path}"]) as stack:
-                yield Starvable(stack, mount)
+        with starvable_stack(tmp_path_factory.mktemp("starvation")) as starvable:
+            yield starvable
     except FaultUnavailable as exc:
         pytest.skip(f"loop mounts are not allowed here: {exc}")
 
@@ -104,7 +112,17 @@ def fired(stack: Launched, alert_id: int) -> dict[str, Any]:
     return next(a for a in response.json()["alerts"] if a["id"] == alert_id)
 
 
-def test_a_full_filesystem_is_cleaned_through_the_alert_path(starvable: Starvable) -> None:
+@dataclass(frozen=True)
+class Starved:
+    run: dict[str, Any]  # clean-test-disk's run
+    recovery_seconds: float  # filled → the run verified and the space free again
+    stale: Path  # the stale temporary file that filled the mount
+    kept: Path  # a file of another kind beside it
+
+
+def starve_once(starvable: Starvable) -> Starved:
+    """Fill the mount past the threshold with a stale temporary file and wait
+    for clean-test-disk to free it."""
     stack, mount = starvable.stack, starvable.mount
     kept = mount / "orders.dat"
     kept.write_bytes(b"\0" * (1 << 20))  # not a temporary file: never deleted
@@ -122,11 +140,18 @@ def test_a_full_filesystem_is_cleaned_through_the_alert_path(starvable: Starvabl
     recovery_seconds = time.time() - filled_at
     run = recovered()
     assert run is not None
+    return Starved(run, recovery_seconds, stale, kept)
+
+
+def test_a_full_filesystem_is_cleaned_through_the_alert_path(starvable: Starvable) -> None:
+    stack, mount = starvable.stack, starvable.mount
+    starved = starve_once(starvable)
+    run, recovery_seconds = starved.run, starved.recovery_seconds
     alert = fired(stack, run["alert_id"])
     assert (alert["alertname"], alert["labels"]["mountpoint"]) == ("HostDiskSpaceLow", str(mount))
     [step] = run["steps"]
     assert (step["action"], step["status"]) == ("cleanup_disk", "succeeded")
-    assert not stale.exists() and kept.exists()
+    assert not starved.stale.exists() and starved.kept.exists()
     print(f"\nresource starvation (disk): {mount} {1 - THRESHOLD / 2:.0%} full; recovered in "
           f"{recovery_seconds:.1f} s")  # fmt: skip
     record("resource_starvation_disk", recovery_seconds, PLAN_RTO_SECONDS["high"])
