@@ -91,10 +91,21 @@ def replicate(backups: Backups) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    by_path = {str(store.path): store for store in stores}
+
+    def replaced(paths: list[str]) -> None:
+        for path in paths:
+            store = by_path[path]
+            replica = litestream.replica_dir(backups.layout.replicas, store)
+            moved = litestream.new_lineage(store.path, replica)
+            kept = f"; the replica before it is {moved}" if moved else ""
+            print(f"replicate: {store.name} was replaced: a new replica{kept}", file=sys.stderr)
+
     return litestream.follow(
         lambda: subprocess.Popen(argv, env=env),
         lambda: litestream.identities([store.path for store in stores]),
         lambda: bool(stopping["signal"]),
+        replaced=replaced,
     )
 
 

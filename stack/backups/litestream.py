@@ -9,6 +9,13 @@ A restore swaps a new file in under the store's path (the webhook's
 restore_from_backup, or `stack restore --force`), but Litestream keeps the file
 it opened: `replicate` therefore runs it as a child and restarts it when a
 store's path names another file, so the restored file is the one replicated.
+Restarted on the old replica, Litestream would carry on that replica's
+transactions, and one it shipped between a corruption and the restore can hold
+a garbled page no later write replaces (page 1 is never in the WAL), so the next
+restore would fall back seconds. The restored file therefore starts a new
+lineage: the old replica is moved aside (`<source>.before-<UTC time>`, the
+newest KEEP_ASIDE kept, for a point in time before the restore) and Litestream's
+own position beside the store (`.<file>-litestream`) is dropped.
 """
 
 from __future__ import annotations
@@ -50,6 +57,28 @@ def find_litestream(env: Mapping[str, str]) -> str:
 
 def replica_dir(replicas: Path, source: SqliteSource) -> Path:
     return replicas / source.name
+
+
+# Replicas moved aside by new lineages, kept per source (newest first).
+KEEP_ASIDE = 3
+
+
+def new_lineage(store: Path, replica: Path, now: Callable[[], float] = time.time) -> Path | None:
+    """Make Litestream's next start replicate `store` from scratch: its old replica
+    moved aside, its position forgotten. Where the old replica went; None if there
+    was none."""
+    shutil.rmtree(store.parent / f".{store.name}-litestream", ignore_errors=True)
+    if not replica.exists():
+        return None
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now()))
+    moved = replica.with_name(f"{replica.name}.before-{stamp}")
+    if moved.exists():  # two restores within a second: keep the older one's history
+        shutil.rmtree(replica)
+    else:
+        replica.rename(moved)
+    for old in sorted(replica.parent.glob(f"{replica.name}.before-*"), reverse=True)[KEEP_ASIDE:]:
+        shutil.rmtree(old, ignore_errors=True)
+    return moved
 
 
 def config(sources: Sequence[SqliteSource], replicas: Path) -> dict[str, object]:
@@ -137,10 +166,12 @@ def follow(
     stopping: Callable[[], bool],
     sleep: Callable[[float], None] = time.sleep,
     interval: float = FOLLOW_INTERVAL,
+    replaced: Callable[[list[str]], None] = lambda _paths: None,
 ) -> int:
     """Run Litestream (`start`) until `stopping`, restarting it each time a store's
-    path names another file that exists. Litestream's own exit status when it
-    exits by itself (supervisord then restarts us); 0 when asked to stop."""
+    path names another file that exists; `replaced` is told which paths did,
+    between the stop and the start. Litestream's own exit status when it exits
+    by itself (supervisord then restarts us); 0 when asked to stop."""
     seen, child = identity(), start()
     while not stopping():
         if (status := child.poll()) is not None:
@@ -148,6 +179,7 @@ def follow(
         now = identity()
         if now != seen and None not in now.values():
             _stop(child)
+            replaced([path for path, found in now.items() if found != seen.get(path)])
             seen, child = now, start()
         sleep(interval)
     _stop(child)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from stack.backups.litestream import Identity, follow, identities
+from stack.backups.litestream import KEEP_ASIDE, Identity, follow, identities, new_lineage
 
 
 class Child:
@@ -61,6 +61,36 @@ def test_a_store_replaced_restarts_litestream_once() -> None:
     assert world.started == [first, second]
     assert first.calls == ["terminate"]
     assert second.calls == ["terminate"]  # stopped at the end, not restarted again
+
+
+def test_the_replaced_paths_are_told_between_the_stop_and_the_start() -> None:
+    first, second = Child(), Child()
+    both, one_replaced = {**ORDERS, "/w": (1, 20)}, {**OTHER, "/w": (1, 20)}
+    world = World([both, one_replaced, one_replaced], [first, second])
+    told: list[tuple[list[str], list[str], int]] = []
+    follow(world.start, world.identity, world.stopping, world.sleep,
+           replaced=lambda paths: told.append((paths, list(first.calls), len(world.started))))  # fmt: skip
+    assert told == [(["/o"], ["terminate"], 1)]
+
+
+def test_a_new_lineage_moves_the_replica_aside_and_forgets_the_position(tmp_path: Path) -> None:
+    store, replica = tmp_path / "orders.sqlite3", tmp_path / "replica" / "orders"
+    (replica / "ltx" / "0").mkdir(parents=True)
+    (tmp_path / ".orders.sqlite3-litestream" / "ltx").mkdir(parents=True)
+    moved = new_lineage(store, replica, now=lambda: 0.0)
+    assert moved == tmp_path / "replica" / "orders.before-19700101T000000Z"
+    assert (moved / "ltx" / "0").is_dir()
+    assert not replica.exists() and not (tmp_path / ".orders.sqlite3-litestream").exists()
+    assert new_lineage(store, replica) is None  # nothing replicated since: nothing to keep
+
+
+def test_only_the_newest_replicas_aside_are_kept(tmp_path: Path) -> None:
+    store, replica = tmp_path / "orders.sqlite3", tmp_path / "replica" / "orders"
+    for second in range(KEEP_ASIDE + 2):
+        replica.mkdir(parents=True)
+        new_lineage(store, replica, now=lambda second=second: float(second))
+    kept = sorted(p.name for p in replica.parent.iterdir())
+    assert kept == [f"orders.before-19700101T00000{s}Z" for s in range(2, KEEP_ASIDE + 2)]
 
 
 def test_a_store_missing_for_a_moment_restarts_nothing_until_it_is_back() -> None:

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import io
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import requests
@@ -19,6 +22,7 @@ from stack.backups import litestream
 from stack.backups.cli import main
 from stack.backups.sources import sqlite_sources
 
+REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.usefixtures("restic_installed")
 
 
@@ -149,3 +153,34 @@ def test_a_store_that_is_not_sqlite_is_not_backed_up_and_named(tmp_path):
     outcome = backups_for(root).backup()
     assert outcome.exit_code == 1
     assert any("webhook-store" in p and "is not an SQLite database" in p for p in outcome.problems)
+
+
+def test_a_replaced_store_is_replicated_as_a_new_lineage(tmp_path):
+    """`stack replicate` (the real command, the real Litestream): once a restore
+    puts another file at the store's path, the replica is that file plus what is
+    written to it, and the replica of the file it replaced is kept aside."""
+    root = make_root(tmp_path / "root", rows=10)
+    store = root / "var" / "webhook.sqlite3"
+    make_store(root / "var" / "data" / "demo" / "orders.sqlite3", rows=1)  # every store there
+    replicas = backups_for(root).layout.replicas
+    replica = replicas / "webhook-store"
+    argv = [sys.executable, "-m", "stack", "replicate", "--root", str(root)]
+    with running("replicate", argv, tmp_path, env=env_for(), cwd=REPO):
+        wait_until(lambda: any(replica.rglob("*.ltx")), 20, "the first replica snapshot")
+        make_store(store, rows=5)
+        time.sleep(2.5)  # shipped: the replica holds 15 rows
+        other = tmp_path / "restored.sqlite3"
+        make_store(other, rows=3)
+        for companion in ("-wal", "-shm"):  # what a restore does: the old file's WAL
+            Path(f"{store}{companion}").replace(tmp_path / f"aside{companion}")  # aside, and
+        other.replace(store)  # another file at the path
+        wait_until(lambda: any(replicas.glob("webhook-store.before-*")), 20, "the old replica aside")
+        wait_until(lambda: any(replica.rglob("*.ltx")), 20, "the new lineage's snapshot")
+        make_store(store, rows=1)
+        time.sleep(2.5)
+
+    rebuilt = tmp_path / "rebuilt.sqlite3"
+    done = subprocess.run([litestream.find_litestream({}), "restore", "-o", str(rebuilt),
+                           f"file://{replica}"], capture_output=True, text=True, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert count_rows(rebuilt) == 4 == count_rows(store)
