@@ -1,6 +1,7 @@
 """What `make up` renders for each profile (the launcher's processes are
 tested in tests/integration/test_stack_up.py)."""
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -89,7 +90,7 @@ def test_the_fast_profile_runs_them_in_seconds(tmp_path: Path) -> None:
     [memory] = [
         r for g in host["groups"] for r in g["rules"] if r.get("alert") == "ProcessMemoryHigh"
     ]
-    threshold = int(memory["expr"].rpartition(">")[2])
+    threshold = int(re.search(r"> (\d+)", memory["expr"])[1])
     assert threshold == int(render.FAST_RULE_PARAMS["process_resident_memory_threshold_bytes"])
     assert threshold < MAX_MEMORY_HOG_MIB << 20
     route = yaml.safe_load(configs["alertmanager"].read_text())["route"]
