@@ -193,6 +193,21 @@ def wait_ready(
     return sorted(pending)
 
 
+def session_key(layout: Layout, env: Mapping[str, str]) -> str:
+    """The key that signs operators' sessions and the acknowledge links emailed out:
+    the environment's, else one made on the first run and kept in `var/data` (owner
+    only), so a link sent before a restart — or a complete failure — still works.
+    Deleting the file ends every login and link at the next `make up`."""
+    if key := env.get(SECRET_KEY_ENV):
+        return key
+    kept = layout.data / "webhook-secret-key"
+    if not kept.exists():
+        kept.touch(mode=0o600)
+        kept.chmod(0o600)
+        kept.write_text(secrets.token_urlsafe(32))
+    return kept.read_text().strip()
+
+
 def local_operator(layout: Layout) -> dict[str, str]:
     """A login for this run's dashboard: the password goes to a file only its
     owner reads, the webhook gets its hash."""
@@ -285,8 +300,7 @@ def up(
         replicate = bool(sqlite_sources(sources(root, env)))
         commands.update(backup_programs(layout, replicate))
         conf = write_conf(layout, supervisord_conf(layout, commands, login))
-        # Signs the operator's session; a new one each run ends the last run's logins.
-        secret_key = env.get(SECRET_KEY_ENV) or secrets.token_urlsafe(32)
+        secret_key = session_key(layout, env)
         child_env = {**env, TOKEN_ENV: token, SECRET_KEY_ENV: secret_key}
         stopping = {"signal": 0}
 

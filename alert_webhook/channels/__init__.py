@@ -32,13 +32,21 @@ class Message:
     links: LinkSettings
     note: str | None = None
     digest_count: int = 0  # >0: SMS already sent in the window; say so instead
+    # The alert whose state change this is: its incident's number, which a reply
+    # ("ACK 42") or an acknowledge link names. None for messages of no incident.
+    alert_id: int | None = None
 
     @property
     def target(self) -> str:
-        for key in ("instance", "service", "job", "probe"):
-            if self.labels.get(key):
-                return self.labels[key]
-        return ""
+        return target_of(self.labels)
+
+
+def target_of(labels: Mapping[str, str]) -> str:
+    """What an alert is about, as messages name it: its instance, else service, job, probe."""
+    for key in ("instance", "service", "job", "probe"):
+        if labels.get(key):
+            return labels[key]
+    return ""
 
 
 class DeliveryError(Exception):

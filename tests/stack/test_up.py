@@ -16,7 +16,7 @@ from demo.chaos import MAX_MEMORY_HOG_MIB
 from stack import render
 from stack.ports import StackError, ports_from_env
 from stack.supervisor import DEMO_PROGRAMS, Layout
-from stack.up import render_all
+from stack.up import render_all, session_key
 
 PORTS = ports_from_env({})
 REPO = Path(__file__).resolve().parents[2]
@@ -144,3 +144,22 @@ def test_make_up_fast_1_runs_the_fast_profile(args: list[str], launch: str) -> N
     )  # fmt: skip
     assert planned.returncode == 0, planned.stderr
     assert planned.stdout.splitlines()[-1].rstrip().endswith(launch)
+
+
+def test_the_signing_key_outlives_a_restart_so_emailed_ack_links_still_work(
+    tmp_path: Path,
+) -> None:
+    layout = Layout(tmp_path)
+    layout.make()
+    first = session_key(layout, {})
+    assert len(first) >= 16
+    assert session_key(layout, {}) == first
+    kept = layout.data / "webhook-secret-key"
+    assert kept.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_signing_key_from_the_environment_wins_and_is_not_written(tmp_path: Path) -> None:
+    layout = Layout(tmp_path)
+    layout.make()
+    assert session_key(layout, {"ALERT_WEBHOOK_SECRET_KEY": "k" * 32}) == "k" * 32
+    assert not (layout.data / "webhook-secret-key").exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from alert_webhook.channels import Message
+from alert_webhook.channels.ack_links import AckLink
 from alert_webhook.channels.format import (
     _GSM7,
     SMS_SEGMENT,
@@ -35,6 +36,7 @@ def message(**kw) -> Message:
         generator_url="http://127.0.0.1:9090/graph?g0.expr=up",
         starts_at="2026-11-28T09:03:31+00:00",
         links=LinkSettings(dashboard_url="http://127.0.0.1:9095/"),
+        alert_id=42,
     )
     return Message(**{**base, **kw})
 
@@ -58,6 +60,19 @@ def test_resolved_and_notes_are_visible() -> None:
     text = sms_text(message(status="resolved", note="email delivery failed"))
     assert text.startswith("RESOLVED DemoServiceDown db1:9100 (email delivery failed)")
     assert subject(message(status="resolved")) == "[RESOLVED] DemoServiceDown on db1:9100"
+
+
+def test_a_firing_sms_says_how_to_acknowledge_it_by_reply() -> None:
+    text = sms_text(message())
+    assert "Reply ACK 42 http://127.0.0.1:9095/" in text and len(text) <= SMS_SEGMENT
+    long = sms_text(message(annotations={"summary": "very long summary " * 20}))
+    assert long.endswith("Reply ACK 42 http://127.0.0.1:9095/") and len(long) <= SMS_SEGMENT
+
+
+def test_only_a_firing_sms_of_a_known_incident_asks_for_an_ack() -> None:
+    assert "ACK" not in sms_text(message(status="resolved"))
+    assert "ACK" not in sms_text(message(digest_count=5))
+    assert "ACK" not in sms_text(message(alert_id=None))
 
 
 def test_digest_keeps_the_link_whatever_the_alertname() -> None:
@@ -103,3 +118,17 @@ def test_email_html_links_only_http_urls() -> None:
     assert "javascript:alert(1)" in html  # shown as text
     good = email_html(message())
     assert '<a href="https://example.org/runbooks/DemoServiceDown">' in good
+
+
+def test_email_carries_the_acknowledge_link_and_until_when_it_works() -> None:
+    ack = AckLink("http://127.0.0.1:9095/ack/tok.sig", expires_at=1_800_086_400)
+    m = message(channel="email")
+    text, html = email_text(m, ack), email_html(m, ack)
+    assert "Acknowledge: http://127.0.0.1:9095/ack/tok.sig" in text
+    assert "2027-01-16 08:00 UTC" in text and "2027-01-16 08:00 UTC" in html
+    assert '<a href="http://127.0.0.1:9095/ack/tok.sig">' in html
+
+
+def test_email_without_a_link_says_nothing_of_one() -> None:
+    m = message(channel="email")
+    assert "Acknowledge" not in email_text(m) and "/ack/" not in email_html(m)
