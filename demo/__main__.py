@@ -7,6 +7,9 @@
   that works off the queued orders (demo/worker.py);
 - `python -m demo dependency --name primary --bind 127.0.0.1:8083`: one instance of
   the dependency the API calls (demo/dependency.py).
+
+Each takes `--pidfile PATH`: its pid written there at start, so the system
+exporter can count the program's processes (and their children) as one group.
 """
 
 from __future__ import annotations
@@ -87,6 +90,15 @@ class _Server(BaseApplication):
         return app
 
 
+def _write_pidfile(path: Path | None) -> None:
+    """This process's pid in `path` (replaced whole, so a reader never sees half)."""
+    if path is None:
+        return
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(f"{os.getpid()}\n")
+    partial.replace(path)
+
+
 def _serve_dependency(name: str, bind: str) -> None:
     import waitress
 
@@ -104,14 +116,18 @@ def main(argv: list[str] | None = None) -> int:
         worker = argparse.ArgumentParser(prog="demo worker", description="the orders worker")
         worker.add_argument("--bind", default="127.0.0.1:8082", help="HOST:PORT to listen on")
         worker.add_argument("--data", required=True, help="the orders file the API writes")
+        worker.add_argument("--pidfile", type=Path, help="file to write this process's pid to")
         args = worker.parse_args(argv[1:])
+        _write_pidfile(args.pidfile)
         serve(args.bind, args.data)
         return 0
     if argv[:1] == ["dependency"]:
         dep = argparse.ArgumentParser(prog="demo dependency", description="a dependency instance")
         dep.add_argument("--name", required=True, help="primary, secondary, tertiary ...")
         dep.add_argument("--bind", default="127.0.0.1:8083", help="HOST:PORT to listen on")
+        dep.add_argument("--pidfile", type=Path, help="file to write this process's pid to")
         args = dep.parse_args(argv[1:])
+        _write_pidfile(args.pidfile)
         _serve_dependency(args.name, args.bind)
         return 0
     parser = argparse.ArgumentParser(prog="demo", description=__doc__)
@@ -128,7 +144,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--dependency", type=Path, help="folder whose `active` link names the dependency instance"
     )
+    parser.add_argument(
+        "--pidfile", type=Path, help="file to write the gunicorn master's pid to (this process)"
+    )
     args = parser.parse_args(argv)
+    _write_pidfile(args.pidfile)
     _Server(args).run()
     return 0
 

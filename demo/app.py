@@ -11,6 +11,7 @@ every alert and recovery can be shown on something real:
 - `POST /api/tasks` enqueues work, `POST /api/tasks/drain` works some off;
   the backlog is `task_queue_depth{queue="default"}`;
 - `GET|POST /chaos` reads or changes `latency_seconds`, `error_ratio`,
+  `memory_hog_mib` (resident memory held until reset: demo/chaos.py),
   `queue_depth`; `POST /chaos/reset` restores health; `POST /chaos/die` exits.
 
 Orders live in `orders` (demo/orders.py; in memory unless given a file), and the

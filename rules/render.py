@@ -42,11 +42,17 @@ def load_params(path: Path) -> dict[str, str]:
     return {str(k): str(v) for k, v in raw.items()}
 
 
-def render_all(source: Path = SOURCE) -> dict[str, str]:
-    """File name → rendered text, for every template in `source`."""
+def render_all(source: Path = SOURCE, overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+    """File name → rendered text, for every template in `source`; `overrides` are
+    another profile's values of some parameters (the stack's fast profile)."""
     params = load_params(source / PARAMS)
+    problems = [
+        f"override {name}: not in {PARAMS}" for name in overrides or {} if name not in params
+    ]
+    if problems:
+        raise RenderError("\n".join(problems))
+    params.update(overrides or {})
     used: set[str] = set()
-    problems: list[str] = []
     rendered: dict[str, str] = {}
     for template in sorted(source.glob("*.yml")):
         if template.name == PARAMS:

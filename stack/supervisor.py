@@ -62,6 +62,10 @@ class Layout:
     def dependency(self) -> Path:
         return self.demo / "dependency"
 
+    def pidfile(self, program: str) -> Path:
+        """Where a demo program writes its pid (its process group in the system exporter)."""
+        return self.run / f"{program}.pid"
+
     @property
     def socket(self) -> Path:
         return self.run / "supervisor.sock"
@@ -83,6 +87,11 @@ class Layout:
 SUPERVISOR_URL_ENV = "STACK_SUPERVISOR_URL"
 SUPERVISOR_USERNAME_ENV = "STACK_SUPERVISOR_USERNAME"
 SUPERVISOR_PASSWORD_ENV = "STACK_SUPERVISOR_PASSWORD"
+
+
+# The demo system's programs: each writes its pid (`--pidfile`), so the system
+# exporter publishes its processes as one group, named after the program.
+DEMO_PROGRAMS = ("demo", "demo_worker", *DEPENDENCY_INSTANCES.values())
 
 
 @dataclass(frozen=True)
@@ -143,6 +152,7 @@ def programs(
             "exporters.system",
             f"--listen={HOST}:{ports['system_exporter']}",
             f"--collector.textfile.directory={layout.textfile}",
+            f"--config={configs['system_exporter']}",
         ],
         "probe_exporter": [
             python,
@@ -158,6 +168,7 @@ def programs(
             f"--bind={HOST}:{ports['demo']}",
             f"--data={layout.orders}",
             f"--dependency={layout.dependency}",
+            f"--pidfile={layout.pidfile('demo')}",
         ],
         "demo_worker": [
             python,
@@ -166,6 +177,7 @@ def programs(
             "worker",
             f"--bind={HOST}:{ports['demo_worker']}",
             f"--data={layout.orders}",
+            f"--pidfile={layout.pidfile('demo_worker')}",
         ],
         **{
             service: [
@@ -175,6 +187,7 @@ def programs(
                 "dependency",
                 f"--name={name}",
                 f"--bind={HOST}:{ports[service]}",
+                f"--pidfile={layout.pidfile(service)}",
             ]
             for name, service in DEPENDENCY_INSTANCES.items()
         },  # fmt: skip

@@ -34,6 +34,7 @@ from stack.binaries import BinaryNotFound, find_binary
 from stack.ctl import ctl_argv
 from stack.ports import HOST, SERVICES, StackError, check_ports_free, ports_from_env
 from stack.supervisor import (
+    DEMO_PROGRAMS,
     WATCHERS,
     Layout,
     Login,
@@ -114,8 +115,10 @@ def render_all(
 ) -> dict[str, Path]:
     """Every program's config for this run. `fast` (`make up FAST=1` and the
     integration tests): 1 s scrape, evaluation and probe intervals,
-    `group_wait: 0s` and `group_interval: 1s`, every rule's `for` set to 0 s,
-    and the playbooks' cooldowns and windows cut to seconds. `operators`
+    `group_wait: 0s` and `group_interval: 1s`, every rule's `for` set to 0 s
+    (and the thresholds of render.FAST_RULE_PARAMS), and the playbooks'
+    cooldowns and windows cut to seconds. Either profile: the demo's programs are
+    the system exporter's process groups. `operators`
     (name → password hash) are added to the webhook's; `playbooks` is the
     playbook file the webhook runs; `webhook_config` the webhook settings its
     copy is made from (your own channels and providers, say)."""
@@ -123,7 +126,9 @@ def render_all(
     if not webhook_config.is_file():
         raise StackError([f"{webhook_config}: file not found"], exit_code=2)
     if fast:
-        rule_files = render.render_rules(run / "rules", for_override="0s")
+        rule_files = render.render_rules(
+            run / "rules", for_override="0s", params=render.FAST_RULE_PARAMS
+        )
     else:
         rule_files = [str(render.REPO / "rules" / "*.yml")]
     remediation = remediation_settings(layout, fast, playbooks)
@@ -141,6 +146,9 @@ def render_all(
             webhook_config,
         ),  # fmt: skip
         "probes": render.render_probes(run, ports, fast=fast),
+        "system_exporter": render.render_system_exporter(
+            run, {name: layout.pidfile(name) for name in DEMO_PROGRAMS}
+        ),
         "dependency": render.render_dependency(layout.dependency, ports),
     }
 

@@ -10,11 +10,10 @@ matching this mountpoint alone: other filesystems of the machine that happen to
 be low keep the shipped playbook (a dry run). Skipped, with the kernel's
 reason, where loop mounts are not allowed.
 
-A CPU or memory hog is not tested here: no rule sees one process. The system
-exporter's per-service process groups feed no alert, and HostCpuHigh /
-HostMemoryHigh judge the whole host (every core busy for a minute, 85 % of the
-memory used), which a test on a shared machine cannot reach without starving
-everything else on it.
+The other half of the scenario, a memory hog in one service, is
+tests/chaos/test_resource_hog.py: one process group's alert, not the whole
+host's, which a test on a shared machine could not drive past HostCpuHigh or
+HostMemoryHigh without starving everything else on it.
 """
 
 from __future__ import annotations

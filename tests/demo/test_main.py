@@ -24,11 +24,13 @@ def _port_free(port: int) -> bool:
 
 
 def test_killing_the_master_takes_the_worker_and_frees_the_port(tmp_path) -> None:
-    port = free_port()
-    argv = python_module("demo", "--bind", f"127.0.0.1:{port}")  # with its own traffic
+    port, pidfile = free_port(), tmp_path / "demo.pid"
+    # With its own traffic; the pidfile names the process supervisord would start.
+    argv = python_module("demo", "--bind", f"127.0.0.1:{port}", "--pidfile", str(pidfile))
     with running(
         "demo", argv, tmp_path, ready_url=f"http://127.0.0.1:{port}/healthz", cwd=ROOT
     ) as demo:
+        assert pidfile.read_text() == f"{demo.popen.pid}\n"
         os.kill(demo.popen.pid, signal.SIGKILL)  # the master only, as a crash would
         demo.popen.wait(5)
         # gunicorn's worker would otherwise finish a 30 s graceful shutdown first.
@@ -43,12 +45,15 @@ def test_the_worker_and_a_dependency_instance_run_as_their_own_processes(tmp_pat
     data = tmp_path / "orders.sqlite3"
     Orders(data).create("widget", 1, "none", 1.0)
     worker_port, dep_port = free_port(), free_port()
+    pidfiles = {"worker": tmp_path / "worker.pid", "dep": tmp_path / "dep.pid"}
     worker = python_module(
-        "demo", "worker", "--bind", f"127.0.0.1:{worker_port}", "--data", str(data)
-    )
+        "demo", "worker", "--bind", f"127.0.0.1:{worker_port}", "--data", str(data),
+        "--pidfile", str(pidfiles["worker"]),
+    )  # fmt: skip
     dependency = python_module(
-        "demo", "dependency", "--name", "tertiary", "--bind", f"127.0.0.1:{dep_port}"
-    )
+        "demo", "dependency", "--name", "tertiary", "--bind", f"127.0.0.1:{dep_port}",
+        "--pidfile", str(pidfiles["dep"]),
+    )  # fmt: skip
     with (
         running(
             "worker",
@@ -56,11 +61,13 @@ def test_the_worker_and_a_dependency_instance_run_as_their_own_processes(tmp_pat
             tmp_path,
             ready_url=f"http://127.0.0.1:{worker_port}/healthz",
             cwd=ROOT,
-        ),
+        ) as worker_proc,
         running(
             "dep", dependency, tmp_path, ready_url=f"http://127.0.0.1:{dep_port}/healthz", cwd=ROOT
-        ),
+        ) as dep_proc,
     ):
+        assert pidfiles["worker"].read_text() == f"{worker_proc.popen.pid}\n"
+        assert pidfiles["dep"].read_text() == f"{dep_proc.popen.pid}\n"
         wait_until(lambda: Orders(data).count(QUEUED) == 0, 10, "the worker took the queued order")
         reserved = requests.post(f"http://127.0.0.1:{dep_port}/api/reserve", timeout=5).json()
         assert reserved["instance"] == "tertiary"

@@ -190,3 +190,14 @@ def test_render_fills_parameters_and_leaves_prometheus_templates(tmp_path: Path)
     (target / "a.yml").write_text(out)
     (target / "orphan.yml").write_text("groups: []\n")
     assert render.stale({"a.yml": out}, target) == ["orphan.yml"]  # a rule file with no template
+
+
+def test_render_takes_a_profiles_values_of_known_parameters_only(tmp_path: Path) -> None:
+    render = _load_render()
+    (tmp_path / "params.yml").write_text("threshold: 0.9\nwindow: 5m\n")
+    (tmp_path / "a.yml").write_text("expr: x > ${threshold}\nfor: ${window}\n")
+    out = render.render_all(tmp_path, overrides={"threshold": "0.5"})["a.yml"]
+    assert out.endswith("expr: x > 0.5\nfor: 5m\n")
+    with pytest.raises(render.RenderError) as raised:
+        render.render_all(tmp_path, overrides={"thresold": "0.5"})
+    assert str(raised.value) == "override thresold: not in params.yml"

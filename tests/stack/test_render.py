@@ -49,17 +49,27 @@ def test_alertmanager_gets_the_token_file_and_fast_routes(tmp_path: Path) -> Non
     assert set(waits(config["route"])) == {"0s"}
 
 
-def test_rules_get_the_for_override(tmp_path: Path) -> None:
+def test_rules_get_the_for_override_and_the_profiles_parameters(tmp_path: Path) -> None:
     source = tmp_path / "src"
     source.mkdir()
+    (source / "params.yml").write_text("floor: 1\nwindow: 5m\n")
     (source / "a.yml").write_text(
-        "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: up == 0\n    for: 5m\n"
-        "  - record: job:up:sum\n    expr: sum(up)\n"
+        "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: up < ${floor}\n"
+        "    for: ${window}\n  - record: job:up:sum\n    expr: sum(up)\n"
     )
-    [written] = render.render_rules(tmp_path / "out", "0s", source=source)
+    [written] = render.render_rules(tmp_path / "out", "0s", source=source, params={"floor": "2"})
     rules = yaml.safe_load(Path(written).read_text())["groups"][0]["rules"]
-    assert rules[0]["for"] == "0s"
+    assert (rules[0]["expr"], rules[0]["for"]) == ("up < 2", "0s")
     assert "for" not in rules[1]
+
+
+def test_broken_rule_templates_stop_the_stack_naming_the_problem(tmp_path: Path) -> None:
+    (tmp_path / "params.yml").write_text("floor: 1\n")
+    (tmp_path / "a.yml").write_text("groups: []\n")
+    with pytest.raises(StackError) as raised:
+        render.render_rules(tmp_path / "out", "0s", source=tmp_path)
+    assert raised.value.problems == ["params.yml: floor: not used by any rule"]
+    assert raised.value.exit_code == 2
 
 
 def test_the_webhook_config_gets_the_runs_operator(tmp_path: Path) -> None:
@@ -205,3 +215,12 @@ def test_the_webhook_gets_the_dependencys_failover_chain_as_valid_settings(tmp_p
     assert chain.switch_back_after == 300
     fast = dependency_failover(folder, ports, True)["services"]["dependency"]
     assert (fast["switch_back_after"], fast["check_interval"]) == ("10s", "1s")
+
+
+def test_the_system_exporter_counts_each_program_by_its_pidfile(tmp_path: Path) -> None:
+    from exporters.system import load_config
+
+    pidfiles = {"demo": tmp_path / "demo.pid", "demo_worker": tmp_path / "demo_worker.pid"}
+    path = render.render_system_exporter(tmp_path / "run", pidfiles)
+    config = load_config(path)  # as the exporter reads it at start
+    assert {g.name: g.pidfile for g in config.process_groups} == pidfiles

@@ -24,7 +24,7 @@ def test_every_program_is_supervised_with_its_port(tmp_path: Path) -> None:
     ports = ports_from_env({"DEMO_PORT": "18081"})
     configs = {
         name: tmp_path / f"{name}.yml"
-        for name in ("prometheus", "alertmanager", "webhook", "probes")
+        for name in ("prometheus", "alertmanager", "webhook", "probes", "system_exporter")
     }
     binaries = {"PROMETHEUS_BIN": "/bin/prom", "ALERTMANAGER_BIN": "/bin/am"}
     commands = programs(layout, ports, binaries, configs, python="/venv/python")
@@ -47,11 +47,18 @@ def test_every_program_is_supervised_with_its_port(tmp_path: Path) -> None:
     assert shlex.split(demo["command"]) == [
         "/venv/python", "-m", "demo", "--bind=127.0.0.1:18081",
         f"--data={layout.orders}", f"--dependency={layout.dependency}",
+        f"--pidfile={layout.pidfile('demo')}",
     ]  # fmt: skip
     worker = shlex.split(conf["program:demo_worker"]["command"])
-    assert worker[3:] == ["worker", "--bind=127.0.0.1:8082", f"--data={layout.orders}"]
+    assert worker[3:] == [
+        "worker", "--bind=127.0.0.1:8082", f"--data={layout.orders}",
+        f"--pidfile={layout.pidfile('demo_worker')}",
+    ]  # fmt: skip
     secondary = shlex.split(conf["program:dependency_secondary"]["command"])
-    assert secondary[3:] == ["dependency", "--name=secondary", "--bind=127.0.0.1:8084"]
+    assert secondary[3:] == [
+        "dependency", "--name=secondary", "--bind=127.0.0.1:8084",
+        f"--pidfile={layout.pidfile('dependency_secondary')}",
+    ]  # fmt: skip
     # Ctrl-C must take every child process with it.
     assert all(conf[f"program:{n}"]["stopasgroup"] == "true" for n in names)
     # Only the alert path brings the business services back; the stack's own
@@ -106,12 +113,16 @@ def test_the_config_holding_the_login_is_private_even_if_it_existed(tmp_path: Pa
     assert path.read_text() == "[supervisord]\n"
 
 
-def test_the_system_exporter_reads_the_backups_textfile_directory(tmp_path: Path) -> None:
+def test_the_system_exporter_reads_its_config_and_the_backups_textfile_directory(
+    tmp_path: Path,
+) -> None:
     layout = Layout(tmp_path)
-    configs = {n: tmp_path / n for n in ("prometheus", "alertmanager", "webhook", "probes")}
+    names = ("prometheus", "alertmanager", "webhook", "probes", "system_exporter")
+    configs = {n: tmp_path / n for n in names}
     binaries = {"PROMETHEUS_BIN": "/bin/prom", "ALERTMANAGER_BIN": "/bin/am"}
     system = programs(layout, ports_from_env({}), binaries, configs)["system_exporter"]
     assert f"--collector.textfile.directory={tmp_path / 'var' / 'textfile'}" in system
+    assert f"--config={tmp_path / 'system_exporter'}" in system
     layout.make()
     assert layout.textfile.is_dir()
 

@@ -1,6 +1,7 @@
 """What `make up` renders for each profile (the launcher's processes are
 tested in tests/integration/test_stack_up.py)."""
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -11,8 +12,10 @@ from alert_webhook.remediation.actions.backup_source import LitestreamReplica
 from alert_webhook.remediation.actions.restore_from_backup import RestoreParams
 from alert_webhook.remediation.playbooks import load_playbooks, render_step
 from alert_webhook.settings import load_settings
+from demo.chaos import MAX_MEMORY_HOG_MIB
+from stack import render
 from stack.ports import StackError, ports_from_env
-from stack.supervisor import Layout
+from stack.supervisor import DEMO_PROGRAMS, Layout
 from stack.up import render_all, session_key
 
 PORTS = ports_from_env({})
@@ -36,6 +39,20 @@ def test_the_default_profile_runs_the_shipped_playbooks_with_the_plans_windows(
     assert _restart_demo(remediation.playbooks_file) == (120.0, 3600.0, 3)
     probes = yaml.safe_load(configs["probes"].read_text())
     assert probes["defaults"]["service_interval"] == "60s"
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_each_demo_program_is_a_process_group_of_the_system_exporter(
+    tmp_path: Path, fast: bool
+) -> None:
+    layout = Layout(tmp_path)
+    layout.make()
+    system = yaml.safe_load(
+        render_all(layout, PORTS, "t", fast=fast)["system_exporter"].read_text()
+    )
+    groups = {g["name"]: g["pidfile"] for g in system["process_groups"]}
+    assert groups == {name: str(layout.pidfile(name)) for name in DEMO_PROGRAMS}
+    assert {"demo", "demo_worker"} <= set(groups)
 
 
 @pytest.mark.parametrize("fast", [False, True])
@@ -68,6 +85,14 @@ def test_the_fast_profile_runs_them_in_seconds(tmp_path: Path) -> None:
     rules = yaml.safe_load((layout.run / "rules" / "probes.yml").read_text())
     fors = {r["for"] for g in rules["groups"] for r in g["rules"]}
     assert fors == {"0s"}
+    # The demo's memory hog, at its bound, crosses the fast profile's limit.
+    host = yaml.safe_load((layout.run / "rules" / "host.yml").read_text())
+    [memory] = [
+        r for g in host["groups"] for r in g["rules"] if r.get("alert") == "ProcessMemoryHigh"
+    ]
+    threshold = int(re.search(r"> (\d+)", memory["expr"])[1])
+    assert threshold == int(render.FAST_RULE_PARAMS["process_resident_memory_threshold_bytes"])
+    assert threshold < MAX_MEMORY_HOG_MIB << 20
     route = yaml.safe_load(configs["alertmanager"].read_text())["route"]
     assert (route["group_wait"], route["group_interval"]) == ("0s", "1s")
 

@@ -218,6 +218,7 @@ def test_the_shipped_playbooks_load_and_name_only_existing_actions() -> None:
         "escalate-permission",
         "restart-demo",
         "restart-demo-worker",
+        "restart-hogging-demo-program",
         "fail-over-dependency",
         "clean-disk",
         "fail-over",
@@ -292,6 +293,29 @@ def test_the_shipped_restart_playbook_restarts_only_the_demo_through_supervisord
             alert(alertname="ServiceUnavailable", service="demo", category=category)
         )
         assert other is not None and other.name == name
+
+
+def test_a_demo_program_hogging_cpu_or_memory_is_restarted_by_its_process_group() -> None:
+    loaded = load_playbooks(DEFAULT_PLAYBOOK_FILE)
+    for alertname in ("ProcessCpuHigh", "ProcessMemoryHigh"):
+        for program in ("demo", "demo_worker"):
+            labels = {"alertname": alertname, "groupname": program, "service": program,
+                      "instance": "127.0.0.1:9101", "severity": "high",
+                      "category": "resource_exhaustion"}  # fmt: skip
+            chosen = loaded.select(alert(**labels))
+            assert chosen is not None and chosen.name == "restart-hogging-demo-program"
+            # The target of restart-demo and restart-demo-worker too: never two at once.
+            assert not chosen.dry_run and chosen.target_of(labels) == f"service={program}"
+            rendered = render_step(chosen.actions[0], loaded.actions, labels)
+            assert isinstance(rendered.params, RestartServiceParams)
+            assert (rendered.params.backend, rendered.params.service) == ("supervisor", program)
+    # Another group's hog (a dependency instance, someone else's service) is people's
+    # to handle: nothing is restarted.
+    other = {**labels, "groupname": "dependency_primary", "service": "dependency_primary"}
+    assert loaded.select(alert(**other)) is None
+    # Never one of the stack's own programs, even if a group were named after one.
+    with pytest.raises(Refused, match="is not one of demo, demo_worker"):
+        render_step(chosen.actions[0], loaded.actions, {**labels, "service": "webhook"})
 
 
 def test_the_shipped_drain_playbook_renders_for_the_demos_queue_alert() -> None:
