@@ -68,8 +68,11 @@ def test_the_replaced_paths_are_told_between_the_stop_and_the_start() -> None:
     both, one_replaced = {**ORDERS, "/w": (1, 20)}, {**OTHER, "/w": (1, 20)}
     world = World([both, one_replaced, one_replaced], [first, second])
     told: list[tuple[list[str], list[str], int]] = []
-    follow(world.start, world.identity, world.stopping, world.sleep,
-           replaced=lambda paths: told.append((paths, list(first.calls), len(world.started))))  # fmt: skip
+
+    def replaced(paths: list[str]) -> None:
+        told.append((paths, list(first.calls), len(world.started)))
+
+    follow(world.start, world.identity, world.stopping, world.sleep, replaced=replaced)
     assert told == [(["/o"], ["terminate"], 1)]
 
 

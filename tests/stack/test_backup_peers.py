@@ -174,13 +174,14 @@ def test_a_replaced_store_is_replicated_as_a_new_lineage(tmp_path):
         for companion in ("-wal", "-shm"):  # what a restore does: the old file's WAL
             Path(f"{store}{companion}").replace(tmp_path / f"aside{companion}")  # aside, and
         other.replace(store)  # another file at the path
-        wait_until(lambda: any(replicas.glob("webhook-store.before-*")), 20, "the old replica aside")
+        aside = replicas.glob("webhook-store.before-*")
+        wait_until(lambda: any(aside), 20, "the old replica aside")
         wait_until(lambda: any(replica.rglob("*.ltx")), 20, "the new lineage's snapshot")
         make_store(store, rows=1)
         time.sleep(2.5)
 
     rebuilt = tmp_path / "rebuilt.sqlite3"
-    done = subprocess.run([litestream.find_litestream({}), "restore", "-o", str(rebuilt),
-                           f"file://{replica}"], capture_output=True, text=True, check=False)  # fmt: skip
+    argv = [litestream.find_litestream({}), "restore", "-o", str(rebuilt), f"file://{replica}"]
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert count_rows(rebuilt) == 4 == count_rows(store)
