@@ -7,7 +7,6 @@ nothing of it is stored.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import (
@@ -16,11 +15,14 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 
 from exporters.config import format_location
 
+# Alertmanager sends the zero time for "no end yet" on firing alerts.
+_ZERO_TIME_PREFIX = "0001-01-01"
 # JSON can carry NUL in a string only as this escape (a raw control character is
 # invalid JSON), so its absence proves there is none to replace.
 _NUL_ESCAPE = b"\\u0000"
@@ -44,19 +46,21 @@ class Alert(_Model):
     status: Literal["firing", "resolved"]
     labels: dict[str, str]
     annotations: dict[str, str] = Field(default_factory=dict)
-    # Alertmanager sends RFC 3339 text; strict, a number would not silently become
-    # 1970 (pydantic's own check, in its core: no Python call per alert). Without
-    # a zone the instant is unknown; RFC 3339 always has one.
-    startsAt: AwareDatetime = Field(strict=True)
-    endsAt: AwareDatetime | None = Field(default=None, strict=True)
+    # Without a zone the instant is unknown; RFC 3339 always has one.
+    startsAt: AwareDatetime
+    endsAt: AwareDatetime | None = None
     generatorURL: str = ""
     fingerprint: str = Field(min_length=1, max_length=64)
 
-    @field_validator("endsAt")
+    @field_validator("startsAt", "endsAt", mode="before")
     @classmethod
-    def _zero_is_no_end(cls, value: datetime | None) -> datetime | None:
-        # Alertmanager sends the zero time (year 1) for "no end yet" on firing alerts.
-        return None if value is not None and value.year == 1 else value
+    def _rfc3339_text(cls, value: Any, info: ValidationInfo) -> Any:
+        # Alertmanager sends RFC 3339 text; a number would silently become 1970.
+        if not isinstance(value, str):
+            raise ValueError("must be an RFC 3339 timestamp string")
+        if info.field_name == "endsAt" and value.startswith(_ZERO_TIME_PREFIX):
+            return None
+        return value
 
     @field_validator("labels")
     @classmethod

@@ -130,21 +130,3 @@ def test_any_wrong_value_is_a_payload_error_never_a_crash(key: str, value: objec
 def test_arbitrary_bytes_never_crash(body: bytes) -> None:
     with contextlib.suppress(PayloadError):
         parse_notification(body)
-
-
-@pytest.mark.parametrize("value", [1764320400, 1764320400.5, True])
-@pytest.mark.parametrize("field", ["startsAt", "endsAt"])
-def test_a_timestamp_that_is_not_text_is_refused_not_read_as_unix_time(field, value) -> None:
-    # Read as seconds since 1970 it would be stored as a plausible instant.
-    data = make_notification()
-    data["alerts"][0][field] = value
-    assert f"alerts[0].{field}" in _problems(data)
-
-
-def test_only_the_zero_time_means_no_end() -> None:
-    data = make_notification(make_alert(), make_alert("fp2"))
-    data["alerts"][0]["endsAt"] = "0001-01-01T00:00:00Z"
-    data["alerts"][1]["endsAt"] = "2026-11-28T09:10:00+01:00"
-    first, second = parse_notification(_body(data)).alerts
-    assert first.endsAt is None
-    assert second.endsAt is not None and second.endsAt.isoformat() == "2026-11-28T09:10:00+01:00"
