@@ -2,7 +2,7 @@
 bare Flask endpoint on the same HTTP front (waitress, as `alert_webhook.front`
 builds it) that only parses the JSON.
 
-    .venv/bin/python bench/webhook_ingest.py [--duration 5] [--clients 6]
+    .venv/bin/python bench/webhook_ingest.py [--duration 5] [--clients 6] [--pin]
 
 Phases: one-alert and 100-alert payloads against both servers at full load, then
 the webhook at half its one-alert maximum rate, where the latency from receiving
@@ -15,6 +15,14 @@ one-alert payload, ten alerts of each 100-alert payload) is also routed to the
 log channel (`ROUTING`), and only those log deliveries are measured. Prints a
 table against the issue's goals and writes JSON under bench/results/. Never part
 of the test suite.
+
+Throughput on a shared machine says as much about the neighbours as about the
+server, so each phase also reports the server's own CPU per request (user +
+system time of the server process over the phase, the webhook's deliveries of
+it drained, divided by its requests): the figure to compare changes by. With
+`--pin` both servers run on CPU 0 and the clients on the other CPUs, so the
+clients never take the server's core. Figures last measured, against the
+goals and the issue's baseline commit: docs/webhook.md, "Benchmark".
 """
 
 from __future__ import annotations
@@ -32,6 +40,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 THREADS = 8  # the webhook's default --threads
@@ -72,8 +82,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start(argv: list[str], port: int, log: Path) -> subprocess.Popen[bytes]:
+def start(argv: list[str], port: int, log: Path, cpus: set[int] | None) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(argv, cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    if cpus:
+        os.sched_setaffinity(proc.pid, cpus)  # before its threads start: they inherit it
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -107,8 +119,12 @@ def body(tag: str, n: int, size: int) -> bytes:
     ).encode()  # fmt: skip
 
 
-def client(port: int, size: int, duration: float, rate: float, tag: str, out: Any) -> None:
+def client(
+    port: int, size: int, duration: float, rate: float, tag: str, cpus: set[int] | None, out: Any
+) -> None:
     """One keep-alive connection posting unique alerts; `rate` > 0 paces it."""
+    if cpus:
+        os.sched_setaffinity(0, cpus)
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     latencies: list[float] = []
     errors = 0
@@ -130,12 +146,21 @@ def client(port: int, size: int, duration: float, rate: float, tag: str, out: An
     out.put((latencies, errors, time.perf_counter() - start))
 
 
+def cpu_seconds(proc: psutil.Process) -> float:
+    """User + system CPU of the process, all its threads."""
+    times = proc.cpu_times()
+    return float(times.user + times.system)
+
+
 def load(
-    port: int, size: int, duration: float, clients: int, rate: float, tag: str
-) -> dict[str, Any]:
+    port: int, size: int, duration: float, clients: int, rate: float, tag: str,
+    cpus: set[int] | None,
+) -> dict[str, Any]:  # fmt: skip
     out: Any = mp.Queue()
     procs = [
-        mp.Process(target=client, args=(port, size, duration, rate / clients, f"{tag}{i}", out))
+        mp.Process(
+            target=client, args=(port, size, duration, rate / clients, f"{tag}{i}", cpus, out)
+        )
         for i in range(clients)
     ]
     for p in procs:
@@ -186,12 +211,29 @@ def wait_drained(db: Path, timeout: float = 120) -> None:
     raise SystemExit("deliveries did not drain")
 
 
+def phase(
+    server: psutil.Process, drain: Path | None, port: int, size: int, args: Any, rate: float,
+    tag: str, cpus: set[int] | None,
+) -> dict[str, Any]:  # fmt: skip
+    """One load phase, with the server's CPU per request over it (and, for the
+    webhook, over draining the deliveries it queued)."""
+    before = cpu_seconds(server)
+    row = load(port, size, args.duration, args.clients, rate, tag, cpus)
+    if drain is not None:
+        wait_drained(drain)
+    row["server_cpu_ms_per_request"] = 1000 * (cpu_seconds(server) - before) / row["requests"]
+    return row
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per phase")
     parser.add_argument("--clients", type=int, default=6, help="client processes (connections)")
+    parser.add_argument(
+        "--pin", action="store_true", help="servers on CPU 0, clients on the other CPUs"
+    )
     parser.add_argument("--serve-bare", metavar="BIND", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_bare:
@@ -202,29 +244,34 @@ def main() -> int:
     config = {"store": {"url": f"sqlite:///{db}"}, "routing": ROUTING}
     (tmp / "webhook.yml").write_text(json.dumps(config))
     bare_port, hook_port = free_port(), free_port()
+    all_cpus = sorted(os.sched_getaffinity(0))
+    pinned = args.pin and len(all_cpus) > 1
+    server_cpus, client_cpus = ({all_cpus[0]}, set(all_cpus[1:])) if pinned else (None, None)
     bare = start(
         [sys.executable, __file__, "--serve-bare", f"127.0.0.1:{bare_port}"],
-        bare_port,
-        tmp / "bare.log",
-    )
+        bare_port, tmp / "bare.log", server_cpus,
+    )  # fmt: skip
     hook = start(
         [sys.executable, "-m", "alert_webhook", "--config", str(tmp / "webhook.yml"),
          "--bind", f"127.0.0.1:{hook_port}", "--threads", str(THREADS)],
-        hook_port, tmp / "webhook.log",
+        hook_port, tmp / "webhook.log", server_cpus,
     )  # fmt: skip
+    bare_proc, hook_proc = psutil.Process(bare.pid), psutil.Process(hook.pid)
     rows: dict[str, dict[str, Any]] = {}
     try:
         for size in (1, 100):
-            rows[f"bare_{size}"] = load(bare_port, size, args.duration, args.clients, 0, f"b{size}")
-            rows[f"webhook_{size}"] = load(
-                hook_port, size, args.duration, args.clients, 0, f"w{size}"
+            rows[f"bare_{size}"] = phase(
+                bare_proc, None, bare_port, size, args, 0, f"b{size}", client_cpus
             )
-            wait_drained(db)
+            rows[f"webhook_{size}"] = phase(
+                hook_proc, db, hook_port, size, args, 0, f"w{size}", client_cpus
+            )
         half = rows["webhook_1"]["requests_per_s"] / 2
         since = time.time()
-        rows["webhook_1_half_load"] = load(hook_port, 1, args.duration, args.clients, half, "h")
+        rows["webhook_1_half_load"] = phase(
+            hook_proc, db, hook_port, 1, args, half, "h", client_cpus
+        )
         until = time.time()
-        wait_drained(db)
         handoff = handoff_latencies(db, since, until)
     finally:
         for proc in (bare, hook):
@@ -240,10 +287,12 @@ def main() -> int:
         "p50_handoff_ms": 1000 * statistics.median(handoff) if handoff else float("nan"),
         "handoff_samples": len(handoff),
     }
-    print(f"{'phase':<22}{'req/s':>10}{'alerts/s':>11}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    print(f"{'phase':<22}{'req/s':>10}{'alerts/s':>11}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}"
+          f"{'server CPU ms/req':>19}")  # fmt: skip
     for name, r in rows.items():
         print(f"{name:<22}{r['requests_per_s']:>10.0f}{r['alerts_per_s']:>11.0f}"
-              f"{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}{r['errors']:>8}")  # fmt: skip
+              f"{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}{r['errors']:>8}"
+              f"{r['server_cpu_ms_per_request']:>19.3f}")  # fmt: skip
     print()
     checks = [
         ("webhook/bare req/s, 1-alert", summary["ratio_1"], ">=", GOALS["ratio_1"]),
@@ -263,6 +312,7 @@ def main() -> int:
         "threads": THREADS,
         "clients": args.clients,
         "duration": args.duration,
+        "pinned": pinned,
     }
     out.write_text(
         json.dumps({"phases": rows, "summary": summary, "goals": GOALS, "settings": meta}, indent=2)

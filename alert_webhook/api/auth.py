@@ -26,7 +26,19 @@ from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, g, jsonify, redirect, request, session, url_for
+from flask import (
+    Flask,
+    Request,
+    Response,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    request,
+    session,
+    url_for,
+)
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from flask_wtf.csrf import CSRFProtect
 
 from alert_webhook.context import ctx
@@ -66,7 +78,29 @@ def install(app: Flask, settings: Settings, access: Access) -> None:
         WTF_CSRF_CHECK_DEFAULT=False,
         WTF_CSRF_TIME_LIMIT=auth.session_lifetime_seconds,
     )
+    app.session_interface = CookieSessions()
     CSRFProtect(app)
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, minus the work of a session nobody has.
+
+    Most requests carry no session cookie: Alertmanager's every `POST /alerts`,
+    scrapes, health checks. Flask builds the cookie signer for each of them
+    anyway, to find there is nothing to verify, and reads six cookie settings
+    on the way out to find there is nothing to write. Here such a request gets
+    an empty session at once, and one nobody touched is not saved; a request
+    with a cookie, or one that logs in or out, goes through Flask's own code.
+    """
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        if session or session.modified or session.accessed:
+            super().save_session(app, session, response)
 
 
 def bearer_ok(expected: str | None) -> bool:

@@ -134,3 +134,34 @@ def test_require_login_closes_viewing_on_loopback_too(app_factory) -> None:
 
 def test_the_login_page_is_reachable_when_viewing_is_closed(exposed) -> None:
     assert exposed.test_client().get("/login").status_code == 200
+
+
+def test_a_request_without_a_session_cookie_costs_no_cookie_signer(loopback, monkeypatch) -> None:
+    # Alertmanager never has a session: building the signer for each of its
+    # posts only to find nothing to verify was work on the hot ingest path.
+    from alert_webhook.api.auth import CookieSessions
+
+    def no_signer(self, app):
+        raise AssertionError("the cookie signer was built for a request without a session")
+
+    assert isinstance(loopback.session_interface, CookieSessions)
+    monkeypatch.setattr(CookieSessions, "get_signing_serializer", no_signer)
+    resp = loopback.test_client().post(
+        "/alerts", json=make_notification(make_alert("b")), headers=AUTH
+    )
+    assert resp.status_code == 200 and resp.json["status"] == "stored"
+    assert "Set-Cookie" not in resp.headers and "Cookie" not in resp.headers.get("Vary", "")
+
+
+def test_sessions_still_sign_verify_and_end_as_before(loopback) -> None:
+    # The shortcut only skips sessions nobody has: a login still sets a signed
+    # cookie that later requests are recognised by, a forged one is ignored, and
+    # logging out clears it.
+    operator = loopback.test_client()
+    log_in(operator)
+    assert operator.get_cookie("alert_webhook_session") is not None
+    assert operator.get("/api/alerts").status_code == 200
+    forged = loopback.test_client()
+    forged.set_cookie("alert_webhook_session", "forged.value.sig")
+    resp = forged.post("/api/incidents/1/ack", json={"by": "x"})
+    assert resp.status_code == 401

@@ -78,3 +78,18 @@ def test_statement_binds_named_parameters_and_its_own_literals(conn) -> None:
 @given(st.dictionaries(st.text(max_size=8), st.text(max_size=12), max_size=6))
 def test_label_maps_are_written_as_json_dumps_writes_them(value: dict[str, str]) -> None:
     assert dumps_str_map(value) == json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def test_a_label_map_seen_lately_is_not_written_again_and_order_does_not_matter() -> None:
+    # Alertmanager repeats the same label sets in every notification of a group.
+    from alert_webhook.store.bulk import _dumps_items
+
+    first = {"alertname": "Repeat", "instance": "h1:9100", "severity": "low"}
+    text = dumps_str_map(first)
+    hits = _dumps_items.cache_info().hits
+    assert dumps_str_map(dict(first)) == text
+    assert _dumps_items.cache_info().hits == hits + 1
+    reordered = dict(reversed(list(first.items())))
+    assert (
+        dumps_str_map(reordered) == text == json.dumps(first, sort_keys=True, separators=(",", ":"))
+    )
