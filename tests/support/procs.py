@@ -19,7 +19,6 @@ import requests
 
 from stack import binaries
 
-
 _HANDED_OUT: set[int] = set()
 
 
