@@ -2,7 +2,7 @@
 the plan's RTO (and RPO where data is involved), on the fast profile.
 
     .venv/bin/python bench/recovery_time.py
-        [--scenarios single,multi,corruption,partition,starvation,dependency,complete]
+        [--scenarios single,multi,corruption,partition,starvation,hog,dependency,complete]
         [--runs 10] [--complete-runs 3] [--default-profile]
 
 Every scenario that has a chaos test in tests/chaos/ is measured here with
@@ -33,9 +33,8 @@ run is blocked by the one before it:
   replica → verified and the probe passing; the writes lost (seconds, and
   orders) against the RPO. Then its `replica_check`: whether the replica,
   rebuilt after an order placed after the restore, is the restored file plus
-  that order. Where it is not (test_data_corruption.py's ReplicaDiverged: a
-  bug of the stack's replication) the run says so and the next run's restore
-  falls back to an older state: its data lost is what that costs.
+  that order (where it is not, the next run's restore would fall back to an
+  older state, and its data lost says what that costs).
 - `partition` (scenario 5): the dependency's primary behind a link that is cut
   and mended, as tests/chaos/test_network_partition.py does it: cut → orders
   placed through the secondary and the failover's run verified, and mend →
@@ -47,6 +46,11 @@ run is blocked by the one before it:
   `cleanup_disk` playbook → verified and the space free. Each run waits for
   the alert of the last to resolve. Skipped with the kernel's reason where
   mounting is refused.
+- `hog` (scenario 6, a memory hog): tests/chaos/test_resource_hog.py's
+  `hog_once`: the demo told to hold 256 MiB → the system exporter's process
+  group crosses the fast ProcessMemoryHigh limit → `restart-hogging-demo-program`
+  restarts it through supervisord → verified. Each run waits for the last
+  one's alert to resolve. ProcessMemoryHigh is high: its RTO is 15 min.
 - `dependency` (scenario 7): tests/chaos/stack.py's failover chain, as
   tests/chaos/test_dependency_failure.py takes it: the primary answers 5xx →
   the secondary, then the secondary → the tertiary, then the tertiary → the
@@ -402,6 +406,27 @@ def starvation_runs(runs: int) -> list[dict[str, float]]:
     return samples
 
 
+def hog_runs(runs: int) -> list[dict[str, float]]:
+    """Scenario 6 (a memory hog), `runs` times on one stack: the demo told to
+    hold 256 MiB → ProcessMemoryHigh → restarted through supervisord → verified
+    (tests/chaos/test_resource_hog.py's `hog_once`), each after the last run's
+    alert has resolved."""
+    from chaos.stack import wait_for_guardrails
+    from chaos.test_resource_hog import LIMIT, PLAYBOOK, hog_once, resident
+
+    samples = []
+    with fast_stack() as stack:
+        for n in range(1, runs + 1):
+            wait(lambda: resident(stack) < LIMIT and not stack.firing("ProcessMemoryHigh"), 120,
+                 "ProcessMemoryHigh resolved")  # fmt: skip
+            wait_for_guardrails(stack.root, stack.remediations(PLAYBOOK), PLAYBOOK)
+            hog = hog_once(stack)
+            samples.append({"recovery_s": hog.recovered_at - hog.hogged_at})
+            print(f"hog run {n}: restarted and verified in {samples[-1]['recovery_s']:.2f} s",
+                  flush=True)  # fmt: skip
+    return samples
+
+
 def dependency_runs(runs: int) -> list[dict[str, float]]:
     """Scenario 7, `runs` walks of the failover chain on one stack: primary →
     secondary → tertiary → people told, then mended → back on the primary."""
@@ -476,7 +501,7 @@ class Row:
 
 
 # ServiceUnavailable and DataIntegrityCheckFailing are critical, HostDiskSpaceLow
-# is high; the orders are critical data.
+# and ProcessMemoryHigh are high; the orders are critical data.
 CRITICAL, HIGH = PLAN_RTO_SECONDS["critical"], PLAN_RTO_SECONDS["high"]
 RPO = PLAN_RPO_CRITICAL_SECONDS
 ROWS = {
@@ -486,13 +511,23 @@ ROWS = {
     "partition": Row("partition", "recovery_s", 20.0, CRITICAL),
     "partition switch-back": Row("partition", "switch_back_s", None, CRITICAL),
     "starvation (disk)": Row("starvation", "recovery_s", 30.0, HIGH),
+    "starvation (memory hog)": Row("hog", "recovery_s", 30.0, HIGH),
     "dependency -> secondary": Row("dependency", "secondary_s", None, CRITICAL),
     "dependency -> tertiary": Row("dependency", "tertiary_s", None, CRITICAL),
     "dependency, people told": Row("dependency", "told_s", None, CRITICAL),
     "dependency switch-back": Row("dependency", "switch_back_s", None, CRITICAL),
     "complete": Row("complete", "recovery_s", 60.0, CRITICAL, RPO),
 }
-SCENARIOS = ("single", "multi", "corruption", "partition", "starvation", "dependency", "complete")
+SCENARIOS = (
+    "single",
+    "multi",
+    "corruption",
+    "partition",
+    "starvation",
+    "hog",
+    "dependency",
+    "complete",
+)
 
 
 def data_lost(row: Row, samples: list[dict[str, float]]) -> tuple[float | None, float | None]:
@@ -554,6 +589,7 @@ def fast_runs(
         "corruption": lambda: corruption_runs(runs),
         "partition": lambda: partition_runs(runs),
         "starvation": lambda: starvation_runs(runs),
+        "hog": lambda: hog_runs(runs),
         "dependency": lambda: dependency_runs(runs),
         "complete": lambda: complete_runs(complete),
     }

@@ -19,6 +19,8 @@ resident memory is what the hog holds, whatever the load.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 import requests
@@ -42,14 +44,25 @@ def resident(stack: ChaosStack) -> float:
     key = (GROUP, ("memtype", "resident"))
     if key not in samples:
         where = stack.url("system_exporter")
-        pytest.fail(f"the system exporter at {where} has no process group `demo`: "
-                    "start the stack again (`make up FAST=1`) from this checkout")  # fmt: skip
+        raise AssertionError(
+            f"the system exporter at {where} has no process group `demo`: "
+            "start the stack again (`make up FAST=1`) from this checkout"
+        )
     return samples[key]
 
 
-def test_a_memory_hog_in_the_demo_is_restarted_through_its_process_group(
-    chaos_stack: ChaosStack,
-) -> None:
+@dataclass(frozen=True)
+class Hog:
+    before: float  # the demo group's resident bytes before the hog
+    pid: int | None  # the demo's process before
+    run: dict[str, Any]  # the playbook's verified run
+    hogged_at: float
+    recovered_at: float
+
+
+def hog_once(chaos_stack: ChaosStack) -> Hog:
+    """Switch the demo's memory hog on and wait for the playbook's verified run
+    (what ran instead is in the failure)."""
     before = resident(chaos_stack)
     assert before < LIMIT, f"the demo alone holds {before / 2**20:.0f} MiB: no hog to find"
     pid = chaos_stack.pid("demo")
@@ -63,7 +76,16 @@ def test_a_memory_hog_in_the_demo_is_restarted_through_its_process_group(
     try:
         run, recovered_at = wait_recovered(chaos_stack, PLAYBOOK, "demo", hogged_at)
     except TimeoutError as exc:  # what ran instead says why
-        pytest.fail(f"{exc}; runs since the hog: {chaos_stack.remediations(since=hogged_at)}")
+        runs = chaos_stack.remediations(since=hogged_at)
+        raise TimeoutError(f"{exc}; runs since the hog: {runs}") from None
+    return Hog(before, pid, run, hogged_at, recovered_at)
+
+
+def test_a_memory_hog_in_the_demo_is_restarted_through_its_process_group(
+    chaos_stack: ChaosStack,
+) -> None:
+    hog = hog_once(chaos_stack)
+    run, hogged_at, before = hog.run, hog.hogged_at, hog.before
     alert = chaos_stack.alerts()[run["alert_id"]]
     assert (alert["alertname"], alert["labels"]["groupname"]) == ("ProcessMemoryHigh", "demo")
     [step] = run["steps"]
@@ -73,13 +95,13 @@ def test_a_memory_hog_in_the_demo_is_restarted_through_its_process_group(
     restarts = [r["id"] for r in chaos_stack.remediations(since=hogged_at)
                 if any((s["output"] or "").startswith("demo: ") for s in r["steps"])]  # fmt: skip
     assert restarts == [run["id"]], chaos_stack.remediations(since=hogged_at)
-    assert chaos_stack.pid("demo") not in (None, pid), "a new process"
+    assert chaos_stack.pid("demo") not in (None, hog.pid), "a new process"
     # The restart cleared the hog: the new process holds nothing.
     chaos = requests.get(chaos_stack.url("demo", "/chaos"), timeout=5).json()
     assert chaos["memory_hog_mib"] == 0
     assert resident(chaos_stack) < LIMIT
     rto = severity_rto(chaos_stack, run)
-    result = record("resource starvation (memory hog)", recovered_at - hogged_at, rto)
+    result = record("resource starvation (memory hog)", hog.recovered_at - hogged_at, rto)
     print(f"\nresource starvation (memory hog): the demo held {before / 2**20:.0f} MiB, "
           f"then {MAX_MEMORY_HOG_MIB} MiB more; recovered in "
           f"{result.recovery_seconds:.1f} s")  # fmt: skip
