@@ -106,7 +106,7 @@ class Reminders:
         if self.interval <= 0:
             return
         now = self.clock()
-        for incident in self.incidents.unacknowledged("critical"):
+        for incident in self.incidents.unacknowledged("critical", now):
             n = int((now - incident.opened_at) // self.interval)
             if n < 1:
                 continue

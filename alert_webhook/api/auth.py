@@ -36,6 +36,7 @@ from alert_webhook.text import one_line
 
 SESSION_COOKIE = "alert_webhook_session"
 FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+TOKEN_ACTOR = "api token"  # who acted, in the record, when a caller had the bearer token
 
 
 def install(app: Flask, settings: Settings, access: Access) -> None:
@@ -151,6 +152,16 @@ class Actor:
     """Who is acting: a logged-in operator, or a caller with the bearer token."""
 
     operator: str | None
+
+    @property
+    def name(self) -> str:
+        """Who the record names: the operator, or the bearer token."""
+        return self.operator or TOKEN_ACTOR
+
+    @property
+    def on_the_page(self) -> bool:
+        """An operator's form post from the page, answered with a page (not JSON)."""
+        return self.operator is not None and not request.is_json
 
     def acked_by(self, claimed: object) -> str:
         """The name recorded: the operator's own, or what a token-holding script says."""

@@ -1,22 +1,45 @@
-"""Incidents and deliveries under /api: list them, acknowledge one."""
+"""Incidents and deliveries under /api: list them; the operators' actions on an
+incident: acknowledge, resolve as handled, silence.
+
+Each action takes a logged-in operator's form post from the page (answered with
+a 303 back to it, or a short page saying what was refused) or JSON with the
+bearer token (answered with JSON). Bad input is refused before anything is
+written, naming the field.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from flask import Blueprint, jsonify, redirect, request, url_for
+from markupsafe import Markup
 
 from alert_webhook.api.auth import acting, action_required, viewer_required
 from alert_webhook.api.ids import MAX_ID, whole_number
 from alert_webhook.context import ctx
+from alert_webhook.text import one_line
+
+MAX_NOTE = 500
 
 bp = Blueprint("incidents", __name__, url_prefix="/api")
+
+_REFUSED_PAGE = Markup(
+    '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+    "<title>recovery-stack — not done</title></head>\n<body><h1>Not done</h1>\n"
+    '<p id="problem" role="alert">{}</p>\n<p><a href="/">Back to the console</a></p>'
+    "</body></html>\n"
+)
 
 
 @bp.get("/incidents")
 @viewer_required
 def list_incidents() -> Any:
-    return jsonify({"incidents": ctx().store.incidents.list()})
+    """Newest first; `?state=open` only those not closed (the terminal view's list)."""
+    state = request.args.get("state")
+    if state not in (None, "open"):
+        return jsonify({"error": "state: must be open (or left out for every incident)"}), 400
+    rows = ctx().store.incidents.list(open_only=state == "open")
+    return jsonify({"incidents": rows})
 
 
 @bp.get("/deliveries")
@@ -30,6 +53,30 @@ def list_deliveries() -> Any:
     return jsonify({"deliveries": rows})
 
 
+def _field(name: str) -> object:
+    """A field of the JSON body or of the form, whichever the request carries."""
+    if request.is_json:
+        data = request.get_json(silent=True)
+        return data.get(name) if isinstance(data, dict) else None
+    return request.form.get(name)
+
+
+def _done(status: str, incident: dict[str, Any]) -> Any:
+    if acting().on_the_page:
+        return redirect(url_for("dashboard.index"), code=303)
+    return jsonify({"status": status, "incident": incident})
+
+
+def _refused(code: int, problem: str, incident: dict[str, Any] | None = None) -> Any:
+    """Nothing done: a page saying why for the operator's form, JSON otherwise."""
+    if acting().on_the_page:
+        return _REFUSED_PAGE.format(problem), code, {"Content-Type": "text/html; charset=utf-8"}
+    body: dict[str, Any] = {"error": problem}
+    if incident is not None:
+        body["incident"] = incident
+    return jsonify(body), code
+
+
 @bp.post("/incidents/<int:alert_id>/ack")
 @action_required
 def acknowledge(alert_id: int) -> Any:
@@ -37,12 +84,42 @@ def acknowledge(alert_id: int) -> Any:
     (a logged-in operator, with the session's CSRF token); scripts post JSON
     with the bearer token and may say `by`."""
     app = ctx()
-    actor = acting()
-    data = request.get_json(silent=True) if request.is_json else None
-    by = actor.acked_by(data.get("by") if isinstance(data, dict) else None)
+    by = acting().acked_by(_field("by") if request.is_json else None)
     incident = app.store.incidents.ack(alert_id, by, app.clock())
     if incident is None:
-        return jsonify({"error": f"no incident {alert_id}"}), 404
-    if actor.operator is not None and not request.is_json:
-        return redirect(url_for("dashboard.index"), code=303)
-    return jsonify({"status": "acknowledged", "incident": incident})
+        return _refused(404, f"no incident {alert_id}")
+    return _done("acknowledged", incident)
+
+
+def _note() -> str | None:
+    """The `note` field on one line, or None when it is missing or blank."""
+    raw = _field("note")
+    note = one_line(raw).strip() if isinstance(raw, str) else ""
+    return note or None
+
+
+def closed_how(incident: dict[str, Any]) -> str:
+    if incident["handled_at"] is not None:
+        return f"handled by {incident['handled_by']}: {incident['handled_note']}"
+    return "resolved (Alertmanager said so)"
+
+
+@bp.post("/incidents/<int:alert_id>/resolve")
+@action_required
+def resolve(alert_id: int) -> Any:
+    """Close the incident as handled, with a required `note` saying how: it is no
+    longer escalated or reminded, and Alertmanager's later resolution leaves the
+    record as it is."""
+    note = _note()
+    if note is None:
+        return _refused(400, "note: required: say how the incident was handled")
+    if len(note) > MAX_NOTE:
+        return _refused(400, f"note: at most {MAX_NOTE} characters (it has {len(note)})")
+    app = ctx()
+    handled = app.store.incidents.resolve_handled(alert_id, acting().name, note, app.clock())
+    if handled.incident is None:
+        return _refused(404, f"no incident {alert_id}")
+    if not handled.taken:
+        problem = f"incident {alert_id} is already closed: {closed_how(handled.incident)}"
+        return _refused(409, problem, handled.incident)
+    return _done("handled", handled.incident)

@@ -1,8 +1,11 @@
-"""Incidents: acknowledgement, response deadlines, reminders (portable SQL).
+"""Incidents: acknowledgement, response deadlines, reminders, operators' silences
+and resolve-as-handled (portable SQL).
 
 Each follow-up (a tier raised, a reminder) is one transaction: the guarded
 UPDATE that says "this replica does it", the deliveries it sends and the flag it
-leaves. A replica that loses the race writes nothing.
+leaves. A replica that loses the race writes nothing. An incident is followed up
+while it is open, unacknowledged and not silenced (a silence holds until its
+`silenced_until`); closing it as handled ends that as a resolution does.
 """
 
 from __future__ import annotations
@@ -12,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.engine import Dialect
+from sqlalchemy import Select, or_, select, update
+from sqlalchemy.engine import Connection, Dialect
 
 from alert_webhook.routing import Target
 from alert_webhook.store.guard import Transactions
@@ -37,12 +40,52 @@ class OpenIncident:
     labels: dict[str, str]
 
 
+@dataclass(frozen=True)
+class Handled:
+    """What resolve-as-handled did: `incident` is None when there is none, `taken`
+    False when it was already closed (then the record shows how)."""
+
+    incident: dict[str, Any] | None
+    taken: bool
+
+
+@dataclass(frozen=True)
+class HeldSilence:
+    """An operator's silence on an alert that is firing as far as the store knows:
+    while it holds, Alertmanager tells the webhook nothing of that alert."""
+
+    alert_id: int
+    silence_id: str
+    silenced_until: float
+    fingerprint: str
+    starts_at: str
+    labels: dict[str, str]
+
+
+def _shown() -> Select[Any]:
+    """An incident as the API shows it: its row, its alert's name, state and labels."""
+    return select(
+        incidents, alerts.c.alertname, alerts.c.status, alerts.c.fingerprint, alerts.c.labels
+    ).join(alerts, alerts.c.id == incidents.c.alert_id)
+
+
+def _as_dict(row: Any) -> dict[str, Any]:
+    shown = dict(row)
+    shown["labels"] = json.loads(shown["labels"])
+    return shown
+
+
+def _find(conn: Connection, alert_id: int) -> dict[str, Any] | None:
+    row = conn.execute(_shown().where(incidents.c.alert_id == alert_id)).mappings().first()
+    return _as_dict(row) if row else None
+
+
 class Incidents:
     def __init__(self, tx: Transactions, dialect: Dialect) -> None:
         self.tx = tx
         self._insert = delivery_insert(dialect)
 
-    def _open(self, *where: Any) -> list[OpenIncident]:
+    def _open(self, now: float, *where: Any) -> list[OpenIncident]:
         query = (
             select(incidents, alert_events.c.id.label("event_id"), alerts.c.labels)
             .join(alerts, alerts.c.id == incidents.c.alert_id)
@@ -51,7 +94,12 @@ class Incidents:
                 (alert_events.c.alert_id == incidents.c.alert_id)
                 & (alert_events.c.status == "firing"),
             )
-            .where(incidents.c.closed_at.is_(None), incidents.c.acked_at.is_(None), *where)
+            .where(
+                incidents.c.closed_at.is_(None),
+                incidents.c.acked_at.is_(None),
+                or_(incidents.c.silenced_until.is_(None), incidents.c.silenced_until <= now),
+                *where,
+            )
         )
         with self.tx.read() as conn:
             return [
@@ -62,10 +110,10 @@ class Incidents:
             ]
 
     def past_deadline(self, now: float, tier: int) -> list[OpenIncident]:
-        return self._open(incidents.c.deadline_at <= now, incidents.c.tier == tier)
+        return self._open(now, incidents.c.deadline_at <= now, incidents.c.tier == tier)
 
-    def unacknowledged(self, severity: str) -> list[OpenIncident]:
-        return self._open(incidents.c.severity == severity)
+    def unacknowledged(self, severity: str, now: float) -> list[OpenIncident]:
+        return self._open(now, incidents.c.severity == severity)
 
     def escalate(
         self, incident: OpenIncident, next_deadline: float, flag: str, failover: Failover
@@ -126,19 +174,88 @@ class Incidents:
                 .where(incidents.c.alert_id == alert_id, incidents.c.acked_at.is_(None))
                 .values(acked_at=now, acked_by=by)
             )
-            row = (
-                conn.execute(select(incidents).where(incidents.c.alert_id == alert_id))
-                .mappings()
-                .first()
-            )
-            return dict(row) if row else None
+            return _find(conn, alert_id)
 
-    def list(self, limit: int = 200) -> list[dict[str, Any]]:
+    def resolve_handled(self, alert_id: int, by: str, note: str, now: float) -> Handled:
+        """Close an open incident as handled by `by`, saying how; the first close
+        stands (a second operator, or Alertmanager's resolution, changes nothing)."""
+        with self.tx.write() as conn:
+            closed = conn.execute(
+                update(incidents)
+                .where(incidents.c.alert_id == alert_id, incidents.c.closed_at.is_(None))
+                .values(closed_at=now, handled_at=now, handled_by=by, handled_note=note)
+            )
+            return Handled(_find(conn, alert_id), closed.rowcount == 1)
+
+    def record_silence(
+        self, alert_id: int, silence_id: str, until: float, by: str
+    ) -> dict[str, Any] | None:
+        """Note the silence an operator created; None (nothing written) when the
+        incident is gone or closed, so its silence should be expired again."""
+        with self.tx.write() as conn:
+            held = conn.execute(
+                update(incidents)
+                .where(incidents.c.alert_id == alert_id, incidents.c.closed_at.is_(None))
+                .values(silence_id=silence_id, silenced_until=until, silenced_by=by)
+            )
+            return _find(conn, alert_id) if held.rowcount == 1 else None
+
+    def held_silences(self, now: float) -> list[HeldSilence]:
+        """Silences still holding on alerts the store has as firing: the alerts
+        whose resolution only Alertmanager's API can tell."""
         query = (
-            select(incidents, alerts.c.alertname, alerts.c.status, alerts.c.fingerprint)
+            select(
+                incidents.c.alert_id,
+                incidents.c.silence_id,
+                incidents.c.silenced_until,
+                alerts.c.fingerprint,
+                alerts.c.starts_at,
+                alerts.c.labels,
+            )  # fmt: skip
             .join(alerts, alerts.c.id == incidents.c.alert_id)
-            .order_by(incidents.c.opened_at.desc())
-            .limit(limit)
+            .where(
+                incidents.c.silence_id.is_not(None),
+                incidents.c.silenced_until > now,
+                alerts.c.status == "firing",
+            )
+            .order_by(incidents.c.alert_id)
         )
         with self.tx.read() as conn:
-            return [dict(r) for r in conn.execute(query).mappings()]
+            return [
+                HeldSilence(
+                    r.alert_id,
+                    r.silence_id,
+                    r.silenced_until,
+                    r.fingerprint,
+                    r.starts_at,
+                    json.loads(r.labels),
+                )  # fmt: skip
+                for r in conn.execute(query)
+            ]
+
+    def silence_expired(self, alert_id: int, silence_id: str, now: float) -> None:
+        """The silence ended early (expired at `now`): it no longer holds."""
+        with self.tx.write() as conn:
+            conn.execute(
+                update(incidents)
+                .where(
+                    incidents.c.alert_id == alert_id,
+                    incidents.c.silence_id == silence_id,
+                    incidents.c.silenced_until > now,
+                )
+                .values(silenced_until=now)
+            )
+
+    def find(self, alert_id: int) -> dict[str, Any] | None:
+        """One incident as `list()` shows it, or None."""
+        with self.tx.read() as conn:
+            return _find(conn, alert_id)
+
+    def list(self, limit: int = 200, open_only: bool = False) -> list[dict[str, Any]]:
+        """Newest first, with each alert's name, state and labels; `open_only`:
+        those not closed (by a resolution or as handled)."""
+        query = _shown().order_by(incidents.c.opened_at.desc()).limit(limit)
+        if open_only:
+            query = query.where(incidents.c.closed_at.is_(None))
+        with self.tx.read() as conn:
+            return [_as_dict(r) for r in conn.execute(query).mappings()]

@@ -92,7 +92,8 @@ class IncidentPlanner:
         )
         close = Bulk(
             update(incidents)
-            .where(incidents.c.alert_id == bindparam("b_alert"))
+            # Closed already (as handled by an operator): that close stands.
+            .where(incidents.c.alert_id == bindparam("b_alert"), incidents.c.closed_at.is_(None))
             .values(closed_at=bindparam("b_at")),
             dialect,
             ("b_alert", "b_at"),

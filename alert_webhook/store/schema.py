@@ -104,6 +104,10 @@ Index("ix_deliveries_due", deliveries.c.status, deliveries.c.next_attempt_at)
 Index("ix_deliveries_alert", deliveries.c.alert_id)
 
 # An incident is a firing alert someone must answer; keyed by the alert.
+# An operator may silence it (`silence_id`, the Alertmanager silence, held until
+# `silenced_until` unless it is expired when the alert resolves) and may close it
+# as handled with a note (`handled_*`; `closed_at` is then the handling time, and
+# Alertmanager's later resolution leaves it so).
 incidents = Table(
     "incidents",
     metadata,
@@ -117,6 +121,12 @@ incidents = Table(
     Column("acked_by", String(200)),
     Column("closed_at", Float),
     Column("flag", Text),
+    Column("silence_id", String(64)),
+    Column("silenced_until", Float),
+    Column("silenced_by", String(200)),
+    Column("handled_at", Float),
+    Column("handled_by", String(200)),
+    Column("handled_note", Text),
 )
 # The improvement metrics read incidents that closed recently or are open.
 Index("ix_incidents_closed", incidents.c.closed_at)

@@ -1,9 +1,17 @@
-"""api/incidents.py: list incidents and deliveries, acknowledge with the bearer token."""
+"""api/incidents.py: list incidents and deliveries, acknowledge, resolve as handled."""
 
 from __future__ import annotations
 
 import pytest
-from webhook_support import CONTACTS, make_alert, make_notification
+from webhook_support import (
+    CONTACTS,
+    SECRET_KEY,
+    csrf_token,
+    log_in,
+    make_alert,
+    make_notification,
+    with_operator,
+)
 
 from alert_webhook import create_app
 from alert_webhook.metrics import create_metrics
@@ -70,3 +78,107 @@ def test_whatever_a_script_says_in_by_is_recorded_never_a_500(app_factory, by) -
     assert resp.status_code == 200, resp.get_json()
     acked_by = resp.get_json()["incident"]["acked_by"]
     assert "\x00" not in acked_by and 0 < len(acked_by) <= 200
+
+
+# Resolve-as-handled: POST /api/incidents/<alert_id>/resolve with a note.
+
+
+def _firing(app_factory, **data):
+    """An app with the token and the operator alice, and one firing incident (alert 1)."""
+    env = {"ALERT_WEBHOOK_TOKEN": "t", **SECRET_KEY}
+    app = app_factory(with_operator({**CONTACTS, **data}), env)
+    app.test_client().post("/alerts", json=make_notification(make_alert("a")), headers=AUTH)
+    return app
+
+
+def test_resolve_with_the_token_closes_as_handled_by_the_api_token(app_factory, clock) -> None:
+    client = _firing(app_factory).test_client()
+    resp = client.post("/api/incidents/1/resolve", json={"note": "pool restarted"}, headers=AUTH)
+    assert resp.status_code == 200, resp.get_json()
+    body = resp.get_json()
+    assert body["status"] == "handled"
+    incident = body["incident"]
+    assert (incident["handled_by"], incident["handled_note"]) == ("api token", "pool restarted")
+    assert incident["handled_at"] == incident["closed_at"] == clock.now
+    (listed,) = client.get("/api/incidents").get_json()["incidents"]
+    assert listed["handled_note"] == "pool restarted" and listed["silence_id"] is None
+
+
+def test_a_logged_in_operators_form_resolves_in_their_name(app_factory, store) -> None:
+    client = _firing(app_factory).test_client()
+    log_in(client)
+    token = csrf_token(client.get("/").get_data(as_text=True))
+    form = {"note": "failed over by hand", "by": "mallory", "csrf_token": token}
+    resp = client.post("/api/incidents/1/resolve", data=form)
+    assert resp.status_code == 303 and resp.headers["Location"] == "/"
+    assert store.incidents.find(1)["handled_by"] == "alice"  # the login, not a form field
+
+
+@pytest.mark.parametrize(
+    ("note", "problem"),
+    [(None, "note: required"), ("   ", "note: required"), (42, "note: required"),
+     ("x" * 501, "note: at most 500 characters")],
+)  # fmt: skip
+def test_resolve_needs_a_note_of_at_most_500_characters(app_factory, store, note, problem) -> None:
+    client = _firing(app_factory).test_client()
+    body = {} if note is None else {"note": note}
+    resp = client.post("/api/incidents/1/resolve", json=body, headers=AUTH)
+    assert resp.status_code == 400 and problem in resp.get_json()["error"]
+    assert store.incidents.find(1)["closed_at"] is None  # nothing stored
+
+
+def test_a_500_character_note_is_kept_whole(app_factory, store) -> None:
+    client = _firing(app_factory).test_client()
+    note = "y" * 500
+    resp = client.post("/api/incidents/1/resolve", json={"note": note}, headers=AUTH)
+    assert resp.status_code == 200 and store.incidents.find(1)["handled_note"] == note
+
+
+def test_a_bad_note_in_a_form_is_a_message_on_a_page(app_factory, store) -> None:
+    client = _firing(app_factory).test_client()
+    log_in(client)
+    token = csrf_token(client.get("/").get_data(as_text=True))
+    resp = client.post("/api/incidents/1/resolve", data={"note": "", "csrf_token": token})
+    assert resp.status_code == 400 and resp.mimetype == "text/html"
+    page = resp.get_data(as_text=True)
+    assert "note: required" in page and 'href="/"' in page
+    assert store.incidents.find(1)["closed_at"] is None
+
+
+@pytest.mark.parametrize("path", ["/api/incidents/99/resolve", f"/api/incidents/{2**63}/resolve"])
+def test_resolve_of_an_unknown_or_impossible_id_is_404(app_factory, path) -> None:
+    client = _firing(app_factory).test_client()
+    resp = client.post(path, json={"note": "x"}, headers=AUTH)
+    assert resp.status_code == 404 and "error" in resp.get_json()
+
+
+def test_resolve_needs_the_token_or_a_login(app_factory, store) -> None:
+    client = _firing(app_factory).test_client()
+    assert client.post("/api/incidents/1/resolve", json={"note": "x"}).status_code == 401
+    assert store.incidents.find(1)["closed_at"] is None
+
+
+def test_resolving_a_closed_incident_is_409_naming_how_it_closed(app_factory, clock) -> None:
+    client = _firing(app_factory).test_client()
+    client.post("/api/incidents/1/resolve", json={"note": "first"}, headers=AUTH)
+    again = client.post("/api/incidents/1/resolve", json={"note": "second"}, headers=AUTH)
+    assert again.status_code == 409
+    assert "already closed: handled by api token" in again.get_json()["error"]
+    assert again.get_json()["incident"]["handled_note"] == "first"
+    alert = make_alert("b", status="resolved")
+    client.post("/alerts", json=make_notification(make_alert("b")), headers=AUTH)
+    client.post("/alerts", json=make_notification(alert), headers=AUTH)
+    resolved = client.post("/api/incidents/2/resolve", json={"note": "late"}, headers=AUTH)
+    assert resolved.status_code == 409
+    assert "already closed: resolved" in resolved.get_json()["error"]
+
+
+def test_the_list_of_open_incidents_leaves_out_closed_ones(app_factory) -> None:
+    client = _firing(app_factory).test_client()
+    client.post("/alerts", json=make_notification(make_alert("b")), headers=AUTH)
+    client.post("/api/incidents/1/resolve", json={"note": "done"}, headers=AUTH)
+    rows = client.get("/api/incidents?state=open").get_json()["incidents"]
+    assert [r["alert_id"] for r in rows] == [2] and rows[0]["labels"]["instance"] == "db1:9100"
+    assert len(client.get("/api/incidents").get_json()["incidents"]) == 2
+    bad = client.get("/api/incidents?state=shut")
+    assert bad.status_code == 400 and "state" in bad.get_json()["error"]
