@@ -62,6 +62,7 @@ def create_app(
         ingest,
         remediations,
         security,
+        twilio_inbound,
     )
     from alert_webhook.dashboard import login
 
@@ -101,6 +102,7 @@ def create_app(
     blueprints = (ingest.bp, health.bp, alerts.bp, incidents.bp, remediations.bp, dashboard.bp)
     for blueprint in (*blueprints, console.bp, login.bp):
         app.register_blueprint(blueprint)
+    twilio_inbound.install(app)
     _json_errors(app)
     return app
 

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from alert_webhook.phone_numbers import e164
+from alert_webhook.text import one_line
 
 Severity = Literal["critical", "high", "medium", "low"]
 ChannelName = Literal["sms", "email", "dashboard", "log", "webhook"]
@@ -99,6 +102,20 @@ class SmsChannel(_Model):
     recipients: list[str] = Field(default_factory=list)
     escalation_recipients: list[str] = Field(default_factory=list)
     budget: SmsBudget = SmsBudget()
+    # E.164 number → the person's name, recorded when they acknowledge by reply
+    # ("alice (sms)"); a recipient without a name is recorded by number.
+    names: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("names")
+    @classmethod
+    def _by_e164_number(cls, names: dict[str, str]) -> dict[str, str]:
+        numbers = {written: e164(written) for written in names}
+        bad = [repr(w) for w, number in numbers.items() if number is None]
+        if bad:
+            raise ValueError(f"{', '.join(bad)}: not a full international number (+15555550100)")
+        if any(not 0 < len(one_line(name).strip()) <= 64 for name in names.values()):
+            raise ValueError("a name must be 1 to 64 characters")
+        return {str(numbers[w]): one_line(name).strip() for w, name in names.items()}
 
 
 class WebhookChannel(_Model):

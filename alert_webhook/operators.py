@@ -87,14 +87,14 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def allowed_hosts(auth: AuthSettings, listen_host: str, dashboard_url: str) -> list[str]:
-    """The Host names a request may carry. A wildcard bind address (0.0.0.0)
-    is not a name anyone reaches the webhook by, so it allows nothing."""
+def allowed_hosts(auth: AuthSettings, listen_host: str, *urls: str | None) -> list[str]:
+    """The Host names a request may carry: also those of the URLs the webhook is
+    reached at (the dashboard's, the public one). A wildcard bind address
+    (0.0.0.0) is not a name anyone reaches the webhook by, so it allows nothing."""
     hosts = ["localhost", "127.0.0.1", *auth.allowed_hosts]
     if listen_host and not _is_wildcard(listen_host):
         hosts.append(listen_host.lower())
-    if dashboard := urlsplit(dashboard_url).hostname:
-        hosts.append(dashboard)
+    hosts += [host for url in urls if url and (host := urlsplit(url).hostname)]
     return list(dict.fromkeys(hosts))
 
 

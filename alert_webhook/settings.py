@@ -11,6 +11,7 @@ import ipaddress
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from sqlalchemy.engine import make_url
@@ -67,6 +68,21 @@ class LinkSettings(_Model):
     runbook_base_url: str = (
         "https://github.com/recovery-stack/recovery-stack/blob/main/docs/runbooks"
     )
+    # The webhook's own address as the outside world calls it (behind a reverse
+    # proxy: https://alerts.example.org): the URL Twilio signs its inbound-message
+    # requests with, and the base of the acknowledge links in email. None: the
+    # request's own URL for Twilio, `dashboard_url` for links.
+    public_url: str | None = None
+    # How long an email's acknowledge link works after it is sent.
+    ack_link_lifetime_seconds: float = Field(default=86400.0, gt=0)
+
+    @field_validator("public_url")
+    @classmethod
+    def _absolute_http(cls, value: str | None) -> str | None:
+        parts = urlsplit(value) if value is not None else None
+        if parts is not None and (parts.scheme not in ("http", "https") or not parts.hostname):
+            raise ValueError("must be an absolute http:// or https:// URL")
+        return value
 
 
 class RemediationSettings(_Model):

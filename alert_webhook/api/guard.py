@@ -28,7 +28,7 @@ WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 def install(app: Flask, settings: Settings, listen_host: str) -> None:
     app.config["TRUSTED_HOSTS"] = allowed_hosts(
-        settings.auth, listen_host, settings.links.dashboard_url
+        settings.auth, listen_host, settings.links.dashboard_url, settings.links.public_url
     )
     app.before_request(_refuse_foreign_origin)
     app.register_error_handler(SecurityError, _untrusted_host)

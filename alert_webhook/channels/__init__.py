@@ -32,6 +32,9 @@ class Message:
     links: LinkSettings
     note: str | None = None
     digest_count: int = 0  # >0: SMS already sent in the window; say so instead
+    # The alert whose state change this is: its incident's number, which a reply
+    # ("ACK 42") or an acknowledge link names. None for messages of no incident.
+    alert_id: int | None = None
 
     @property
     def target(self) -> str:

@@ -1,7 +1,8 @@
 """What messages say, for every channel; no transport here.
 
-SMS: severity, alertname and target first, a link last, within one GSM-7
-segment (160 characters) whenever the text allows.
+SMS: severity, alertname and target first, then how to acknowledge by reply
+("Reply ACK 42", read by api/twilio_inbound.py), a link last, within one GSM-7
+segment (160 characters) whenever the text allows; the summary is what gives way.
 """
 
 from __future__ import annotations
@@ -31,6 +32,14 @@ def _state(message: Message) -> str:
     return "RESOLVED" if message.status == "resolved" else (message.severity or "alert").upper()
 
 
+def ack_reply_hint(message: Message) -> str:
+    """What to reply to acknowledge: only a firing message of an incident asks
+    for one (a digest speaks for many alerts, a resolution needs none)."""
+    if message.status != "firing" or message.alert_id is None or message.digest_count:
+        return ""
+    return f"Reply ACK {message.alert_id}"
+
+
 def sms_text(message: Message) -> str:
     link = message.links.dashboard_url
     if message.digest_count:
@@ -43,12 +52,14 @@ def sms_text(message: Message) -> str:
     if message.target:
         head += f" {message.target}"
     note = f" ({message.note})" if message.note else ""
+    hint = ack_reply_hint(message)
+    hint = f" {hint}" if hint else ""
     summary = message.annotations.get("summary", "")
-    room = SMS_SEGMENT - len(head) - len(note) - len(link) - 2
+    room = SMS_SEGMENT - len(head) - len(note) - len(hint) - len(link) - 2
     body = f"{head}{note}"
     if summary and room > 8:
         body += " " + (summary if len(summary) <= room - 1 else summary[: room - 2] + ".")
-    return gsm7(f"{body} {link}")
+    return gsm7(f"{body}{hint} {link}")
 
 
 def subject(message: Message) -> str:

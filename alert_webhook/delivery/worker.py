@@ -224,7 +224,7 @@ class DeliveryWorker:
             purpose=job.purpose, status=job.event_status, alertname=job.alertname,
             severity=job.severity, labels=job.labels, annotations=job.annotations,
             generator_url=job.generator_url, starts_at=job.starts_at,
-            links=self.links, note=job.note, digest_count=digest,
+            links=self.links, note=job.note, digest_count=digest, alert_id=job.alert_id,
         )  # fmt: skip
 
     def _send(

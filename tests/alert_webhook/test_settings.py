@@ -161,3 +161,23 @@ def test_an_all_whitespace_token_is_a_config_error(token: str) -> None:
 
 def test_an_empty_token_is_no_token() -> None:
     assert settings_from_mapping({}, {TOKEN_ENV: ""}).token is None
+
+
+def test_acknowledging_from_the_phone_settings_are_checked_all_at_once() -> None:
+    data = {
+        "links": {"public_url": "alerts.example.org", "ack_link_lifetime_seconds": 0},
+        "channels": {"sms": {"names": {"555-0100": "alice", "+15555550100": "x" * 65}}},
+    }
+    with pytest.raises(ConfigError) as exc:
+        settings_from_mapping(data, {}, "webhook.yml")
+    text = "\n".join(exc.value.lines)
+    assert "webhook.yml: links.public_url" in text and "http" in text
+    assert "webhook.yml: links.ack_link_lifetime_seconds" in text
+    assert "webhook.yml: channels.sms.names" in text and "'555-0100'" in text
+
+
+def test_sms_names_are_keyed_by_e164_number_however_written() -> None:
+    data = {"channels": {"sms": {"names": {"+1 (555) 555-0100": "alice"}}}}
+    s = settings_from_mapping(data, {})
+    assert s.channels.sms.names == {"+15555550100": "alice"}
+    assert s.links.public_url is None and s.links.ack_link_lifetime_seconds == 86400

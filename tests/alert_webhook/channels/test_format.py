@@ -35,6 +35,7 @@ def message(**kw) -> Message:
         generator_url="http://127.0.0.1:9090/graph?g0.expr=up",
         starts_at="2026-11-28T09:03:31+00:00",
         links=LinkSettings(dashboard_url="http://127.0.0.1:9095/"),
+        alert_id=42,
     )
     return Message(**{**base, **kw})
 
@@ -58,6 +59,19 @@ def test_resolved_and_notes_are_visible() -> None:
     text = sms_text(message(status="resolved", note="email delivery failed"))
     assert text.startswith("RESOLVED DemoServiceDown db1:9100 (email delivery failed)")
     assert subject(message(status="resolved")) == "[RESOLVED] DemoServiceDown on db1:9100"
+
+
+def test_a_firing_sms_says_how_to_acknowledge_it_by_reply() -> None:
+    text = sms_text(message())
+    assert "Reply ACK 42 http://127.0.0.1:9095/" in text and len(text) <= SMS_SEGMENT
+    long = sms_text(message(annotations={"summary": "very long summary " * 20}))
+    assert long.endswith("Reply ACK 42 http://127.0.0.1:9095/") and len(long) <= SMS_SEGMENT
+
+
+def test_only_a_firing_sms_of_a_known_incident_asks_for_an_ack() -> None:
+    assert "ACK" not in sms_text(message(status="resolved"))
+    assert "ACK" not in sms_text(message(digest_count=5))
+    assert "ACK" not in sms_text(message(alert_id=None))
 
 
 def test_digest_keeps_the_link_whatever_the_alertname() -> None:
