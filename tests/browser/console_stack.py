@@ -34,6 +34,7 @@ from stack.up import TOKEN_ENV
 
 OPERATOR = "alice"
 SMS_RECIPIENT, SMS_TIER2 = "+15555550100", "+15555550199"
+SMS_NAME = "bob"  # who SMS_RECIPIENT is, for acknowledgements by SMS reply
 EMAIL_RECIPIENT, EMAIL_TIER2 = "oncall@example.org", "lead@example.org"
 # Alerts named so run this playbook: a command that writes what it acted on.
 REMEDIATED = "BrowserRemediated"
@@ -143,7 +144,7 @@ def _webhook_config(
     config = yaml.safe_load(path.read_text())
     config["channels"]["sms"].update(
         providers=[twilio_settings(twilio)], recipients=[SMS_RECIPIENT],
-        escalation_recipients=[SMS_TIER2],
+        escalation_recipients=[SMS_TIER2], names={SMS_RECIPIENT: SMS_NAME},
     )  # fmt: skip
     config["channels"]["email"].update(
         providers=[smtp_provider(mail, sender="alerts@example.org")],
