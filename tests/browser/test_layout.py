@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from browser.console_stack import REMEDIATED
 from browser.pages import DESKTOP, PHONE, incident, log_in, open_tab
 
 pytestmark = pytest.mark.integration
@@ -23,14 +24,16 @@ LONG_VALUE = "orders-eu-west-1a-postgres-primary-" + "x" * 60
 @pytest.fixture(scope="module")
 def incidents(stack) -> list[int]:
     """A few incidents as a bad morning brings them: a dead service with its
-    symptom, a disk filling, a slow dependency; long values in their labels."""
+    symptom, a disk filling, a slow dependency, one a playbook acts on; long
+    values in their labels."""
     stack.fire("ServiceUnavailable", "orders", category="connection", pod=LONG_VALUE)
     stack.fire("ErrorRateHigh", "orders", severity="high", category="connection")
     stack.fire("DiskWillFillIn4Hours", "storage", severity="high",
                category="resource_exhaustion", mountpoint="/var/lib/" + "deep/" * 12)  # fmt: skip
     stack.fire("ApiResponseTimeHigh", "payments", severity="medium", category="timeout")
-    return [stack.alert_id(name) for name in ("ServiceUnavailable", "DiskWillFillIn4Hours",
-                                              "ApiResponseTimeHigh")]  # fmt: skip
+    stack.fire(REMEDIATED, "cache", severity="high", category="resource_exhaustion")
+    names = ("ServiceUnavailable", "DiskWillFillIn4Hours", "ApiResponseTimeHigh", REMEDIATED)
+    return [stack.alert_id(name) for name in names]
 
 
 def _screenshot(page, name: str) -> None:
