@@ -1,37 +1,67 @@
 """`GET /api/console`: the console's live region as an HTML fragment.
 
-The page's script polls it with If-None-Match; an unchanged console answers 304
-with no body, so an open page costs one render and a hash per poll. A fragment
-(rather than JSON) keeps one template for the page with and without JavaScript.
+The page's script polls it with If-None-Match. The ETag is made without
+rendering: from the store's change token (one query of aggregates,
+`store/console.py`), the minute (relative times are said to the minute), who is
+looking (an operator's fragment has forms), the breakers' states (held in this
+process, not in the store) and the code that renders it. An unchanged console
+answers 304 with no body at the cost of that query; a changed one is rendered
+once. A fragment (rather than JSON) keeps one template for the page with and
+without JavaScript.
+
+The ETag is weak: two renders within one minute may word a relative time
+differently ("4 min ago", "5 min ago") and are still the same console.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import re
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, render_template, request
 
-from alert_webhook.api.auth import viewer_required
-from alert_webhook.dashboard import console_context
+from alert_webhook.api.auth import current_operator, viewer_required
+from alert_webhook.context import ctx
+from alert_webhook.dashboard import console_context, times
+from alert_webhook.store import StoreUnavailable
+from alert_webhook.store.console import Console
 
 bp = Blueprint("console", __name__, url_prefix="/api")
+DASHBOARD = Path(__file__).resolve().parent.parent / "dashboard"
 
-# A CSRF token is re-signed with the time on every render: leave it out of the
-# ETag, or no poll would ever be answered 304.
-_TOKEN = re.compile(r'name="csrf_token" value="[^"]*"')
+
+@functools.cache
+def _code_version() -> str:
+    """The dashboard's code and templates: a webhook upgraded under an open page
+    sends it the new rendering, though the store did not change."""
+    digest = hashlib.sha256()
+    for path in sorted(DASHBOARD.rglob("*")):
+        if path.is_file() and path.suffix in (".py", ".html"):
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def console_etag() -> str:
+    app = ctx()
+    try:
+        token: tuple[Any, ...] = Console(app.store.tx).change_token()
+    except StoreUnavailable:
+        token = ("store unavailable",)
+    breakers = sorted((name, b.state.value) for name, b in app.breakers.items())
+    parts = (_code_version(), times.minute(app.clock()), current_operator(), breakers, token)
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
 
 
 @bp.get("/console")
 @viewer_required
 def fragment() -> Any:
-    html = render_template("_console.html", **console_context())
-    etag = hashlib.sha256(_TOKEN.sub("", html).encode()).hexdigest()[:32]
-    if etag in request.if_none_match:
+    etag = console_etag()  # before the render: a change during it shows next poll
+    if request.if_none_match.contains_weak(etag):
         resp = Response(status=304)
     else:
-        resp = Response(html, mimetype="text/html")
-    resp.set_etag(etag)
+        resp = Response(render_template("_console.html", **console_context()), mimetype="text/html")
+    resp.set_etag(etag, weak=True)
     resp.headers["Cache-Control"] = "no-cache"
     return resp

@@ -9,17 +9,30 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Float, Integer, Table, func, select, true
+from sqlalchemy.sql.elements import ColumnElement
 
 from alert_webhook.store.guard import Transactions
-from alert_webhook.store.schema import alerts, incidents
+from alert_webhook.store.rows import DeliveryStatus
+from alert_webhook.store.schema import (
+    alerts,
+    deliveries,
+    incidents,
+    remediation_runs,
+    remediation_steps,
+)
 
 # Lower is more severe; an unknown severity sorts after every known one.
 SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 # Alertmanager's inhibit rules let these mute the other alerts of their service
 # (alertmanager/alertmanager.yml): they are the root even when less severe.
 INHIBITING_ALERTS = frozenset({"ServiceUnavailable", "TargetDown"})
+# The console shows the newest this many alerts; its change token reads the same.
+WINDOW = 2000
+# Deliveries that may still change: a final one is never written again.
+UNSETTLED = [s.value for s in DeliveryStatus if not s.final]
 
 
 @dataclass(frozen=True)
@@ -106,7 +119,19 @@ class Console:
     def __init__(self, tx: Transactions) -> None:
         self.tx = tx
 
-    def incidents(self, limit: int = 2000) -> list[ServiceIncident]:
+    def change_token(self) -> tuple[Any, ...]:
+        """What the console shows changes only when this does: one query of
+        aggregates over the rows it reads, through their indexes, so an unchanged
+        console's live update costs this instead of a render. A final delivery is
+        never written again, so of deliveries only the newest id and the ones still
+        unsettled are read; of every other table, each column of the window's rows
+        (a column added later is counted without a change here). A change that left
+        every count and sum the same would show at the next one — and the page
+        renders at least once a minute for its relative times anyway."""
+        with self.tx.read() as conn:
+            return tuple(conn.execute(_TOKEN).one())
+
+    def incidents(self, limit: int = WINDOW) -> list[ServiceIncident]:
         """The newest `limit` alerts, grouped."""
         query = (
             select(
@@ -144,3 +169,41 @@ class Console:
                 for r in conn.execute(query)
             ]
         return group(rows)
+
+
+def _fingerprint(table: Table, *where: ColumnElement[bool]) -> Any:
+    """Per column of `table`'s matching rows: how many are set, and the sum of the
+    values (numbers) or of their lengths (text) — one row of aggregates."""
+    columns: list[ColumnElement[Any]] = [func.count()]
+    for column in table.c:
+        columns.append(func.count(column))
+        value = column if isinstance(column.type, Integer | Float) else func.length(column)
+        columns.append(func.coalesce(func.sum(value), 0))
+    return select(*columns).where(*where).subquery()
+
+
+def _change_token() -> Any:
+    # The oldest alert of the console's window (0 while it is not full).
+    oldest = func.coalesce(
+        select(alerts.c.id).order_by(alerts.c.id.desc()).offset(WINDOW - 1).limit(1)
+        .scalar_subquery(),
+        0,
+    )  # fmt: skip
+    runs = remediation_runs
+    window_runs = select(runs.c.id).where(runs.c.alert_id >= oldest)
+    parts = [
+        _fingerprint(alerts, alerts.c.id >= oldest),
+        _fingerprint(incidents, incidents.c.alert_id >= oldest),
+        _fingerprint(runs, runs.c.alert_id >= oldest),
+        _fingerprint(remediation_steps, remediation_steps.c.run_id.in_(window_runs)),
+        _fingerprint(deliveries, deliveries.c.status.in_(UNSETTLED)),
+        select(func.max(deliveries.c.id)).subquery(),
+    ]
+    # Each part is one row: joined on nothing, they are one row of every aggregate.
+    joined = parts[0]
+    for part in parts[1:]:
+        joined = joined.join(part, true())
+    return select(*(c for part in parts for c in part.c)).select_from(joined)
+
+
+_TOKEN = _change_token()

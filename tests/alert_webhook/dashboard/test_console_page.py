@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from flask import template_rendered
 from webhook_support import (
     CONTACTS,
     SECRET_KEY,
@@ -72,3 +73,54 @@ def test_the_console_fragment_answers_304_when_unchanged(client) -> None:
     client.post("/alerts", json=make_notification(make_alert("b", service="db")))
     changed = client.get("/api/console", headers={"If-None-Match": etag})
     assert changed.status_code == 200 and 'id="incident-2"' in changed.get_data(as_text=True)
+
+
+def test_an_unchanged_poll_renders_nothing(app_factory) -> None:
+    app = app_factory()
+    client = app.test_client()
+    client.post("/alerts", json=make_notification(make_alert("a", service="api")))
+    etag = client.get("/api/console").headers["ETag"]
+    rendered: list[str] = []
+
+    def record(sender, template, context, **extra) -> None:
+        rendered.append(template.name)
+
+    with template_rendered.connected_to(record, app):
+        assert client.get("/api/console", headers={"If-None-Match": etag}).status_code == 304
+    assert rendered == [], "a 304 is answered from the change token, not by rendering"
+
+
+def test_the_fragment_renders_again_each_minute_for_its_relative_times(app_factory, clock) -> None:
+    clock.now = 1_800_000_000.0  # a whole minute
+    client = app_factory().test_client()
+    client.post("/alerts", json=make_notification(make_alert("a", service="api")))
+    first = client.get("/api/console")
+    assert "just now" in first.get_data(as_text=True)
+    unchanged = {"If-None-Match": first.headers["ETag"]}
+    clock.advance(59)
+    assert client.get("/api/console", headers=unchanged).status_code == 304
+    clock.advance(1)
+    later = client.get("/api/console", headers=unchanged)
+    assert later.status_code == 200 and "1 min ago" in later.get_data(as_text=True)
+
+
+def test_a_delivery_changing_state_changes_the_fragment(app_factory) -> None:
+    app = app_factory(CONTACTS)
+    client = app.test_client()
+    client.post("/alerts", json=make_notification(make_alert("a", severity="high", service="api")))
+    first = client.get("/api/console")
+    assert "email to oncall@example.org: pending" in first.get_data(as_text=True)
+    app.extensions["alert_webhook"].workers.run_once()
+    changed = client.get("/api/console", headers={"If-None-Match": first.headers["ETag"]})
+    assert changed.status_code == 200
+    assert "nobody was paged: email is not configured" in changed.get_data(as_text=True)
+
+
+def test_the_fragment_of_a_logged_in_operator_is_another(app_factory) -> None:
+    app = app_factory(with_operator(CONTACTS), SECRET_KEY)
+    client = app.test_client()
+    client.post("/alerts", json=make_notification(make_alert("a", service="api")))
+    etag = client.get("/api/console").headers["ETag"]
+    log_in(client)
+    mine = client.get("/api/console", headers={"If-None-Match": etag})
+    assert mine.status_code == 200 and 'class="action-ack"' in mine.get_data(as_text=True)

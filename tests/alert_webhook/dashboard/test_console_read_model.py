@@ -14,6 +14,8 @@ from alert_webhook.dashboard.times import ago, deadline, duration, iso
 from alert_webhook.payload import parse_notification
 from alert_webhook.store import SqlStore
 from alert_webhook.store.console import INHIBITING_ALERTS, Console
+from alert_webhook.store.rows import DeliveryStatus, Outcome
+from alert_webhook.store.schema import remediation_runs, remediation_steps
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -75,7 +77,12 @@ def test_the_deadline_comes_from_the_incident_row(any_store) -> None:
 
 def test_relative_times_and_durations() -> None:
     assert ago(1000.0 - 300, 1000.0) == "5 min ago"
-    assert ago(1000.0 + 42, 1000.0) == "in 42 s"
+    assert ago(1000.0 + 120, 1000.0) == "in 2 min"
+    # Relative to now, to the minute: the page is rendered again once a minute.
+    assert ago(1000.0 - 59, 1000.0) == "just now" and ago(1000.0 + 42, 1000.0) == "just now"
+    assert deadline(1030.0, 1000.0) == "respond within 1 min"
+    assert deadline(1000.0, 1030.0) == "overdue by under 1 min"
+    assert duration(42) == "42 s", "a span between two moments keeps its seconds"
     assert duration(3600 + 20 * 60) == "1 h 20 min"
     assert duration(2 * 86400 + 3 * 3600) == "2 d 3 h"
     assert deadline(500.0, 500.0) == "respond now" and deadline(None, 1.0) == ""
@@ -94,3 +101,53 @@ def test_the_root_alerts_are_the_ones_alertmanager_inhibits_with() -> None:
         for name in named.group(1).split("|")
     }
     assert sources == INHIBITING_ALERTS
+
+
+def _token(store: SqlStore) -> tuple:
+    return Console(store.tx).change_token()
+
+
+def test_the_change_token_stays_while_nothing_changes(any_store) -> None:
+    _receive(any_store, make_alert("a", severity="critical", service="api"))
+    assert _token(any_store) == _token(any_store)
+
+
+def test_the_change_token_moves_with_every_table_the_console_reads(any_store) -> None:
+    _receive(any_store, make_alert("a", severity="critical", service="api"), at=100.0)
+    seen = [_token(any_store)]
+
+    def changed() -> bool:
+        seen.append(_token(any_store))
+        return seen[-1] != seen[-2]
+
+    _receive(any_store, make_alert("b", severity="high", service="db"), at=110.0)
+    assert changed(), "a new alert"
+    (job, other, *_) = any_store.outbox.claim(120.0, "w1", 30.0, 50)
+    assert changed(), "a delivery claimed"
+    any_store.outbox.retry_later(job, 130.0, "smtp: 421 busy")
+    assert changed(), "a delivery to be retried"
+    any_store.outbox.finish(Outcome(other.id, other.claim, DeliveryStatus.DELIVERED, 131.0, "p"))
+    assert changed(), "a delivery delivered"
+    any_store.incidents.ack(1, "alice", 140.0)
+    assert changed(), "an incident acknowledged"
+    _receive(any_store, make_alert("a", "resolved", "critical", service="api"), at=150.0)
+    assert changed(), "an alert resolved"
+    with any_store.engine.begin() as conn:
+        conn.execute(remediation_runs.insert().values(
+            alert_id=2, event_id=2, playbook="restart", target="db", status="planned",
+            attempts=0, next_attempt_at=160.0, planned_at=160.0))  # fmt: skip
+    assert changed(), "a run planned"
+    with any_store.engine.begin() as conn:
+        conn.execute(remediation_steps.insert().values(
+            run_id=1, step=0, action="run_command", params="{}", status="started",
+            started_at=170.0))  # fmt: skip
+    assert changed(), "a step started"
+    with any_store.engine.begin() as conn:
+        conn.execute(remediation_steps.update().values(status="succeeded", output="ok"))
+    assert changed(), "a step ended"
+    with any_store.engine.begin() as conn:
+        conn.execute(remediation_runs.update().values(status="verified", finished_at=180.0))
+    assert changed(), "a run ended"
+    with any_store.engine.begin() as conn:
+        conn.execute(remediation_runs.update().values(silence_note="silence expired"))
+    assert changed(), "an ended run's silence noted"
