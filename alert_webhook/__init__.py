@@ -14,6 +14,7 @@ from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
 from alert_webhook.background import build_background
+from alert_webhook.channels.ack_links import ack_links_from
 from alert_webhook.channels.registry import Transports, build_channels
 from alert_webhook.context import EXTENSION, AppContext
 from alert_webhook.metrics import (
@@ -52,6 +53,7 @@ def create_app(
     actions touch (the environment they may pass on: none unless given)."""
     from alert_webhook import dashboard
     from alert_webhook.api import (
+        ack_link,
         alerts,
         auth,
         console,
@@ -74,7 +76,10 @@ def create_app(
         store = open_store(settings.store.url)
         store.create_schema()
     metrics = metrics or create_metrics()
-    channels = build_channels(settings, transports)
+    links = ack_links_from(settings, clock)
+    if links is None and settings.channels.email.providers:
+        app.logger.warning("email carries no acknowledge links: set ALERT_WEBHOOK_SECRET_KEY")
+    channels = build_channels(settings, transports, links)
     for channel in channels.values():
         metrics.channel_configured.labels(channel.name).set(1 if channel.configured else 0)
         if not channel.configured:
@@ -103,6 +108,7 @@ def create_app(
     for blueprint in (*blueprints, console.bp, login.bp):
         app.register_blueprint(blueprint)
     twilio_inbound.install(app)
+    ack_link.install(app, links)
     _json_errors(app)
     return app
 

@@ -38,10 +38,15 @@ class Message:
 
     @property
     def target(self) -> str:
-        for key in ("instance", "service", "job", "probe"):
-            if self.labels.get(key):
-                return self.labels[key]
-        return ""
+        return target_of(self.labels)
+
+
+def target_of(labels: Mapping[str, str]) -> str:
+    """What an alert is about, as messages name it: its instance, else service, job, probe."""
+    for key in ("instance", "service", "job", "probe"):
+        if labels.get(key):
+            return labels[key]
+    return ""
 
 
 class DeliveryError(Exception):

@@ -1,7 +1,8 @@
 """Email through SMTP: STARTTLS or implicit TLS, auth from the environment.
 
 The connection factory is a parameter (tests pass one for a loopback server
-without TLS; the default speaks TLS with certificate checks).
+without TLS; the default speaks TLS with certificate checks). With acknowledge
+links configured, each firing mail carries one made for its recipient.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from email.message import EmailMessage
 from email.utils import formatdate
 
 from alert_webhook.channels import DeliveryError, Message
+from alert_webhook.channels.ack_links import AckLink, AckLinks
 from alert_webhook.channels.format import email_html, email_text, subject
 from alert_webhook.notify_settings import SmtpProvider
 from alert_webhook.text import one_line
@@ -36,7 +38,7 @@ def connect(settings: SmtpProvider) -> smtplib.SMTP:
     return conn
 
 
-def build(message: Message, sender: str) -> EmailMessage:
+def build(message: Message, sender: str, ack: AckLink | None = None) -> EmailMessage:
     mail = EmailMessage()
     mail["Subject"] = subject(message)
     mail["From"] = sender
@@ -46,8 +48,8 @@ def build(message: Message, sender: str) -> EmailMessage:
     # crash window (sent, not yet recorded) may produce.
     mail["Message-ID"] = f"<delivery-{message.delivery_id}.{message.purpose}@recovery-stack>"
     mail["X-Recovery-Stack-Delivery"] = str(message.delivery_id)
-    mail.set_content(email_text(message))
-    mail.add_alternative(email_html(message), subtype="html")
+    mail.set_content(email_text(message, ack))
+    mail.add_alternative(email_html(message, ack), subtype="html")
     return mail
 
 
@@ -75,14 +77,17 @@ class SmtpEmail:
         username: str | None,
         password: str | None,
         factory: SmtpFactory = connect,
+        ack_links: AckLinks | None = None,
     ) -> None:
         self.name = settings.name
         self._settings = settings
         self._auth = (username, password) if username and password else None
         self._factory = factory
+        self._ack_links = ack_links
 
     def send(self, message: Message) -> str | None:
-        mail = build(message, self._settings.sender)
+        ack = self._ack_links.for_message(message) if self._ack_links else None
+        mail = build(message, self._settings.sender, ack)
         try:
             conn = self._factory(self._settings)
             try:

@@ -3,15 +3,18 @@
 SMS: severity, alertname and target first, then how to acknowledge by reply
 ("Reply ACK 42", read by api/twilio_inbound.py), a link last, within one GSM-7
 segment (160 characters) whenever the text allows; the summary is what gives way.
+Email: everything known of the alert, and the acknowledge link when there is one.
 """
 
 from __future__ import annotations
 
 import html
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from alert_webhook.channels import Message
+from alert_webhook.channels.ack_links import AckLink, asks_for_ack
 from alert_webhook.safe_links import followable
 from alert_webhook.text import one_line
 
@@ -33,11 +36,9 @@ def _state(message: Message) -> str:
 
 
 def ack_reply_hint(message: Message) -> str:
-    """What to reply to acknowledge: only a firing message of an incident asks
-    for one (a digest speaks for many alerts, a resolution needs none)."""
-    if message.status != "firing" or message.alert_id is None or message.digest_count:
-        return ""
-    return f"Reply ACK {message.alert_id}"
+    """What to reply to acknowledge (api/twilio_inbound.py reads it), when the
+    message asks for an acknowledgement."""
+    return f"Reply ACK {message.alert_id}" if asks_for_ack(message) else ""
 
 
 def sms_text(message: Message) -> str:
@@ -82,16 +83,23 @@ def _details(message: Message) -> list[tuple[str, str]]:
     ]
 
 
-def email_text(message: Message) -> str:
+def _until(ack: AckLink) -> str:
+    when = datetime.fromtimestamp(ack.expires_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"asks to confirm; works until {when}"
+
+
+def email_text(message: Message, ack: AckLink | None = None) -> str:
     lines = [subject(message), ""]
     if message.note:
         lines += [f"Note: {message.note}", ""]
     lines += [f"{k}: {v}" for k, v in _details(message) if v]
+    if ack is not None:
+        lines += ["", f"Acknowledge: {ack.url}", f"  ({_until(ack)})"]
     lines += ["", "Labels:"] + [f"  {k}={v}" for k, v in sorted(message.labels.items())]
     return "\n".join(lines) + "\n"
 
 
-def email_html(message: Message) -> str:
+def email_html(message: Message, ack: AckLink | None = None) -> str:
     e = html.escape
     rows = []
     for key, value in _details(message):
@@ -103,9 +111,15 @@ def email_html(message: Message) -> str:
         f"<li><code>{e(k)}={e(v)}</code></li>" for k, v in sorted(message.labels.items())
     )
     note = f"<p><strong>{e(message.note)}</strong></p>" if message.note else ""
+    link = (
+        f'<p><a href="{e(ack.url)}">Acknowledge incident {message.alert_id}</a> '
+        f"({e(_until(ack))})</p>"
+        if ack is not None
+        else ""
+    )
     return (
         f"<html><body><h2>{e(subject(message))}</h2>{note}"
-        f"<table>{''.join(rows)}</table><h3>Labels</h3><ul>{labels}</ul></body></html>"
+        f"<table>{''.join(rows)}</table>{link}<h3>Labels</h3><ul>{labels}</ul></body></html>"
     )
 
 

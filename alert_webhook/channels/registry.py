@@ -14,6 +14,7 @@ from typing import Any
 import requests
 
 from alert_webhook.channels import Channel, Provider
+from alert_webhook.channels.ack_links import AckLinks
 from alert_webhook.channels.email import SmtpEmail, SmtpFactory, connect
 from alert_webhook.channels.simple import Dashboard, JsonWebhook, Log
 from alert_webhook.channels.sms import TwilioSms, make_client
@@ -44,7 +45,10 @@ def _chain(
     return Channel(name, providers if problem is None else [], problem, **knowledge)
 
 
-def build_channels(settings: Settings, transports: Transports | None = None) -> dict[str, Channel]:
+def build_channels(
+    settings: Settings, transports: Transports | None = None, ack_links: AckLinks | None = None
+) -> dict[str, Channel]:
+    """`ack_links`: what makes the acknowledge link each firing email carries."""
     t = transports or Transports()
     cfg = settings.channels
     email: list[Provider] = []
@@ -57,7 +61,7 @@ def build_channels(settings: Settings, transports: Transports | None = None) -> 
         if absent:
             email_missing += absent
             continue
-        email.append(SmtpEmail(smtp, user, password, t.smtp))
+        email.append(SmtpEmail(smtp, user, password, t.smtp, ack_links))
     sms: list[Provider] = []
     sms_missing: list[str] = []
     for tw in cfg.sms.providers:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from alert_webhook.channels import Message
+from alert_webhook.channels.ack_links import AckLink
 from alert_webhook.channels.format import (
     _GSM7,
     SMS_SEGMENT,
@@ -117,3 +118,17 @@ def test_email_html_links_only_http_urls() -> None:
     assert "javascript:alert(1)" in html  # shown as text
     good = email_html(message())
     assert '<a href="https://example.org/runbooks/DemoServiceDown">' in good
+
+
+def test_email_carries_the_acknowledge_link_and_until_when_it_works() -> None:
+    ack = AckLink("http://127.0.0.1:9095/ack/tok.sig", expires_at=1_800_086_400)
+    m = message(channel="email")
+    text, html = email_text(m, ack), email_html(m, ack)
+    assert "Acknowledge: http://127.0.0.1:9095/ack/tok.sig" in text
+    assert "2027-01-16 08:00 UTC" in text and "2027-01-16 08:00 UTC" in html
+    assert '<a href="http://127.0.0.1:9095/ack/tok.sig">' in html
+
+
+def test_email_without_a_link_says_nothing_of_one() -> None:
+    m = message(channel="email")
+    assert "Acknowledge" not in email_text(m) and "/ack/" not in email_html(m)
