@@ -13,10 +13,12 @@ from typing import Any
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
+from alert_webhook.alertmanager_api import AlertmanagerAPI
 from alert_webhook.background import build_background
 from alert_webhook.channels.ack_links import ack_links_from
 from alert_webhook.channels.registry import Transports, build_channels
 from alert_webhook.context import EXTENSION, AppContext
+from alert_webhook.incident_silences import IncidentSilences
 from alert_webhook.metrics import (
     BacklogCollector,
     ImprovementCollector,
@@ -87,15 +89,17 @@ def create_app(
     if playbooks is None:
         playbooks = load_remediation_playbooks(settings)
     remediation = remediation_from(settings, playbooks)
+    alertmanager = AlertmanagerAPI(settings.links.alertmanager_url)
     background = build_background(
-        settings, store, channels, metrics, remediation,
+        settings, store, channels, metrics, remediation, alertmanager,
         clock=clock, rand=rand, action_boundaries=action_boundaries,
     )  # fmt: skip
     access = Access.of(settings.auth, listen_host)
     app.extensions[EXTENSION] = AppContext(
         settings=settings, store=store, metrics=metrics, clock=clock, channels=channels,
         breakers=background.breakers, workers=background.workers, intake=background.intake,
-        access=access, remediation=remediation,
+        access=access, silences=IncidentSilences(store.incidents, alertmanager, clock),
+        remediation=remediation,
     )  # fmt: skip
     metrics.registry.register(BacklogCollector(store.outbox.backlog, clock))
     books = remediation.playbooks.playbooks if remediation else ()

@@ -52,6 +52,7 @@ def build_background(
     channels: Mapping[str, Channel],
     metrics: WebhookMetrics,
     remediation: Remediation | None,
+    alertmanager: AlertmanagerAPI,
     *,
     clock: Callable[[], float],
     rand: Callable[[], float],
@@ -98,7 +99,7 @@ def build_background(
                           frozenset(stored_channels(channels)))  # fmt: skip
         runner = Runner(store.remediations, remediation, metrics,
                         boundaries, clock, cfg.lease_seconds,
-                        silences=AlertmanagerAPI(settings.links.alertmanager_url),
+                        silences=alertmanager,
                         tell=tell)  # fmt: skip
         workers.add(Loop(REMEDIATION_LOOP, runner.run_once, cfg.poll_interval_seconds, busy_at=1))
     return Background(intake, workers, breakers)

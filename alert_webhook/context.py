@@ -9,6 +9,7 @@ from flask import current_app
 
 from alert_webhook.channels import Channel
 from alert_webhook.delivery.breaker import CircuitBreaker
+from alert_webhook.incident_silences import IncidentSilences
 from alert_webhook.loops import Workers
 from alert_webhook.metrics import WebhookMetrics
 from alert_webhook.operators import Access
@@ -31,6 +32,7 @@ class AppContext:
     workers: Workers
     intake: Intake
     access: Access
+    silences: IncidentSilences  # operators' silences, in Alertmanager
     remediation: Remediation | None = None  # None: remediation is off
 
     @property

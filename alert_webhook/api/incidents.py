@@ -17,6 +17,7 @@ from markupsafe import Markup
 from alert_webhook.api.auth import acting, action_required, viewer_required
 from alert_webhook.api.ids import MAX_ID, whole_number
 from alert_webhook.context import ctx
+from alert_webhook.incident_silences import MAX_MINUTES, Outcome
 from alert_webhook.text import one_line
 
 MAX_NOTE = 500
@@ -123,3 +124,32 @@ def resolve(alert_id: int) -> Any:
         problem = f"incident {alert_id} is already closed: {closed_how(handled.incident)}"
         return _refused(409, problem, handled.incident)
     return _done("handled", handled.incident)
+
+
+def _minutes() -> int | None:
+    """The `minutes` field as a whole number in range, or None: a JSON number
+    (not true/false, not 1.5) or ASCII digits."""
+    raw = _field("minutes")
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw if 1 <= raw <= MAX_MINUTES else None
+    return whole_number(raw, 1, MAX_MINUTES) if isinstance(raw, str) else None
+
+
+@bp.post("/incidents/<int:alert_id>/silence")
+@action_required
+def silence(alert_id: int) -> Any:
+    """Silence the incident's alert in Alertmanager for `minutes` (1 to a week):
+    Alertmanager stops notifying it, the webhook stops escalating it. 503 naming
+    Alertmanager when it cannot be reached or refuses; nothing is stored then."""
+    minutes = _minutes()
+    if minutes is None:
+        return _refused(400, f"minutes: must be a whole number from 1 to {MAX_MINUTES}")
+    done = ctx().silences.silence(alert_id, minutes, acting().name)
+    if done.outcome is Outcome.SILENCED and done.incident is not None:
+        return _done("silenced", done.incident)
+    if done.incident is None:
+        return _refused(404, f"no incident {alert_id}")
+    if done.outcome is Outcome.CLOSED:
+        problem = f"incident {alert_id} is closed ({closed_how(done.incident)}): not silenced"
+        return _refused(409, problem, done.incident)
+    return _refused(503, done.problem, done.incident)
