@@ -10,9 +10,10 @@ keeps its seconds.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import time
 
 MINUTE = 60.0
+ISO = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def duration(seconds: float) -> str:
@@ -59,4 +60,4 @@ def minute(now: float) -> int:
 
 def iso(epoch: float) -> str:
     """The exact UTC time for a <time datetime> attribute."""
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return time.strftime(ISO, time.gmtime(epoch))

@@ -11,7 +11,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Float, Integer, Table, func, select, true
+from sqlalchemy import Float, Integer, Table, bindparam, func, select, true
+from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
 from alert_webhook.store.guard import Transactions
@@ -31,13 +32,19 @@ SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 INHIBITING_ALERTS = frozenset({"ServiceUnavailable", "TargetDown"})
 # The console shows the newest this many alerts; its change token reads the same.
 WINDOW = 2000
+# Of each root alert, the page shows at most this many deliveries, the newest.
+DELIVERIES_PER_ROOT = 20
+# The health panel's "recent": failures among this many newest deliveries.
+RECENT_DELIVERIES = 1000
+FAILURES_PER_CHANNEL = 3
 # Deliveries that may still change: a final one is never written again.
 UNSETTLED = [s.value for s in DeliveryStatus if not s.final]
 
 
 @dataclass(frozen=True)
 class ConsoleAlert:
-    """One alert of an incident, with its incident row when it has one."""
+    """One alert of an incident, with its incident row when it has one (every
+    column of it, so columns added to incidents later reach the page as well)."""
 
     alert_id: int
     alertname: str
@@ -46,10 +53,30 @@ class ConsoleAlert:
     labels: dict[str, str]
     annotations: dict[str, str]
     received_at: float
-    deadline_at: float | None
-    acked_at: float | None
-    acked_by: str | None
-    closed_at: float | None
+    starts_at: str = ""
+    generator_url: str = ""
+    incident: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def deadline_at(self) -> float | None:
+        return self.incident.get("deadline_at")
+
+    @property
+    def acked_at(self) -> float | None:
+        return self.incident.get("acked_at")
+
+    @property
+    def acked_by(self) -> str | None:
+        return self.incident.get("acked_by")
+
+    @property
+    def closed_at(self) -> float | None:
+        return self.incident.get("closed_at")
+
+    @property
+    def open(self) -> bool:
+        """Firing, and not closed by an operator's hand (resolved as handled)."""
+        return self.status == "firing" and self.closed_at is None
 
     @property
     def rank(self) -> tuple[int, int, float]:
@@ -57,6 +84,28 @@ class ConsoleAlert:
         most severe, then the oldest."""
         inhibits = 0 if self.alertname in INHIBITING_ALERTS else 1
         return inhibits, SEVERITY_RANK.get(self.severity, len(SEVERITY_RANK)), self.received_at
+
+
+@dataclass(frozen=True)
+class ConsoleView:
+    """What the console shows, read in one transaction: the incidents, and by
+    alert id its remediation runs (oldest first, each with its `steps`) and its
+    deliveries by state (`tallies`). The deliveries themselves are read for root
+    alerts only, the newest `DELIVERIES_PER_ROOT`, oldest first: the other alerts
+    of a service mostly reached nobody (the inhibit rules mute them), and reading
+    every delivery of a thousand alerts would cost the page its speed."""
+
+    incidents: list[ServiceIncident]
+    runs: dict[int, list[dict[str, Any]]]
+    deliveries: dict[int, list[dict[str, Any]]]
+    tallies: dict[int, dict[str, int]]
+    # By channel: its failed attempts among the newest `RECENT_DELIVERIES`
+    # deliveries, newest first (at most `FAILURES_PER_CHANNEL`), and how many.
+    failures: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    failure_counts: dict[str, int] = field(default_factory=dict)
+
+    def delivery_count(self, alert_id: int) -> int:
+        return sum(self.tallies.get(alert_id, {}).values())
 
 
 @dataclass(frozen=True)
@@ -72,7 +121,7 @@ class ServiceIncident:
 
     @property
     def firing(self) -> bool:
-        return any(a.status == "firing" for a in self.alerts)
+        return any(a.open for a in self.alerts)
 
     @property
     def started_at(self) -> float:
@@ -131,44 +180,119 @@ class Console:
         with self.tx.read() as conn:
             return tuple(conn.execute(_TOKEN).one())
 
-    def incidents(self, limit: int = WINDOW) -> list[ServiceIncident]:
-        """The newest `limit` alerts, grouped."""
-        query = (
-            select(
-                alerts.c.id,
-                alerts.c.alertname,
-                alerts.c.severity,
-                alerts.c.status,
-                alerts.c.labels,
-                alerts.c.annotations,
-                alerts.c.first_received_at,
-                incidents.c.deadline_at,
-                incidents.c.acked_at,
-                incidents.c.acked_by,
-                incidents.c.closed_at,
-            )
-            .outerjoin(incidents, incidents.c.alert_id == alerts.c.id)
-            .order_by(alerts.c.id.desc())
-            .limit(limit)
-        )
+    def read(self, limit: int = WINDOW) -> ConsoleView:
+        """The newest `limit` alerts grouped, with their remediation runs and the
+        newest deliveries of each, in one transaction (one moment's console)."""
         with self.tx.read() as conn:
-            rows = [
-                ConsoleAlert(
-                    r.id,
-                    r.alertname,
-                    r.severity,
-                    r.status,
-                    json.loads(r.labels),
-                    json.loads(r.annotations),
-                    r.first_received_at,
-                    r.deadline_at,
-                    r.acked_at,
-                    r.acked_by,
-                    r.closed_at,
-                )
-                for r in conn.execute(query)
-            ]
-        return group(rows)
+            rows = [_alert(r) for r in conn.execute(_alerts_query(limit))]
+            oldest = min((a.alert_id for a in rows), default=0)
+            grouped = group(rows)
+            runs = _runs(conn, oldest)
+            sent = _root_deliveries(conn, [i.root.alert_id for i in grouped])
+            tallies: dict[int, dict[str, int]] = {}
+            for alert_id, status, count in conn.execute(_TALLIES, {"oldest": oldest}):
+                tallies.setdefault(alert_id, {})[status] = count
+            failures: dict[str, list[dict[str, Any]]] = {}
+            counts: dict[str, int] = {}
+            for f in conn.execute(_FAILURES).mappings():
+                counts[f["channel"]] = counts.get(f["channel"], 0) + 1
+                if counts[f["channel"]] <= FAILURES_PER_CHANNEL:
+                    failures.setdefault(f["channel"], []).append(dict(f))
+        return ConsoleView(grouped, runs, sent, tallies, failures, counts)
+
+
+# The incident's columns, whichever the table has: read with each alert.
+_INCIDENT_COLUMNS = [c for c in incidents.c if c.name != "alert_id"]
+
+
+def _alerts_query(limit: int) -> Any:
+    return (
+        select(
+            alerts.c.id,
+            alerts.c.alertname,
+            alerts.c.severity,
+            alerts.c.status,
+            alerts.c.labels,
+            alerts.c.annotations,
+            alerts.c.first_received_at,
+            alerts.c.starts_at,
+            alerts.c.generator_url,
+            incidents.c.alert_id,
+            *_INCIDENT_COLUMNS,
+        )
+        .outerjoin(incidents, incidents.c.alert_id == alerts.c.id)
+        .order_by(alerts.c.id.desc())
+        .limit(limit)
+    )
+
+
+def _alert(r: Any) -> ConsoleAlert:
+    """A row of `_alerts_query`, by position: the names repeat between the tables."""
+    incident = {}
+    if r[9] is not None:
+        incident = {c.name: value for c, value in zip(_INCIDENT_COLUMNS, r[10:], strict=True)}
+    labels, annotations = json.loads(r[4]), json.loads(r[5])
+    return ConsoleAlert(r[0], r[1], r[2], r[3], labels, annotations, r[6], r[7], r[8], incident)
+
+
+def _runs(conn: Connection, oldest: int) -> dict[int, list[dict[str, Any]]]:
+    """The runs of the alerts from `oldest` on, oldest first, each with its steps."""
+    runs, steps = remediation_runs, remediation_steps
+    found = [
+        dict(r)
+        for r in conn.execute(
+            select(runs).where(runs.c.alert_id >= oldest).order_by(runs.c.id)
+        ).mappings()
+    ]
+    by_run: dict[int, list[dict[str, Any]]] = {r["id"]: [] for r in found}
+    if by_run:
+        of_window = select(runs.c.id).where(runs.c.alert_id >= oldest)
+        query = select(steps).where(steps.c.run_id.in_(of_window)).order_by(steps.c.step)
+        for step in conn.execute(query).mappings():
+            by_run[step["run_id"]].append(dict(step))
+    by_alert: dict[int, list[dict[str, Any]]] = {}
+    for run in found:
+        run["steps"] = by_run[run["id"]]
+        by_alert.setdefault(run["alert_id"], []).append(run)
+    return by_alert
+
+
+_SHOWN = select(
+    *(deliveries.c[name] for name in (
+        "id", "alert_id", "event_status", "channel", "recipient", "purpose", "status",
+        "attempts", "provider", "note", "last_error", "received_at", "finished_at",
+    ))
+).order_by(deliveries.c.id)  # fmt: skip
+_TALLIES = (
+    select(deliveries.c.alert_id, deliveries.c.status, func.count())
+    .where(deliveries.c.alert_id >= bindparam("oldest"))
+    .group_by(deliveries.c.alert_id, deliveries.c.status)
+)
+
+# Deliveries that failed at least once (a provider's error is kept with them),
+# among the newest ones, through the primary key.
+_FAILURES = (
+    select(
+        deliveries.c.id, deliveries.c.channel, deliveries.c.status, deliveries.c.last_error,
+        func.coalesce(deliveries.c.finished_at, deliveries.c.received_at).label("at"),
+    )
+    .where(
+        deliveries.c.id > select(func.max(deliveries.c.id)).scalar_subquery() - RECENT_DELIVERIES,
+        deliveries.c.last_error.is_not(None),
+    )
+    .order_by(deliveries.c.id.desc())
+)  # fmt: skip
+
+
+def _root_deliveries(conn: Connection, roots: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """The newest `DELIVERIES_PER_ROOT` deliveries of each root alert, oldest first."""
+    by_alert: dict[int, list[dict[str, Any]]] = {}
+    for batch in range(0, len(roots), 500):  # bounded IN lists
+        result = conn.execute(_SHOWN.where(deliveries.c.alert_id.in_(roots[batch : batch + 500])))
+        keys = list(result.keys())
+        for row in result:
+            by_alert.setdefault(row[1], []).append(dict(zip(keys, row, strict=True)))
+    return {alert_id: rows[-DELIVERIES_PER_ROOT:] for alert_id, rows in by_alert.items()}
 
 
 def _fingerprint(table: Table, *where: ColumnElement[bool]) -> Any:

@@ -1,11 +1,18 @@
 """The console at `/` and its live fragment `GET /api/console`: incidents as
-articles with timelines, "nobody was paged", forms only for operators, ETag 304."""
+articles with timelines, remediation runs and message texts, "nobody was paged",
+forms only for operators, ETag 304 — on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import re
+import sys
+from pathlib import Path
+from typing import Any
 
+import pytest
+import yaml
 from flask import template_rendered
+from support.procs import free_port
 from webhook_support import (
     CONTACTS,
     SECRET_KEY,
@@ -14,6 +21,54 @@ from webhook_support import (
     make_notification,
     with_operator,
 )
+
+from alert_webhook import create_app
+from alert_webhook.metrics import create_metrics
+
+
+@pytest.fixture
+def app_factory(any_store, clock, make_settings):
+    """The page on both stores."""
+
+    def build(data: dict[str, Any] | None = None, env: dict[str, str] | None = None):
+        settings = make_settings(data, env)
+        return create_app(settings, store=any_store, metrics=create_metrics(), clock=clock)
+
+    return build
+
+
+@pytest.fixture
+def client(app_factory):
+    return app_factory().test_client()
+
+
+def _article(page: str, alert_id: int = 1) -> str:
+    found = re.search(
+        rf'<article class="incident" id="incident-{alert_id}"[^>]*>.*?</article>', page, re.S
+    )
+    assert found is not None, f"incident {alert_id} is on the page"
+    return found.group(0)
+
+
+def _remediating(app_factory, tmp_path: Path, **book: Any):
+    """An app whose playbook for DbCorrupt runs a real command printing "restarted";
+    Prometheus (to verify with) is a port nothing listens on."""
+    step = {
+        "action": "run_command",
+        "params": {"argv": [sys.executable, "-c", "print('restarted')"]},
+    }
+    books = [{"name": "restore-db", "match": {"alertname": "DbCorrupt"}, "target": ["service"],
+              "actions": [step], "verify": {"delay": "5s", "window": "5s"}, **book}]  # fmt: skip
+    path = tmp_path / "playbooks.yml"
+    path.write_text(yaml.safe_dump({"playbooks": books}))
+    settings = with_operator({
+        "remediation": {"enabled": True, "playbooks_file": str(path)},
+        "links": {"prometheus_url": f"http://127.0.0.1:{free_port()}"},
+    })  # fmt: skip
+    app = app_factory(settings, SECRET_KEY)
+    alert = make_alert(alertname="DbCorrupt", severity="high", service="db")
+    app.test_client().post("/alerts", json=make_notification(alert))
+    return app
 
 
 def _fired(app, *alerts) -> None:
@@ -124,3 +179,89 @@ def test_the_fragment_of_a_logged_in_operator_is_another(app_factory) -> None:
     log_in(client)
     mine = client.get("/api/console", headers={"If-None-Match": etag})
     assert mine.status_code == 200 and 'class="action-ack"' in mine.get_data(as_text=True)
+
+
+def test_a_run_waiting_for_approval_is_answered_inside_its_incident(app_factory, tmp_path) -> None:
+    app = _remediating(app_factory, tmp_path, require_approval=True)
+    app.extensions["alert_webhook"].workers.step("remediation")
+    client = app.test_client()
+    article = _article(client.get("/").get_data(as_text=True))
+    assert 'data-run="1"' in article and "Log in to approve" in article
+    assert "restore-db on service=db waits for an operator&#39;s approval" in article, article
+    log_in(client)
+    article = _article(client.get("/").get_data(as_text=True))
+    for name, action in (("approve", "approve"), ("reject", "reject")):
+        form = re.search(rf'<form class="action-{name}" [^>]*>.*?</form>', article, re.S)
+        assert form is not None and f'action="/api/remediations/1/{action}"' in form.group(0)
+        assert 'name="csrf_token"' in form.group(0)
+
+
+def test_each_step_its_output_and_the_verdict_are_on_the_timeline(
+    app_factory, tmp_path, clock
+) -> None:
+    app = _remediating(app_factory, tmp_path)
+    workers = app.extensions["alert_webhook"].workers
+    workers.step("remediation")
+    article = _article(app.test_client().get("/").get_data(as_text=True))
+    assert re.search(
+        r'<li data-kind="remediation">.*restore-db step 0 run_command: succeeded, exit 0', article
+    )
+    assert re.search(
+        r'<details class="output"><summary>output</summary><pre>restarted\s*</pre>', article
+    )
+    clock.advance(15)
+    workers.step("remediation")  # its check finds Prometheus unreachable: not fixed
+    article = _article(app.test_client().get("/").get_data(as_text=True))
+    assert re.search(r'<li data-kind="escalated">.*restore-db on service=db ineffective', article)
+
+
+def test_each_message_s_text_is_shown_collapsed_with_its_delivery(app_factory) -> None:
+    app = app_factory(CONTACTS)
+    _fired(app, make_alert("a", severity="critical", service="api"))
+    article = _article(app.test_client().get("/").get_data(as_text=True))
+    texts = re.findall(
+        r'<details class="message"><summary>message</summary><pre>(.*?)</pre>', article, re.S
+    )
+    assert any(t.startswith("CRITICAL DemoServiceDown db1:9100") for t in texts), texts
+    assert any(t.startswith("[CRITICAL] DemoServiceDown on db1:9100") for t in texts), texts
+
+
+def test_the_runbook_and_the_alert_s_own_prometheus_graph_are_links(client) -> None:
+    client.post("/alerts", json=make_notification(make_alert("a", service="api")))
+    article = _article(client.get("/").get_data(as_text=True))
+    assert '<a class="runbook" href="https://example.org/runbooks/DemoServiceDown">' in article
+    assert '<a class="prometheus" href="http://127.0.0.1:9090/graph?g0.expr=up">' in article
+
+
+def test_a_generator_url_that_is_not_http_is_no_link(client) -> None:
+    alert = make_alert("a", service="api")
+    alert["generatorURL"] = "javascript:alert(1)"
+    client.post("/alerts", json=make_notification(alert))
+    article = _article(client.get("/").get_data(as_text=True))
+    assert 'href="javascript:' not in article
+    assert '<a class="prometheus" href="http://127.0.0.1:9090/alerts">' in article
+
+
+def test_the_health_panel_shows_pending_breakers_failures_and_recovery(
+    app_factory, any_store
+) -> None:
+    relay = {"name": "relay", "host": "127.0.0.1", "port": free_port(), "sender": "a@b.c"}
+    email = {"recipients": ["oncall@example.org"], "providers": [relay]}
+    data = {**CONTACTS, "channels": {**CONTACTS["channels"], "email": email}}
+    app = app_factory(data)
+    client = app.test_client()
+    client.post("/alerts", json=make_notification(make_alert("a", severity="high", service="api")))
+    app.extensions["alert_webhook"].workers.run_once()  # the relay refuses: retried later
+    page = client.get("/").get_data(as_text=True)
+    health = re.search(r'<section id="health">.*</section>', page, re.S)
+    assert health is not None
+    panel = health.group(0)
+    assert '<p id="pending">1 delivery pending' in panel
+    assert (
+        '<span class="breaker" data-provider="email:relay">relay <span class="closed">closed</span>'
+        in panel
+    )
+    assert re.search(
+        r"<summary>1 failed of the last 1000 deliveries</summary>.*relay:", panel, re.S
+    )
+    assert "<dt>Success rate</dt><dd>no runs yet</dd>" in panel

@@ -13,9 +13,14 @@ from webhook_support import RECORDING, make_alert, make_notification
 from alert_webhook.dashboard.times import ago, deadline, duration, iso
 from alert_webhook.payload import parse_notification
 from alert_webhook.store import SqlStore
-from alert_webhook.store.console import INHIBITING_ALERTS, Console
+from alert_webhook.store.console import (
+    DELIVERIES_PER_ROOT,
+    FAILURES_PER_CHANNEL,
+    INHIBITING_ALERTS,
+    Console,
+)
 from alert_webhook.store.rows import DeliveryStatus, Outcome
-from alert_webhook.store.schema import remediation_runs, remediation_steps
+from alert_webhook.store.schema import deliveries, incidents, remediation_runs, remediation_steps
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -26,7 +31,9 @@ def _receive(store: SqlStore, *alerts, at: float = 100.0) -> None:
 
 
 def _names(store: SqlStore) -> list[tuple[str, list[str]]]:
-    return [(i.service, [a.alertname for a in i.alerts]) for i in Console(store.tx).incidents()]
+    return [
+        (i.service, [a.alertname for a in i.alerts]) for i in Console(store.tx).read().incidents
+    ]
 
 
 def test_alerts_of_one_service_are_one_incident_with_the_inhibiting_alert_first(any_store) -> None:
@@ -36,7 +43,7 @@ def test_alerts_of_one_service_are_one_incident_with_the_inhibiting_alert_first(
         make_alert("u", "firing", "high", "ServiceUnavailable", service="api", instance="api:8080"),
         make_alert("s", "firing", "medium", "ApiResponseTimeHigh", service="api"),
     )
-    (incident,) = Console(any_store.tx).incidents()
+    (incident,) = Console(any_store.tx).read().incidents
     assert incident.service == "api"
     assert [a.alertname for a in incident.alerts] == [
         "ServiceUnavailable",
@@ -61,7 +68,7 @@ def test_firing_by_severity_then_age_and_resolved_below(any_store) -> None:
     _receive(any_store, make_alert("crit", "firing", "critical", "C", service="crit"), at=300.0)
     _receive(any_store, make_alert("gone", "firing", "critical", "D", service="gone"), at=50.0)
     _receive(any_store, make_alert("gone", "resolved", "critical", "D", service="gone"), at=400.0)
-    incidents = Console(any_store.tx).incidents()
+    incidents = Console(any_store.tx).read().incidents
     assert [i.service for i in incidents] == ["crit", "old", "new", "gone"]
     assert [i.firing for i in incidents] == [True, True, True, False]
     assert incidents[-1].resolved_at == 400.0 and incidents[-1].started_at == 50.0
@@ -69,7 +76,7 @@ def test_firing_by_severity_then_age_and_resolved_below(any_store) -> None:
 
 def test_the_deadline_comes_from_the_incident_row(any_store) -> None:
     _receive(any_store, make_alert("h", severity="high", service="api"), at=100.0)
-    (incident,) = Console(any_store.tx).incidents()
+    (incident,) = Console(any_store.tx).read().incidents
     assert incident.root.deadline_at == 100.0 + 3600
     assert deadline(incident.root.deadline_at, 100.0) == "respond within 1 h"
     assert deadline(incident.root.deadline_at, 100.0 + 3600 + 300) == "overdue by 5 min"
@@ -151,3 +158,56 @@ def test_the_change_token_moves_with_every_table_the_console_reads(any_store) ->
     with any_store.engine.begin() as conn:
         conn.execute(remediation_runs.update().values(silence_note="silence expired"))
     assert changed(), "an ended run's silence noted"
+
+
+def test_the_console_reads_runs_and_the_root_alerts_newest_deliveries(any_store) -> None:
+    _receive(any_store, make_alert("a", severity="critical", service="api"), at=100.0)
+    _receive(any_store, make_alert("b", severity="low", service="api"), at=101.0)
+    with any_store.engine.begin() as conn:
+        conn.execute(remediation_runs.insert().values(
+            alert_id=1, event_id=1, playbook="restart", target="api", status="verified",
+            attempts=1, next_attempt_at=100.0, planned_at=100.0, finished_at=130.0))  # fmt: skip
+        conn.execute(remediation_steps.insert().values(
+            run_id=1, step=0, action="run_command", params="{}", status="succeeded",
+            output="restarted", started_at=110.0, finished_at=120.0))  # fmt: skip
+        extra = [{"alert_id": 1, "event_id": 1, "event_status": "firing", "channel": "log",
+                  "recipient": "", "purpose": f"remind-{n}", "status": "delivered",
+                  "attempts": 1, "next_attempt_at": 200.0 + n, "received_at": 200.0 + n}
+                 for n in range(DELIVERIES_PER_ROOT)]  # fmt: skip
+        conn.execute(deliveries.insert(), extra)
+    view = Console(any_store.tx).read()
+    (run,) = view.runs[1]
+    assert (run["playbook"], run["status"]) == ("restart", "verified")
+    assert [(s["action"], s["output"]) for s in run["steps"]] == [("run_command", "restarted")]
+    shown = view.deliveries[1]
+    assert len(shown) == DELIVERIES_PER_ROOT and view.delivery_count(1) == 3 + len(extra)
+    assert shown[-1]["purpose"] == f"remind-{DELIVERIES_PER_ROOT - 1}", "the newest, in order"
+    assert view.tallies[1] == {"pending": 2, "delivered": 1 + len(extra)}
+    assert 2 not in view.deliveries and view.tallies[2] == {"pending": 1}  # its log line
+
+
+def test_an_incident_carries_its_whole_row_and_closed_by_hand_is_not_firing(any_store) -> None:
+    _receive(any_store, make_alert("a", severity="high", service="api"), at=100.0)
+    with any_store.engine.begin() as conn:
+        conn.execute(incidents.update().values(flag="email delivery failed", closed_at=150.0))
+    (incident,) = Console(any_store.tx).read().incidents
+    assert (
+        incident.root.status == "firing"
+        and incident.root.incident["flag"] == "email delivery failed"
+    )
+    assert not incident.firing and incident.resolved_at == 150.0
+
+
+def test_recent_failures_per_channel_newest_first(any_store) -> None:
+    _receive(any_store, make_alert("a", severity="critical", service="api"), at=100.0)
+    rows = [{"alert_id": 1, "event_id": 1, "event_status": "firing", "channel": "email",
+             "recipient": f"r{n}", "purpose": "notify", "status": "pending", "attempts": 1,
+             "next_attempt_at": 100.0, "received_at": 100.0 + n, "last_error": f"421 busy {n}"}
+            for n in range(FAILURES_PER_CHANNEL + 2)]  # fmt: skip
+    with any_store.engine.begin() as conn:
+        conn.execute(deliveries.insert(), rows)
+    view = Console(any_store.tx).read()
+    assert view.failure_counts == {"email": FAILURES_PER_CHANNEL + 2}
+    errors = [f["last_error"] for f in view.failures["email"]]
+    assert errors == [f"421 busy {n}" for n in range(FAILURES_PER_CHANNEL + 1, 1, -1)]
+    assert view.failures["email"][0]["at"] == 100.0 + FAILURES_PER_CHANNEL + 1

@@ -1,0 +1,85 @@
+"""The console's health panel: each channel with its breakers and recent failures,
+and the plan's improvement metrics.
+
+The metrics are the webhook's own (`store/recovery.py`, exported on /metrics by
+`ImprovementCollector`), read the same way; the panel shows the ratios
+docs/metrics.md gives for them over all history: recovery time is the sum over
+the count of recovered runs, success rate recovered runs over runs that acted,
+automation effectiveness automated resolutions over closed incidents, the mean
+time between failures the sum of the gaps over their count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from alert_webhook.store.recovery import Improvement
+
+
+@dataclass(frozen=True)
+class RecoveryFigures:
+    recoveries: int  # recovered runs on record
+    recovery_seconds: float | None  # their mean recovery time
+    recovered_runs: int
+    acting_runs: int
+    automated: int  # closed incidents resolved by automation
+    closed: int  # closed incidents, counted once their runs ended
+    between_failures_seconds: float | None  # mean, over every service's gaps
+
+    @property
+    def success_rate(self) -> float | None:
+        return self.recovered_runs / self.acting_runs if self.acting_runs else None
+
+    @property
+    def automation(self) -> float | None:
+        return self.automated / self.closed if self.closed else None
+
+
+def recovery_figures(found: Improvement) -> RecoveryFigures:
+    recoveries = sum(r.count for r in found.recoveries)
+    seconds = sum(r.seconds_total for r in found.recoveries)
+    gaps = sum(f.failures - 1 for f in found.failures)
+    between = sum(f.between_seconds for f in found.failures)
+    resolved = found.incidents
+    return RecoveryFigures(
+        recoveries=recoveries,
+        recovery_seconds=seconds / recoveries if recoveries else None,
+        recovered_runs=sum(p.recoveries for p in found.playbooks),
+        acting_runs=sum(p.attempts for p in found.playbooks),
+        automated=resolved.automated,
+        closed=resolved.automated + resolved.acknowledged + resolved.unattended,
+        between_failures_seconds=between / gaps if gaps else None,
+    )
+
+
+@dataclass(frozen=True)
+class ChannelHealth:
+    name: str
+    problem: str | None  # why it cannot send at all; None: configured
+    breakers: list[tuple[str, str]]  # provider, breaker state
+    failures: Sequence[Mapping[str, Any]] = field(default_factory=list)
+
+
+def channel_health(
+    channels: Mapping[str, str | None],
+    breakers: Mapping[str, str],
+    failures: Mapping[str, Sequence[Mapping[str, Any]]],
+) -> list[ChannelHealth]:
+    """`channels` maps each channel to its problem (None: configured), `breakers`
+    each `channel:provider` to its state, `failures` a channel to its recent
+    failed attempts, newest first."""
+    return [
+        ChannelHealth(
+            name,
+            problem,
+            sorted(
+                (key.partition(":")[2], state)
+                for key, state in breakers.items()
+                if key.partition(":")[0] == name
+            ),
+            failures.get(name, []),
+        )
+        for name, problem in channels.items()
+    ]

@@ -1,0 +1,141 @@
+"""dashboard/timeline.py: what an incident's timeline says, in order — deliveries
+with their text, remediation steps, verified or escalated, acknowledged,
+silenced, handled, resolved."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alert_webhook.dashboard.timeline import OtherAlert, tally, timeline
+from alert_webhook.store.console import ConsoleAlert, ConsoleView, group
+
+
+def _alert(alert_id: int, name: str = "ServiceUnavailable", **incident: Any) -> ConsoleAlert:
+    row = {"deadline_at": 400.0, "acked_at": None, "acked_by": None, "closed_at": None, **incident}
+    return ConsoleAlert(alert_id, name, "critical", "firing", {"service": "api"},
+                        {"summary": "api down"}, 100.0 + alert_id, incident=row)  # fmt: skip
+
+
+def _delivery(id: int, alert_id: int = 1, purpose: str = "notify", **kw: Any) -> dict[str, Any]:
+    return {"id": id, "alert_id": alert_id, "event_status": "firing", "channel": "email",
+            "recipient": "oncall@example.org", "purpose": purpose, "status": "delivered",
+            "note": None, "last_error": None, "received_at": 110.0 + id, "finished_at": None,
+            **kw}  # fmt: skip
+
+
+def _run(id: int, status: str, steps: list[dict[str, Any]], **kw: Any) -> dict[str, Any]:
+    return {"id": id, "alert_id": 1, "playbook": "restart", "target": "api", "status": status,
+            "planned_at": 120.0, "finished_at": 160.0, "detail": None, "guardrail": None,
+            "approval": None, "approval_deadline": None, "approval_at": None, "steps": steps,
+            **kw}  # fmt: skip
+
+
+def _step(step: int, status: str, at: float) -> dict[str, Any]:
+    return {"step": step, "action": "restart_service", "status": status, "exit_status": 0,
+            "detail": None, "started_at": at - 1, "finished_at": at}  # fmt: skip
+
+
+def _entries(alerts, runs=(), deliveries=(), texts=lambda d, a: None):
+    view = ConsoleView(
+        group(list(alerts)),
+        {1: list(runs)},
+        {1: list(deliveries)},
+        {1: {"delivered": len(deliveries)}},
+    )
+    (incident,) = view.incidents
+    return timeline(incident, view, {"sms": "not configured: no providers"}, texts)
+
+
+def test_steps_then_verified_in_time_order() -> None:
+    run = _run(1, "verified", [_step(0, "succeeded", 140.0)])
+    v = _entries([_alert(1)], [run], [_delivery(1)])
+    assert [e.kind for e in v.entries] == ["fired", "delivery", "remediation", "verified"]
+    assert v.entries[2].text == "restart step 0 restart_service: succeeded, exit 0"
+    assert v.entries[3].text == "restart on api verified: ServiceUnavailable cleared"
+    assert v.runs == [run]
+
+
+def test_a_run_that_did_not_fix_it_is_escalated_and_so_is_a_missed_deadline() -> None:
+    run = _run(1, "ineffective", [_step(0, "succeeded", 140.0)], detail="still firing")
+    late = [_delivery(5, purpose="tier-2", recipient="lead@example.org"),
+            _delivery(6, purpose="tier-2", channel="sms", recipient="+15555550199")]  # fmt: skip
+    v = _entries([_alert(1)], [run], late)
+    escalated = [e.text for e in v.entries if e.kind == "escalated"]
+    assert escalated == [
+        "ServiceUnavailable: response deadline missed, sent to tier 2",
+        "restart on api ineffective: still firing: people were told",
+    ]
+
+
+def test_a_blocked_run_says_its_guardrail() -> None:
+    run = _run(1, "blocked", [], guardrail="cooldown", detail="ran 2 min ago")
+    (entry,) = [e for e in _entries([_alert(1)], [run]).entries if e.kind == "escalated"]
+    assert entry.text == "restart on api blocked (cooldown): ran 2 min ago: people were told"
+
+
+def test_an_approval_asked_and_answered() -> None:
+    run = _run(1, "planned", [], approval="rejected", approval_deadline=900.0, approval_at=130.0,
+               approval_by="alice", approval_reason="not now", finished_at=None)  # fmt: skip
+    texts = [e.text for e in _entries([_alert(1)], [run]).entries if e.kind == "remediation"]
+    assert texts == [
+        "restart on api waits for an operator's approval",
+        "restart on api rejected by alice: not now",
+    ]
+
+
+def test_acknowledged_silenced_and_handled_from_the_incident_row() -> None:
+    alert = _alert(1, acked_at=130.0, acked_by="alice", silence_id="s-1", silenced_until=3700.0,
+                   silenced_by="bob", handled_at=150.0, handled_by="carol",
+                   handled_note="restarted by hand", closed_at=150.0)  # fmt: skip
+    by_kind = {e.kind: e for e in _entries([alert]).entries}
+    assert by_kind["acknowledged"].text == "ServiceUnavailable acknowledged by alice"
+    assert by_kind["silenced"].at == 3700.0 and "by bob (silence s-1)" in by_kind["silenced"].text
+    assert by_kind["handled"].text == (
+        "ServiceUnavailable resolved as handled by carol: restarted by hand"
+    )
+    assert "resolved" not in by_kind, "handled is how it was resolved"
+
+
+def test_without_the_new_incident_columns_nothing_is_silenced_or_handled() -> None:
+    kinds = {e.kind for e in _entries([_alert(1, closed_at=150.0)]).entries}
+    assert kinds == {"fired", "resolved"}
+
+
+def test_the_root_s_deliveries_carry_their_text_and_the_others_are_counted() -> None:
+    root, other = _alert(1), _alert(2, "ErrorRateHigh")
+    mine = [_delivery(n) for n in range(1, 4)]
+    view = ConsoleView(
+        group([root, other]),
+        {},
+        {1: mine},
+        {1: {"delivered": 5}, 2: {"delivered": 2, "skipped": 1}},
+    )
+    (incident,) = view.incidents
+    v = timeline(incident, view, {}, lambda d, a: f"text of {d['id']} for {a.alertname}")
+    sent = [e.message for e in v.entries if e.kind == "delivery"]
+    assert sent == [f"text of {n} for ServiceUnavailable" for n in (1, 2, 3)]
+    assert v.hidden_deliveries == 2, "the root has 5, the newest 3 were read"
+    assert v.others == [OtherAlert(other, "3 deliveries: 2 delivered, 1 skipped")]
+    assert tally({}) == "no deliveries" and tally({"failed": 1}) == "1 delivery: 1 failed"
+
+
+def test_another_alert_s_own_runbook_and_graph_are_kept_where_they_differ() -> None:
+    root = _alert(1)
+    other = ConsoleAlert(2, "ErrorRateHigh", "high", "firing", {"service": "api"},
+                         {"runbook_url": "https://example.org/rb/ErrorRateHigh"}, 103.0,
+                         generator_url="http://prom/graph?g0.expr=errors")  # fmt: skip
+    view = ConsoleView(group([root, other]), {}, {}, {})
+    (incident,) = view.incidents
+    (o,) = timeline(incident, view, {}, lambda d, a: None).others
+    assert (o.runbook, o.graph) == (
+        "https://example.org/rb/ErrorRateHigh",
+        "http://prom/graph?g0.expr=errors",
+    )
+
+
+def test_a_skipped_delivery_on_an_unconfigured_channel_says_nobody_was_paged() -> None:
+    skipped = _delivery(1, channel="sms", recipient="", status="skipped", note="not configured")
+    (entry,) = [
+        e for e in _entries([_alert(1)], deliveries=[skipped]).entries if e.kind == "delivery"
+    ]
+    assert entry.text == "nobody was paged: SMS is not configured"
