@@ -18,7 +18,6 @@ from alert_webhook.background import build_background
 from alert_webhook.channels.ack_links import ack_links_from
 from alert_webhook.channels.registry import Transports, build_channels
 from alert_webhook.context import EXTENSION, AppContext
-from alert_webhook.incident_silences import IncidentSilences
 from alert_webhook.metrics import (
     BacklogCollector,
     ImprovementCollector,
@@ -98,8 +97,7 @@ def create_app(
     app.extensions[EXTENSION] = AppContext(
         settings=settings, store=store, metrics=metrics, clock=clock, channels=channels,
         breakers=background.breakers, workers=background.workers, intake=background.intake,
-        access=access, silences=IncidentSilences(store.incidents, alertmanager, clock),
-        remediation=remediation,
+        access=access, silences=background.silences, remediation=remediation,
     )  # fmt: skip
     metrics.registry.register(BacklogCollector(store.outbox.backlog, clock))
     books = remediation.playbooks.playbooks if remediation else ()

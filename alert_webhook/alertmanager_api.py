@@ -1,9 +1,11 @@
-"""A small client of Alertmanager's v2 API: silences.
+"""A small client of Alertmanager's v2 API: silences, and the alerts it holds.
 
 Remediation silences the alert it is fixing for the run's window (so a repeat
-does not page people mid-fix) and expires the silence when the run ends; the
-operators' console lists them. Only what those need is here: create, expire,
-list. Every call has a timeout and every failure is one `AlertmanagerError`
+does not page people mid-fix) and expires the silence when the run ends;
+operators silence incidents from the console, and while such a silence holds the
+webhook reads the alert's state here (a silenced alert's resolution is never
+sent to it). Only what those need is here: create, expire, list silences; list
+alerts. Every call has a timeout and every failure is one `AlertmanagerError`
 saying what was asked and what came back, so a caller can record it and go on.
 
 Matchers are always equality matchers on whole label values (`isRegex: false`):
@@ -52,6 +54,16 @@ class Silence:
     ends_at: str
     created_by: str
     comment: str
+
+
+@dataclass(frozen=True)
+class HeldAlert:
+    """An alert as Alertmanager lists it: firing (resolved ones are not listed)."""
+
+    fingerprint: str
+    labels: dict[str, str]
+    state: str  # active, suppressed or unprocessed
+    starts_at: str
 
 
 def matchers_for(labels: Mapping[str, str]) -> list[Matcher]:
@@ -123,12 +135,30 @@ class AlertmanagerAPI:
 
     def list_silences(self, matchers: list[Matcher] | None = None) -> list[Silence]:
         """Every silence Alertmanager holds, or those whose matchers include these."""
-        params = [("filter", f'{m.name}="{_quoted(m.value)}"') for m in matchers or []]
-        resp = self._call("GET", "/silences", "list silences", params=params)
+        resp = self._call("GET", "/silences", "list silences", params=_filters(matchers))
         try:
             return [_silence(raw) for raw in resp.json()]
         except (ValueError, KeyError, TypeError):
             raise AlertmanagerError("list silences: not a list of silences") from None
+
+    def list_alerts(self, matchers: list[Matcher]) -> list[HeldAlert]:
+        """The firing alerts whose labels these matchers match (silenced and
+        inhibited ones included): an alert that resolved is not among them."""
+        resp = self._call("GET", "/alerts", "list alerts", params=_filters(matchers))
+        try:
+            return [
+                HeldAlert(
+                    raw["fingerprint"], dict(raw["labels"]), raw["status"]["state"], raw["startsAt"]
+                )  # fmt: skip
+                for raw in resp.json()
+            ]
+        except (ValueError, KeyError, TypeError):
+            raise AlertmanagerError("list alerts: not a list of alerts") from None
+
+
+def _filters(matchers: list[Matcher] | None) -> list[tuple[str, str]]:
+    """Query parameters asking for what these equality matchers match."""
+    return [("filter", f'{m.name}="{_quoted(m.value)}"') for m in matchers or []]
 
 
 def _quoted(value: str) -> str:

@@ -21,6 +21,7 @@ from alert_webhook.duties import (
     Reminders,
     Watchdog,
 )
+from alert_webhook.incident_silences import IncidentSilences, SilenceWatch
 from alert_webhook.loops import Loop, Workers
 from alert_webhook.metrics import WebhookMetrics
 from alert_webhook.remediation.actions import Boundaries
@@ -44,6 +45,7 @@ class Background:
     intake: Intake
     workers: Workers
     breakers: Mapping[str, CircuitBreaker]
+    silences: IncidentSilences
 
 
 def build_background(
@@ -80,12 +82,15 @@ def build_background(
                  busy_at=delivery.batch_size, coalesce=delivery.coalesce_seconds)
         )  # fmt: skip
     boundaries = _with_failover(action_boundaries or Boundaries(), settings, store, metrics, clock)
+    silences = IncidentSilences(store.incidents, alertmanager, clock)
+    watch = SilenceWatch(silences, intake.accept, settings.incidents.silence_check_seconds, clock)
     duties = Duties(
         [
             ("deadlines", DeadlineEscalation(store.incidents, settings.channels, metrics, clock)),
             ("reminders", Reminders(store.incidents, delivery.reminder_interval_seconds, clock)),
             ("watchdog", Watchdog(settings.watchdog, settings.links.runbook_base_url, store,
                                   intake.accept, metrics, clock)),
+            ("silences", watch),
         ]
     )  # fmt: skip
     if boundaries.failover is not None:
@@ -102,7 +107,7 @@ def build_background(
                         silences=alertmanager,
                         tell=tell)  # fmt: skip
         workers.add(Loop(REMEDIATION_LOOP, runner.run_once, cfg.poll_interval_seconds, busy_at=1))
-    return Background(intake, workers, breakers)
+    return Background(intake, workers, breakers, silences)
 
 
 def _with_failover(

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import partial
+from typing import Any
 
 from alert_webhook.metrics import WebhookMetrics
 from alert_webhook.notify_settings import ChannelsSettings, WatchdogSettings
@@ -35,6 +36,15 @@ Accept = Callable[[Notification, bytes, float], object]
 
 def runbook_url(base_url: str, alertname: str) -> str:
     return f"{base_url.rstrip('/')}/{alertname}.md"
+
+
+def own_notification(group: str, status: str, alert: dict[str, Any]) -> Notification:
+    """A notification the webhook makes itself about one alert, shaped as
+    Alertmanager's: it is recorded and delivered as theirs are."""
+    return Notification.model_validate(
+        {"version": "4", "groupKey": f"alert_webhook/{group}", "status": status,
+         "receiver": "alert_webhook", "alerts": [{"status": status, **alert}]}
+    )  # fmt: skip
 
 
 class Duties:
@@ -157,23 +167,16 @@ class Watchdog:
             if status == "resolved"
             else "0001-01-01T00:00:00Z"  # Alertmanager's "no end yet"
         )
-        notification = Notification.model_validate(
-            {
-                "version": "4", "groupKey": "alert_webhook/watchdog", "status": status,
-                "receiver": "alert_webhook",
-                "alerts": [{
-                    "status": status,
-                    "labels": {"alertname": PIPELINE_BROKEN,
-                               "severity": OWN_ALERTS[PIPELINE_BROKEN], "service": "alerting"},
-                    "annotations": {
-                        "summary": f"No {heartbeat} heartbeat since {since}; alerts may be lost",
-                        "description": "Prometheus, Alertmanager or the path to us is broken.",
-                        "runbook_url": runbook_url(self.runbook_base_url, PIPELINE_BROKEN),
-                    },
-                    "startsAt": starts, "endsAt": ends, "fingerprint": self.fingerprint,
-                }],
-            }
-        )  # fmt: skip
+        notification = own_notification("watchdog", status, {
+            "labels": {"alertname": PIPELINE_BROKEN,
+                       "severity": OWN_ALERTS[PIPELINE_BROKEN], "service": "alerting"},
+            "annotations": {
+                "summary": f"No {heartbeat} heartbeat since {since}; alerts may be lost",
+                "description": "Prometheus, Alertmanager or the path to us is broken.",
+                "runbook_url": runbook_url(self.runbook_base_url, PIPELINE_BROKEN),
+            },
+            "startsAt": starts, "endsAt": ends, "fingerprint": self.fingerprint,
+        })  # fmt: skip
         self.accept(notification, notification.model_dump_json().encode(), now)
         logger.error("watchdog %s: %s", heartbeat, "silent" if status == "firing" else "back")
 

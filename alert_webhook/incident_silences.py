@@ -8,6 +8,14 @@ it holds, the incident is not escalated or reminded.
 Nothing is stored unless Alertmanager made the silence, and a silence made for
 an incident that closed meanwhile is expired again at once: the store and
 Alertmanager never disagree about a silence the webhook holds.
+
+A silenced alert's resolution never reaches the webhook (Alertmanager sends
+nothing about a muted alert), so `SilenceWatch`, a duty, asks Alertmanager for
+the alert while the silence holds. Once it is no longer listed there (resolved,
+or gone), the watch records its resolution as if Alertmanager had sent it — the
+incident closes, the resolved message goes where the firing one went — and
+expires the silence. Replicas all watching record it once: the resolved state
+change is unique in the store.
 """
 
 from __future__ import annotations
@@ -18,8 +26,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from alert_webhook.alertmanager_api import AlertmanagerAPI, AlertmanagerError, matchers_for
-from alert_webhook.store.incidents import Incidents
+from alert_webhook.alertmanager_api import (
+    AlertmanagerAPI,
+    AlertmanagerError,
+    matchers_for,
+    rfc3339,
+)
+from alert_webhook.duties import Accept, own_notification
+from alert_webhook.store.incidents import HeldSilence, Incidents
 
 logger = logging.getLogger("alert_webhook.silences")
 MAX_MINUTES = 7 * 24 * 60  # a week: longer than that is a rule to change, not a silence
@@ -88,3 +102,50 @@ class IncidentSilences:
             logger.warning("incident %d: silence %s not expired: %s", alert_id, silence_id, exc)
             return False
         return True
+
+
+class SilenceWatch:
+    """The duty: every `interval`, each held silence's alert is looked up in
+    Alertmanager; one no longer firing there is recorded resolved and its
+    silence expired. An Alertmanager that fails is logged and asked again next
+    time; nothing is recorded from a failed answer."""
+
+    def __init__(
+        self,
+        silences: IncidentSilences,
+        accept: Accept,
+        interval: float,
+        clock: Callable[[], float],
+    ) -> None:
+        self.silences, self.accept, self.interval, self.clock = silences, accept, interval, clock
+        self._next_check: float | None = None
+
+    def __call__(self) -> None:
+        now = self.clock()
+        if self._next_check is not None and now < self._next_check:
+            return
+        self._next_check = now + self.interval
+        for held in self.silences.incidents.held_silences(now):
+            try:
+                listed = self.silences.api.list_alerts(matchers_for(held.labels))
+            except AlertmanagerError as exc:
+                logger.warning("incident %d: its alert's state is unknown: %s", held.alert_id, exc)
+                continue
+            # Matchers match any alert carrying these labels, and more: only the
+            # alert with exactly these labels is this one.
+            if not any(alert.labels == held.labels for alert in listed):
+                self._resolved(held, now)
+
+    def _resolved(self, held: HeldSilence, now: float) -> None:
+        notification = own_notification("silence-watch", "resolved", {
+            "labels": held.labels, "annotations": held.annotations,
+            "startsAt": held.starts_at, "endsAt": rfc3339(now),
+            "generatorURL": held.generator_url, "fingerprint": held.fingerprint,
+        })  # fmt: skip
+        self.accept(notification, notification.model_dump_json().encode(), now)
+        if self.silences.expire(held.alert_id, held.silence_id):
+            self.silences.incidents.silence_expired(held.alert_id, held.silence_id, now)
+        logger.warning(
+            "incident %d: resolved in Alertmanager while silenced; silence %s ended",
+            held.alert_id, held.silence_id,
+        )  # fmt: skip

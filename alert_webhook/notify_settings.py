@@ -163,6 +163,9 @@ class IncidentSettings(_Model):
     # Response deadlines: unacknowledged past it, the next tier is told. "Immediate"
     # for critical is the plan's 0-5 minute assessment window.
     deadlines_seconds: dict[Severity, float] = Field(default_factory=_plan_deadlines)
+    # While an operator's silence holds, how often Alertmanager is asked whether
+    # its alert still fires (a silenced alert's resolution never reaches us).
+    silence_check_seconds: float = Field(default=15.0, gt=0)
 
     @model_validator(mode="after")
     def _all_severities(self) -> IncidentSettings:

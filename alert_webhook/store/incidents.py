@@ -59,7 +59,9 @@ class HeldSilence:
     silenced_until: float
     fingerprint: str
     starts_at: str
+    generator_url: str
     labels: dict[str, str]
+    annotations: dict[str, str]
 
 
 def _shown() -> Select[Any]:
@@ -203,15 +205,10 @@ class Incidents:
     def held_silences(self, now: float) -> list[HeldSilence]:
         """Silences still holding on alerts the store has as firing: the alerts
         whose resolution only Alertmanager's API can tell."""
+        columns = [incidents.c[name] for name in ("alert_id", "silence_id", "silenced_until")]
+        columns += [alerts.c[name] for name in ("fingerprint", "starts_at", "generator_url")]
         query = (
-            select(
-                incidents.c.alert_id,
-                incidents.c.silence_id,
-                incidents.c.silenced_until,
-                alerts.c.fingerprint,
-                alerts.c.starts_at,
-                alerts.c.labels,
-            )  # fmt: skip
+            select(*columns, alerts.c.labels, alerts.c.annotations)
             .join(alerts, alerts.c.id == incidents.c.alert_id)
             .where(
                 incidents.c.silence_id.is_not(None),
@@ -223,14 +220,11 @@ class Incidents:
         with self.tx.read() as conn:
             return [
                 HeldSilence(
-                    r.alert_id,
-                    r.silence_id,
-                    r.silenced_until,
-                    r.fingerprint,
-                    r.starts_at,
-                    json.loads(r.labels),
-                )  # fmt: skip
-                for r in conn.execute(query)
+                    **{c.name: row[c.name] for c in columns},
+                    labels=json.loads(row["labels"]),
+                    annotations=json.loads(row["annotations"]),
+                )
+                for row in conn.execute(query).mappings()
             ]
 
     def silence_expired(self, alert_id: int, silence_id: str, now: float) -> None:

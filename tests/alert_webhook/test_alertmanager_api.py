@@ -92,3 +92,27 @@ def test_the_silence_mutes_that_alert_and_not_its_neighbour(alertmanager: str) -
 
     wait_until(lambda: states()["a.*"][0] == "suppressed", 10, "the silence to apply")
     assert states() == {"a.*": ("suppressed", [silence_id]), "b": ("active", [])}
+
+
+def test_alerts_are_listed_by_matchers_and_a_resolved_one_is_not(alertmanager: str) -> None:
+    firing = {"alertname": "Listed", "service": "demo", "instance": 'a"b\\c'}
+    gone = {**firing, "instance": "gone"}
+    other = {"alertname": "NotListed", "service": "demo"}
+    past = "2020-01-01T00:00:00Z"
+    posted = requests.post(
+        f"{alertmanager}/api/v2/alerts",
+        json=[{"labels": firing}, {"labels": gone, "startsAt": past, "endsAt": past},
+              {"labels": other}],
+        timeout=5,
+    )  # fmt: skip
+    assert posted.status_code == 200
+    api = AlertmanagerAPI(alertmanager)
+    [listed] = api.list_alerts([Matcher("alertname", "Listed")])
+    assert listed.labels == firing and listed.state in ("active", "unprocessed")
+    assert [a.labels for a in api.list_alerts(matchers_for(firing))] == [firing]
+    assert api.list_alerts(matchers_for(gone)) == []
+
+
+def test_listing_alerts_of_an_unreachable_alertmanager_is_an_error() -> None:
+    with pytest.raises(AlertmanagerError, match="list alerts: ConnectionError"):
+        AlertmanagerAPI(unreachable(), timeout=2).list_alerts([Matcher("alertname", "X")])

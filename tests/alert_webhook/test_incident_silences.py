@@ -1,6 +1,7 @@
 """incident_silences.py against a real Alertmanager: an operator's silence is
 recorded only when Alertmanager made it, and never left behind for an incident
-that closed meanwhile."""
+that closed meanwhile; while it holds, the alert's resolution is read from
+Alertmanager, recorded, and the silence expired. Fake clock for the pacing."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import time
 
 import am_support
 import pytest
+import requests
+from am_support import unreachable
 from webhook_support import RECORDING, FakeClock, make_alert, make_notification
 
 from alert_webhook.alertmanager_api import AlertmanagerAPI, Matcher
@@ -49,3 +52,109 @@ def test_a_silence_for_an_incident_closed_meanwhile_is_expired_again(alertmanage
     assert done.incident["silence_id"] is None
     [made] = AlertmanagerAPI(alertmanager).list_silences([Matcher("alertname", "ClosedMeanwhile")])
     assert made.state == "expired"
+
+
+# The watch: while an operator's silence holds, Alertmanager is asked every
+# `incidents.silence_check_seconds` whether the alert still fires.
+
+AUTH = {"Authorization": "Bearer t"}
+CHECK = 15.0
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """Alertmanager judges silences and alerts by its own clock: start at real time."""
+    return FakeClock(time.time())
+
+
+def _in_alertmanager(am_url: str, labels: dict[str, str], resolved: bool = False) -> None:
+    """Prometheus's part: the alert firing (or resolved) in Alertmanager."""
+    alert: dict = {"labels": labels}
+    if resolved:
+        alert["endsAt"] = "2020-01-01T00:00:00Z"
+    assert requests.post(f"{am_url}/api/v2/alerts", json=[alert], timeout=5).status_code == 200
+
+
+def _silenced(app_factory, am_url: str, alertname: str, am_labels_too: bool = True):
+    """The webhook told of a firing alert that an operator then silenced for 30 min."""
+    app = app_factory(
+        {"links": {"alertmanager_url": am_url}, "incidents": {"silence_check_seconds": CHECK}},
+        {"ALERT_WEBHOOK_TOKEN": "t"},
+    )
+    alert = make_alert("a", alertname=alertname, service="demo")
+    if am_labels_too:
+        _in_alertmanager(am_url, alert["labels"])
+    client = app.test_client()
+    client.post("/alerts", json=make_notification(alert), headers=AUTH)
+    resp = client.post("/api/incidents/1/silence", json={"minutes": 30}, headers=AUTH)
+    assert resp.status_code == 200, resp.get_json()
+    return app, alert["labels"], resp.get_json()["incident"]["silence_id"]
+
+
+def _duties(app) -> None:
+    app.extensions["alert_webhook"].workers.step("duties")
+
+
+def _silence_state(am_url: str, silence_id: str) -> str:
+    [found] = [s for s in AlertmanagerAPI(am_url).list_silences() if s.id == silence_id]
+    return found.state
+
+
+def test_the_resolution_is_read_from_alertmanager_and_the_silence_expired(
+    app_factory, alertmanager, clock, store
+) -> None:
+    app, labels, silence_id = _silenced(app_factory, alertmanager, "WatchedResolves")
+    _duties(app)
+    clock.advance(CHECK)
+    _duties(app)  # still firing there: nothing changes
+    assert store.incidents.find(1)["closed_at"] is None
+    _in_alertmanager(alertmanager, labels, resolved=True)
+    clock.advance(CHECK - 1)
+    _duties(app)  # not asked again before the interval
+    assert store.incidents.find(1)["closed_at"] is None
+    clock.advance(1)
+    _duties(app)
+    incident = store.incidents.find(1)
+    assert (incident["closed_at"], incident["status"]) == (clock.now, "resolved")
+    assert incident["silenced_until"] == clock.now  # it no longer holds
+    assert _silence_state(alertmanager, silence_id) == "expired"
+
+    def channels(state: str) -> set[str]:
+        return {d["channel"] for d in store.outbox.list() if d["event_status"] == state}
+
+    assert channels("resolved") and channels("resolved") == channels("firing")  # told as usual
+
+
+def test_an_alert_alertmanager_never_held_counts_as_resolved(
+    app_factory, alertmanager, clock, store
+) -> None:
+    app, _labels, silence_id = _silenced(app_factory, alertmanager, "NeverThere", False)
+    _duties(app)
+    assert store.incidents.find(1)["closed_at"] == clock.now
+    assert _silence_state(alertmanager, silence_id) == "expired"
+
+
+def test_a_handled_incident_keeps_its_close_when_the_resolution_is_read(
+    app_factory, alertmanager, clock, store
+) -> None:
+    app, labels, _silence_id = _silenced(app_factory, alertmanager, "HandledThenGone")
+    client = app.test_client()
+    client.post("/api/incidents/1/resolve", json={"note": "fixed by hand"}, headers=AUTH)
+    handled_at = clock.now
+    _in_alertmanager(alertmanager, labels, resolved=True)
+    clock.advance(60)
+    _duties(app)
+    incident = store.incidents.find(1)
+    assert incident["status"] == "resolved"  # the alert's state is recorded
+    assert (incident["closed_at"], incident["handled_note"]) == (handled_at, "fixed by hand")
+
+
+def test_an_unreachable_alertmanager_changes_nothing_and_the_duties_go_on(
+    app_factory, alertmanager, clock, store, caplog
+) -> None:
+    app, _labels, _silence_id = _silenced(app_factory, alertmanager, "AskedNowhere")
+    am = app.extensions["alert_webhook"].silences.api
+    am.base_url = unreachable()  # Alertmanager goes away after the silence was made
+    _duties(app)
+    assert store.incidents.find(1)["closed_at"] is None
+    assert "list alerts: ConnectionError" in caplog.text

@@ -1,0 +1,179 @@
+"""`python -m alert_webhook incidents`: the open incidents in a terminal, and
+`… incidents ack ID` to acknowledge one, through the webhook's JSON API.
+
+The bearer token comes from the environment (`ALERT_WEBHOOK_TOKEN`, the variable
+the webhook itself reads), never from the command line where `ps` and the
+shell's history would show it; the webhook's URL from `--url`, else
+`ALERT_WEBHOOK_URL`, else the local webhook. An acknowledgement names the
+person at the terminal (`--by`, else the login name). Every failure is one line
+on stderr and an exit status: 1 the webhook refused (wrong token, no such
+incident), 2 bad arguments, 3 the webhook could not be reached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+from typing import IO, Any
+from urllib.parse import urlsplit
+
+from alert_webhook.dashboard.times import ago
+from alert_webhook.notify_settings import SEVERITIES
+from alert_webhook.settings import TOKEN_ENV
+from alert_webhook.text import one_line
+
+URL_ENV = "ALERT_WEBHOOK_URL"
+DEFAULT_URL = "http://127.0.0.1:9095"
+TIMEOUT = 10.0
+EXIT_REFUSED, EXIT_USAGE, EXIT_UNREACHABLE = 1, 2, 3
+COLUMNS = ("ID", "SEVERITY", "OPENED", "ALERT", "WHERE", "STATE")
+Opener = Callable[..., Any]  # urllib.request.urlopen's shape
+
+
+class Failed(Exception):
+    """One line for stderr, and the exit status."""
+
+    def __init__(self, line: str, status: int) -> None:
+        super().__init__(line)
+        self.status = status
+
+
+def _url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise argparse.ArgumentTypeError(f"must be an http:// or https:// URL, not {raw!r}")
+    return raw.rstrip("/")
+
+
+class WebhookAPI:
+    """The webhook's JSON API at `base_url`, with the bearer token."""
+
+    def __init__(self, base_url: str, token: str | None, opener: Opener) -> None:
+        self.base_url, self.token, self.opener = base_url, token, opener
+
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        headers = {"Accept": "application/json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        data = None if body is None else json.dumps(body).encode()
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        request = urllib.request.Request(self.base_url + path, data, headers, method=method)
+        try:
+            with self.opener(request, timeout=TIMEOUT) as resp:
+                return json.load(resp)
+        except urllib.error.HTTPError as exc:
+            raise Failed(_refusal(exc), EXIT_REFUSED) from None
+        except OSError as exc:  # URLError: refused, no such host, timed out
+            reason = getattr(exc, "reason", exc)
+            line = f"cannot reach the webhook at {self.base_url}: {reason}"
+            raise Failed(line, EXIT_UNREACHABLE) from None
+        except ValueError:
+            line = f"{self.base_url}{path} answered something other than JSON: is it the webhook?"
+            raise Failed(line, EXIT_UNREACHABLE) from None
+
+
+def _refusal(exc: urllib.error.HTTPError) -> str:
+    if exc.code == 401:
+        return f"the webhook refused the bearer token (HTTP 401): set {TOKEN_ENV} to its token"
+    try:
+        said = json.load(exc)["error"]
+    except (ValueError, KeyError, TypeError):
+        said = exc.reason
+    return f"{one_line(str(said))} (HTTP {exc.code})"
+
+
+def _state(incident: dict[str, Any], now: float) -> str:
+    if incident.get("acked_by"):
+        return f"acked by {incident['acked_by']}"
+    if (incident.get("silenced_until") or 0) > now:
+        return f"silenced for {ago(incident['silenced_until'], now).removeprefix('in ')}"
+    return f"tier {incident['tier']}" + (f", {incident['flag']}" if incident.get("flag") else "")
+
+
+def _row(incident: dict[str, Any], now: float) -> tuple[str, ...]:
+    labels = incident.get("labels") or {}
+    service = labels.get("service") or labels.get("job")
+    where = "/".join(v for v in (service, labels.get("instance")) if v)
+    cells = (
+        str(incident["alert_id"]), incident["severity"] or "-", ago(incident["opened_at"], now),
+        incident["alertname"], where or "-", _state(incident, now),
+    )  # fmt: skip
+    return tuple(one_line(str(cell)) for cell in cells)
+
+
+def list_open(api: WebhookAPI, out: IO[str], now: float) -> None:
+    """Open incidents, most severe first, then oldest first."""
+    found = api.call("GET", "/api/incidents?state=open")["incidents"]
+    if not found:
+        print("no open incidents", file=out)
+        return
+    rank = {severity: n for n, severity in enumerate(SEVERITIES)}
+    found.sort(key=lambda i: (rank.get(i["severity"], len(rank)), i["opened_at"]))
+    rows = [COLUMNS, *(_row(i, now) for i in found)]
+    widths = [max(len(row[n]) for row in rows) for n in range(len(COLUMNS) - 1)]
+    for row in rows:
+        print(
+            "  ".join([*(c.ljust(w) for c, w in zip(row, widths, strict=False)), row[-1]]), file=out
+        )
+
+
+def acknowledge(api: WebhookAPI, alert_id: int, by: str | None, out: IO[str]) -> None:
+    body = {"by": by} if by else {}
+    incident = api.call("POST", f"/api/incidents/{alert_id}/ack", body)["incident"]
+    who = incident["acked_by"]
+    if by and who != by:
+        print(f"incident {alert_id} was already acknowledged by {who}", file=out)
+    else:
+        print(f"incident {alert_id} acknowledged by {who}", file=out)
+
+
+def _parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m alert_webhook incidents", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    parser.add_argument(
+        "--url", type=_url, default=None,
+        help=f"the webhook (default: ${URL_ENV}, else {DEFAULT_URL})",
+    )  # fmt: skip
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("list", help="the open incidents (what no command does too)")
+    ack = commands.add_parser("ack", help="acknowledge an incident: its escalation stops")
+    ack.add_argument("id", metavar="ID", type=int, help="the incident's id (its alert_id)")
+    ack.add_argument("--by", default=env.get("USER") or env.get("LOGNAME"),
+                     help="who acknowledges (default: your login name)")  # fmt: skip
+    return parser
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    out: IO[str] | None = None,
+    opener: Opener = urllib.request.urlopen,
+    clock: Callable[[], float] = time.time,
+) -> int:
+    env = os.environ if env is None else env
+    parser = _parser(env)
+    args = parser.parse_args(argv)
+    try:
+        url = args.url or _url(env.get(URL_ENV) or DEFAULT_URL)
+    except argparse.ArgumentTypeError as exc:
+        parser.error(f"{URL_ENV}: {exc}")
+    api = WebhookAPI(url, env.get(TOKEN_ENV) or None, opener)
+    out = out or sys.stdout
+    try:
+        if args.command == "ack":
+            acknowledge(api, args.id, args.by, out)
+        else:
+            list_open(api, out, clock())
+    except Failed as exc:
+        print(f"incidents: {exc}", file=sys.stderr)
+        return exc.status
+    return 0
