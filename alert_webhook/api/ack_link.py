@@ -92,6 +92,8 @@ def acknowledge(token: str) -> Any:
     if not isinstance(claim, AckClaim):
         return claim
     app = ctx()
+    by = by_of(claim)
     # The store keeps the first acknowledgement; the page then says whose it is.
-    app.store.incidents.ack(claim.alert_id, by_of(claim), app.clock())
+    app.store.incidents.ack(claim.alert_id, by, app.clock())
+    current_app.logger.info("incident %s: acknowledge link confirmed by %s", claim.alert_id, by)
     return _shown(token, claim, done=True)

@@ -96,6 +96,7 @@ def acknowledge(app: AppContext, number: str, by: str) -> str:
     if alert_id is None or incident is None:
         return f"No incident {number[:30]}; nothing was acknowledged."
     if incident["acked_by"] == by and incident["acked_at"] == now:
+        current_app.logger.info("incident %s acknowledged by %s", alert_id, by)
         return f"Incident {alert_id} acknowledged by {by}. Escalation stopped."
     return f"Incident {alert_id} was already acknowledged by {incident['acked_by']}."
 
