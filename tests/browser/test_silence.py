@@ -1,5 +1,8 @@
 """An operator silences an incident from the console: a real silence in
-Alertmanager, made of the incident's labels, which mutes the alert there."""
+Alertmanager, made of the incident's labels, which mutes the alert there; when
+the alert resolves at its source (which Alertmanager, silencing it, never tells
+the webhook), the silence is expired and the console shows the incident
+resolved."""
 
 from __future__ import annotations
 
@@ -8,11 +11,16 @@ from typing import Any
 
 import pytest
 import requests
+from playwright.sync_api import expect
+from support.procs import wait_until
 
 from browser.console_stack import OPERATOR
-from browser.pages import incident, log_in
+from browser.pages import LIVE_TIMEOUT_MS, incident, log_in
 
 pytestmark = pytest.mark.integration
+
+# How often the webhook asks Alertmanager whether a silenced alert still fires.
+WEBHOOK_OVERRIDES = {"incidents": {"silence_check_seconds": 1}}
 
 
 def _service(name: str) -> str:
@@ -77,4 +85,25 @@ def test_the_console_makes_a_silence_of_the_incidents_labels_in_alertmanager(sta
     assert stack.incident(name)["silence_id"] == silence["id"]
     muted = _alert_in_alertmanager(stack, name)["status"]
     assert (muted["state"], muted["silencedBy"]) == ("suppressed", [silence["id"]])
+    assert tab.errors == []
+
+
+def test_the_silence_is_expired_and_the_incident_resolved_when_the_alert_resolves(
+    stack, tab
+) -> None:
+    name = "SilencedThenResolved"
+    page = tab.page
+    alert_id, silence = _silence_from_console(stack, page, name)
+    silenced = incident(page, alert_id).locator("ol.timeline > li[data-kind=silenced]")
+    expect(silenced).to_contain_text(OPERATOR)
+
+    stack.resolve(name, _service(name), severity="high")
+    wait_until(
+        lambda: _silences(stack, name)[0]["status"]["state"] == "expired",
+        20,
+        "the silence expired after the alert resolved",
+    )
+    article = incident(page, alert_id)
+    expect(article).to_have_attribute("data-state", "resolved", timeout=LIVE_TIMEOUT_MS)
+    assert stack.incident(name)["closed_at"] is not None
     assert tab.errors == []
