@@ -38,6 +38,7 @@ SMS_NAME = "bob"  # who SMS_RECIPIENT is, for acknowledgements by SMS reply
 EMAIL_RECIPIENT, EMAIL_TIER2 = "oncall@example.org", "lead@example.org"
 # Alerts named so run this playbook: a command that writes what it acted on.
 REMEDIATED = "BrowserRemediated"
+NEEDS_APPROVAL = "BrowserNeedsApproval"  # ... once an operator approves it
 APPEND = "import sys; open(sys.argv[1], 'a').write(sys.argv[2] + '\\n')"
 # Alertmanager, the webhook and the peers start in a few seconds here.
 START_TIMEOUT = 30.0
@@ -100,13 +101,18 @@ class ConsoleStack:
         rows = [i for i in self.get("/api/incidents")["incidents"] if i["alertname"] == alertname]
         return rows[0] if rows else None
 
-    def alert_id(self, alertname: str, timeout: float = 15.0) -> int:
-        """The webhook's id of the firing alert named so, once Alertmanager has sent it."""
+    def alert_id(self, alertname: str, service: str | None = None, timeout: float = 15.0) -> int:
+        """The webhook's id of the firing alert named so (on `service`, when
+        given), once Alertmanager has sent it."""
         found: list[int] = []
 
         def arrived() -> bool:
             alerts = self.get("/api/alerts", status="firing")["alerts"]
-            found[:] = [a["id"] for a in alerts if a["alertname"] == alertname]
+            found[:] = [
+                a["id"]
+                for a in alerts
+                if a["alertname"] == alertname and service in (None, a["labels"]["service"])
+            ]
             return bool(found)
 
         wait_until(arrived, timeout, f"{alertname} at the webhook")
@@ -126,7 +132,10 @@ def _playbooks(path: Path, acted: Path) -> Path:
     verify = {"query": "browser_remediated_failing", "delay": "1s", "window": "1s"}
     book = {"name": "browser-fix", "match": {"alertname": REMEDIATED}, "target": ["service"],
             "actions": [step], "verify": verify}  # fmt: skip
-    path.write_text(yaml.safe_dump({"playbooks": [book]}))
+    # The same, acting only once an operator approves it.
+    gated = {**book, "name": "browser-approve", "match": {"alertname": NEEDS_APPROVAL},
+             "require_approval": True, "approval_timeout": "10m"}  # fmt: skip
+    path.write_text(yaml.safe_dump({"playbooks": [book, gated]}))
     return path
 
 
