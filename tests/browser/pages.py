@@ -59,3 +59,14 @@ def timeline_kinds(page: Any, alert_id: int) -> list[str]:
         .evaluate_all("items => items.map(li => li.dataset.kind)")
     )
     return kinds
+
+
+def fired_on_console(stack: ConsoleStack, page: Any, alertname: str, service: str) -> Any:
+    """Fire a critical alert, wait for the webhook to have it, and load the
+    console: the alert's id and its incident's article, shown."""
+    stack.fire(alertname, service)
+    alert_id = stack.alert_id(alertname)
+    page.goto(f"{stack.webhook}/")
+    article = incident(page, alert_id)
+    article.wait_for(state="visible")
+    return alert_id, article

@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from browser.pages import incident, log_in
+from browser.pages import fired_on_console, incident, log_in
 
 pytestmark = pytest.mark.integration
 
@@ -17,12 +17,8 @@ pytestmark = pytest.mark.integration
 def test_without_a_login_the_console_offers_no_action_and_a_post_is_sent_to_log_in(
     stack, tab
 ) -> None:
-    stack.fire("LoginNeeded", "svc-login")
-    alert_id = stack.alert_id("LoginNeeded")
     page = tab.page
-    page.goto(f"{stack.webhook}/")
-    article = incident(page, alert_id)
-    expect(article).to_be_visible()
+    alert_id, article = fired_on_console(stack, page, "LoginNeeded", "svc-login")
     expect(article.locator("form[class^=action-]")).to_have_count(0)
 
     # The form's own post, made without a session: to the login page, nothing done.

@@ -14,7 +14,7 @@ from support.procs import wait_until
 from twilio.request_validator import RequestValidator
 
 from browser.console_stack import SMS_NAME, SMS_RECIPIENT
-from browser.pages import LIVE_TIMEOUT_MS, incident
+from browser.pages import LIVE_TIMEOUT_MS, fired_on_console, incident
 
 pytestmark = pytest.mark.integration
 
@@ -53,12 +53,7 @@ def _signature(stack, body: str, token: str = AUTH_TOKEN) -> str:
 
 
 def test_a_signed_sms_reply_acknowledges_and_the_console_names_the_sender(stack, tab) -> None:
-    stack.fire("AckedBySms", "svc-sms")
-    alert_id = stack.alert_id("AckedBySms")
-    page = tab.page
-    page.goto(f"{stack.webhook}/")
-    article = incident(page, alert_id)
-    expect(article).to_be_visible()
+    alert_id, article = fired_on_console(stack, tab.page, "AckedBySms", "svc-sms")
     reply = _reply_asked(stack, alert_id)
 
     answer = _reply(stack, reply, _signature(stack, reply))
