@@ -23,6 +23,7 @@ class Entry:
     at: float
     text: str
     message: str | None = None  # the text a delivery carried, shown collapsed
+    delivery: int | None = None  # its delivery's id: the collapsed text's own id
 
 
 @dataclass(frozen=True)
@@ -92,9 +93,11 @@ def _escalations(alert: ConsoleAlert, sent: list[dict[str, Any]]) -> Iterator[En
             first[purpose] = min(first.get(purpose, d["received_at"]), d["received_at"])
     for purpose, at in first.items():
         if purpose.startswith(Purpose.TIER):
-            text = f"{alert.alertname}: response deadline missed, sent to tier {purpose[5:]}"
+            tier = purpose.partition("-")[2]
+            text = f"{alert.alertname}: response deadline missed, sent to tier {tier}"
         else:
-            text = f"{alert.alertname}: {purpose[9:]} delivery failed, sent on other channels"
+            failed = purpose.partition(":")[2]
+            text = f"{alert.alertname}: {failed} delivery failed, sent on other channels"
         yield Entry("escalated", at, text)
 
 
@@ -163,7 +166,8 @@ def timeline(
     sent = view.deliveries.get(root.alert_id, [])
     for d in sent:
         text, message = _delivery_text(d, unconfigured), message_text(d, root)
-        entries.append(Entry("delivery", d["finished_at"] or d["received_at"], text, message))
+        at = d["finished_at"] or d["received_at"]
+        entries.append(Entry("delivery", at, text, message, d["id"]))
     entries.extend(_escalations(root, sent))
     runs = []
     for alert in incident.alerts:

@@ -24,6 +24,7 @@ from webhook_support import (
 
 from alert_webhook import create_app
 from alert_webhook.metrics import create_metrics
+from alert_webhook.store import open_store
 
 
 @pytest.fixture
@@ -207,7 +208,8 @@ def test_each_step_its_output_and_the_verdict_are_on_the_timeline(
         r'<li data-kind="remediation">.*restore-db step 0 run_command: succeeded, exit 0', article
     )
     assert re.search(
-        r'<details class="output"><summary>output</summary><pre>restarted\s*</pre>', article
+        r'<details class="output" id="output-1-0"><summary>output</summary><pre>restarted\s*</pre>',
+        article,
     )
     clock.advance(15)
     workers.step("remediation")  # its check finds Prometheus unreachable: not fixed
@@ -220,7 +222,9 @@ def test_each_message_s_text_is_shown_collapsed_with_its_delivery(app_factory) -
     _fired(app, make_alert("a", severity="critical", service="api"))
     article = _article(app.test_client().get("/").get_data(as_text=True))
     texts = re.findall(
-        r'<details class="message"><summary>message</summary><pre>(.*?)</pre>', article, re.S
+        r'<details class="message" id="message-\d+"><summary>message</summary><pre>(.*?)</pre>',
+        article,
+        re.S,
     )
     assert any(t.startswith("CRITICAL DemoServiceDown db1:9100") for t in texts), texts
     assert any(t.startswith("[CRITICAL] DemoServiceDown on db1:9100") for t in texts), texts
@@ -265,3 +269,36 @@ def test_the_health_panel_shows_pending_breakers_failures_and_recovery(
         r"<summary>1 failed of the last 1000 deliveries</summary>.*relay:", panel, re.S
     )
     assert "<dt>Success rate</dt><dd>no runs yet</dd>" in panel
+
+
+def test_every_collapsed_part_has_its_own_id_so_the_live_update_keeps_it_open(
+    app_factory, tmp_path, clock
+) -> None:
+    app = _remediating(app_factory, tmp_path)
+    app.extensions["alert_webhook"].workers.run_once()
+    app.extensions["alert_webhook"].workers.step("remediation")
+    client = app.test_client()
+    client.post("/alerts", json=make_notification(make_alert("gone", "resolved", service="web")))
+    fragment = client.get("/api/console").get_data(as_text=True)
+    details = re.findall(r"<details[^>]*>", fragment)
+    ids = [re.search(r'id="([^"]+)"', d) for d in details]
+    assert len(details) >= 3 and all(ids), details
+    assert len({i.group(1) for i in ids if i}) == len(details), "each id once"
+    with client.get("/dashboard/static/console.js") as resp:
+        assert b'querySelectorAll("details[open][id]")' in resp.data
+
+
+def test_with_the_store_down_the_console_says_so_and_polls_stay_cheap(
+    tmp_path, make_settings, clock
+) -> None:
+    (tmp_path / "dir").mkdir()
+    down = open_store(f"sqlite:///{tmp_path}/dir")  # a folder is no database: every query fails
+    app = create_app(make_settings(CONTACTS), store=down, metrics=create_metrics(), clock=clock)
+    client = app.test_client()
+    page = client.get("/")
+    assert page.status_code == 200 and "The store is unreachable" in page.get_data(as_text=True)
+    first = client.get("/api/console")
+    assert first.status_code == 200 and "The store is unreachable" in first.get_data(as_text=True)
+    again = client.get("/api/console", headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304
+    down.dispose()

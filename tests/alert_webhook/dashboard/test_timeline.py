@@ -55,15 +55,17 @@ def test_steps_then_verified_in_time_order() -> None:
     assert v.runs == [run]
 
 
-def test_a_run_that_did_not_fix_it_is_escalated_and_so_is_a_missed_deadline() -> None:
+def test_a_run_that_did_not_fix_it_a_missed_deadline_and_a_failover_are_escalations() -> None:
     run = _run(1, "ineffective", [_step(0, "succeeded", 140.0)], detail="still firing")
     late = [_delivery(5, purpose="tier-2", recipient="lead@example.org"),
-            _delivery(6, purpose="tier-2", channel="sms", recipient="+15555550199")]  # fmt: skip
+            _delivery(6, purpose="tier-2", channel="sms", recipient="+15555550199"),
+            _delivery(60, purpose="failover:email", channel="dashboard")]  # fmt: skip
     v = _entries([_alert(1)], [run], late)
     escalated = [e.text for e in v.entries if e.kind == "escalated"]
     assert escalated == [
         "ServiceUnavailable: response deadline missed, sent to tier 2",
         "restart on api ineffective: still firing: people were told",
+        "ServiceUnavailable: email delivery failed, sent on other channels",
     ]
 
 
