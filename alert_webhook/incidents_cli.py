@@ -118,10 +118,8 @@ def list_open(api: WebhookAPI, out: IO[str], now: float) -> None:
     found.sort(key=lambda i: (rank.get(i["severity"], len(rank)), i["opened_at"]))
     rows = [COLUMNS, *(_row(i, now) for i in found)]
     widths = [max(len(row[n]) for row in rows) for n in range(len(COLUMNS) - 1)]
-    for row in rows:
-        print(
-            "  ".join([*(c.ljust(w) for c, w in zip(row, widths, strict=False)), row[-1]]), file=out
-        )
+    for *padded, last in rows:
+        print("  ".join([*map(str.ljust, padded, widths), last]), file=out)
 
 
 def acknowledge(api: WebhookAPI, alert_id: int, by: str | None, out: IO[str]) -> None:

@@ -29,6 +29,14 @@ def test_shipped_config_is_valid() -> None:
     assert s.max_body_bytes > 0
 
 
+@pytest.mark.parametrize("value", [0, -15, "often"])
+def test_the_silence_check_interval_is_a_positive_number(value) -> None:
+    assert settings_from_mapping({}, {}).incidents.silence_check_seconds == 15.0
+    with pytest.raises(ConfigError) as exc:
+        settings_from_mapping({"incidents": {"silence_check_seconds": value}}, {}, "w.yml")
+    assert any("incidents.silence_check_seconds" in line for line in exc.value.lines)
+
+
 def test_secrets_come_from_the_environment(tmp_path: Path) -> None:
     s = settings_from_mapping(
         {}, {TOKEN_ENV: "s3cret", DATABASE_URL_ENV: "postgresql://u:p@db.example.org/x"}
@@ -181,11 +189,3 @@ def test_sms_names_are_keyed_by_e164_number_however_written() -> None:
     s = settings_from_mapping(data, {})
     assert s.channels.sms.names == {"+15555550100": "alice"}
     assert s.links.public_url is None and s.links.ack_link_lifetime_seconds == 86400
-
-
-@pytest.mark.parametrize("value", [0, -15, "often"])
-def test_the_silence_check_interval_is_a_positive_number(value) -> None:
-    assert settings_from_mapping({}, {}).incidents.silence_check_seconds == 15.0
-    with pytest.raises(ConfigError) as exc:
-        settings_from_mapping({"incidents": {"silence_check_seconds": value}}, {}, "w.yml")
-    assert any("incidents.silence_check_seconds" in line for line in exc.value.lines)
