@@ -30,6 +30,8 @@ need RESTIC_BIN restic restic
 if [ "$want_test" = 1 ]; then
   need NODE_EXPORTER_BIN prometheus-node-exporter node_exporter prometheus-node-exporter
   need REDIS_SERVER_BIN redis-server redis-server
+  # The browser tests drive Debian's Chromium through Playwright (never a downloaded build).
+  need CHROMIUM_BIN chromium chromium
   # The PostgreSQL tests run the server from PG_BIN, a folder, or else from the
   # newest of Debian's versioned ones (tests/support/postgres.py).
   if [ -n "${PG_BIN:-}" ]; then
@@ -46,9 +48,9 @@ mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u | sed '/^$/d')
 if ! command -v apt-get >/dev/null 2>&1; then
   echo "system-deps: missing ${missing[*]} and this is not a Debian/Ubuntu machine." >&2
   echo "Install Prometheus (prometheus, promtool), Alertmanager (alertmanager, amtool), restic" >&2
-  echo "and, for the tests, node_exporter, redis-server and PostgreSQL; or point" >&2
+  echo "and, for the tests, node_exporter, redis-server, Chromium and PostgreSQL; or point" >&2
   echo "PROMETHEUS_BIN, ALERTMANAGER_BIN, PROMTOOL_BIN, AMTOOL_BIN, RESTIC_BIN, NODE_EXPORTER_BIN," >&2
-  echo "REDIS_SERVER_BIN at them and PG_BIN at PostgreSQL's bin folder." >&2
+  echo "REDIS_SERVER_BIN, CHROMIUM_BIN at them and PG_BIN at PostgreSQL's bin folder." >&2
   exit 1
 fi
 
