@@ -219,7 +219,9 @@ def test_another_sites_post_is_refused_before_the_link_is_read(box, client) -> N
     assert acked_by(client) is None
 
 
-@settings(max_examples=50, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     token=st.text(
         st.characters(blacklist_categories=("Cc", "Cs"), blacklist_characters="/?#%"),

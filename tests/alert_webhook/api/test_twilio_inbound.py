@@ -225,7 +225,9 @@ def test_the_host_and_origin_guards_still_apply(client) -> None:
     assert acked_by(client) is None
 
 
-@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(body=st.text(max_size=300), sender=st.text(max_size=30))
 def test_whatever_a_signed_request_carries_is_answered_never_a_5xx(client, body, sender) -> None:
     fields = form(body, sender)
