@@ -174,8 +174,8 @@ def test_a_replaced_store_is_replicated_as_a_new_lineage(tmp_path):
         for companion in ("-wal", "-shm"):  # what a restore does: the old file's WAL
             Path(f"{store}{companion}").replace(tmp_path / f"aside{companion}")  # aside, and
         other.replace(store)  # another file at the path
-        aside = replicas.glob("webhook-store.before-*")
-        wait_until(lambda: any(aside), 20, "the old replica aside")
+        aside = "webhook-store.before-*"
+        wait_until(lambda: any(replicas.glob(aside)), 20, "the old replica aside")
         wait_until(lambda: any(replica.rglob("*.ltx")), 20, "the new lineage's snapshot")
         make_store(store, rows=1)
         time.sleep(2.5)
