@@ -29,6 +29,7 @@ from werkzeug.security import generate_password_hash
 from alert_webhook.remediation.playbooks import DEFAULT_PLAYBOOK_FILE
 from stack import render
 from stack.backups import BackupConfigError, interval_from_env
+from stack.backups.restic import ensure_password_file
 from stack.backups.sources import BackupLayout, sources, sqlite_sources
 from stack.binaries import BinaryNotFound, find_binary
 from stack.ctl import ctl_argv
@@ -200,12 +201,8 @@ def session_key(layout: Layout, env: Mapping[str, str]) -> str:
     Deleting the file ends every login and link at the next `make up`."""
     if key := env.get(SECRET_KEY_ENV):
         return key
-    kept = layout.data / "webhook-secret-key"
-    if not kept.exists():
-        kept.touch(mode=0o600)
-        kept.chmod(0o600)
-        kept.write_text(secrets.token_urlsafe(32))
-    return kept.read_text().strip()
+    # Made once and owner-only, exactly as restic's repository password is.
+    return ensure_password_file(layout.data / "webhook-secret-key").read_text().strip()
 
 
 def local_operator(layout: Layout) -> dict[str, str]:
