@@ -143,3 +143,36 @@ def test_a_lane_claims_only_its_channels_and_the_shared_lane_the_rest(store) -> 
     assert [j.channel for j in rest] == ["log"]  # not the email: it has its own lane
     (email,) = store.outbox.claim(100.0, "w3", 30, 10, Lane("deliveries:email", ("email",)))
     assert email.channel == "email"
+
+
+def _vm_steps(store: SqlStore) -> list[int]:
+    """SQLite virtual-machine instructions run in the store's transactions, in
+    thousands: what a statement costs, whatever the machine's speed."""
+    steps = [0]
+
+    def count() -> int:
+        steps[0] += 1
+        return 0
+
+    event.listen(
+        store.engine,
+        "begin",
+        lambda conn: conn.connection.driver_connection.set_progress_handler(count, 1000),
+    )
+    return steps
+
+
+def test_a_claim_costs_the_batch_it_takes_not_the_backlog_behind_it(store) -> None:
+    # After an outage thousands of deliveries wait: claiming a batch must not sort
+    # them all each time, or draining the backlog slows with its size.
+    def wait(n: int, tag: str) -> None:
+        _receive(store, *(make_alert(f"{tag}{i}", severity="low") for i in range(n)))  # log
+
+    wait(100, "small")
+    steps = _vm_steps(store)
+    assert len(store.outbox.claim(100.0, "w1", lease=30, limit=5)) == 5
+    small = steps[0]
+    wait(3000, "big")
+    steps[0] = 0
+    assert len(store.outbox.claim(100.0, "w1", lease=30, limit=5)) == 5
+    assert steps[0] < 2 * small + 2, (small, steps[0])
