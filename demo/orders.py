@@ -17,7 +17,8 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,9 +59,16 @@ class Order:
 class Orders:
     """The orders table. `path` ":memory:" keeps it in this process (tests)."""
 
-    def __init__(self, path: Path | str, busy_timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        busy_timeout: float = 5.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.path = str(path)
         self.busy_timeout = busy_timeout
+        self._sleep, self._clock = sleep, clock
         self._lock = threading.Lock()
         self._conn, self._file = self._open()
 
@@ -77,10 +85,25 @@ class Orders:
         conn = sqlite3.connect(
             self.path, timeout=self.busy_timeout, check_same_thread=False, isolation_level=None
         )
-        conn.execute("PRAGMA journal_mode=WAL")
+        self._wal(conn)
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.executescript(SCHEMA)
         return conn, self._identity()
+
+    def _wal(self, conn: sqlite3.Connection) -> None:
+        """Switch to WAL, waiting up to the busy timeout. A fresh file is not in WAL
+        mode until its first write commits; while another process's first write is
+        under way SQLite refuses the switch at once rather than wait (waiting could
+        deadlock), so the busy timeout alone does not cover it."""
+        deadline = self._clock() + self.busy_timeout
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or self._clock() >= deadline:
+                    raise
+            self._sleep(0.05)
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:

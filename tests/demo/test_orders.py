@@ -6,6 +6,8 @@ import os
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from demo.orders import DONE, QUEUED, Orders
 
 
@@ -43,3 +45,40 @@ def test_a_file_restored_over_the_old_one_is_read_without_a_restart(tmp_path: Pa
     assert [o.item for o in orders.recent()] == ["before-backup"]
     orders.create("after-restore", 1, "primary", 3.0)
     assert [o.item for o in Orders(path).recent()] == ["after-restore", "before-backup"]
+
+
+def test_opening_waits_for_another_process_creating_the_file(tmp_path: Path) -> None:
+    # Both demo processes start at once on a fresh file. While the first one's
+    # first write is under way the file is not in WAL mode yet, and SQLite
+    # refuses the second one's switch to WAL at once (no busy wait: it could
+    # deadlock), so "database is locked" once stopped the demo starting.
+    path = tmp_path / "orders.sqlite3"
+    first = sqlite3.connect(path, isolation_level=None)
+    first.execute("BEGIN IMMEDIATE")
+    first.execute("CREATE TABLE early (x)")
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        first.execute("COMMIT")  # the first process is done meanwhile
+
+    orders = Orders(path, sleep=sleep)
+    assert waits  # it waited rather than failed
+    assert orders.create("widget", 1, "primary", 100.0).status == QUEUED
+    (mode,) = sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()
+    assert mode == "wal"
+
+
+def test_opening_gives_up_on_a_lock_held_past_the_busy_timeout(tmp_path: Path) -> None:
+    path = tmp_path / "orders.sqlite3"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("CREATE TABLE early (x)")
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        Orders(path, busy_timeout=1.0, sleep=sleep, clock=lambda: now[0])
+    assert 1.0 <= now[0] < 1.1
