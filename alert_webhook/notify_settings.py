@@ -69,11 +69,27 @@ class SmtpProvider(_Model):
     ca_file: str | None = None
 
 
+def _e164_numbers(written: list[str]) -> list[str]:
+    """Phone numbers in E.164, the only form Twilio takes; a number that is not a
+    full international one is refused, all of them named."""
+    numbers = [(w, e164(w)) for w in written]
+    bad = [repr(w) for w, number in numbers if number is None]
+    if bad:
+        raise ValueError(f"{', '.join(bad)}: not a full international number (+15555550100)")
+    return [str(number) for _w, number in numbers]
+
+
 class TwilioProvider(_Model):
     name: str
     account_sid_env: str = "TWILIO_ACCOUNT_SID"
     auth_token_env: str = "TWILIO_AUTH_TOKEN"
     from_number: str
+
+    @field_validator("from_number")
+    @classmethod
+    def _in_e164(cls, number: str) -> str:
+        return _e164_numbers([number])[0]
+
     # Only for tests and private gateways: where the Messages API lives.
     api_base_url: str | None = None
     timeout_seconds: float = Field(default=10, gt=0)
@@ -106,16 +122,21 @@ class SmsChannel(_Model):
     # ("alice (sms)"); a recipient without a name is recorded by number.
     names: dict[str, str] = Field(default_factory=dict)
 
+    @field_validator("recipients", "escalation_recipients")
+    @classmethod
+    def _in_e164(cls, numbers: list[str]) -> list[str]:
+        return _e164_numbers(numbers)
+
     @field_validator("names")
     @classmethod
     def _by_e164_number(cls, names: dict[str, str]) -> dict[str, str]:
-        numbers = {written: e164(written) for written in names}
-        bad = [repr(w) for w, number in numbers.items() if number is None]
-        if bad:
-            raise ValueError(f"{', '.join(bad)}: not a full international number (+15555550100)")
+        numbers = _e164_numbers(list(names))
         if any(not 0 < len(one_line(name).strip()) <= 64 for name in names.values()):
             raise ValueError("a name must be 1 to 64 characters")
-        return {str(numbers[w]): one_line(name).strip() for w, name in names.items()}
+        return {
+            number: one_line(name).strip()
+            for number, name in zip(numbers, names.values(), strict=True)
+        }
 
 
 class WebhookChannel(_Model):

@@ -184,6 +184,22 @@ def test_acknowledging_from_the_phone_settings_are_checked_all_at_once() -> None
     assert "webhook.yml: channels.sms.names" in text and "'555-0100'" in text
 
 
+def test_sms_numbers_that_are_not_full_international_ones_are_refused() -> None:
+    sms = {
+        "recipients": ["+15555550100", "555-0100"],
+        "escalation_recipients": ["call bob"],
+        "providers": [{"name": "t1", "from_number": "5550000"}],
+    }
+    data = {"channels": {"sms": sms}}
+    with pytest.raises(ConfigError) as exc:
+        settings_from_mapping(data, {}, "webhook.yml")
+    text = "\n".join(exc.value.lines)
+    assert "webhook.yml: channels.sms.recipients" in text and "'555-0100'" in text
+    assert "'+15555550100'" not in text
+    assert "channels.sms.escalation_recipients" in text and "'call bob'" in text
+    assert "channels.sms.providers[0].from_number" in text and "'5550000'" in text
+
+
 def test_sms_names_are_keyed_by_e164_number_however_written() -> None:
     data = {"channels": {"sms": {"names": {"+1 (555) 555-0100": "alice"}}}}
     s = settings_from_mapping(data, {})

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from fakes import ACCOUNT_SID, AUTH_TOKEN, fake_twilio
+from fakes import ACCOUNT_SID, AUTH_TOKEN, fake_twilio, twilio_provider
 from test_format import message
 
 from alert_webhook.channels import DeliveryError
 from alert_webhook.channels.sms import TwilioSms
 from alert_webhook.notify_settings import TwilioProvider
+from alert_webhook.settings import settings_from_mapping
 
 
 @pytest.fixture
@@ -70,3 +71,19 @@ def test_unreachable_api_is_retryable() -> None:
     with pytest.raises(DeliveryError) as exc:
         sms.send(message())
     assert exc.value.retryable
+
+
+def test_numbers_written_with_formatting_reach_twilio_in_e164(twilio) -> None:
+    # Twilio takes E.164 only ("+1 (555) …" is refused as an invalid 'To'), and
+    # people write numbers with spaces and brackets.
+    provider = twilio_provider(twilio, from_number="+1 (555) 555-0000")
+    settings = settings_from_mapping(
+        {"channels": {"sms": {"providers": [provider], "recipients": ["+1 (555) 555-0100"],
+                              "escalation_recipients": ["0044 20 7946 0958"]}}},
+        {},
+    )  # fmt: skip
+    sms = settings.channels.sms
+    assert sms.recipients == ["+15555550100"] and sms.escalation_recipients == ["+442079460958"]
+    TwilioSms(sms.providers[0], ACCOUNT_SID, AUTH_TOKEN).send(message(recipient=sms.recipients[0]))
+    (form,) = twilio.received
+    assert form["To"] == "+15555550100" and form["From"] == "+15555550000"
