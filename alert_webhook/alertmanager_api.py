@@ -63,7 +63,7 @@ class HeldAlert:
     fingerprint: str
     labels: dict[str, str]
     state: str  # active, suppressed or unprocessed
-    starts_at: str
+    starts_at: dt.datetime
 
 
 def matchers_for(labels: Mapping[str, str]) -> list[Matcher]:
@@ -148,7 +148,10 @@ class AlertmanagerAPI:
         try:
             return [
                 HeldAlert(
-                    raw["fingerprint"], dict(raw["labels"]), raw["status"]["state"], raw["startsAt"]
+                    raw["fingerprint"],
+                    dict(raw["labels"]),
+                    raw["status"]["state"],
+                    dt.datetime.fromisoformat(raw["startsAt"]),
                 )  # fmt: skip
                 for raw in resp.json()
             ]

@@ -24,11 +24,13 @@ import enum
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from alert_webhook.alertmanager_api import (
     AlertmanagerAPI,
     AlertmanagerError,
+    HeldAlert,
     matchers_for,
     rfc3339,
 )
@@ -104,6 +106,12 @@ class IncidentSilences:
         return True
 
 
+def _is_instance(alert: HeldAlert, held: HeldSilence) -> bool:
+    """Alertmanager's alert is the silenced incident's instance: the same labels,
+    the same start (an instant: the store and Alertmanager write it differently)."""
+    return alert.labels == held.labels and alert.starts_at == datetime.fromisoformat(held.starts_at)
+
+
 class SilenceWatch:
     """The duty: every `interval`, each held silence's alert is looked up in
     Alertmanager; one no longer firing there is recorded resolved and its
@@ -132,8 +140,10 @@ class SilenceWatch:
                 logger.warning("incident %d: its alert's state is unknown: %s", held.alert_id, exc)
                 continue
             # Matchers match any alert carrying these labels, and more: only the
-            # alert with exactly these labels is this one.
-            if not any(alert.labels == held.labels for alert in listed):
+            # alert with exactly these labels is this one, and only while it is the
+            # same instance: one that resolved and fired again meanwhile (hidden
+            # from the webhook by the silence) starts at another time.
+            if not any(_is_instance(alert, held) for alert in listed):
                 self._resolved(held, now)
 
     def _resolved(self, held: HeldSilence, now: float) -> None:

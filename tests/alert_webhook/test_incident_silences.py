@@ -67,11 +67,17 @@ def clock() -> FakeClock:
     return FakeClock(time.time())
 
 
-def _in_alertmanager(am_url: str, labels: dict[str, str], resolved: bool = False) -> None:
-    """Prometheus's part: the alert firing (or resolved) in Alertmanager."""
-    alert: dict = {"labels": labels}
+STARTS_AT = make_alert()["startsAt"]  # the instance the webhook is told of
+ENDED_AT = make_alert(status="resolved")["endsAt"]  # minutes after it, long past
+
+
+def _in_alertmanager(
+    am_url: str, labels: dict[str, str], resolved: bool = False, starts_at: str = STARTS_AT
+) -> None:
+    """Prometheus's part: the alert instance firing (or resolved) in Alertmanager."""
+    alert: dict = {"labels": labels, "startsAt": starts_at}
     if resolved:
-        alert["endsAt"] = "2020-01-01T00:00:00Z"
+        alert["endsAt"] = ENDED_AT
     assert requests.post(f"{am_url}/api/v2/alerts", json=[alert], timeout=5).status_code == 200
 
 
@@ -123,6 +129,25 @@ def test_the_resolution_is_read_from_alertmanager_and_the_silence_expired(
         return {d["channel"] for d in store.outbox.list() if d["event_status"] == state}
 
     assert channels("resolved") and channels("resolved") == channels("firing")  # told as usual
+
+
+def test_an_alert_that_resolved_and_fired_again_while_silenced_closes_its_incident(
+    app_factory, alertmanager, clock, store
+) -> None:
+    # The instance the incident is about resolved; the same labels fire again
+    # (a new startsAt) under the silence, which hides both from the webhook.
+    app, labels, silence_id = _silenced(app_factory, alertmanager, "FlapsWhileSilenced")
+    _in_alertmanager(alertmanager, labels, resolved=True)
+    again = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(clock.now))
+    _in_alertmanager(alertmanager, labels, starts_at=again)
+    [listed] = AlertmanagerAPI(alertmanager).list_alerts(
+        [Matcher("alertname", labels["alertname"])]
+    )
+    assert listed.labels == labels and listed.starts_at != STARTS_AT  # the new instance
+    _duties(app)
+    incident = store.incidents.find(1)
+    assert (incident["closed_at"], incident["status"]) == (clock.now, "resolved")
+    assert _silence_state(alertmanager, silence_id) == "expired"  # the new one is told
 
 
 def test_an_alert_alertmanager_never_held_counts_as_resolved(
