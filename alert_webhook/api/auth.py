@@ -198,10 +198,11 @@ class Actor:
         return self.operator is not None and not request.is_json
 
     def acked_by(self, claimed: object) -> str:
-        """The name recorded: the operator's own, or what a token-holding script says."""
+        """The name recorded: the operator's own, or what a token-holding script says
+        (else the token, as every other action records it)."""
         if self.operator is not None:
             return self.operator
-        return one_line(str(claimed or "")).strip()[:200] or "api"
+        return one_line(str(claimed or "")).strip()[:200] or TOKEN_ACTOR
 
 
 def acting() -> Actor:

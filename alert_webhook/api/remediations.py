@@ -17,7 +17,6 @@ from alert_webhook.remediation.plan import plan_alert
 from alert_webhook.store.rows import Approval
 from alert_webhook.text import one_line
 
-TOKEN_APPROVER = "api token"  # who answered, when it was a caller with the bearer token
 MAX_REASON = 500
 
 bp = Blueprint("remediations", __name__, url_prefix="/api")
@@ -88,7 +87,7 @@ def _answer(run_id: int, verdict: Approval, reason: str | None) -> Any:
     if app.remediation is None:
         return jsonify({"error": "remediation is not enabled (remediation.enabled)"}), 409
     actor = acting()
-    by = actor.operator or TOKEN_APPROVER
+    by = actor.name
     now = app.clock()
     decided = app.store.remediations.answer(run_id, verdict, by, now, reason)
     if decided.run is None:

@@ -46,6 +46,14 @@ def test_ack_with_the_token_names_who_and_is_idempotent(app_factory, clock) -> N
     assert incident["acked_by"] == "alice" and incident["alertname"] == "DemoServiceDown"
 
 
+def test_ack_with_the_token_and_no_name_is_recorded_as_the_api_token(app_factory) -> None:
+    # As resolve, silence and approve record a token-holding caller.
+    client = app_factory(CONTACTS, env={"ALERT_WEBHOOK_TOKEN": "t"}).test_client()
+    client.post("/alerts", json=make_notification(make_alert("a")), headers=AUTH)
+    resp = client.post("/api/incidents/1/ack", json={}, headers=AUTH)
+    assert resp.get_json()["incident"]["acked_by"] == "api token"
+
+
 def test_deliveries_filter_by_alert_and_refuse_a_bad_id(app_factory) -> None:
     client = app_factory(CONTACTS).test_client()
     client.post("/alerts", json=make_notification(make_alert("a"), make_alert("b")))
