@@ -25,6 +25,7 @@ from demo.dependency import (
 )
 from exporters.config import ConfigError, load_yaml
 from stack.ports import DEPENDENCY_INSTANCES, HOST, SERVICES, StackError
+from stack.private import write_private
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_WEBHOOK_CONFIG = REPO / "alert_webhook" / "webhook.yml"
@@ -95,10 +96,7 @@ def render_alertmanager(
     config = yaml.safe_load(rewrite_ports(source.read_text(), ports))
     if fast:
         _fast_routes(config["route"])
-    token_path = dest / "webhook-token"
-    token_path.touch(mode=0o600)
-    token_path.chmod(0o600)
-    token_path.write_text(token)
+    write_private(dest / "webhook-token", token)
     return _dump(dest / "alertmanager.yml", config)
 
 
@@ -283,8 +281,5 @@ def render_webhook(
 
 def write_login(dest: Path, name: str, password: str) -> Path:
     """The local operator's login, readable by its owner only (like the token)."""
-    path = dest / "webhook-login"
-    path.touch(mode=0o600)
-    path.chmod(0o600)
-    path.write_text(yaml.safe_dump({"name": name, "password": password}, sort_keys=False))
-    return path
+    login = yaml.safe_dump({"name": name, "password": password}, sort_keys=False)
+    return write_private(dest / "webhook-login", login)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stack.ports import DEPENDENCY_INSTANCES, HOST, StackError
+from stack.private import write_private
 
 
 @dataclass(frozen=True)
@@ -277,9 +278,4 @@ def supervisord_conf(layout: Layout, commands: Mapping[str, list[str]], login: L
 
 def write_conf(layout: Layout, text: str) -> Path:
     """supervisord.conf, readable by its owner only: it holds the login."""
-    path = layout.conf
-    # Made private before the secret is written, and kept so if it existed.
-    path.touch(mode=0o600)
-    path.chmod(0o600)
-    path.write_text(text)
-    return path
+    return write_private(layout.conf, text)
