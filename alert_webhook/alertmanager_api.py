@@ -152,7 +152,7 @@ class AlertmanagerAPI:
                     dict(raw["labels"]),
                     raw["status"]["state"],
                     dt.datetime.fromisoformat(raw["startsAt"]),
-                )  # fmt: skip
+                )
                 for raw in resp.json()
             ]
         except (ValueError, KeyError, TypeError):

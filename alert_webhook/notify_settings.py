@@ -84,15 +84,14 @@ class TwilioProvider(_Model):
     account_sid_env: str = "TWILIO_ACCOUNT_SID"
     auth_token_env: str = "TWILIO_AUTH_TOKEN"
     from_number: str
+    # Only for tests and private gateways: where the Messages API lives.
+    api_base_url: str | None = None
+    timeout_seconds: float = Field(default=10, gt=0)
 
     @field_validator("from_number")
     @classmethod
     def _in_e164(cls, number: str) -> str:
         return _e164_numbers([number])[0]
-
-    # Only for tests and private gateways: where the Messages API lives.
-    api_base_url: str | None = None
-    timeout_seconds: float = Field(default=10, gt=0)
 
 
 class WebhookProvider(_Model):
