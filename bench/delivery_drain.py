@@ -16,7 +16,6 @@ as the backlog grows. Never part of the test suite.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -28,32 +27,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 from _timing import write_result  # noqa: E402
+from webhook_ingest import body  # noqa: E402
 
 from alert_webhook import create_app  # noqa: E402
 from alert_webhook.settings import Settings  # noqa: E402
 
 PER_NOTIFICATION = 100
-ROUTING = {"routes": [{"match": {"alertname": "DrainBench"}, "channels": ["log"]}]}
-
-
-def notification(n: int) -> bytes:
-    alerts = [
-        {
-            "status": "firing",
-            "labels": {"alertname": "DrainBench", "severity": "low", "instance": f"h{i}:9100"},
-            "annotations": {"summary": "drain benchmark"},
-            "startsAt": "2026-11-28T09:00:00Z",
-            "endsAt": "0001-01-01T00:00:00Z",
-            "generatorURL": "http://127.0.0.1:9090/graph",
-            "fingerprint": f"drain-{n}-{i}",
-        }
-        for i in range(PER_NOTIFICATION)
-    ]
-    return json.dumps(
-        {"version": "4", "groupKey": "drain", "status": "firing", "receiver": "wh",
-         "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {},
-         "externalURL": "http://127.0.0.1:9093", "truncatedAlerts": 0, "alerts": alerts}
-    ).encode()  # fmt: skip
+# The ingest bench's alerts, every one of them to the log channel only.
+ROUTING = {"routes": [{"match": {"alertname": "BenchAlert"}, "channels": ["log"]}]}
 
 
 def drain(backlog: int) -> dict[str, float]:
@@ -65,7 +46,7 @@ def drain(backlog: int) -> dict[str, float]:
     client = app.test_client()
     headers = {"Content-Type": "application/json"}  # on loopback: no token needed
     for n in range(backlog // PER_NOTIFICATION):
-        answer = client.post("/alerts", data=notification(n), headers=headers)
+        answer = client.post("/alerts", data=body("drain", n, PER_NOTIFICATION), headers=headers)
         if answer.status_code != 200:
             raise SystemExit(f"recording the backlog failed: {answer.status_code} {answer.data!r}")
     worker = app.extensions["alert_webhook"].workers.loops["deliveries"].step
