@@ -1,0 +1,94 @@
+"""Bring a store made by an older webhook up to the tables of schema.py.
+
+The schema has only ever grown: new tables, new nullable columns, new indexes.
+So start-up needs no migration history. `create_all` makes the missing tables;
+this module compares each table with the live one and adds the columns and
+indexes an older store lacks, keeping its rows. A missing column that is NOT
+NULL without a server default cannot be added to rows that already exist:
+then nothing is changed and start-up stops, naming the table and columns.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import Column, Connection, Index, MetaData, Table, inspect
+from sqlalchemy.schema import CreateColumn
+
+logger = logging.getLogger("alert_webhook.store")
+
+
+class StoreOutdated(Exception):
+    """The store lacks columns its rows cannot be given: it must be replaced."""
+
+    def __init__(self, unfillable: dict[str, list[str]]) -> None:
+        self.unfillable = unfillable
+        lacks = "; ".join(
+            f"table {table} lacks NOT NULL column{'s' if len(names) > 1 else ''} {', '.join(names)}"
+            for table, names in unfillable.items()
+        )
+        super().__init__(
+            f"{lacks}, which its rows cannot be given; "
+            "move the old store aside (keep it for reference) and start with a new one"
+        )
+
+
+@dataclass(frozen=True)
+class Upgrade:
+    """What an older store lacks of the schema."""
+
+    columns: list[Column[object]]
+    indexes: list[Index]
+
+    @property
+    def unfillable(self) -> dict[str, list[str]]:
+        """Table → the missing columns existing rows could not take."""
+        found: dict[str, list[str]] = {}
+        for column in self.columns:
+            if not column.nullable and column.server_default is None:
+                found.setdefault(column.table.name, []).append(column.name)
+        return found
+
+
+def missing(conn: Connection, metadata: MetaData) -> Upgrade:
+    """The columns and indexes of `metadata`'s tables that the live store lacks."""
+    live = inspect(conn)
+    columns: list[Column[object]] = []
+    indexes: list[Index] = []
+    for table in metadata.sorted_tables:
+        have = {c["name"] for c in live.get_columns(table.name)}
+        columns += [c for c in table.columns if c.name not in have]
+        named = {i["name"] for i in live.get_indexes(table.name)}
+        indexes += sorted((i for i in table.indexes if i.name not in named), key=_index_name)
+    return Upgrade(columns, indexes)
+
+
+def bring_up_to_date(conn: Connection, metadata: MetaData) -> None:
+    """Add what the store lacks (logging one line per change), or raise
+    StoreOutdated before changing anything when a column cannot be added."""
+    upgrade = missing(conn, metadata)
+    if upgrade.unfillable:
+        raise StoreOutdated(upgrade.unfillable)
+    for column in upgrade.columns:
+        _add_column(conn, column)
+        logger.warning("store: added column %s.%s", column.table.name, column.name)
+    for index in upgrade.indexes:
+        index.create(conn, checkfirst=True)
+        logger.warning("store: added index %s.%s", _table(index).name, index.name)
+
+
+def _add_column(conn: Connection, column: Column[object]) -> None:
+    """`ALTER TABLE … ADD COLUMN` with the type (and default) the dialect gives it."""
+    quoted = conn.dialect.identifier_preparer.format_table(column.table)
+    spec = CreateColumn(column).compile(dialect=conn.dialect)
+    conn.exec_driver_sql(f"ALTER TABLE {quoted} ADD COLUMN {spec}")
+
+
+def _table(index: Index) -> Table:
+    assert isinstance(index.table, Table)  # every index of schema.py is on a table
+    return index.table
+
+
+def _index_name(index: Index) -> str:
+    return str(index.name)
