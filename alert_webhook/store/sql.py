@@ -91,7 +91,6 @@ class SqlStore:
         date, in one transaction; StoreOutdated when it cannot be."""
         try:
             with _guard(), self.engine.begin() as conn:
-                metadata.create_all(conn)
                 bring_up_to_date(conn, metadata)
         except StoreOutdated:
             # Start-up ends here: close the pool's connection rather than leave

@@ -1,9 +1,9 @@
 """Bring a store made by an older webhook up to the tables of schema.py.
 
 The schema has only ever grown: new tables, new nullable columns, new indexes.
-So start-up needs no migration history. `create_all` makes the missing tables;
-this module compares each table with the live one and adds the columns and
-indexes an older store lacks, keeping its rows. A missing column that is NOT
+So start-up needs no migration history: it creates the missing tables, compares
+each other table with the live one and adds the columns and indexes an older
+store lacks, keeping its rows. A missing column that is NOT
 NULL without a server default cannot be added to rows that already exist:
 then nothing is changed and start-up stops, naming the table and columns.
 """
@@ -13,10 +13,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import Column, Connection, Index, MetaData, Table, inspect
+from sqlalchemy import Column, Connection, Index, MetaData, Table, func, inspect, select
 from sqlalchemy.schema import CreateColumn
 
 logger = logging.getLogger("alert_webhook.store")
+# The PostgreSQL advisory lock that start-ups sharing a store take turns on; any
+# constant will do that nothing else in the database uses.
+_SCHEMA_LOCK = 0x616C_6572_7453_4348
 
 
 class StoreOutdated(Exception):
@@ -52,11 +55,14 @@ class Upgrade:
 
 
 def missing(conn: Connection, metadata: MetaData) -> Upgrade:
-    """The columns and indexes of `metadata`'s tables that the live store lacks."""
+    """The columns and indexes of `metadata`'s tables that the live store lacks
+    (a table it lacks whole is left to `create_all`)."""
     live = inspect(conn)
     columns: list[Column[object]] = []
     indexes: list[Index] = []
     for table in metadata.sorted_tables:
+        if not live.has_table(table.name):
+            continue
         have = {c["name"] for c in live.get_columns(table.name)}
         columns += [c for c in table.columns if c.name not in have]
         named = {i["name"] for i in live.get_indexes(table.name)}
@@ -65,11 +71,16 @@ def missing(conn: Connection, metadata: MetaData) -> Upgrade:
 
 
 def bring_up_to_date(conn: Connection, metadata: MetaData) -> None:
-    """Add what the store lacks (logging one line per change), or raise
-    StoreOutdated before changing anything when a column cannot be added."""
+    """Create and add what the store lacks (logging one line per added column or
+    index), or raise StoreOutdated before changing anything when a column cannot
+    be added. Replicas starting at once on PostgreSQL take turns: each looks at
+    the store only once the one before has committed, so none adds a column twice."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_advisory_xact_lock(_SCHEMA_LOCK)))
     upgrade = missing(conn, metadata)
     if upgrade.unfillable:
         raise StoreOutdated(upgrade.unfillable)
+    metadata.create_all(conn)
     for column in upgrade.columns:
         _add_column(conn, column)
         logger.warning("store: added column %s.%s", column.table.name, column.name)

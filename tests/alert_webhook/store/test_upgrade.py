@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from webhook_support import RECORDING, make_notification
 
 from alert_webhook.payload import parse_notification
 from alert_webhook.serve import EXIT_STORE_OUTDATED, main
-from alert_webhook.store import SqlStore
+from alert_webhook.store import SqlStore, open_store
 from alert_webhook.store.schema import alert_events, incidents, metadata, remediation_runs
 
 pytestmark = pytest.mark.integration
@@ -29,12 +30,16 @@ ACTING = next(i for i in remediation_runs.indexes if i.name == "ux_remediation_a
 
 @pytest.fixture
 def store(any_store: SqlStore) -> Iterator[SqlStore]:
-    """The store; afterwards its incidents table and acting index are made anew,
-    so a failed test leaves the session's PostgreSQL whole for the next one."""
+    """The store; afterwards its incidents table, acting index and dropped tables
+    are made anew, so a failed test leaves the session's PostgreSQL whole."""
     yield any_store
-    with any_store.engine.begin() as conn:
+    _renew(any_store)
+
+
+def _renew(store: SqlStore) -> None:
+    with store.engine.begin() as conn:
         incidents.drop(conn, checkfirst=True)
-        metadata.create_all(conn, tables=[incidents])
+        metadata.create_all(conn)
         ACTING.create(conn, checkfirst=True)
 
 
@@ -124,6 +129,7 @@ def test_a_missing_column_rows_cannot_fill_stops_start_up_in_one_line(
     _open_incident(store)
     with store.engine.begin() as conn:
         _age(conn, "severity", "silence_id")
+        conn.exec_driver_sql("DROP TABLE failover_state")
     url = store.engine.url.render_as_string(hide_password=False)
     config = tmp_path / "webhook.yml"
     config.write_text(yaml.safe_dump({"store": {"url": url}}))
@@ -142,4 +148,41 @@ def test_a_missing_column_rows_cannot_fill_stops_start_up_in_one_line(
         "lacks NOT NULL column severity, which its rows cannot be given; "
         "move the old store aside (keep it for reference) and start with a new one"
     )
-    assert "silence_id" not in _columns(store, "incidents")  # nothing changed half-way
+    # Nothing changed half-way: no column added, no table created.
+    assert "silence_id" not in _columns(store, "incidents")
+    assert not inspect(store.engine).has_table("failover_state")
+
+
+def test_replicas_starting_at_once_on_postgresql_upgrade_it_once(pg_url: str, caplog) -> None:
+    replicas = [open_store(pg_url) for _ in range(2)]
+    try:
+        with replicas[0].engine.begin() as conn:
+            _age(conn, "silence_id", "silenced_until", "silenced_by")
+        caplog.set_level(logging.INFO, logger="alert_webhook.store")
+        barrier = threading.Barrier(len(replicas))
+        failures: list[BaseException] = []
+
+        def start(store: SqlStore) -> None:
+            barrier.wait()
+            try:
+                store.create_schema()
+            except Exception as exc:  # noqa: BLE001 - the test reports what a replica met
+                failures.append(exc)
+
+        threads = [threading.Thread(target=start, args=(r,)) for r in replicas]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+        assert failures == []
+        added = [r.getMessage() for r in caplog.records if r.name == "alert_webhook.store"]
+        assert sorted(added) == [
+            "store: added column incidents.silence_id",
+            "store: added column incidents.silenced_by",
+            "store: added column incidents.silenced_until",
+        ]
+    finally:
+        _renew(replicas[0])
+        for replica in replicas:
+            replica.dispose()
