@@ -64,7 +64,7 @@ def _serve(
         return EXIT_STORE
     except StoreOutdated as exc:
         url = redacted(settings.store.url)
-        print(f"alert_webhook: store {url} is too old to bring up to date: {exc}", file=sys.stderr)
+        print(f"alert_webhook: store {url} cannot be brought up to date: {exc}", file=sys.stderr)
         return EXIT_STORE_OUTDATED
     ctx = app.extensions["alert_webhook"]
     try:

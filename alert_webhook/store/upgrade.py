@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass
 
 from sqlalchemy import Column, Connection, Index, MetaData, Table, func, inspect, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.schema import CreateColumn
 
 logger = logging.getLogger("alert_webhook.store")
@@ -22,19 +23,23 @@ logger = logging.getLogger("alert_webhook.store")
 _SCHEMA_LOCK = 0x616C_6572_7453_4348
 
 
-class StoreOutdated(Exception):
-    """The store lacks columns its rows cannot be given: it must be replaced."""
+MOVE_ASIDE = "move the old store aside (keep it for reference) and start with a new one"
 
-    def __init__(self, unfillable: dict[str, list[str]]) -> None:
-        self.unfillable = unfillable
-        lacks = "; ".join(
-            f"table {table} lacks NOT NULL column{'s' if len(names) > 1 else ''} {', '.join(names)}"
-            for table, names in unfillable.items()
-        )
-        super().__init__(
-            f"{lacks}, which its rows cannot be given; "
-            "move the old store aside (keep it for reference) and start with a new one"
-        )
+
+class StoreOutdated(Exception):
+    """The store cannot be brought up to date as it is: the operator must act.
+    Its text is the problem and what to do, for one line at start-up."""
+
+    def __init__(self, problem: str, remedy: str = MOVE_ASIDE) -> None:
+        super().__init__(f"{problem}; {remedy}")
+
+
+def _unfillable_problem(unfillable: dict[str, list[str]]) -> str:
+    lacks = "; ".join(
+        f"table {table} lacks NOT NULL column{'s' if len(names) > 1 else ''} {', '.join(names)}"
+        for table, names in unfillable.items()
+    )
+    return f"{lacks}, which its rows cannot be given"
 
 
 @dataclass(frozen=True)
@@ -79,14 +84,27 @@ def bring_up_to_date(conn: Connection, metadata: MetaData) -> None:
         conn.execute(select(func.pg_advisory_xact_lock(_SCHEMA_LOCK)))
     upgrade = missing(conn, metadata)
     if upgrade.unfillable:
-        raise StoreOutdated(upgrade.unfillable)
+        raise StoreOutdated(_unfillable_problem(upgrade.unfillable))
     metadata.create_all(conn)
     for column in upgrade.columns:
         _add_column(conn, column)
         logger.warning("store: added column %s.%s", column.table.name, column.name)
     for index in upgrade.indexes:
-        index.create(conn, checkfirst=True)
+        _create_index(conn, index)
         logger.warning("store: added index %s.%s", _table(index).name, index.name)
+
+
+def _create_index(conn: Connection, index: Index) -> None:
+    """A unique index that rows an older webhook wrote already break is the
+    operator's to settle: which row is right is not the store's to guess."""
+    try:
+        index.create(conn, checkfirst=True)
+    except IntegrityError as exc:
+        columns = ", ".join(c.name for c in index.columns)
+        raise StoreOutdated(
+            f"rows of {_table(index).name} break the unique index {index.name} ({columns})",
+            f"correct or remove them, or {MOVE_ASIDE}",
+        ) from exc
 
 
 def _add_column(conn: Connection, column: Column[object]) -> None:

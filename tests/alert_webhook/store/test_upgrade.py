@@ -20,7 +20,7 @@ from webhook_support import RECORDING, make_notification
 
 from alert_webhook.payload import parse_notification
 from alert_webhook.serve import EXIT_STORE_OUTDATED, main
-from alert_webhook.store import SqlStore, open_store
+from alert_webhook.store import SqlStore, StoreOutdated, open_store
 from alert_webhook.store.schema import alert_events, incidents, metadata, remediation_runs
 
 pytestmark = pytest.mark.integration
@@ -39,6 +39,7 @@ def store(any_store: SqlStore) -> Iterator[SqlStore]:
 def _renew(store: SqlStore) -> None:
     with store.engine.begin() as conn:
         incidents.drop(conn, checkfirst=True)
+        conn.execute(remediation_runs.delete())
         metadata.create_all(conn)
         ACTING.create(conn, checkfirst=True)
 
@@ -111,6 +112,26 @@ def test_the_restored_partial_index_refuses_only_a_second_acting_run(store: SqlS
         _start_run(conn, alert_id, finished_at=None)
 
 
+def test_rows_that_break_a_missing_unique_index_stop_start_up_naming_it(
+    store: SqlStore,
+) -> None:
+    alert_id = _open_incident(store)
+    with store.engine.begin() as conn:
+        ACTING.drop(conn)
+        _start_run(conn, alert_id, finished_at=None)
+        _start_run(conn, alert_id, finished_at=None)
+
+    with pytest.raises(StoreOutdated) as refused:
+        store.create_schema()
+
+    assert str(refused.value) == (
+        "rows of remediation_runs break the unique index ux_remediation_acting (target); "
+        "correct or remove them, or move the old store aside (keep it for reference) "
+        "and start with a new one"
+    )
+    assert "ux_remediation_acting" not in _indexes(store, "remediation_runs")
+
+
 def test_an_up_to_date_store_is_left_as_it_is(store: SqlStore, caplog) -> None:
     caplog.set_level(logging.INFO, logger="alert_webhook.store")
     with store.engine.begin() as conn:
@@ -144,7 +165,7 @@ def test_a_missing_column_rows_cannot_fill_stops_start_up_in_one_line(
     [line] = capsys.readouterr().err.strip().splitlines()
     redacted = store.engine.url.render_as_string(hide_password=True)
     assert line == (
-        f"alert_webhook: store {redacted} is too old to bring up to date: table incidents "
+        f"alert_webhook: store {redacted} cannot be brought up to date: table incidents "
         "lacks NOT NULL column severity, which its rows cannot be given; "
         "move the old store aside (keep it for reference) and start with a new one"
     )
