@@ -20,11 +20,12 @@ from alert_webhook.remediation.actions import Boundaries
 from alert_webhook.remediation.playbooks import Playbooks
 from alert_webhook.service import load_remediation_playbooks
 from alert_webhook.settings import ConfigError, Settings, check_bind, load_settings
-from alert_webhook.startup import store_problem
-from alert_webhook.store import StoreUnavailable
+from alert_webhook.startup import redacted, store_problem
+from alert_webhook.store import StoreOutdated, StoreUnavailable
 
 EXIT_CONFIG = 2
 EXIT_STORE = 3
+EXIT_STORE_OUTDATED = 4
 
 
 def _parse_bind(bind: str) -> tuple[str, int]:
@@ -61,6 +62,10 @@ def _serve(
     except (StoreUnavailable, OSError) as exc:
         print(f"alert_webhook: {store_problem(settings.store.url, exc)}", file=sys.stderr)
         return EXIT_STORE
+    except StoreOutdated as exc:
+        url = redacted(settings.store.url)
+        print(f"alert_webhook: store {url} cannot be brought up to date: {exc}", file=sys.stderr)
+        return EXIT_STORE_OUTDATED
     ctx = app.extensions["alert_webhook"]
     try:
         server = create_server(

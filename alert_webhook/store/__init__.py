@@ -3,7 +3,13 @@
 from alert_webhook.store.planners import Recording
 from alert_webhook.store.record import Incoming, RecordResult
 from alert_webhook.store.rows import DeliveryStatus, NewDelivery, Outcome, Purpose
-from alert_webhook.store.sql import AlertRecord, SqlStore, StoreUnavailable, open_store
+from alert_webhook.store.sql import (
+    AlertRecord,
+    SqlStore,
+    StoreOutdated,
+    StoreUnavailable,
+    open_store,
+)
 
 __all__ = [
     "AlertRecord",
@@ -15,6 +21,7 @@ __all__ = [
     "RecordResult",
     "Recording",
     "SqlStore",
+    "StoreOutdated",
     "StoreUnavailable",
     "open_store",
 ]

@@ -27,6 +27,8 @@ from alert_webhook.store.record import Incoming, Recorder, RecordResult
 from alert_webhook.store.recovery import Recovery
 from alert_webhook.store.remediations import Remediations
 from alert_webhook.store.schema import alerts, heartbeats, metadata
+from alert_webhook.store.upgrade import StoreOutdated as StoreOutdated
+from alert_webhook.store.upgrade import bring_up_to_date
 
 
 @dataclass(frozen=True)
@@ -85,8 +87,16 @@ class SqlStore:
         self._recorder = Recorder(dialect)
 
     def create_schema(self) -> None:
-        with _guard():
-            metadata.create_all(self.engine)
+        """Create what is missing and bring a store made by an older webhook up to
+        date, in one transaction; StoreOutdated when it cannot be."""
+        try:
+            with _guard(), self.engine.begin() as conn:
+                bring_up_to_date(conn, metadata)
+        except StoreOutdated:
+            # Start-up ends here: close the pool's connection rather than leave
+            # it to the collector.
+            self.engine.dispose()
+            raise
 
     def ping(self) -> bool:
         try:

@@ -1,0 +1,123 @@
+"""Bring a store made by an older webhook up to the tables of schema.py.
+
+The schema has only ever grown: new tables, new nullable columns, new indexes.
+So start-up needs no migration history: it creates the missing tables, compares
+each other table with the live one and adds the columns and indexes an older
+store lacks, keeping its rows. A missing column that is NOT
+NULL without a server default cannot be added to rows that already exist:
+then nothing is changed and start-up stops, naming the table and columns.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import Column, Connection, Index, MetaData, Table, func, inspect, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.schema import CreateColumn
+
+logger = logging.getLogger("alert_webhook.store")
+# The PostgreSQL advisory lock that start-ups sharing a store take turns on; any
+# constant will do that nothing else in the database uses.
+_SCHEMA_LOCK = 0x616C_6572_7453_4348
+
+
+MOVE_ASIDE = "move the old store aside (keep it for reference) and start with a new one"
+
+
+class StoreOutdated(Exception):
+    """The store cannot be brought up to date as it is: the operator must act.
+    Its text is the problem and what to do, for one line at start-up."""
+
+    def __init__(self, problem: str, remedy: str = MOVE_ASIDE) -> None:
+        super().__init__(f"{problem}; {remedy}")
+
+
+def _unfillable_problem(unfillable: dict[str, list[str]]) -> str:
+    lacks = "; ".join(
+        f"table {table} lacks NOT NULL column{'s' if len(names) > 1 else ''} {', '.join(names)}"
+        for table, names in unfillable.items()
+    )
+    return f"{lacks}, which its rows cannot be given"
+
+
+@dataclass(frozen=True)
+class Upgrade:
+    """What an older store lacks of the schema."""
+
+    columns: list[Column[object]]
+    indexes: list[Index]
+
+    @property
+    def unfillable(self) -> dict[str, list[str]]:
+        """Table → the missing columns existing rows could not take."""
+        found: dict[str, list[str]] = {}
+        for column in self.columns:
+            if not column.nullable and column.server_default is None:
+                found.setdefault(column.table.name, []).append(column.name)
+        return found
+
+
+def missing(conn: Connection, metadata: MetaData) -> Upgrade:
+    """The columns and indexes of `metadata`'s tables that the live store lacks
+    (a table it lacks whole is left to `create_all`)."""
+    live = inspect(conn)
+    columns: list[Column[object]] = []
+    indexes: list[Index] = []
+    for table in metadata.sorted_tables:
+        if not live.has_table(table.name):
+            continue
+        have = {c["name"] for c in live.get_columns(table.name)}
+        columns += [c for c in table.columns if c.name not in have]
+        named = {i["name"] for i in live.get_indexes(table.name)}
+        indexes += sorted((i for i in table.indexes if i.name not in named), key=_index_name)
+    return Upgrade(columns, indexes)
+
+
+def bring_up_to_date(conn: Connection, metadata: MetaData) -> None:
+    """Create and add what the store lacks (logging one line per added column or
+    index), or raise StoreOutdated before changing anything when a column cannot
+    be added. Replicas starting at once on PostgreSQL take turns: each looks at
+    the store only once the one before has committed, so none adds a column twice."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_advisory_xact_lock(_SCHEMA_LOCK)))
+    upgrade = missing(conn, metadata)
+    if upgrade.unfillable:
+        raise StoreOutdated(_unfillable_problem(upgrade.unfillable))
+    metadata.create_all(conn)
+    for column in upgrade.columns:
+        _add_column(conn, column)
+        logger.warning("store: added column %s.%s", column.table.name, column.name)
+    for index in upgrade.indexes:
+        _create_index(conn, index)
+        logger.warning("store: added index %s.%s", _table(index).name, index.name)
+
+
+def _create_index(conn: Connection, index: Index) -> None:
+    """A unique index that rows an older webhook wrote already break is the
+    operator's to settle: which row is right is not the store's to guess."""
+    try:
+        index.create(conn, checkfirst=True)
+    except IntegrityError as exc:
+        columns = ", ".join(c.name for c in index.columns)
+        raise StoreOutdated(
+            f"rows of {_table(index).name} break the unique index {index.name} ({columns})",
+            f"correct or remove them, or {MOVE_ASIDE}",
+        ) from exc
+
+
+def _add_column(conn: Connection, column: Column[object]) -> None:
+    """`ALTER TABLE … ADD COLUMN` with the type (and default) the dialect gives it."""
+    quoted = conn.dialect.identifier_preparer.format_table(column.table)
+    spec = CreateColumn(column).compile(dialect=conn.dialect)
+    conn.exec_driver_sql(f"ALTER TABLE {quoted} ADD COLUMN {spec}")
+
+
+def _table(index: Index) -> Table:
+    assert isinstance(index.table, Table)  # every index of schema.py is on a table
+    return index.table
+
+
+def _index_name(index: Index) -> str:
+    return str(index.name)
