@@ -85,11 +85,11 @@ class Lease:
             # its size). An OR of both kinds would be read whole and sorted.
             kinds = [
                 select(c.id, self.due_at)
-                .where(kind, *narrowed)
+                .where(c.status == status, when, *narrowed)
                 .order_by(self.due_at, c.id)
                 .limit(limit)
                 .subquery()
-                for kind in self._due_kinds(now)
+                for status, when in self._due_when(now)
             ]
             oldest = union_all(*(select(k.c.id, k.c[self.due_at.name]) for k in kinds)).subquery()
             due = (
@@ -112,24 +112,20 @@ class Lease:
             self._claims[among] = statement
         return statement
 
-    def _due_kinds(self, now: Any) -> tuple[Any, Any]:
-        """Pending rows whose time has come; rows in flight past their lease."""
-        c = self.table.c
+    def _due_when(self, now: Any) -> tuple[tuple[str, Any], ...]:
+        """Each status a due row may have, with when it is due: pending rows once
+        their time has come, rows in flight once their lease ran out."""
         return (
-            and_(c.status == self.pending, self.due_at <= now),
-            and_(c.status == self.in_flight, c.claimed_until < now),
+            (self.pending, self.due_at <= now),
+            (self.in_flight, self.table.c.claimed_until < now),
         )
 
     def _still_due(self, now: Any) -> Any:
         """The claim's check of each row it takes (another claim may have won it
         meanwhile). A CASE, which no index serves, so that the rows come from the
         id list rather than from another read of every due row."""
-        c = self.table.c
-        return case(
-            (c.status == self.pending, self.due_at <= now),
-            (c.status == self.in_flight, c.claimed_until < now),
-            else_=false(),
-        )
+        status = self.table.c.status
+        return case(*((status == s, when) for s, when in self._due_when(now)), else_=false())
 
     def owned(self, row_id: Any, claim: Any) -> Any:
         """Rows still held under `claim`; `row_id` and `claim` may be bind parameters."""
