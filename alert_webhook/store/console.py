@@ -16,8 +16,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
 from alert_webhook.store.guard import Transactions
-from alert_webhook.store.rows import DeliveryStatus
 from alert_webhook.store.schema import (
+    UNSETTLED,
     alerts,
     deliveries,
     incidents,
@@ -37,8 +37,6 @@ DELIVERIES_PER_ROOT = 20
 # The health panel's "recent": failures among this many newest deliveries.
 RECENT_DELIVERIES = 1000
 FAILURES_PER_CHANNEL = 3
-# Deliveries that may still change: a final one is never written again.
-UNSETTLED = [s.value for s in DeliveryStatus if not s.final]
 
 
 @dataclass(frozen=True)
@@ -320,7 +318,8 @@ def _change_token() -> Any:
         _fingerprint(incidents, incidents.c.alert_id >= oldest),
         _fingerprint(runs, runs.c.alert_id >= oldest),
         _fingerprint(remediation_steps, remediation_steps.c.run_id.in_(window_runs)),
-        _fingerprint(deliveries, deliveries.c.status.in_(UNSETTLED)),
+        # Only deliveries that may still change: a final one is never written again.
+        _fingerprint(deliveries, UNSETTLED),
         select(func.max(deliveries.c.id)).subquery(),
     ]
     # Each part is one row: joined on nothing, they are one row of every aggregate.

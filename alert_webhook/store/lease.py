@@ -59,9 +59,13 @@ class Lease:
         in_flight: str,
         due_at: Column[Any],
         on_claim: Mapping[str, Any] | None = None,
+        due_among: Any = None,
     ) -> None:
         self.table, self.pending, self.in_flight, self.due_at = table, pending, in_flight, due_at
         self._dialect = dialect
+        # A partial due index's own condition, which every due row meets: said
+        # again in the claim so that the index serves it (schema.UNSETTLED).
+        self._due_among = [] if due_among is None else [due_among]
         self._on_claim = dict(on_claim or {})
         self._claims: dict[Among, Statement] = {}
 
@@ -85,7 +89,7 @@ class Lease:
             # its size). An OR of both kinds would be read whole and sorted.
             kinds = [
                 select(c.id, self.due_at)
-                .where(c.status == status, when, *narrowed)
+                .where(c.status == status, when, *narrowed, *self._due_among)
                 .order_by(self.due_at, c.id)
                 .limit(limit)
                 .subquery()

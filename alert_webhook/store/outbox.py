@@ -19,7 +19,7 @@ from alert_webhook.store.bulk import Bulk, Statement, insert_for
 from alert_webhook.store.guard import Transactions
 from alert_webhook.store.lease import EVERY_ROW, Among, Lease
 from alert_webhook.store.rows import DELIVERY_COLUMNS, DeliveryStatus, NewDelivery, Outcome
-from alert_webhook.store.schema import alerts, deliveries, incidents
+from alert_webhook.store.schema import UNSETTLED, alerts, deliveries, incidents
 
 # Plain strings in statements: the driver binds them without an adapter lookup.
 PENDING, IN_FLIGHT = DeliveryStatus.PENDING.value, DeliveryStatus.IN_FLIGHT.value
@@ -101,6 +101,7 @@ class Outbox:
         self.lease = Lease(
             deliveries, dialect, pending=PENDING, in_flight=IN_FLIGHT,
             due_at=deliveries.c.next_attempt_at, on_claim={"attempts": deliveries.c.attempts + 1},
+            due_among=UNSETTLED,
         )  # fmt: skip
         self._insert = delivery_insert(dialect)
         self._claimed = Statement(
@@ -116,13 +117,15 @@ class Outbox:
             )  # fmt: skip
             .join(alerts, alerts.c.id == deliveries.c.alert_id)
             .where(
-                deliveries.c.claimed_by == bindparam("c_claim"), deliveries.c.status == IN_FLIGHT
+                deliveries.c.claimed_by == bindparam("c_claim"),
+                deliveries.c.status == IN_FLIGHT,
+                UNSETTLED,
             )
             .order_by(deliveries.c.id),
             dialect,
         )
         self._backlog = select(func.count(), func.min(deliveries.c.received_at)).where(
-            deliveries.c.status.in_((PENDING, IN_FLIGHT))
+            deliveries.c.status.in_((PENDING, IN_FLIGHT)), UNSETTLED
         )
         # Bind names are the Outcome's fields with `b_` before them: SQLAlchemy keeps
         # the bare column names for the SET clause.

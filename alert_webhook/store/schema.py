@@ -23,7 +23,10 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    literal_column,
 )
+
+from alert_webhook.store.rows import DeliveryStatus
 
 metadata = MetaData()
 # The largest id a row can have on every store: `Integer` is 32-bit on
@@ -100,7 +103,20 @@ deliveries = Table(
     Column("finished_at", Float),
     UniqueConstraint("event_id", "channel", "recipient", "purpose", name="uq_delivery"),
 )
-Index("ix_deliveries_due", deliveries.c.status, deliveries.c.next_attempt_at)
+# The due index holds only deliveries still to settle, so it stays the size of
+# the backlog: the rows written settled (every dashboard delivery) and the
+# history never enter it. SQLite uses a partial index only for a query that
+# repeats its condition word for word, so queries of due rows add `UNSETTLED`.
+UNSETTLED = deliveries.c.status.in_(
+    [literal_column(f"'{s.value}'") for s in DeliveryStatus if not s.final]
+)
+Index(
+    "ix_deliveries_unsettled",
+    deliveries.c.status,
+    deliveries.c.next_attempt_at,
+    sqlite_where=UNSETTLED,
+    postgresql_where=UNSETTLED,
+)
 Index("ix_deliveries_alert", deliveries.c.alert_id)
 
 # An incident is a firing alert someone must answer; keyed by the alert.

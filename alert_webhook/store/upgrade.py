@@ -1,9 +1,10 @@
 """Bring a store made by an older webhook up to the tables of schema.py.
 
-The schema has only ever grown: new tables, new nullable columns, new indexes.
-So start-up needs no migration history: it creates the missing tables, compares
-each other table with the live one and adds the columns and indexes an older
-store lacks, keeping its rows. A missing column that is NOT
+The schema has only grown: new tables, new nullable columns, new indexes, and
+indexes that replaced an older one (`RETIRED`). So start-up needs no migration
+history: it creates the missing tables, compares each other table with the live
+one, adds the columns and indexes an older store lacks and drops the retired
+indexes it still has, keeping its rows. A missing column that is NOT
 NULL without a server default cannot be added to rows that already exist:
 then nothing is changed and start-up stops, naming the table and columns.
 """
@@ -22,6 +23,14 @@ logger = logging.getLogger("alert_webhook.store")
 # constant will do that nothing else in the database uses.
 _SCHEMA_LOCK = 0x616C_6572_7453_4348
 
+
+# Indexes an older schema had and a newer one replaced, by table: dropped where
+# found, so a store does not keep paying for them on every write.
+RETIRED = {
+    # Every delivery ever made, by status: now ix_deliveries_unsettled, of the
+    # deliveries still to settle only.
+    "deliveries": ("ix_deliveries_due",),
+}
 
 MOVE_ASIDE = "move the old store aside (keep it for reference) and start with a new one"
 
@@ -48,6 +57,7 @@ class Upgrade:
 
     columns: list[Column[object]]
     indexes: list[Index]
+    retired: list[tuple[str, str]]  # (table, index) of RETIRED still in the store
 
     @property
     def unfillable(self) -> dict[str, list[str]]:
@@ -65,6 +75,7 @@ def missing(conn: Connection, metadata: MetaData) -> Upgrade:
     live = inspect(conn)
     columns: list[Column[object]] = []
     indexes: list[Index] = []
+    retired: list[tuple[str, str]] = []
     for table in metadata.sorted_tables:
         if not live.has_table(table.name):
             continue
@@ -72,12 +83,13 @@ def missing(conn: Connection, metadata: MetaData) -> Upgrade:
         columns += [c for c in table.columns if c.name not in have]
         named = {i["name"] for i in live.get_indexes(table.name)}
         indexes += sorted((i for i in table.indexes if i.name not in named), key=_index_name)
-    return Upgrade(columns, indexes)
+        retired += [(table.name, name) for name in RETIRED.get(table.name, ()) if name in named]
+    return Upgrade(columns, indexes, retired)
 
 
 def bring_up_to_date(conn: Connection, metadata: MetaData) -> None:
-    """Create and add what the store lacks (logging one line per added column or
-    index), or raise StoreOutdated before changing anything when a column cannot
+    """Create and add what the store lacks and drop its retired indexes (logging
+    one line per added column or index and per dropped index), or raise StoreOutdated before changing anything when a column cannot
     be added. Replicas starting at once on PostgreSQL take turns: each looks at
     the store only once the one before has committed, so none adds a column twice."""
     if conn.dialect.name == "postgresql":
@@ -92,6 +104,9 @@ def bring_up_to_date(conn: Connection, metadata: MetaData) -> None:
     for index in upgrade.indexes:
         _create_index(conn, index)
         logger.warning("store: added index %s.%s", _table(index).name, index.name)
+    for table, name in upgrade.retired:
+        conn.exec_driver_sql(f"DROP INDEX {conn.dialect.identifier_preparer.quote(name)}")
+        logger.warning("store: dropped retired index %s.%s", table, name)
 
 
 def _create_index(conn: Connection, index: Index) -> None:

@@ -176,3 +176,37 @@ def test_a_claim_costs_the_batch_it_takes_not_the_backlog_behind_it(store) -> No
     steps[0] = 0
     assert len(store.outbox.claim(100.0, "w1", lease=30, limit=5)) == 5
     assert steps[0] < 2 * small + 2, (small, steps[0])
+
+
+def _plans(store: SqlStore, action) -> list[str]:
+    """SQLite's query plan of each statement `action` runs, one line each."""
+    run: list[str] = []
+    event.listen(
+        store.engine,
+        "begin",
+        lambda conn: conn.connection.driver_connection.set_trace_callback(run.append),
+    )
+    action()
+    with store.engine.connect() as conn:
+        return [
+            " / ".join(row[3] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
+            for sql in run
+            if sql.lstrip().upper().startswith(("SELECT", "UPDATE"))
+        ]
+
+
+def test_settled_deliveries_stay_out_of_the_due_index_that_claims_read(store) -> None:
+    # The dashboard's deliveries are written delivered, and the history only
+    # grows: the due index holds the deliveries still to settle, and the claim
+    # and the backlog gauge read them off it rather than off the whole table.
+    _receive(store, *(make_alert(f"a{i}", severity="low") for i in range(50)))  # log
+    with store.engine.connect() as conn:
+        partial = {row[1]: row[4] for row in conn.exec_driver_sql("PRAGMA index_list(deliveries)")}
+    assert partial["ix_deliveries_unsettled"] == 1
+
+    claims = _plans(store, lambda: store.outbox.claim(100.0, "w1", lease=30, limit=5))
+    backlog = _plans(store, lambda: store.outbox.backlog(100.0))
+
+    plans = claims + backlog
+    assert len(plans) == 3 and all("ix_deliveries_unsettled" in plan for plan in plans), plans
+    assert "SCAN deliveries" not in " ".join(plans), plans

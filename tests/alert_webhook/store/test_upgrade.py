@@ -132,6 +132,27 @@ def test_rows_that_break_a_missing_unique_index_stop_start_up_naming_it(
     assert "ux_remediation_acting" not in _indexes(store, "remediation_runs")
 
 
+def test_a_retired_index_is_replaced_by_its_successor(store: SqlStore, caplog) -> None:
+    # A store from before the due index held only unsettled deliveries.
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("DROP INDEX ix_deliveries_unsettled")
+        conn.exec_driver_sql(
+            "CREATE INDEX ix_deliveries_due ON deliveries (status, next_attempt_at)"
+        )
+    caplog.set_level(logging.INFO, logger="alert_webhook.store")
+
+    store.create_schema()
+
+    assert {"ix_deliveries_unsettled", "ix_deliveries_due"} & _indexes(store, "deliveries") == {
+        "ix_deliveries_unsettled"
+    }
+    changes = sorted(r.getMessage() for r in caplog.records if r.name == "alert_webhook.store")
+    assert changes == [
+        "store: added index deliveries.ix_deliveries_unsettled",
+        "store: dropped retired index deliveries.ix_deliveries_due",
+    ]
+
+
 def test_an_up_to_date_store_is_left_as_it_is(store: SqlStore, caplog) -> None:
     caplog.set_level(logging.INFO, logger="alert_webhook.store")
     with store.engine.begin() as conn:
