@@ -195,7 +195,7 @@ def _plans(store: SqlStore, action) -> list[str]:
         ]
 
 
-def test_settled_deliveries_stay_out_of_the_due_index_that_claims_read(store) -> None:
+def test_claims_and_the_backlog_read_a_due_index_of_unsettled_deliveries_only(store) -> None:
     # The dashboard's deliveries are written delivered, and the history only
     # grows: the due index holds the deliveries still to settle, and the claim
     # and the backlog gauge read them off it rather than off the whole table.
