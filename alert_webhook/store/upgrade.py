@@ -89,9 +89,10 @@ def missing(conn: Connection, metadata: MetaData) -> Upgrade:
 
 def bring_up_to_date(conn: Connection, metadata: MetaData) -> None:
     """Create and add what the store lacks and drop its retired indexes (logging
-    one line per added column or index and per dropped index), or raise StoreOutdated before changing anything when a column cannot
-    be added. Replicas starting at once on PostgreSQL take turns: each looks at
-    the store only once the one before has committed, so none adds a column twice."""
+    one line per added column or index and per dropped index), or raise
+    StoreOutdated before changing anything when a column cannot be added.
+    Replicas starting at once on PostgreSQL take turns: each looks at the store
+    only once the one before has committed, so none adds a column twice."""
     if conn.dialect.name == "postgresql":
         conn.execute(select(func.pg_advisory_xact_lock(_SCHEMA_LOCK)))
     upgrade = missing(conn, metadata)
