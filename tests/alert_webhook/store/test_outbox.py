@@ -181,17 +181,21 @@ def test_a_claim_costs_the_batch_it_takes_not_the_backlog_behind_it(store) -> No
 def _plans(store: SqlStore, action) -> list[str]:
     """SQLite's query plan of each statement `action` runs, one line each."""
     run: list[str] = []
-    event.listen(
-        store.engine,
-        "begin",
-        lambda conn: conn.connection.driver_connection.set_trace_callback(run.append),
-    )
-    action()
+
+    def trace(conn) -> None:
+        conn.connection.driver_connection.set_trace_callback(run.append)
+
+    event.listen(store.engine, "begin", trace)
+    try:
+        action()
+    finally:
+        event.remove(store.engine, "begin", trace)
+    statements = [sql for sql in run if sql.lstrip().upper().startswith(("SELECT", "UPDATE"))]
     with store.engine.connect() as conn:
+        conn.connection.driver_connection.set_trace_callback(None)
         return [
             " / ".join(row[3] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
-            for sql in run
-            if sql.lstrip().upper().startswith(("SELECT", "UPDATE"))
+            for sql in statements
         ]
 
 
