@@ -81,9 +81,10 @@ class ActionAttempts:
 class Resolutions:
     """Closed incidents by who resolved them, each counted once its class is final."""
 
-    automated: int = 0  # nobody acknowledged it and a run recovered its alert
-    acknowledged: int = 0  # a person acknowledged it before it closed
-    unattended: int = 0  # neither: it cleared by itself, or was fixed unacknowledged
+    automated: int = 0  # no person answered it and a run recovered its alert
+    # A person answered it: acknowledged it before it closed, or closed it as handled.
+    acknowledged: int = 0
+    unattended: int = 0  # neither: it cleared by itself, or was fixed without a word
 
     def as_dict(self) -> dict[str, int]:
         return {"automated": self.automated, "acknowledged": self.acknowledged,
@@ -248,8 +249,11 @@ class _Statements:
         """Closed incidents by resolution, once no run of their alert is unfinished
         (so an incident is counted in its final class, and counts never go down)."""
         of_alert = runs.c.alert_id == incidents.c.alert_id
+        answered = or_(
+            incidents.c.acked_at <= incidents.c.closed_at, incidents.c.handled_at.is_not(None)
+        )
         resolution = case(
-            (incidents.c.acked_at <= incidents.c.closed_at, "acknowledged"),
+            (answered, "acknowledged"),
             (exists().where(of_alert, recovered), "automated"),
             else_="unattended",
         )

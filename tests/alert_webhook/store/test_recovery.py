@@ -193,6 +193,16 @@ def test_incidents_are_classed_by_who_resolved_them_once_their_runs_ended(store)
     assert read(store).incidents == Resolutions(automated=2, acknowledged=1, unattended=2)
 
 
+def test_an_incident_an_operator_closed_as_handled_counts_as_attended(store) -> None:
+    # Handling it (the console's resolve, with a note) is a person's answer,
+    # whether or not they pressed Acknowledge first.
+    fire(store, "handled", 0, alertname="Other")  # no playbook
+    store.incidents.resolve_handled(_alert_id(store, "handled"), "ops", "restarted it", T0 + 30)
+    fire(store, "cleared", 100, alertname="Other")
+    resolve(store, "cleared", 100, 120, alertname="Other")
+    assert read(store).incidents == Resolutions(automated=0, acknowledged=1, unattended=1)
+
+
 def _alert_id(store, fingerprint: str) -> int:
     [alert] = store.list_alerts(fingerprint=fingerprint)
     return alert.id
