@@ -251,6 +251,8 @@ def main() -> int:
     )
     parser.add_argument("--serve-bare", metavar="BIND", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1: the table reports the median turn")
     if args.serve_bare:
         serve_bare(args.serve_bare, THREADS)
         return 0
