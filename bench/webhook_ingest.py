@@ -3,6 +3,7 @@ bare Flask endpoint on the same HTTP front (waitress, as `alert_webhook.front`
 builds it) that only parses the JSON.
 
     .venv/bin/python bench/webhook_ingest.py [--duration 5] [--clients 6] [--repeat 3] [--pin]
+                                             [--floor]
 
 Phases: one-alert and 100-alert payloads against both servers at full load, then
 the webhook at half its one-alert maximum rate, where the latency from receiving
@@ -10,7 +11,9 @@ a notification to handing its message to a channel is read back from the store.
 Each full-load phase runs `--repeat` times, bare and webhook taking turns, and
 the table gives the median run; the ratio is the median of each turn's
 webhook/bare ratio, so the load of neighbours drifting over the run costs both
-sides of a ratio alike.
+sides of a ratio alike. `--floor` adds a third server to the turns: validation
+and one committed row per notification, nothing else (`serve_floor`), the least
+a receiver that commits before it answers can do.
 
 The alerts are `medium`: the dashboard, whose deliveries the store writes as
 delivered with the alert. So that the latency is that of a delivery worker
@@ -71,6 +74,57 @@ def serve_bare(bind: str, threads: int) -> None:
     def alerts() -> Any:
         data = json.loads(request.get_data())
         return jsonify({"status": "stored", "alerts": len(data["alerts"])})
+
+    @app.get("/healthz")
+    def healthz() -> Any:
+        return jsonify({"status": "ok"})
+
+    host, _, port = bind.rpartition(":")
+    create_server(app, host, int(port), threads=threads, max_body_bytes=5 * 1024 * 1024).run()
+
+
+def serve_floor(bind: str, db: str, threads: int) -> None:
+    """`--floor`: the least a receiver that validates a notification and commits
+    it before answering can do. The same front, the webhook's own validation
+    (`parse_notification`) and group commit, and one `notifications` row with
+    the body per notification, on a SQLite store of its own: no alerts, state
+    changes, planners, deliveries or metrics. What the webhook does beyond
+    this is what the goals leave it room for."""
+    from flask import Flask, jsonify, request
+    from sqlalchemy import insert
+
+    from alert_webhook.front import create_server
+    from alert_webhook.payload import parse_notification
+    from alert_webhook.store import Incoming, RecordResult, open_store
+    from alert_webhook.store.group_commit import GroupCommit
+    from alert_webhook.store.schema import notifications
+
+    store = open_store(f"sqlite:///{db}")
+    store.create_schema()
+    statement = insert(notifications).returning(notifications.c.id)
+
+    def record_many(items: Any) -> list[RecordResult]:
+        with store.tx.write() as conn:
+            return [
+                RecordResult(conn.execute(statement, {
+                    "received_at": item.received_at, "receiver": item.notification.receiver,
+                    "status": item.notification.status, "group_key": item.notification.groupKey,
+                    "alert_count": len(item.notification.alerts),
+                    "truncated_alerts": item.notification.truncatedAlerts,
+                    "body": item.body.decode(),
+                }).scalar_one(), len(item.notification.alerts), 0)
+                for item in items
+            ]  # fmt: skip
+
+    writer = GroupCommit(record_many)
+    app = Flask("floor")
+
+    @app.post("/alerts")
+    def alerts() -> Any:
+        body = request.get_data()
+        result = writer.record(Incoming(parse_notification(body), body, time.time()))
+        return jsonify({"status": "stored", "notification_id": result.notification_id,
+                        "alerts": result.alerts})  # fmt: skip
 
     @app.get("/healthz")
     def healthz() -> Any:
@@ -249,12 +303,20 @@ def main() -> int:
     parser.add_argument(
         "--pin", action="store_true", help="servers on CPU 0, clients on the other CPUs"
     )
+    parser.add_argument(
+        "--floor", action="store_true",
+        help="also run the floor: validation and one committed row per notification, nothing else",
+    )  # fmt: skip
     parser.add_argument("--serve-bare", metavar="BIND", help=argparse.SUPPRESS)
+    parser.add_argument("--serve-floor", nargs=2, metavar=("BIND", "DB"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.repeat < 1:
         parser.error("--repeat must be at least 1: the table reports the median turn")
     if args.serve_bare:
         serve_bare(args.serve_bare, THREADS)
+        return 0
+    if args.serve_floor:
+        serve_floor(*args.serve_floor, threads=THREADS)
         return 0
     tmp = Path(tempfile.mkdtemp(prefix="bench-webhook-"))
     db = tmp / "webhook.sqlite3"
@@ -273,22 +335,37 @@ def main() -> int:
          "--bind", f"127.0.0.1:{hook_port}", "--threads", str(THREADS)],
         hook_port, tmp / "webhook.log", server_cpus,
     )  # fmt: skip
-    bare_proc, hook_proc = psutil.Process(bare.pid), psutil.Process(hook.pid)
+    servers = [bare, hook]
+    sides = [
+        ("bare", psutil.Process(bare.pid), bare_port, None),
+        ("webhook", psutil.Process(hook.pid), hook_port, db),
+    ]
+    if args.floor:
+        floor_port = free_port()
+        floor = start(
+            [sys.executable, __file__, "--serve-floor", f"127.0.0.1:{floor_port}",
+             str(tmp / "floor.sqlite3")],
+            floor_port, tmp / "floor.log", server_cpus,
+        )  # fmt: skip
+        servers.append(floor)
+        sides.insert(1, ("floor", psutil.Process(floor.pid), floor_port, None))
+    hook_proc = sides[-1][1]
     rows: dict[str, dict[str, Any]] = {}
     runs: dict[str, list[dict[str, Any]]] = {}
     ratios: list[float] = []
+    floor_ratios: list[float] = []
     try:
         for size in (1, 100):
             for turn in range(args.repeat):
-                for name, server, port, drain in (
-                    ("bare", bare_proc, bare_port, None), ("webhook", hook_proc, hook_port, db)
-                ):  # fmt: skip
+                for name, server, port, drain in sides:
                     tag = f"{name[0]}{size}t{turn}"
                     row = phase(server, drain, port, size, args, 0, tag, client_cpus)
                     runs.setdefault(f"{name}_{size}", []).append(row)
                 if size == 1:
-                    bare_run, hook_run = runs["bare_1"][-1], runs["webhook_1"][-1]
-                    ratios.append(hook_run["requests_per_s"] / bare_run["requests_per_s"])
+                    bare_rate = runs["bare_1"][-1]["requests_per_s"]
+                    ratios.append(runs["webhook_1"][-1]["requests_per_s"] / bare_rate)
+                    if args.floor:
+                        floor_ratios.append(runs["floor_1"][-1]["requests_per_s"] / bare_rate)
         for name, done in runs.items():
             rows[name] = median_run(done)
         half = rows["webhook_1"]["requests_per_s"] / 2
@@ -299,7 +376,7 @@ def main() -> int:
         until = time.time()
         handoff = handoff_latencies(db, since, until)
     finally:
-        for proc in (bare, hook):
+        for proc in servers:
             proc.terminate()
             proc.wait(15)
     p99_handoff = (
@@ -313,6 +390,10 @@ def main() -> int:
         "p50_handoff_ms": 1000 * statistics.median(handoff) if handoff else float("nan"),
         "handoff_samples": len(handoff),
     }
+    if args.floor:
+        summary["floor_ratio_1"] = statistics.median(floor_ratios)
+        summary["floor_ratios_1"] = floor_ratios
+        summary["floor_alerts_per_s_100"] = rows["floor_100"]["alerts_per_s"]
     print(f"{'phase':<22}{'req/s':>10}{'runs min-max':>14}{'alerts/s':>11}{'p50 ms':>9}"
           f"{'p99 ms':>9}{'errors':>8}{'server CPU ms/req':>19}")  # fmt: skip
     for name, r in rows.items():
@@ -321,6 +402,8 @@ def main() -> int:
               f"{r['alerts_per_s']:>11.0f}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}{r['errors']:>8}"
               f"{r['server_cpu_ms_per_request']:>19.3f}")  # fmt: skip
     print(f"webhook/bare per turn, 1-alert: {', '.join(f'{x:.2f}' for x in ratios)}")
+    if args.floor:
+        print(f"floor/bare per turn, 1-alert: {', '.join(f'{x:.2f}' for x in floor_ratios)}")
     print()
     checks = [
         ("webhook/bare req/s, 1-alert", summary["ratio_1"], ">=", GOALS["ratio_1"]),
@@ -330,6 +413,10 @@ def main() -> int:
     for label, value, op, goal in checks:
         ok = value >= goal if op == ">=" else value <= goal
         print(f"{label:<38}{value:>10.2f}  goal {op} {goal:<8} {'met' if ok else 'MISSED'}")
+    if args.floor:
+        print(f"{'floor/bare req/s, 1-alert':<38}{summary['floor_ratio_1']:>10.2f}  (the floor)")
+        print(f"{'floor alerts/s, 100-alert':<38}{summary['floor_alerts_per_s_100']:>10.2f}"
+              "  (the floor)")  # fmt: skip
     print(f"handoff samples: {len(handoff)} ({HANDOFF_CHANNEL} channel)")
     results = ROOT / "bench" / "results"
     results.mkdir(parents=True, exist_ok=True)
@@ -342,6 +429,7 @@ def main() -> int:
         "repeat": args.repeat,
         "duration": args.duration,
         "pinned": pinned,
+        "floor": args.floor,
     }
     out.write_text(
         json.dumps(
