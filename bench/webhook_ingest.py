@@ -336,25 +336,23 @@ def main() -> int:
         hook_port, tmp / "webhook.log", server_cpus,
     )  # fmt: skip
     servers = [bare, hook]
-    sides = [
-        ("bare", psutil.Process(bare.pid), bare_port, None),
-        ("webhook", psutil.Process(hook.pid), hook_port, db),
-    ]
-    if args.floor:
-        floor_port = free_port()
-        floor = start(
-            [sys.executable, __file__, "--serve-floor", f"127.0.0.1:{floor_port}",
-             str(tmp / "floor.sqlite3")],
-            floor_port, tmp / "floor.log", server_cpus,
-        )  # fmt: skip
-        servers.append(floor)
-        sides.insert(1, ("floor", psutil.Process(floor.pid), floor_port, None))
-    hook_proc = sides[-1][1]
+    hook_proc = psutil.Process(hook.pid)
+    sides = [("bare", psutil.Process(bare.pid), bare_port, None)]
     rows: dict[str, dict[str, Any]] = {}
     runs: dict[str, list[dict[str, Any]]] = {}
     ratios: list[float] = []
     floor_ratios: list[float] = []
     try:
+        if args.floor:
+            floor_port = free_port()
+            floor = start(
+                [sys.executable, __file__, "--serve-floor", f"127.0.0.1:{floor_port}",
+                 str(tmp / "floor.sqlite3")],
+                floor_port, tmp / "floor.log", server_cpus,
+            )  # fmt: skip
+            servers.append(floor)
+            sides.append(("floor", psutil.Process(floor.pid), floor_port, None))
+        sides.append(("webhook", hook_proc, hook_port, db))
         for size in (1, 100):
             for turn in range(args.repeat):
                 for name, server, port, drain in sides:
