@@ -3,7 +3,8 @@
 The page's script polls it with If-None-Match. The ETag is made without
 rendering: from the store's change token (one query of aggregates,
 `store/console.py`), the minute (relative times are said to the minute), who is
-looking (an operator's fragment has forms), the breakers' states (held in this
+looking (an operator's fragment has forms) and in which session (their CSRF
+tokens are that session's), the breakers' states (held in this
 process, not in the store) and the code that renders it. An unchanged console
 answers 304 with no body at the cost of that query; a changed one is rendered
 once. A fragment (rather than JSON) keeps one template for the page with and
@@ -20,7 +21,8 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, current_app, render_template, request, session
+from flask_wtf.csrf import generate_csrf
 
 from alert_webhook.api.auth import current_operator, viewer_required
 from alert_webhook.context import ctx
@@ -50,8 +52,21 @@ def console_etag() -> str:
     except StoreUnavailable:
         token = ("store unavailable",)
     breakers = sorted((name, b.state.value) for name, b in app.breakers.items())
-    parts = (_code_version(), times.minute(app.clock()), current_operator(), breakers, token)
+    operator = current_operator()
+    parts = (_code_version(), times.minute(app.clock()), operator, _forms_session(operator),
+             breakers, token)  # fmt: skip
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
+
+
+def _forms_session(operator: str | None) -> str | None:
+    """The session an operator's forms are bound to: their CSRF tokens are good
+    for this session only, so a new login (a new session) must not be answered
+    304 with the forms of the old one. Only hashed into the ETag."""
+    if operator is None:
+        return None
+    generate_csrf()  # the session's CSRF secret, made now if no form made it yet
+    secret = session.get(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
+    return secret if isinstance(secret, str) else None
 
 
 @bp.get("/console")

@@ -16,6 +16,7 @@ from support.procs import free_port
 from webhook_support import (
     CONTACTS,
     SECRET_KEY,
+    csrf_token,
     log_in,
     make_alert,
     make_notification,
@@ -180,6 +181,28 @@ def test_the_fragment_of_a_logged_in_operator_is_another(app_factory) -> None:
     log_in(client)
     mine = client.get("/api/console", headers={"If-None-Match": etag})
     assert mine.status_code == 200 and 'class="action-ack"' in mine.get_data(as_text=True)
+
+
+def test_a_new_login_of_the_same_operator_is_not_answered_with_the_old_sessions_forms(
+    app_factory,
+) -> None:
+    # Logging in starts a new session, and the forms of the old one carry CSRF
+    # tokens it no longer accepts: a 304 would keep those forms on the page.
+    app = app_factory(with_operator(CONTACTS), SECRET_KEY)
+    client = app.test_client()
+    client.post("/alerts", json=make_notification(make_alert("a", service="api")))
+    log_in(client)
+    first = client.get("/api/console")
+    old_token = csrf_token(first.get_data(as_text=True))
+    log_in(client)  # the same operator, the same minute, nothing else changed
+    again = client.get("/api/console", headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 200
+    unchanged = client.get("/api/console", headers={"If-None-Match": again.headers["ETag"]})
+    assert unchanged.status_code == 304, "within one session an unchanged console is still 304"
+    refused = client.post("/api/incidents/1/ack", data={"csrf_token": old_token})
+    assert refused.status_code == 400, "the old session's token is no longer accepted"
+    new_token = csrf_token(again.get_data(as_text=True))
+    assert client.post("/api/incidents/1/ack", data={"csrf_token": new_token}).status_code == 303
 
 
 def test_a_run_waiting_for_approval_is_answered_inside_its_incident(app_factory, tmp_path) -> None:
