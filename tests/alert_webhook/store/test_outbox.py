@@ -4,6 +4,7 @@ lease holder, and a whole escalation in one transaction."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from sqlalchemy import event
@@ -181,18 +182,21 @@ def test_a_claim_costs_the_batch_it_takes_not_the_backlog_behind_it(store) -> No
 def _plans(store: SqlStore, action) -> list[str]:
     """SQLite's query plan of each statement `action` runs, one line each."""
     run: list[str] = []
+    traced: list[Any] = []
 
     def trace(conn) -> None:
-        conn.connection.driver_connection.set_trace_callback(run.append)
+        traced.append(conn.connection.driver_connection)
+        traced[-1].set_trace_callback(run.append)
 
     event.listen(store.engine, "begin", trace)
     try:
         action()
     finally:
         event.remove(store.engine, "begin", trace)
+        for driver_connection in traced:  # pooled: the rest of the test runs on them
+            driver_connection.set_trace_callback(None)
     statements = [sql for sql in run if sql.lstrip().upper().startswith(("SELECT", "UPDATE"))]
     with store.engine.connect() as conn:
-        conn.connection.driver_connection.set_trace_callback(None)
         return [
             " / ".join(row[3] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
             for sql in statements
