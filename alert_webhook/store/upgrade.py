@@ -3,8 +3,9 @@
 The schema has only grown: new tables, new nullable columns, new indexes, and
 indexes that replaced an older one (`RETIRED`). So start-up needs no migration
 history: it creates the missing tables, compares each other table with the live
-one, adds the columns and indexes an older store lacks and drops the retired
-indexes it still has, keeping its rows. A missing column that is NOT
+one, adds the columns, indexes and unique constraints (as unique indexes of the
+same name) an older store lacks and drops the retired indexes it still has,
+keeping its rows. A missing column that is NOT
 NULL without a server default cannot be added to rows that already exist:
 then nothing is changed and start-up stops, naming the table and columns.
 """
@@ -14,7 +15,17 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import Column, Connection, Index, MetaData, Table, func, inspect, select
+from sqlalchemy import (
+    Column,
+    Connection,
+    Index,
+    MetaData,
+    Table,
+    UniqueConstraint,
+    func,
+    inspect,
+    select,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.schema import CreateColumn
 
@@ -58,6 +69,9 @@ class Upgrade:
     columns: list[Column[object]]
     indexes: list[Index]
     retired: list[tuple[str, str]]  # (table, index) of RETIRED still in the store
+    # Unique constraints of a table the store made before them: recording's
+    # ON CONFLICT clauses need each, and a unique index of its name serves.
+    uniques: list[UniqueConstraint]
 
     @property
     def unfillable(self) -> dict[str, list[str]]:
@@ -76,6 +90,7 @@ def missing(conn: Connection, metadata: MetaData) -> Upgrade:
     columns: list[Column[object]] = []
     indexes: list[Index] = []
     retired: list[tuple[str, str]] = []
+    uniques: list[UniqueConstraint] = []
     for table in metadata.sorted_tables:
         if not live.has_table(table.name):
             continue
@@ -84,7 +99,12 @@ def missing(conn: Connection, metadata: MetaData) -> Upgrade:
         named = {i["name"] for i in live.get_indexes(table.name)}
         indexes += sorted((i for i in table.indexes if i.name not in named), key=_index_name)
         retired += [(table.name, name) for name in RETIRED.get(table.name, ()) if name in named]
-    return Upgrade(columns, indexes, retired)
+        unique = named | {u["name"] for u in live.get_unique_constraints(table.name)}
+        uniques += [
+            c for c in table.constraints
+            if isinstance(c, UniqueConstraint) and c.name not in unique
+        ]  # fmt: skip
+    return Upgrade(columns, indexes, retired, uniques)
 
 
 def bring_up_to_date(conn: Connection, metadata: MetaData) -> None:
@@ -105,6 +125,9 @@ def bring_up_to_date(conn: Connection, metadata: MetaData) -> None:
     for index in upgrade.indexes:
         _create_index(conn, index)
         logger.warning("store: added index %s.%s", _table(index).name, index.name)
+    for constraint in upgrade.uniques:
+        _create_index(conn, _unique_index(constraint))
+        logger.warning("store: added unique index %s.%s", _table(constraint).name, constraint.name)
     for table, name in upgrade.retired:
         conn.exec_driver_sql(f"DROP INDEX {conn.dialect.identifier_preparer.quote(name)}")
         logger.warning("store: dropped retired index %s.%s", table, name)
@@ -123,6 +146,14 @@ def _create_index(conn: Connection, index: Index) -> None:
         ) from exc
 
 
+def _unique_index(constraint: UniqueConstraint) -> Index:
+    """A unique index named and made like the constraint, on a copy of its table:
+    schema.py's own tables keep the constraint, which new stores are made with."""
+    table = _table(constraint).to_metadata(MetaData())
+    name = str(constraint.name)  # every constraint of schema.py is named
+    return Index(name, *(table.c[c.name] for c in constraint.columns), unique=True)
+
+
 def _add_column(conn: Connection, column: Column[object]) -> None:
     """`ALTER TABLE … ADD COLUMN` with the type (and default) the dialect gives it."""
     quoted = conn.dialect.identifier_preparer.format_table(column.table)
@@ -130,9 +161,9 @@ def _add_column(conn: Connection, column: Column[object]) -> None:
     conn.exec_driver_sql(f"ALTER TABLE {quoted} ADD COLUMN {spec}")
 
 
-def _table(index: Index) -> Table:
-    assert isinstance(index.table, Table)  # every index of schema.py is on a table
-    return index.table
+def _table(item: Index | UniqueConstraint) -> Table:
+    assert isinstance(item.table, Table)  # every index and constraint of schema.py is on one
+    return item.table
 
 
 def _index_name(index: Index) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import socket
 import threading
 from collections.abc import Iterator
@@ -130,6 +131,50 @@ def test_rows_that_break_a_missing_unique_index_stop_start_up_naming_it(
         "and start with a new one"
     )
     assert "ux_remediation_acting" not in _indexes(store, "remediation_runs")
+
+
+def _without_unique_event_constraint(conn: Connection) -> None:
+    """Make alert_events look as if its table had been made before uq_alert_event."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("ALTER TABLE alert_events DROP CONSTRAINT uq_alert_event")
+        return
+    # SQLite cannot drop a constraint: the table is made anew without it.
+    sql = conn.exec_driver_sql(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'alert_events'"
+    ).scalar_one()
+    aged = re.sub(r",\s*CONSTRAINT uq_alert_event UNIQUE \([^)]*\)", "", sql)
+    assert aged != sql, "the constraint was in the table's SQL"
+    conn.exec_driver_sql("PRAGMA foreign_keys = OFF")
+    conn.exec_driver_sql(aged.replace("alert_events", "alert_events_aged", 1))
+    conn.exec_driver_sql("INSERT INTO alert_events_aged SELECT * FROM alert_events")
+    conn.exec_driver_sql("DROP TABLE alert_events")
+    conn.exec_driver_sql("ALTER TABLE alert_events_aged RENAME TO alert_events")
+    conn.exec_driver_sql("PRAGMA foreign_keys = ON")
+
+
+def test_a_missing_unique_constraint_comes_back_so_repeats_still_record_nothing(
+    store: SqlStore, caplog
+) -> None:
+    # Recording relies on it: a state change is inserted ON CONFLICT (alert_id,
+    # status) DO NOTHING, which a store without it refuses outright.
+    _open_incident(store)
+    with store.engine.begin() as conn:
+        _without_unique_event_constraint(conn)
+    caplog.set_level(logging.INFO, logger="alert_webhook.store")
+    try:
+        store.create_schema()
+
+        _open_incident(store)  # the same notification again: its state change is known
+        with store.tx.read() as conn:
+            assert conn.execute(select(func.count()).select_from(alert_events)).scalar() == 1
+        changes = [r.getMessage() for r in caplog.records if r.name == "alert_webhook.store"]
+        assert changes == ["store: added unique index alert_events.uq_alert_event"]
+    finally:
+        with store.engine.begin() as conn:  # whatever happened, the session's store is whole
+            conn.exec_driver_sql(
+                "CREATE UNIQUE INDEX IF NOT EXISTS uq_alert_event"
+                " ON alert_events (alert_id, status)"
+            )
 
 
 def test_a_retired_index_is_replaced_by_its_successor(store: SqlStore, caplog) -> None:
