@@ -19,7 +19,15 @@ from stack.backups.schedule import Cadence, loop
 from stack.backups.sources import sqlite_sources
 from stack.backups.status import Status
 
-COMMANDS = ("backup", "restore", "verify-backups", "backup-schedule", "replicate")
+# Each command with its one-line help (`python -m stack --help` lists them too).
+HELP = (
+    ("backup", "one restic snapshot of every source, restored to scratch and checked"),
+    ("restore", "a snapshot (newest verified by default) or the Litestream replica, in place"),
+    ("verify-backups", "restic check, then each source's newest snapshot restored and checked"),
+    ("backup-schedule", "backups every interval, verify daily, restore-test weekly (make up)"),
+    ("replicate", "litestream replicate for the SQLite stores (make up runs it)"),
+)
+COMMANDS = tuple(name for name, _text in HELP)
 
 FORCE_HELP = (
     "replace a store the running stack has open: the webhook keeps writing to the copy "
@@ -30,13 +38,7 @@ FORCE_HELP = (
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m stack", description=__doc__)
     commands = top.add_subparsers(dest="command", required=True)
-    for name, text in (
-        ("backup", "one restic snapshot of every source, restored to scratch and checked"),
-        ("restore", "a snapshot (newest verified by default) or the Litestream replica, in place"),
-        ("verify-backups", "restic check, then each source's newest snapshot restored and checked"),
-        ("backup-schedule", "backups every interval, verify daily, restore-test weekly (make up)"),
-        ("replicate", "litestream replicate for the SQLite stores (make up runs it)"),
-    ):
+    for name, text in HELP:
         sub = commands.add_parser(name, help=text, description=text)
         sub.add_argument("--root", type=Path, default=Path.cwd(), help="folder that holds var/")
     rest = commands.choices["restore"]
