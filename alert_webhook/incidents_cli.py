@@ -3,7 +3,11 @@
 
 The bearer token comes from the environment (`ALERT_WEBHOOK_TOKEN`, the variable
 the webhook itself reads), never from the command line where `ps` and the
-shell's history would show it; the webhook's URL from `--url`, else
+shell's history would show it. Without the variable, and only for a webhook on
+this machine (a loopback URL), the token `make up` wrote to
+var/run/webhook-token in the checkout it runs from (the working directory) is
+used: the local stack works without copying its token around, and that token
+is never sent elsewhere. The webhook's URL from `--url`, else
 `ALERT_WEBHOOK_URL`, else the local webhook. An acknowledgement names the
 person at the terminal (`--by`, else the login name). Every failure is one line
 on stderr and an exit status: 1 the webhook refused (wrong token, no such
@@ -20,6 +24,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
 
@@ -33,6 +38,9 @@ DEFAULT_URL = "http://127.0.0.1:9095"
 TIMEOUT = 10.0
 EXIT_REFUSED, EXIT_USAGE, EXIT_UNREACHABLE = 1, 2, 3
 COLUMNS = ("ID", "SEVERITY", "OPENED", "ALERT", "WHERE", "STATE")
+# Where `make up` writes the webhook's token, under the checkout it runs from.
+TOKEN_FILE = Path("var/run/webhook-token")
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 Opener = Callable[..., Any]  # urllib.request.urlopen's shape
 
 
@@ -51,16 +59,55 @@ def _url(raw: str) -> str:
     return raw.rstrip("/")
 
 
+class Token:
+    """The bearer token, and where it came from (said when it is refused, never the token)."""
+
+    def __init__(self, value: str | None, origin: str) -> None:
+        self.value, self.origin = value, origin
+
+    def refused(self) -> str:
+        hint = f"a `make up` stack writes its token to {TOKEN_FILE} in its checkout"
+        if self.value is None:
+            return (
+                f"the webhook wants a bearer token (HTTP 401): set {TOKEN_ENV} to its token "
+                f"({hint}; run this from that checkout and it is read from there)"
+            )
+        if self.origin == TOKEN_ENV:
+            return (
+                f"the webhook refused the bearer token (HTTP 401): set {TOKEN_ENV} to its "
+                f"token ({hint})"
+            )
+        return (
+            f"the webhook refused the bearer token in {self.origin} (HTTP 401): is that "
+            f"another stack's? set {TOKEN_ENV} to this webhook's token"
+        )
+
+
+def find_token(env: Mapping[str, str], url: str, root: Path) -> Token:
+    """$ALERT_WEBHOOK_TOKEN; else, for a webhook on loopback, the local stack's token file."""
+    if value := env.get(TOKEN_ENV):
+        return Token(value, TOKEN_ENV)
+    path = root / TOKEN_FILE
+    if urlsplit(url).hostname in LOOPBACK:
+        try:
+            value = path.read_text().strip()
+        except OSError:
+            value = ""
+        if value:
+            return Token(value, str(path))
+    return Token(None, "")
+
+
 class WebhookAPI:
     """The webhook's JSON API at `base_url`, with the bearer token."""
 
-    def __init__(self, base_url: str, token: str | None, opener: Opener) -> None:
+    def __init__(self, base_url: str, token: Token, opener: Opener) -> None:
         self.base_url, self.token, self.opener = base_url, token, opener
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         headers = {"Accept": "application/json"}
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
+        if self.token.value:
+            headers["Authorization"] = f"Bearer {self.token.value}"
         data = None if body is None else json.dumps(body).encode()
         if data is not None:
             headers["Content-Type"] = "application/json"
@@ -69,7 +116,7 @@ class WebhookAPI:
             with self.opener(request, timeout=TIMEOUT) as resp:
                 return json.load(resp)
         except urllib.error.HTTPError as exc:
-            raise Failed(_refusal(exc), EXIT_REFUSED) from None
+            raise Failed(_refusal(exc, self.token), EXIT_REFUSED) from None
         except OSError as exc:  # URLError: refused, no such host, timed out
             reason = getattr(exc, "reason", exc)
             line = f"cannot reach the webhook at {self.base_url}: {reason}"
@@ -79,9 +126,9 @@ class WebhookAPI:
             raise Failed(line, EXIT_UNREACHABLE) from None
 
 
-def _refusal(exc: urllib.error.HTTPError) -> str:
+def _refusal(exc: urllib.error.HTTPError, token: Token) -> str:
     if exc.code == 401:
-        return f"the webhook refused the bearer token (HTTP 401): set {TOKEN_ENV} to its token"
+        return token.refused()
     try:
         said = json.load(exc)["error"]
     except (ValueError, KeyError, TypeError):
@@ -156,7 +203,10 @@ def main(
     out: IO[str] | None = None,
     opener: Opener = urllib.request.urlopen,
     clock: Callable[[], float] = time.time,
+    root: Path | None = None,
 ) -> int:
+    """`root`: the checkout whose var/run/webhook-token is the fallback token
+    (default: the working directory, where `make up` is run)."""
     env = os.environ if env is None else env
     parser = _parser(env)
     args = parser.parse_args(argv)
@@ -164,7 +214,8 @@ def main(
         url = args.url or _url(env.get(URL_ENV) or DEFAULT_URL)
     except argparse.ArgumentTypeError as exc:
         parser.error(f"{URL_ENV}: {exc}")
-    api = WebhookAPI(url, env.get(TOKEN_ENV) or None, opener)
+    token = find_token(env, url, Path.cwd() if root is None else root)
+    api = WebhookAPI(url, token, opener)
     out = out or sys.stdout
     try:
         if args.command == "ack":

@@ -8,6 +8,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import urllib.error
 from collections.abc import Iterator
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -81,12 +82,54 @@ def test_an_unknown_incident_is_a_clear_error(webhook, capsys) -> None:
     assert "HTTP 404" in capsys.readouterr().err
 
 
-def test_a_wrong_token_names_the_variable(webhook, capsys) -> None:
+def test_a_wrong_token_names_the_variable(webhook, capsys, tmp_path) -> None:
     """(Listing needs no token here: viewing is open on loopback.)"""
     for token in ("not-the-token-xyz", ""):
-        assert main(["ack", "1"], _env(webhook, token=token)) == EXIT_REFUSED
+        assert main(["ack", "1"], _env(webhook, token=token), root=tmp_path) == EXIT_REFUSED
         err = capsys.readouterr().err
         assert "HTTP 401" in err and TOKEN_ENV in err and "not-the-token-xyz" not in err
+
+
+def _checkout(root: Path, token: str) -> Path:
+    """What `make up` leaves in the checkout it runs from: the webhook's token."""
+    (root / "var" / "run").mkdir(parents=True)
+    (root / "var" / "run" / "webhook-token").write_text(token + "\n")
+    return root
+
+
+def test_no_token_says_where_a_make_up_stack_keeps_it(webhook, capsys, tmp_path) -> None:
+    env = {URL_ENV: webhook, "USER": "carol"}
+    assert main(["ack", "1"], env, root=tmp_path) == EXIT_REFUSED
+    err = capsys.readouterr().err
+    assert TOKEN_ENV in err and "var/run/webhook-token" in err and err.count("\n") == 1
+
+
+def test_without_the_variable_the_local_stacks_token_file_is_used(webhook, capsys, tmp_path):
+    root = _checkout(tmp_path, TOKEN)
+    assert main(["ack", "1"], {URL_ENV: webhook, "USER": "erin"}, root=root) == 0
+    captured = capsys.readouterr()
+    assert "incident 1 acknowledged by" in captured.out
+    assert TOKEN not in captured.out + captured.err
+
+
+def test_a_token_file_that_is_refused_is_named_not_shown(webhook, capsys, tmp_path) -> None:
+    root = _checkout(tmp_path, "another-stacks-token")
+    assert main(["ack", "1"], {URL_ENV: webhook}, root=root) == EXIT_REFUSED
+    err = capsys.readouterr().err
+    assert str(root / "var" / "run" / "webhook-token") in err and TOKEN_ENV in err
+    assert "another-stacks-token" not in err
+
+
+def test_the_token_file_is_never_sent_off_this_machine(tmp_path, capsys) -> None:
+    root, sent = _checkout(tmp_path, "local-secret"), []
+
+    def opener(request, timeout):
+        sent.append(dict(request.header_items()))
+        raise urllib.error.URLError("no network in this test")
+
+    url = "https://webhook.example.org"
+    assert main(["ack", "1"], {URL_ENV: url}, opener=opener, root=root) == EXIT_UNREACHABLE
+    assert sent and all("Authorization" not in headers for headers in sent)
 
 
 def test_an_unreachable_webhook_is_a_clear_error(capsys) -> None:
