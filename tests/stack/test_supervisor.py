@@ -1,4 +1,5 @@
 import configparser
+import re
 import shlex
 import stat
 from pathlib import Path
@@ -8,6 +9,7 @@ from supervisor.options import ServerOptions
 
 from stack.ports import StackError, ports_from_env
 from stack.supervisor import (
+    DEMO_PROGRAMS,
     Layout,
     Login,
     backup_programs,
@@ -161,3 +163,38 @@ def test_only_the_webhook_gets_supervisords_login(tmp_path: Path) -> None:
 def test_a_value_supervisord_cannot_carry_is_refused(tmp_path: Path) -> None:
     with pytest.raises(StackError, match="STACK_SUPERVISOR_URL: a double quote"):
         supervisord_conf(Layout(tmp_path / 'a"b'), {"webhook": ["x"]}, LOGIN)
+
+
+WORDS = ("two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+         "twelve", "thirteen", "fourteen")  # fmt: skip
+NUMBERS = {word: n for n, word in enumerate(WORDS, start=2)}
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def test_the_readme_counts_the_programs_make_up_runs(tmp_path: Path) -> None:
+    """README's "What `make up` runs" says how many programs, in words: the
+    launcher's list decides, so the two cannot drift apart again."""
+    layout = Layout(tmp_path)
+    configs = {
+        name: tmp_path / f"{name}.yml"
+        for name in ("prometheus", "alertmanager", "webhook", "probes", "system_exporter")
+    }
+    binaries = {"PROMETHEUS_BIN": "/bin/prom", "ALERTMANAGER_BIN": "/bin/am"}
+    stack_and_demo = programs(layout, ports_from_env({}), binaries, configs)
+    backups = backup_programs(layout, replicate=True)  # the default store is SQLite
+    demo = [name for name in stack_and_demo if name in DEMO_PROGRAMS]
+    section = README.read_text().split("## What `make up` runs", 1)[1]
+    said = " ".join(section.split("\n\n", 2)[1].split()).lower()
+    found = re.match(
+        r"(\w+) (?:processes|programs) under supervisord.*? the stack's (\w+) and the demo "
+        r"system's (\w+) .*?and (\w+) (?:more )?that keep the backups",
+        said,
+    )
+    assert found, said
+    counts = [NUMBERS.get(word, word) for word in found.groups()]
+    assert counts == [
+        len(stack_and_demo) + len(backups),
+        len(stack_and_demo) - len(demo),
+        len(demo),
+        len(backups),
+    ], said
