@@ -1,5 +1,6 @@
 # recovery-stack — `make up` runs the stack, `make test` runs every test.
-# Both do all the set-up first: system packages, virtualenv, Python packages.
+# Both do all the set-up first: system packages, virtualenv, Python packages
+# (`make up` the stack's own; `make test` and `make lint` the dev extras too).
 # `make up FAST=1`: the integration tests' timings, to watch a recovery in seconds.
 # `make chaos`: breaks that running stack (scenarios 1, 4, 6's memory hog and 7 of docs/recovery.md) and
 # prints what each recovery took against the plan's RTO and RPO.
@@ -7,7 +8,10 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# What is installed, each newer than pyproject.toml once done: the stack's own
+# packages (`make up`), and those plus the dev extras (`make test`, `make lint`).
 STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
 FAST ?=
 CHAOS_RESULTS ?= $(CURDIR)/var/chaos/results.jsonl
 # Scenario 4 garbles the running stack's orders file and leaves it restored.
@@ -30,7 +34,7 @@ chaos: setup-test
 	  $(PY) -m pytest -q $(wildcard $(CHAOS_TESTS)) || status=$$?; \
 	  PYTHONPATH=tests $(PY) -m chaos.table $(CHAOS_RESULTS) || true; exit $$status
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy exporters alert_webhook demo stack
@@ -39,7 +43,7 @@ bench: setup-test
 	@set -e; for script in bench/[!_]*.py; do echo "== $$script"; $(PY) $$script; done
 
 setup: system-deps $(STAMP)
-setup-test: system-deps-test $(STAMP)
+setup-test: system-deps-test $(DEV_STAMP)
 
 system-deps:
 	@scripts/system-deps.sh
@@ -47,12 +51,22 @@ system-deps:
 system-deps-test:
 	@scripts/system-deps.sh --test
 
-$(STAMP): pyproject.toml
+define make-venv
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || { \
 	  echo "make: cannot create a virtualenv: install python3-venv (Debian: apt-get install python3-venv)" >&2; exit 1; }
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+endef
+
+$(STAMP): pyproject.toml
+	$(make-venv)
+	$(PY) -m pip install --quiet -e '.'
 	@touch $@
+
+# The dev extras include the stack's packages: both stamps are then current.
+$(DEV_STAMP): pyproject.toml
+	$(make-venv)
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP) $@
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
