@@ -26,12 +26,16 @@ up: setup
 test: setup-test
 	$(PY) -m pytest
 
+# First a stack to break (one line saying what to do if there is none), then each
+# scenario printed as it runs (tests/chaos/progress.py), then the table.
 chaos: setup-test
+	@PYTHONPATH=tests $(PY) -m chaos.preflight
 	@rm -f $(CHAOS_RESULTS)
 	@for t in $(filter-out $(wildcard $(CHAOS_TESTS)),$(CHAOS_TESTS)); do \
 	  echo "make chaos: $$t is not built yet: skipped"; done
-	@status=0; CHAOS_STACK=running CHAOS_RESULTS=$(CHAOS_RESULTS) \
-	  $(PY) -m pytest -q $(wildcard $(CHAOS_TESTS)) || status=$$?; \
+	@status=0; CHAOS_STACK=running CHAOS_RESULTS=$(CHAOS_RESULTS) PYTHONPATH=tests \
+	  $(PY) -m pytest -q -p chaos.progress -o console_output_style=classic \
+	  $(wildcard $(CHAOS_TESTS)) || status=$$?; \
 	  PYTHONPATH=tests $(PY) -m chaos.table $(CHAOS_RESULTS) || true; exit $$status
 
 lint: $(DEV_STAMP)

@@ -167,20 +167,34 @@ def wait_recovered(
     return found["run"], found["at"]
 
 
+class NoChaosStack(Exception):
+    """Why there is no stack to break, and what to do about it, in one line."""
+
+
 def running_stack(env: Mapping[str, str]) -> ChaosStack:
-    """The stack `make up FAST=1` runs from $CHAOS_ROOT; a clear failure if there is none."""
+    """The stack `make up FAST=1` runs from $CHAOS_ROOT; NoChaosStack if there is none."""
     root = Path(env.get(ROOT_ENV) or REPO).resolve()
     layout = Layout(root)
     token_file = layout.run / "webhook-token"
+    start = (
+        f"start one with `make up FAST=1` (from {root}, in another terminal), then run this again"
+    )
     if not layout.conf.is_file() or not token_file.is_file():
-        pytest.fail(f"{STACK_ENV}=running: no stack started from {root}: run `make up FAST=1`")
+        raise NoChaosStack(f"no stack was ever started from {root}: {start}")
     stack = ChaosStack(root, ports_from_env(env), token_file.read_text().strip())
     if not stack.answers("webhook", "/readyz"):
-        pytest.fail(f"{STACK_ENV}=running: the webhook at {stack.url('webhook')} does not answer")
-    prometheus = yaml.safe_load((layout.run / "prometheus.yml").read_text())
-    if prometheus.get("global", {}).get("scrape_interval") != FAST_SCRAPE_INTERVAL:
-        pytest.fail(f"{STACK_ENV}=running: the stack at {root} runs the plan's windows: FAST=1")
-    return stack
+        raise NoChaosStack(
+            f"no stack answers at {stack.url('webhook')} (the webhook of a stack from "
+            f"{root}; WEBHOOK_PORT moves it): {start}"
+        )
+    with contextlib.suppress(OSError, yaml.YAMLError, AttributeError):
+        prometheus = yaml.safe_load((layout.run / "prometheus.yml").read_text())
+        if prometheus.get("global", {}).get("scrape_interval") == FAST_SCRAPE_INTERVAL:
+            return stack
+    raise NoChaosStack(
+        f"the stack running from {root} has the plan's windows (minutes, not seconds: "
+        "it was started without FAST=1): stop it with Ctrl-C and start it with `make up FAST=1`"
+    )
 
 
 @contextlib.contextmanager
@@ -188,7 +202,11 @@ def chaos_stack_for(base: Path, env: Mapping[str, str]) -> Iterator[ChaosStack]:
     """The stack for one test module: the running one, or one launched under `base`."""
     mode = env.get(STACK_ENV, "").strip()
     if mode == "running":
-        yield running_stack(env)
+        try:
+            stack = running_stack(env)
+        except NoChaosStack as exc:
+            pytest.fail(f"{STACK_ENV}=running: {exc}", pytrace=False)
+        yield stack
         return
     if mode:
         pytest.fail(f"{STACK_ENV}={mode}: must be `running` or unset")

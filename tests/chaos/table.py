@@ -14,7 +14,7 @@ from chaos.results import Result, read
 HEADERS = ("scenario", "recovery time", "plan RTO", "data lost", "plan RPO")
 
 
-def _duration(seconds: float | None) -> str:
+def duration(seconds: float | None) -> str:
     """Seconds as a person reads them: 7.4 s, 5 min, 4 h; a dash for none."""
     if seconds is None:
         return "-"
@@ -29,10 +29,10 @@ def format_table(results: Sequence[Result]) -> str:
     rows = [HEADERS] + [
         (
             r.scenario,
-            _duration(r.recovery_seconds),
-            _duration(r.rto_seconds),
-            _duration(r.data_lost),
-            _duration(r.rpo_seconds),
+            duration(r.recovery_seconds),
+            duration(r.rto_seconds),
+            duration(r.data_lost),
+            duration(r.rpo_seconds),
         )
         for r in results
     ]
