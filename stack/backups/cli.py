@@ -22,7 +22,7 @@ from stack.backups.status import Status
 # Each command with its one-line help (`python -m stack --help` lists them too).
 HELP = (
     ("backup", "one restic snapshot of every source, restored to scratch and checked"),
-    ("restore", "a snapshot (newest verified by default) or the Litestream replica, in place"),
+    ("restore", "the newest copy that verifies (replica or snapshot), in place, and its time"),
     ("verify-backups", "restic check, then each source's newest snapshot restored and checked"),
     ("backup-schedule", "backups every interval, verify daily, restore-test weekly (make up)"),
     ("replicate", "litestream replicate for the SQLite stores (make up runs it)"),
@@ -44,7 +44,11 @@ def parser() -> argparse.ArgumentParser:
     rest = commands.choices["restore"]
     rest.add_argument("--source", action="append", default=[], help="restore only this source")
     which = rest.add_mutually_exclusive_group()
-    which.add_argument("--snapshot", help="a snapshot id, or `latest` (newest, even unverified)")
+    which.add_argument(
+        "--snapshot",
+        help="a snapshot id, or `latest` (newest, even unverified); default: the Litestream "
+        "replica (SQLite stores) or the newest verified snapshot, whichever is newer and checks",
+    )
     which.add_argument(
         "--to-time", help="restore the Litestream replica as of this RFC 3339 time (or `latest`)"
     )

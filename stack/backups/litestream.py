@@ -20,12 +20,14 @@ own position beside the store (`.<file>-litestream`) is dropped.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -130,6 +132,30 @@ def restore(
     if done.returncode != 0 or not output.is_file():
         said = (done.stderr + done.stdout).strip().splitlines()[-3:]
         raise LitestreamError(f"{source.name}: litestream restore failed: {' '.join(said)}")
+
+
+def newest_point(binary: str, replicas: Path, source: SqliteSource) -> datetime | None:
+    """The newest point in time the replica restores to: the timestamp of its newest
+    LTX file (whole seconds, as `litestream ltx` gives them). None when there is no
+    replica; LitestreamError when there is one Litestream cannot list."""
+    replica = replica_dir(replicas, source)
+    if not replica.is_dir():
+        return None
+    done = subprocess.run(
+        [binary, "ltx", "-json", "-level", "all", f"file://{replica}"],
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    try:
+        if done.returncode != 0:
+            raise ValueError((done.stderr + done.stdout).strip().splitlines()[-1:])
+        points = [datetime.fromisoformat(f["timestamp"]) for f in json.loads(done.stdout or "[]")]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise LitestreamError(f"{source.name}: litestream cannot list its replica: {exc}") from None
+    return max(points, default=None)
 
 
 # How often `replicate` looks whether a store's path names another file.

@@ -1,5 +1,11 @@
 """`python -m stack restore`: a snapshot (or the Litestream replica) back in place.
 
+By default each source comes back from the newest copy of it that verifies:
+an SQLite store's Litestream replica (a second or so behind the store) unless
+a verified snapshot is newer, else the newest verified snapshot; a replica that
+does not restore or check falls back to that snapshot, saying why. Every source
+restored says the point in time it now holds, and from where.
+
 The chosen copy is restored to scratch and checked first (manifest sizes and
 SHA-256, SQLite's integrity_check, JSON and YAML parse); only a copy that
 passes replaces anything, and what it replaces is kept aside.
@@ -7,13 +13,16 @@ passes replaces anything, and what it replaces is kept aside.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from stack.backups import litestream
+from stack.backups.restic import Snapshot
 from stack.backups.run import Backups, Outcome
 from stack.backups.source import (
     RestoreRefused,
@@ -58,7 +67,16 @@ def refuse_live(backups: Backups, chosen: Sequence[Source], force: bool) -> None
         )
 
 
-def pick_snapshot(backups: Backups, name: str, wanted: str | None, verified: list[str]) -> str:
+def utc(moment: datetime) -> str:
+    """A point in time as the lines say it: 2026-12-06T23:39:26Z."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def taken(snapshot: Snapshot) -> datetime:
+    return datetime.fromisoformat(snapshot.time)
+
+
+def pick_snapshot(backups: Backups, name: str, wanted: str | None, verified: list[str]) -> Snapshot:
     newest = backups.newest(name)
     if newest is None:
         raise RestoreRefused(f"no snapshot of {name} in {backups.layout.repository}")
@@ -69,29 +87,40 @@ def pick_snapshot(backups: Backups, name: str, wanted: str | None, verified: lis
                 f"no verified snapshot of {name} (run `python -m stack verify-backups`, "
                 "or pass --snapshot latest to take the newest one unverified)"
             )
-        return found.id
+        return found
     if wanted == "latest":
-        return newest.id
+        return newest
     for snap in backups.restic.snapshots(tag=name):
         if snap.id.startswith(wanted) and name in snap.tags:
-            return snap.id
+            return snap
     raise RestoreRefused(f"snapshot {wanted} does not exist or does not hold {name}")
 
 
-def from_snapshot(backups: Backups, source: Source, snapshot: str, outcome: Outcome) -> None:
-    scratch = backups.layout.scratch
-    backups.restic.restore(snapshot, scratch, include=[backups.layout.staging / source.name])
+def from_snapshot(backups: Backups, source: Source, snapshot: Snapshot, outcome: Outcome) -> None:
+    scratch, short = backups.layout.scratch, snapshot.id[:8]
+    backups.restic.restore(snapshot.id, scratch, include=[backups.layout.staging / source.name])
     folder = scratch / (backups.layout.staging / source.name).relative_to("/")
     if not folder.is_dir():
-        raise RestoreRefused(f"snapshot {snapshot[:8]} holds nothing for {source.name}")
+        raise RestoreRefused(f"snapshot {short} holds nothing for {source.name}")
     problems = check_manifest(folder, source.name) or source.check(folder)
     if problems:
-        raise RestoreRefused(f"snapshot {snapshot[:8]} not restored: " + "; ".join(problems))
+        raise RestoreRefused(f"snapshot {short} not restored: " + "; ".join(problems))
     outcome.lines += source.restore(folder, backups.ctx)
-    outcome.lines.append(f"{source.name}: restored from snapshot {snapshot[:8]} and checked")
+    outcome.lines.append(
+        f"{source.name}: restored from snapshot {short} of {utc(taken(snapshot))} and checked"
+    )
 
 
-def from_replica(backups: Backups, source: Source, to_time: str, outcome: Outcome) -> None:
+def from_replica(
+    backups: Backups,
+    source: Source,
+    to_time: str,
+    outcome: Outcome,
+    point: datetime | None = None,
+    why: str = "",
+) -> None:
+    """The replica as of `to_time` (RFC 3339), or at its newest (`latest`: said with
+    its newest point in time, `point` if known, and `why`)."""
     if not isinstance(source, SqliteSource):
         raise RestoreRefused(f"{source.name} has no Litestream replica (only SQLite stores do)")
     if backups.litestream_bin is None:
@@ -110,17 +139,83 @@ def from_replica(backups: Backups, source: Source, to_time: str, outcome: Outcom
         raise RestoreRefused(str(exc)) from None
     if problems := source.check(folder):
         raise RestoreRefused("replica not restored: " + "; ".join(problems))
+    said = to_time
+    if timestamp is None:
+        if point is None:
+            with contextlib.suppress(litestream.LitestreamError):
+                point = replica_point(backups, source)
+        newest = f"its newest transaction{why}"
+        said = f"{utc(point)} ({newest})" if point is not None else newest
     outcome.lines += source.restore(folder, backups.ctx)
-    outcome.lines.append(f"{source.name}: restored from its Litestream replica as of {to_time}")
+    outcome.lines.append(f"{source.name}: restored from its Litestream replica as of {said}")
+
+
+def replica_point(backups: Backups, source: Source) -> datetime | None:
+    """The newest point in time `source`'s replica holds; None when it has none.
+    LitestreamError when it has one that cannot be listed."""
+    if not isinstance(source, SqliteSource) or backups.litestream_bin is None:
+        return None
+    return litestream.newest_point(backups.litestream_bin, backups.layout.replicas, source)
+
+
+def newest_verified(
+    backups: Backups, source: Source, verified: list[str], outcome: Outcome
+) -> None:
+    """`source` from its replica or its newest verified snapshot, whichever is newer
+    and verifies; a replica that does not is passed over, saying why."""
+    snapshot = backups.newest(source.name, verified=verified)
+    try:
+        point = replica_point(backups, source)
+    except litestream.LitestreamError as exc:
+        point, passed_over = None, str(exc)
+    else:
+        passed_over = ""
+    if point is not None and snapshot is not None and taken(snapshot) > point:
+        outcome.lines.append(
+            f"{source.name}: snapshot {snapshot.id[:8]} ({utc(taken(snapshot))}) is newer than "
+            f"its Litestream replica ({utc(point)})"
+        )
+    elif point is not None:
+        than = (
+            f", newer than the newest verified snapshot ({snapshot.id[:8]}, {utc(taken(snapshot))})"
+            if snapshot is not None
+            else ""
+        )
+        try:
+            from_replica(backups, source, "latest", outcome, point=point, why=than)
+            return
+        except RestoreRefused as exc:
+            if snapshot is None:
+                raise
+            passed_over = str(exc)
+            shutil.rmtree(backups.layout.scratch, ignore_errors=True)
+            backups.layout.scratch.mkdir(parents=True)
+    if passed_over:
+        outcome.lines.append(
+            f"{source.name}: its Litestream replica was not used ({passed_over}): "
+            "the newest verified snapshot instead"
+        )
+    from_snapshot(backups, source, pick_snapshot(backups, source.name, None, verified), outcome)
+
+
+def has_replica(backups: Backups, source: Source) -> bool:
+    return (
+        isinstance(source, SqliteSource)
+        and backups.litestream_bin is not None
+        and litestream.replica_dir(backups.layout.replicas, source).is_dir()
+    )
 
 
 def everything(backups: Backups, request: Request, outcome: Outcome) -> list[Source]:
     """No source named: each that has something to restore from (a note for the rest)."""
     chosen = []
+    default = request.to_time is None and request.snapshot is None
     for source in backups.sources:
         if request.to_time is not None and not isinstance(source, SqliteSource):
             continue
-        if request.to_time is None and backups.newest(source.name) is None:
+        if request.to_time is None and not (
+            backups.newest(source.name) is not None or (default and has_replica(backups, source))
+        ):
             outcome.lines.append(f"skipped {source.name}: no snapshot holds it")
             continue
         chosen.append(source)
@@ -141,11 +236,14 @@ def restore(backups: Backups, request: Request) -> Outcome:
                 if request.to_time is not None:
                     from_replica(backups, source, request.to_time, outcome)
                     continue
-                snapshot = pick_snapshot(
-                    backups, source.name, request.snapshot, status.verified_snapshots
-                )
                 try:
-                    from_snapshot(backups, source, snapshot, outcome)
+                    if request.snapshot is None:
+                        newest_verified(backups, source, status.verified_snapshots, outcome)
+                    else:
+                        snapshot = pick_snapshot(
+                            backups, source.name, request.snapshot, status.verified_snapshots
+                        )
+                        from_snapshot(backups, source, snapshot, outcome)
                 except SourceSkipped as exc:
                     if request.sources:
                         raise RestoreRefused(str(exc)) from None
