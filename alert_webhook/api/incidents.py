@@ -21,6 +21,8 @@ from alert_webhook.incident_silences import MAX_MINUTES, Outcome
 from alert_webhook.text import one_line
 
 MAX_NOTE = 500
+# The other alerts one action may name: the console's window of alerts.
+MAX_ALERTS = 2000
 
 bp = Blueprint("incidents", __name__, url_prefix="/api")
 
@@ -78,18 +80,53 @@ def _refused(code: int, problem: str, incident: dict[str, Any] | None = None) ->
     return jsonify(body), code
 
 
+def _also() -> list[int] | None:
+    """The other alerts an action names, besides the one in its path: the form's
+    repeated `alert` field, or JSON `"alerts": [ids]`; None when one is not an id."""
+    if request.is_json:
+        data = request.get_json(silent=True)
+        raw = data.get("alerts", []) if isinstance(data, dict) else []
+        if not isinstance(raw, list):
+            return None
+    else:
+        raw = request.form.getlist("alert")
+    ids = []
+    for item in raw:
+        if isinstance(item, int) and not isinstance(item, bool):
+            ids.append(item if 1 <= item <= MAX_ID else None)
+        else:
+            ids.append(whole_number(item, 1, MAX_ID) if isinstance(item, str) else None)
+    if len(ids) > MAX_ALERTS or None in ids:
+        return None
+    return [i for i in ids if i is not None]
+
+
+_ALSO_PROBLEM = f"alert: each must be an alert's id, from 1 to {MAX_ID}, at most {MAX_ALERTS}"
+
+
 @bp.post("/incidents/<int:alert_id>/ack")
 @action_required
 def acknowledge(alert_id: int) -> Any:
-    """Stops deadline escalation and reminders. The dashboard posts a form here
-    (a logged-in operator, with the session's CSRF token); scripts post JSON
-    with the bearer token and may say `by`."""
+    """Stops deadline escalation and reminders of this alert and of the other
+    alerts the request names (the console's form names every unacknowledged
+    alert of its incident). The dashboard posts a form here (a logged-in
+    operator, with the session's CSRF token); scripts post JSON with the bearer
+    token and may say `by`."""
     app = ctx()
+    also = _also()
+    if also is None:
+        return _refused(400, _ALSO_PROBLEM)
     by = acting().acked_by(_field("by") if request.is_json else None)
-    incident = app.store.incidents.ack(alert_id, by, app.clock())
+    incident = app.store.incidents.ack(alert_id, by, app.clock(), also)
     if incident is None:
-        return _refused(404, f"no incident {alert_id}")
+        return _refused(404, _no_incident(alert_id, also))
     return _done("acknowledged", incident)
+
+
+def _no_incident(alert_id: int, also: list[int]) -> str:
+    if not also:
+        return f"no incident {alert_id}"
+    return f"no incident for one of the alerts {', '.join(map(str, sorted({alert_id, *also})))}"
 
 
 def _note() -> str | None:
@@ -108,18 +145,22 @@ def closed_how(incident: dict[str, Any]) -> str:
 @bp.post("/incidents/<int:alert_id>/resolve")
 @action_required
 def resolve(alert_id: int) -> Any:
-    """Close the incident as handled, with a required `note` saying how: it is no
-    longer escalated or reminded, and Alertmanager's later resolution leaves the
-    record as it is."""
+    """Close the incident as handled, with a required `note` saying how, and the
+    open incidents of the other alerts the request names (as acknowledge does):
+    they are no longer escalated or reminded, and Alertmanager's later
+    resolution leaves the record as it is."""
     note = _note()
     if note is None:
         return _refused(400, "note: required: say how the incident was handled")
     if len(note) > MAX_NOTE:
         return _refused(400, f"note: at most {MAX_NOTE} characters (it has {len(note)})")
+    also = _also()
+    if also is None:
+        return _refused(400, _ALSO_PROBLEM)
     app = ctx()
-    handled = app.store.incidents.resolve_handled(alert_id, acting().name, note, app.clock())
+    handled = app.store.incidents.resolve_handled(alert_id, acting().name, note, app.clock(), also)
     if handled.incident is None:
-        return _refused(404, f"no incident {alert_id}")
+        return _refused(404, _no_incident(alert_id, also))
     if not handled.taken:
         problem = f"incident {alert_id} is already closed: {closed_how(handled.incident)}"
         return _refused(409, problem, handled.incident)

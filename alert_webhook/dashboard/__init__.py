@@ -1,6 +1,7 @@
-"""The web page: incidents one per failing service, each with its timeline, its
-remediation runs (to approve or reject when they wait for an operator) and the
-text of every message it sent; channel health."""
+"""The web page: incidents one per episode of a failing service, each with its
+actions at the top, its remediation runs in one line each (to approve or reject
+when they wait for an operator), its timeline and the text of every message it
+sent; channel health."""
 
 from __future__ import annotations
 
@@ -72,6 +73,11 @@ def console_context() -> dict[str, Any]:
         for c in app.channels.values()
     }
     unconfigured = {name: problem for name, problem in problems.items() if problem}
+    # A channel whose configuration lists no provider was left out on purpose.
+    unused = frozenset(
+        name for name in problems
+        if not getattr(getattr(app.settings.channels, name, None), "providers", True)
+    )  # fmt: skip
     texts = MessageTexts(app.links, app.channels)
     breakers = {name: b.state.value for name, b in app.breakers.items()}
     return {
@@ -83,7 +89,7 @@ def console_context() -> dict[str, Any]:
         "firing_alerts": sum(1 for i in view.incidents for a in i.alerts if a.open),
         "pending": pending,
         "oldest_pending": oldest_pending,
-        "channel_health": channel_health(problems, breakers, view.failures),
+        "channel_health": channel_health(problems, breakers, view.failures, unused),
         "failure_counts": view.failure_counts,
         "recent": RECENT_DELIVERIES,
         "recovery": recovery,

@@ -60,16 +60,26 @@ class ChannelHealth:
     problem: str | None  # why it cannot send at all; None: configured
     breakers: list[tuple[str, str]]  # provider, breaker state
     failures: Sequence[Mapping[str, Any]] = field(default_factory=list)
+    # Nobody set it up (no provider in the configuration): a choice, shown plainly.
+    # A channel given providers that cannot send (a secret missing) is failing.
+    unused: bool = False
+
+    @property
+    def failing(self) -> bool:
+        """What the panel shows in red: a problem someone has to fix."""
+        return self.problem is not None and not self.unused
 
 
 def channel_health(
     channels: Mapping[str, str | None],
     breakers: Mapping[str, str],
     failures: Mapping[str, Sequence[Mapping[str, Any]]],
+    unused: frozenset[str] = frozenset(),
 ) -> list[ChannelHealth]:
     """`channels` maps each channel to its problem (None: configured), `breakers`
     each `channel:provider` to its state, `failures` a channel to its recent
-    failed attempts, newest first."""
+    failed attempts, newest first; `unused` names the channels nobody gave a
+    provider."""
     return [
         ChannelHealth(
             name,
@@ -80,6 +90,7 @@ def channel_health(
                 if key.partition(":")[0] == name
             ),
             failures.get(name, []),
+            name in unused,
         )
         for name, problem in channels.items()
     ]

@@ -1,8 +1,8 @@
 """Each incident's timeline on the console, in the order things happened: fired,
-each delivery of the root alert per channel with its state (and the text it
-carried), each remediation step with its outcome, verified or escalated,
-acknowledged, silenced, handled, resolved. The other alerts of the incident show
-their deliveries by state (the inhibit rules mute most of them)."""
+each delivery of the headline alert per channel with its state (and the text it
+carried), each remediation run in one line (verified or escalated when it
+ended), acknowledged, silenced, handled, resolved. The other alerts of the
+incident show their deliveries by state (the inhibit rules mute most of them)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from alert_webhook.dashboard.times import duration
 from alert_webhook.store.console import ConsoleAlert, ConsoleView, ServiceIncident
 from alert_webhook.store.rows import Purpose, RunStatus
+from alert_webhook.text import one_line
 
 # What a delivery's text is rendered from: the row and the alert it carries.
 MessageText = Callable[[Mapping[str, Any], ConsoleAlert], str | None]
@@ -28,8 +30,8 @@ class Entry:
 
 @dataclass(frozen=True)
 class OtherAlert:
-    """An alert of the incident besides its root: its deliveries by state, and its
-    own runbook and Prometheus URLs where they differ from the root's."""
+    """An alert of the incident besides its headline: its deliveries by state, and
+    its own runbook and Prometheus URLs where they differ from the headline's."""
 
     alert: ConsoleAlert
     sent: str
@@ -37,24 +39,51 @@ class OtherAlert:
     graph: str = ""
 
 
-def _other(alert: ConsoleAlert, root: ConsoleAlert, counts: Mapping[str, int]) -> OtherAlert:
+def _other(alert: ConsoleAlert, headline: ConsoleAlert, counts: Mapping[str, int]) -> OtherAlert:
     runbook = alert.annotations.get("runbook_url", "")
-    mine = runbook if runbook != root.annotations.get("runbook_url", "") else ""
-    graph = alert.generator_url if alert.generator_url != root.generator_url else ""
+    mine = runbook if runbook != headline.annotations.get("runbook_url", "") else ""
+    graph = alert.generator_url if alert.generator_url != headline.generator_url else ""
     return OtherAlert(alert, tally(counts), mine, graph)
+
+
+@dataclass(frozen=True)
+class RunLine:
+    """A remediation run as the page shows it: one line, and the stored run (its
+    steps, their output, what was checked) behind a click."""
+
+    run: dict[str, Any]
+    summary: str
 
 
 @dataclass(frozen=True)
 class IncidentView:
     """An incident as the page shows it: its timeline, its alerts' remediation runs
-    (oldest first), how many of the root's deliveries the timeline leaves out, and
-    the other alerts with their deliveries by state."""
+    (oldest first, one line each), how many of the headline's deliveries the
+    timeline leaves out, and the other alerts with their deliveries by state."""
 
     incident: ServiceIncident
     entries: list[Entry]
-    runs: list[dict[str, Any]] = field(default_factory=list)
+    runs: list[RunLine] = field(default_factory=list)
     hidden_deliveries: int = 0
     others: list[OtherAlert] = field(default_factory=list)
+
+    @property
+    def earlier(self) -> list[Entry]:
+        """The timeline's older lines, collapsed on the page."""
+        return self.entries[: max(len(self.entries) - RECENT_ENTRIES, 0)]
+
+    @property
+    def recent(self) -> list[Entry]:
+        return self.entries[max(len(self.entries) - RECENT_ENTRIES, 0) :]
+
+    @property
+    def firing_others(self) -> list[OtherAlert]:
+        return [o for o in self.others if o.alert.open]
+
+    @property
+    def resolved_others(self) -> list[OtherAlert]:
+        """The other alerts no longer open: collapsed on the page."""
+        return [o for o in self.others if not o.alert.open]
 
 
 def _delivery_text(row: Mapping[str, Any], unconfigured: Mapping[str, str]) -> str:
@@ -101,17 +130,64 @@ def _escalations(alert: ConsoleAlert, sent: list[dict[str, Any]]) -> Iterator[En
         yield Entry("escalated", at, text)
 
 
-def _step_text(run: Mapping[str, Any], step: Mapping[str, Any]) -> str:
-    parts = [str(step["status"])]
-    if step.get("exit_status") is not None:
-        parts.append(f"exit {step['exit_status']}")
-    if step.get("detail"):
-        parts.append(str(step["detail"]))
-    return f"{run['playbook']} step {step['step']} {step['action']}: {', '.join(parts)}"
+# The newest this many timeline lines are shown; the earlier ones are collapsed.
+RECENT_ENTRIES = 6
+# A run's one line says at most this much of why it ended so; the rest is behind
+# the click, with its steps.
+SHORT_DETAIL = 120
 
 
-def _remediation(alert: ConsoleAlert, run: Mapping[str, Any]) -> Iterator[Entry]:
-    """Each step with its outcome; an approval asked for and answered; the ending."""
+def _short(detail: object) -> str:
+    text = one_line(str(detail or "")).strip()
+    return text if len(text) <= SHORT_DETAIL else text[: SHORT_DETAIL - 1].rstrip() + "…"
+
+
+# What a run not yet ended (or ended without acting) is doing, in words.
+_UNDER_WAY = {
+    RunStatus.PLANNED: "planned",
+    RunStatus.IN_FLIGHT: "acting",
+    RunStatus.AWAITING_APPROVAL: "waits for an operator's approval",
+    RunStatus.VERIFYING: "acted; checking whether it worked",
+    RunStatus.SKIPPED: "dry run: nothing was done",
+}
+_NOT_FIXED = {
+    RunStatus.INEFFECTIVE: "not fixed",
+    RunStatus.FAILED: "failed",
+    RunStatus.BLOCKED: "blocked",
+}
+
+
+def _took(seconds: float) -> str:
+    """How long a fix took to verify: in seconds up to ten minutes ("62 s"), where
+    a minute's rounding would hide what the verification waited."""
+    return f"{round(seconds)} s" if seconds < 600 else duration(seconds)
+
+
+def run_summary(run: Mapping[str, Any]) -> str:
+    """A run in one line, from its stored status and times: "restart-demo on demo —
+    verified after 62 s", "drain-queue on worker — not fixed: <why, shortened>".
+    Its steps, their output and what was checked stay behind a click; the
+    detail's wording is the runner's, shown as stored."""
+    name = f"{run['playbook']} on {run['target']}"
+    status = str(run["status"])
+    if status == RunStatus.VERIFIED:
+        began, ended = run.get("started_at") or run.get("planned_at"), run.get("finished_at")
+        after = f" after {_took(ended - began)}" if ended and began else ""
+        return f"{name} — verified{after}"
+    if status in _NOT_FIXED:
+        said = _NOT_FIXED[RunStatus(status)]
+        if run.get("guardrail"):
+            said += f" ({run['guardrail']})"
+        why = _short(run.get("detail"))
+        return f"{name} — {said}" + (f": {why}" if why else "")
+    if status == RunStatus.IN_FLIGHT and not run.get("started_at"):
+        status = RunStatus.PLANNED
+    return f"{name} — {_UNDER_WAY.get(status, status)}"  # type: ignore[call-overload]
+
+
+def _remediation(run: Mapping[str, Any]) -> Iterator[Entry]:
+    """An approval asked for and answered; then the run in one line, when it ended
+    (or when it began, while it acts)."""
     name = f"{run['playbook']} on {run['target']}"
     if run.get("approval_deadline") is not None:
         yield Entry("remediation", run["planned_at"], f"{name} waits for an operator's approval")
@@ -119,19 +195,20 @@ def _remediation(alert: ConsoleAlert, run: Mapping[str, Any]) -> Iterator[Entry]
         reason = f": {run['approval_reason']}" if run.get("approval_reason") else ""
         text = f"{name} {run['approval']} by {run['approval_by']}{reason}"
         yield Entry("remediation", run["approval_at"], text)
-    for step in run["steps"]:
-        yield Entry("remediation", step["finished_at"] or step["started_at"], _step_text(run, step))
-    status, ended = RunStatus(run["status"]), run.get("finished_at")
-    if ended is None:
+    if run["status"] == RunStatus.AWAITING_APPROVAL:
         return
-    detail = f": {run['detail']}" if run.get("detail") else ""
-    if status is RunStatus.VERIFIED:
-        yield Entry("verified", ended, f"{name} verified: {alert.alertname} cleared{detail}")
-    elif status.escalates:
-        why = f" ({run['guardrail']})" if run.get("guardrail") else ""
-        yield Entry("escalated", ended, f"{name} {status}{why}{detail}: people were told")
-    elif not run["steps"]:
-        yield Entry("remediation", ended, f"{name} {status}{detail}")
+    ended = run.get("finished_at")
+    kind = "remediation"
+    if ended is not None and run["status"] == RunStatus.VERIFIED:
+        kind = "verified"
+    elif ended is not None and run["status"] in _ESCALATING:
+        kind = "escalated"
+    at = ended or run.get("started_at") or run.get("approval_at") or run["planned_at"]
+    text = run_summary(run) + (": people were told" if kind == "escalated" else "")
+    yield Entry(kind, at, text)
+
+
+_ESCALATING = frozenset(s.value for s in RunStatus if s.escalates)
 
 
 def _operator_entries(alert: ConsoleAlert) -> Iterator[Entry]:
@@ -161,20 +238,22 @@ def timeline(
 ) -> IncidentView:
     """`unconfigured` maps a channel's name to why it is not configured: a delivery
     skipped on such a channel means nobody was told there, and the page says so."""
-    root = incident.root
+    headline = incident.headline
     entries = [Entry("fired", a.received_at, f"{a.alertname} fired") for a in incident.alerts]
-    sent = view.deliveries.get(root.alert_id, [])
+    sent = view.deliveries.get(headline.alert_id, [])
     for d in sent:
-        text, message = _delivery_text(d, unconfigured), message_text(d, root)
+        text, message = _delivery_text(d, unconfigured), message_text(d, headline)
         at = d["finished_at"] or d["received_at"]
         entries.append(Entry("delivery", at, text, message, d["id"]))
-    entries.extend(_escalations(root, sent))
+    entries.extend(_escalations(headline, sent))
     runs = []
     for alert in incident.alerts:
         for run in view.runs.get(alert.alert_id, []):
-            runs.append(run)
-            entries.extend(_remediation(alert, run))
+            runs.append(RunLine(run, run_summary(run)))
+            entries.extend(_remediation(run))
         entries.extend(_operator_entries(alert))
-    others = [_other(a, root, view.tallies.get(a.alert_id, {})) for a in incident.alerts[1:]]
-    hidden = view.delivery_count(root.alert_id) - len(sent)
-    return IncidentView(incident, sorted(entries, key=lambda e: e.at), runs, hidden, others)
+    others = [_other(a, headline, view.tallies.get(a.alert_id, {})) for a in incident.alerts[1:]]
+    hidden = view.delivery_count(headline.alert_id) - len(sent)
+    entries.sort(key=lambda e: e.at)
+    runs.sort(key=lambda r: r.run["id"])
+    return IncidentView(incident, entries, runs, hidden, others)

@@ -1,5 +1,13 @@
-"""The incident console's read model: alerts grouped one incident per failing
-service, root alert first, firing above resolved (portable SQL, read-only).
+"""The incident console's read model: a failing service's alerts grouped into
+incidents, one per episode, headline alert first, firing above resolved
+(portable SQL, read-only).
+
+An *episode* of a service begins when one of its alerts fires while none of
+its others is open, and ends when the last of them closes (resolved, or closed
+by an operator's hand): a later failure of that service is a new incident, with
+its own age. Episodes are read from the alerts' own times (each alert's incident
+row says when it closed), not stored: every alert keeps its own incident row —
+its deadline, acknowledgement and escalation — as `/api/incidents` lists them.
 
 Grouping and ordering live here rather than in the template so the page, the
 live update and the benchmark all see the same console.
@@ -28,12 +36,12 @@ from alert_webhook.store.schema import (
 # Lower is more severe; an unknown severity sorts after every known one.
 SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 # Alertmanager's inhibit rules let these mute the other alerts of their service
-# (alertmanager/alertmanager.yml): they are the root even when less severe.
+# (alertmanager/alertmanager.yml): of two firing alerts as severe, they are the headline.
 INHIBITING_ALERTS = frozenset({"ServiceUnavailable", "TargetDown"})
 # The console shows the newest this many alerts; its change token reads the same.
 WINDOW = 2000
-# Of each root alert, the page shows at most this many deliveries, the newest.
-DELIVERIES_PER_ROOT = 20
+# Of each headline alert, the page shows at most this many deliveries, the newest.
+DELIVERIES_PER_HEADLINE = 20
 # The health panel's "recent": failures among this many newest deliveries.
 RECENT_DELIVERIES = 1000
 FAILURES_PER_CHANNEL = 3
@@ -77,19 +85,26 @@ class ConsoleAlert:
         return self.status == "firing" and self.closed_at is None
 
     @property
-    def rank(self) -> tuple[int, int, float]:
-        """Sort key for "which alert is the root": an inhibiting alert, then the
-        most severe, then the oldest."""
+    def ended_at(self) -> float:
+        """When it stopped taking part in its episode: closed (resolved, or by hand),
+        or, for an alert only ever seen resolved, when it was received."""
+        return self.closed_at if self.closed_at is not None else self.received_at
+
+    @property
+    def rank(self) -> tuple[int, int, int, float]:
+        """Sort key for "which alert is the headline": a firing one, the most severe
+        of those, one the inhibit rules let mute the others, then the oldest."""
         inhibits = 0 if self.alertname in INHIBITING_ALERTS else 1
-        return inhibits, SEVERITY_RANK.get(self.severity, len(SEVERITY_RANK)), self.received_at
+        severity = SEVERITY_RANK.get(self.severity, len(SEVERITY_RANK))
+        return 0 if self.open else 1, severity, inhibits, self.received_at
 
 
 @dataclass(frozen=True)
 class ConsoleView:
     """What the console shows, read in one transaction: the incidents, and by
     alert id its remediation runs (oldest first, each with its `steps`) and its
-    deliveries by state (`tallies`). The deliveries themselves are read for root
-    alerts only, the newest `DELIVERIES_PER_ROOT`, oldest first: the other alerts
+    deliveries by state (`tallies`). The deliveries themselves are read for headline
+    alerts only, the newest `DELIVERIES_PER_HEADLINE`, oldest first: the other alerts
     of a service mostly reached nobody (the inhibit rules mute them), and reading
     every delivery of a thousand alerts would cost the page its speed."""
 
@@ -108,18 +123,41 @@ class ConsoleView:
 
 @dataclass(frozen=True)
 class ServiceIncident:
-    """Every alert about one service; the first is the root."""
+    """One episode of a failing service: its alerts, the headline first."""
 
     service: str
     alerts: list[ConsoleAlert] = field(default_factory=list)
 
     @property
-    def root(self) -> ConsoleAlert:
+    def headline(self) -> ConsoleAlert:
         return self.alerts[0]
+
+    @property
+    def id(self) -> int:
+        """The alert that opened the episode: the incident's stable id on the page
+        (the headline changes as alerts fire and resolve)."""
+        return min(self.alerts, key=lambda a: (a.received_at, a.alert_id)).alert_id
 
     @property
     def firing(self) -> bool:
         return any(a.open for a in self.alerts)
+
+    @property
+    def open_alerts(self) -> list[ConsoleAlert]:
+        return [a for a in self.alerts if a.open]
+
+    @property
+    def unacknowledged(self) -> list[ConsoleAlert]:
+        """The open alerts nobody acknowledged: an acknowledgement covers the alerts
+        it named, so one that fired since is among these."""
+        return [a for a in self.alerts if a.open and a.acked_at is None]
+
+    @property
+    def state(self) -> str:
+        """firing (someone must answer), acknowledged (every open alert was), resolved."""
+        if not self.firing:
+            return "resolved"
+        return "firing" if self.unacknowledged else "acknowledged"
 
     @property
     def started_at(self) -> float:
@@ -130,13 +168,13 @@ class ServiceIncident:
         """When the last alert closed; None while any still fires."""
         if self.firing:
             return None
-        return max((a.closed_at or a.received_at) for a in self.alerts)
+        return max(a.ended_at for a in self.alerts)
 
     @property
     def instance(self) -> str:
         """The service's target: probes label it `instance` (the exporter's own
         address is never the alert's instance)."""
-        return self.root.labels.get("instance", "")
+        return self.headline.labels.get("instance", "")
 
 
 def service_of(labels: dict[str, str]) -> str:
@@ -144,19 +182,40 @@ def service_of(labels: dict[str, str]) -> str:
     return labels.get("service") or labels.get("job") or labels.get("alertname", "")
 
 
+def episodes(members: list[ConsoleAlert]) -> list[list[ConsoleAlert]]:
+    """A service's alerts split into episodes: in the order they arrived, an alert
+    joins the episode under way when one of its alerts was still open when it
+    arrived; otherwise it opens the next one."""
+    found: list[list[ConsoleAlert]] = []
+    open_until: float | None = None  # when the episode under way ended; None: still open
+    for alert in sorted(members, key=lambda a: (a.received_at, a.alert_id)):
+        if not found or (open_until is not None and alert.received_at > open_until):
+            found.append([alert])
+            open_until = None if alert.open else alert.ended_at
+            continue
+        found[-1].append(alert)
+        if alert.open:
+            open_until = None
+        elif open_until is not None:
+            open_until = max(open_until, alert.ended_at)
+    return found
+
+
 def group(rows: list[ConsoleAlert]) -> list[ServiceIncident]:
-    """One incident per service, root first; firing incidents by the root's
-    severity then age (oldest first), resolved ones below, newest first."""
+    """One incident per episode of each service, headline first; firing incidents
+    by the headline's severity then age (oldest first), resolved ones below,
+    newest first."""
     by_service: dict[str, list[ConsoleAlert]] = {}
     for row in rows:
         by_service.setdefault(service_of(row.labels), []).append(row)
     grouped = [
-        ServiceIncident(service, sorted(members, key=lambda a: a.rank))
+        ServiceIncident(service, sorted(episode, key=lambda a: a.rank))
         for service, members in by_service.items()
+        for episode in episodes(members)
     ]
     firing = sorted(
         (i for i in grouped if i.firing),
-        key=lambda i: (SEVERITY_RANK.get(i.root.severity, len(SEVERITY_RANK)), i.started_at),
+        key=lambda i: (SEVERITY_RANK.get(i.headline.severity, len(SEVERITY_RANK)), i.started_at),
     )
     resolved = sorted((i for i in grouped if not i.firing), key=lambda i: -(i.resolved_at or 0))
     return firing + resolved
@@ -186,7 +245,7 @@ class Console:
             oldest = min((a.alert_id for a in rows), default=0)
             grouped = group(rows)
             runs = _runs(conn, oldest)
-            sent = _root_deliveries(conn, [i.root.alert_id for i in grouped])
+            sent = _headline_deliveries(conn, [i.headline.alert_id for i in grouped])
             tallies: dict[int, dict[str, int]] = {}
             for alert_id, status, count in conn.execute(_TALLIES, {"oldest": oldest}):
                 tallies.setdefault(alert_id, {})[status] = count
@@ -282,15 +341,16 @@ _FAILURES = (
 )  # fmt: skip
 
 
-def _root_deliveries(conn: Connection, roots: list[int]) -> dict[int, list[dict[str, Any]]]:
-    """The newest `DELIVERIES_PER_ROOT` deliveries of each root alert, oldest first."""
+def _headline_deliveries(conn: Connection, headlines: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """The newest `DELIVERIES_PER_HEADLINE` deliveries of each headline alert, oldest first."""
     by_alert: dict[int, list[dict[str, Any]]] = {}
-    for batch in range(0, len(roots), 500):  # bounded IN lists
-        result = conn.execute(_SHOWN.where(deliveries.c.alert_id.in_(roots[batch : batch + 500])))
+    for batch in range(0, len(headlines), 500):  # bounded IN lists
+        chunk = headlines[batch : batch + 500]
+        result = conn.execute(_SHOWN.where(deliveries.c.alert_id.in_(chunk)))
         keys = list(result.keys())
         for row in result:
             by_alert.setdefault(row[1], []).append(dict(zip(keys, row, strict=True)))
-    return {alert_id: rows[-DELIVERIES_PER_ROOT:] for alert_id, rows in by_alert.items()}
+    return {alert_id: rows[-DELIVERIES_PER_HEADLINE:] for alert_id, rows in by_alert.items()}
 
 
 def _fingerprint(table: Table, *where: ColumnElement[bool]) -> Any:

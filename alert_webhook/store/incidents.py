@@ -11,11 +11,11 @@ while it is open, unacknowledged and not silenced (a silence holds until its
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, or_, select, update
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.engine import Connection, Dialect
 
 from alert_webhook.routing import Target
@@ -75,6 +75,14 @@ def _as_dict(row: Any) -> dict[str, Any]:
     shown = dict(row)
     shown["labels"] = json.loads(shown["labels"])
     return shown
+
+
+def _missing(conn: Connection, ids: Sequence[int]) -> bool:
+    """Whether one of the alerts `ids` has no incident."""
+    found = conn.execute(
+        select(func.count()).select_from(incidents).where(incidents.c.alert_id.in_(ids))
+    ).scalar()
+    return found != len(ids)
 
 
 def _find(conn: Connection, alert_id: int) -> dict[str, Any] | None:
@@ -168,26 +176,50 @@ class Incidents:
                 self._insert(conn, rows)
             return True
 
-    def ack(self, alert_id: int, by: str, now: float) -> dict[str, Any] | None:
-        """Acknowledge; None when there is no such incident. Idempotent."""
+    def ack(
+        self, alert_id: int, by: str, now: float, also: Sequence[int] = ()
+    ) -> dict[str, Any] | None:
+        """Acknowledge alert `alert_id`'s incident, and those of the alerts `also`
+        names (the other alerts of the console's incident, as the operator saw
+        them): the acknowledgement covers these, not an alert that fires later.
+        None when one of them has no incident (then nothing is written).
+        Idempotent: a first acknowledgement stands."""
+        ids = sorted({alert_id, *also})
         with self.tx.write() as conn:
+            if _missing(conn, ids):
+                return None
             conn.execute(
                 update(incidents)
-                .where(incidents.c.alert_id == alert_id, incidents.c.acked_at.is_(None))
+                .where(incidents.c.alert_id.in_(ids), incidents.c.acked_at.is_(None))
                 .values(acked_at=now, acked_by=by)
             )
             return _find(conn, alert_id)
 
-    def resolve_handled(self, alert_id: int, by: str, note: str, now: float) -> Handled:
-        """Close an open incident as handled by `by`, saying how; the first close
-        stands (a second operator, or Alertmanager's resolution, changes nothing)."""
+    def resolve_handled(
+        self, alert_id: int, by: str, note: str, now: float, also: Sequence[int] = ()
+    ) -> Handled:
+        """Close an open incident as handled by `by`, saying how, with the open ones
+        of the alerts `also` names; the first close stands (a second operator, or
+        Alertmanager's resolution, changes nothing). `taken` says whether
+        `alert_id`'s was closed now; with an alert of `also` that has no incident,
+        nothing is closed and `incident` is None."""
+        ids = sorted({alert_id, *also})
         with self.tx.write() as conn:
+            if _missing(conn, ids):
+                return Handled(None, False)
             closed = conn.execute(
                 update(incidents)
                 .where(incidents.c.alert_id == alert_id, incidents.c.closed_at.is_(None))
                 .values(closed_at=now, handled_at=now, handled_by=by, handled_note=note)
             )
-            return Handled(_find(conn, alert_id), closed.rowcount == 1)
+            taken = closed.rowcount == 1
+            if taken and len(ids) > 1:
+                conn.execute(
+                    update(incidents)
+                    .where(incidents.c.alert_id.in_(ids), incidents.c.closed_at.is_(None))
+                    .values(closed_at=now, handled_at=now, handled_by=by, handled_note=note)
+                )
+            return Handled(_find(conn, alert_id), taken)
 
     def record_silence(
         self, alert_id: int, silence_id: str, until: float, by: str

@@ -107,7 +107,11 @@ def test_a_run_awaiting_approval_is_shown_with_approve_and_reject_for_operators(
     app.extensions["alert_webhook"].workers.step("remediation")
     page = client.get("/").get_data(as_text=True)
     assert 'data-run="1"' in page and "awaiting_approval" in page
-    assert "awaiting, until 2027-01-15 08:15:00 UTC" in page
+    assert re.search(
+        r"waits for an operator&#39;s approval</span>\s*"
+        r'<span class="approval">until 2027-01-15 08:15:00 UTC',
+        page,
+    )
     assert "Log in to approve" in page and "Approve</button>" not in page
     log_in(client)
     page = client.get("/").get_data(as_text=True)

@@ -190,3 +190,42 @@ def test_the_list_of_open_incidents_leaves_out_closed_ones(app_factory) -> None:
     assert len(client.get("/api/incidents").get_json()["incidents"]) == 2
     bad = client.get("/api/incidents?state=shut")
     assert bad.status_code == 400 and "state" in bad.get_json()["error"]
+
+
+def test_ack_covers_the_other_alerts_it_names_and_no_later_one(app_factory) -> None:
+    client = app_factory(CONTACTS, env={"ALERT_WEBHOOK_TOKEN": "t"}).test_client()
+    client.post("/alerts", json=make_notification(make_alert("a"), make_alert("b")), headers=AUTH)
+    done = client.post("/api/incidents/1/ack", json={"by": "alice", "alerts": [2]}, headers=AUTH)
+    assert done.status_code == 200 and done.get_json()["incident"]["alert_id"] == 1
+    client.post("/alerts", json=make_notification(make_alert("c")), headers=AUTH)
+    acked = {
+        i["alert_id"]: i["acked_by"] for i in client.get("/api/incidents").get_json()["incidents"]
+    }
+    assert acked == {1: "alice", 2: "alice", 3: None}
+
+
+@pytest.mark.parametrize("alerts", [["x"], [0], [2**31], [True], "2", [1.5]])
+def test_ack_refuses_other_alerts_that_are_not_ids(app_factory, alerts) -> None:
+    client = app_factory(CONTACTS, env={"ALERT_WEBHOOK_TOKEN": "t"}).test_client()
+    client.post("/alerts", json=make_notification(make_alert("a")), headers=AUTH)
+    resp = client.post("/api/incidents/1/ack", json={"alerts": alerts}, headers=AUTH)
+    assert resp.status_code == 400 and resp.get_json()["error"].startswith("alert: ")
+    assert client.get("/api/incidents").get_json()["incidents"][0]["acked_at"] is None
+
+
+def test_ack_naming_an_alert_without_an_incident_is_404_and_acknowledges_nothing(
+    app_factory,
+) -> None:
+    client = app_factory(CONTACTS, env={"ALERT_WEBHOOK_TOKEN": "t"}).test_client()
+    client.post("/alerts", json=make_notification(make_alert("a")), headers=AUTH)
+    resp = client.post("/api/incidents/1/ack", json={"alerts": [7]}, headers=AUTH)
+    assert resp.status_code == 404 and "1, 7" in resp.get_json()["error"]
+    assert client.get("/api/incidents").get_json()["incidents"][0]["acked_at"] is None
+
+
+def test_resolve_closes_the_open_incidents_of_the_alerts_it_names(app_factory) -> None:
+    client = app_factory(CONTACTS, env={"ALERT_WEBHOOK_TOKEN": "t"}).test_client()
+    client.post("/alerts", json=make_notification(make_alert("a"), make_alert("b")), headers=AUTH)
+    body = {"note": "restarted the pool", "alerts": [2]}
+    assert client.post("/api/incidents/1/resolve", json=body, headers=AUTH).status_code == 200
+    assert client.get("/api/incidents?state=open").get_json()["incidents"] == []

@@ -220,7 +220,7 @@ def test_a_run_waiting_for_approval_is_answered_inside_its_incident(app_factory,
         assert 'name="csrf_token"' in form.group(0)
 
 
-def test_each_step_its_output_and_the_verdict_are_on_the_timeline(
+def test_a_run_is_one_line_with_its_steps_output_and_checks_behind_a_click(
     app_factory, tmp_path, clock
 ) -> None:
     app = _remediating(app_factory, tmp_path)
@@ -228,16 +228,157 @@ def test_each_step_its_output_and_the_verdict_are_on_the_timeline(
     workers.step("remediation")
     article = _article(app.test_client().get("/").get_data(as_text=True))
     assert re.search(
-        r'<li data-kind="remediation">.*restore-db step 0 run_command: succeeded, exit 0', article
+        r'<li data-kind="remediation">.*restore-db on service=db — acted; checking', article
     )
+    run = re.search(r'<li class="run" data-run="1">.*?</li>\s*</ul>', article, re.S)
+    assert run is not None
+    behind = re.search(
+        r'<details class="run-detail" id="run-1"><summary>steps and checks</summary>(.*?)'
+        r"</details>\s*</li>",
+        run.group(0),
+        re.S,
+    )
+    assert behind is not None, "the steps are behind a click that needs no script"
     assert re.search(
         r'<details class="output" id="output-1-0"><summary>output</summary><pre>restarted\s*</pre>',
-        article,
+        behind.group(1),
     )
+    assert "run_command" not in run.group(0).replace(behind.group(0), "")
     clock.advance(15)
     workers.step("remediation")  # its check finds Prometheus unreachable: not fixed
     article = _article(app.test_client().get("/").get_data(as_text=True))
-    assert re.search(r'<li data-kind="escalated">.*restore-db on service=db ineffective', article)
+    (line,) = re.findall(r'<li data-kind="escalated">(.*?)</li>', article, re.S)
+    assert "restore-db on service=db — not fixed: " in line and "people were told" in line
+    assert "<pre" not in line and "<details" not in line
+    assert not re.search(r'<li data-kind="remediation">', article), "one line per run"
+    assert len(re.findall(r"<li data-kind=", article)) <= 8
+
+
+def _incident_header(article: str) -> str:
+    found = re.search(r"<header>(.*?)</header>", article, re.S)
+    assert found is not None, "the incident has a header"
+    return found.group(1)
+
+
+def test_the_header_says_the_state_and_the_unacknowledged_count_with_the_actions(
+    app_factory,
+) -> None:
+    app = app_factory(with_operator(CONTACTS), SECRET_KEY)
+    _fired(app, make_alert("a", severity="high", alertname="ErrorRateHigh", service="api"),
+           make_alert("b", severity="medium", alertname="SlowRequests", service="api"))  # fmt: skip
+    client = app.test_client()
+    log_in(client)
+    article = _article(client.get("/").get_data(as_text=True))
+    header = _incident_header(article)
+    assert '<span class="state firing">firing</span>' in header
+    assert '<span class="unacked">2 unacknowledged</span>' in header
+    assert "ErrorRateHigh" in header and 'data-state="firing"' in article
+    for name in ("ack", "silence", "resolve"):
+        assert f'<form class="action-{name}"' in header, f"{name} is at the top"
+    assert article.index('class="action-ack"') < article.index('<ol class="timeline">')
+
+
+def test_the_console_s_acknowledgement_covers_the_alerts_it_showed_not_later_ones(
+    app_factory, clock
+) -> None:
+    app = app_factory(with_operator(CONTACTS), SECRET_KEY)
+    _fired(app, make_alert("a", severity="high", alertname="ErrorRateHigh", service="api"),
+           make_alert("b", severity="medium", alertname="SlowRequests", service="api"))  # fmt: skip
+    client = app.test_client()
+    log_in(client)
+    page = client.get("/").get_data(as_text=True)
+    form = re.search(r'<form class="action-ack" [^>]*action="([^"]+)">(.*?)</form>', page, re.S)
+    assert form is not None
+    fields = dict(re.findall(r'name="(\w+)"[^>]*value="([^"]+)"', form.group(2)))
+    assert form.group(1) == "/api/incidents/1/ack" and fields["alert"] == "2"
+    done = client.post(form.group(1), data=fields)
+    assert done.status_code == 303
+    assert all(
+        i["acked_by"] == "alice" for i in client.get("/api/incidents").get_json()["incidents"]
+    )
+    header = _incident_header(_article(client.get("/").get_data(as_text=True)))
+    assert '<span class="state acknowledged">acknowledged</span>' in header
+    assert "unacked" not in header and 'class="action-ack"' not in header
+    clock.advance(60)
+    _fired(app, make_alert("c", severity="medium", alertname="QueueDepth", service="api"))
+    article = _article(client.get("/").get_data(as_text=True))
+    header = _incident_header(article)
+    assert '<span class="state firing">firing</span>' in header
+    assert '<span class="unacked">1 unacknowledged</span>' in header
+    ack = re.search(r'<form class="action-ack" [^>]*action="([^"]+)">(.*?)</form>', header, re.S)
+    assert ack is not None and ack.group(1) == "/api/incidents/3/ack"
+    assert 'name="alert"' not in ack.group(2), "only the one nobody acknowledged"
+
+
+def test_a_new_failure_after_everything_resolved_is_a_new_incident_with_its_own_age(
+    app_factory, clock
+) -> None:
+    clock.now = 1_800_000_000.0
+    app = app_factory(CONTACTS)
+    _fired(app, make_alert("a", severity="critical", alertname="ServiceUnavailable", service="api"))
+    clock.advance(600)
+    _fired(app, make_alert("a", "resolved", "critical", "ServiceUnavailable", service="api"))
+    clock.advance(780)
+    again = make_alert("b", severity="high", alertname="ErrorRateHigh", service="api",
+                       starts_at="2026-11-28T10:00:00Z")  # fmt: skip
+    _fired(app, again)
+    page = app.test_client().get("/").get_data(as_text=True)
+    new_id = app.extensions["alert_webhook"].store.incidents.list()[0]["alert_id"]
+    new, old = _article(page, new_id), _article(page, 1)
+    assert 'data-state="firing"' in new and "Started <time" in new
+    assert re.search(r'<p class="times">Started <time[^>]*>just now</time>', new)
+    assert "ServiceUnavailable" not in _incident_header(new)
+    assert 'data-state="resolved"' in old and "overdue" not in old
+    assert page.index(new) < page.index('<details id="resolved">') < page.index(old)
+
+
+def test_older_timeline_lines_and_resolved_alerts_are_collapsed(app_factory, clock) -> None:
+    app = app_factory(CONTACTS)
+    alerts = [make_alert(f"f{n}", severity="medium", alertname=f"Symptom{n}", service="api")
+              for n in range(8)]  # fmt: skip
+    _fired(app, *alerts)
+    clock.advance(60)
+    _fired(app, make_alert("f0", "resolved", "medium", "Symptom0", service="api"))
+    article = _article(app.test_client().get("/").get_data(as_text=True))
+    earlier = re.search(
+        r'<details class="earlier" id="earlier-1"><summary>(\d+) earlier events</summary>'
+        r'<ol class="timeline">(.*?)</ol></details>',
+        article,
+        re.S,
+    )
+    assert earlier is not None and int(earlier.group(1)) >= 3
+    shown = re.findall(r'<li data-kind="', article.split("</details>\n    <ol", 1)[1])
+    assert len(shown) <= 6
+    gone = re.search(
+        r'<details class="resolved-alerts" id="resolved-alerts-1">'
+        r"<summary>1 alert no longer firing</summary>(.*?)</details>",
+        article,
+        re.S,
+    )
+    assert gone is not None and "Symptom0 (resolved)" in gone.group(1)
+
+
+def test_a_channel_nobody_configured_is_said_plainly_and_only_a_failing_one_in_red(
+    app_factory,
+) -> None:
+    # Seen: the healthy console's only red was "not configured" for channels
+    # nobody configured.
+    sms = {
+        **CONTACTS["channels"]["sms"],
+        "providers": [
+            {"name": "twilio1", "from_number": "+15555550000", "account_sid_env": "NO_SUCH_SID"}
+        ],
+    }
+    app = app_factory({"channels": {**CONTACTS["channels"], "sms": sms}})
+    page = app.test_client().get("/").get_data(as_text=True)
+    health = re.search(r'<section id="health">.*</section>', page, re.S)
+    assert health is not None
+    channels = dict(re.findall(r'<li data-channel="(\w+)">(.*?)</li>', health.group(0), re.S))
+    assert '<span class="unused">not configured</span>' in channels["email"]
+    assert 'class="flag"' not in channels["email"] and 'class="flag"' not in channels["webhook"]
+    assert re.search(
+        r'<span class="flag">not configured: missing [^<]*NO_SUCH_SID', channels["sms"]
+    )
 
 
 def test_each_message_s_text_is_shown_collapsed_with_its_delivery(app_factory) -> None:

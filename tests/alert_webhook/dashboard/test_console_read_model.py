@@ -1,5 +1,6 @@
-"""store/console.py: one incident per failing service, root first, firing above
-resolved; dashboard/times.py: relative times and deadline countdowns."""
+"""store/console.py: one incident per episode of a failing service, the most
+severe firing alert first, firing above resolved; dashboard/times.py: relative
+times and deadline countdowns."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from alert_webhook.dashboard.times import ago, deadline, duration, iso
 from alert_webhook.payload import parse_notification
 from alert_webhook.store import SqlStore
 from alert_webhook.store.console import (
-    DELIVERIES_PER_ROOT,
+    DELIVERIES_PER_HEADLINE,
     FAILURES_PER_CHANNEL,
     INHIBITING_ALERTS,
     Console,
@@ -36,7 +37,7 @@ def _names(store: SqlStore) -> list[tuple[str, list[str]]]:
     ]
 
 
-def test_alerts_of_one_service_are_one_incident_with_the_inhibiting_alert_first(any_store) -> None:
+def test_alerts_of_one_service_are_one_incident_with_the_most_severe_first(any_store) -> None:
     _receive(
         any_store,
         make_alert("e", "firing", "critical", "ErrorBudgetBurn", service="api"),
@@ -46,20 +47,110 @@ def test_alerts_of_one_service_are_one_incident_with_the_inhibiting_alert_first(
     (incident,) = Console(any_store.tx).read().incidents
     assert incident.service == "api"
     assert [a.alertname for a in incident.alerts] == [
-        "ServiceUnavailable",
         "ErrorBudgetBurn",
+        "ServiceUnavailable",
         "ApiResponseTimeHigh",
     ]
-    assert incident.instance == "api:8080" and incident.firing
+    assert incident.instance == "db1:9100", "the headline's"
+    assert incident.firing and incident.state == "firing"
 
 
-def test_without_an_inhibiting_alert_the_most_severe_is_the_root(any_store) -> None:
+def test_of_two_as_severe_the_inhibiting_alert_is_the_headline(any_store) -> None:
+    _receive(
+        any_store,
+        make_alert("e", "firing", "critical", "ErrorBudgetBurn", service="api"),
+        make_alert("u", "firing", "critical", "ServiceUnavailable", service="api"),
+    )
+    assert _names(any_store) == [("api", ["ServiceUnavailable", "ErrorBudgetBurn"])]
+
+
+def test_without_an_inhibiting_alert_the_most_severe_is_the_headline(any_store) -> None:
     _receive(
         any_store,
         make_alert("l", "firing", "low", "DiskFilling", job="db"),
         make_alert("h", "firing", "high", "ErrorRateHigh", job="db"),
     )
     assert _names(any_store) == [("db", ["ErrorRateHigh", "DiskFilling"])]
+
+
+def test_the_headline_is_the_most_severe_alert_still_firing(any_store) -> None:
+    # Seen on the default profile: a resolved TaskQueueDepthHigh (and a resolved
+    # critical ServiceUnavailable, "overdue") headlined while others fired.
+    _receive(
+        any_store,
+        make_alert("u", "firing", "critical", "ServiceUnavailable", service="api"),
+        make_alert("q", "firing", "high", "TaskQueueDepthHigh", service="api"),
+        at=100.0,
+    )
+    _receive(
+        any_store, make_alert("e", "firing", "medium", "ErrorRateHigh", service="api"), at=110.0
+    )
+    _receive(
+        any_store,
+        make_alert("u", "resolved", "critical", "ServiceUnavailable", service="api"),
+        make_alert("q", "resolved", "high", "TaskQueueDepthHigh", service="api"),
+        at=150.0,
+    )
+    (incident,) = Console(any_store.tx).read().incidents
+    assert incident.headline.alertname == "ErrorRateHigh" and incident.state == "firing"
+    assert [a.alertname for a in incident.open_alerts] == ["ErrorRateHigh"]
+    assert incident.started_at == 100.0, "the episode began with the first of them"
+
+
+def test_an_incident_whose_alerts_all_resolved_closes_and_a_new_failure_is_another(
+    any_store,
+) -> None:
+    # Seen: "Started 23 min ago" on an outage that had just begun, the age of the
+    # service's whole group.
+    _receive(any_store, make_alert("a", "firing", "high", "ErrorRateHigh", service="api"), at=100.0)
+    _receive(any_store, make_alert("a", "resolved", "high", "ErrorRateHigh", service="api"),
+             at=200.0)  # fmt: skip
+    later = make_alert("u", "firing", "critical", "ServiceUnavailable", service="api",
+                       starts_at="2026-11-28T10:00:00Z")  # fmt: skip
+    _receive(any_store, later, at=1500.0)
+    now, then = Console(any_store.tx).read().incidents
+    assert (now.service, now.state, now.started_at) == ("api", "firing", 1500.0)
+    assert [a.alertname for a in now.alerts] == ["ServiceUnavailable"]
+    assert (then.state, then.started_at, then.resolved_at) == ("resolved", 100.0, 200.0)
+    assert (then.id, now.id) == (1, now.headline.alert_id), "each by the alert that opened it"
+
+
+def test_an_alert_that_fires_while_another_is_open_joins_its_incident(any_store) -> None:
+    _receive(any_store, make_alert("a", "firing", "high", "ErrorRateHigh", service="api"), at=100.0)
+    _receive(any_store, make_alert("b", "firing", "low", "SlowRequests", service="api"), at=150.0)
+    _receive(any_store, make_alert("a", "resolved", "high", "ErrorRateHigh", service="api"),
+             at=200.0)  # fmt: skip
+    _receive(any_store, make_alert("c", "firing", "low", "QueueDepth", service="api"), at=300.0)
+    (incident,) = Console(any_store.tx).read().incidents
+    assert incident.id == 1 and incident.started_at == 100.0
+    assert {a.alertname for a in incident.open_alerts} == {"SlowRequests", "QueueDepth"}
+
+
+def test_an_acknowledgement_covers_the_alerts_acknowledged_not_later_ones(any_store) -> None:
+    # Seen: one acknowledgement hid three newer unacknowledged alerts of the group.
+    _receive(
+        any_store,
+        make_alert("a", "firing", "high", "ErrorRateHigh", service="api"),
+        make_alert("b", "firing", "medium", "SlowRequests", service="api"),
+        at=100.0,
+    )
+    (incident,) = Console(any_store.tx).read().incidents
+    assert [a.alert_id for a in incident.unacknowledged] == [1, 2]
+    assert any_store.incidents.ack(1, "alice", 120.0, also=[2]) is not None
+    (incident,) = Console(any_store.tx).read().incidents
+    assert incident.state == "acknowledged" and incident.unacknowledged == []
+    _receive(any_store, make_alert("c", "firing", "medium", "QueueDepth", service="api"), at=130.0)
+    (incident,) = Console(any_store.tx).read().incidents
+    assert incident.state == "firing"
+    assert [a.alertname for a in incident.unacknowledged] == ["QueueDepth"]
+
+
+def test_an_acknowledgement_naming_an_alert_without_an_incident_writes_nothing(
+    any_store,
+) -> None:
+    _receive(any_store, make_alert("a", "firing", "high", "ErrorRateHigh", service="api"))
+    assert any_store.incidents.ack(1, "alice", 120.0, also=[99]) is None
+    assert any_store.incidents.find(1)["acked_at"] is None
 
 
 def test_firing_by_severity_then_age_and_resolved_below(any_store) -> None:
@@ -77,9 +168,9 @@ def test_firing_by_severity_then_age_and_resolved_below(any_store) -> None:
 def test_the_deadline_comes_from_the_incident_row(any_store) -> None:
     _receive(any_store, make_alert("h", severity="high", service="api"), at=100.0)
     (incident,) = Console(any_store.tx).read().incidents
-    assert incident.root.deadline_at == 100.0 + 3600
-    assert deadline(incident.root.deadline_at, 100.0) == "respond within 1 h"
-    assert deadline(incident.root.deadline_at, 100.0 + 3600 + 300) == "overdue by 5 min"
+    assert incident.headline.deadline_at == 100.0 + 3600
+    assert deadline(incident.headline.deadline_at, 100.0) == "respond within 1 h"
+    assert deadline(incident.headline.deadline_at, 100.0 + 3600 + 300) == "overdue by 5 min"
 
 
 def test_relative_times_and_durations() -> None:
@@ -96,7 +187,7 @@ def test_relative_times_and_durations() -> None:
     assert iso(0.0) == "1970-01-01T00:00:00Z"
 
 
-def test_the_root_alerts_are_the_ones_alertmanager_inhibits_with() -> None:
+def test_the_tie_breaking_alerts_are_the_ones_alertmanager_inhibits_with() -> None:
     # The console copies the inhibit rules' service-level sources; a rule added or
     # renamed in alertmanager.yml without the console would put a symptom first.
     config = yaml.safe_load((ROOT / "alertmanager" / "alertmanager.yml").read_text())
@@ -160,7 +251,7 @@ def test_the_change_token_moves_with_every_table_the_console_reads(any_store) ->
     assert changed(), "an ended run's silence noted"
 
 
-def test_the_console_reads_runs_and_the_root_alerts_newest_deliveries(any_store) -> None:
+def test_the_console_reads_runs_and_the_headline_alerts_newest_deliveries(any_store) -> None:
     _receive(any_store, make_alert("a", severity="critical", service="api"), at=100.0)
     _receive(any_store, make_alert("b", severity="low", service="api"), at=101.0)
     with any_store.engine.begin() as conn:
@@ -173,15 +264,15 @@ def test_the_console_reads_runs_and_the_root_alerts_newest_deliveries(any_store)
         extra = [{"alert_id": 1, "event_id": 1, "event_status": "firing", "channel": "log",
                   "recipient": "", "purpose": f"remind-{n}", "status": "delivered",
                   "attempts": 1, "next_attempt_at": 200.0 + n, "received_at": 200.0 + n}
-                 for n in range(DELIVERIES_PER_ROOT)]  # fmt: skip
+                 for n in range(DELIVERIES_PER_HEADLINE)]  # fmt: skip
         conn.execute(deliveries.insert(), extra)
     view = Console(any_store.tx).read()
     (run,) = view.runs[1]
     assert (run["playbook"], run["status"]) == ("restart", "verified")
     assert [(s["action"], s["output"]) for s in run["steps"]] == [("run_command", "restarted")]
     shown = view.deliveries[1]
-    assert len(shown) == DELIVERIES_PER_ROOT and view.delivery_count(1) == 3 + len(extra)
-    assert shown[-1]["purpose"] == f"remind-{DELIVERIES_PER_ROOT - 1}", "the newest, in order"
+    assert len(shown) == DELIVERIES_PER_HEADLINE and view.delivery_count(1) == 3 + len(extra)
+    assert shown[-1]["purpose"] == f"remind-{DELIVERIES_PER_HEADLINE - 1}", "the newest, in order"
     assert view.tallies[1] == {"pending": 2, "delivered": 1 + len(extra)}
     assert 2 not in view.deliveries and view.tallies[2] == {"pending": 1}  # its log line
 
@@ -192,8 +283,8 @@ def test_an_incident_carries_its_whole_row_and_closed_by_hand_is_not_firing(any_
         conn.execute(incidents.update().values(flag="email delivery failed", closed_at=150.0))
     (incident,) = Console(any_store.tx).read().incidents
     assert (
-        incident.root.status == "firing"
-        and incident.root.incident["flag"] == "email delivery failed"
+        incident.headline.status == "firing"
+        and incident.headline.incident["flag"] == "email delivery failed"
     )
     assert not incident.firing and incident.resolved_at == 150.0
 
