@@ -78,6 +78,7 @@ class IncidentView:
 
     @property
     def firing_others(self) -> list[OtherAlert]:
+        """The other alerts still open: `others` lists them first."""
         return [o for o in self.others if o.alert.open]
 
     @property
@@ -252,7 +253,11 @@ def timeline(
             runs.append(RunLine(run, run_summary(run)))
             entries.extend(_remediation(run))
         entries.extend(_operator_entries(alert))
-    others = [_other(a, headline, view.tallies.get(a.alert_id, {})) for a in incident.alerts[1:]]
+    # Open alerts first (in the headline's order), then those no longer firing.
+    others = [
+        _other(a, headline, view.tallies.get(a.alert_id, {}))
+        for a in sorted(incident.alerts[1:], key=lambda a: not a.open)
+    ]
     hidden = view.delivery_count(headline.alert_id) - len(sent)
     entries.sort(key=lambda e: e.at)
     runs.sort(key=lambda r: r.run["id"])
