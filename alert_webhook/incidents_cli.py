@@ -1,5 +1,6 @@
-"""`python -m alert_webhook incidents`: the open incidents in a terminal, and
-`… incidents ack ID` to acknowledge one, through the webhook's JSON API.
+"""`python -m alert_webhook incidents`: the open incidents in a terminal, one per
+failing service as the console shows them, and `… incidents ack ID` to
+acknowledge one, through the webhook's JSON API.
 
 The bearer token comes from the environment (`ALERT_WEBHOOK_TOKEN`, the variable
 the webhook itself reads), never from the command line where `ps` and the
@@ -31,6 +32,7 @@ from urllib.parse import urlsplit
 from alert_webhook.dashboard.times import ago
 from alert_webhook.notify_settings import SEVERITIES
 from alert_webhook.settings import TOKEN_ENV
+from alert_webhook.store.console import service_of
 from alert_webhook.text import one_line
 
 URL_ENV = "ALERT_WEBHOOK_URL"
@@ -144,39 +146,73 @@ def _state(incident: dict[str, Any], now: float) -> str:
     return f"tier {incident['tier']}" + (f", {incident['flag']}" if incident.get("flag") else "")
 
 
-def _row(incident: dict[str, Any], now: float) -> tuple[str, ...]:
-    labels = incident.get("labels") or {}
+def _rank(incident: dict[str, Any]) -> tuple[int, float]:
+    rank = {severity: n for n, severity in enumerate(SEVERITIES)}
+    return rank.get(incident["severity"], len(rank)), incident["opened_at"]
+
+
+def _incidents(found: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The open alerts' incidents as the console groups them: one incident per
+    failing service (every open alert of a service is in its one open episode),
+    the most severe alert first; incidents most severe first, then oldest."""
+    by_service: dict[str, list[dict[str, Any]]] = {}
+    for incident in found:
+        by_service.setdefault(service_of(incident.get("labels") or {}), []).append(incident)
+    groups = [sorted(members, key=_rank) for members in by_service.values()]
+    return sorted(groups, key=lambda members: _rank(members[0]))
+
+
+def _row(members: list[dict[str, Any]], now: float) -> tuple[str, ...]:
+    """One incident: its headline alert (whose id `ack` takes), when its oldest
+    open alert opened, how many alerts nobody acknowledged."""
+    headline = members[0]
+    labels = headline.get("labels") or {}
     service = labels.get("service") or labels.get("job")
     where = "/".join(v for v in (service, labels.get("instance")) if v)
+    alert = headline["alertname"] + (f" (+{len(members) - 1} more)" if len(members) > 1 else "")
+    unacked = [m for m in members if not m.get("acked_by")]
+    state = _state(unacked[0] if unacked else headline, now)
+    if unacked and len(members) > 1:
+        state = f"{len(unacked)} unacked, {state}"
+    opened = min(m["opened_at"] for m in members)
     cells = (
-        str(incident["alert_id"]), incident["severity"] or "-", ago(incident["opened_at"], now),
-        incident["alertname"], where or "-", _state(incident, now),
+        str(headline["alert_id"]), headline["severity"] or "-", ago(opened, now), alert,
+        where or "-", state,
     )  # fmt: skip
     return tuple(one_line(str(cell)) for cell in cells)
 
 
 def list_open(api: WebhookAPI, out: IO[str], now: float) -> None:
-    """Open incidents, most severe first, then oldest first."""
+    """Open incidents, one per failing service, most severe first, then oldest."""
     found = api.call("GET", "/api/incidents?state=open")["incidents"]
     if not found:
         print("no open incidents", file=out)
         return
-    rank = {severity: n for n, severity in enumerate(SEVERITIES)}
-    found.sort(key=lambda i: (rank.get(i["severity"], len(rank)), i["opened_at"]))
-    rows = [COLUMNS, *(_row(i, now) for i in found)]
+    rows = [COLUMNS, *(_row(members, now) for members in _incidents(found))]
     widths = [max(len(row[n]) for row in rows) for n in range(len(COLUMNS) - 1)]
     for *padded, last in rows:
         print("  ".join([*map(str.ljust, padded, widths), last]), file=out)
 
 
 def acknowledge(api: WebhookAPI, alert_id: int, by: str | None, out: IO[str]) -> None:
-    body = {"by": by} if by else {}
+    """Acknowledge the incident of `alert_id` as the list shows it: with the other
+    alerts of its service that are open and unacknowledged now (as the console's
+    Acknowledge does); an alert that fires later is not covered."""
+    found = api.call("GET", "/api/incidents?state=open")["incidents"]
+    group = next((g for g in _incidents(found) if any(m["alert_id"] == alert_id for m in g)), [])
+    also = [m["alert_id"] for m in group if m["alert_id"] != alert_id and not m.get("acked_by")]
+    body: dict[str, Any] = {"by": by} if by else {}
+    if also:
+        body["alerts"] = also
     incident = api.call("POST", f"/api/incidents/{alert_id}/ack", body)["incident"]
     who = incident["acked_by"]
+    more = f"{len(also)} more alert{'s' if len(also) > 1 else ''}" if also else ""
     if by and who != by:
-        print(f"incident {alert_id} was already acknowledged by {who}", file=out)
+        also_said = f"; {more} of it acknowledged by {by}" if also else ""
+        print(f"incident {alert_id} was already acknowledged by {who}{also_said}", file=out)
     else:
-        print(f"incident {alert_id} acknowledged by {who}", file=out)
+        print(f"incident {alert_id} acknowledged by {who}" + (f" with {more}" if also else ""),
+              file=out)  # fmt: skip
 
 
 def _parser(env: Mapping[str, str]) -> argparse.ArgumentParser:

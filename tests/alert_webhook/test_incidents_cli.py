@@ -180,3 +180,25 @@ def test_something_else_than_the_webhook_is_named(tmp_path, capsys) -> None:
             server.shutdown()
             thread.join(10)
     assert "answered something other than JSON" in capsys.readouterr().err
+
+
+def test_a_services_alerts_are_one_incident_and_ack_covers_those_open_now(webhook, capsys) -> None:
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+
+    def fire(fingerprint: str, severity: str, alertname: str) -> None:
+        body = make_notification(make_alert(fingerprint, severity=severity, alertname=alertname,
+                                            service="payments"))  # fmt: skip
+        requests.post(f"{webhook}/alerts", json=body, headers=auth, timeout=5).raise_for_status()
+
+    fire("p1", "medium", "PaymentsSlow")
+    fire("p2", "high", "PaymentsErrors")
+    assert main([], _env(webhook)) == 0
+    [line] = [x for x in capsys.readouterr().out.splitlines() if "payments" in x]
+    assert "PaymentsErrors (+1 more)" in line and line.endswith("2 unacked, tier 1")
+    headline = line.split()[0]
+    assert main(["ack", headline], _env(webhook)) == 0
+    assert f"incident {headline} acknowledged by carol with 1 more alert" in capsys.readouterr().out
+    fire("p3", "medium", "PaymentsQueue")  # fires after the acknowledgement
+    assert main([], _env(webhook)) == 0
+    [line] = [x for x in capsys.readouterr().out.splitlines() if "payments" in x]
+    assert "(+2 more)" in line and line.endswith("1 unacked, tier 1")
