@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Float, Integer, Table, bindparam, func, select, true
@@ -79,7 +80,7 @@ class ConsoleAlert:
     def closed_at(self) -> float | None:
         return self.incident.get("closed_at")
 
-    @property
+    @cached_property
     def open(self) -> bool:
         """Firing, and not closed by an operator's hand (resolved as handled)."""
         return self.status == "firing" and self.closed_at is None
@@ -123,7 +124,8 @@ class ConsoleView:
 
 @dataclass(frozen=True)
 class ServiceIncident:
-    """One episode of a failing service: its alerts, the headline first."""
+    """One episode of a failing service: its alerts, the headline first. What is
+    derived from them is worked out once: the page asks for it many times."""
 
     service: str
     alerts: list[ConsoleAlert] = field(default_factory=list)
@@ -132,34 +134,34 @@ class ServiceIncident:
     def headline(self) -> ConsoleAlert:
         return self.alerts[0]
 
-    @property
+    @cached_property
     def id(self) -> int:
         """The alert that opened the episode: the incident's stable id on the page
         (the headline changes as alerts fire and resolve)."""
         return min(self.alerts, key=lambda a: (a.received_at, a.alert_id)).alert_id
 
-    @property
+    @cached_property
     def firing(self) -> bool:
         return any(a.open for a in self.alerts)
 
-    @property
+    @cached_property
     def open_alerts(self) -> list[ConsoleAlert]:
         return [a for a in self.alerts if a.open]
 
-    @property
+    @cached_property
     def unacknowledged(self) -> list[ConsoleAlert]:
         """The open alerts nobody acknowledged: an acknowledgement covers the alerts
         it named, so one that fired since is among these."""
         return [a for a in self.alerts if a.open and a.acked_at is None]
 
-    @property
+    @cached_property
     def state(self) -> str:
         """firing (someone must answer), acknowledged (every open alert was), resolved."""
         if not self.firing:
             return "resolved"
         return "firing" if self.unacknowledged else "acknowledged"
 
-    @property
+    @cached_property
     def started_at(self) -> float:
         return min(a.received_at for a in self.alerts)
 
