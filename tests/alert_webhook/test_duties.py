@@ -60,6 +60,29 @@ def test_acknowledged_incident_is_not_escalated(app, store, clock) -> None:
     assert _rows(store, "tier-2") == [] and _rows(store, "remind-1") == []
 
 
+def test_an_acknowledgement_of_several_alerts_leaves_a_later_one_to_escalate(
+    app, store, clock
+) -> None:
+    # The console's Acknowledge names the alerts of its incident it showed; one
+    # that fires afterwards is the incident's again, with its own deadline.
+    _post(app, make_alert("a", severity="high", service="api"),
+          make_alert("b", severity="high", alertname="ErrorRateHigh", service="api"))  # fmt: skip
+    body = {"by": "alice", "alerts": [2]}
+    assert (
+        app.test_client().post("/api/incidents/1/ack", json=body, headers=AUTH).status_code == 200
+    )
+    clock.advance(600)
+    _post(app, make_alert("c", severity="high", alertname="QueueDepth", service="api"))
+    clock.advance(3600)
+    _step(app)
+    _step(app)
+    tiers = {
+        i["alert_id"]: i["tier"]
+        for i in app.test_client().get("/api/incidents").get_json()["incidents"]
+    }
+    assert tiers == {1: 1, 2: 1, 3: 2}
+
+
 def test_critical_reminds_at_the_interval_never_on_repeats(app, store, clock) -> None:
     _post(app, make_alert("a"))
     _step(app)  # dashboard delivered (email/sms have no providers: skipped)
