@@ -48,3 +48,18 @@ def test_a_channel_s_breakers_and_recent_failures_are_together() -> None:
     )
     assert email.failures[0]["last_error"] == "relay-b: 421"
     assert sms.problem == "not configured: missing TWILIO_AUTH_TOKEN" and sms.failures == []
+
+
+def test_only_a_channel_given_providers_that_cannot_send_is_failing() -> None:
+    sms, webhook, email = channel_health(
+        channels={
+            "sms": "not configured: missing TWILIO_AUTH_TOKEN",
+            "webhook": "not configured: no providers in the webhook config",
+            "email": None,
+        },  # fmt: skip
+        breakers={},
+        failures={},
+        unused=frozenset({"webhook"}),
+    )
+    assert sms.failing and not webhook.failing and not email.failing
+    assert webhook.unused and webhook.problem is not None, "still not configured, plainly"
