@@ -276,6 +276,10 @@ def test_the_header_says_the_state_and_the_unacknowledged_count_with_the_actions
     for name in ("ack", "silence", "resolve"):
         assert f'<form class="action-{name}"' in header, f"{name} is at the top"
     assert article.index('class="action-ack"') < article.index('<ol class="timeline">')
+    resolve = re.search(r'<form class="action-resolve" [^>]*action="([^"]+)">(.*?)</form>', header,
+                        re.S)  # fmt: skip
+    assert resolve is not None and resolve.group(1) == "/api/incidents/1/resolve"
+    assert '<input type="hidden" name="alert" value="2">' in resolve.group(2), "every open alert"
 
 
 def test_the_console_s_acknowledgement_covers_the_alerts_it_showed_not_later_ones(
