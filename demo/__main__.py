@@ -1,8 +1,8 @@
 """The demo system's processes.
 
-- `python -m demo --bind 127.0.0.1:8081 [--data orders.sqlite3] [--dependency DIR]`:
-  the orders API under gunicorn, with its own steady traffic
-  (`--traffic-per-second`, 0 for none: see demo/traffic.py);
+- `python -m demo --bind 127.0.0.1:8081 [--data orders.sqlite3] [--dependency DIR]
+  [--chaos-file chaos.json]`: the orders API under gunicorn, with its own steady
+  traffic (`--traffic-per-second`, 0 for none: see demo/traffic.py);
 - `python -m demo worker --bind 127.0.0.1:8082 --data orders.sqlite3`: the worker
   that works off the queued orders (demo/worker.py);
 - `python -m demo dependency --name primary --bind 127.0.0.1:8083`: one instance of
@@ -48,6 +48,7 @@ class _Server(BaseApplication):
         self._bind = args.bind
         self._traffic_per_second = args.traffic_per_second
         self._data, self._dependency = args.data, args.dependency
+        self._chaos_file = args.chaos_file
         super().__init__()
 
     def load_config(self) -> None:
@@ -68,6 +69,7 @@ class _Server(BaseApplication):
 
     def load(self) -> Any:
         from demo.app import create_app
+        from demo.chaos import Chaos
         from demo.dependency import ActiveInstance
         from demo.orders import Orders
         from demo.traffic import Traffic
@@ -79,6 +81,7 @@ class _Server(BaseApplication):
         app = create_app(
             orders=Orders(self._data),
             dependency=ActiveInstance(self._dependency) if self._dependency else None,
+            chaos=Chaos(self._chaos_file),
             die=lambda: os.kill(master, signal.SIGTERM),
         )
         # The traffic lives and dies with the worker that serves it, so a dead
@@ -143,6 +146,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--dependency", type=Path, help="folder whose `active` link names the dependency instance"
+    )
+    parser.add_argument(
+        "--chaos-file",
+        type=Path,
+        help="file that keeps the slowness and failure switches across restarts (default: none)",
     )
     parser.add_argument(
         "--pidfile", type=Path, help="file to write the gunicorn master's pid to (this process)"

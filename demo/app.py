@@ -13,6 +13,7 @@ every alert and recovery can be shown on something real:
 - `GET|POST /chaos` reads or changes `latency_seconds`, `error_ratio`,
   `memory_hog_mib` (resident memory held until reset: demo/chaos.py),
   `queue_depth`; `POST /chaos/reset` restores health; `POST /chaos/die` exits.
+  Given a chaos file, the slowness and failures outlast a restart (demo/chaos.py).
 
 Orders live in `orders` (demo/orders.py; in memory unless given a file), and the
 dependency is whichever instance the `dependency` folder's link names
@@ -94,6 +95,7 @@ def create_app(
     registry: CollectorRegistry | None = None,
     orders: Orders | None = None,
     dependency: ActiveInstance | None = None,
+    chaos: Chaos | None = None,
     session: Session | None = None,
     dependency_timeout: float = DEPENDENCY_TIMEOUT_SECONDS,
     sleep: Callable[[float], None] = time.sleep,
@@ -114,7 +116,7 @@ def create_app(
     http: Session = session if session is not None else requests.Session()
     if dependency is not None:
         registry.register(ActiveGauge(dependency))
-    chaos = Chaos()
+    chaos = chaos if chaos is not None else Chaos()
     tasks = {"depth": 0}
     lock = threading.Lock()
 

@@ -1,11 +1,23 @@
 """The chaos switches every demo process has: slow answers, injected failures and a
-memory hog."""
+memory hog.
+
+Given a file, the slowness and the failures are kept there and read back at
+start, as a bad configuration or a slow disk would outlast a restart: restarting
+a slow demo (the plan's answer to a timeout) can then fail, and people are told.
+The memory hog is a leak: held in the process only, a restart clears it.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
+import os
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
+
+logger = logging.getLogger("demo.chaos")
 
 # The memory hog's bound: past the fast profile's ProcessMemoryHigh threshold
 # (stack/render.py), yet small enough for a machine shared with other work.
@@ -31,8 +43,13 @@ def _number(data: Mapping[str, Any], key: str, low: float, high: float) -> float
     return float(value)
 
 
+# The switches a file keeps across restarts.
+KEPT = ("latency_seconds", "error_ratio")
+
+
 @dataclass
 class Chaos:
+    path: Path | None = field(default=None, repr=False)
     latency_seconds: float = 0.0
     error_ratio: float = 0.0
     # Held in this process until set to 0 or reset: a leak that a restart clears.
@@ -41,6 +58,28 @@ class Chaos:
     def __post_init__(self) -> None:
         # Not a field: as_json must never copy it.
         self._ballast = bytearray()
+        if self.path is not None and self.path.exists():
+            self._load(self.path)
+
+    def _load(self, path: Path) -> None:
+        try:
+            data = json.loads(path.read_text())
+            if not isinstance(data, dict):
+                raise ChaosError("must be a JSON object")
+            kept = {key: _number(data, key, *LIMITS[key]) for key in KEPT if key in data}
+        except (OSError, ValueError) as exc:
+            logger.warning("%s: %s; starting healthy", path, exc)
+            return
+        for key, value in kept.items():
+            setattr(self, key, value)
+
+    def _keep(self) -> None:
+        """The kept switches written whole: a reader never sees half a file."""
+        if self.path is None:
+            return
+        partial = self.path.with_name(f".{self.path.name}.partial")
+        partial.write_text(json.dumps({key: getattr(self, key) for key in KEPT}))
+        os.replace(partial, self.path)
 
     def update(
         self, data: Any, extra: Mapping[str, tuple[float, float]] | None = None
@@ -58,6 +97,7 @@ class Chaos:
         for key in LIMITS.keys() & values.keys():
             setattr(self, key, values[key])
         self._hold()
+        self._keep()
         return {key: value for key, value in values.items() if key not in LIMITS}
 
     def _hold(self) -> None:
@@ -71,6 +111,7 @@ class Chaos:
     def reset(self) -> None:
         self.latency_seconds = self.error_ratio = self.memory_hog_mib = 0.0
         self._hold()
+        self._keep()
 
     def as_json(self) -> dict[str, float]:
-        return asdict(self)
+        return {key: value for key, value in asdict(self).items() if key in LIMITS}

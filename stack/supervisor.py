@@ -169,6 +169,7 @@ def programs(
             f"--bind={HOST}:{ports['demo']}",
             f"--data={layout.orders}",
             f"--dependency={layout.dependency}",
+            f"--chaos-file={layout.demo / 'chaos.json'}",
             f"--pidfile={layout.pidfile('demo')}",
         ],
         "demo_worker": [

@@ -62,3 +62,41 @@ def test_the_memory_hog_is_bounded_and_a_refused_setting_changes_nothing() -> No
         chaos.update({"error_ratio": 0.5, "memory_hog_mib": MAX_MEMORY_HOG_MIB + 1})
     assert str(raised.value) == f"memory_hog_mib: must be a number from 0 to {MAX_MEMORY_HOG_MIB}"
     assert chaos.as_json() == {"latency_seconds": 0.0, "error_ratio": 0.0, "memory_hog_mib": 0.0}
+
+
+def test_slowness_and_failures_kept_in_a_file_survive_a_restart_but_a_leak_does_not(
+    tmp_path: Path,
+) -> None:
+    # README's Try it: a restart is the plan's answer to a slow service, and it must
+    # be able to fail. The switches written to the file are what a new process reads.
+    path = tmp_path / "chaos.json"
+    before = Chaos(path)
+    before.update({"latency_seconds": 6, "error_ratio": 0.2, "memory_hog_mib": 1})
+    after = Chaos(path)
+    assert after.as_json() == {"latency_seconds": 6.0, "error_ratio": 0.2, "memory_hog_mib": 0.0}
+    after.reset()
+    assert Chaos(path).as_json() == {
+        "latency_seconds": 0.0, "error_ratio": 0.0, "memory_hog_mib": 0.0,
+    }  # fmt: skip
+
+
+def test_a_refused_setting_leaves_the_file_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "chaos.json"
+    Chaos(path).update({"latency_seconds": 2})
+    with pytest.raises(ChaosError):
+        Chaos(path).update({"latency_seconds": 3, "error_ratio": 7})
+    assert Chaos(path).latency_seconds == 2
+
+
+@pytest.mark.parametrize(
+    "text", ["", "not json", "[1]", '{"latency_seconds": -4}', '{"error_ratio": "x"}']
+)
+def test_a_damaged_file_starts_healthy_and_says_why(
+    tmp_path: Path, text: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "chaos.json"
+    path.write_text(text)
+    assert Chaos(path).as_json() == {
+        "latency_seconds": 0.0, "error_ratio": 0.0, "memory_hog_mib": 0.0,
+    }  # fmt: skip
+    assert f"{path}: " in caplog.text and "starting healthy" in caplog.text

@@ -73,3 +73,20 @@ def test_the_worker_and_a_dependency_instance_run_as_their_own_processes(tmp_pat
         assert reserved["instance"] == "tertiary"
         metrics = requests.get(f"http://127.0.0.1:{worker_port}/metrics", timeout=5).text
         assert 'task_queue_depth{queue="orders"} 0.0' in metrics
+
+
+def test_a_restarted_demo_is_as_slow_as_its_chaos_file_says(tmp_path) -> None:
+    import requests
+
+    port, chaos = free_port(), tmp_path / "chaos.json"
+    argv = python_module(
+        "demo", "--bind", f"127.0.0.1:{port}", "--traffic-per-second", "0",
+        "--chaos-file", str(chaos),
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    with running("demo", argv, tmp_path, ready_url=f"{url}/healthz", cwd=ROOT):
+        switches = {"latency_seconds": 0.5, "memory_hog_mib": 8}
+        requests.post(f"{url}/chaos", json=switches, timeout=5).raise_for_status()
+    with running("demo", argv, tmp_path, ready_url=f"{url}/healthz", cwd=ROOT):
+        state = requests.get(f"{url}/chaos", timeout=5).json()
+    assert (state["latency_seconds"], state["memory_hog_mib"]) == (0.5, 0)

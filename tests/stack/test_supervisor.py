@@ -49,7 +49,7 @@ def test_every_program_is_supervised_with_its_port(tmp_path: Path) -> None:
     assert shlex.split(demo["command"]) == [
         "/venv/python", "-m", "demo", "--bind=127.0.0.1:18081",
         f"--data={layout.orders}", f"--dependency={layout.dependency}",
-        f"--pidfile={layout.pidfile('demo')}",
+        f"--chaos-file={layout.demo / 'chaos.json'}", f"--pidfile={layout.pidfile('demo')}",
     ]  # fmt: skip
     worker = shlex.split(conf["program:demo_worker"]["command"])
     assert worker[3:] == [
