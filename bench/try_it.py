@@ -1,6 +1,7 @@
 """README's "Try it", taken step by step on a real stack and timed hop by hop.
 
     .venv/bin/python bench/try_it.py [--fast] [--steps queue,slow,reset,die]
+        [--screenshots docs/images]
 
 Starts `python -m stack up` (the default profile, the plan's windows, unless
 `--fast`) on free ports under a temporary root, waits until nothing fires, then
@@ -22,6 +23,11 @@ ends when its alerts are resolved at the webhook (`slow`: when they fire and
 every run for them has ended) or at its time limit, which is reported, not
 fatal. Prints one table and writes it as JSON under bench/results/. Never part
 of the test suite: the default profile takes about 40 minutes.
+
+With `--screenshots FOLDER`, once the `slow` step is done (the richest moment:
+alerts firing, a restart tried and judged) the console is photographed as the
+logged-in operator sees it, at desktop width and at 390 px, in Debian's
+Chromium (`CHROMIUM_BIN`): README's pictures are these.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from recovery_time import ROOT, Stack  # noqa: E402
@@ -176,6 +183,31 @@ def take(stack: Stack, token: str, step: Step, carried: dict[str, Seen]) -> dict
     }  # fmt: skip
 
 
+def photograph(stack: Stack, root: Path, folder: Path) -> None:
+    """The console, logged in, at both widths (README's pictures)."""
+    from browser.conftest import CHROMIUM_FLAGS, chromium_path
+    from browser.pages import DESKTOP, PHONE
+    from playwright.sync_api import sync_playwright
+
+    login = yaml.safe_load((root / "var" / "run" / "webhook-login").read_text())
+    folder.mkdir(parents=True, exist_ok=True)
+    console = stack.url("webhook", "/")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS)
+        try:
+            for name, viewport in (("console-desktop.png", DESKTOP), ("console-390.png", PHONE)):
+                page = browser.new_context(viewport=viewport).new_page()
+                page.goto(stack.url("webhook", "/login?next=/"))
+                page.fill("input[name=name]", login["name"])
+                page.fill("input[name=password]", login["password"])
+                page.click("button[type=submit]")
+                page.wait_for_url(console)
+                page.screenshot(path=str(folder / name), full_page=True)
+                print(f"  photographed {folder / name}", flush=True)
+        finally:
+            browser.close()
+
+
 def healthy(stack: Stack) -> Callable[[], bool]:
     def check() -> bool:
         alerts = requests.get(stack.url("prometheus", "/api/v1/alerts"), timeout=5).json()
@@ -212,6 +244,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--fast", action="store_true", help="the fast profile (1 s windows)")
     parser.add_argument("--steps", default=",".join(STEPS), help="which steps, in this order")
+    parser.add_argument("--screenshots", type=Path, help="photograph the console after `slow`")
     args = parser.parse_args()
     steps = [STEPS[name] for name in args.steps.split(",")]
     profile = "fast" if args.fast else "default"
@@ -226,6 +259,8 @@ def main() -> int:
             carried: dict[str, Seen] = {}
             for step in steps:
                 results.append(take(stack, token, step, carried))
+                if step.name == "slow" and args.screenshots is not None:
+                    photograph(stack, Path(tmp), args.screenshots)
         finally:
             stack.stop()
     table(results)
