@@ -22,6 +22,7 @@ from alert_webhook.remediation.actions import Boundaries, Outcome
 from alert_webhook.remediation.actions.failover_switch import Failover
 from alert_webhook.routing import Target, recipients_for
 from alert_webhook.store import NewDelivery, Purpose, SqlStore, StoreUnavailable
+from alert_webhook.store.firing import OWN_GROUP_KEY_PREFIX
 from alert_webhook.store.incidents import Incidents, OpenIncident
 
 logger = logging.getLogger("alert_webhook.duties")
@@ -40,9 +41,11 @@ def runbook_url(base_url: str, alertname: str) -> str:
 
 def own_notification(group: str, status: str, alert: dict[str, Any]) -> Notification:
     """A notification the webhook makes itself about one alert, shaped as
-    Alertmanager's: it is recorded and delivered as theirs are."""
+    Alertmanager's: it is recorded and delivered as theirs are. Its group key
+    marks it as ours (`store/firing.py`): the reconcile duty never checks an
+    alert of ours against Alertmanager."""
     return Notification.model_validate(
-        {"version": "4", "groupKey": f"alert_webhook/{group}", "status": status,
+        {"version": "4", "groupKey": f"{OWN_GROUP_KEY_PREFIX}{group}", "status": status,
          "receiver": "alert_webhook", "alerts": [{"status": status, **alert}]}
     )  # fmt: skip
 
