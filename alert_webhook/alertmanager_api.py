@@ -69,6 +69,13 @@ class HeldAlert:
     starts_at: dt.datetime
 
 
+def to_millisecond(instant: dt.datetime) -> dt.datetime:
+    """An instant as Alertmanager's API lists it: to the millisecond, cut (Go's
+    formatting does not round). Its notifications carry the instant whole, so an
+    alert's start from a notification is compared with the listed one this way."""
+    return instant.replace(microsecond=instant.microsecond - instant.microsecond % 1000)
+
+
 def matchers_for(labels: Mapping[str, str]) -> list[Matcher]:
     """Equality matchers for an alert's labels (alertname first): together they
     match that alert, and an alert carrying other values for any of them not."""

@@ -16,7 +16,9 @@ Alertmanager's own resolved notification, when it comes, finds the resolution
 there and changes nothing. Replicas all reconciling record it once: the resolved
 state change is unique in the store.
 
-An instance is the fingerprint and `startsAt` (as for the silence watch): when
+An instance is the fingerprint and `startsAt` (as for the silence watch; to the
+millisecond, as Alertmanager's API lists it, while its notifications carry
+every digit Prometheus sent): when
 Alertmanager holds the same labels with another start, the instance the webhook
 knows ended and a new one began, which Alertmanager will notify by itself.
 
@@ -53,7 +55,12 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from alert_webhook.alertmanager_api import AlertmanagerAPI, AlertmanagerError, rfc3339
+from alert_webhook.alertmanager_api import (
+    AlertmanagerAPI,
+    AlertmanagerError,
+    rfc3339,
+    to_millisecond,
+)
 from alert_webhook.duties import Accept, own_notification
 from alert_webhook.settings import ReconcileSettings
 from alert_webhook.store.firing import FiringAlert, firing_from_alertmanager
@@ -64,7 +71,7 @@ Instance = tuple[str, datetime]  # fingerprint, startsAt
 
 
 def _instance(alert: FiringAlert) -> Instance:
-    return alert.fingerprint, datetime.fromisoformat(alert.starts_at)
+    return alert.fingerprint, to_millisecond(datetime.fromisoformat(alert.starts_at))
 
 
 class Reconcile:
@@ -110,7 +117,7 @@ class Reconcile:
             # Prometheus has not necessarily sent it every firing alert again yet.
             self._missing_since.clear()
             return 0
-        active = {(alert.fingerprint, alert.starts_at) for alert in listed}
+        active = {(alert.fingerprint, to_millisecond(alert.starts_at)) for alert in listed}
         missing = [alert for alert in held if _instance(alert) not in active]
         since = {key: self._missing_since.get(key, now) for key in map(_instance, missing)}
         self._missing_since = since

@@ -123,6 +123,19 @@ def test_an_alert_still_active_silenced_or_inhibited_is_left_firing(app, am, sto
     assert [a.status for a in store.list_alerts()] == ["firing"] * 3
 
 
+def test_a_start_alertmanager_lists_to_the_millisecond_is_the_same_instance(
+    app, am, store, clock
+) -> None:
+    # Notifications carry every digit of startsAt; the API lists milliseconds.
+    alert = make_alert("fp1", severity="medium", starts_at="2026-12-06T23:41:16.199640878Z")
+    _post(app, alert)
+    am.hold({**alert, "startsAt": "2026-12-06T23:41:16.199Z"})
+    for _ in range(3):
+        assert _reconcile(app) == 0
+        clock.advance(INTERVAL)
+    assert _status(store) == "firing"
+
+
 def test_the_same_labels_with_another_start_is_another_instance(app, am, store, clock) -> None:
     first = make_alert("fp1", severity="medium")
     _post(app, first)
