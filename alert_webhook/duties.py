@@ -137,8 +137,9 @@ class Watchdog:
     was listening, so a store whose last heartbeat is an hour old says the stack
     was down, not that its pipeline is broken now: after a start, Prometheus and
     Alertmanager get the same `timeout_seconds` as any silence to be heard from
-    (the first heartbeat reaches us about one evaluation interval after
-    Prometheus starts). If nothing arrives in that time the alarm is raised,
+    (the first heartbeat reaches us within about a minute of Prometheus's
+    start: its first send may precede its finding Alertmanager, and it resends
+    every minute). If nothing arrives in that time the alarm is raised,
     dated from the last heartbeat, when the silence really began. Only a real
     heartbeat resolves an alarm, never a start: an alarm still up from before a
     pause waits for the pipeline to prove itself.

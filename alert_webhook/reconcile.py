@@ -7,7 +7,9 @@ a store restored from a snapshot holds alerts that resolved after the snapshot,
 whose resolution Alertmanager already sent and never sends again. So, every
 `reconcile.interval_seconds` and once at start-up, the webhook compares the
 alert instances it holds as firing (those Alertmanager told it of: never its own,
-such as AlertingPipelineBroken) with Alertmanager's current alerts
+such as AlertingPipelineBroken; nor one an operator's silence holds, which the
+silence watch of `incident_silences.py` looks after, expiring the silence with
+the resolution) with Alertmanager's current alerts
 (`GET /api/v2/alerts`, silenced and inhibited ones included). An instance
 Alertmanager no longer has active is recorded resolved through the same intake
 as Alertmanager's notifications: the state change, the resolved messages where
@@ -29,10 +31,13 @@ when it can be trusted:
 - **Alertmanager warmed up.** Alertmanager keeps its active alerts in memory: just
   after a restart it lists none until Prometheus sends them again, which
   Prometheus does for every firing alert each `--rules.alert.resend-delay` (1 min
-  by default) at its next evaluation. Nothing is resolved while Alertmanager's
-  start (`uptime` of `GET /api/v2/status`) is less than
-  `reconcile.alertmanager_warmup_seconds` ago (default 120 s: the resend delay,
-  a 15 s evaluation interval and a margin). The store is read before
+  by default) at its next evaluation. A send before Prometheus has found
+  Alertmanager (just after its own start) is lost, and `make up` starts
+  Prometheus up to a minute after Alertmanager (once the others answer). So
+  nothing is resolved while Alertmanager's start (`uptime` of
+  `GET /api/v2/status`) is less than `reconcile.alertmanager_warmup_seconds` ago
+  (default 180 s: a minute's start-up, a lost first send, the resend delay, a
+  15 s evaluation interval, and a margin). The store is read before
   Alertmanager is asked, and the start time after the alerts, so an alert
   Alertmanager sent us before a restart is never judged by the empty list after it.
 - **Absent twice.** An instance must be missing from two answers at least
@@ -97,7 +102,7 @@ class Reconcile:
         if not self.settings.enabled:
             return 0
         now = self.clock()
-        held = firing_from_alertmanager(self.tx)  # before Alertmanager is asked
+        held = firing_from_alertmanager(self.tx, now)  # before Alertmanager is asked
         if not held:
             self._missing_since.clear()
             return 0

@@ -115,8 +115,9 @@ class ReconcileSettings(_Model):
     # apart is recorded resolved.
     interval_seconds: float = Field(default=10.0, gt=0)
     # Nothing is resolved while Alertmanager started less than this long ago: it
-    # holds only what Prometheus has sent again since (every resend delay, 1 min).
-    alertmanager_warmup_seconds: float = Field(default=120.0, ge=0)
+    # holds only what Prometheus has sent again since (every resend delay, 1 min,
+    # and Prometheus may start a minute after it).
+    alertmanager_warmup_seconds: float = Field(default=180.0, ge=0)
 
 
 class Settings(_Model):

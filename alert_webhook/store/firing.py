@@ -13,10 +13,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from alert_webhook.store.guard import Transactions
-from alert_webhook.store.schema import alert_events, alerts, notifications
+from alert_webhook.store.schema import alert_events, alerts, incidents, notifications
 
 OWN_GROUP_KEY_PREFIX = "alert_webhook/"
 
@@ -34,9 +34,10 @@ class FiringAlert:
     annotations: dict[str, str]
 
 
-def firing_from_alertmanager(tx: Transactions) -> list[FiringAlert]:
+def firing_from_alertmanager(tx: Transactions, now: float) -> list[FiringAlert]:
     """Every instance the store holds as firing whose firing came from Alertmanager,
-    oldest first."""
+    oldest first; not those an operator's silence holds at `now` (the silence
+    watch asks about those, and expires the silence with the resolution)."""
     query = (
         select(
             alerts.c.id,
@@ -51,8 +52,10 @@ def firing_from_alertmanager(tx: Transactions) -> list[FiringAlert]:
             (alert_events.c.alert_id == alerts.c.id) & (alert_events.c.status == "firing"),
         )
         .join(notifications, notifications.c.id == alert_events.c.notification_id)
+        .outerjoin(incidents, incidents.c.alert_id == alerts.c.id)
         .where(
             alerts.c.status == "firing",
+            or_(incidents.c.silenced_until.is_(None), incidents.c.silenced_until <= now),
             ~notifications.c.group_key.startswith(OWN_GROUP_KEY_PREFIX, autoescape=True),
         )
         .order_by(alerts.c.id)

@@ -20,7 +20,7 @@ from alert_webhook.settings import settings_from_mapping
 
 AUTH = {"Authorization": "Bearer t"}
 INTERVAL = 10.0
-WARMUP = 120.0
+WARMUP = 180.0  # the default
 
 
 @dataclass
@@ -216,6 +216,19 @@ def test_the_webhooks_own_alarm_is_never_reconciled(app, am, store, clock) -> No
         clock.advance(INTERVAL)
     assert am.asked == 0  # nothing of Alertmanager's to check
     assert [a.status for a in store.list_alerts()] == ["firing"]
+
+
+def test_an_alert_an_operator_silenced_is_left_to_the_silence_watch(app, am, store, clock) -> None:
+    _post(app, make_alert("fp1"), make_alert("fp2"))
+    store.incidents.record_silence(1, "silence-1", clock.now + 600, "alice")
+    _reconcile(app)
+    clock.advance(INTERVAL)
+    assert _reconcile(app) == 1  # fp2 only
+    assert (_status(store, "fp1"), _status(store, "fp2")) == ("firing", "resolved")
+    clock.advance(600)  # the silence ran out: Alertmanager tells no more, this does
+    _reconcile(app)
+    clock.advance(INTERVAL)
+    assert _reconcile(app) == 1 and _status(store, "fp1") == "resolved"
 
 
 def test_a_store_restored_from_a_snapshot_is_repaired_from_start_up(
