@@ -9,12 +9,17 @@ can be a few seconds instead of two minutes."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
 import pytest
+import requests
 from support.procs import wait_until
 
+from alert_webhook.payload import parse_notification
+from alert_webhook.service import recording_from
+from alert_webhook.settings import settings_from_mapping
 from alert_webhook.store import open_store
 from integration.pipeline_support import (
     Pipeline,
@@ -86,3 +91,47 @@ def _group_keys(home: Path) -> list[str]:
             return [row[0] for row in rows]
     finally:
         store.dispose()
+
+
+def _restored_with(url: str, *alerts: dict) -> None:
+    """A store as restored from a snapshot: these alerts firing, as Alertmanager
+    told them before the snapshot."""
+    store = open_store(url)
+    store.create_schema()
+    notification = {
+        "version": "4", "groupKey": '{}/{severity="high"}:{alertname="SwitchOn"}',
+        "status": "firing", "receiver": "webhook-high", "alerts": list(alerts),
+    }  # fmt: skip
+    body = json.dumps(notification).encode()
+    recording = recording_from(settings_from_mapping({}, {}), ["dashboard"])
+    store.record_notification(parse_notification(body), body, time.time() - 600, recording)
+    store.dispose()
+
+
+def _firing(fingerprint: str, starts_at: str) -> dict:
+    labels = {"alertname": "SwitchOn", "severity": "high", "n": fingerprint}
+    return {"status": "firing", "labels": labels, "startsAt": starts_at, "fingerprint": fingerprint}
+
+
+def test_a_restored_store_is_repaired_from_start_up(tmp_path: Path) -> None:
+    # Resolved after the snapshot: Alertmanager sent that resolution to the store
+    # that was lost and never sends it again. Still firing: Alertmanager has it.
+    url = f"sqlite:///{tmp_path}/webhook.sqlite3"
+    ports, token = pipeline_ports(), new_token()
+    config = {"store": {"url": url}, "reconcile": {"alertmanager_warmup_seconds": 0}}
+    with Switch() as switch, alerting(tmp_path, ports, token, switch, []):
+        am = f"http://127.0.0.1:{ports['alertmanager']}/api/v2/alerts"
+        still = _firing("a2", "2026-12-06T06:00:00Z")
+        posted = requests.post(am, json=[{k: still[k] for k in ("labels", "startsAt")}], timeout=5)
+        assert posted.status_code == 200
+        [held] = requests.get(am, timeout=5).json()
+        still["fingerprint"] = held["fingerprint"]  # Alertmanager's, as it notifies it
+        _restored_with(url, _firing("a1", "2026-12-06T06:00:00Z"), still)
+        with webhook(tmp_path, ports, token, config):
+            path = Pipeline(ports, token, tmp_path)
+            began = time.monotonic()
+            wait_until(lambda: path.alerts("SwitchOn", "resolved"), 2 * INTERVAL + 10, "repair")
+            print(f"\nrepaired {time.monotonic() - began:.1f} s after the webhook was ready")
+            time.sleep(2)
+            assert [a["labels"]["n"] for a in path.alerts("SwitchOn", "resolved")] == ["a1"]
+            assert [a["labels"]["n"] for a in path.alerts("SwitchOn", "firing")] == ["a2"]
