@@ -20,9 +20,9 @@ state change is unique in the store.
 
 An instance is the fingerprint and `startsAt` (as for the silence watch; to the
 millisecond, as Alertmanager's API lists it, while its notifications carry
-every digit Prometheus sent): when
-Alertmanager holds the same labels with another start, the instance the webhook
-knows ended and a new one began, which Alertmanager will notify by itself.
+every digit it was sent): when Alertmanager holds the same labels with another
+start, the instance the webhook knows ended and a new one began, which
+Alertmanager will notify by itself.
 
 Resolving an alert that still fires would be worse than a late resolution (the
 store never turns a resolved instance back to firing), so absence counts only
