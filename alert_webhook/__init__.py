@@ -44,6 +44,7 @@ def create_app(
     listen_host: str = "127.0.0.1",
     playbooks: Playbooks | None = None,
     action_boundaries: Boundaries | None = None,
+    alertmanager: AlertmanagerAPI | None = None,
 ) -> Flask:
     """The app; its background loops are built here and started by the caller
     (`app.extensions["alert_webhook"].start()`), or stepped by tests.
@@ -51,7 +52,9 @@ def create_app(
     beyond loopback operators must log in to view. With remediation enabled,
     `playbooks` are the validated playbook file (read from the settings' path
     when not given: ConfigError on any problem) and `action_boundaries` what the
-    actions touch (the environment they may pass on: none unless given)."""
+    actions touch (the environment they may pass on: none unless given).
+    `alertmanager` is the client of Alertmanager's API (silences, the alerts it
+    holds): by default the one at `links.alertmanager_url`."""
     from alert_webhook import dashboard
     from alert_webhook.api import (
         ack_link,
@@ -88,7 +91,7 @@ def create_app(
     if playbooks is None:
         playbooks = load_remediation_playbooks(settings)
     remediation = remediation_from(settings, playbooks)
-    alertmanager = AlertmanagerAPI(settings.links.alertmanager_url)
+    alertmanager = alertmanager or AlertmanagerAPI(settings.links.alertmanager_url)
     background = build_background(
         settings, store, channels, metrics, remediation, alertmanager,
         clock=clock, rand=rand, action_boundaries=action_boundaries,

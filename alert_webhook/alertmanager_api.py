@@ -1,12 +1,15 @@
-"""A small client of Alertmanager's v2 API: silences, and the alerts it holds.
+"""A small client of Alertmanager's v2 API: silences, the alerts it holds, and
+when it started.
 
 Remediation silences the alert it is fixing for the run's window (so a repeat
 does not page people mid-fix) and expires the silence when the run ends;
 operators silence incidents from the console, and while such a silence holds the
 webhook reads the alert's state here (a silenced alert's resolution is never
-sent to it). Only what those need is here: create, expire, list silences; list
-alerts. Every call has a timeout and every failure is one `AlertmanagerError`
-saying what was asked and what came back, so a caller can record it and go on.
+sent to it); the webhook reconciles the alerts it holds as firing with those
+Alertmanager still has (`reconcile.py`). Only what those need is here: create,
+expire, list silences; list alerts; the start time. Every call has a timeout
+and every failure is one `AlertmanagerError` saying what was asked and what
+came back, so a caller can record it and go on.
 
 Matchers are always equality matchers on whole label values (`isRegex: false`):
 a label value is never turned into a regular expression, so a value such as
@@ -64,6 +67,13 @@ class HeldAlert:
     labels: dict[str, str]
     state: str  # active, suppressed or unprocessed
     starts_at: dt.datetime
+
+
+def to_millisecond(instant: dt.datetime) -> dt.datetime:
+    """An instant as Alertmanager's API lists it: to the millisecond, cut (Go's
+    formatting does not round). Its notifications carry the instant whole, so an
+    alert's start from a notification is compared with the listed one this way."""
+    return instant.replace(microsecond=instant.microsecond - instant.microsecond % 1000)
 
 
 def matchers_for(labels: Mapping[str, str]) -> list[Matcher]:
@@ -141,22 +151,50 @@ class AlertmanagerAPI:
         except (ValueError, KeyError, TypeError):
             raise AlertmanagerError("list silences: not a list of silences") from None
 
-    def list_alerts(self, matchers: list[Matcher]) -> list[HeldAlert]:
+    def list_alerts(self, matchers: list[Matcher] | None = None) -> list[HeldAlert]:
         """The firing alerts whose labels these matchers match (silenced and
-        inhibited ones included): an alert that resolved is not among them."""
+        inhibited ones included), every one without matchers: an alert that
+        resolved is not among them. An answer that is not such a list is an
+        AlertmanagerError, never taken for an empty one."""
         resp = self._call("GET", "/alerts", "list alerts", params=_filters(matchers))
         try:
-            return [
-                HeldAlert(
-                    raw["fingerprint"],
-                    dict(raw["labels"]),
-                    raw["status"]["state"],
-                    dt.datetime.fromisoformat(raw["startsAt"]),
-                )
-                for raw in resp.json()
-            ]
+            raws = resp.json()
+            if not isinstance(raws, list):
+                raise TypeError
+            return [_held_alert(raw) for raw in raws]
         except (ValueError, KeyError, TypeError):
             raise AlertmanagerError("list alerts: not a list of alerts") from None
+
+    def started_at(self) -> dt.datetime:
+        """When this Alertmanager started (`uptime` of GET /api/v2/status): it
+        holds only the alerts sent to it since."""
+        resp = self._call("GET", "/status", "status")
+        try:
+            return _instant(resp.json()["uptime"])
+        except (ValueError, KeyError, TypeError):
+            raise AlertmanagerError("status: no start time (uptime) in the answer") from None
+
+
+def _instant(value: Any) -> dt.datetime:
+    """An RFC 3339 timestamp with its zone; TypeError or ValueError otherwise."""
+    if not isinstance(value, str):
+        raise TypeError(value)
+    instant = dt.datetime.fromisoformat(value)
+    if instant.tzinfo is None:
+        raise ValueError(value)
+    return instant
+
+
+def _held_alert(raw: Any) -> HeldAlert:
+    """One alert of GET /alerts; TypeError, KeyError or ValueError unless every
+    field the webhook compares is there with its type (a number for a
+    fingerprint would match nothing, and so pass for a resolution)."""
+    fingerprint, labels, state = raw["fingerprint"], raw["labels"], raw["status"]["state"]
+    if not (isinstance(fingerprint, str) and isinstance(labels, dict) and isinstance(state, str)):
+        raise TypeError(raw)
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in labels.items()):
+        raise TypeError(labels)
+    return HeldAlert(fingerprint, dict(labels), state, _instant(raw["startsAt"]))
 
 
 def _filters(matchers: list[Matcher] | None) -> list[tuple[str, str]]:

@@ -1,6 +1,7 @@
 """What runs beside the requests, wired together: the intake that records each
 notification and wakes the loops, one delivery lane per channel that leaves the
-process, the time-driven duties, and the remediation runner when it is enabled."""
+process, the time-driven duties, the reconciliation with Alertmanager's alerts,
+and the remediation runner when it is enabled."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from alert_webhook.duties import (
 from alert_webhook.incident_silences import IncidentSilences, SilenceWatch
 from alert_webhook.loops import Loop, Workers
 from alert_webhook.metrics import WebhookMetrics
+from alert_webhook.reconcile import Reconcile
 from alert_webhook.remediation.actions import Boundaries
 from alert_webhook.remediation.actions.failover_switch import Failover, FailoverCollector
 from alert_webhook.remediation.escalation import Escalation
@@ -38,6 +40,7 @@ from alert_webhook.store.remediations import RemediationPlanner
 
 DUTIES_INTERVAL = 1.0  # deadlines and heartbeats are minutes-scale
 REMEDIATION_LOOP = "remediation"
+RECONCILE_LOOP = "reconcile"
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,10 @@ def build_background(
             ("failover", FailoverSwitchBack(boundaries.failover, boundaries, clock))
         )
     workers.add(Loop("duties", duties.run_once, DUTIES_INTERVAL))
+    # Its own loop: an Alertmanager slow to answer delays no deadline or heartbeat.
+    # Its first pass runs at start-up.
+    reconcile = Reconcile(settings.reconcile, store.tx, alertmanager, intake.accept, clock)
+    workers.add(Loop(RECONCILE_LOOP, reconcile.run_once, settings.reconcile.interval_seconds))
     if remediation is not None:
         cfg = settings.remediation
         tell = Escalation(Router(settings.routing, settings.channels),

@@ -22,6 +22,7 @@ from alert_webhook.remediation.actions import Boundaries, Outcome
 from alert_webhook.remediation.actions.failover_switch import Failover
 from alert_webhook.routing import Target, recipients_for
 from alert_webhook.store import NewDelivery, Purpose, SqlStore, StoreUnavailable
+from alert_webhook.store.firing import OWN_GROUP_KEY_PREFIX
 from alert_webhook.store.incidents import Incidents, OpenIncident
 
 logger = logging.getLogger("alert_webhook.duties")
@@ -40,9 +41,11 @@ def runbook_url(base_url: str, alertname: str) -> str:
 
 def own_notification(group: str, status: str, alert: dict[str, Any]) -> Notification:
     """A notification the webhook makes itself about one alert, shaped as
-    Alertmanager's: it is recorded and delivered as theirs are."""
+    Alertmanager's: it is recorded and delivered as theirs are. Its group key
+    marks it as ours (`store/firing.py`): the reconcile duty never checks an
+    alert of ours against Alertmanager."""
     return Notification.model_validate(
-        {"version": "4", "groupKey": f"alert_webhook/{group}", "status": status,
+        {"version": "4", "groupKey": f"{OWN_GROUP_KEY_PREFIX}{group}", "status": status,
          "receiver": "alert_webhook", "alerts": [{"status": status, **alert}]}
     )  # fmt: skip
 
@@ -127,7 +130,20 @@ class Reminders:
 
 
 class Watchdog:
-    """Raise (or resolve) our own critical alert when the heartbeat stops (or returns)."""
+    """Raise (or resolve) our own critical alert when the heartbeat stops (or returns).
+
+    Silence is measured from the later of the last heartbeat and this process's
+    start (when the watchdog is built). While the webhook was not running nobody
+    was listening, so a store whose last heartbeat is an hour old says the stack
+    was down, not that its pipeline is broken now: after a start, Prometheus and
+    Alertmanager get the same `timeout_seconds` as any silence to be heard from
+    (the first heartbeat reaches us within about a minute of Prometheus's
+    start: its first send may precede its finding Alertmanager, and it resends
+    every minute). If nothing arrives in that time the alarm is raised,
+    dated from the last heartbeat, when the silence really began. Only a real
+    heartbeat resolves an alarm, never a start: an alarm still up from before a
+    pause waits for the pipeline to prove itself.
+    """
 
     def __init__(
         self,
@@ -141,6 +157,7 @@ class Watchdog:
         self.settings, self.runbook_base_url = settings, runbook_base_url
         self.store, self.accept, self.metrics, self.clock = store, accept, metrics, clock
         self.fingerprint = f"pipeline-{settings.alertname}"[:64]
+        self.started_at = clock()
 
     def __call__(self) -> None:
         if not self.settings.enabled:
@@ -150,14 +167,16 @@ class Watchdog:
             return  # armed by the first heartbeat
         self.metrics.last_watchdog.set(last)
         now = self.clock()
-        silent = now - last > self.settings.timeout_seconds
+        timeout = self.settings.timeout_seconds
+        silent = now - max(last, self.started_at) > timeout
+        heard = now - last <= timeout
         # Our own alarm only, not every firing alert: this runs every pass.
         raised = self.store.list_alerts(status="firing", limit=1, fingerprint=self.fingerprint)
         since = datetime.fromtimestamp(last, UTC).isoformat()
         if silent and not raised:
             self._raise("firing", since, since, now)
             self.metrics.escalations.labels("watchdog_silent").inc()
-        elif not silent and raised:
+        elif heard and raised:
             self._raise("resolved", raised[0].starts_at, since, now)
 
     def _raise(self, status: str, starts: str, since: str, now: float) -> None:

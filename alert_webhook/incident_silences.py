@@ -33,6 +33,7 @@ from alert_webhook.alertmanager_api import (
     HeldAlert,
     matchers_for,
     rfc3339,
+    to_millisecond,
 )
 from alert_webhook.duties import Accept, own_notification
 from alert_webhook.store.incidents import HeldSilence, Incidents
@@ -108,8 +109,10 @@ class IncidentSilences:
 
 def _is_instance(alert: HeldAlert, held: HeldSilence) -> bool:
     """Alertmanager's alert is the silenced incident's instance: the same labels,
-    the same start (an instant: the store and Alertmanager write it differently)."""
-    return alert.labels == held.labels and alert.starts_at == datetime.fromisoformat(held.starts_at)
+    the same start (an instant: the store and Alertmanager write it differently,
+    and Alertmanager's API only to the millisecond)."""
+    started = to_millisecond(datetime.fromisoformat(held.starts_at))
+    return alert.labels == held.labels and to_millisecond(alert.starts_at) == started
 
 
 class SilenceWatch:

@@ -1,9 +1,10 @@
 """Background work: named loops, each on its own thread.
 
 A loop is a step that does one pass and says how much it did, and how to pace it.
-Today the factory runs two: `deliveries` (the outbox worker) and `duties`
-(deadlines, reminders, the watchdog); a third (remediation)
-is one more entry. `run_once()` is the step unit tests drive on a fake clock;
+The factory (`background.py`) runs one delivery lane per channel that leaves the
+process, `duties` (deadlines, reminders, the watchdog, silences, failover
+switch-back), `reconcile` (resolutions read from Alertmanager) and, when it is
+enabled, `remediation`. `run_once()` is the step unit tests drive on a fake clock;
 `start()` runs every loop on its thread (in the server process, beside the requests)
 and `stop()` ends them.
 """

@@ -105,6 +105,21 @@ class RemediationSettings(_Model):
     prometheus_timeout_seconds: float = Field(default=5.0, gt=0)
 
 
+class ReconcileSettings(_Model):
+    """The alerts held as firing checked against Alertmanager's current alerts, so
+    a resolution does not wait for the route's next group_interval
+    (alert_webhook/reconcile.py says why each value)."""
+
+    enabled: bool = True
+    # How often Alertmanager is asked; an alert missing from two answers this far
+    # apart is recorded resolved.
+    interval_seconds: float = Field(default=10.0, gt=0)
+    # Nothing is resolved while Alertmanager started less than this long ago: it
+    # holds only what Prometheus has sent again since (every resend delay, 1 min,
+    # and Prometheus may start a minute after it).
+    alertmanager_warmup_seconds: float = Field(default=180.0, ge=0)
+
+
 class Settings(_Model):
     store: StoreSettings = StoreSettings()
     links: LinkSettings = LinkSettings()
@@ -115,6 +130,7 @@ class Settings(_Model):
     delivery: DeliverySettings = DeliverySettings()
     incidents: IncidentSettings = IncidentSettings()
     watchdog: WatchdogSettings = WatchdogSettings()
+    reconcile: ReconcileSettings = ReconcileSettings()
     auth: AuthSettings = AuthSettings()
     remediation: RemediationSettings = RemediationSettings()
     # The failover action's chains (alert_webhook/remediation/actions/failover_config.py).

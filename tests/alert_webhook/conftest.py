@@ -20,6 +20,8 @@ from alert_webhook.metrics import create_metrics
 from alert_webhook.settings import Settings, settings_from_mapping
 from alert_webhook.store import SqlStore, open_store
 
+NO_ALERTMANAGER = "http://127.0.0.1:9"  # the discard port: nothing answers there
+
 
 @pytest.fixture
 def clock() -> FakeClock:
@@ -63,7 +65,12 @@ def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlSto
 @pytest.fixture
 def make_settings() -> Callable[..., Settings]:
     def build(data: dict[str, Any] | None = None, env: dict[str, str] | None = None) -> Settings:
-        return settings_from_mapping(data or {}, env or {})
+        # The reconcile loop asks Alertmanager for its alerts: a test that does
+        # not name one must not reach one on the default port by chance (it
+        # would resolve the test's alerts, which it never held).
+        data = dict(data or {})
+        data["links"] = {"alertmanager_url": NO_ALERTMANAGER, **(data.get("links") or {})}
+        return settings_from_mapping(data, env or {})
 
     return build
 

@@ -3,6 +3,7 @@ equality matchers only, listed, expired; every failure is one AlertmanagerError.
 
 from __future__ import annotations
 
+import json
 import time
 
 import am_support
@@ -116,3 +117,59 @@ def test_alerts_are_listed_by_matchers_and_a_resolved_one_is_not(alertmanager: s
 def test_listing_alerts_of_an_unreachable_alertmanager_is_an_error() -> None:
     with pytest.raises(AlertmanagerError, match="list alerts: ConnectionError"):
         AlertmanagerAPI(unreachable(), timeout=2).list_alerts([Matcher("alertname", "X")])
+
+
+def test_every_alert_is_listed_without_matchers_and_the_start_is_known(alertmanager: str) -> None:
+    labels = {"alertname": "ListedWithAll", "service": "demo"}
+    posted = requests.post(f"{alertmanager}/api/v2/alerts", json=[{"labels": labels}], timeout=5)
+    assert posted.status_code == 200
+    api = AlertmanagerAPI(alertmanager)
+    assert labels in [a.labels for a in api.list_alerts()]
+    started = api.started_at()
+    assert started.tzinfo is not None and 0 <= time.time() - started.timestamp() < 600
+
+
+class Answering(requests.Session):
+    """A session whose every request gets this 200 answer: an Alertmanager (or a
+    proxy in front of it) that answers nonsense."""
+
+    def __init__(self, body: bytes) -> None:
+        super().__init__()
+        self.body = body
+
+    def request(self, method, url, *args, **kwargs):  # type: ignore[no-untyped-def]  # noqa: ANN001
+        resp = requests.Response()
+        resp.status_code, resp._content, resp.url = 200, self.body, url
+        return resp
+
+
+ALERT = {"fingerprint": "ab12", "labels": {"alertname": "X"}, "status": {"state": "active"},
+         "startsAt": "2026-12-06T10:00:00.123456789Z"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"<html>proxy error</html>", b'{"alerts": []}', b'"[]"', b"[1]",
+     json.dumps([{**ALERT, "fingerprint": 12}]).encode(),
+     json.dumps([{**ALERT, "labels": {"alertname": 1}}]).encode(),
+     json.dumps([{**ALERT, "startsAt": "2026-12-06T10:00:00"}]).encode(),
+     json.dumps([{k: v for k, v in ALERT.items() if k != "status"}]).encode()],
+)  # fmt: skip
+def test_an_answer_that_is_not_a_list_of_alerts_is_an_error_never_an_empty_list(body) -> None:
+    api = AlertmanagerAPI("http://alertmanager.invalid", session=Answering(body))
+    with pytest.raises(AlertmanagerError, match="list alerts: not a list of alerts"):
+        api.list_alerts()
+
+
+def test_a_good_answer_is_read_with_alertmanagers_nanoseconds() -> None:
+    api = AlertmanagerAPI("http://am.invalid", session=Answering(json.dumps([ALERT]).encode()))
+    [alert] = api.list_alerts()
+    assert (alert.fingerprint, alert.labels, alert.state) == ("ab12", {"alertname": "X"}, "active")
+    assert alert.starts_at.isoformat() == "2026-12-06T10:00:00.123456+00:00"
+
+
+@pytest.mark.parametrize("body", [b"{}", b'{"uptime": 5}', b'{"uptime": "yesterday"}', b"[]"])
+def test_a_status_without_a_start_time_is_an_error(body) -> None:
+    api = AlertmanagerAPI("http://alertmanager.invalid", session=Answering(body))
+    with pytest.raises(AlertmanagerError, match="status: no start time"):
+        api.started_at()

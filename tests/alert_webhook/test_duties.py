@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 from webhook_support import CONTACTS, make_alert, make_notification
 
@@ -127,3 +129,66 @@ def test_silent_watchdog_raises_pipeline_broken_and_its_return_resolves_it(
     assert store.list_alerts(status="firing") == []
     assert [a.status for a in store.list_alerts()] == ["resolved"]
     assert _metric(app, "alert_webhook_last_watchdog_timestamp_seconds") == clock.now
+
+
+# Issue 22: the stack started again after a pause longer than the watchdog's
+# timeout. The store's last heartbeat is an hour old, but nobody was listening
+# during that hour: silence counts from this process's start.
+
+WATCHDOG = make_alert("w", alertname="Watchdog", severity="none")
+
+
+def _stopped_an_hour_ago(app_factory, store, clock):
+    """A webhook that heard the heartbeat, was stopped, and starts an hour later."""
+    before = app_factory(CONTACTS, {"ALERT_WEBHOOK_TOKEN": "t"})
+    _post(before, WATCHDOG)
+    last_seen = clock.now
+    clock.advance(3600)
+    return app_factory(CONTACTS, {"ALERT_WEBHOOK_TOKEN": "t"}), last_seen
+
+
+def test_a_start_after_an_hour_down_raises_no_alarm_while_the_heartbeat_returns(
+    app_factory, store, clock
+) -> None:
+    app, _last_seen = _stopped_an_hour_ago(app_factory, store, clock)
+    _step(app)
+    clock.advance(299)  # Prometheus and Alertmanager still coming up
+    _step(app)
+    assert store.list_alerts() == [] and store.outbox.list() == []
+    _post(app, WATCHDOG)  # the heartbeat arrives
+    clock.advance(300)
+    _step(app)
+    assert store.list_alerts() == [] and store.outbox.list() == []
+    assert _metric(app, "alert_webhook_escalations_total", reason="watchdog_silent") is None
+
+
+def test_no_heartbeat_for_the_timeout_after_the_start_still_raises_the_alarm(
+    app_factory, store, clock
+) -> None:
+    app, last_seen = _stopped_an_hour_ago(app_factory, store, clock)
+    _step(app)
+    clock.advance(300)
+    _step(app)
+    assert store.list_alerts() == []
+    clock.advance(1)
+    _step(app)
+    (alert,) = store.list_alerts(status="firing")
+    assert alert.alertname == "AlertingPipelineBroken"
+    assert datetime.fromisoformat(alert.starts_at).timestamp() == last_seen  # the real silence
+
+
+def test_an_alarm_raised_before_the_pause_waits_for_a_real_heartbeat_to_resolve(
+    app_factory, store, clock
+) -> None:
+    before = app_factory(CONTACTS, {"ALERT_WEBHOOK_TOKEN": "t"})
+    _post(before, WATCHDOG)
+    clock.advance(301)
+    _step(before)
+    assert [a.status for a in store.list_alerts()] == ["firing"]
+    clock.advance(3600)  # stopped with the alarm up; started again
+    app = app_factory(CONTACTS, {"ALERT_WEBHOOK_TOKEN": "t"})
+    _step(app)
+    assert [a.status for a in store.list_alerts()] == ["firing"]  # not back yet
+    _post(app, WATCHDOG)
+    _step(app)
+    assert [a.status for a in store.list_alerts()] == ["resolved"]

@@ -183,3 +183,27 @@ def test_an_unreachable_alertmanager_changes_nothing_and_the_duties_go_on(
     _duties(app)
     assert store.incidents.find(1)["closed_at"] is None
     assert "list alerts: ConnectionError" in caplog.text
+
+
+def test_a_start_with_more_digits_than_alertmanager_lists_is_still_the_instance(
+    app_factory, alertmanager, clock, store
+) -> None:
+    # Alertmanager keeps the start whole and notifies it so, but lists milliseconds.
+    app = app_factory(
+        {
+            "links": {"alertmanager_url": alertmanager},
+            "incidents": {"silence_check_seconds": CHECK},
+        },
+        {"ALERT_WEBHOOK_TOKEN": "t"},
+    )
+    starts = "2026-11-28T09:03:31.568123456Z"
+    alert = make_alert("a", alertname="ListedToTheMillisecond", starts_at=starts)
+    _in_alertmanager(alertmanager, alert["labels"], starts_at=starts)
+    client = app.test_client()
+    client.post("/alerts", json=make_notification(alert), headers=AUTH)
+    assert (
+        client.post("/api/incidents/1/silence", json={"minutes": 30}, headers=AUTH).status_code
+        == 200
+    )
+    _duties(app)
+    assert store.incidents.find(1)["closed_at"] is None  # still firing there

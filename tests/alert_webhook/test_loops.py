@@ -96,9 +96,9 @@ def test_loops_are_added_before_start_only_and_names_are_unique() -> None:
         workers.stop()
 
 
-def test_the_app_runs_deliveries_and_duties_and_stops_them(app_factory) -> None:
+def test_the_app_runs_deliveries_duties_and_reconcile_and_stops_them(app_factory) -> None:
     workers = app_factory().extensions["alert_webhook"].workers
-    assert list(workers.loops) == ["deliveries", "duties"]
+    assert list(workers.loops) == ["deliveries", "duties", "reconcile"]
     workers.start()
     assert workers.running
     workers.stop()

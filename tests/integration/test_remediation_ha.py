@@ -108,7 +108,10 @@ def ha_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Pair, Pa
             folder = base / f"webhook-{name}"
             remediation = {"enabled": True, "playbooks_file": str(playbooks), "lease_seconds": 5,
                            "prometheus_url": prometheus}  # fmt: skip
-            config = render.render_webhook(folder, DEFAULT_PORTS, {}, remediation)
+            # Alertmanager's API (silences, the reconcile loop) is the pair's first
+            # peer, never one that may run on the default port.
+            ports = {**DEFAULT_PORTS, "alertmanager": web_ports[0]}
+            config = render.render_webhook(folder, ports, {}, remediation)
             stack.enter_context(
                 running(
                     f"webhook-{name}",

@@ -1,0 +1,74 @@
+"""The alert instances the store holds as firing that Alertmanager told it of:
+what the reconcile duty checks against Alertmanager's own list (portable SQL).
+
+"Told by Alertmanager" is read from the notification that brought the firing
+state change: the webhook's own notifications (the watchdog's alarm, the
+resolutions its duties record) carry a group key under `OWN_GROUP_KEY_PREFIX`,
+which no Alertmanager group key has (Alertmanager's start with the route's
+`{…}` matchers).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import or_, select
+
+from alert_webhook.store.guard import Transactions
+from alert_webhook.store.schema import alert_events, alerts, incidents, notifications
+
+OWN_GROUP_KEY_PREFIX = "alert_webhook/"
+
+
+@dataclass(frozen=True)
+class FiringAlert:
+    """One firing instance: the fingerprint and `startsAt` that key it, and what a
+    resolved copy of it needs to say."""
+
+    alert_id: int
+    fingerprint: str
+    starts_at: str
+    generator_url: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+
+
+def firing_from_alertmanager(tx: Transactions, now: float) -> list[FiringAlert]:
+    """Every instance the store holds as firing whose firing came from Alertmanager,
+    oldest first; not those an operator's silence holds at `now` (the silence
+    watch asks about those, and expires the silence with the resolution)."""
+    query = (
+        select(
+            alerts.c.id,
+            alerts.c.fingerprint,
+            alerts.c.starts_at,
+            alerts.c.generator_url,
+            alerts.c.labels,
+            alerts.c.annotations,
+        )
+        .join(
+            alert_events,
+            (alert_events.c.alert_id == alerts.c.id) & (alert_events.c.status == "firing"),
+        )
+        .join(notifications, notifications.c.id == alert_events.c.notification_id)
+        .outerjoin(incidents, incidents.c.alert_id == alerts.c.id)
+        .where(
+            alerts.c.status == "firing",
+            or_(incidents.c.silenced_until.is_(None), incidents.c.silenced_until <= now),
+            ~notifications.c.group_key.startswith(OWN_GROUP_KEY_PREFIX, autoescape=True),
+        )
+        .order_by(alerts.c.id)
+    )
+    with tx.read() as conn:
+        return [
+            FiringAlert(
+                r.id,
+                r.fingerprint,
+                r.starts_at,
+                r.generator_url,
+                json.loads(r.labels),
+                json.loads(r.annotations),
+            )
+            for r in conn.execute(query)
+        ]
