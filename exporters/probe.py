@@ -74,10 +74,16 @@ class ProbeCollector(Collector):
         failures = CounterMetricFamily(
             "probe_failures", "Failed runs by category.", labels=[*base, "category"]
         )
+        # How stale a probe's series may be however often Prometheus scrapes:
+        # remediation waits this long (and the scrape) before judging a fix.
+        interval = GaugeMetricFamily(
+            "probe_interval_seconds", "How often the probe runs, in seconds.", labels=base
+        )
         extra: dict[str, GaugeMetricFamily] = {}
         by_name: dict[str, list[tuple[list[str], list[str], float]]] = defaultdict(list)
         for probe, result, counts in self.scheduler.snapshot():
             key = [probe.name, probe.kind, probe.service, probe.instance]
+            interval.add_metric(key, probe.interval)
             for category in Category:
                 failures.add_metric([*key, category.value], counts[category])
             if result is None:
@@ -98,7 +104,7 @@ class ProbeCollector(Collector):
                 if names == rows[0][0]:
                     family.add_metric(values, value)
             extra[name] = family
-        yield from (success, duration, last_run, current, failures)
+        yield from (success, duration, last_run, current, failures, interval)
         yield from extra.values()
 
 

@@ -96,12 +96,15 @@ def _no_placeholders(query: str) -> str:
 
 class Verify(Strict):
     """How a run is checked after a step reported success: `query` (default: the
-    alert's own expression) must return nothing of the alert for `window`, after
-    `delay` for things to settle."""
+    alert's own expression) must return nothing of the alert for `window`, checked
+    from `delay` + `window` after the step until it does, or until the time its
+    expression can lag behind a fix (derived from Prometheus: verify.py) — or
+    `deadline`, when longer — plus `window` has passed."""
 
     query: PromQL | None = None
     delay: Duration = 10.0
     window: Duration = 30.0
+    deadline: Duration | None = None
 
     _placeholders = field_validator("query")(_no_placeholders)
 

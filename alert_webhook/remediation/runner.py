@@ -18,13 +18,15 @@ For each run it claims under the lease:
    its alert silenced in Alertmanager if the playbook asks, then the steps are
    tried in order — each written as started before its action runs and
    completed with what it returned. A step that fails gives way to the next;
-   one that works leaves the run `verifying`, due again once its stabilisation
-   delay and window have passed, and the runner moves on;
-6. a verifying run claimed when due is checked against Prometheus
-   (`verify.py`): verified ends it; not verified (still firing, or Prometheus
-   could not say) counts as a failure, and the next step is tried, then checked
-   in turn. With no step left the run is ineffective if a step ran, failed if
-   none did. Whatever the end, the silence is expired.
+   one that works leaves the run `verifying` with its verification (what to
+   ask, until when, and why that long: `verify.py`), due again once its
+   stabilisation delay and window have passed, and the runner moves on;
+6. a verifying run claimed when due is checked against Prometheus: cleared
+   ends it verified; still there (or Prometheus could not say) before the
+   verification's deadline leaves it verifying, due again shortly; still there
+   at the deadline counts as a failure, and the next step is tried, then
+   checked in turn. With no step left the run is ineffective if a step ran,
+   failed if none did. Whatever the end, the silence is expired.
 
 Every ending goes through `_end`, and the store tells people of it in the same
 transaction (`escalation.py` decides what they hear).
@@ -43,7 +45,7 @@ from alert_webhook.remediation.guardrails import Candidate, Decision, Guardrails
 from alert_webhook.remediation.playbooks import Playbook, Playbooks, RenderedStep, render_step
 from alert_webhook.remediation.silencing import Silencing
 from alert_webhook.remediation.templates import Refused
-from alert_webhook.remediation.verify import Checks
+from alert_webhook.remediation.verify import Checks, poll_interval
 from alert_webhook.store.remediations import Remediations, RunJob, StepRecord, Tell
 from alert_webhook.store.rows import Approval, RunStatus, StepStatus
 
@@ -246,7 +248,10 @@ class Runner:
             done = self._step_done(index, step, params, result)
             if result.outcome is Outcome.SUCCEEDED:
                 now = self.clock()
-                self.runs.await_verification(job, done, now, now + _settle(book))
+                check = self.remediation.checks.begin(
+                    book.verify, job.generator_url, job.alertname, now
+                )
+                self.runs.await_verification(job, done, now, now + _settle(book), check)
                 return
             self.runs.finish_step(job, done, self.clock())
             failures.append(f"step {index} ({step.action.name}): {result.detail or result.outcome}")
@@ -259,7 +264,15 @@ class Runner:
         if book is None:
             detail = f"playbook {job.playbook} is no longer in the playbook file: not verified"
             return self._end(job, RunStatus.INEFFECTIVE, detail)
-        verdict = self.remediation.checks.verify(book.verify, job.generator_url, job.labels)
+        now = self.clock()
+        check = job.verification or self.remediation.checks.begin(
+            book.verify, job.generator_url, job.alertname, now - _settle(book)
+        )  # a run left verifying by an older webhook, which stored no verification
+        verdict = self.remediation.checks.verify(check, job.labels, now)
+        if not verdict.final:
+            due = min(now + poll_interval(check.window), check.until)
+            self.runs.check_again(job, due)
+            return
         if not self.runs.record_verdict(job, index, verdict.detail):
             return
         name = book.actions[index].action if index < len(book.actions) else "step"
@@ -286,5 +299,6 @@ class Runner:
 
 
 def _settle(book: Playbook) -> float:
-    """How long after a step worked its check is due: the delay, then the window."""
+    """How long after a step worked its first check is due: the delay, then the
+    window."""
     return book.verify.delay + book.verify.window

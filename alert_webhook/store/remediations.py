@@ -18,9 +18,11 @@ rejection makes it due at once. Both are one guarded UPDATE, so an approval and
 the deadline's claim, or two approvals, never both win.
 
 Verification does not hold a runner: a step that worked leaves the run
-`verifying`, due again when its stabilisation window has passed, and lets go of
-the lease (`await_verification`). Whichever runner claims it then checks once;
-a runner that dies while checking leaves the run to be checked again, since a
+`verifying` with what is to be checked until when (`await_verification`), due
+again when its stabilisation window has passed, and lets go of the lease.
+Whichever runner claims it then checks; a condition not yet cleared before its
+deadline leaves it `verifying`, due again a little later (`check_again`); a
+runner that dies while checking leaves the run to be checked again, since a
 query is safe to repeat.
 
 **Every ending tells people in its own transaction** (`run_notices.py`).
@@ -39,6 +41,7 @@ from sqlalchemy.exc import IntegrityError
 
 from alert_webhook.remediation.guardrails import Attempt
 from alert_webhook.remediation.playbooks import Playbooks
+from alert_webhook.remediation.verify import Verification
 from alert_webhook.store.bulk import Bulk, Statement, insert_for
 from alert_webhook.store.guard import Transactions
 from alert_webhook.store.lease import Lease
@@ -132,6 +135,7 @@ class RunJob:
     approval_by: str | None = None
     approval_reason: str | None = None
     silence_id: str | None = None  # the Alertmanager silence held while it acts
+    verification: Verification | None = None  # while verifying_step is checked
 
 
 @dataclass(frozen=True)
@@ -203,6 +207,7 @@ class Remediations:
                 approval_by=r["approval_by"],
                 approval_reason=r["approval_reason"],
                 silence_id=r["silence_id"],
+                verification=_verification(r),
             )  # fmt: skip
             for r in rows
         ]
@@ -251,17 +256,30 @@ class Remediations:
         with self.tx.write() as conn:
             _complete_step(conn, job.id, step, now)
 
-    def await_verification(self, job: RunJob, step: StepRecord, now: float, due: float) -> bool:
-        """Complete a step that worked and leave the run `verifying`, its check due at
-        `due`, the lease let go: no runner waits out the stabilisation. False (and
-        nothing written) when the lease was lost."""
+    def await_verification(
+        self, job: RunJob, step: StepRecord, now: float, due: float, check: Verification
+    ) -> bool:
+        """Complete a step that worked and leave the run `verifying` with its `check`,
+        due at `due`, the lease let go: no runner waits out the stabilisation.
+        False (and nothing written) when the lease was lost."""
         values = {"status": VERIFYING, "verifying_step": step.step, "next_attempt_at": due,
-                  "claimed_until": None, "claimed_by": None}  # fmt: skip
+                  "claimed_until": None, "claimed_by": None,
+                  "verify_query": check.query, "verify_subject": check.subject,
+                  "verify_window": check.window, "verify_since": check.since,
+                  "verify_until": check.until, "verify_why": check.why}  # fmt: skip
         with self.tx.write() as conn:
             if not self.lease.update_owned(conn, job.id, job.claim, values):
                 return False
             _complete_step(conn, job.id, step, now)
             return True
+
+    def check_again(self, job: RunJob, due: float) -> bool:
+        """A condition not cleared yet, before its deadline: `verifying` again, due
+        at `due`, the lease let go. False when the lease was lost."""
+        values = {"status": VERIFYING, "next_attempt_at": due,
+                  "claimed_until": None, "claimed_by": None}  # fmt: skip
+        with self.tx.write() as conn:
+            return self.lease.update_owned(conn, job.id, job.claim, values)
 
     def record_verdict(self, job: RunJob, step: int, verdict: str) -> bool:
         """What the check of a step found, beside what its action returned."""
@@ -391,6 +409,15 @@ class Remediations:
         for run in found:
             run["steps"] = by_run[run["id"]]
         return found
+
+
+def _verification(row: Any) -> Verification | None:
+    if row["verify_since"] is None:
+        return None
+    return Verification(
+        row["verify_query"], row["verify_subject"] or "the condition", row["verify_window"] or 0.0,
+        row["verify_since"], row["verify_until"] or row["verify_since"], row["verify_why"] or "",
+    )  # fmt: skip
 
 
 def _complete_step(conn: Connection, run_id: int, step: StepRecord, now: float) -> None:

@@ -165,7 +165,10 @@ heartbeats = Table(
 # decided and why. `silence_id` is the Alertmanager silence held while the run
 # acts. `verifying_step` is the step whose success is being checked against
 # Prometheus: set, a runner that claims the run checks again (a query is safe to
-# repeat) rather than taking it for a run its runner died in.
+# repeat) rather than taking it for a run its runner died in. The `verify_*`
+# columns are that check (remediation/verify.py's Verification): the expression
+# asked (kept here once, not in each line of the record), since when the step
+# worked, until when it may clear, and why that long in words.
 remediation_runs = Table(
     "remediation_runs",
     metadata,
@@ -192,6 +195,12 @@ remediation_runs = Table(
     Column("silence_id", String(64)),
     Column("silence_note", Text),
     Column("verifying_step", Integer),
+    Column("verify_query", Text),
+    Column("verify_subject", Text),
+    Column("verify_window", Float),
+    Column("verify_since", Float),
+    Column("verify_until", Float),
+    Column("verify_why", Text),
     UniqueConstraint("event_id", "playbook", name="uq_remediation_run"),
 )
 Index("ix_remediation_runs_due", remediation_runs.c.status, remediation_runs.c.next_attempt_at)

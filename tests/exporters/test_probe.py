@@ -102,6 +102,8 @@ def test_a_probe_that_has_not_run_yet_has_no_success_series(clock):
     # but its failure counters exist from the start, so rate() sees the first failure
     labels = series("web", "http", category="timeout")
     assert registry.get_sample_value("probe_failures_total", labels) == 0
+    # and its interval, which tells remediation how stale its series may be
+    assert registry.get_sample_value("probe_interval_seconds", series("web", "http")) == 30
 
 
 def test_scrape_reads_results_and_never_runs_checks(clock):

@@ -16,6 +16,7 @@ from alert_webhook.payload import parse_notification
 from alert_webhook.remediation.actions import Boundaries
 from alert_webhook.remediation.escalation import Escalation
 from alert_webhook.remediation.guardrails import default_guardrails
+from alert_webhook.remediation.lag import Recording
 from alert_webhook.remediation.playbooks import playbooks_from_mapping
 from alert_webhook.remediation.runner import Remediation, Runner
 from alert_webhook.remediation.verify import Checks, PrometheusError, Series
@@ -43,20 +44,54 @@ def book(name: str, *steps: dict[str, Any], **kw: Any) -> dict[str, Any]:
 
 class FakePrometheus:
     """Answers each query with the series of the first key it contains (nothing
-    when none does), or raises what is set; records every query."""
+    when none does), or raises what is set; records every query. Its rules are
+    `rules`, its scrape interval `scrape`, and `probed` names the metrics fed by
+    probes, with their probes' interval; `broken` is raised by every question
+    about rules and intervals. A metric in `unpublished` is probe-fed, but its
+    probes publish no interval."""
 
     def __init__(self) -> None:
         self.answers: dict[str, list[Series] | PrometheusError] = {}
         self.asked: list[str] = []
+        self.rules: list[Recording] = []
+        # With the playbooks' SETTLE, a check at delay + window is at the deadline
+        # already (5 s delay over a 5 s lag): one settle() ends a verification.
+        self.scrape = 5.0
+        self.probed: dict[str, float] = {}
+        self.unpublished: set[str] = set()
+        self.broken: PrometheusError | None = None
 
     def query(self, expr: str) -> list[Series]:
         self.asked.append(expr)
+        if expr.startswith("count({__name__"):  # is any of these probe-fed?
+            return [{}] if any(name in expr for name in self.unpublished) else []
         for key, answer in self.answers.items():
             if key in expr:
                 if isinstance(answer, PrometheusError):
                     raise answer
                 return answer
         return []
+
+    def values(self, expr: str) -> list[float]:
+        """Only the probe interval question: the longest of the probed metrics named."""
+        if self.broken:
+            raise self.broken
+        named = [interval for name, interval in self.probed.items() if name in expr]
+        return [max(named)] if named else []
+
+    def recordings(self) -> list[Recording]:
+        if self.broken:
+            raise self.broken
+        return self.rules
+
+    def scrape_interval(self) -> float:
+        if self.broken:
+            raise self.broken
+        return self.scrape
+
+    def checks(self) -> list[str]:
+        """The verification queries asked (not the questions about timing)."""
+        return [q for q in self.asked if q.startswith("count_over_time(")]
 
 
 class Harness:

@@ -19,6 +19,7 @@ from alert_webhook.remediation.verify import (
     Checks,
     HttpPrometheus,
     PrometheusError,
+    Verification,
     alert_expression,
     of_alert,
     window_query,
@@ -55,47 +56,91 @@ def test_the_window_query_asks_for_any_result_in_the_whole_window() -> None:
 
 @pytest.fixture
 def prometheus() -> FakePrometheus:
-    return FakePrometheus()
+    fake = FakePrometheus()
+    fake.scrape = 15.0
+    return fake
+
+
+NOW = 1_000_000.0
+
+
+def _check(prometheus: FakePrometheus | None, verify: Verify, url: str = URL) -> Verification:
+    """The verification of a step that worked 40 s ago."""
+    return Checks(prometheus).begin(verify, url, "DemoDown", NOW - 40)
 
 
 def test_nothing_of_the_alert_in_the_window_is_verified(prometheus: FakePrometheus) -> None:
     prometheus.answers["up{"] = [{"job": "demo", "instance": "b:1"}]  # someone else's
-    verdict = Checks(prometheus).verify(Verify(window=30), URL, LABELS)
-    assert verdict.cleared
-    assert verdict.detail == 'verified: up{job="demo"} == 0 returned nothing of this alert for 30s'
-    assert prometheus.asked == [window_query('up{job="demo"} == 0', 30)]
-
-
-def test_the_alert_still_there_is_not_verified(prometheus: FakePrometheus) -> None:
-    prometheus.answers["up{"] = [{"job": "demo", "instance": "a:1"}]
-    verdict = Checks(prometheus).verify(Verify(window=30), URL, LABELS)
-    assert not verdict.cleared
+    verdict = Checks(prometheus).verify(_check(prometheus, Verify(window=30)), LABELS, NOW)
+    assert verdict.cleared and verdict.final
     assert verdict.detail == (
-        'not verified: up{job="demo"} == 0 still returned 1 series of this alert within 30s'
+        "verified after 40s: DemoDown's condition returned nothing of this alert for 30s "
+        "(waited up to 45s: 15s scrape interval + 30s clear)"
+    )
+    assert prometheus.checks() == [window_query('up{job="demo"} == 0', 30)]
+
+
+def test_the_alert_still_there_is_checked_again_until_its_deadline(
+    prometheus: FakePrometheus,
+) -> None:
+    prometheus.answers["up{"] = [{"job": "demo", "instance": "a:1"}]
+    check = _check(prometheus, Verify(window=30))
+    assert check.until == NOW - 40 + 45
+    early = Checks(prometheus).verify(check, LABELS, NOW)
+    assert (early.cleared, early.final) == (False, False)
+    late = Checks(prometheus).verify(check, LABELS, check.until)
+    assert (late.cleared, late.final) == (False, True)
+    assert late.detail == (
+        "not verified: DemoDown's condition still returned 1 series of this alert after 45s "
+        "(waited up to 45s: 15s scrape interval + 30s clear)"
     )
 
 
 def test_a_playbooks_own_query_is_asked_instead(prometheus: FakePrometheus) -> None:
-    verdict = Checks(prometheus).verify(Verify(query="demo_queue_depth > 100"), URL, LABELS)
-    assert verdict.cleared and prometheus.asked == [window_query("demo_queue_depth > 100", 30)]
+    check = _check(prometheus, Verify(query="demo_queue_depth > 100"))
+    verdict = Checks(prometheus).verify(check, LABELS, NOW)
+    assert verdict.cleared
+    assert prometheus.checks() == [window_query("demo_queue_depth > 100", 30)]
+    assert verdict.detail.startswith(
+        "verified after 40s: the playbook's verify query returned nothing of this alert"
+    )
+
+
+def test_a_probe_fed_series_waits_for_its_probes_interval(prometheus: FakePrometheus) -> None:
+    prometheus.probed = {"probe_success": 60.0}
+    check = Checks(prometheus).begin(
+        Verify(query="probe_success == 0", window=30), URL, "ServiceUnavailable", NOW
+    )
+    assert check.until == NOW + 60 + 15 + 30
+    assert check.why == "waited up to 1m 45s: 1m probe interval + 15s scrape interval + 30s clear"
+    assert check.subject == "the playbook's verify query"
+    prometheus.probed, prometheus.unpublished = {}, {"probe_success"}  # an older probe exporter
+    assumed = Checks(prometheus).begin(Verify(query="probe_success == 0"), URL, "X", NOW)
+    assert assumed.until == check.until
 
 
 def test_without_an_expression_or_a_prometheus_nothing_is_verified(
     prometheus: FakePrometheus,
 ) -> None:
-    bare = Checks(prometheus).verify(Verify(), "http://prom:9090/graph", LABELS)
-    assert not bare.cleared and "generatorURL has no expression" in bare.detail
+    bare = _check(prometheus, Verify(), "http://prom:9090/graph")
+    verdict = Checks(prometheus).verify(bare, LABELS, NOW)
+    assert not verdict.cleared and verdict.final
+    assert "generatorURL has no expression" in verdict.detail
     assert prometheus.asked == []
-    alone = Checks(None).verify(Verify(), URL, LABELS)
+    alone = Checks(None).verify(_check(None, Verify()), LABELS, NOW)
     assert (alone.cleared, alone.detail) == (False, "not verified: no Prometheus to ask")
 
 
 def test_prometheus_unreachable_is_said_and_not_verified() -> None:
     port = free_port()
-    verdict = Checks(HttpPrometheus(f"http://127.0.0.1:{port}", timeout=2)).verify(
-        Verify(), URL, LABELS
+    checks = Checks(HttpPrometheus(f"http://127.0.0.1:{port}", timeout=2))
+    check = checks.begin(Verify(), URL, "DemoDown", NOW - 700)
+    assert check.why.startswith(
+        "waited up to 10m 30s: the default 10m, as Prometheus could not tell the lag "
+        f"(Prometheus at http://127.0.0.1:{port}: unreachable: "
     )
-    assert not verdict.cleared
+    verdict = checks.verify(check, LABELS, NOW)
+    assert not verdict.cleared and verdict.final
     assert verdict.detail.startswith(f"not verified: Prometheus at http://127.0.0.1:{port}: ")
     assert "Connection refused" in verdict.detail
 

@@ -7,6 +7,7 @@ own series and the window query all meet the real query API."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -16,19 +17,26 @@ import yaml
 from support.loopback import Replying, serving
 from support.procs import find_binary, free_port, running, wait_until
 
+from alert_webhook.remediation.lag import Recording
 from alert_webhook.remediation.playbooks import Verify, playbooks_from_mapping
 from alert_webhook.remediation.verify import (
     Checks,
     HttpPrometheus,
     PrometheusError,
+    Verdict,
     alert_expression,
 )
 
 pytestmark = pytest.mark.integration
 
-RULES = {"groups": [{"name": "demo", "interval": "1s", "rules": [
-    {"alert": "DemoDown", "expr": "demo_up == 0", "labels": {"severity": "high"}},
-]}]}  # fmt: skip
+RULES = {"groups": [
+    {"name": "demo", "interval": "1s", "rules": [
+        {"alert": "DemoDown", "expr": "demo_up == 0", "labels": {"severity": "high"}},
+    ]},
+    {"name": "slow", "interval": "7s", "rules": [
+        {"record": "service:demo_up:min5m", "expr": "min_over_time(demo_up[5m])"},
+    ]},
+]}  # fmt: skip
 
 
 class _Peer(Replying):
@@ -85,21 +93,34 @@ def test_a_fixed_service_verifies_while_another_still_down_does_not(prometheus: 
     assert alert_expression(demo["generatorURL"]) == "demo_up == 0"
     client = HttpPrometheus(prometheus)
     checks, verify = Checks(client), Verify(window=2)
-    before = checks.verify(verify, demo["generatorURL"], demo["labels"])
+
+    def check(alert: dict[str, Any], verify: Verify) -> Verdict:
+        began = checks.begin(verify, alert["generatorURL"], "DemoDown", time.time())
+        return checks.verify(began, alert["labels"], began.until)  # the deadline's check
+
+    before = check(demo, verify)
     assert not before.cleared
-    assert before.detail.startswith("not verified: demo_up == 0 still returned 1 series")
+    assert before.detail.startswith("not verified: DemoDown's condition still returned 1 series")
 
     _Peer.up["demo"] = 1  # the remediation fixed demo; web is still down
     wait_until(lambda: not client.query('demo_up{service="demo"} == 0'), 30, "demo up again")
     # Up now, but down within the last 30 s: not yet verified over that window.
-    recent = checks.verify(Verify(window=30), demo["generatorURL"], demo["labels"])
-    assert not recent.cleared and "within 30s" in recent.detail
-    wait_until(
-        lambda: checks.verify(verify, demo["generatorURL"], demo["labels"]).cleared,
-        30, "demo_up == 0 to return nothing of demo for 2s",
-    )  # fmt: skip
-    still = checks.verify(verify, web["generatorURL"], web["labels"])
+    recent = check(demo, Verify(window=30))
+    assert not recent.cleared and "1 series of this alert" in recent.detail
+    wait_until(lambda: check(demo, verify).cleared, 30,
+               "demo_up == 0 to return nothing of demo for 2s")  # fmt: skip
+    still = check(web, verify)
     assert not still.cleared and "1 series of this alert" in still.detail
+
+
+def test_the_lag_comes_from_the_real_rules_and_config_apis(prometheus: str) -> None:
+    client = HttpPrometheus(prometheus)
+    assert client.scrape_interval() == 1.0
+    assert Recording("service:demo_up:min5m", "min_over_time(demo_up[5m])", 7.0) in (
+        client.recordings()
+    )
+    found = Checks(client).lag("service:demo_up:min5m < 1")
+    assert found.words() == "5m range + 7s rule evaluation + 1s scrape interval"
 
 
 def test_preconditions_and_a_bad_query_against_the_real_query_api(prometheus: str) -> None:
