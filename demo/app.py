@@ -11,7 +11,8 @@ every alert and recovery can be shown on something real:
 - `POST /api/tasks` enqueues work, `POST /api/tasks/drain` works some off;
   the backlog is `task_queue_depth{queue="default"}`;
 - `GET|POST /chaos` reads or changes `latency_seconds`, `error_ratio`,
-  `memory_hog_mib` (resident memory held until reset: demo/chaos.py),
+  `memory_hog_mib` (resident memory held until reset: demo/chaos.py), `cpu_hog`
+  (a spinning thread while not 0),
   `queue_depth`; `POST /chaos/reset` restores health; `POST /chaos/die` exits.
   Given a chaos file, the slowness and failures outlast a restart (demo/chaos.py).
 

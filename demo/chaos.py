@@ -1,10 +1,11 @@
-"""The chaos switches every demo process has: slow answers, injected failures and a
-memory hog.
+"""The chaos switches every demo process has: slow answers, injected failures, a
+memory hog and a CPU hog.
 
 Given a file, the slowness and the failures are kept there and read back at
 start, as a bad configuration or a slow disk would outlast a restart: restarting
 a slow demo (the plan's answer to a timeout) can then fail, and people are told.
-The memory hog is a leak: held in the process only, a restart clears it.
+The memory hog is a leak and the CPU hog a runaway loop: held in the process
+only, a restart clears them.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,6 +31,7 @@ LIMITS: dict[str, tuple[float, float]] = {
     "latency_seconds": (0, 600),
     "error_ratio": (0, 1),
     "memory_hog_mib": (0, MAX_MEMORY_HOG_MIB),
+    "cpu_hog": (0, 1),
 }
 
 
@@ -54,10 +57,14 @@ class Chaos:
     error_ratio: float = 0.0
     # Held in this process until set to 0 or reset: a leak that a restart clears.
     memory_hog_mib: float = 0.0
+    # Not 0: a thread of this process spins, burning what it gets of a core (at
+    # most one, the GIL's), until set to 0 or reset: a runaway loop.
+    cpu_hog: float = 0.0
 
     def __post_init__(self) -> None:
-        # Not a field: as_json must never copy it.
+        # Not fields: as_json must never copy them.
         self._ballast = bytearray()
+        self._spinning: threading.Event | None = None
         if self.path is not None and self.path.exists():
             self._load(self.path)
 
@@ -97,6 +104,7 @@ class Chaos:
         for key in LIMITS.keys() & values.keys():
             setattr(self, key, values[key])
         self._hold()
+        self._spin()
         self._keep()
         return {key: value for key, value in values.items() if key not in LIMITS}
 
@@ -108,10 +116,25 @@ class Chaos:
             self._ballast = bytearray()  # the old one freed before the new one is made
             self._ballast = bytearray(b"\x01") * size
 
+    def _spin(self) -> None:
+        """One spinning thread while `cpu_hog` is set, none once it is not."""
+        if self.cpu_hog and self._spinning is None:
+            stop = self._spinning = threading.Event()
+            threading.Thread(target=_spin_until, args=(stop,), name="cpu-hog", daemon=True).start()
+        elif not self.cpu_hog and self._spinning is not None:
+            self._spinning.set()
+            self._spinning = None
+
     def reset(self) -> None:
-        self.latency_seconds = self.error_ratio = self.memory_hog_mib = 0.0
+        self.latency_seconds = self.error_ratio = self.memory_hog_mib = self.cpu_hog = 0.0
         self._hold()
+        self._spin()
         self._keep()
 
     def as_json(self) -> dict[str, float]:
         return {key: value for key, value in asdict(self).items() if key in LIMITS}
+
+
+def _spin_until(stop: threading.Event) -> None:
+    while not stop.is_set():
+        pass

@@ -38,6 +38,8 @@ FAST_COOLDOWN_SECONDS = 5.0
 FAST_WINDOW_SECONDS = 30.0
 # A run is checked against Prometheus after its stabilisation delay and window:
 # with 1 s scrapes and probes, a few seconds of each still prove the fix held.
+# How long it may take to clear needs no cut: the webhook derives it from the
+# profile's own intervals and ranges (remediation/lag.py), 2 s for a probe here.
 FAST_VERIFY_DELAY_SECONDS = 2.0
 FAST_VERIFY_WINDOW_SECONDS = 3.0
 # The committed playbooks name the stack's own files (the demo's orders, their
@@ -118,12 +120,13 @@ def _rule_renderer() -> Any:
 
 def render_rules(
     dest: Path,
-    for_override: str,
+    for_override: str | None,
     source: Path = REPO / "rules" / "src",
     params: Mapping[str, str] | None = None,
 ) -> list[str]:
     """The rules rendered from their templates in `source` with `params` over
-    params.yml's values, and every `for:` set to `for_override` (fast tests)."""
+    params.yml's values, and every `for:` set to `for_override` (fast tests;
+    None: as the templates and parameters say)."""
     renderer = _rule_renderer()
     try:
         rendered: dict[str, str] = renderer.render_all(source, params)
@@ -135,7 +138,7 @@ def render_rules(
         doc = yaml.safe_load(text) or {}
         for group in doc.get("groups", []):
             for rule in group.get("rules", []):
-                if "alert" in rule:
+                if "alert" in rule and for_override is not None:
                     rule["for"] = for_override
         written.append(str(_dump(dest / name, doc)))
     return written

@@ -113,6 +113,7 @@ def render_all(
     operators: Mapping[str, str] | None = None,
     playbooks: Path = DEFAULT_PLAYBOOK_FILE,
     webhook_config: Path = render.DEFAULT_WEBHOOK_CONFIG,
+    rule_params: Mapping[str, str] | None = None,
 ) -> dict[str, Path]:
     """Every program's config for this run. `fast` (`make up FAST=1` and the
     integration tests): 1 s scrape, evaluation and probe intervals,
@@ -122,14 +123,20 @@ def render_all(
     the system exporter's process groups. `operators`
     (name → password hash) are added to the webhook's; `playbooks` is the
     playbook file the webhook runs; `webhook_config` the webhook settings its
-    copy is made from (your own channels and providers, say)."""
+    copy is made from (your own channels and providers, say); `rule_params`
+    rule parameters (rules/src/params.yml) over the profile's, the rules then
+    rendered for this run (a test's lower threshold, say)."""
     run = layout.run
     if not webhook_config.is_file():
         raise StackError([f"{webhook_config}: file not found"], exit_code=2)
     if fast:
         rule_files = render.render_rules(
-            run / "rules", for_override="0s", params=render.FAST_RULE_PARAMS
+            run / "rules",
+            for_override="0s",
+            params={**render.FAST_RULE_PARAMS, **(rule_params or {})},
         )
+    elif rule_params:
+        rule_files = render.render_rules(run / "rules", for_override=None, params=rule_params)
     else:
         rule_files = [str(render.REPO / "rules" / "*.yml")]
     remediation = remediation_settings(layout, fast, playbooks)
@@ -274,6 +281,7 @@ def up(
     fast: bool = False,
     playbooks: Path = DEFAULT_PLAYBOOK_FILE,
     webhook_config: Path = render.DEFAULT_WEBHOOK_CONFIG,
+    rule_params: Mapping[str, str] | None = None,
 ) -> int:
     ports = ports_from_env(env)
     try:
@@ -288,7 +296,7 @@ def up(
         token = env.get(TOKEN_ENV) or secrets.token_urlsafe(32)
         configs = render_all(
             layout, ports, token, fast=fast, operators=local_operator(layout),
-            playbooks=playbooks, webhook_config=webhook_config,
+            playbooks=playbooks, webhook_config=webhook_config, rule_params=rule_params,
         )  # fmt: skip
         # supervisord's XML-RPC login, new each run: stack ctl reads it from the
         # config, the webhook (which restarts the demo) from its program's environment.
@@ -348,6 +356,14 @@ def up(
             print("stopped.", file=out, flush=True)
 
 
+def _rule_params(given: list[str]) -> dict[str, str]:
+    """`--rule-param NAME=VALUE`s as a mapping; a StackError naming a bad one."""
+    bad = [g for g in given if "=" not in g or not g.split("=", 1)[0].strip()]
+    if bad:
+        raise StackError([f"--rule-param {b!r}: must be NAME=VALUE" for b in bad], exit_code=2)
+    return {name.strip(): value.strip() for name, value in (g.split("=", 1) for g in given)}
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
@@ -391,6 +407,14 @@ def main(argv: list[str] | None = None) -> int:
         help="the webhook settings its copy is made from, e.g. with your own channels "
         "(default: alert_webhook/webhook.yml)",
     )
+    commands.choices["up"].add_argument(
+        "--rule-param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a rule parameter (rules/src/params.yml) for this run, e.g. a lower threshold "
+        "to try an alert; the rules are then rendered under var/run/rules",
+    )
     commands.choices["ctl"].add_argument(
         "args", nargs=argparse.REMAINDER, help="supervisorctl's own arguments"
     )
@@ -404,7 +428,7 @@ def main(argv: list[str] | None = None) -> int:
             return ctl(Layout(root), args.args)
         return up(
             root, os.environ, fast=args.fast, playbooks=args.playbooks,
-            webhook_config=args.webhook_config,
+            webhook_config=args.webhook_config, rule_params=_rule_params(args.rule_param),
         )  # fmt: skip
     except StackError as exc:
         for problem in exc.problems:

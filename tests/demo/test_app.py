@@ -146,6 +146,7 @@ def test_chaos_switches_are_all_or_nothing() -> None:
         "latency_seconds": 0.0,
         "error_ratio": 0.0,
         "memory_hog_mib": 0.0,
+        "cpu_hog": 0.0,
         "queue_depth": 0,
     }
     assert client.post("/chaos", json={"queue_depth": 150}).json["queue_depth"] == 150

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -61,7 +62,12 @@ def test_the_memory_hog_is_bounded_and_a_refused_setting_changes_nothing() -> No
     with pytest.raises(ChaosError) as raised:
         chaos.update({"error_ratio": 0.5, "memory_hog_mib": MAX_MEMORY_HOG_MIB + 1})
     assert str(raised.value) == f"memory_hog_mib: must be a number from 0 to {MAX_MEMORY_HOG_MIB}"
-    assert chaos.as_json() == {"latency_seconds": 0.0, "error_ratio": 0.0, "memory_hog_mib": 0.0}
+    assert chaos.as_json() == {
+        "latency_seconds": 0.0,
+        "error_ratio": 0.0,
+        "memory_hog_mib": 0.0,
+        "cpu_hog": 0.0,
+    }
 
 
 def test_slowness_and_failures_kept_in_a_file_survive_a_restart_but_a_leak_does_not(
@@ -73,10 +79,15 @@ def test_slowness_and_failures_kept_in_a_file_survive_a_restart_but_a_leak_does_
     before = Chaos(path)
     before.update({"latency_seconds": 6, "error_ratio": 0.2, "memory_hog_mib": 1})
     after = Chaos(path)
-    assert after.as_json() == {"latency_seconds": 6.0, "error_ratio": 0.2, "memory_hog_mib": 0.0}
+    assert after.as_json() == {
+        "latency_seconds": 6.0,
+        "error_ratio": 0.2,
+        "memory_hog_mib": 0.0,
+        "cpu_hog": 0.0,
+    }
     after.reset()
     assert Chaos(path).as_json() == {
-        "latency_seconds": 0.0, "error_ratio": 0.0, "memory_hog_mib": 0.0,
+        "latency_seconds": 0.0, "error_ratio": 0.0, "memory_hog_mib": 0.0, "cpu_hog": 0.0,
     }  # fmt: skip
 
 
@@ -97,6 +108,18 @@ def test_a_damaged_file_starts_healthy_and_says_why(
     path = tmp_path / "chaos.json"
     path.write_text(text)
     assert Chaos(path).as_json() == {
-        "latency_seconds": 0.0, "error_ratio": 0.0, "memory_hog_mib": 0.0,
+        "latency_seconds": 0.0, "error_ratio": 0.0, "memory_hog_mib": 0.0, "cpu_hog": 0.0,
     }  # fmt: skip
     assert f"{path}: " in caplog.text and "starting healthy" in caplog.text
+
+
+def test_the_cpu_hog_spins_a_thread_until_set_to_0_or_reset() -> None:
+    chaos = Chaos()
+    chaos.update({"cpu_hog": 1})
+    spinning = [t for t in threading.enumerate() if t.name == "cpu-hog"]
+    assert len(spinning) == 1 and chaos.as_json()["cpu_hog"] == 1
+    chaos.update({"cpu_hog": 1})  # already spinning: no second thread
+    assert [t for t in threading.enumerate() if t.name == "cpu-hog"] == spinning
+    chaos.reset()
+    spinning[0].join(timeout=10)
+    assert not spinning[0].is_alive() and chaos.as_json()["cpu_hog"] == 0

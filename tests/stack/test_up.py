@@ -3,6 +3,7 @@ tested in tests/integration/test_stack_up.py)."""
 
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -163,3 +164,39 @@ def test_a_signing_key_from_the_environment_wins_and_is_not_written(tmp_path: Pa
     layout.make()
     assert session_key(layout, {"ALERT_WEBHOOK_SECRET_KEY": "k" * 32}) == "k" * 32
     assert not (layout.data / "webhook-secret-key").exists()
+
+
+def _rule(rule_files: list[str], name: str) -> dict:
+    for path in rule_files:
+        for group in yaml.safe_load(Path(path).read_text())["groups"]:
+            for rule in group["rules"]:
+                if rule.get("alert") == name:
+                    return rule
+    raise AssertionError(f"no {name} in {rule_files}")
+
+
+def test_rule_params_render_the_default_profiles_rules_with_them_and_its_for(
+    tmp_path: Path,
+) -> None:
+    layout = Layout(tmp_path)
+    layout.make()
+    configs = render_all(layout, PORTS, "t", rule_params={"process_cpu_cores_threshold": "0.2"})
+    files = yaml.safe_load(configs["prometheus"].read_text())["rule_files"]
+    assert all(f.startswith(str(layout.run / "rules")) for f in files)
+    cpu = _rule(files, "ProcessCpuHigh")
+    assert "> 0.2" in cpu["expr"] and cpu["for"] == "5m"  # the plan's `for` kept
+    assert _rule(files, "ServiceUnavailable")["for"] == "2m"
+    with pytest.raises(StackError, match="nope"):
+        render_all(layout, PORTS, "t", rule_params={"nope": "1"})
+
+
+def test_a_rule_param_that_is_not_name_equals_value_is_refused_in_one_line(
+    tmp_path: Path,
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "stack", "up", f"--root={tmp_path}", "--rule-param", "oops"],
+        cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert (done.returncode, done.stderr) == (
+        2, "make up: --rule-param 'oops': must be NAME=VALUE\n",
+    )  # fmt: skip
