@@ -245,7 +245,9 @@ def test_a_run_is_one_line_with_its_steps_output_and_checks_behind_a_click(
     )
     assert "run_command" not in run.group(0).replace(behind.group(0), "")
     clock.advance(15)
-    workers.step("remediation")  # its check finds Prometheus unreachable: not fixed
+    workers.step("remediation")  # its check finds Prometheus unreachable: asked again
+    clock.advance(600)  # until the default deadline (it could not tell the lag either)
+    workers.step("remediation")  # not fixed
     article = _article(app.test_client().get("/").get_data(as_text=True))
     (line,) = re.findall(r'<li data-kind="escalated">(.*?)</li>', article, re.S)
     assert "restore-db on service=db — not fixed: " in line and "people were told" in line
