@@ -8,7 +8,9 @@
 - `guardrails.py`: pure decisions over the recorded attempts (cooldown, budget,
   one at a time, blast radius, precondition, dry run).
 - `verify.py`: the Prometheus client and the questions asked of it: is the
-  alert's condition gone after a step, does a playbook's precondition hold.
+  alert's condition gone after a step (and until when to keep asking), does a
+  playbook's precondition hold. `lag.py`: how long an expression can lag
+  behind a fix, from rule text and intervals.
 - `escalation.py`: what people hear when a run ends, written with its ending.
 - `runner.py`: the `remediation` loop's pass: claim a run, render, judge, act,
   check, record. `plan.py`: what a payload would set off, for `POST /api/plan`.
