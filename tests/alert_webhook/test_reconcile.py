@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import functools
 import logging
-import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import pytest
-from webhook_support import CONTACTS, FakeClock, make_alert, make_notification
+from webhook_support import CONTACTS, FakeClock, concurrently, make_alert, make_notification
 
 from alert_webhook import create_app
 from alert_webhook.alertmanager_api import AlertmanagerError, HeldAlert
@@ -273,25 +272,8 @@ def test_two_replicas_record_the_resolution_once(any_store, am) -> None:
     for app in replicas:
         _reconcile(app)
     clock.advance(INTERVAL)
-    done = _at_once(*(functools.partial(_reconcile, app) for app in replicas))
+    done = concurrently(*(functools.partial(_reconcile, app) for app in replicas))
     assert sum(done) >= 20  # each replica recorded what it saw (the losers change nothing)
     assert [a.status for a in any_store.list_alerts()] == ["resolved"] * 20
     assert any_store.count("alert_events") == 40
     assert len(_channels(any_store, "resolved")) == 20 * 3  # sms, email, dashboard: once each
-
-
-def _at_once(*calls):
-    """The calls at the same moment, each on its own thread; their results."""
-    results: list = [None] * len(calls)
-    barrier = threading.Barrier(len(calls))
-
-    def run(i, call):
-        barrier.wait()
-        results[i] = call()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    return results

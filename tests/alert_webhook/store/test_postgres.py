@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import functools
 import json
-import threading
 
 import pytest
 from support import postgres
-from webhook_support import RECORDING, make_alert, make_notification
+from webhook_support import RECORDING, concurrently, make_alert, make_notification
 
 from alert_webhook.payload import parse_notification
 from alert_webhook.store import open_store
@@ -32,27 +31,11 @@ def _record(store, data: dict, now: float) -> int:
     return store.record_notification(parse_notification(body), body, now, RECORDING).state_changes
 
 
-def _concurrently(*calls):
-    results: list = [None] * len(calls)
-    barrier = threading.Barrier(len(calls))
-
-    def run(i, call):
-        barrier.wait()
-        results[i] = call()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    return results
-
-
 def test_ha_copies_at_two_replicas_make_one_state_change(replicas) -> None:
     a, b = replicas
     for round_ in range(10):
         data = make_notification(*(make_alert(f"r{round_}-{i}") for i in range(20)))
-        changes = _concurrently(*(functools.partial(_record, s, data, 100.0) for s in (a, b)))
+        changes = concurrently(*(functools.partial(_record, s, data, 100.0) for s in (a, b)))
         assert sum(changes) == 20, changes
     assert a.count("alert_events") == 200
     assert a.count("deliveries") == 200 * 3  # sms, email, dashboard per critical alert
@@ -71,7 +54,7 @@ def test_two_replicas_never_claim_the_same_delivery(replicas) -> None:
 
         return run
 
-    _concurrently(drain(a, claimed[0]), drain(b, claimed[1]))
+    concurrently(drain(a, claimed[0]), drain(b, claimed[1]))
     assert not set(claimed[0]) & set(claimed[1])
     # sms and email per alert; the dashboard's were written as delivered at once
     assert len(claimed[0]) + len(claimed[1]) == 200
@@ -112,7 +95,7 @@ def test_two_replicas_send_each_sms_once(replicas) -> None:
 
             return run
 
-        _concurrently(*(drain(w) for w in workers))
+        concurrently(*(drain(w) for w in workers))
         bodies = [m["Body"] for m in twilio.received]
     assert len(bodies) == 30 and len(set(bodies)) == 30
 
