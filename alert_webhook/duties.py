@@ -13,8 +13,9 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
+from alert_webhook.alertmanager_api import rfc3339
 from alert_webhook.metrics import WebhookMetrics
 from alert_webhook.notify_settings import ChannelsSettings, WatchdogSettings
 from alert_webhook.payload import Notification
@@ -48,6 +49,33 @@ def own_notification(group: str, status: str, alert: dict[str, Any]) -> Notifica
         {"version": "4", "groupKey": f"{OWN_GROUP_KEY_PREFIX}{group}", "status": status,
          "receiver": "alert_webhook", "alerts": [{"status": status, **alert}]}
     )  # fmt: skip
+
+
+class HeldFiring(Protocol):
+    """An alert instance the store holds as firing, as much as its resolution needs."""
+
+    @property
+    def fingerprint(self) -> str: ...
+    @property
+    def starts_at(self) -> str: ...
+    @property
+    def generator_url(self) -> str: ...
+    @property
+    def labels(self) -> dict[str, str]: ...
+    @property
+    def annotations(self) -> dict[str, str]: ...
+
+
+def record_resolved(accept: Accept, group: str, alert: HeldFiring, now: float) -> None:
+    """Record `alert` resolved now, as Alertmanager's resolved notification would:
+    its state change, messages and metrics follow, and Alertmanager's own, when it
+    comes, changes nothing."""
+    notification = own_notification(group, "resolved", {
+        "labels": alert.labels, "annotations": alert.annotations,
+        "startsAt": alert.starts_at, "endsAt": rfc3339(now),
+        "generatorURL": alert.generator_url, "fingerprint": alert.fingerprint,
+    })  # fmt: skip
+    accept(notification, notification.model_dump_json().encode(), now)
 
 
 class Duties:

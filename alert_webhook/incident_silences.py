@@ -32,10 +32,9 @@ from alert_webhook.alertmanager_api import (
     AlertmanagerError,
     HeldAlert,
     matchers_for,
-    rfc3339,
     to_millisecond,
 )
-from alert_webhook.duties import Accept, own_notification
+from alert_webhook.duties import Accept, record_resolved
 from alert_webhook.store.incidents import HeldSilence, Incidents
 
 logger = logging.getLogger("alert_webhook.silences")
@@ -150,12 +149,7 @@ class SilenceWatch:
                 self._resolved(held, now)
 
     def _resolved(self, held: HeldSilence, now: float) -> None:
-        notification = own_notification("silence-watch", "resolved", {
-            "labels": held.labels, "annotations": held.annotations,
-            "startsAt": held.starts_at, "endsAt": rfc3339(now),
-            "generatorURL": held.generator_url, "fingerprint": held.fingerprint,
-        })  # fmt: skip
-        self.accept(notification, notification.model_dump_json().encode(), now)
+        record_resolved(self.accept, "silence-watch", held, now)
         if self.silences.expire(held.alert_id, held.silence_id):
             self.silences.incidents.silence_expired(held.alert_id, held.silence_id, now)
         logger.warning(

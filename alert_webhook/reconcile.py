@@ -63,10 +63,9 @@ from datetime import datetime
 from alert_webhook.alertmanager_api import (
     AlertmanagerAPI,
     AlertmanagerError,
-    rfc3339,
     to_millisecond,
 )
-from alert_webhook.duties import Accept, own_notification
+from alert_webhook.duties import Accept, record_resolved
 from alert_webhook.settings import ReconcileSettings
 from alert_webhook.store.firing import FiringAlert, firing_from_alertmanager
 from alert_webhook.store.guard import Transactions
@@ -133,12 +132,7 @@ class Reconcile:
         return len(due)
 
     def _resolved(self, alert: FiringAlert, now: float) -> None:
-        notification = own_notification("reconcile", "resolved", {
-            "labels": alert.labels, "annotations": alert.annotations,
-            "startsAt": alert.starts_at, "endsAt": rfc3339(now),
-            "generatorURL": alert.generator_url, "fingerprint": alert.fingerprint,
-        })  # fmt: skip
-        self.accept(notification, notification.model_dump_json().encode(), now)
+        record_resolved(self.accept, "reconcile", alert, now)
         logger.info(
             "alert %d (%s) is no longer active in Alertmanager: recorded resolved",
             alert.alert_id, alert.labels.get("alertname", ""),
