@@ -139,8 +139,13 @@ SHORT_DETAIL = 120
 
 
 def _short(detail: object) -> str:
+    """The detail in at most SHORT_DETAIL characters, cut between words ("6m 1…"
+    would misread as a duration)."""
     text = one_line(str(detail or "")).strip()
-    return text if len(text) <= SHORT_DETAIL else text[: SHORT_DETAIL - 1].rstrip() + "…"
+    if len(text) <= SHORT_DETAIL:
+        return text
+    cut = text[:SHORT_DETAIL]
+    return (cut.rsplit(" ", 1)[0] if " " in cut else cut[:-1]).rstrip() + "…"
 
 
 # What a run not yet ended (or ended without acting) is doing, in words.

@@ -88,6 +88,16 @@ def test_a_run_s_one_line_shortens_a_long_why_and_keeps_the_whole_run() -> None:
     assert r.run["detail"] == why, "the whole of it behind the click"
 
 
+def test_a_run_s_one_line_is_cut_between_words() -> None:
+    why = (
+        "step 0 (restart_service) not verified: ApiResponseTimeHigh's condition still "
+        "returned 1 series of this alert after 6m 15s (waited up to 6m 15s)"
+    )
+    line = run_summary(_run(1, "ineffective", [_step(0, "succeeded", 140.0)], detail=why))
+    shown = line.split("not fixed: ", 1)[1].removesuffix("…")
+    assert line.endswith("…") and why.startswith(shown) and why[len(shown)] == " ", line
+
+
 def test_a_run_under_way_says_what_it_is_doing() -> None:
     acting = _run(1, "verifying", [_step(0, "succeeded", 140.0)], finished_at=None)
     (entry,) = [e for e in _entries([_alert(1)], [acting]).entries if e.kind == "remediation"]
