@@ -1,8 +1,8 @@
 """The console holds at a phone's 390 px: nothing makes the page scroll sideways,
 with long label values, several incidents and the operator's forms on it.
 
-With SCREENSHOTS set to a folder (`SCREENSHOTS=docs/images`), the tests save the
-console as they see it there: the README's pictures come from this run.
+With SCREENSHOTS set to a folder, the tests save the console as they see it
+there (README's pictures are taken from a real stack by bench/try_it.py).
 """
 
 from __future__ import annotations
