@@ -5,7 +5,7 @@ group waits and the shipped playbooks as written. Two failures at once on one
 stack, each ending in a verified run:
 
 - **a probe-fed alert**: the demo killed → its probe fails at its next run →
-  ServiceUnavailable fires after its `for: 2m` → `restart-demo` restarts it →
+  ServiceUnavailable fires → `restart-demo` restarts it →
   verified, once the probe has passed, been scraped, and stayed clear for the
   window. Before verification waited for the alert's own lag this run ended
   `ineffective`: its one check, 40 s after the restart, still read the failed
@@ -15,14 +15,16 @@ stack, each ending in a verified run:
   1-minute rate → the test's `restart-hogging-dependency` (restart_service
   through supervisord, the shipped restart-hogging-demo-program's shape for a
   program the shipped one leaves to people) restarts it → verified once the
-  rate's window holds the new process only. Two rule parameters are the
-  test's: ProcessCpuHigh's threshold (0.2 of a core: what a spinning thread
-  surely gets on a machine shared with other work) and its `for` (0s: it
-  delays only the firing, never the clearing that verification waits for, and
-  five minutes of it would double the test).
+  rate's window holds the new process only.
 
-Slow by nature (about five minutes, most of it the probe interval and
-ServiceUnavailable's `for`), so both run at once on one stack.
+Three rule parameters are the test's: ProcessCpuHigh's threshold (0.2 of a
+core: what a spinning thread surely gets on a machine shared with other work),
+and ProcessCpuHigh's and ServiceUnavailable's `for` (0s): a `for` delays only
+the firing, never the clearing that verification waits for, and their 5 and 2
+minutes would more than double the test. Everything verification depends on —
+the intervals, the probes, the ranges and recording rules — is the default
+profile's. Slow by nature still (about two minutes, most of it the probe
+interval and the rate's window), so both run at once on one stack.
 """
 
 from __future__ import annotations
@@ -45,7 +47,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(720)]
 TOKEN = "test-token-for-the-default-profile"
 FINAL = {RECOVERED, "ineffective", "failed", "blocked", "skipped"}
 HOGGED = "dependency_secondary"  # not the active instance: orders never notice
-RULE_PARAMS = ("process_cpu_cores_threshold=0.2", "process_cpu_high_for=0s")
+RULE_PARAMS = (
+    "process_cpu_cores_threshold=0.2", "process_cpu_high_for=0s", "service_unavailable_for=0s",
+)  # fmt: skip
 RESTART_HOG = {
     "name": "restart-hogging-dependency",
     "match": {"alertname": "ProcessCpuHigh", "service": HOGGED},
