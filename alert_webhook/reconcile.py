@@ -38,8 +38,13 @@ when it can be trusted:
   `GET /api/v2/status`) is less than `reconcile.alertmanager_warmup_seconds` ago
   (default 180 s: a minute's start-up, a lost first send, the resend delay, a
   15 s evaluation interval, and a margin). The store is read before
-  Alertmanager is asked, and the start time after the alerts, so an alert
-  Alertmanager sent us before a restart is never judged by the empty list after it.
+  Alertmanager lists its alerts, and the start time is asked again after the
+  list, so an alert Alertmanager sent us before a restart is never judged by the
+  empty list after it. While Alertmanager is away or warming up, the store is
+  not read at all: a pass runs beside ingest, and reading thousands of firing
+  alerts every 10 s for nothing cost a 100-alert notification half again its
+  CPU (`bench/webhook_ingest.py`). Only the keys are read; an alert is read
+  whole when it is resolved.
 - **Absent twice.** An instance must be missing from two answers at least
   `interval_seconds` apart (one odd answer — a peer that just joined behind a
   load balancer, a proxy's empty page that parses — resolves nothing). With the
@@ -67,14 +72,14 @@ from alert_webhook.alertmanager_api import (
 )
 from alert_webhook.duties import Accept, record_resolved
 from alert_webhook.settings import ReconcileSettings
-from alert_webhook.store.firing import FiringAlert, firing_from_alertmanager
+from alert_webhook.store.firing import FiringAlert, FiringRef, firing_from_alertmanager, whole
 from alert_webhook.store.guard import Transactions
 
 logger = logging.getLogger("alert_webhook.reconcile")
 Instance = tuple[str, datetime]  # fingerprint, startsAt
 
 
-def _instance(alert: FiringAlert) -> Instance:
+def _instance(alert: FiringRef) -> Instance:
     return alert.fingerprint, to_millisecond(datetime.fromisoformat(alert.starts_at))
 
 
@@ -101,13 +106,17 @@ class Reconcile:
         if not self.settings.enabled:
             return 0
         now = self.clock()
-        held = firing_from_alertmanager(self.tx, now)  # before Alertmanager is asked
-        if not held:
-            self._missing_since.clear()
-            return 0
         try:
+            # Away or warming up: nothing to judge, so the store is not read either
+            # (a pass runs beside ingest, and thousands of alerts may be firing).
+            if self._warming_up(self.api.started_at(), now):
+                return 0
+            held = firing_from_alertmanager(self.tx, now)  # before Alertmanager lists
+            if not held:
+                self._missing_since.clear()
+                return 0
             listed = self.api.list_alerts()
-            started = self.api.started_at().timestamp()
+            started = self.api.started_at()  # after the list: a restart since shows
         except AlertmanagerError as exc:
             self._missing_since.clear()
             if not self._failing:
@@ -117,19 +126,25 @@ class Reconcile:
         if self._failing:
             logger.info("reconcile: Alertmanager answers again")
             self._failing = False
-        if now - started < self.settings.alertmanager_warmup_seconds:
-            # Prometheus has not necessarily sent it every firing alert again yet.
-            self._missing_since.clear()
+        if self._warming_up(started, now):
             return 0
         active = {(alert.fingerprint, to_millisecond(alert.starts_at)) for alert in listed}
         missing = [alert for alert in held if _instance(alert) not in active]
         since = {key: self._missing_since.get(key, now) for key in map(_instance, missing)}
         self._missing_since = since
         due = [a for a in missing if now - since[_instance(a)] >= self.settings.interval_seconds]
-        for alert in due:
+        for alert in whole(self.tx, due):
             self._resolved(alert, now)
             del self._missing_since[_instance(alert)]
         return len(due)
+
+    def _warming_up(self, started: datetime, now: float) -> bool:
+        """Alertmanager started less than the warm-up ago: Prometheus has not
+        necessarily sent it every firing alert again yet."""
+        if now - started.timestamp() < self.settings.alertmanager_warmup_seconds:
+            self._missing_since.clear()
+            return True
+        return False
 
     def _resolved(self, alert: FiringAlert, now: float) -> None:
         record_resolved(self.accept, "reconcile", alert, now)
