@@ -1,136 +1,26 @@
-"""The alert webhook: receives Alertmanager notifications, stores and shows them.
+"""The alert webhook: receives Alertmanager notifications, tells people, heals what
+it may, and shows it all on a console.
 
-`create_app(settings)` is the one factory; it reads no environment itself.
+One folder per feature (`ingest/`, `incidents/`, `delivery/`, `remediation/`,
+`failover/`, `reports/`), infrastructure below them (`db/`, `metrics/`,
+`clients/`), and the ways in above them (`web/`, `api/`, `dashboard/`, `cli/`,
+`app/`); docs/architecture.md draws it. `create_app` is imported on first use,
+so importing a small module of the package costs nothing else.
 """
 
 from __future__ import annotations
 
-import random
-import time
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask, jsonify
-from werkzeug.exceptions import HTTPException
+if TYPE_CHECKING:
+    from alert_webhook.app.factory import create_app
 
-from alert_webhook.alertmanager_api import AlertmanagerAPI
-from alert_webhook.background import build_background
-from alert_webhook.channels.ack_links import ack_links_from
-from alert_webhook.channels.registry import Transports, build_channels
-from alert_webhook.context import EXTENSION, AppContext
-from alert_webhook.metrics import (
-    BacklogCollector,
-    ImprovementCollector,
-    WebhookMetrics,
-    create_metrics,
-)
-from alert_webhook.operators import Access
-from alert_webhook.remediation.actions import Boundaries
-from alert_webhook.remediation.playbooks import Playbooks
-from alert_webhook.service import load_remediation_playbooks, remediation_from
-from alert_webhook.settings import Settings
-from alert_webhook.store import SqlStore, StoreUnavailable, open_store
-from exporters.instrumentation import instrument_app
+__all__ = ["create_app"]
 
 
-def create_app(
-    settings: Settings,
-    *,
-    store: SqlStore | None = None,
-    metrics: WebhookMetrics | None = None,
-    clock: Callable[[], float] = time.time,
-    transports: Transports | None = None,
-    rand: Callable[[], float] = random.random,
-    listen_host: str = "127.0.0.1",
-    playbooks: Playbooks | None = None,
-    action_boundaries: Boundaries | None = None,
-    alertmanager: AlertmanagerAPI | None = None,
-) -> Flask:
-    """The app; its background loops are built here and started by the caller
-    (`app.extensions["alert_webhook"].start()`), or stepped by tests.
-    `listen_host` is the address it is served on: an allowed Host name, and
-    beyond loopback operators must log in to view. With remediation enabled,
-    `playbooks` are the validated playbook file (read from the settings' path
-    when not given: ConfigError on any problem) and `action_boundaries` what the
-    actions touch (the environment they may pass on: none unless given).
-    `alertmanager` is the client of Alertmanager's API (silences, the alerts it
-    holds): by default the one at `links.alertmanager_url`."""
-    from alert_webhook import dashboard
-    from alert_webhook.api import (
-        ack_link,
-        alerts,
-        auth,
-        console,
-        guard,
-        health,
-        ids,
-        incidents,
-        ingest,
-        remediations,
-        security,
-        twilio_inbound,
-    )
-    from alert_webhook.dashboard import login
+def __getattr__(name: str) -> Any:
+    if name == "create_app":
+        from alert_webhook.app.factory import create_app
 
-    app = Flask(__name__)
-    ids.install(app)
-    security.install(app)
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    if store is None:
-        store = open_store(settings.store.url)
-        store.create_schema()
-    metrics = metrics or create_metrics()
-    links = ack_links_from(settings, clock)
-    if links is None and settings.channels.email.providers:
-        app.logger.warning("email carries no acknowledge links: set ALERT_WEBHOOK_SECRET_KEY")
-    channels = build_channels(settings, transports, links)
-    for channel in channels.values():
-        metrics.channel_configured.labels(channel.name).set(1 if channel.configured else 0)
-        if not channel.configured:
-            app.logger.warning("channel %s: %s", channel.name, channel.problem)
-    if playbooks is None:
-        playbooks = load_remediation_playbooks(settings)
-    remediation = remediation_from(settings, playbooks)
-    alertmanager = alertmanager or AlertmanagerAPI(settings.links.alertmanager_url)
-    background = build_background(
-        settings, store, channels, metrics, remediation, alertmanager,
-        clock=clock, rand=rand, action_boundaries=action_boundaries,
-    )  # fmt: skip
-    access = Access.of(settings.auth, listen_host)
-    app.extensions[EXTENSION] = AppContext(
-        settings=settings, store=store, metrics=metrics, clock=clock, channels=channels,
-        breakers=background.breakers, workers=background.workers, intake=background.intake,
-        access=access, silences=background.silences, remediation=remediation,
-    )  # fmt: skip
-    metrics.registry.register(BacklogCollector(store.outbox.backlog, clock))
-    books = remediation.playbooks.playbooks if remediation else ()
-    acting = [book.name for book in books if book.actions]
-    metrics.registry.register(ImprovementCollector(store.recovery.improvement, clock, acting))
-    instrument_app(app, registry=metrics.registry, metrics_path="/metrics")
-    guard.install(app, settings, listen_host)
-    auth.install(app, settings, access)
-    blueprints = (ingest.bp, health.bp, alerts.bp, incidents.bp, remediations.bp, dashboard.bp)
-    for blueprint in (*blueprints, console.bp, login.bp):
-        app.register_blueprint(blueprint)
-    twilio_inbound.install(app)
-    ack_link.install(app, links)
-    _json_errors(app)
-    return app
-
-
-def _json_errors(app: Flask) -> None:
-    """Every error is JSON naming the problem, never an HTML trace."""
-
-    @app.errorhandler(StoreUnavailable)
-    def _store_unavailable(exc: StoreUnavailable) -> Any:
-        app.logger.warning("store unavailable; answering 503: %s", exc)
-        return jsonify({"error": "store unavailable; retry later"}), 503
-
-    @app.errorhandler(HTTPException)
-    def _http_error(exc: HTTPException) -> Any:
-        return jsonify({"error": exc.description or exc.name}), exc.code or 500
-
-    @app.errorhandler(Exception)
-    def _unexpected(exc: Exception) -> Any:
-        app.logger.exception("unexpected error")
-        return jsonify({"error": "internal error; see the webhook's log"}), 500
+        return create_app
+    raise AttributeError(f"module 'alert_webhook' has no attribute {name!r}")

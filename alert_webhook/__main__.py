@@ -1,14 +1,14 @@
 import sys
 
 if sys.argv[1:2] == ["user"]:
-    from alert_webhook.operator_cli import main as user_main
+    from alert_webhook.cli.operators import main as user_main
 
     sys.exit(user_main(sys.argv[2:]))
 if sys.argv[1:2] == ["incidents"]:
-    from alert_webhook.incidents_cli import main as incidents_main
+    from alert_webhook.cli.incidents import main as incidents_main
 
     sys.exit(incidents_main(sys.argv[2:]))
 
-from alert_webhook.serve import main
+from alert_webhook.cli.serve import main
 
 sys.exit(main())

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from alert_webhook.store import StoreUnavailable
+from alert_webhook.db.transactions import StoreUnavailable
 
 logger = logging.getLogger("alert_webhook.loops")
 

@@ -31,16 +31,10 @@ sys.path.insert(0, str(ROOT))
 from _timing import summary, timed, write_result  # noqa: E402
 
 from alert_webhook import create_app  # noqa: E402
-from alert_webhook.metrics import create_metrics  # noqa: E402
-from alert_webhook.settings import settings_from_mapping  # noqa: E402
+from alert_webhook.config.settings import settings_from_mapping  # noqa: E402
+from alert_webhook.db.schema import alert_events, alerts, deliveries, incidents, notifications  # noqa: E402
+from alert_webhook.metrics.registry import create_metrics  # noqa: E402
 from alert_webhook.store import open_store  # noqa: E402
-from alert_webhook.store.schema import (  # noqa: E402
-    alert_events,
-    alerts,
-    deliveries,
-    incidents,
-    notifications,
-)
 
 NOW = 1_800_000_000.0
 SEVERITIES = ["critical", "high", "medium", "low"]

@@ -30,7 +30,7 @@ from _timing import write_result  # noqa: E402
 from webhook_ingest import body  # noqa: E402
 
 from alert_webhook import create_app  # noqa: E402
-from alert_webhook.settings import Settings  # noqa: E402
+from alert_webhook.config.settings import Settings  # noqa: E402
 
 PER_NOTIFICATION = 100
 # The ingest bench's alerts, every one of them to the log channel only.

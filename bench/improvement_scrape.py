@@ -33,9 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from _timing import summary, timed, write_result  # noqa: E402
 
-from alert_webhook.metrics import ImprovementCollector  # noqa: E402
-from alert_webhook.store import open_store  # noqa: E402
-from alert_webhook.store.schema import (  # noqa: E402
+from alert_webhook.db.schema import (  # noqa: E402
     alert_events,
     alerts,
     incidents,
@@ -43,6 +41,8 @@ from alert_webhook.store.schema import (  # noqa: E402
     remediation_runs,
     remediation_steps,
 )
+from alert_webhook.reports.improvement import ImprovementCollector  # noqa: E402
+from alert_webhook.store import open_store  # noqa: E402
 
 NOW = 1_800_000_000.0
 DAY = 86400.0

@@ -92,7 +92,7 @@ import requests
 import yaml
 from pydantic import TypeAdapter
 
-from alert_webhook.store.rows import RunStatus
+from alert_webhook.remediation.states import RunStatus
 from exporters.config import Duration
 from stack.ports import SERVICES
 from stack.up import stop_process

@@ -66,7 +66,7 @@ def serve_bare(bind: str, threads: int) -> None:
     server model and settings), serving a Flask view that only parses the body."""
     from flask import Flask, jsonify, request
 
-    from alert_webhook.front import create_server
+    from alert_webhook.cli.front import create_server
 
     app = Flask("bare")
 
@@ -93,11 +93,12 @@ def serve_floor(bind: str, db: str, threads: int) -> None:
     from flask import Flask, jsonify, request
     from sqlalchemy import insert
 
-    from alert_webhook.front import create_server
-    from alert_webhook.payload import parse_notification
-    from alert_webhook.store import Incoming, RecordResult, open_store
-    from alert_webhook.store.group_commit import GroupCommit
-    from alert_webhook.store.schema import notifications
+    from alert_webhook.cli.front import create_server
+    from alert_webhook.db.schema import notifications
+    from alert_webhook.ingest.group_commit import GroupCommit
+    from alert_webhook.ingest.payload import parse_notification
+    from alert_webhook.ingest.record import Incoming, RecordResult
+    from alert_webhook.store import open_store
 
     store = open_store(f"sqlite:///{db}")
     store.create_schema()

@@ -17,11 +17,11 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, render_template
 from flask_wtf.csrf import CSRFError
 
-from alert_webhook.channels import target_of
-from alert_webhook.channels.ack_links import AckClaim, AckLinks, LinkExpired, LinkInvalid
-from alert_webhook.context import ctx
-from alert_webhook.operators import SECRET_KEY_ENV
-from alert_webhook.store.incident_brief import incident_brief
+from alert_webhook.config.auth import SECRET_KEY_ENV
+from alert_webhook.delivery.channels import target_of
+from alert_webhook.delivery.channels.ack_links import AckClaim, AckLinks, LinkExpired, LinkInvalid
+from alert_webhook.incidents.brief import incident_brief
+from alert_webhook.web.context import ctx
 
 bp = Blueprint("ack_link", __name__, template_folder="templates")
 EXTENSION = "ack_links"

@@ -6,9 +6,9 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request
 
-from alert_webhook.api.auth import viewer_required
-from alert_webhook.api.ids import whole_number
-from alert_webhook.context import ctx
+from alert_webhook.web.auth import viewer_required
+from alert_webhook.web.context import ctx
+from alert_webhook.web.ids import whole_number
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, jsonify
 
-from alert_webhook.context import ctx
+from alert_webhook.web.context import ctx
 
 bp = Blueprint("health", __name__)
 

@@ -14,11 +14,12 @@ from typing import Any
 from flask import Blueprint, jsonify, redirect, request, url_for
 from markupsafe import Markup
 
-from alert_webhook.api.auth import acting, action_required, viewer_required
-from alert_webhook.api.ids import MAX_ID, whole_number
-from alert_webhook.context import ctx
-from alert_webhook.incident_silences import MAX_MINUTES, Outcome
+from alert_webhook.db.schema import MAX_ID
+from alert_webhook.incidents.silences import MAX_MINUTES, Outcome
 from alert_webhook.text import one_line
+from alert_webhook.web.auth import acting, action_required, viewer_required
+from alert_webhook.web.context import ctx
+from alert_webhook.web.ids import whole_number
 
 MAX_NOTE = 500
 # The other alerts one action may name: the console's window of alerts.

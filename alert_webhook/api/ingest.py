@@ -11,11 +11,11 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request
 
-from alert_webhook.api.auth import bearer_required
-from alert_webhook.api.guard import json_refusal
-from alert_webhook.context import ctx
-from alert_webhook.payload import PayloadError, parse_notification
-from alert_webhook.store import StoreUnavailable
+from alert_webhook.db.transactions import StoreUnavailable
+from alert_webhook.ingest.payload import PayloadError, parse_notification
+from alert_webhook.web.auth import bearer_required
+from alert_webhook.web.context import ctx
+from alert_webhook.web.guard import json_refusal
 
 bp = Blueprint("ingest", __name__)
 

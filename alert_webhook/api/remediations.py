@@ -7,15 +7,15 @@ from typing import Any
 
 from flask import Blueprint, jsonify, redirect, request, url_for
 
-from alert_webhook.alertmanager_api import rfc3339
-from alert_webhook.api.auth import acting, action_required, viewer_required
-from alert_webhook.api.guard import json_refusal
-from alert_webhook.background import REMEDIATION_LOOP
-from alert_webhook.context import ctx
-from alert_webhook.payload import PayloadError, parse_notification
-from alert_webhook.remediation.plan import plan_alert
-from alert_webhook.store.rows import Approval
+from alert_webhook.app.background import REMEDIATION_LOOP
+from alert_webhook.clients.alertmanager import rfc3339
+from alert_webhook.ingest.payload import PayloadError, parse_notification
+from alert_webhook.remediation.preview import plan_alert
+from alert_webhook.remediation.states import Approval
 from alert_webhook.text import one_line
+from alert_webhook.web.auth import acting, action_required, viewer_required
+from alert_webhook.web.context import ctx
+from alert_webhook.web.guard import json_refusal
 
 MAX_REASON = 500
 

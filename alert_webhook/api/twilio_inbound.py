@@ -23,10 +23,11 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
-from alert_webhook.api.ids import MAX_ID, whole_number
-from alert_webhook.context import AppContext, ctx
-from alert_webhook.notify_settings import SmsChannel
-from alert_webhook.phone_numbers import e164
+from alert_webhook.db.schema import MAX_ID
+from alert_webhook.delivery.phone_numbers import e164
+from alert_webhook.delivery.settings import SmsChannel
+from alert_webhook.web.context import AppContext, ctx
+from alert_webhook.web.ids import whole_number
 
 bp = Blueprint("twilio_inbound", __name__)
 

@@ -12,15 +12,15 @@ from typing import Any
 from flask import Blueprint, render_template
 from markupsafe import Markup
 
-from alert_webhook.api.auth import current_operator, page_viewer_required
-from alert_webhook.context import ctx
 from alert_webhook.dashboard import times
+from alert_webhook.dashboard.console import RECENT_DELIVERIES, Console, ConsoleView
 from alert_webhook.dashboard.health import RecoveryFigures, channel_health, recovery_figures
 from alert_webhook.dashboard.messages import MessageTexts
 from alert_webhook.dashboard.timeline import timeline
-from alert_webhook.safe_links import followable
-from alert_webhook.store import StoreUnavailable
-from alert_webhook.store.console import RECENT_DELIVERIES, Console, ConsoleView
+from alert_webhook.db.transactions import StoreUnavailable
+from alert_webhook.text import followable
+from alert_webhook.web.auth import current_operator, page_viewer_required
+from alert_webhook.web.context import ctx
 
 bp = Blueprint(
     "dashboard",

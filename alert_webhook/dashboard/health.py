@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from alert_webhook.store.recovery import Improvement
+from alert_webhook.reports.recovery import Improvement
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,9 @@ from typing import Any
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 
-from alert_webhook.api.auth import current_operator, log_in, log_out
-from alert_webhook.context import ctx
-from alert_webhook.operators import USER_ADD
+from alert_webhook.config.auth import USER_ADD
+from alert_webhook.web.auth import current_operator, log_in, log_out
+from alert_webhook.web.context import ctx
 
 bp = Blueprint("login", __name__, template_folder="templates")
 

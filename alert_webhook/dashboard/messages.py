@@ -14,12 +14,12 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from alert_webhook.channels import Channel, Message
-from alert_webhook.channels.format import email_text, log_line, record, sms_text
+from alert_webhook.dashboard.console import ConsoleAlert
+from alert_webhook.delivery.channels import Channel, Message
+from alert_webhook.delivery.channels.format import email_text, log_line, record, sms_text
+from alert_webhook.delivery.rows import DeliveryStatus
+from alert_webhook.delivery.settings import LinkSettings
 from alert_webhook.delivery.worker import DIGEST
-from alert_webhook.settings import LinkSettings
-from alert_webhook.store.console import ConsoleAlert
-from alert_webhook.store.rows import DeliveryStatus
 
 
 def _webhook_body(message: Message) -> str:

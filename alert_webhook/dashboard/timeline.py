@@ -10,9 +10,10 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from alert_webhook.dashboard.console import ConsoleAlert, ConsoleView, ServiceIncident
 from alert_webhook.dashboard.times import duration
-from alert_webhook.store.console import ConsoleAlert, ConsoleView, ServiceIncident
-from alert_webhook.store.rows import Purpose, RunStatus
+from alert_webhook.delivery.rows import Purpose
+from alert_webhook.remediation.states import RunStatus
 from alert_webhook.text import one_line
 
 # What a delivery's text is rendered from: the row and the alert it carries.

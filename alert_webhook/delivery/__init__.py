@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 
-from alert_webhook.channels import Channel
 from alert_webhook.delivery.breaker import BreakerState, CircuitBreaker, breakers_for
-from alert_webhook.metrics import WebhookMetrics
-from alert_webhook.notify_settings import BreakerSettings
-from alert_webhook.store.outbox import Lane
+from alert_webhook.delivery.channels import Channel
+from alert_webhook.delivery.outbox import Lane
+from alert_webhook.delivery.settings import BreakerSettings
+from alert_webhook.metrics.registry import WebhookMetrics
 
 logger = logging.getLogger("alert_webhook.delivery")
 

@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from enum import StrEnum
 
-from alert_webhook.notify_settings import BreakerSettings
+from alert_webhook.delivery.settings import BreakerSettings
 
 
 class BreakerState(StrEnum):

@@ -6,7 +6,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from alert_webhook.notify_settings import RetrySettings
+from alert_webhook.delivery.settings import RetrySettings
 
 
 @dataclass(frozen=True)

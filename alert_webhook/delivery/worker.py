@@ -27,15 +27,20 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from alert_webhook.channels import Channel, DeliveryError, Message, stored_channels
+from alert_webhook.db.transactions import StoreUnavailable
 from alert_webhook.delivery.breaker import HALF_OPEN, CircuitBreaker
+from alert_webhook.delivery.channels import Channel, DeliveryError, Message, stored_channels
+from alert_webhook.delivery.outbox import ALL_CHANNELS, DeliveryJob, Lane, Outbox
 from alert_webhook.delivery.policy import Backoff
-from alert_webhook.metrics import WebhookMetrics
-from alert_webhook.notify_settings import ChannelsSettings, DeliverySettings, SmsBudget
-from alert_webhook.routing import Target, recipients_for
-from alert_webhook.settings import LinkSettings
-from alert_webhook.store import DeliveryStatus, NewDelivery, Outcome, Purpose, StoreUnavailable
-from alert_webhook.store.outbox import ALL_CHANNELS, DeliveryJob, Lane, Outbox
+from alert_webhook.delivery.routing import Target, recipients_for
+from alert_webhook.delivery.rows import DeliveryStatus, NewDelivery, Outcome, Purpose
+from alert_webhook.delivery.settings import (
+    ChannelsSettings,
+    DeliverySettings,
+    LinkSettings,
+    SmsBudget,
+)
+from alert_webhook.metrics.registry import WebhookMetrics
 
 logger = logging.getLogger("alert_webhook.delivery")
 DIGEST = "storm digest"  # the note of the one message sent once a budget is spent

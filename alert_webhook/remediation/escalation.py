@@ -27,9 +27,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from alert_webhook.routing import Router, Target
-from alert_webhook.store.rows import NewDelivery, RunStatus, StepRecord
-from alert_webhook.store.run_notices import Ended, Telling
+from alert_webhook.delivery.routing import Router, Target
+from alert_webhook.delivery.rows import NewDelivery
+from alert_webhook.remediation.run_notices import Ended, Telling
+from alert_webhook.remediation.states import RunStatus, StepRecord
 from alert_webhook.text import one_line
 
 # Where a quiet note goes: the record people look at, not anyone's phone.

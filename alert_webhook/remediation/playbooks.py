@@ -44,8 +44,10 @@ from pydantic import (
     model_validator,
 )
 
-from alert_webhook.payload import Alert
-from alert_webhook.remediation.actions import Action, ActionParams, default_actions
+from alert_webhook.delivery.routing import labels_match
+from alert_webhook.ingest.payload import Alert
+from alert_webhook.remediation.actions import default_actions
+from alert_webhook.remediation.actions.base import Action, ActionParams
 from alert_webhook.remediation.templates import (
     Refused,
     Rule,
@@ -54,7 +56,6 @@ from alert_webhook.remediation.templates import (
     sample,
     syntax_problems,
 )
-from alert_webhook.routing import labels_match
 from exporters.config import (
     ConfigError,
     Duration,

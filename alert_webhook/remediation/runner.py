@@ -38,16 +38,17 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from alert_webhook.alertmanager_api import AlertmanagerAPI
-from alert_webhook.metrics import WebhookMetrics
-from alert_webhook.remediation.actions import ActionResult, Boundaries, Outcome
+from alert_webhook.clients.alertmanager import AlertmanagerAPI
+from alert_webhook.metrics.registry import WebhookMetrics
+from alert_webhook.remediation.actions.base import ActionResult, Boundaries, Outcome
 from alert_webhook.remediation.guardrails import Candidate, Decision, Guardrails, History
 from alert_webhook.remediation.playbooks import Playbook, Playbooks, RenderedStep, render_step
+from alert_webhook.remediation.run_notices import Tell
+from alert_webhook.remediation.runs import Remediations, RunJob
 from alert_webhook.remediation.silencing import Silencing
+from alert_webhook.remediation.states import Approval, RunStatus, StepRecord, StepStatus
 from alert_webhook.remediation.templates import Refused
 from alert_webhook.remediation.verify import Checks, poll_interval
-from alert_webhook.store.remediations import Remediations, RunJob, StepRecord, Tell
-from alert_webhook.store.rows import Approval, RunStatus, StepStatus
 
 # The refusal of a label value is reported like a guardrail's, under this name.
 LABELS_GUARDRAIL = "labels"

@@ -17,9 +17,14 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 
-from alert_webhook.alertmanager_api import AlertmanagerAPI, AlertmanagerError, matchers_for, rfc3339
+from alert_webhook.clients.alertmanager import (
+    AlertmanagerAPI,
+    AlertmanagerError,
+    matchers_for,
+    rfc3339,
+)
 from alert_webhook.remediation.playbooks import Playbook
-from alert_webhook.store.remediations import Remediations, RunJob
+from alert_webhook.remediation.runs import Remediations, RunJob
 
 logger = logging.getLogger("alert_webhook.remediation")
 

@@ -16,8 +16,8 @@ from support import postgres
 from webhook_support import FakeClock
 
 from alert_webhook import create_app
-from alert_webhook.metrics import create_metrics
-from alert_webhook.settings import Settings, settings_from_mapping
+from alert_webhook.config.settings import Settings, settings_from_mapping
+from alert_webhook.metrics.registry import create_metrics
 from alert_webhook.store import SqlStore, open_store
 
 NO_ALERTMANAGER = "http://127.0.0.1:9"  # the discard port: nothing answers there

@@ -12,7 +12,7 @@ import requests
 from am_support import unreachable
 from support.procs import wait_until
 
-from alert_webhook.alertmanager_api import (
+from alert_webhook.clients.alertmanager import (
     AlertmanagerAPI,
     AlertmanagerError,
     Matcher,

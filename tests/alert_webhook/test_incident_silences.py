@@ -14,9 +14,9 @@ import requests
 from am_support import unreachable
 from webhook_support import RECORDING, FakeClock, make_alert, make_notification
 
-from alert_webhook.alertmanager_api import AlertmanagerAPI, Matcher
-from alert_webhook.incident_silences import IncidentSilences, Outcome
-from alert_webhook.payload import parse_notification
+from alert_webhook.clients.alertmanager import AlertmanagerAPI, Matcher
+from alert_webhook.incidents.silences import IncidentSilences, Outcome
+from alert_webhook.ingest.payload import parse_notification
 from alert_webhook.store import SqlStore
 
 pytestmark = pytest.mark.integration

@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
+from alert_webhook.db.transactions import StoreUnavailable
 from alert_webhook.loops import Loop, Workers
-from alert_webhook.store import StoreUnavailable
 
 WAIT = 5.0  # upper bound for a thread to get there; each test finishes as soon as it does
 

@@ -13,9 +13,9 @@ from prometheus_client import CollectorRegistry
 from support.loopback import quiet_prometheus
 from webhook_support import make_alert, make_notification
 
-from alert_webhook.metrics import ImprovementCollector
-from alert_webhook.store.guard import StoreUnavailable
-from alert_webhook.store.recovery import (
+from alert_webhook.db.transactions import StoreUnavailable
+from alert_webhook.reports.improvement import ImprovementCollector
+from alert_webhook.reports.recovery import (
     ActionAttempts,
     Improvement,
     PlaybookAttempts,

@@ -9,9 +9,10 @@ import sys
 
 import yaml
 
-from alert_webhook.operator_cli import main
-from alert_webhook.operators import SECRET_KEY_ENV, Operators
-from alert_webhook.settings import settings_from_mapping
+from alert_webhook.cli.operators import main
+from alert_webhook.config.auth import SECRET_KEY_ENV
+from alert_webhook.config.settings import settings_from_mapping
+from alert_webhook.web.operators import Operators
 
 KEY = {SECRET_KEY_ENV: "k" * 32}
 

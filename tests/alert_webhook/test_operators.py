@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 from werkzeug.security import generate_password_hash
 
-from alert_webhook.operators import SECRET_KEY_ENV, Operators, allowed_hosts
-from alert_webhook.settings import ConfigError, settings_from_mapping
+from alert_webhook.config.auth import SECRET_KEY_ENV
+from alert_webhook.config.settings import ConfigError, settings_from_mapping
+from alert_webhook.web.operators import Operators, allowed_hosts
 
 KEY = {SECRET_KEY_ENV: "k" * 32}
 HASH = generate_password_hash("correct horse battery")

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from webhook_support import fixture_json, make_alert, make_notification
 
-from alert_webhook.payload import PayloadError, parse_notification
+from alert_webhook.ingest.payload import PayloadError, parse_notification
 
 
 def _body(data: object) -> bytes:

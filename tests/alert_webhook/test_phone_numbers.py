@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from alert_webhook.phone_numbers import e164
+from alert_webhook.delivery.phone_numbers import e164
 
 
 @pytest.mark.parametrize(

@@ -13,9 +13,9 @@ import pytest
 from webhook_support import CONTACTS, FakeClock, concurrently, make_alert, make_notification
 
 from alert_webhook import create_app
-from alert_webhook.alertmanager_api import AlertmanagerError, HeldAlert
-from alert_webhook.metrics import create_metrics
-from alert_webhook.settings import settings_from_mapping
+from alert_webhook.clients.alertmanager import AlertmanagerError, HeldAlert
+from alert_webhook.config.settings import settings_from_mapping
+from alert_webhook.metrics.registry import create_metrics
 
 AUTH = {"Authorization": "Bearer t"}
 INTERVAL = 10.0

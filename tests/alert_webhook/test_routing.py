@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from alert_webhook.notify_settings import ChannelsSettings, RoutingSettings
-from alert_webhook.routing import Target, channels_for, recipients_for, targets_for
+from alert_webhook.delivery.routing import Target, channels_for, recipients_for, targets_for
+from alert_webhook.delivery.settings import ChannelsSettings, RoutingSettings
 
 DEFAULT = RoutingSettings()
 
@@ -84,7 +84,7 @@ def test_targets_expand_channels_to_recipients() -> None:
 
 
 def test_router_remembers_routes_by_the_labels_they_read_only() -> None:
-    from alert_webhook.routing import Router
+    from alert_webhook.delivery.routing import Router
 
     routing = RoutingSettings.model_validate(
         {"routes": [{"match_re": {"instance": "db.*"}, "channels": ["log"]}]}

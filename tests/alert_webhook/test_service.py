@@ -9,13 +9,14 @@ from pathlib import Path
 import yaml
 from webhook_support import make_alert, make_notification
 
-from alert_webhook.metrics import create_metrics
+from alert_webhook.app.wiring import load_remediation_playbooks, remediation_from
+from alert_webhook.cli.serve import main
+from alert_webhook.config.settings import settings_from_mapping
+from alert_webhook.ingest.intake import Intake
+from alert_webhook.ingest.record import RecordResult
+from alert_webhook.metrics.registry import create_metrics
 from alert_webhook.remediation.guardrails import Candidate, History
 from alert_webhook.remediation.playbooks import DEFAULT_PLAYBOOK_FILE
-from alert_webhook.serve import main
-from alert_webhook.service import Intake, load_remediation_playbooks, remediation_from
-from alert_webhook.settings import settings_from_mapping
-from alert_webhook.store import RecordResult
 
 
 def playbook_file(tmp_path: Path, out: Path) -> Path:

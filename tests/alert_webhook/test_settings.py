@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from alert_webhook.settings import (
+from alert_webhook.config.settings import (
     DATABASE_URL_ENV,
     TOKEN_ENV,
     ConfigError,
@@ -148,7 +148,7 @@ def test_secrets_key_in_yaml_is_refused() -> None:
 
 
 def test_cli_check_exits_2_with_one_line_per_problem(capsys) -> None:
-    from alert_webhook.serve import main
+    from alert_webhook.cli.serve import main
 
     assert main(["--config", str(FIXTURES / "bad-notify.yml"), "--check"], env={}) == 2
     err = capsys.readouterr().err.strip().splitlines()

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from alert_webhook.startup import store_problem
-from alert_webhook.store import StoreUnavailable
+from alert_webhook.cli.startup import store_problem
+from alert_webhook.db.transactions import StoreUnavailable
 
 URL = "postgresql+psycopg://alert:hunter2@127.0.0.1:5/webhook"
 

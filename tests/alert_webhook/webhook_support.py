@@ -17,13 +17,14 @@ from typing import Any
 
 from werkzeug.security import generate_password_hash
 
-from alert_webhook.channels.registry import Transports, build_channels
+from alert_webhook.app.channels import Transports, build_channels
+from alert_webhook.app.wiring import recording_from
+from alert_webhook.config.settings import Settings, settings_from_mapping
 from alert_webhook.delivery import provider_breakers
 from alert_webhook.delivery.worker import DeliveryWorker
-from alert_webhook.metrics import WebhookMetrics
-from alert_webhook.service import recording_from
-from alert_webhook.settings import Settings, settings_from_mapping
-from alert_webhook.store import Recording, SqlStore
+from alert_webhook.ingest.planners import Recording
+from alert_webhook.metrics.registry import WebhookMetrics
+from alert_webhook.store import SqlStore
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "alert_webhook"
 

@@ -31,8 +31,9 @@ from integration.launcher import Launched, launched
 from support.loopback import Replying
 from support.procs import free_port, wait_until
 
+from alert_webhook.delivery.rows import DeliveryStatus
 from alert_webhook.remediation.playbooks import DEFAULT_PLAYBOOK_FILE
-from alert_webhook.store.rows import DeliveryStatus, RunStatus
+from alert_webhook.remediation.states import RunStatus
 from chaos.results import PLAN_RPO_CRITICAL_SECONDS, PLAN_RTO_SECONDS, record
 from stack.render import DEFAULT_WEBHOOK_CONFIG
 

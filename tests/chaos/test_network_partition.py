@@ -34,7 +34,7 @@ from support.faults import IsolatedHost
 from support.forwarder import forwarding
 from support.procs import free_port, wait_until
 
-from alert_webhook.store.rows import RunStatus
+from alert_webhook.remediation.states import RunStatus
 from chaos.results import PLAN_RTO_SECONDS, record
 from demo.dependency import ACTIVE_LINK, URL_SUFFIX
 from stack.ports import HOST

@@ -17,7 +17,7 @@ from typing import Any
 import requests
 from support.procs import free_port, wait_until
 
-from alert_webhook.store.rows import RunStatus
+from alert_webhook.remediation.states import RunStatus
 from stack.ports import HOST, SERVICES
 from stack.up import TOKEN_ENV, stop_process
 

@@ -17,9 +17,9 @@ import pytest
 import requests
 from support.procs import wait_until
 
-from alert_webhook.payload import parse_notification
-from alert_webhook.service import recording_from
-from alert_webhook.settings import settings_from_mapping
+from alert_webhook.app.wiring import recording_from
+from alert_webhook.config.settings import settings_from_mapping
+from alert_webhook.ingest.payload import parse_notification
 from alert_webhook.store import open_store
 from integration.pipeline_support import Pipeline, Switch, alerting, new_token, pipeline_ports
 from integration.pipeline_support import webhook as webhook_process

@@ -120,13 +120,13 @@ def inputs_by_file() -> dict[str, set[str]]:
 def webhook_alerts() -> list[Rule]:
     """The alerts alert_webhook raises itself (it declares them in OWN_ALERTS), as
     Rules with the runbook_url the webhook gives them under its default settings."""
-    from alert_webhook.duties import OWN_ALERTS, runbook_url
-    from alert_webhook.settings import Settings
+    from alert_webhook.config.settings import Settings
+    from alert_webhook.ingest.own import OWN_ALERTS, runbook_url
 
     base = Settings().links.runbook_base_url
     return [
         Rule(
-            "alert_webhook/duties.py",
+            "alert_webhook/ingest/own.py",
             {
                 "alert": name,
                 "labels": {"alertname": name, "severity": severity},

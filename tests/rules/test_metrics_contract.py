@@ -65,8 +65,8 @@ def exported(registry: CollectorRegistry) -> dict[str, Row]:
 @pytest.fixture(scope="module")
 def webhook_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorRegistry]:
     from alert_webhook import create_app
-    from alert_webhook.metrics import create_metrics
-    from alert_webhook.settings import settings_from_mapping
+    from alert_webhook.config.settings import settings_from_mapping
+    from alert_webhook.metrics.registry import create_metrics
     from alert_webhook.store import open_store
 
     path: Path = tmp_path_factory.mktemp("webhook") / "webhook.sqlite3"

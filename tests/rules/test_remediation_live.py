@@ -17,10 +17,10 @@ from ruleset import REPO, RULES
 from sqlalchemy import insert, select
 from support.procs import find_binary, free_port, python_module, running, wait_until
 
-from alert_webhook.payload import parse_notification
+from alert_webhook.db.schema import alert_events, remediation_runs
+from alert_webhook.ingest.payload import parse_notification
+from alert_webhook.remediation.states import RunStatus
 from alert_webhook.store import open_store
-from alert_webhook.store.rows import RunStatus
-from alert_webhook.store.schema import alert_events, remediation_runs
 
 pytestmark = pytest.mark.integration
 RECORD = "job_playbook:alert_webhook_remediation_attempts_unrecovered:ratio_increase1h"

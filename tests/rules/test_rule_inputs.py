@@ -215,7 +215,7 @@ def test_application_rules_read_the_instrumented_apps_names() -> None:
 )
 def test_meta_rules_read_the_webhooks_names(name: str, tmp_path: Path) -> None:
     from alert_webhook import create_app
-    from alert_webhook.settings import settings_from_mapping
+    from alert_webhook.config.settings import settings_from_mapping
     from alert_webhook.store import open_store
 
     store = open_store(f"sqlite:///{tmp_path}/webhook.sqlite3")

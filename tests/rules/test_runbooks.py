@@ -9,7 +9,7 @@ import re
 import pytest
 from ruleset import REPO, RULES, RUNBOOK_BASE, RUNBOOKS, alert_names, alerts, webhook_alerts
 
-from alert_webhook.duties import PIPELINE_BROKEN
+from alert_webhook.ingest.own import PIPELINE_BROKEN
 
 SECTIONS = [
     "## Symptom and impact",

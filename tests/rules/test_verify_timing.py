@@ -26,10 +26,10 @@ import pytest
 import yaml
 from ruleset import metrics_read, series_read
 
+from alert_webhook.delivery.routing import labels_match
 from alert_webhook.remediation.lag import Recording, parse_duration
 from alert_webhook.remediation.playbooks import Playbook, load_playbooks
 from alert_webhook.remediation.verify import Checks, Series
-from alert_webhook.routing import labels_match
 from exporters.probe import SAMPLE_HELP
 from exporters.probe_config import load_probe_file
 from stack import render

@@ -197,7 +197,7 @@ def test_the_webhook_config_gets_remediation_over_its_own(tmp_path: Path) -> Non
 
 
 def test_the_webhook_gets_the_dependencys_failover_chain_as_valid_settings(tmp_path) -> None:
-    from alert_webhook.settings import settings_from_mapping
+    from alert_webhook.config.settings import settings_from_mapping
     from stack.ports import ports_from_env
     from stack.render import dependency_failover, render_dependency, render_webhook
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from alert_webhook.config.settings import load_settings
 from alert_webhook.remediation.actions.backup_source import LitestreamReplica
 from alert_webhook.remediation.actions.restore_from_backup import RestoreParams
 from alert_webhook.remediation.playbooks import load_playbooks, render_step
-from alert_webhook.settings import load_settings
 from demo.chaos import MAX_MEMORY_HOG_MIB
 from stack import render
 from stack.ports import StackError, ports_from_env

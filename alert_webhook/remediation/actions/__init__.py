@@ -13,9 +13,9 @@ from alert_webhook.remediation.actions.base import (
 
 def default_actions() -> dict[str, Action]:
     """name → action; the registry playbooks are checked against and the runner uses."""
+    from alert_webhook.failover import action as failover
     from alert_webhook.remediation.actions import (
         cleanup_disk,
-        failover,
         http_request,
         restart_service,
         restore_from_backup,

@@ -16,7 +16,7 @@ from pydantic import StringConstraints
 from exporters.config import Strict
 
 if TYPE_CHECKING:
-    from alert_webhook.remediation.actions.failover_switch import Failover
+    from alert_webhook.failover.switch import Failover
 
 EnvVar = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 

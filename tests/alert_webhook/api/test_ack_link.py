@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from webhook_support import SECRET_KEY, csrf_token, make_alert, make_notification
 
-from alert_webhook.channels.ack_links import AckLinks
+from alert_webhook.delivery.channels.ack_links import AckLinks
 
 BOB = "bob@example.org"
 DAY = 86400

@@ -15,7 +15,7 @@ from webhook_support import (
 )
 
 from alert_webhook import create_app
-from alert_webhook.metrics import create_metrics
+from alert_webhook.metrics.registry import create_metrics
 
 TOKEN = {"ALERT_WEBHOOK_TOKEN": "t", **SECRET_KEY}
 AUTH = {"Authorization": "Bearer t"}
@@ -139,7 +139,7 @@ def test_the_login_page_is_reachable_when_viewing_is_closed(exposed) -> None:
 def test_a_request_without_a_session_cookie_costs_no_cookie_signer(loopback, monkeypatch) -> None:
     # Alertmanager never has a session: building the signer for each of its
     # posts only to find nothing to verify was work on the hot ingest path.
-    from alert_webhook.api.auth import CookieSessions
+    from alert_webhook.web.auth import CookieSessions
 
     def no_signer(self, app):
         raise AssertionError("the cookie signer was built for a request without a session")

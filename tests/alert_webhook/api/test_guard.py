@@ -9,7 +9,7 @@ import pytest
 from webhook_support import make_notification
 
 from alert_webhook import create_app
-from alert_webhook.metrics import create_metrics
+from alert_webhook.metrics.registry import create_metrics
 
 BODY = json.dumps(make_notification()).encode()
 

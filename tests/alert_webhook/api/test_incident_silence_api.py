@@ -20,7 +20,7 @@ from webhook_support import (
     with_operator,
 )
 
-from alert_webhook.alertmanager_api import AlertmanagerAPI, Matcher, matchers_for
+from alert_webhook.clients.alertmanager import AlertmanagerAPI, Matcher, matchers_for
 
 pytestmark = pytest.mark.integration
 alertmanager = am_support.alertmanager  # the fixture: a real Alertmanager

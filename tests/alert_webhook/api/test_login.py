@@ -18,7 +18,7 @@ from webhook_support import (
 )
 from werkzeug.security import generate_password_hash
 
-from alert_webhook.api.auth import SESSION_COOKIE, current_operator
+from alert_webhook.web.auth import SESSION_COOKIE, current_operator
 
 
 def _operator(client):

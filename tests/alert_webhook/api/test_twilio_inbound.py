@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 from webhook_support import make_alert, make_notification
 
-from alert_webhook.phone_numbers import e164
+from alert_webhook.delivery.phone_numbers import e164
 
 URL = "http://localhost/twilio/inbound"  # what the test client requests
 ALICE = "+15555550100"

@@ -7,7 +7,13 @@ from itsdangerous import URLSafeSerializer
 from test_format import message
 from webhook_support import FakeClock
 
-from alert_webhook.channels.ack_links import SALT, AckClaim, AckLinks, LinkExpired, LinkInvalid
+from alert_webhook.delivery.channels.ack_links import (
+    SALT,
+    AckClaim,
+    AckLinks,
+    LinkExpired,
+    LinkInvalid,
+)
 
 KEY = "test-signing-key-" + "k" * 16
 

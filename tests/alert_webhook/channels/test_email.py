@@ -6,9 +6,9 @@ import pytest
 from fakes import smtp_server, tls_smtp_server
 from test_format import message
 
-from alert_webhook.channels import DeliveryError
-from alert_webhook.channels.email import SmtpEmail
-from alert_webhook.notify_settings import SmtpProvider
+from alert_webhook.delivery.channels import DeliveryError
+from alert_webhook.delivery.channels.email import SmtpEmail
+from alert_webhook.delivery.settings import SmtpProvider
 
 
 @pytest.fixture

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from alert_webhook.channels import Message
-from alert_webhook.channels.ack_links import AckLink
-from alert_webhook.channels.format import (
+from alert_webhook.delivery.channels import Message
+from alert_webhook.delivery.channels.ack_links import AckLink
+from alert_webhook.delivery.channels.format import (
     _GSM7,
     SMS_SEGMENT,
     email_html,
@@ -15,7 +15,7 @@ from alert_webhook.channels.format import (
     sms_text,
     subject,
 )
-from alert_webhook.settings import LinkSettings
+from alert_webhook.delivery.settings import LinkSettings
 
 
 def message(**kw) -> Message:

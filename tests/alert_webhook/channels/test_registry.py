@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fakes import TWILIO_ENV
 
-from alert_webhook.channels.registry import build_channels
-from alert_webhook.settings import settings_from_mapping
+from alert_webhook.app.channels import build_channels
+from alert_webhook.config.settings import settings_from_mapping
 
 SMTP = {"name": "relay1", "host": "127.0.0.1", "port": 2525, "security": "none"}
 TWILIO = {"name": "twilio1", "from_number": "+15555550000"}

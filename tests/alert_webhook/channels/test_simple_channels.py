@@ -11,9 +11,9 @@ import pytest
 import requests
 from test_format import message
 
-from alert_webhook.channels import DeliveryError
-from alert_webhook.channels.simple import JsonWebhook, Log
-from alert_webhook.notify_settings import WebhookProvider
+from alert_webhook.delivery.channels import DeliveryError
+from alert_webhook.delivery.channels.simple import JsonWebhook, Log
+from alert_webhook.delivery.settings import WebhookProvider
 
 
 @pytest.fixture

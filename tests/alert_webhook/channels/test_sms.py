@@ -6,10 +6,10 @@ import pytest
 from fakes import ACCOUNT_SID, AUTH_TOKEN, fake_twilio, twilio_provider
 from test_format import message
 
-from alert_webhook.channels import DeliveryError
-from alert_webhook.channels.sms import TwilioSms
-from alert_webhook.notify_settings import TwilioProvider
-from alert_webhook.settings import settings_from_mapping
+from alert_webhook.config.settings import settings_from_mapping
+from alert_webhook.delivery.channels import DeliveryError
+from alert_webhook.delivery.channels.sms import TwilioSms
+from alert_webhook.delivery.settings import TwilioProvider
 
 
 @pytest.fixture

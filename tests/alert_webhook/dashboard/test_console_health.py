@@ -4,7 +4,7 @@ all history, as the webhook's /metrics has them, and each channel's breakers."""
 from __future__ import annotations
 
 from alert_webhook.dashboard.health import channel_health, recovery_figures
-from alert_webhook.store.recovery import (
+from alert_webhook.reports.recovery import (
     Improvement,
     PlaybookAttempts,
     Resolutions,

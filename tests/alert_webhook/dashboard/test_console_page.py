@@ -24,7 +24,7 @@ from webhook_support import (
 )
 
 from alert_webhook import create_app
-from alert_webhook.metrics import create_metrics
+from alert_webhook.metrics.registry import create_metrics
 from alert_webhook.store import open_store
 
 

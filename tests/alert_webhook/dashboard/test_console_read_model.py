@@ -11,17 +11,17 @@ from pathlib import Path
 import yaml
 from webhook_support import RECORDING, make_alert, make_notification
 
-from alert_webhook.dashboard.times import ago, deadline, duration, iso
-from alert_webhook.payload import parse_notification
-from alert_webhook.store import SqlStore
-from alert_webhook.store.console import (
+from alert_webhook.dashboard.console import (
     DELIVERIES_PER_HEADLINE,
     FAILURES_PER_CHANNEL,
     INHIBITING_ALERTS,
     Console,
 )
-from alert_webhook.store.rows import DeliveryStatus, Outcome
-from alert_webhook.store.schema import deliveries, incidents, remediation_runs, remediation_steps
+from alert_webhook.dashboard.times import ago, deadline, duration, iso
+from alert_webhook.db.schema import deliveries, incidents, remediation_runs, remediation_steps
+from alert_webhook.delivery.rows import DeliveryStatus, Outcome
+from alert_webhook.ingest.payload import parse_notification
+from alert_webhook.store import SqlStore
 
 ROOT = Path(__file__).resolve().parents[3]
 

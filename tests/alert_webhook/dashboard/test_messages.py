@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from alert_webhook.channels.registry import build_channels
+from alert_webhook.app.channels import build_channels
+from alert_webhook.config.settings import settings_from_mapping
+from alert_webhook.dashboard.console import ConsoleAlert
 from alert_webhook.dashboard.messages import MessageTexts
 from alert_webhook.delivery.worker import DIGEST
-from alert_webhook.settings import settings_from_mapping
-from alert_webhook.store.console import ConsoleAlert
 
 SETTINGS = settings_from_mapping({"channels": {"sms": {"budget": {"max_messages": 3}}}}, {})
 ALERT = ConsoleAlert(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from alert_webhook.dashboard.console import ConsoleAlert, ConsoleView, group
 from alert_webhook.dashboard.timeline import (
     RECENT_ENTRIES,
     OtherAlert,
@@ -14,7 +15,6 @@ from alert_webhook.dashboard.timeline import (
     tally,
     timeline,
 )
-from alert_webhook.store.console import ConsoleAlert, ConsoleView, group
 
 
 def _alert(alert_id: int, name: str = "ServiceUnavailable", **incident: Any) -> ConsoleAlert:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from alert_webhook.delivery.policy import Backoff
-from alert_webhook.notify_settings import RetrySettings
+from alert_webhook.delivery.settings import RetrySettings
 
 
 def test_backoff_is_two_to_the_attempt_times_base_with_jitter_and_a_cap() -> None:

@@ -13,11 +13,11 @@ import pytest
 from fakes import TWILIO_ENV, fake_twilio, smtp_provider, smtp_server, twilio_provider
 from webhook_support import FakeClock, make_alert, make_notification, recording_for, worker_for
 
-from alert_webhook.channels.registry import Transports
-from alert_webhook.metrics import BacklogCollector, create_metrics
-from alert_webhook.payload import parse_notification
-from alert_webhook.service import recording_from
-from alert_webhook.settings import settings_from_mapping
+from alert_webhook.app.channels import Transports
+from alert_webhook.app.wiring import recording_from
+from alert_webhook.config.settings import settings_from_mapping
+from alert_webhook.ingest.payload import parse_notification
+from alert_webhook.metrics.registry import BacklogCollector, create_metrics
 from alert_webhook.store import SqlStore, open_store
 
 

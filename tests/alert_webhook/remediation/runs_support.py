@@ -11,20 +11,20 @@ from typing import Any
 
 from webhook_support import CONTACTS, FakeClock, make_alert, make_notification
 
-from alert_webhook.metrics import create_metrics
-from alert_webhook.payload import parse_notification
-from alert_webhook.remediation.actions import Boundaries
+from alert_webhook.app.wiring import recording_from
+from alert_webhook.config.settings import settings_from_mapping
+from alert_webhook.delivery.routing import Router
+from alert_webhook.ingest.payload import parse_notification
+from alert_webhook.ingest.record import RecordResult
+from alert_webhook.metrics.registry import create_metrics
+from alert_webhook.remediation.actions.base import Boundaries
 from alert_webhook.remediation.escalation import Escalation
 from alert_webhook.remediation.guardrails import default_guardrails
 from alert_webhook.remediation.lag import Recording
 from alert_webhook.remediation.playbooks import playbooks_from_mapping
 from alert_webhook.remediation.runner import Remediation, Runner
+from alert_webhook.remediation.runs import RemediationPlanner
 from alert_webhook.remediation.verify import Checks, PrometheusError, Series
-from alert_webhook.routing import Router
-from alert_webhook.service import recording_from
-from alert_webhook.settings import settings_from_mapping
-from alert_webhook.store import RecordResult
-from alert_webhook.store.remediations import RemediationPlanner
 
 PY = sys.executable
 # Appends its argument to a file: what ran, and how often, is on disk.

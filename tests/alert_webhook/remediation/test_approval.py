@@ -9,7 +9,7 @@ from pathlib import Path
 import test_runner
 from test_runner import APPEND, Harness, book, command
 
-from alert_webhook.store.rows import Approval
+from alert_webhook.remediation.states import Approval
 
 replicas = test_runner.replicas  # the fixture: two stores sharing one database
 TIMEOUT = 900  # approval_timeout: 15m

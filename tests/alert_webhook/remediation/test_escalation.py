@@ -8,8 +8,8 @@ import pytest
 from runs_support import Harness, book, command
 
 from alert_webhook.remediation.escalation import NOTE_CHARS, TAIL_CHARS
-from alert_webhook.store.rows import RunStatus
-from alert_webhook.store.run_notices import Ended, Telling
+from alert_webhook.remediation.run_notices import Ended, Telling
+from alert_webhook.remediation.states import RunStatus
 
 STILL_DOWN = [{"instance": "db1:9100"}]
 NOISY = "import sys; print('line one\\nline two\\x1b[31m'); sys.exit(3)"

@@ -7,11 +7,13 @@ import pytest
 from failover_support import Backends
 from webhook_support import FakeClock, make_alert
 
-from alert_webhook.payload import Alert
-from alert_webhook.remediation.actions import Boundaries, Outcome, default_actions
-from alert_webhook.remediation.actions.failover import FailoverParams, run
-from alert_webhook.remediation.actions.failover_config import FailoverSettings
-from alert_webhook.remediation.actions.failover_switch import Failover
+from alert_webhook.failover.action import FailoverParams, run
+from alert_webhook.failover.config import FailoverSettings
+from alert_webhook.failover.state import FailoverStates
+from alert_webhook.failover.switch import Failover
+from alert_webhook.ingest.payload import Alert
+from alert_webhook.remediation.actions import default_actions
+from alert_webhook.remediation.actions.base import Boundaries, Outcome
 from alert_webhook.remediation.playbooks import (
     DEFAULT_PLAYBOOK_FILE,
     Step,
@@ -20,7 +22,6 @@ from alert_webhook.remediation.playbooks import (
     render_step,
 )
 from alert_webhook.remediation.templates import Refused
-from alert_webhook.store.failover import FailoverStates
 from exporters.config import ConfigError
 
 STEP = Step(action="failover", params={"service": "{labels.service}"})

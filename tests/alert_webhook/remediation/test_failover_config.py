@@ -7,12 +7,8 @@ from typing import Any
 
 import pytest
 
-from alert_webhook.remediation.actions.failover_config import (
-    Backend,
-    CommandMechanism,
-    command_argv,
-)
-from alert_webhook.settings import load_settings, settings_from_mapping
+from alert_webhook.config.settings import load_settings, settings_from_mapping
+from alert_webhook.failover.config import Backend, CommandMechanism, command_argv
 from exporters.config import ConfigError
 
 

@@ -13,21 +13,21 @@ from failover_support import Backends
 from prometheus_client import CollectorRegistry
 from webhook_support import FakeClock
 
-from alert_webhook.remediation.actions.base import Boundaries, Outcome
-from alert_webhook.remediation.actions.failover_config import (
+from alert_webhook.failover.config import (
     Backend,
     FailoverSettings,
     ServiceFailover,
     SymlinkMechanism,
 )
-from alert_webhook.remediation.actions.failover_switch import (
+from alert_webhook.failover.state import FailoverStates
+from alert_webhook.failover.switch import (
     Failover,
     FailoverCollector,
     candidates,
     check_health,
     swap_symlink,
 )
-from alert_webhook.store.failover import FailoverStates
+from alert_webhook.remediation.actions.base import Boundaries, Outcome
 
 
 def failover_of(store, clock, **services: dict[str, Any]) -> Failover:

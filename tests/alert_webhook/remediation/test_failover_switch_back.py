@@ -7,11 +7,11 @@ from __future__ import annotations
 from failover_support import Backends
 from webhook_support import FakeClock
 
-from alert_webhook.duties import FailoverSwitchBack
-from alert_webhook.remediation.actions import Boundaries, Outcome
-from alert_webhook.remediation.actions.failover_config import FailoverSettings
-from alert_webhook.remediation.actions.failover_switch import Failover
-from alert_webhook.store.failover import FailoverStates
+from alert_webhook.failover.config import FailoverSettings
+from alert_webhook.failover.state import FailoverStates
+from alert_webhook.failover.switch import Failover
+from alert_webhook.failover.switch_back import FailoverSwitchBack
+from alert_webhook.remediation.actions.base import Boundaries, Outcome
 
 
 def failed_over(

@@ -10,7 +10,7 @@ import pytest
 from runs_support import Harness, book, command
 from webhook_support import make_alert
 
-from alert_webhook.store.rows import DeliveryStatus
+from alert_webhook.delivery.rows import DeliveryStatus
 
 STILL_DOWN = [{"instance": "db1:9100"}]
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from alert_webhook.payload import Alert
+from alert_webhook.ingest.payload import Alert
 from alert_webhook.remediation.actions import default_actions
 from alert_webhook.remediation.actions.base import SAFE_WORD
 from alert_webhook.remediation.actions.cleanup_disk import CleanupDiskParams

@@ -15,7 +15,7 @@ import pytest
 from pydantic import ValidationError
 from webhook_support import make_alert
 
-from alert_webhook.payload import Alert
+from alert_webhook.ingest.payload import Alert
 from alert_webhook.remediation.actions import default_actions
 from alert_webhook.remediation.actions.backup_source import Backup, Unverified
 from alert_webhook.remediation.actions.base import Boundaries, Outcome

@@ -13,9 +13,8 @@ from support.loopback import Replying, serving
 from webhook_support import concurrently
 
 from alert_webhook.remediation.runner import Runner
+from alert_webhook.remediation.states import StepRecord, StepStatus
 from alert_webhook.store import open_store
-from alert_webhook.store.remediations import StepRecord
-from alert_webhook.store.rows import StepStatus
 
 
 def test_a_run_that_succeeds_records_each_step_and_counts_it(store, tmp_path: Path) -> None:

@@ -16,11 +16,10 @@ from support.procs import free_port
 from test_runner import APPEND, Harness, book, command
 from webhook_support import make_alert, make_notification
 
-from alert_webhook.alertmanager_api import AlertmanagerAPI, Matcher, Silence
-from alert_webhook.remediation.actions import Boundaries
+from alert_webhook.clients.alertmanager import AlertmanagerAPI, Matcher, Silence
+from alert_webhook.remediation.actions.base import Boundaries
 from alert_webhook.remediation.runner import Runner
-from alert_webhook.store.remediations import StepRecord
-from alert_webhook.store.rows import StepStatus
+from alert_webhook.remediation.states import StepRecord, StepStatus
 
 pytestmark = pytest.mark.integration
 alertmanager = am_support.alertmanager  # the fixture: a real Alertmanager

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, insert, update
 
-from alert_webhook.store.bulk import CHUNK, Bulk, Returning, Statement, dumps_str_map
+from alert_webhook.db.bulk import CHUNK, Bulk, Returning, Statement, dumps_str_map
 
 meta = MetaData()
 things = Table(
@@ -82,7 +82,7 @@ def test_label_maps_are_written_as_json_dumps_writes_them(value: dict[str, str])
 
 def test_a_label_map_seen_lately_is_not_written_again_and_order_does_not_matter() -> None:
     # Alertmanager repeats the same label sets in every notification of a group.
-    from alert_webhook.store.bulk import _dumps_items
+    from alert_webhook.db.bulk import _dumps_items
 
     first = {"alertname": "Repeat", "instance": "h1:9100", "severity": "low"}
     text = dumps_str_map(first)

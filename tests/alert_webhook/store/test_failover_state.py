@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from alert_webhook.store.failover import NEVER_SWITCHED, FailoverStates
+from alert_webhook.failover.state import NEVER_SWITCHED, FailoverStates
 
 
 @pytest.fixture

@@ -12,9 +12,11 @@ from collections.abc import Sequence
 import pytest
 from webhook_support import RECORDING, make_alert, make_notification
 
-from alert_webhook.payload import parse_notification
-from alert_webhook.store import Incoming, RecordResult, SqlStore, StoreUnavailable
-from alert_webhook.store.group_commit import GroupCommit
+from alert_webhook.db.transactions import StoreUnavailable
+from alert_webhook.ingest.group_commit import GroupCommit
+from alert_webhook.ingest.payload import parse_notification
+from alert_webhook.ingest.record import Incoming, RecordResult
+from alert_webhook.store import SqlStore
 
 
 def _incoming(fingerprint: str, received_at: float = 100.0, n_alerts: int = 1) -> Incoming:
@@ -131,7 +133,7 @@ def test_a_real_batch_gives_each_notification_its_own_id(store: SqlStore) -> Non
 
 
 def _alert_rows(store: SqlStore):
-    from alert_webhook.store.schema import alerts
+    from alert_webhook.db.schema import alerts
 
     with store.engine.connect() as conn:
         return list(conn.execute(alerts.select()))

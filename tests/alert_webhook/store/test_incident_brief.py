@@ -7,9 +7,9 @@ import json
 import pytest
 from webhook_support import RECORDING, make_alert, make_notification
 
-from alert_webhook.payload import parse_notification
+from alert_webhook.incidents.brief import IncidentBrief, incident_brief
+from alert_webhook.ingest.payload import parse_notification
 from alert_webhook.store import SqlStore
-from alert_webhook.store.incident_brief import IncidentBrief, incident_brief
 
 
 @pytest.fixture

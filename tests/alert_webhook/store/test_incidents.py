@@ -7,9 +7,10 @@ import json
 
 from webhook_support import RECORDING, make_alert, make_notification
 
-from alert_webhook.payload import parse_notification
-from alert_webhook.routing import Target
-from alert_webhook.store import DeliveryStatus, NewDelivery, Outcome, SqlStore
+from alert_webhook.delivery.routing import Target
+from alert_webhook.delivery.rows import DeliveryStatus, NewDelivery, Outcome
+from alert_webhook.ingest.payload import parse_notification
+from alert_webhook.store import SqlStore
 
 
 def _receive(store: SqlStore, *alerts, at: float = 100.0) -> None:

@@ -10,10 +10,11 @@ import pytest
 from sqlalchemy import event
 from webhook_support import RECORDING, make_alert, make_notification
 
-from alert_webhook.payload import parse_notification
-from alert_webhook.routing import Target
-from alert_webhook.store import DeliveryStatus, NewDelivery, Outcome, Purpose, SqlStore
-from alert_webhook.store.outbox import Lane
+from alert_webhook.delivery.outbox import Lane
+from alert_webhook.delivery.routing import Target
+from alert_webhook.delivery.rows import DeliveryStatus, NewDelivery, Outcome, Purpose
+from alert_webhook.ingest.payload import parse_notification
+from alert_webhook.store import SqlStore
 
 DELIVERED = DeliveryStatus.DELIVERED
 

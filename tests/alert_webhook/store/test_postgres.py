@@ -10,7 +10,7 @@ import pytest
 from support import postgres
 from webhook_support import RECORDING, concurrently, make_alert, make_notification
 
-from alert_webhook.payload import parse_notification
+from alert_webhook.ingest.payload import parse_notification
 from alert_webhook.store import open_store
 
 pytestmark = pytest.mark.integration
@@ -72,8 +72,8 @@ def test_two_replicas_send_each_sms_once(replicas) -> None:
     from fakes import TWILIO_ENV, fake_twilio, twilio_provider
     from webhook_support import worker_for
 
-    from alert_webhook.metrics import create_metrics
-    from alert_webhook.settings import settings_from_mapping
+    from alert_webhook.config.settings import settings_from_mapping
+    from alert_webhook.metrics.registry import create_metrics
 
     with fake_twilio() as twilio:
         config = {"channels": {"sms": {"providers": [twilio_provider(twilio)],
@@ -101,7 +101,7 @@ def test_two_replicas_send_each_sms_once(replicas) -> None:
 
 
 def test_a_batch_on_postgresql_keeps_each_notification_and_change_apart(replicas) -> None:
-    from alert_webhook.store import Incoming
+    from alert_webhook.ingest.record import Incoming
 
     a, _b = replicas
     bodies = [

@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 from webhook_support import RECORDING, make_alert, make_notification
 
-from alert_webhook.payload import parse_notification
-from alert_webhook.store import Incoming, SqlStore, StoreUnavailable
+from alert_webhook.db.transactions import StoreUnavailable
+from alert_webhook.ingest.payload import parse_notification
+from alert_webhook.ingest.record import Incoming
+from alert_webhook.store import SqlStore
 
 
 def _item(*alerts: dict[str, Any], at: float) -> Incoming:

@@ -11,11 +11,15 @@ import pytest
 from sqlalchemy import update
 from webhook_support import CONTACTS, make_alert, make_notification
 
-from alert_webhook.payload import parse_notification
+from alert_webhook.app.wiring import recording_from
+from alert_webhook.config.settings import settings_from_mapping
+from alert_webhook.db.schema import remediation_runs
+from alert_webhook.ingest.payload import parse_notification
 from alert_webhook.remediation.playbooks import playbooks_from_mapping
-from alert_webhook.service import recording_from
-from alert_webhook.settings import settings_from_mapping
-from alert_webhook.store.recovery import (
+from alert_webhook.remediation.run_notices import Ended, Telling
+from alert_webhook.remediation.runs import RemediationPlanner
+from alert_webhook.remediation.states import RunStatus, StepRecord, StepStatus
+from alert_webhook.reports.recovery import (
     ACTED,
     RECOVERED,
     ActionAttempts,
@@ -23,10 +27,6 @@ from alert_webhook.store.recovery import (
     Resolutions,
     ServiceRecovery,
 )
-from alert_webhook.store.remediations import RemediationPlanner, StepRecord
-from alert_webhook.store.rows import RunStatus, StepStatus
-from alert_webhook.store.run_notices import Ended, Telling
-from alert_webhook.store.schema import remediation_runs
 
 HOUR, DAY = 3600.0, 86400.0
 # The outcome a recovering run ends in, whatever the runner calls it.

@@ -8,7 +8,7 @@ import pytest
 from test_remediations import record
 from webhook_support import concurrently, make_alert
 
-from alert_webhook.store.rows import Approval
+from alert_webhook.remediation.states import Approval
 
 DEADLINE = 1000.0
 

@@ -7,9 +7,11 @@ import json
 import pytest
 from webhook_support import RECORDING, make_alert, make_notification
 
-from alert_webhook.payload import parse_notification
-from alert_webhook.store import Recording, SqlStore, StoreUnavailable, open_store
-from alert_webhook.store.schema import deliveries
+from alert_webhook.db.schema import deliveries
+from alert_webhook.db.transactions import StoreUnavailable
+from alert_webhook.ingest.payload import parse_notification
+from alert_webhook.ingest.planners import Recording
+from alert_webhook.store import SqlStore, open_store
 
 
 @pytest.fixture

@@ -19,10 +19,11 @@ from sqlalchemy.exc import IntegrityError
 from support.procs import free_port
 from webhook_support import RECORDING, make_notification
 
-from alert_webhook.payload import parse_notification
-from alert_webhook.serve import EXIT_STORE_OUTDATED, main
-from alert_webhook.store import SqlStore, StoreOutdated, open_store
-from alert_webhook.store.schema import alert_events, incidents, metadata, remediation_runs
+from alert_webhook.cli.serve import EXIT_STORE_OUTDATED, main
+from alert_webhook.db.schema import alert_events, incidents, metadata, remediation_runs
+from alert_webhook.db.upgrade import StoreOutdated
+from alert_webhook.ingest.payload import parse_notification
+from alert_webhook.store import SqlStore, open_store
 
 pytestmark = pytest.mark.integration
 

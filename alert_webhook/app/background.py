@@ -1,0 +1,131 @@
+"""What runs beside the requests, wired together: the intake that records each
+notification and wakes the loops, one delivery lane per channel that leaves the
+process, the time-driven duties, the reconciliation with Alertmanager's alerts,
+and the remediation runner when it is enabled."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from functools import partial
+
+from alert_webhook.app.duties import Duties, Watchdog
+from alert_webhook.app.wiring import recording_from
+from alert_webhook.clients.alertmanager import AlertmanagerAPI
+from alert_webhook.config.settings import Settings
+from alert_webhook.delivery import lanes_for, provider_breakers
+from alert_webhook.delivery.breaker import CircuitBreaker
+from alert_webhook.delivery.channels import Channel, stored_channels
+from alert_webhook.delivery.routing import Router
+from alert_webhook.delivery.worker import DeliveryWorker
+from alert_webhook.failover.state import FailoverStates
+from alert_webhook.failover.switch import Failover, FailoverCollector
+from alert_webhook.failover.switch_back import FailoverSwitchBack
+from alert_webhook.incidents.deadlines import DeadlineEscalation, Reminders
+from alert_webhook.incidents.silences import IncidentSilences, SilenceWatch
+from alert_webhook.ingest.group_commit import GroupCommit
+from alert_webhook.ingest.intake import Intake
+from alert_webhook.ingest.reconcile import Reconcile
+from alert_webhook.loops import Loop, Workers
+from alert_webhook.metrics.registry import WebhookMetrics
+from alert_webhook.remediation.actions.base import Boundaries
+from alert_webhook.remediation.escalation import Escalation
+from alert_webhook.remediation.runner import Remediation, Runner
+from alert_webhook.remediation.runs import RemediationPlanner
+from alert_webhook.store import SqlStore
+
+DUTIES_INTERVAL = 1.0  # deadlines and heartbeats are minutes-scale
+REMEDIATION_LOOP = "remediation"
+RECONCILE_LOOP = "reconcile"
+
+
+@dataclass(frozen=True)
+class Background:
+    intake: Intake
+    workers: Workers
+    breakers: Mapping[str, CircuitBreaker]
+    silences: IncidentSilences
+
+
+def build_background(
+    settings: Settings,
+    store: SqlStore,
+    channels: Mapping[str, Channel],
+    metrics: WebhookMetrics,
+    remediation: Remediation | None,
+    alertmanager: AlertmanagerAPI,
+    *,
+    clock: Callable[[], float],
+    rand: Callable[[], float],
+    action_boundaries: Boundaries | None = None,
+) -> Background:
+    delivery = settings.delivery
+    breakers = provider_breakers(channels, delivery.breaker, metrics, clock)
+    lanes = lanes_for(channels)
+    extra = [RemediationPlanner(remediation.playbooks)] if remediation else []
+    recording = recording_from(settings, stored_channels(channels), extra)
+    writer = GroupCommit(lambda items: store.record_many(items, recording, clock()))
+    workers = Workers()  # loops are added below: the watchdog accepts through the intake
+    intake = Intake(
+        writer, metrics, partial(workers.wake, *(lane.name for lane in lanes)), clock,
+        wake_remediation=partial(workers.wake, REMEDIATION_LOOP) if remediation else lambda: None,
+    )  # fmt: skip
+    trials = ThreadPoolExecutor(2, thread_name_prefix="breaker-trial")
+    for lane in lanes:
+        worker = DeliveryWorker(
+            store.outbox, channels, breakers, delivery, settings.links, settings.channels,
+            metrics, clock=clock, rand=rand, lane=lane, trials=trials,
+        )  # fmt: skip
+        workers.add(
+            Loop(lane.name, worker.run_once, delivery.poll_interval_seconds,
+                 busy_at=delivery.batch_size, coalesce=delivery.coalesce_seconds)
+        )  # fmt: skip
+    boundaries = _with_failover(action_boundaries or Boundaries(), settings, store, metrics, clock)
+    silences = IncidentSilences(store.incidents, alertmanager, clock)
+    watch = SilenceWatch(silences, intake.accept, settings.incidents.silence_check_seconds, clock)
+    duties = Duties(
+        [
+            ("deadlines", DeadlineEscalation(store.incidents, settings.channels, metrics, clock)),
+            ("reminders", Reminders(store.incidents, delivery.reminder_interval_seconds, clock)),
+            ("watchdog", Watchdog(settings.watchdog, settings.links.runbook_base_url, store,
+                                  intake.accept, metrics, clock)),
+            ("silences", watch),
+        ]
+    )  # fmt: skip
+    if boundaries.failover is not None:
+        duties.duties.append(
+            ("failover", FailoverSwitchBack(boundaries.failover, boundaries, clock))
+        )
+    workers.add(Loop("duties", duties.run_once, DUTIES_INTERVAL))
+    # Its own loop: an Alertmanager slow to answer delays no deadline or heartbeat.
+    # Its first pass runs at start-up.
+    reconcile = Reconcile(settings.reconcile, store.tx, alertmanager, intake.accept, clock)
+    workers.add(Loop(RECONCILE_LOOP, reconcile.run_once, settings.reconcile.interval_seconds))
+    if remediation is not None:
+        cfg = settings.remediation
+        tell = Escalation(Router(settings.routing, settings.channels),
+                          frozenset(stored_channels(channels)))  # fmt: skip
+        runner = Runner(store.remediations, remediation, metrics,
+                        boundaries, clock, cfg.lease_seconds,
+                        silences=alertmanager,
+                        tell=tell)  # fmt: skip
+        workers.add(Loop(REMEDIATION_LOOP, runner.run_once, cfg.poll_interval_seconds, busy_at=1))
+    return Background(intake, workers, breakers, silences)
+
+
+def _with_failover(
+    boundaries: Boundaries,
+    settings: Settings,
+    store: SqlStore,
+    metrics: WebhookMetrics,
+    clock: Callable[[], float],
+) -> Boundaries:
+    """The actions' boundaries with the failover chains and their record in the
+    store (which the active-backend gauge reads at each scrape); unchanged when
+    no service is configured for failover."""
+    if not settings.failover.services:
+        return boundaries
+    states = FailoverStates(store.tx, store.engine.dialect)
+    metrics.registry.register(FailoverCollector(settings.failover, states))
+    return replace(boundaries, failover=Failover(settings.failover, states, clock))

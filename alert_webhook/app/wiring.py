@@ -1,0 +1,52 @@
+"""What the factory builds from the settings: the recording planners, the playbooks,
+the remediation facade. Configuration is read here, not in the features."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from alert_webhook.config.settings import Settings
+from alert_webhook.delivery.planner import DeliveryPlanner
+from alert_webhook.delivery.routing import Router
+from alert_webhook.incidents.planner import IncidentPlanner
+from alert_webhook.ingest.planners import Planner, Recording
+from alert_webhook.remediation.guardrails import default_guardrails
+from alert_webhook.remediation.playbooks import DEFAULT_PLAYBOOK_FILE, Playbooks, load_playbooks
+from alert_webhook.remediation.runner import Remediation
+from alert_webhook.remediation.verify import Checks, HttpPrometheus
+
+
+def recording_from(
+    settings: Settings, stored_channels: Iterable[str], extra: Iterable[Planner] = ()
+) -> Recording:
+    """Incidents and deliveries planned with each state change (and any `extra`
+    planners, in the same transaction); the watchdog's heartbeat only noted."""
+    watchdog = settings.watchdog
+    planners: list[Planner] = [
+        IncidentPlanner({str(k): v for k, v in settings.incidents.deadlines_seconds.items()}),
+        DeliveryPlanner(Router(settings.routing, settings.channels), frozenset(stored_channels)),
+        *extra,
+    ]
+    return Recording(tuple(planners), watchdog.alertname if watchdog.enabled else None)
+
+
+def load_remediation_playbooks(settings: Settings) -> Playbooks | None:
+    """The playbook file the settings name (ConfigError listing every problem in
+    it), or None when remediation is off."""
+    cfg = settings.remediation
+    if not cfg.enabled:
+        return None
+    return load_playbooks(cfg.playbooks_file or DEFAULT_PLAYBOOK_FILE)
+
+
+def remediation_from(settings: Settings, playbooks: Playbooks | None) -> Remediation | None:
+    """Playbooks and guardrails for the runner and the plan view; None when off.
+    The settings' dry run and the file's both hold."""
+    if not settings.remediation.enabled or playbooks is None:
+        return None
+    cfg = settings.remediation
+    prometheus = HttpPrometheus(
+        cfg.prometheus_url or settings.links.prometheus_url, timeout=cfg.prometheus_timeout_seconds
+    )
+    return Remediation(playbooks, default_guardrails(cfg.dry_run or playbooks.dry_run),
+                       Checks(prometheus))  # fmt: skip

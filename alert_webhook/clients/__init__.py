@@ -1,0 +1,1 @@
+"""Clients of the stack's other services: Alertmanager's API (`alertmanager.py`)."""

@@ -1,0 +1,183 @@
+"""Typed settings for the webhook, from a YAML file plus the environment.
+
+Every problem is collected and reported at once (`ConfigError.problems`), each
+naming the file, the key and what is wrong. Secrets (the bearer token, a
+database URL with a password) come only from the environment.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from alert_webhook.config.auth import SECRET_KEY_ENV, AuthSettings, secret_key_problems
+from alert_webhook.delivery.settings import (
+    ChannelsSettings,
+    DeliverySettings,
+    IncidentSettings,
+    LinkSettings,
+    RoutingSettings,
+    WatchdogSettings,
+    secret_env_names,
+)
+from alert_webhook.failover.config import FailoverSettings
+from alert_webhook.ingest.reconcile import ReconcileSettings
+from exporters.config import ConfigError, load_yaml, validation_problems
+
+TOKEN_ENV = "ALERT_WEBHOOK_TOKEN"
+DATABASE_URL_ENV = "ALERT_WEBHOOK_DATABASE_URL"
+
+
+__all__ = ["ConfigError", "Settings", "check_bind", "load_settings", "settings_from_mapping"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StoreSettings(_Model):
+    # Relative SQLite paths are resolved against the working directory.
+    url: str = "sqlite:///var/webhook.sqlite3"
+
+    @field_validator("url")
+    @classmethod
+    def _sqlite_or_postgresql(cls, value: str) -> str:
+        # The message never repeats the URL: it may carry a password.
+        try:
+            backend = make_url(value).get_backend_name()
+        except ArgumentError:
+            backend = None
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError("must be a sqlite:///PATH or postgresql+psycopg://… URL")
+        return value
+
+
+class RemediationSettings(_Model):
+    """Automated recovery: off unless asked for, so an upgrade starts running no
+    commands by itself."""
+
+    enabled: bool = False
+    # None: the shipped playbooks (alert_webhook/playbooks.yml). A relative path is
+    # resolved against the working directory.
+    playbooks_file: Path | None = None
+    # Over the file's own switch and each playbook's: nothing runs, runs are
+    # recorded as skipped with what they would have done.
+    dry_run: bool = False
+    # How long a claimed run is held before another runner may take it over; each
+    # step holds it for its own timeout on top of this.
+    lease_seconds: float = Field(default=30.0, gt=0)
+    poll_interval_seconds: float = Field(default=1.0, gt=0)
+    # Where verifications and preconditions are asked; None: `links.prometheus_url`.
+    prometheus_url: str | None = None
+    prometheus_timeout_seconds: float = Field(default=5.0, gt=0)
+
+
+class Settings(_Model):
+    store: StoreSettings = StoreSettings()
+    links: LinkSettings = LinkSettings()
+    # A notification larger than this is refused with 413 before it is parsed.
+    max_body_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
+    routing: RoutingSettings = RoutingSettings()
+    channels: ChannelsSettings = ChannelsSettings()
+    delivery: DeliverySettings = DeliverySettings()
+    incidents: IncidentSettings = IncidentSettings()
+    watchdog: WatchdogSettings = WatchdogSettings()
+    reconcile: ReconcileSettings = ReconcileSettings()
+    auth: AuthSettings = AuthSettings()
+    remediation: RemediationSettings = RemediationSettings()
+    # The failover action's chains (alert_webhook/remediation/actions/failover_config.py).
+    failover: FailoverSettings = FailoverSettings()
+    # Bearer token for POST /alerts; from the environment only.
+    token: SecretStr | None = None
+    # Signs operators' session cookies; from the environment only.
+    secret_key: SecretStr | None = None
+    # Channel credentials by environment variable name; from the environment only.
+    secrets: dict[str, SecretStr] = Field(default_factory=dict)
+
+    def secret(self, env_name: str | None) -> str | None:
+        value = self.secrets.get(env_name) if env_name else None
+        return value.get_secret_value() if value is not None else None
+
+
+def settings_from_mapping(
+    data: Mapping[str, Any], env: Mapping[str, str], source: str = "<settings>"
+) -> Settings:
+    """Validate `data` (the YAML document) and overlay secrets from `env`."""
+    merged: dict[str, Any] = dict(data)
+    problems: list[str] = []
+    if "token" in merged:
+        problems.append(f"token: secrets are not read from files; set {TOKEN_ENV} instead")
+        merged.pop("token")
+    if "secret_key" in merged:
+        problems.append(f"secret_key: secrets are not read from files; set {SECRET_KEY_ENV}")
+        merged.pop("secret_key")
+    if "secrets" in merged:
+        problems.append(
+            "secrets: secrets are not read from files; name environment "
+            "variables with *_env keys instead"
+        )
+        merged.pop("secrets")
+    token = env.get(TOKEN_ENV, "")
+    if token and not token.strip():
+        # A blank bearer token is no secret; an empty variable means no token.
+        problems.append(
+            f"{TOKEN_ENV}: is only whitespace; set a real token, or leave it empty "
+            "to run without one (loopback only)"
+        )
+    elif token:
+        merged["token"] = token
+    if env.get(SECRET_KEY_ENV):
+        merged["secret_key"] = env[SECRET_KEY_ENV]
+    if env.get(DATABASE_URL_ENV):
+        store = dict(merged.get("store") or {})
+        store["url"] = env[DATABASE_URL_ENV]
+        merged["store"] = store
+    try:
+        settings = Settings.model_validate(merged)
+    except ValidationError as exc:
+        raise ConfigError(source, problems + validation_problems(exc)) from None
+    key = settings.secret_key.get_secret_value() if settings.secret_key else None
+    problems += secret_key_problems(settings.auth, key)
+    if problems:
+        raise ConfigError(source, problems)
+    found = {n: SecretStr(env[n]) for n in secret_env_names(settings.channels) if env.get(n)}
+    return settings.model_copy(update={"secrets": found}) if found else settings
+
+
+def load_settings(path: Path | None, env: Mapping[str, str]) -> Settings:
+    """Read the YAML file at `path` (optional) and the environment."""
+    if path is None:
+        return settings_from_mapping({}, env)
+    data = load_yaml(path)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(str(path), ["must be a mapping of keys to values"])
+    return settings_from_mapping(data, env, str(path))
+
+
+def check_bind(host: str, settings: Settings) -> None:
+    """Refuse to listen beyond loopback without a token: anyone who can reach the
+    port could otherwise post alerts and page people."""
+    if settings.token is not None:
+        return
+    if host == "localhost":
+        return
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return
+    except ValueError:
+        pass
+    raise ConfigError(
+        f"bind {host}",
+        [
+            "refusing to listen beyond loopback without a token; "
+            f"set {TOKEN_ENV} or bind to 127.0.0.1"
+        ],
+    )

@@ -1,0 +1,260 @@
+"""Tables of the webhook's store, in portable SQL (SQLite and PostgreSQL).
+
+An *alert* is one instance of a Prometheus alert: Alertmanager's fingerprint
+plus its `startsAt`. Each state it reaches (firing, resolved) is one row of
+`alert_events`, at most once: the unique constraint, not process memory, makes
+repeats from `repeat_interval`, retries and HA peers collapse into one change.
+
+Columns filled from labels or other payload text are `Text`: a label value has
+no length limit, and PostgreSQL (unlike SQLite) enforces a `String(n)`.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    and_,
+    literal_column,
+)
+
+metadata = MetaData()
+# The largest id a row can have on every store: `Integer` is 32-bit on
+# PostgreSQL (SQLite's are wider, but start at 1 and count up as well).
+MAX_ID = 2**31 - 1
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("received_at", Float, nullable=False),
+    Column("receiver", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("group_key", Text, nullable=False),
+    Column("alert_count", Integer, nullable=False),
+    Column("truncated_alerts", Integer, nullable=False),
+    Column("body", Text, nullable=False),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("starts_at", String(40), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("alertname", Text, nullable=False),
+    Column("severity", Text, nullable=False),
+    Column("labels", Text, nullable=False),
+    Column("annotations", Text, nullable=False),
+    Column("ends_at", String(40)),
+    Column("generator_url", Text, nullable=False),
+    Column("first_received_at", Float, nullable=False),
+    Column("last_received_at", Float, nullable=False),
+    Column("last_notification_id", Integer, ForeignKey("notifications.id"), nullable=False),
+    UniqueConstraint("fingerprint", "starts_at", name="uq_alert_instance"),
+)
+
+alert_events = Table(
+    "alert_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("alert_id", Integer, ForeignKey("alerts.id"), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("received_at", Float, nullable=False),
+    Column("notification_id", Integer, ForeignKey("notifications.id"), nullable=False),
+    UniqueConstraint("alert_id", "status", name="uq_alert_event"),
+)
+
+# One row per (alert state change × channel × recipient × purpose): the outbox.
+# `purpose` is "notify" for the state change itself, "remind-N" for reminders,
+# "tier-N" for deadline escalation, "failover:<channel>" when another channel
+# failed. The unique constraint makes every replica and every Alertmanager peer
+# create it once; `claimed_until` is the lease that decides who sends it.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("alert_id", Integer, ForeignKey("alerts.id"), nullable=False),
+    Column("event_id", Integer, ForeignKey("alert_events.id"), nullable=False),
+    Column("event_status", String(16), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("recipient", Text, nullable=False),  # an email address may have 254 characters
+    Column("purpose", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", Float, nullable=False),
+    Column("claimed_until", Float),
+    Column("claimed_by", String(64)),
+    Column("provider", String(100)),
+    Column("note", Text),
+    Column("last_error", Text),
+    Column("received_at", Float, nullable=False),
+    Column("finished_at", Float),
+    UniqueConstraint("event_id", "channel", "recipient", "purpose", name="uq_delivery"),
+)
+# The due index holds only deliveries still to settle, so it stays the size of
+# the backlog: the rows written settled (every dashboard delivery) and the
+# history never enter it. SQLite uses a partial index only for a query that
+# repeats its condition word for word, so queries of due rows add `UNSETTLED`.
+# The statuses of a delivery still to settle (`DeliveryStatus.final` reads them).
+UNSETTLED_STATUSES = ("pending", "in_flight", "held")
+UNSETTLED = deliveries.c.status.in_([literal_column(f"'{s}'") for s in UNSETTLED_STATUSES])
+Index(
+    "ix_deliveries_unsettled",
+    deliveries.c.status,
+    deliveries.c.next_attempt_at,
+    sqlite_where=UNSETTLED,
+    postgresql_where=UNSETTLED,
+)
+Index("ix_deliveries_alert", deliveries.c.alert_id)
+
+# An incident is a firing alert someone must answer; keyed by the alert.
+# An operator may silence it (`silence_id`, the Alertmanager silence, held until
+# `silenced_until` unless it is expired when the alert resolves) and may close it
+# as handled with a note (`handled_*`; `closed_at` is then the handling time, and
+# Alertmanager's later resolution leaves it so).
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("alert_id", Integer, ForeignKey("alerts.id"), primary_key=True),
+    Column("severity", Text, nullable=False),
+    Column("opened_at", Float, nullable=False),
+    Column("deadline_at", Float, nullable=False),
+    Column("tier", Integer, nullable=False, default=1),
+    Column("reminders", Integer, nullable=False, default=0),
+    Column("acked_at", Float),
+    Column("acked_by", String(200)),
+    Column("closed_at", Float),
+    Column("flag", Text),
+    Column("silence_id", String(64)),
+    Column("silenced_until", Float),
+    Column("silenced_by", String(200)),
+    Column("handled_at", Float),
+    Column("handled_by", String(200)),
+    Column("handled_note", Text),
+)
+# The improvement metrics read incidents that closed recently or are open.
+Index("ix_incidents_closed", incidents.c.closed_at)
+
+# Heartbeats (the Watchdog alert): when each was last seen, shared by replicas.
+heartbeats = Table(
+    "heartbeats",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("last_seen", Float, nullable=False),
+)
+
+# One remediation run per (firing state change × playbook): the unique key makes
+# every replica and every Alertmanager peer plan it once; `claimed_until` is the
+# lease that decides which runner works it. `started_at` is set when the runner
+# commits to acting (a blocked run never starts); while it is set and
+# `finished_at` is not, the run is acting on its target — verification included.
+# `approval` is set only for a playbook that needs an operator: `awaiting` until
+# `approval_deadline`, then `approved`, `rejected` or `timed_out`, with who
+# decided and why. `silence_id` is the Alertmanager silence held while the run
+# acts. `verifying_step` is the step whose success is being checked against
+# Prometheus: set, a runner that claims the run checks again (a query is safe to
+# repeat) rather than taking it for a run its runner died in. The `verify_*`
+# columns are that check (remediation/verify.py's Verification): the expression
+# asked (kept here once, not in each line of the record), since when the step
+# worked, until when it may clear, and why that long in words.
+remediation_runs = Table(
+    "remediation_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("alert_id", Integer, ForeignKey("alerts.id"), nullable=False),
+    Column("event_id", Integer, ForeignKey("alert_events.id"), nullable=False),
+    Column("playbook", String(100), nullable=False),
+    Column("target", Text, nullable=False),
+    Column("status", String(24), nullable=False),  # awaiting_approval: 17
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", Float, nullable=False),
+    Column("claimed_until", Float),
+    Column("claimed_by", String(64)),
+    Column("planned_at", Float, nullable=False),
+    Column("started_at", Float),
+    Column("finished_at", Float),
+    Column("guardrail", String(32)),
+    Column("detail", Text),
+    Column("approval", String(16)),
+    Column("approval_deadline", Float),
+    Column("approval_by", String(200)),
+    Column("approval_at", Float),
+    Column("approval_reason", Text),
+    Column("silence_id", String(64)),
+    Column("silence_note", Text),
+    Column("verifying_step", Integer),
+    Column("verify_query", Text),
+    Column("verify_subject", Text),
+    Column("verify_window", Float),
+    Column("verify_since", Float),
+    Column("verify_until", Float),
+    Column("verify_why", Text),
+    UniqueConstraint("event_id", "playbook", name="uq_remediation_run"),
+)
+Index("ix_remediation_runs_due", remediation_runs.c.status, remediation_runs.c.next_attempt_at)
+Index("ix_remediation_runs_started", remediation_runs.c.started_at)
+# The improvement metrics: runs by outcome since a time, and whether an
+# incident's alert was recovered by a run.
+Index("ix_remediation_runs_outcome", remediation_runs.c.status, remediation_runs.c.started_at)
+Index("ix_remediation_runs_alert", remediation_runs.c.alert_id, remediation_runs.c.status)
+# One run acting on a target at a time, whichever replica started it: the store
+# refuses a second started-and-unfinished run there, even when two runners judged
+# the guardrails at the same moment.
+_acting = and_(remediation_runs.c.started_at.is_not(None), remediation_runs.c.finished_at.is_(None))
+Index(
+    "ux_remediation_acting",
+    remediation_runs.c.target,
+    unique=True,
+    sqlite_where=_acting,
+    postgresql_where=_acting,
+)
+
+# Each step of a run as it was tried: written when it starts (so a runner that
+# takes over a crashed run sees what was under way) and completed when it ends.
+# `params` are the rendered parameters: label values and literal settings, never
+# a secret (those stay in environment variables the parameters only name).
+remediation_steps = Table(
+    "remediation_steps",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("remediation_runs.id"), nullable=False),
+    Column("step", Integer, nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("params", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("exit_status", Integer),
+    Column("output", Text),
+    Column("detail", Text),
+    Column("started_at", Float, nullable=False),
+    Column("finished_at", Float),
+    Column("duration", Float),
+    UniqueConstraint("run_id", "step", name="uq_remediation_step"),
+)
+
+# Which backend each failover service is on, shared by replicas and surviving
+# restarts. No row: the primary (nothing was ever switched). `switching_until` and
+# `switching_by` are the claim of whoever is switching it now, so the failover
+# action and the switch-back duty of any replica never switch one service at once;
+# `primary_healthy_since` is when the primary's health checks began passing
+# without a break while another backend is active.
+failover_state = Table(
+    "failover_state",
+    metadata,
+    Column("service", String(100), primary_key=True),
+    Column("active", Text, nullable=False),
+    Column("since", Float, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("primary_healthy_since", Float),
+    Column("switching_until", Float),
+    Column("switching_by", String(64)),
+)

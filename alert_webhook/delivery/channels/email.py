@@ -1,0 +1,104 @@
+"""Email through SMTP: STARTTLS or implicit TLS, auth from the environment.
+
+The connection factory is a parameter (tests pass one for a loopback server
+without TLS; the default speaks TLS with certificate checks). With acknowledge
+links configured, each firing mail carries one made for its recipient.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from collections.abc import Callable
+from email.message import EmailMessage
+from email.utils import formatdate
+
+from alert_webhook.delivery.channels import DeliveryError, Message
+from alert_webhook.delivery.channels.ack_links import AckLink, AckLinks
+from alert_webhook.delivery.channels.format import email_html, email_text, subject
+from alert_webhook.delivery.settings import SmtpProvider
+from alert_webhook.text import one_line
+
+SmtpFactory = Callable[[SmtpProvider], smtplib.SMTP]
+
+
+def connect(settings: SmtpProvider) -> smtplib.SMTP:
+    timeout = settings.timeout_seconds
+    # Certificates and host names are always verified.
+    context = ssl.create_default_context(cafile=settings.ca_file)
+    if settings.security == "tls":
+        return smtplib.SMTP_SSL(settings.host, settings.port, timeout=timeout, context=context)
+    conn = smtplib.SMTP(settings.host, settings.port, timeout=timeout)
+    if settings.security == "starttls":
+        try:
+            conn.starttls(context=context)
+        except BaseException:
+            conn.close()
+            raise
+    return conn
+
+
+def build(message: Message, sender: str, ack: AckLink | None = None) -> EmailMessage:
+    mail = EmailMessage()
+    mail["Subject"] = subject(message)
+    mail["From"] = sender
+    mail["To"] = one_line(message.recipient)
+    mail["Date"] = formatdate(usegmt=True)
+    # Stable per delivery, so a receiving system can drop the copy our unavoidable
+    # crash window (sent, not yet recorded) may produce.
+    mail["Message-ID"] = f"<delivery-{message.delivery_id}.{message.purpose}@recovery-stack>"
+    mail["X-Recovery-Stack-Delivery"] = str(message.delivery_id)
+    mail.set_content(email_text(message, ack))
+    mail.add_alternative(email_html(message, ack), subtype="html")
+    return mail
+
+
+def classify(exc: Exception) -> DeliveryError:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        reason = f"recipient refused: {codes}"
+        if codes and all(c >= 500 for c in codes):
+            return DeliveryError(reason, retryable=False, scope="recipient")
+        return DeliveryError(reason, retryable=True)
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return DeliveryError(f"SMTP authentication failed ({exc.smtp_code})", retryable=False)
+    if isinstance(exc, smtplib.SMTPResponseException):
+        reason = f"SMTP {exc.smtp_code}"
+        return DeliveryError(reason, retryable=not 500 <= exc.smtp_code < 600)
+    return DeliveryError(f"SMTP unreachable: {type(exc).__name__}: {exc}", retryable=True)
+
+
+class SmtpEmail:
+    local = False
+
+    def __init__(
+        self,
+        settings: SmtpProvider,
+        username: str | None,
+        password: str | None,
+        factory: SmtpFactory = connect,
+        ack_links: AckLinks | None = None,
+    ) -> None:
+        self.name = settings.name
+        self._settings = settings
+        self._auth = (username, password) if username and password else None
+        self._factory = factory
+        self._ack_links = ack_links
+
+    def send(self, message: Message) -> str | None:
+        ack = self._ack_links.for_message(message) if self._ack_links else None
+        mail = build(message, self._settings.sender, ack)
+        try:
+            conn = self._factory(self._settings)
+            try:
+                if self._auth:
+                    conn.login(*self._auth)
+                conn.send_message(mail)
+            finally:
+                try:
+                    conn.quit()
+                except (smtplib.SMTPException, OSError):
+                    conn.close()
+        except (smtplib.SMTPException, OSError) as exc:
+            raise classify(exc) from None
+        return str(mail["Message-ID"])

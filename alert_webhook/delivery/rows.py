@@ -1,0 +1,122 @@
+"""What crosses the store's boundary: delivery states and purposes, new delivery rows,
+and the outcomes the delivery worker reports. Callers speak these; bind names and
+statements stay inside the store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import NamedTuple
+
+from alert_webhook.db.schema import UNSETTLED_STATUSES
+from alert_webhook.delivery.routing import Target
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"  # waiting for its time (first try, retry, a breaker's trial)
+    IN_FLIGHT = "in_flight"  # claimed by a worker under a lease
+    DELIVERED = "delivered"
+    FAILED = "failed"  # gave up, and nothing else could carry it
+    SKIPPED = "skipped"  # its channel or recipient is not configured, or it is moot
+    ESCALATED = "escalated"  # gave up here; the alert's other channels carry it
+    # Planned, but held back until the alert's remediation run ends (`notify:
+    # after_attempt`): the run's final transaction releases it or settles it.
+    HELD = "held"
+
+    @property
+    def final(self) -> bool:
+        return self.value not in UNSETTLED_STATUSES
+
+
+class Purpose(StrEnum):
+    """Why a message is sent. Stored as `notify`, `remind-<n>`, `tier-<n>` and
+    `failover:<channel>`: `nth` and `of` build the numbered and per-channel forms."""
+
+    NOTIFY = "notify"  # the state change itself
+    REMIND = "remind"  # a still-firing, unacknowledged critical alert, again
+    TIER = "tier"  # its response deadline passed: the next tier of people
+    FAILOVER = "failover"  # another channel could not deliver it
+    REMEDIATION = "remediation"  # how a remediation run ended, `remediation-<run id>`
+
+    def nth(self, n: int) -> str:
+        return f"{self.value}-{n}"
+
+    def of(self, channel: str) -> str:
+        return f"{self.value}:{channel}"
+
+
+# Recording writes a row per channel and recipient of every alert: the factories
+# below build the tuple directly (a third of the cost of the generated __new__) and
+# hold plain strings, which the driver binds without looking for an adapter first.
+_tuple_new = tuple.__new__
+_PENDING = DeliveryStatus.PENDING.value
+_DELIVERED = DeliveryStatus.DELIVERED.value
+_NOTIFY = Purpose.NOTIFY.value
+
+
+class NewDelivery(NamedTuple):
+    """A delivery to insert. A tuple in the table's column order, which is the bulk
+    INSERT's bind order, so recording hundreds of them hands them to the driver as
+    they are (no dict or reordering per row)."""
+
+    alert_id: int
+    event_id: int
+    event_status: str
+    channel: str
+    recipient: str
+    purpose: str
+    status: str
+    attempts: int
+    next_attempt_at: float
+    provider: str | None
+    note: str | None
+    received_at: float
+    finished_at: float | None
+
+    @classmethod
+    def pending(
+        cls,
+        alert_id: int,
+        event_id: int,
+        event_status: str,
+        target: Target,
+        purpose: str,
+        at: float,
+        note: str | None = None,
+    ) -> NewDelivery:
+        """For the delivery worker, due at once."""
+        return _tuple_new(cls, (
+            alert_id, event_id, event_status, target.channel, target.recipient, purpose,
+            _PENDING, 0, at, None, note, at, None,
+        ))  # fmt: skip
+
+    @classmethod
+    def stored(
+        cls, alert_id: int, event_id: int, event_status: str, target: Target, at: float, now: float,
+        purpose: str = _NOTIFY, note: str | None = None,
+    ) -> NewDelivery:  # fmt: skip
+        """Delivered as it is written: its channel's transport is the store itself."""
+        return _tuple_new(cls, (
+            alert_id, event_id, event_status, target.channel, target.recipient, purpose,
+            _DELIVERED, 1, at, target.channel, note, at, now,
+        ))  # fmt: skip
+
+
+DELIVERY_COLUMNS = NewDelivery._fields
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A claimed delivery's final state, as the worker that holds its lease reports it."""
+
+    delivery_id: int
+    claim: str  # the lease token the delivery was claimed with
+    status: DeliveryStatus
+    at: float
+    provider: str | None = None
+    note: str | None = None
+    error: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.status.final:
+            raise ValueError(f"an outcome is a final state, not {self.status}")

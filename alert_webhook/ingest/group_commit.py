@@ -1,0 +1,107 @@
+"""Group commit: concurrent notifications recorded together, in one transaction.
+
+Each request queues its validated notification with a `Future`, then waits for
+the leader lock. Whoever holds it is the writer: it takes everything queued so
+far — its own notification and those that arrived while the previous leader was
+writing — records it with one commit and answers each future. A request whose
+notification a previous leader already wrote finds its future done and returns.
+So batches form exactly when requests pile up, and a lone request pays no
+hand-over to another thread (a dedicated writer thread cost 0.13 ms of CPU per
+request in context switches on the benchmark machine).
+
+A request still hears 2xx only after its own commit. When a batch fails,
+nothing of it was committed: on `StoreUnavailable` every request of the batch
+hears it (503, Alertmanager retries); on any other error each notification is
+recorded alone, so one bad notification fails no other.
+
+Tests drive it from one thread: `submit` some, then `record` or `run_once`.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+
+from alert_webhook.db.transactions import StoreUnavailable
+from alert_webhook.ingest.record import Incoming, RecordResult
+
+logger = logging.getLogger("alert_webhook.store")
+RecordMany = Callable[[Sequence[Incoming]], list[RecordResult]]
+Pending = tuple[Incoming, "Future[RecordResult]"]
+
+
+class GroupCommit:
+    def __init__(
+        self,
+        record_many: RecordMany,
+        max_alerts: int = 5000,
+        wait_seconds: float = 30.0,
+        observe: Callable[[int], None] = lambda size: None,
+    ) -> None:
+        self._record_many = record_many
+        self._observe = observe  # notifications per commit, e.g. into a histogram
+        self.max_alerts = max_alerts  # a batch closes once it holds this many alerts
+        self.wait_seconds = wait_seconds  # a request gives up (503) if still queued then
+        self._queue: queue.SimpleQueue[Pending] = queue.SimpleQueue()
+        self._leader = threading.Lock()
+
+    def submit(self, item: Incoming) -> Future[RecordResult]:
+        """Queue a notification for the next batch."""
+        future: Future[RecordResult] = Future()
+        self._queue.put((item, future))
+        return future
+
+    def record(self, item: Incoming) -> RecordResult:
+        """Record one notification (with whatever else is queued); returns once it
+        is committed."""
+        future = self.submit(item)
+        if not self._leader.acquire(timeout=self.wait_seconds):
+            if future.cancel():  # still queued: no leader will write it now
+                raise StoreUnavailable("the store's writer is overloaded")
+            return future.result()  # being written now: its outcome is coming
+        try:
+            while not future.done():
+                self.run_once()
+        finally:
+            self._leader.release()
+        return future.result()
+
+    def run_once(self) -> int:
+        """Record what is queued as one batch; returns how many were taken."""
+        batch: list[Pending] = []
+        alerts = 0
+        while alerts < self.max_alerts:
+            try:
+                pending = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            # A request that gave up waiting has cancelled its future: leave it out.
+            if pending[1].set_running_or_notify_cancel():
+                batch.append(pending)
+                alerts += len(pending[0].notification.alerts)
+        self._commit(batch)
+        return len(batch)
+
+    def _commit(self, batch: list[Pending]) -> None:
+        if not batch:
+            return
+        self._observe(len(batch))
+        try:
+            results = self._record_many([item for item, _ in batch])
+        except StoreUnavailable as exc:
+            for _, future in batch:
+                future.set_exception(exc)
+            return
+        except Exception as exc:
+            if len(batch) == 1:
+                batch[0][1].set_exception(exc)
+                return
+            logger.warning("a batch of %d notifications failed; recording each alone", len(batch))
+            for pending in batch:
+                self._commit([pending])
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            future.set_result(result)

@@ -1,0 +1,75 @@
+"""Planners: what each new state change sets in motion, in the transaction that
+records it — so a crash between the two cannot happen, and every replica's copy of
+a notification plans nothing twice (only the inserter of a state change sees it).
+
+A planner gets the batch's new state changes and the open connection, writes its
+rows, and counts what it did in the `Tally`. Today: incidents (open on firing,
+close on resolved) and deliveries (routed by labels; a resolved message goes
+where its firing one went). Statements are compiled once per dialect.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy.engine import Connection, Dialect
+
+from alert_webhook.ingest.payload import Alert
+
+
+@dataclass(frozen=True, slots=True)
+class StateChange:
+    """A state change this batch inserted, with the copy of the alert that brought it."""
+
+    id: int  # the alert_events row
+    alert_id: int
+    status: str
+    index: int  # which notification of the batch brought it
+    alert: Alert
+    received_at: float
+
+
+class Tally:
+    """What the planners did, per notification of the batch."""
+
+    def __init__(self, size: int) -> None:
+        self.queued = [0] * size  # deliveries left pending for the delivery worker
+        self.stored: list[Counter[str] | None] = [None] * size  # delivered when written
+        self.planned_runs = [0] * size  # remediation runs for the runner
+
+    def count_stored(self, index: int, channel: str) -> None:
+        counts = self.stored[index]
+        if counts is None:
+            counts = self.stored[index] = Counter()
+        counts[channel] += 1
+
+
+class Planner(Protocol):
+    def plan(
+        self, conn: Connection, changes: Sequence[StateChange], now: float, tally: Tally
+    ) -> None: ...
+
+
+class PerDialect:
+    """Statements compiled for each dialect a planner meets (SQLite, PostgreSQL)."""
+
+    def __init__(self) -> None:
+        self._built: dict[str, Any] = {}
+
+    def get(self, dialect: Dialect, build: Any) -> Any:
+        statements = self._built.get(dialect.name)
+        if statements is None:
+            statements = self._built[dialect.name] = build(dialect)
+        return statements
+
+
+@dataclass(frozen=True)
+class Recording:
+    """How notifications are recorded: the planners run on each batch's new state
+    changes, and the heartbeat alert that is only noted, never stored as an alert."""
+
+    planners: Sequence[Planner] = field(default_factory=tuple)
+    heartbeat: str | None = None

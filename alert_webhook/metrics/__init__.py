@@ -1,0 +1,2 @@
+"""The app's Prometheus registry and its instruments (`registry.py`); each app and
+test owns one."""

@@ -1,0 +1,158 @@
+"""SQLAlchemy Core store: SQLite in WAL mode by default, PostgreSQL for scale-out.
+
+`record_many` commits notifications whole, in one transaction, or nothing of
+them; only after it returns may the webhook answer 2xx.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import DBAPIError
+
+from alert_webhook.db.engine import open_engine
+from alert_webhook.db.schema import alerts, heartbeats, metadata
+from alert_webhook.db.transactions import Transactions
+from alert_webhook.db.transactions import guard as _guard
+from alert_webhook.db.upgrade import StoreOutdated, bring_up_to_date
+from alert_webhook.delivery.outbox import Outbox
+from alert_webhook.incidents.store import Incidents
+from alert_webhook.ingest.payload import Notification
+from alert_webhook.ingest.planners import Recording
+from alert_webhook.ingest.record import Incoming, Recorder, RecordResult
+from alert_webhook.remediation.runs import Remediations
+from alert_webhook.reports.recovery import Recovery
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    id: int
+    fingerprint: str
+    starts_at: str
+    ends_at: str | None
+    status: str
+    alertname: str
+    severity: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    generator_url: str
+    first_received_at: float
+    last_received_at: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "fingerprint": self.fingerprint,
+            "startsAt": self.starts_at,
+            "endsAt": self.ends_at,
+            "status": self.status,
+            "alertname": self.alertname,
+            "severity": self.severity,
+            "labels": self.labels,
+            "annotations": self.annotations,
+            "generatorURL": self.generator_url,
+            "firstReceivedAt": self.first_received_at,
+            "lastReceivedAt": self.last_received_at,
+        }
+
+
+_BARE = Recording()  # alerts and state changes only
+
+
+class SqlStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        dialect = engine.dialect
+        self.tx = Transactions(engine, serialize_writes=dialect.name == "sqlite")
+        self.outbox = Outbox(self.tx, dialect)
+        self.incidents = Incidents(self.tx, dialect)
+        self.remediations = Remediations(self.tx, dialect)
+        self.recovery = Recovery(self.tx, dialect)
+        self._recorder = Recorder(dialect)
+
+    def create_schema(self) -> None:
+        """Create what is missing and bring a store made by an older webhook up to
+        date, in one transaction; StoreOutdated when it cannot be."""
+        try:
+            with _guard(), self.engine.begin() as conn:
+                bring_up_to_date(conn, metadata)
+        except StoreOutdated:
+            # Start-up ends here: close the pool's connection rather than leave
+            # it to the collector.
+            self.engine.dispose()
+            raise
+
+    def ping(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(select(1))
+            return True
+        except DBAPIError:
+            return False
+
+    def record_notification(
+        self, notification: Notification, body: bytes, now: float, recording: Recording = _BARE
+    ) -> RecordResult:
+        """Commit the notification whole (with what its planners add) or nothing of it."""
+        return self.record_many([Incoming(notification, body, now)], recording, now)[0]
+
+    def record_many(
+        self, items: Sequence[Incoming], recording: Recording, now: float
+    ) -> list[RecordResult]:
+        """Commit the notifications in one transaction, as if one after another, or
+        nothing of them; `now` is when the store's own channels count as delivered."""
+        with self.tx.write() as conn:
+            return self._recorder.record_many(conn, items, recording, now)
+
+    def last_heartbeat(self, name: str) -> float | None:
+        with self.tx.read() as conn:
+            return conn.execute(
+                select(heartbeats.c.last_seen).where(heartbeats.c.name == name)
+            ).scalar()
+
+    def list_alerts(
+        self, status: str | None = None, limit: int = 100, fingerprint: str | None = None
+    ) -> list[AlertRecord]:
+        """Newest first; `fingerprint` narrows to one alert's instances."""
+        query = select(alerts).order_by(alerts.c.last_received_at.desc(), alerts.c.id.desc())
+        if status:
+            query = query.where(alerts.c.status == status)
+        if fingerprint is not None:
+            query = query.where(alerts.c.fingerprint == fingerprint)
+        with _guard(), self.engine.connect() as conn:
+            rows = conn.execute(query.limit(limit)).mappings().all()
+        return [
+            AlertRecord(
+                id=row["id"],
+                fingerprint=row["fingerprint"],
+                starts_at=row["starts_at"],
+                ends_at=row["ends_at"],
+                status=row["status"],
+                alertname=row["alertname"],
+                severity=row["severity"],
+                labels=json.loads(row["labels"]),
+                annotations=json.loads(row["annotations"]),
+                generator_url=row["generator_url"],
+                first_received_at=row["first_received_at"],
+                last_received_at=row["last_received_at"],
+            )
+            for row in rows
+        ]
+
+    def count(self, table: str) -> int:
+        """Rows in one of the store's tables (for health figures and tests)."""
+        with _guard(), self.engine.connect() as conn:
+            query = select(func.count()).select_from(metadata.tables[table])
+            return int(conn.execute(query).scalar_one())
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def open_store(url: str, busy_timeout: float = 5.0) -> SqlStore:
+    """The store at `url` (see `open_engine`)."""
+    return SqlStore(open_engine(url, busy_timeout))
