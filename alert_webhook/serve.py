@@ -22,8 +22,9 @@ from alert_webhook.service import load_remediation_playbooks
 from alert_webhook.settings import ConfigError, Settings, check_bind, load_settings
 from alert_webhook.startup import redacted, store_problem
 from alert_webhook.store import StoreOutdated, StoreUnavailable
+from toolkit.config import report_config_error
 
-EXIT_CONFIG = 2
+# Status 2 is a configuration error (toolkit.config.EXIT_CONFIG_ERROR).
 EXIT_STORE = 3
 EXIT_STORE_OUTDATED = 4
 
@@ -101,9 +102,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         check_bind(host, settings)
         playbooks = load_remediation_playbooks(settings)
     except ConfigError as exc:
-        for line in exc.lines:
-            print(f"alert_webhook: {line}", file=sys.stderr)
-        return EXIT_CONFIG
+        return report_config_error(exc, "alert_webhook")
     if args.check:
         print("alert_webhook: configuration is valid")
         return 0

@@ -27,7 +27,7 @@ from alert_webhook.notify_settings import (
 )
 from alert_webhook.operators import SECRET_KEY_ENV, AuthSettings, secret_key_problems
 from alert_webhook.remediation.actions.failover_config import FailoverSettings
-from exporters.config import ConfigError, load_yaml, validation_problems
+from toolkit.config import ConfigError, load_yaml, validation_problems
 
 TOKEN_ENV = "ALERT_WEBHOOK_TOKEN"
 DATABASE_URL_ENV = "ALERT_WEBHOOK_DATABASE_URL"

@@ -55,7 +55,7 @@ from alert_webhook.remediation.templates import (
     syntax_problems,
 )
 from alert_webhook.routing import labels_match
-from exporters.config import (
+from toolkit.config import (
     ConfigError,
     Duration,
     Regex,

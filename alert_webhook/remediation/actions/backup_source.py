@@ -36,7 +36,7 @@ from typing import Any, BinaryIO, Protocol
 from pydantic import Field, field_validator
 
 from alert_webhook.remediation.actions.contained import absolute_clean, open_folder
-from exporters.config import Strict
+from toolkit.config import Strict
 
 SIDECAR = ".sha256"
 _SUM_LINE = re.compile(r"^([0-9a-fA-F]{64}) [ *](.+)$")

@@ -27,7 +27,7 @@ from alert_webhook.remediation.actions import run_command
 from alert_webhook.remediation.actions.backup_source import Unverified
 from alert_webhook.remediation.actions.base import ActionResult, Boundaries, EnvVar, Outcome
 from alert_webhook.remediation.actions.contained import absolute_clean, open_folder
-from exporters.config import Strict
+from toolkit.config import Strict
 
 # A database, role or host name written in the playbook: never an option.
 PgWord = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,62}$")]

@@ -21,7 +21,7 @@ from alert_webhook.remediation.playbooks import (
 )
 from alert_webhook.remediation.templates import Refused
 from alert_webhook.store.failover import FailoverStates
-from exporters.config import ConfigError
+from toolkit.config import ConfigError
 
 STEP = Step(action="failover", params={"service": "{labels.service}"})
 

@@ -13,7 +13,7 @@ from alert_webhook.remediation.actions.failover_config import (
     command_argv,
 )
 from alert_webhook.settings import load_settings, settings_from_mapping
-from exporters.config import ConfigError
+from toolkit.config import ConfigError
 
 
 def backend(name: str, **extra: Any) -> dict[str, Any]:
