@@ -41,7 +41,7 @@ chaos: setup-test
 lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy exporters alert_webhook demo stack
+	$(VENV)/bin/mypy exporters alert_webhook demo stack toolkit
 
 bench: setup-test
 	@set -e; for script in bench/[!_]*.py; do echo "== $$script"; $(PY) $$script; done

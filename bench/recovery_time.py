@@ -93,9 +93,9 @@ import yaml
 from pydantic import TypeAdapter
 
 from alert_webhook.remediation.states import RunStatus
-from exporters.config import Duration
 from stack.ports import SERVICES
 from stack.up import stop_process
+from toolkit.config import Duration
 
 ROOT = Path(__file__).resolve().parent.parent
 # The chaos tests' helpers (tests/chaos/, tests/support/, tests/integration/).

@@ -23,10 +23,10 @@ from prometheus_client.registry import Collector
 from exporters.categories import Category
 from exporters.checks import default_runners
 from exporters.checks.base import Boundaries
-from exporters.config import ConfigError, exit_on_config_error
 from exporters.probe_config import load_probe_file
 from exporters.scheduler import Scheduler
 from exporters.serve import parse_listen, serve_forever
+from toolkit.config import ConfigError, exit_on_config_error
 
 DEFAULT_PROBE_FILE = Path(__file__).with_name("probes.yml")
 

@@ -35,7 +35,7 @@ from exporters.checks.net import DnsCheck, TcpCheck
 from exporters.checks.queue import QueueCheck
 from exporters.checks.service import ServiceCheck
 from exporters.checks.sql import DbPoolCheck
-from exporters.config import ConfigError, Duration, Strict, load_yaml, parse_model
+from toolkit.config import ConfigError, Duration, Strict, load_yaml, parse_model
 
 Check = Annotated[
     HttpCheck

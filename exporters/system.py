@@ -34,12 +34,12 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from exporters.config import ConfigError, exit_on_config_error, load_yaml, parse_model
 from exporters.host import core, filesystem, kernel, netclass, processes, procfs, textfile
 from exporters.host.base import Collect, Host, HostContext
 from exporters.host.runner import CollectorRuns, Spawn, Wait, start_thread, wait_event
 from exporters.serve import parse_listen, serve_forever
 from exporters.system_config import SystemConfig
+from toolkit.config import ConfigError, exit_on_config_error, load_yaml, parse_model
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from typing import Annotated
 
 from pydantic import StringConstraints, field_validator, model_validator
 
-from exporters.config import Duration, Regex, Strict
 from exporters.host.base import ProcessGroupSpec
+from toolkit.config import Duration, Regex, Strict
 
 # node_exporter 1.5's defaults, so both exporters publish the same set of series.
 MOUNT_POINTS_EXCLUDE = (

@@ -23,9 +23,9 @@ from demo.dependency import (
     DependencyError,
     write_instances,
 )
-from exporters.config import ConfigError, load_yaml
 from stack.ports import DEPENDENCY_INSTANCES, HOST, SERVICES, StackError
 from stack.private import write_private
+from toolkit.config import EXIT_CONFIG_ERROR, ConfigError, load_yaml
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_WEBHOOK_CONFIG = REPO / "alert_webhook" / "webhook.yml"
@@ -199,7 +199,7 @@ def check_playbooks(source: Path) -> Playbooks:
     try:
         return load_playbooks(source)
     except ConfigError as exc:
-        raise StackError(exc.lines, exit_code=2) from None
+        raise StackError(exc.lines, exit_code=EXIT_CONFIG_ERROR) from None
 
 
 def render_playbooks(

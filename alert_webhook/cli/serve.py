@@ -23,8 +23,9 @@ from alert_webhook.db.transactions import StoreUnavailable
 from alert_webhook.db.upgrade import StoreOutdated
 from alert_webhook.remediation.actions.base import Boundaries
 from alert_webhook.remediation.playbooks import Playbooks
+from toolkit.config import report_config_error
 
-EXIT_CONFIG = 2
+# Status 2 is a configuration error (toolkit.config.EXIT_CONFIG_ERROR).
 EXIT_STORE = 3
 EXIT_STORE_OUTDATED = 4
 
@@ -102,9 +103,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         check_bind(host, settings)
         playbooks = load_remediation_playbooks(settings)
     except ConfigError as exc:
-        for line in exc.lines:
-            print(f"alert_webhook: {line}", file=sys.stderr)
-        return EXIT_CONFIG
+        return report_config_error(exc, "alert_webhook")
     if args.check:
         print("alert_webhook: configuration is valid")
         return 0

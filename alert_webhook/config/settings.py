@@ -28,7 +28,7 @@ from alert_webhook.delivery.settings import (
 )
 from alert_webhook.failover.config import FailoverSettings
 from alert_webhook.ingest.reconcile import ReconcileSettings
-from exporters.config import ConfigError, load_yaml, validation_problems
+from toolkit.config import ConfigError, load_yaml, validation_problems
 
 TOKEN_ENV = "ALERT_WEBHOOK_TOKEN"
 DATABASE_URL_ENV = "ALERT_WEBHOOK_DATABASE_URL"

@@ -38,7 +38,7 @@ from alert_webhook.remediation.actions.contained import (
 )
 from alert_webhook.remediation.actions.http_request import HttpRequestParams
 from alert_webhook.remediation.actions.restart_service import CommandOptions
-from exporters.config import Duration, Strict, validation_problems
+from toolkit.config import Duration, Strict, validation_problems
 
 # What a service's name may be: the same as a label value naming a service may be
 # (restart_service's SERVICE_WORD), so `{labels.service}` can select one.

@@ -19,7 +19,7 @@ from pydantic import (
     field_validator,
 )
 
-from exporters.config import format_location
+from toolkit.config import format_location
 
 # Alertmanager sends the zero time for "no end yet" on firing alerts.
 _ZERO_TIME_PREFIX = "0001-01-01"

@@ -71,7 +71,7 @@ from alert_webhook.clients.alertmanager import AlertmanagerAPI, AlertmanagerErro
 from alert_webhook.db.transactions import Transactions
 from alert_webhook.ingest.firing import FiringAlert, FiringRef, firing_from_alertmanager, whole
 from alert_webhook.ingest.own import Accept, record_resolved
-from exporters.config import Strict
+from toolkit.config import Strict
 
 logger = logging.getLogger("alert_webhook.reconcile")
 Instance = tuple[str, datetime]  # fingerprint, startsAt

@@ -56,7 +56,7 @@ from alert_webhook.remediation.templates import (
     sample,
     syntax_problems,
 )
-from exporters.config import (
+from toolkit.config import (
     ConfigError,
     Duration,
     Regex,

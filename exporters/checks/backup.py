@@ -16,7 +16,7 @@ from pydantic import Field
 
 from exporters.categories import Category, ProbeFailure
 from exporters.checks.base import Boundaries, CheckBase, Report
-from exporters.config import Duration
+from toolkit.config import Duration
 
 CHUNK = 1 << 20
 _HEX = re.compile(r"^[0-9a-fA-F]{64}$")

@@ -16,7 +16,7 @@ import psutil
 from pydantic import StringConstraints
 
 from exporters.categories import Category, ProbeFailure
-from exporters.config import Duration, Strict
+from toolkit.config import Duration, Strict
 
 Name = Annotated[
     str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]+$", min_length=1, max_length=100)

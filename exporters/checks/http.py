@@ -21,7 +21,7 @@ from pydantic import AnyHttpUrl, Field
 
 from exporters.categories import Category, ProbeFailure, classify_http_status
 from exporters.checks.base import Boundaries, CheckBase, EnvVar, Report, json_field
-from exporters.config import Regex, Strict
+from toolkit.config import Regex, Strict
 
 MAX_BODY_BYTES = 1 << 20
 MAX_REDIRECTS = 10

@@ -15,6 +15,7 @@ from typing import Literal
 
 from exporters.categories import Category, ProbeFailure
 from exporters.checks.base import Boundaries, CheckBase, Report
+from toolkit.sqlite import integrity_check
 
 # How many of SQLite's findings a failure message quotes.
 QUOTED = 3
@@ -29,20 +30,18 @@ class IntegrityCheck(CheckBase):
 
 
 def sqlite_problems(path: Path, timeout: float) -> list[str]:
-    """What `PRAGMA integrity_check` reports for `path` (empty: sound)."""
+    """What `PRAGMA integrity_check` reports for `path` (empty: sound); a file that
+    is missing, locked or unreadable is a probe failure."""
     if not path.is_file():
         raise ProbeFailure(Category.DATA_INTEGRITY, f"{path}: no such database file")
     try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=timeout) as conn:
-            rows = conn.execute("PRAGMA integrity_check").fetchall()
+        return integrity_check(path, timeout)
     except sqlite3.OperationalError as exc:
         if "locked" in str(exc) or "busy" in str(exc):
             raise ProbeFailure(Category.TIMEOUT, f"{path}: {exc}") from None
         raise ProbeFailure(Category.DATA_INTEGRITY, f"{path}: {exc}") from None
     except sqlite3.DatabaseError as exc:  # "file is not a database", "malformed"
         raise ProbeFailure(Category.DATA_INTEGRITY, f"{path}: {exc}") from None
-    found = [str(row[0]) for row in rows]
-    return [] if found == ["ok"] else found
 
 
 def run(check: IntegrityCheck, report: Report, ctx: Boundaries) -> None:

@@ -15,7 +15,7 @@ from exporters.categories import Category, ProbeFailure, classify_http_status
 from exporters.checks import http
 from exporters.checks.base import Boundaries, CheckBase, EnvVar, Report, as_number, json_field
 from exporters.checks.sql import SqlScalar, scalars
-from exporters.config import Strict
+from toolkit.config import Strict
 
 
 class HttpJsonSource(Strict):

@@ -17,7 +17,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import NullPool
 
 from exporters.checks.base import Boundaries, CheckBase, EnvVar, Report, as_number
-from exporters.config import Strict
+from toolkit.config import Strict
 
 # Queries for a PostgreSQL server's own connection limit, as seen by the probe.
 POSTGRESQL_POOL = {

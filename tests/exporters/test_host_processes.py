@@ -13,9 +13,9 @@ import psutil
 import pytest
 from prometheus_client import CollectorRegistry
 
-from exporters.config import ConfigError, parse_model
 from exporters.host.base import Host
 from exporters.system import SystemCollector, SystemConfig
+from toolkit.config import ConfigError, parse_model
 
 # A parent that starts two children and waits: a master with its workers.
 FAMILY = (

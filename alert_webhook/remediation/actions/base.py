@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 import requests
 from pydantic import StringConstraints
 
-from exporters.config import Strict
+from toolkit.config import Strict
 
 if TYPE_CHECKING:
     from alert_webhook.failover.switch import Failover

@@ -32,7 +32,7 @@ from alert_webhook.remediation.actions.base import (
     Outcome,
     tail,
 )
-from exporters.config import Duration
+from toolkit.config import Duration
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _WHOLE_DISK = "/ is not a root to clean"

@@ -32,7 +32,7 @@ from alert_webhook.remediation.actions.base import (
     tail,
 )
 from alert_webhook.remediation.actions.unix_http import UnixHTTPConnection
-from exporters.config import Strict
+from toolkit.config import Strict
 
 # What a label value naming a service may be, whatever the backend: a letter or
 # digit first (never an option), then letters, digits and `_.-` — no `/`, `:`,

@@ -27,7 +27,8 @@ from alert_webhook.remediation.actions import run_command
 from alert_webhook.remediation.actions.backup_source import Unverified
 from alert_webhook.remediation.actions.base import ActionResult, Boundaries, EnvVar, Outcome
 from alert_webhook.remediation.actions.contained import absolute_clean, open_folder
-from exporters.config import Strict
+from toolkit.config import Strict
+from toolkit.sqlite import integrity_check, online_backup
 
 # A database, role or host name written in the playbook: never an option.
 PgWord = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,62}$")]
@@ -65,28 +66,12 @@ class PostgresTarget(Strict):
 def check_sqlite(copy: str) -> None:
     """`PRAGMA integrity_check` on the copy, read-only; Unverified unless "ok"."""
     try:
-        with _readonly(copy) as db:
-            rows = db.execute("PRAGMA integrity_check").fetchall()
+        problems = integrity_check(copy)
     except sqlite3.DatabaseError as exc:
         raise Unverified(f"not a usable SQLite database: {exc}") from None
-    problems = [str(row[0]) for row in rows]
-    if problems != ["ok"]:
+    if problems:
         shown = "; ".join(problems[:_SHOWN_PROBLEMS])
         raise Unverified(f"integrity_check found {len(problems)} problems: {shown}")
-
-
-class _readonly:
-    """A read-only connection that is closed on leaving (sqlite3's own context
-    manager only commits)."""
-
-    def __init__(self, path: str) -> None:
-        self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-
-    def __enter__(self) -> sqlite3.Connection:
-        return self.db
-
-    def __exit__(self, *exc: object) -> None:
-        self.db.close()
 
 
 def sqlite_backup(copy: str, into: str) -> None:
@@ -94,12 +79,7 @@ def sqlite_backup(copy: str, into: str) -> None:
     online backup API: a consistent database, whatever state the copy's file was
     left in, and never a torn one."""
     try:
-        with _readonly(copy) as src:
-            dst = sqlite3.connect(into)
-            try:
-                src.backup(dst)
-            finally:
-                dst.close()
+        online_backup(copy, into)
     except sqlite3.Error as exc:
         raise RestoreFailed(f"copying the backup into {into}: {exc}; left as it was") from None
 

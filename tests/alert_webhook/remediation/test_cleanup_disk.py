@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from alert_webhook.remediation.actions.base import Boundaries, Outcome
 from alert_webhook.remediation.actions.cleanup_disk import CleanupDiskParams, run
 from alert_webhook.remediation.playbooks import playbooks_from_mapping
-from exporters.config import ConfigError
+from toolkit.config import ConfigError
 
 NOW = 1_800_000_000.0
 DAY = 86400.0

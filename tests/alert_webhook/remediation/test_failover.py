@@ -22,7 +22,7 @@ from alert_webhook.remediation.playbooks import (
     render_step,
 )
 from alert_webhook.remediation.templates import Refused
-from exporters.config import ConfigError
+from toolkit.config import ConfigError
 
 STEP = Step(action="failover", params={"service": "{labels.service}"})
 

@@ -9,7 +9,7 @@ import pytest
 
 from alert_webhook.config.settings import load_settings, settings_from_mapping
 from alert_webhook.failover.config import Backend, CommandMechanism, command_argv
-from exporters.config import ConfigError
+from toolkit.config import ConfigError
 
 
 def backend(name: str, **extra: Any) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from alert_webhook.remediation.playbooks import (
     render_step,
 )
 from alert_webhook.remediation.templates import Refused
-from exporters.config import ConfigError
+from toolkit.config import ConfigError
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "alert_webhook"
 

@@ -26,7 +26,7 @@ from alert_webhook.remediation.playbooks import (
     playbooks_from_mapping,
     render_step,
 )
-from exporters.config import ConfigError
+from toolkit.config import ConfigError
 
 NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z
 STAMP = "20270115T080000Z"

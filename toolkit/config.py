@@ -3,8 +3,8 @@
 A `ConfigError` carries one line per problem, each naming the file and the path of
 the bad key in it (`probes.yml: checks[2].timeout: must be a positive duration`).
 The command-line entry points print it and exit with status 2, without a traceback.
-The exporters and the alert webhook share this module: one error, one way of
-naming where it is.
+The exporters, the alert webhook and the stack share this module: one error, one
+way of naming where it is.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TextIO, TypeVar
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
@@ -141,7 +141,17 @@ def load_yaml(path: Path) -> Any:
         raise ConfigError(str(path), [f"{where}invalid YAML: {problem}"]) from None
 
 
+def report_config_error(
+    error: ConfigError, program: str | None = None, out: TextIO | None = None
+) -> int:
+    """Print the error's lines to stderr (`out`), each after `program: ` when one is
+    named; the exit status a command line then returns (EXIT_CONFIG_ERROR)."""
+    prefix = f"{program}: " if program else ""
+    for line in error.lines:
+        print(f"{prefix}{line}", file=sys.stderr if out is None else out)
+    return EXIT_CONFIG_ERROR
+
+
 def exit_on_config_error(error: ConfigError) -> None:
     """Print the error's lines to stderr and exit 2 — the CLI contract."""
-    print(str(error), file=sys.stderr)
-    sys.exit(EXIT_CONFIG_ERROR)
+    sys.exit(report_config_error(error))
