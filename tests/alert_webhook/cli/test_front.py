@@ -16,7 +16,7 @@ from support.procs import free_port, python_module, running
 from webhook_support import make_alert, make_notification
 
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SLOW_CLIENTS = 100  # many times the 8 request threads
 ANSWER_TIMEOUT = 10.0  # generous: the point is answered at all, not how fast
 MAX_BODY = 64 * 1024

@@ -5,7 +5,7 @@ deadline only; the silence recorded on a run comes back with its claim."""
 from __future__ import annotations
 
 import pytest
-from test_remediations import record
+from test_runs import record
 from webhook_support import concurrently, make_alert
 
 from alert_webhook.remediation.states import Approval

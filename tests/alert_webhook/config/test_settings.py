@@ -15,7 +15,7 @@ from alert_webhook.config.settings import (
     settings_from_mapping,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_defaults_without_a_file() -> None:
