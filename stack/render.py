@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from alert_webhook.app.actions import registered_actions
 from alert_webhook.remediation.playbooks import DEFAULT_PLAYBOOK_FILE, Playbooks, load_playbooks
 from demo.dependency import (
     ACTIVE_LINK,
@@ -197,7 +198,7 @@ def check_playbooks(source: Path) -> Playbooks:
     """The playbook file checked as the webhook will check it, so `make up`
     stops before starting anything, naming each problem (exit 2)."""
     try:
-        return load_playbooks(source)
+        return load_playbooks(source, registered_actions())
     except ConfigError as exc:
         raise StackError(exc.lines, exit_code=EXIT_CONFIG_ERROR) from None
 

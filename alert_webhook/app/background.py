@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 
 from alert_webhook.app.duties import Duties, Watchdog
@@ -19,8 +19,7 @@ from alert_webhook.delivery.breaker import CircuitBreaker
 from alert_webhook.delivery.channels import Channel, stored_channels
 from alert_webhook.delivery.routing import Router
 from alert_webhook.delivery.worker import DeliveryWorker
-from alert_webhook.failover.state import FailoverStates
-from alert_webhook.failover.switch import Failover, FailoverCollector
+from alert_webhook.failover.switch import Failover
 from alert_webhook.failover.switch_back import FailoverSwitchBack
 from alert_webhook.incidents.deadlines import DeadlineEscalation, Reminders
 from alert_webhook.incidents.silences import IncidentSilences, SilenceWatch
@@ -59,6 +58,7 @@ def build_background(
     clock: Callable[[], float],
     rand: Callable[[], float],
     action_boundaries: Boundaries | None = None,
+    failover: Failover | None = None,
 ) -> Background:
     delivery = settings.delivery
     breakers = provider_breakers(channels, delivery.breaker, metrics, clock)
@@ -81,7 +81,7 @@ def build_background(
             Loop(lane.name, worker.run_once, delivery.poll_interval_seconds,
                  busy_at=delivery.batch_size, coalesce=delivery.coalesce_seconds)
         )  # fmt: skip
-    boundaries = _with_failover(action_boundaries or Boundaries(), settings, store, metrics, clock)
+    boundaries = action_boundaries or Boundaries()
     silences = IncidentSilences(store.incidents, alertmanager, clock)
     watch = SilenceWatch(silences, intake.accept, settings.incidents.silence_check_seconds, clock)
     duties = Duties(
@@ -93,10 +93,8 @@ def build_background(
             ("silences", watch),
         ]
     )  # fmt: skip
-    if boundaries.failover is not None:
-        duties.duties.append(
-            ("failover", FailoverSwitchBack(boundaries.failover, boundaries, clock))
-        )
+    if failover is not None:
+        duties.duties.append(("failover", FailoverSwitchBack(failover, boundaries, clock)))
     workers.add(Loop("duties", duties.run_once, DUTIES_INTERVAL))
     # Its own loop: an Alertmanager slow to answer delays no deadline or heartbeat.
     # Its first pass runs at start-up.
@@ -112,20 +110,3 @@ def build_background(
                         tell=tell)  # fmt: skip
         workers.add(Loop(REMEDIATION_LOOP, runner.run_once, cfg.poll_interval_seconds, busy_at=1))
     return Background(intake, workers, breakers, silences)
-
-
-def _with_failover(
-    boundaries: Boundaries,
-    settings: Settings,
-    store: SqlStore,
-    metrics: WebhookMetrics,
-    clock: Callable[[], float],
-) -> Boundaries:
-    """The actions' boundaries with the failover chains and their record in the
-    store (which the active-backend gauge reads at each scrape); unchanged when
-    no service is configured for failover."""
-    if not settings.failover.services:
-        return boundaries
-    states = FailoverStates(store.tx, store.engine.dialect)
-    metrics.registry.register(FailoverCollector(settings.failover, states))
-    return replace(boundaries, failover=Failover(settings.failover, states, clock))

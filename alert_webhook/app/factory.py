@@ -15,10 +15,11 @@ from werkzeug.exceptions import HTTPException
 
 from alert_webhook.app.background import build_background
 from alert_webhook.app.channels import Transports, ack_links_from, build_channels
-from alert_webhook.app.wiring import load_remediation_playbooks, remediation_from
+from alert_webhook.app.wiring import failover_from, load_remediation_playbooks, remediation_from
 from alert_webhook.clients.alertmanager import AlertmanagerAPI
 from alert_webhook.config.settings import Settings
 from alert_webhook.db.transactions import StoreUnavailable
+from alert_webhook.failover.action import failover_action
 from alert_webhook.metrics.registry import BacklogCollector, WebhookMetrics, create_metrics
 from alert_webhook.remediation.actions.base import Boundaries
 from alert_webhook.remediation.playbooks import Playbooks
@@ -81,13 +82,16 @@ def create_app(
         metrics.channel_configured.labels(channel.name).set(1 if channel.configured else 0)
         if not channel.configured:
             app.logger.warning("channel %s: %s", channel.name, channel.problem)
+    failover = failover_from(settings, store, metrics, clock)
     if playbooks is None:
         playbooks = load_remediation_playbooks(settings)
+    if playbooks is not None:
+        playbooks = playbooks.binding(failover_action(failover))
     remediation = remediation_from(settings, playbooks)
     alertmanager = alertmanager or AlertmanagerAPI(settings.links.alertmanager_url)
     background = build_background(
         settings, store, channels, metrics, remediation, alertmanager,
-        clock=clock, rand=rand, action_boundaries=action_boundaries,
+        clock=clock, rand=rand, action_boundaries=action_boundaries, failover=failover,
     )  # fmt: skip
     access = Access.of(settings.auth, listen_host)
     app.extensions[EXTENSION] = AppContext(

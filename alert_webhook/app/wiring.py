@@ -3,17 +3,22 @@ the remediation facade. Configuration is read here, not in the features."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
+from alert_webhook.app.actions import registered_actions
 from alert_webhook.config.settings import Settings
 from alert_webhook.delivery.planner import DeliveryPlanner
 from alert_webhook.delivery.routing import Router
+from alert_webhook.failover.state import FailoverStates
+from alert_webhook.failover.switch import Failover, FailoverCollector
 from alert_webhook.incidents.planner import IncidentPlanner
 from alert_webhook.ingest.planners import Planner, Recording
+from alert_webhook.metrics.registry import WebhookMetrics
 from alert_webhook.remediation.guardrails import default_guardrails
 from alert_webhook.remediation.playbooks import DEFAULT_PLAYBOOK_FILE, Playbooks, load_playbooks
 from alert_webhook.remediation.runner import Remediation
 from alert_webhook.remediation.verify import Checks, HttpPrometheus
+from alert_webhook.store import SqlStore
 
 
 def recording_from(
@@ -36,7 +41,19 @@ def load_remediation_playbooks(settings: Settings) -> Playbooks | None:
     cfg = settings.remediation
     if not cfg.enabled:
         return None
-    return load_playbooks(cfg.playbooks_file or DEFAULT_PLAYBOOK_FILE)
+    return load_playbooks(cfg.playbooks_file or DEFAULT_PLAYBOOK_FILE, registered_actions())
+
+
+def failover_from(
+    settings: Settings, store: SqlStore, metrics: WebhookMetrics, clock: Callable[[], float]
+) -> Failover | None:
+    """The failover chains and their record in the store (which the active-backend
+    gauge reads at each scrape); None when no service is configured for failover."""
+    if not settings.failover.services:
+        return None
+    states = FailoverStates(store.tx, store.engine.dialect)
+    metrics.registry.register(FailoverCollector(settings.failover, states))
+    return Failover(settings.failover, states, clock)
 
 
 def remediation_from(settings: Settings, playbooks: Playbooks | None) -> Remediation | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from alert_webhook.failover.config import SERVICE_NAME, ServiceName
+from alert_webhook.failover.switch import Failover
 from alert_webhook.remediation.actions.base import (
     Action,
     ActionParams,
@@ -27,11 +28,15 @@ class FailoverParams(ActionParams):
     label_patterns: ClassVar[dict[str, str]] = {"service": SERVICE_NAME}
 
 
-def run(params: FailoverParams, timeout: float, ctx: Boundaries) -> ActionResult:
-    if ctx.failover is None:
-        detail = "no failover section in the webhook's settings"
-        return ActionResult(Outcome.FAILED, None, "", 0.0, detail)
-    return ctx.failover.fail_over(params.service, timeout, ctx)
+def failover_action(failover: Failover | None) -> Action:
+    """The `failover` action bound to the chains it switches and their record in
+    the store; None (no `failover:` section in the settings): every run fails
+    saying so."""
 
+    def run(params: FailoverParams, timeout: float, ctx: Boundaries) -> ActionResult:
+        if failover is None:
+            detail = "no failover section in the webhook's settings"
+            return ActionResult(Outcome.FAILED, None, "", 0.0, detail)
+        return failover.fail_over(params.service, timeout, ctx)
 
-ACTION = Action("failover", FailoverParams, run)
+    return Action("failover", FailoverParams, run)

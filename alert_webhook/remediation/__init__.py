@@ -3,8 +3,9 @@
 - `playbooks.py`: the playbook file (matchers → ordered actions, limits), loaded
   with every error at once; first matching playbook per firing alert.
 - `templates.py`: label values into action parameters, each value checked first.
-- `actions/`: one module per action, each a typed
-  parameter model and one `run`; `default_actions()` is the registry.
+- `actions/`: one module per action, each a typed parameter model and one
+  `run`; `builtin_actions()` lists them, and the factory's registry
+  (`app/actions.py`) adds failover's, bound to its chains.
 - `guardrails.py`: pure decisions over the recorded attempts (cooldown, budget,
   one at a time, blast radius, precondition, dry run).
 - `verify.py`: the Prometheus client and the questions asked of it: is the
@@ -13,8 +14,9 @@
   behind a fix, from rule text and intervals.
 - `escalation.py`: what people hear when a run ends, written with its ending.
 - `runner.py`: the `remediation` loop's pass: claim a run, render, judge, act,
-  check, record. `plan.py`: what a payload would set off, for `POST /api/plan`.
-
-The runs themselves live in the store (`store/remediations.py`), planned with
-the firing state change.
+  check, record. `preview.py`: what a payload would set off, for `POST /api/plan`.
+- `runs.py`: the run store: runs and steps, planned with the firing state
+  change (`RemediationPlanner`), claimed under a lease, recorded;
+  `run_notices.py` what a run tells people, written in its final transaction;
+  `states.py` the run, approval and step states.
 """

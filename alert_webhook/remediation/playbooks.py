@@ -32,7 +32,7 @@ could act on the same target at once.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -46,7 +46,7 @@ from pydantic import (
 
 from alert_webhook.delivery.routing import labels_match
 from alert_webhook.ingest.payload import Alert
-from alert_webhook.remediation.actions import default_actions
+from alert_webhook.remediation.actions import builtin_actions
 from alert_webhook.remediation.actions.base import Action, ActionParams
 from alert_webhook.remediation.templates import (
     Refused,
@@ -180,6 +180,13 @@ class Playbooks:
     playbooks: tuple[Playbook, ...]
     actions: Mapping[str, Action]
 
+    def binding(self, action: Action) -> Playbooks:
+        """These playbooks with `action` in place of the one registered under its
+        name: a collaborator bound at start-up (the failover chains)."""
+        if action.name not in self.actions:
+            return self
+        return replace(self, actions={**self.actions, action.name: action})
+
     def select(self, alert: Alert) -> Playbook | None:
         """The first playbook for a firing alert; None for resolved or unmatched."""
         return next((p for p in self.playbooks if p.matches(alert)), None)
@@ -272,7 +279,7 @@ def playbooks_from_mapping(
     data: Any, source: str = "<playbooks>", actions: Mapping[str, Action] | None = None
 ) -> Playbooks:
     """Validate a playbook document; ConfigError lists every problem in it."""
-    registry = default_actions() if actions is None else actions
+    registry = builtin_actions() if actions is None else actions
     problems = _file_problems(data, registry)
     try:
         parsed = PlaybookFile.model_validate({} if data is None else data)
@@ -283,7 +290,7 @@ def playbooks_from_mapping(
     return Playbooks(parsed.dry_run, tuple(parsed.playbooks), registry)
 
 
-def load_playbooks(
-    path: Path = DEFAULT_PLAYBOOK_FILE, actions: Mapping[str, Action] | None = None
-) -> Playbooks:
+def load_playbooks(path: Path, actions: Mapping[str, Action]) -> Playbooks:
+    """The playbook file at `path`, checked against the registry the factory builds
+    (`alert_webhook/app/actions.py`); ConfigError lists every problem in it."""
     return playbooks_from_mapping(load_yaml(path), str(path), actions)

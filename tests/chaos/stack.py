@@ -36,6 +36,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from supervisor.xmlrpc import SupervisorTransport
 from support.procs import wait_until
 
+from alert_webhook.app.actions import registered_actions
 from alert_webhook.remediation.playbooks import load_playbooks
 from chaos.results import PLAN_RTO_SECONDS
 from demo.dependency import ActiveInstance
@@ -222,8 +223,8 @@ def guardrails_allow_at(root: Path, runs: list[dict[str, Any]], playbook: str) -
     a run planned before then is blocked, not retried, so a test that breaks a
     stack an earlier run (or an earlier `make chaos`) just mended waits first."""
     settings = yaml.safe_load((Layout(root).run / "webhook.yml").read_text()) or {}
-    book = next(p for p in load_playbooks(Path(settings["remediation"]["playbooks_file"])).playbooks
-                if p.name == playbook)  # fmt: skip
+    books = load_playbooks(Path(settings["remediation"]["playbooks_file"]), registered_actions())
+    book = next(p for p in books.playbooks if p.name == playbook)
     started = sorted(r["started_at"] for r in runs if r["started_at"] is not None)
     at = started[-1] + book.cooldown if started else 0.0
     if len(started) >= book.max_attempts:

@@ -26,6 +26,7 @@ import pytest
 import yaml
 from ruleset import metrics_read, series_read
 
+from alert_webhook.app.actions import registered_actions
 from alert_webhook.delivery.routing import labels_match
 from alert_webhook.remediation.lag import Recording, parse_duration
 from alert_webhook.remediation.playbooks import Playbook, load_playbooks
@@ -73,7 +74,7 @@ def _profile(name: str, dest: Path) -> Profile:
                 else:
                     alerts.append(rule)
     probes = load_probe_file(render.render_probes(dest, PORTS, fast=fast), {})
-    books = load_playbooks(render.render_playbooks(dest, fast=fast)).playbooks
+    books = load_playbooks(render.render_playbooks(dest, fast=fast), registered_actions()).playbooks
     return Profile(name, alerts, recordings, scrape, [p.interval for p in probes], list(books))
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from alert_webhook.app.actions import registered_actions
 from alert_webhook.config.settings import load_settings
 from alert_webhook.remediation.actions.backup_source import LitestreamReplica
 from alert_webhook.remediation.actions.restore_from_backup import RestoreParams
@@ -24,7 +25,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _restart_demo(path: Path) -> tuple[float, float, int]:
-    book = next(p for p in load_playbooks(path).playbooks if p.name == "restart-demo")
+    book = next(
+        p for p in load_playbooks(path, registered_actions()).playbooks if p.name == "restart-demo"
+    )
     return book.cooldown, book.window, book.max_attempts
 
 
@@ -61,7 +64,7 @@ def test_the_orders_are_restored_from_this_runs_replica(tmp_path: Path, fast: bo
     layout = Layout(tmp_path)
     layout.make()
     remediation = load_settings(render_all(layout, PORTS, "t", fast=fast)["webhook"], {})
-    loaded = load_playbooks(remediation.remediation.playbooks_file)
+    loaded = load_playbooks(remediation.remediation.playbooks_file, registered_actions())
     book = next(p for p in loaded.playbooks if p.name == "restore-orders")
     restore = render_step(book.actions[0], loaded.actions, {}).params
     assert isinstance(restore, RestoreParams)

@@ -11,9 +11,10 @@ from alert_webhook.remediation.actions.base import (
 )
 
 
-def default_actions() -> dict[str, Action]:
-    """name → action; the registry playbooks are checked against and the runner uses."""
-    from alert_webhook.failover import action as failover
+def builtin_actions() -> dict[str, Action]:
+    """name → action, for the actions that need nothing beyond their boundaries.
+    The factory's registry (`alert_webhook/app/actions.py`) adds those bound to a
+    collaborator (failover)."""
     from alert_webhook.remediation.actions import (
         cleanup_disk,
         http_request,
@@ -27,10 +28,9 @@ def default_actions() -> dict[str, Action]:
         http_request.ACTION,
         restart_service.ACTION,
         cleanup_disk.ACTION,
-        failover.ACTION,
         restore_from_backup.ACTION,
     )
     return {action.name: action for action in actions}
 
 
-__all__ = ["Action", "ActionParams", "ActionResult", "Boundaries", "Outcome", "default_actions"]
+__all__ = ["Action", "ActionParams", "ActionResult", "Boundaries", "Outcome", "builtin_actions"]

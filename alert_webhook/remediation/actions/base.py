@@ -8,15 +8,12 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import requests
 from pydantic import StringConstraints
 
 from toolkit.config import Strict
-
-if TYPE_CHECKING:
-    from alert_webhook.failover.switch import Failover
 
 EnvVar = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 
@@ -83,9 +80,6 @@ class Boundaries:
     http: requests.Session = field(default_factory=requests.Session)
     popen: Callable[..., subprocess.Popen[bytes]] = subprocess.Popen
     killpg: Callable[[int, int], None] = os.killpg
-    # The failover chains and their record in the store (the failover action's
-    # only way to them); None: no failover is configured, the action fails.
-    failover: Failover | None = None
 
 
 Run = Callable[[Any, float, Boundaries], ActionResult]

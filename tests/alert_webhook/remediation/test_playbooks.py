@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from alert_webhook.app.actions import registered_actions
 from alert_webhook.ingest.payload import Alert
-from alert_webhook.remediation.actions import default_actions
 from alert_webhook.remediation.actions.base import SAFE_WORD
 from alert_webhook.remediation.actions.cleanup_disk import CleanupDiskParams
 from alert_webhook.remediation.actions.http_request import HttpRequestParams
@@ -44,7 +44,7 @@ def book(name: str, **kw: Any) -> dict[str, Any]:
 def test_every_problem_in_a_file_is_named_at_once() -> None:
     path = FIXTURES / "bad-playbooks.yml"
     with pytest.raises(ConfigError) as error:
-        load_playbooks(path)
+        load_playbooks(path, registered_actions())
     assert error.value.source == str(path)
     assert sorted(error.value.problems) == sorted(
         [
@@ -76,7 +76,7 @@ def test_every_problem_in_a_file_is_named_at_once() -> None:
 
 def test_a_missing_file_is_a_config_error_naming_it(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as error:
-        load_playbooks(tmp_path / "nope.yml")
+        load_playbooks(tmp_path / "nope.yml", registered_actions())
     assert error.value.lines == [f"{tmp_path / 'nope.yml'}: file not found"]
 
 
@@ -209,8 +209,8 @@ def test_a_rendered_value_its_model_rejects_is_refused_too() -> None:
 
 
 def test_the_shipped_playbooks_load_and_name_only_existing_actions() -> None:
-    loaded = load_playbooks(DEFAULT_PLAYBOOK_FILE)
-    assert loaded.actions.keys() == default_actions().keys()
+    loaded = load_playbooks(DEFAULT_PLAYBOOK_FILE, registered_actions())
+    assert loaded.actions.keys() == registered_actions().keys()
     names = {p.name: p for p in loaded.playbooks}
     assert list(names) == [
         "drain-task-queue",
@@ -249,7 +249,7 @@ def test_the_shipped_playbooks_load_and_name_only_existing_actions() -> None:
 
 
 def test_the_demo_systems_worker_is_restarted_and_its_dependency_fails_over() -> None:
-    loaded = load_playbooks(DEFAULT_PLAYBOOK_FILE)
+    loaded = load_playbooks(DEFAULT_PLAYBOOK_FILE, registered_actions())
     down = {"alertname": "ServiceUnavailable", "category": "connection"}
     worker = loaded.select(alert(**down, service="demo_worker"))
     assert worker is not None and worker.name == "restart-demo-worker" and not worker.dry_run
@@ -263,7 +263,7 @@ def test_the_demo_systems_worker_is_restarted_and_its_dependency_fails_over() ->
 
 
 def test_the_shipped_restart_playbook_restarts_only_the_demo_through_supervisord() -> None:
-    loaded = load_playbooks(DEFAULT_PLAYBOOK_FILE)
+    loaded = load_playbooks(DEFAULT_PLAYBOOK_FILE, registered_actions())
     for alertname, category in (
         ("ServiceUnavailable", "connection"),
         ("ApiResponseTimeHigh", "timeout"),
@@ -296,7 +296,7 @@ def test_the_shipped_restart_playbook_restarts_only_the_demo_through_supervisord
 
 
 def test_a_demo_program_hogging_cpu_or_memory_is_restarted_by_its_process_group() -> None:
-    loaded = load_playbooks(DEFAULT_PLAYBOOK_FILE)
+    loaded = load_playbooks(DEFAULT_PLAYBOOK_FILE, registered_actions())
     for alertname in ("ProcessCpuHigh", "ProcessMemoryHigh"):
         for program in ("demo", "demo_worker"):
             labels = {"alertname": alertname, "groupname": program, "service": program,
@@ -319,7 +319,7 @@ def test_a_demo_program_hogging_cpu_or_memory_is_restarted_by_its_process_group(
 
 
 def test_the_shipped_drain_playbook_renders_for_the_demos_queue_alert() -> None:
-    loaded = load_playbooks(DEFAULT_PLAYBOOK_FILE)
+    loaded = load_playbooks(DEFAULT_PLAYBOOK_FILE, registered_actions())
     labels = {
         "alertname": "TaskQueueDepthHigh",
         "job": "demo",

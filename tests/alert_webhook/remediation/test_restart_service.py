@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from alert_webhook.remediation.actions import default_actions
+from alert_webhook.app.actions import registered_actions
 from alert_webhook.remediation.actions.base import Boundaries, Outcome
 from alert_webhook.remediation.actions.restart_service import RestartServiceParams, run
 from alert_webhook.remediation.playbooks import Step, render_step
@@ -93,14 +93,14 @@ def test_a_hostile_service_label_never_reaches_the_backend(value: str) -> None:
         params={"backend": "systemd", "service": "{labels.service}"},
     )
     with pytest.raises(Refused, match="needed by service"):
-        render_step(step, default_actions(), {"service": value})
+        render_step(step, registered_actions(), {"service": value})
 
 
 def test_a_service_label_renders_into_the_name() -> None:
     step = Step(
         action="restart_service", params={"backend": "docker", "service": "{labels.service}"}
     )
-    rendered = render_step(step, default_actions(), {"service": "web"})
+    rendered = render_step(step, registered_actions(), {"service": "web"})
     assert isinstance(rendered.params, RestartServiceParams)
     assert rendered.params.service == "web"
 

@@ -15,8 +15,8 @@ import pytest
 from pydantic import ValidationError
 from webhook_support import make_alert
 
+from alert_webhook.app.actions import registered_actions
 from alert_webhook.ingest.payload import Alert
-from alert_webhook.remediation.actions import default_actions
 from alert_webhook.remediation.actions.backup_source import Backup, Unverified
 from alert_webhook.remediation.actions.base import Boundaries, Outcome
 from alert_webhook.remediation.actions.restore_from_backup import RestoreParams, run
@@ -245,7 +245,7 @@ def test_a_playbook_cannot_put_a_label_in_a_path() -> None:
     assert caught.value.lines == [
         "playbooks.yml: playbooks[0].actions[0].params.path: takes no {labels.NAME} placeholders"
     ]
-    assert "restore_from_backup" in default_actions()
+    assert "restore_from_backup" in registered_actions()
 
 
 class Snapshots:
@@ -277,7 +277,7 @@ def test_any_backup_source_plugs_into_the_action(tmp_path: Path) -> None:
 
 
 def test_the_shipped_restore_playbook_is_a_dry_run_on_paths_under_its_roots() -> None:
-    loaded = load_playbooks(DEFAULT_PLAYBOOK_FILE)
+    loaded = load_playbooks(DEFAULT_PLAYBOOK_FILE, registered_actions())
     labels = {"alertname": "BackupChecksumMismatch", "category": "data_integrity", "service": "app"}
     alert = Alert.model_validate(make_alert(**labels))
     chosen = loaded.select(alert)
