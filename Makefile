@@ -42,6 +42,7 @@ lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy exporters alert_webhook demo stack toolkit
+	$(VENV)/bin/lint-imports
 
 bench: setup-test
 	@set -e; for script in bench/[!_]*.py; do echo "== $$script"; $(PY) $$script; done

@@ -7,10 +7,10 @@ from typing import Any
 
 from flask import Blueprint, jsonify, redirect, request, url_for
 
-from alert_webhook.app.background import REMEDIATION_LOOP
 from alert_webhook.clients.alertmanager import rfc3339
 from alert_webhook.ingest.payload import PayloadError, parse_notification
 from alert_webhook.remediation.preview import plan_alert
+from alert_webhook.remediation.runner import REMEDIATION_LOOP
 from alert_webhook.remediation.states import Approval
 from alert_webhook.text import one_line
 from alert_webhook.web.auth import acting, action_required, viewer_required

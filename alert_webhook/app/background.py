@@ -30,12 +30,11 @@ from alert_webhook.loops import Loop, Workers
 from alert_webhook.metrics.registry import WebhookMetrics
 from alert_webhook.remediation.actions.base import Boundaries
 from alert_webhook.remediation.escalation import Escalation
-from alert_webhook.remediation.runner import Remediation, Runner
+from alert_webhook.remediation.runner import REMEDIATION_LOOP, Remediation, Runner
 from alert_webhook.remediation.runs import RemediationPlanner
 from alert_webhook.store import SqlStore
 
 DUTIES_INTERVAL = 1.0  # deadlines and heartbeats are minutes-scale
-REMEDIATION_LOOP = "remediation"
 RECONCILE_LOOP = "reconcile"
 
 

@@ -60,6 +60,8 @@ _STEP_STATUS = {
     Outcome.FAILED: StepStatus.FAILED,
     Outcome.TIMED_OUT: StepStatus.TIMED_OUT,
 }
+# The loop that runs remediation, woken when a run is planned or approved.
+REMEDIATION_LOOP = "remediation"
 
 
 def rendered_params(step: RenderedStep) -> dict[str, object]:

@@ -31,6 +31,7 @@ from alert_webhook.remediation.actions.base import (
     Outcome,
     tail,
 )
+from alert_webhook.remediation.actions.supervisor_rpc import SupervisorOptions
 from alert_webhook.remediation.actions.unix_http import UnixHTTPConnection
 from toolkit.config import Strict
 
@@ -58,30 +59,6 @@ def _absolute(path: str) -> str:
     if not os.path.isabs(path):
         raise ValueError("must be an absolute path")
     return path
-
-
-class SupervisorOptions(Strict):
-    """Where supervisord's XML-RPC listens and which variables hold its login."""
-
-    url: str | None = None  # unix:///path/supervisor.sock or http://host:port
-    url_from_env: EnvVar | None = None
-    username_from_env: EnvVar | None = None
-    password_from_env: EnvVar | None = None
-
-    @field_validator("url")
-    @classmethod
-    def _supervisor_url(cls, url: str | None) -> str | None:
-        if url is not None:
-            supervisor_rpc.check_url(url)
-        return url
-
-    @model_validator(mode="after")
-    def _complete(self) -> SupervisorOptions:
-        if (self.url is None) == (self.url_from_env is None):
-            raise ValueError("give exactly one of url and url_from_env")
-        if (self.username_from_env is None) != (self.password_from_env is None):
-            raise ValueError("username_from_env and password_from_env go together")
-        return self
 
 
 class SystemdOptions(Strict):

@@ -12,15 +12,15 @@ import http.client
 import os
 import xmlrpc.client
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote, urlsplit
 from xml.parsers.expat import ExpatError
 
-from alert_webhook.remediation.actions.base import Outcome
-from alert_webhook.remediation.actions.unix_http import TimeoutTransport, UnixTransport
+from pydantic import field_validator, model_validator
 
-if TYPE_CHECKING:
-    from alert_webhook.remediation.actions.restart_service import SupervisorOptions
+from alert_webhook.remediation.actions.base import EnvVar, Outcome
+from alert_webhook.remediation.actions.unix_http import TimeoutTransport, UnixTransport
+from toolkit.config import Strict
 
 # supervisord's fault codes (supervisor.xmlrpc.Faults) this backend tells apart.
 BAD_NAME = 10
@@ -69,6 +69,30 @@ class _Rpc:
             endpoint = f"http://{self._auth}{urlsplit(self._url).netloc}/RPC2"
         with xmlrpc.client.ServerProxy(endpoint, transport=transport) as proxy:
             return getattr(proxy, method)(*args)
+
+
+class SupervisorOptions(Strict):
+    """Where supervisord's XML-RPC listens and which variables hold its login."""
+
+    url: str | None = None  # unix:///path/supervisor.sock or http://host:port
+    url_from_env: EnvVar | None = None
+    username_from_env: EnvVar | None = None
+    password_from_env: EnvVar | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _supervisor_url(cls, url: str | None) -> str | None:
+        if url is not None:
+            check_url(url)
+        return url
+
+    @model_validator(mode="after")
+    def _complete(self) -> SupervisorOptions:
+        if (self.url is None) == (self.url_from_env is None):
+            raise ValueError("give exactly one of url and url_from_env")
+        if (self.username_from_env is None) != (self.password_from_env is None):
+            raise ValueError("username_from_env and password_from_env go together")
+        return self
 
 
 def restart(
