@@ -33,9 +33,11 @@ from alert_webhook.db.schema import (
     remediation_steps,
 )
 from alert_webhook.db.transactions import Transactions
+from alert_webhook.delivery.settings import SEVERITIES
 
-# Lower is more severe; an unknown severity sorts after every known one.
-SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+# Lower is more severe (the settings' order of severities); an unknown severity
+# sorts after every known one.
+SEVERITY_RANK = {severity: rank for rank, severity in enumerate(SEVERITIES)}
 # Alertmanager's inhibit rules let these mute the other alerts of their service
 # (alertmanager/alertmanager.yml): of two firing alerts as severe, they are the headline.
 INHIBITING_ALERTS = frozenset({"ServiceUnavailable", "TargetDown"})
