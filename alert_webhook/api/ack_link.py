@@ -17,7 +17,7 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, render_template
 from flask_wtf.csrf import CSRFError
 
-from alert_webhook.config.auth import SECRET_KEY_ENV
+from alert_webhook.config.environment import SECRET_KEY_ENV
 from alert_webhook.delivery.channels import target_of
 from alert_webhook.delivery.channels.ack_links import AckClaim, AckLinks, LinkExpired, LinkInvalid
 from alert_webhook.incidents.brief import incident_brief

@@ -14,9 +14,9 @@ from alert_webhook.app.duties import Duties, Watchdog
 from alert_webhook.app.wiring import recording_from
 from alert_webhook.clients.alertmanager import AlertmanagerAPI
 from alert_webhook.config.settings import Settings
-from alert_webhook.delivery import lanes_for, provider_breakers
 from alert_webhook.delivery.breaker import CircuitBreaker
 from alert_webhook.delivery.channels import Channel, stored_channels
+from alert_webhook.delivery.lanes import lanes_for, provider_breakers
 from alert_webhook.delivery.routing import Router
 from alert_webhook.delivery.worker import DeliveryWorker
 from alert_webhook.failover.switch import Failover

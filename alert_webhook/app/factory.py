@@ -52,7 +52,6 @@ def create_app(
     actions touch (the environment they may pass on: none unless given).
     `alertmanager` is the client of Alertmanager's API (silences, the alerts it
     holds): by default the one at `links.alertmanager_url`."""
-    from alert_webhook import dashboard
     from alert_webhook.api import (
         ack_link,
         alerts,
@@ -63,7 +62,7 @@ def create_app(
         twilio_inbound,
     )
     from alert_webhook.dashboard import live as console
-    from alert_webhook.dashboard import login
+    from alert_webhook.dashboard import login, pages
     from alert_webhook.web import auth, guard, ids, security
 
     app = Flask("alert_webhook")
@@ -106,7 +105,7 @@ def create_app(
     instrument_app(app, registry=metrics.registry, metrics_path="/metrics")
     guard.install(app, settings, listen_host)
     auth.install(app, settings, access)
-    blueprints = (ingest.bp, health.bp, alerts.bp, incidents.bp, remediations.bp, dashboard.bp)
+    blueprints = (ingest.bp, health.bp, alerts.bp, incidents.bp, remediations.bp, pages.bp)
     for blueprint in (*blueprints, console.bp, login.bp):
         app.register_blueprint(blueprint)
     twilio_inbound.install(app)

@@ -29,10 +29,10 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
 
-from alert_webhook.config.settings import TOKEN_ENV
-from alert_webhook.dashboard.console import service_of
+from alert_webhook.config.environment import TOKEN_ENV
 from alert_webhook.dashboard.times import ago
 from alert_webhook.delivery.settings import SEVERITIES
+from alert_webhook.incidents.grouping import service_of
 from alert_webhook.text import one_line
 
 URL_ENV = "ALERT_WEBHOOK_URL"

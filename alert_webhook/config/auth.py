@@ -6,8 +6,7 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-SECRET_KEY_ENV = "ALERT_WEBHOOK_SECRET_KEY"
-
+from alert_webhook.config.environment import SECRET_KEY_ENV
 
 MIN_SECRET_KEY_CHARS = 16
 

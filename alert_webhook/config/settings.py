@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from alert_webhook.config.auth import SECRET_KEY_ENV, AuthSettings, secret_key_problems
+from alert_webhook.config.auth import AuthSettings, secret_key_problems
+from alert_webhook.config.environment import DATABASE_URL_ENV, SECRET_KEY_ENV, TOKEN_ENV
 from alert_webhook.delivery.settings import (
     ChannelsSettings,
     DeliverySettings,
@@ -29,10 +30,6 @@ from alert_webhook.delivery.settings import (
 from alert_webhook.failover.config import FailoverSettings
 from alert_webhook.ingest.reconcile import ReconcileSettings
 from toolkit.config import ConfigError, load_yaml, validation_problems
-
-TOKEN_ENV = "ALERT_WEBHOOK_TOKEN"
-DATABASE_URL_ENV = "ALERT_WEBHOOK_DATABASE_URL"
-
 
 __all__ = ["ConfigError", "Settings", "check_bind", "load_settings", "settings_from_mapping"]
 

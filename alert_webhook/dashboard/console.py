@@ -34,10 +34,11 @@ from alert_webhook.db.schema import (
 )
 from alert_webhook.db.transactions import Transactions
 from alert_webhook.delivery.settings import SEVERITIES
+from alert_webhook.incidents.grouping import service_of
 
 # Lower is more severe (the settings' order of severities); an unknown severity
 # sorts after every known one.
-SEVERITY_RANK = {severity: rank for rank, severity in enumerate(SEVERITIES)}
+SEVERITY_RANK: dict[str, int] = {severity: rank for rank, severity in enumerate(SEVERITIES)}
 # Alertmanager's inhibit rules let these mute the other alerts of their service
 # (alertmanager/alertmanager.yml): of two firing alerts as severe, they are the headline.
 INHIBITING_ALERTS = frozenset({"ServiceUnavailable", "TargetDown"})
@@ -179,11 +180,6 @@ class ServiceIncident:
         """The service's target: probes label it `instance` (the exporter's own
         address is never the alert's instance)."""
         return self.headline.labels.get("instance", "")
-
-
-def service_of(labels: dict[str, str]) -> str:
-    """Rules put the failing service in `service`; scrape alerts only have `job`."""
-    return labels.get("service") or labels.get("job") or labels.get("alertname", "")
 
 
 def episodes(members: list[ConsoleAlert]) -> list[list[ConsoleAlert]]:

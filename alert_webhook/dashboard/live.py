@@ -24,14 +24,15 @@ from typing import Any
 from flask import Blueprint, Response, current_app, render_template, request, session
 from flask_wtf.csrf import generate_csrf
 
-from alert_webhook.dashboard import console_context, times
+from alert_webhook.dashboard import times
 from alert_webhook.dashboard.console import Console
+from alert_webhook.dashboard.pages import console_context
 from alert_webhook.db.transactions import StoreUnavailable
 from alert_webhook.web.auth import current_operator, viewer_required
 from alert_webhook.web.context import ctx
 
 bp = Blueprint("console", __name__, url_prefix="/api")
-DASHBOARD = Path(__file__).resolve().parent.parent / "dashboard"
+DASHBOARD = Path(__file__).resolve().parent  # this folder
 
 
 @functools.cache

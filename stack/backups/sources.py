@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 from sqlalchemy.engine import make_url
 
+from alert_webhook.config.environment import DATABASE_URL_ENV
 from stack.backups.files import FilesSource
 from stack.backups.postgres import PostgresSource
 from stack.backups.silences import SilencesSource
@@ -24,7 +25,6 @@ from stack.render import REPO
 from stack.supervisor import Layout
 from toolkit.programs import find_postgresql_program
 
-DATABASE_URL_ENV = "ALERT_WEBHOOK_DATABASE_URL"
 DEFAULT_STORE_URL = "sqlite:///var/webhook.sqlite3"
 
 # The stack's configs: what `make up` rendered for this run, and what it renders

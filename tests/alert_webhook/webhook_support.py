@@ -20,7 +20,7 @@ from werkzeug.security import generate_password_hash
 from alert_webhook.app.channels import Transports, build_channels
 from alert_webhook.app.wiring import recording_from
 from alert_webhook.config.settings import Settings, settings_from_mapping
-from alert_webhook.delivery import provider_breakers
+from alert_webhook.delivery.lanes import provider_breakers
 from alert_webhook.delivery.worker import DeliveryWorker
 from alert_webhook.ingest.planners import Recording
 from alert_webhook.metrics.registry import WebhookMetrics

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from webhook_support import CONTACTS, fixture_json, make_alert, make_notification
 
-from alert_webhook.config.settings import TOKEN_ENV
+from alert_webhook.config.environment import TOKEN_ENV
 from alert_webhook.db.transactions import StoreUnavailable
 
 

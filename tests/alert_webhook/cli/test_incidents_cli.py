@@ -21,7 +21,7 @@ from support.procs import free_port, python_module, running
 from webhook_support import make_alert, make_notification
 
 from alert_webhook.cli.incidents import EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_USAGE, URL_ENV, main
-from alert_webhook.config.settings import TOKEN_ENV
+from alert_webhook.config.environment import TOKEN_ENV
 
 pytestmark = pytest.mark.integration
 TOKEN = "cli-test-token"

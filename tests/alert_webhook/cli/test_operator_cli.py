@@ -10,7 +10,7 @@ import sys
 import yaml
 
 from alert_webhook.cli.operators import main
-from alert_webhook.config.auth import SECRET_KEY_ENV
+from alert_webhook.config.environment import SECRET_KEY_ENV
 from alert_webhook.config.settings import settings_from_mapping
 from alert_webhook.web.operators import Operators
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from alert_webhook.config.environment import DATABASE_URL_ENV
 from alert_webhook.config.settings import (
-    DATABASE_URL_ENV,
     TOKEN_ENV,
     ConfigError,
     check_bind,

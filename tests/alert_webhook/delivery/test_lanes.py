@@ -11,7 +11,7 @@ from webhook_support import make_alert, make_notification
 from alert_webhook import create_app
 from alert_webhook.app.channels import build_channels
 from alert_webhook.config.settings import settings_from_mapping
-from alert_webhook.delivery import lanes_for
+from alert_webhook.delivery.lanes import lanes_for
 from alert_webhook.metrics.registry import create_metrics
 
 ALERTS = 20

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from werkzeug.security import generate_password_hash
 
-from alert_webhook.config.auth import SECRET_KEY_ENV
+from alert_webhook.config.environment import SECRET_KEY_ENV
 from alert_webhook.config.settings import ConfigError, settings_from_mapping
 from alert_webhook.web.operators import Operators, allowed_hosts
 
