@@ -25,6 +25,12 @@ deadline leaves it `verifying`, due again a little later (`check_again`); a
 runner that dies while checking leaves the run to be checked again, since a
 query is safe to repeat.
 
+Which state may follow which is written down once, in `states.py`
+(`RUN_TRANSITIONS`, `STEP_TRANSITIONS`): every UPDATE of a status here names the
+states the table lets into the new one in its WHERE clause, so a move the table
+does not hold matches no row. The claim takes due runs from each state the table
+lets into `in_flight`.
+
 **Every ending tells people in its own transaction** (`run_notices.py`).
 """
 
@@ -48,13 +54,24 @@ from alert_webhook.ingest.planners import PerDialect, StateChange, Tally
 from alert_webhook.remediation.guardrails import Attempt
 from alert_webhook.remediation.playbooks import Playbooks
 from alert_webhook.remediation.run_notices import Tell, hold, still_held, tell_ending
-from alert_webhook.remediation.states import Approval, RunStatus, StepRecord, StepStatus
+from alert_webhook.remediation.states import (
+    RUN_TRANSITIONS,
+    STEP_TRANSITIONS,
+    Approval,
+    RunStatus,
+    StepRecord,
+    StepStatus,
+)
 from alert_webhook.remediation.verify import Verification
 
 PLANNED, IN_FLIGHT = RunStatus.PLANNED.value, RunStatus.IN_FLIGHT.value
-AWAITING = RunStatus.AWAITING_APPROVAL.value
-VERIFYING = RunStatus.VERIFYING.value
 runs, steps = remediation_runs, remediation_steps
+# The order in which the claim takes due runs from the states the table lets
+# into `in_flight` (and `in_flight` itself, past its lease, from each): due checks
+# first — each is one query that ends a run and frees its target, and a backlog
+# of planned runs must not hold them back — then planned runs, then approval
+# deadlines.
+CLAIM_ORDER = (RunStatus.VERIFYING, RunStatus.PLANNED, RunStatus.AWAITING_APPROVAL)
 
 
 class NewRun(NamedTuple):
@@ -150,20 +167,18 @@ class Decided:
 class Remediations:
     def __init__(self, tx: Transactions, dialect: Dialect) -> None:
         self.tx = tx
-        self.lease = Lease(
-            runs, dialect, pending=PLANNED, in_flight=IN_FLIGHT,
-            due_at=runs.c.next_attempt_at, on_claim={"attempts": runs.c.attempts + 1},
-        )  # fmt: skip
-        # Runs awaiting approval past their deadline, claimed like planned ones.
-        self.deadlines = Lease(
-            runs, dialect, pending=AWAITING, in_flight=IN_FLIGHT,
-            due_at=runs.c.next_attempt_at, on_claim={"attempts": runs.c.attempts + 1},
-        )  # fmt: skip
-        # Runs waiting for their check, claimed like planned ones.
-        self.checks = Lease(
-            runs, dialect, pending=VERIFYING, in_flight=IN_FLIGHT,
-            due_at=runs.c.next_attempt_at, on_claim={"attempts": runs.c.attempts + 1},
-        )  # fmt: skip
+        # One lease per state a due run is claimed from, as the table says; an
+        # order that misses one of them fails here (ValueError), not silently.
+        claimed_from = set(RUN_TRANSITIONS.into(RunStatus.IN_FLIGHT)) - {IN_FLIGHT}
+        self._due = [
+            Lease(
+                runs, dialect, pending=pending, in_flight=IN_FLIGHT,
+                due_at=runs.c.next_attempt_at, on_claim={"attempts": runs.c.attempts + 1},
+            )
+            for pending in sorted(claimed_from, key=CLAIM_ORDER.index)
+        ]  # fmt: skip
+        # The lease a runner holds a run under: any of them, as all own alike.
+        self.lease = self._due[0]
         self._insert = delivery_insert(dialect)
         self._claimed = Statement(
             select(runs, alerts.c.alertname, alerts.c.labels, alerts.c.generator_url)
@@ -179,9 +194,7 @@ class Remediations:
         claim = Lease.new_claim(worker)
         with self.tx.write() as conn:
             won = 0
-            # Due checks first: each is one query that ends a run and frees its
-            # target, and a backlog of planned runs must not hold them back.
-            for due in (self.checks, self.lease, self.deadlines):
+            for due in self._due:  # in CLAIM_ORDER
                 if won < limit:
                     won += due.claim(conn, now, claim, lease, limit - won)
             if not won:
@@ -262,13 +275,13 @@ class Remediations:
         """Complete a step that worked and leave the run `verifying` with its `check`,
         due at `due`, the lease let go: no runner waits out the stabilisation.
         False (and nothing written) when the lease was lost."""
-        values = {"status": VERIFYING, "verifying_step": step.step, "next_attempt_at": due,
+        values = {"verifying_step": step.step, "next_attempt_at": due,
                   "claimed_until": None, "claimed_by": None,
                   "verify_query": check.query, "verify_subject": check.subject,
                   "verify_window": check.window, "verify_since": check.since,
                   "verify_until": check.until, "verify_why": check.why}  # fmt: skip
         with self.tx.write() as conn:
-            if not self.lease.update_owned(conn, job.id, job.claim, values):
+            if not self._move(conn, job, RunStatus.VERIFYING, values):
                 return False
             _complete_step(conn, job.id, step, now)
             return True
@@ -276,10 +289,9 @@ class Remediations:
     def check_again(self, job: RunJob, due: float) -> bool:
         """A condition not cleared yet, before its deadline: `verifying` again, due
         at `due`, the lease let go. False when the lease was lost."""
-        values = {"status": VERIFYING, "next_attempt_at": due,
-                  "claimed_until": None, "claimed_by": None}  # fmt: skip
+        values = {"next_attempt_at": due, "claimed_until": None, "claimed_by": None}
         with self.tx.write() as conn:
-            return self.lease.update_owned(conn, job.id, job.claim, values)
+            return self._move(conn, job, RunStatus.VERIFYING, values)
 
     def record_verdict(self, job: RunJob, step: int, verdict: str) -> bool:
         """What the check of a step found, beside what its action returned."""
@@ -326,10 +338,12 @@ class Remediations:
         with self.tx.write() as conn:
             if not self._end(conn, job, RunStatus.FAILED, now, {"detail": detail}):
                 return False
+            interrupted = StepStatus.INTERRUPTED
             conn.execute(
                 update(steps)
-                .where(steps.c.run_id == job.id, steps.c.status == StepStatus.STARTED.value)
-                .values(status=StepStatus.INTERRUPTED.value, finished_at=now,
+                .where(steps.c.run_id == job.id,
+                       steps.c.status.in_(STEP_TRANSITIONS.into(interrupted)))
+                .values(status=interrupted.value, finished_at=now,
                         detail="its runner stopped while it ran")
             )  # fmt: skip
             tell_ending(conn, self._insert, job.id, now, tell)
@@ -339,12 +353,12 @@ class Remediations:
         """Release the run to wait for an operator until `deadline`, when it is due
         again; False when the lease was lost."""
         values = {
-            "status": AWAITING, "approval": Approval.AWAITING.value,
+            "approval": Approval.AWAITING.value,
             "approval_deadline": deadline, "next_attempt_at": deadline,
             "claimed_by": None, "claimed_until": None,
         }  # fmt: skip
         with self.tx.write() as conn:
-            return self.lease.update_owned(conn, job.id, job.claim, values)
+            return self._move(conn, job, RunStatus.AWAITING_APPROVAL, values)
 
     def answer(
         self, run_id: int, verdict: Approval, by: str, now: float, reason: str | None = None
@@ -354,14 +368,15 @@ class Remediations:
         late one, or one for a run that does not wait changes nothing."""
         if verdict not in (Approval.APPROVED, Approval.REJECTED):
             raise ValueError(f"an operator approves or rejects, not {verdict}")
+        planned = RunStatus.PLANNED
         values = {
-            "status": PLANNED, "next_attempt_at": now, "approval": verdict.value,
+            "status": planned.value, "next_attempt_at": now, "approval": verdict.value,
             "approval_by": by, "approval_at": now, "approval_reason": reason,
         }  # fmt: skip
         with self.tx.write() as conn:
             taken = conn.execute(
                 update(runs)
-                .where(runs.c.id == run_id, runs.c.status == AWAITING,
+                .where(runs.c.id == run_id, runs.c.status.in_(RUN_TRANSITIONS.into(planned)),
                        runs.c.approval_deadline > now)
                 .values(**values)
             ).rowcount == 1  # fmt: skip
@@ -388,9 +403,16 @@ class Remediations:
     def _end(
         self, conn: Connection, job: RunJob, status: RunStatus, now: float, values: dict[str, Any]
     ) -> bool:
-        final = {"status": status.value, "finished_at": now, "claimed_until": None,
-                 "verifying_step": None}  # fmt: skip
-        return self.lease.update_owned(conn, job.id, job.claim, final | values)
+        final = {"finished_at": now, "claimed_until": None, "verifying_step": None}
+        return self._move(conn, job, status, final | values)
+
+    def _move(self, conn: Connection, job: RunJob, to: RunStatus, values: dict[str, Any]) -> bool:
+        """Move a run we hold to `to`: one UPDATE guarded by our claim and by the
+        states the table lets into `to`, so a move it does not hold changes
+        nothing. False when nothing was written."""
+        moved = runs.c.status.in_(RUN_TRANSITIONS.into(to))
+        stmt = update(runs).where(self.lease.owned(job.id, job.claim), moved)
+        return conn.execute(stmt.values(values | {"status": to.value})).rowcount == 1
 
     def list(self, limit: int = 100) -> list[dict[str, Any]]:
         """Newest runs first, each with its steps in order."""
@@ -426,7 +448,7 @@ def _complete_step(conn: Connection, run_id: int, step: StepRecord, now: float) 
         .where(
             steps.c.run_id == run_id,
             steps.c.step == step.step,
-            steps.c.status == StepStatus.STARTED.value,
+            steps.c.status.in_(STEP_TRANSITIONS.into(step.status)),
         )
         .values(
             status=step.status.value,

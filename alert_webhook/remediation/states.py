@@ -1,10 +1,19 @@
-"""Remediation's states: runs, approvals and steps, as the run store writes them."""
+"""Remediation's states: runs, approvals and steps, as the run store writes them,
+and the one table of how runs and steps move between them (`RUN_TRANSITIONS`,
+`STEP_TRANSITIONS`).
+
+The run store (`runs.py`) guards every UPDATE of a status with the states the
+table lets into the new one (`status IN (...)` from `Transitions.into`), so a move
+the table does not hold matches no row and changes nothing: the machine is
+enforced by the writes themselves, in the statements they already make.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 
 class RunStatus(StrEnum):
@@ -23,8 +32,8 @@ class RunStatus(StrEnum):
 
     @property
     def final(self) -> bool:
-        waiting = (RunStatus.AWAITING_APPROVAL, RunStatus.VERIFYING)
-        return self not in (RunStatus.PLANNED, RunStatus.IN_FLIGHT, *waiting)
+        """No way out of it (`RUN_TRANSITIONS`): the run has ended."""
+        return RUN_TRANSITIONS.final(self)
 
     @property
     def escalates(self) -> bool:
@@ -62,3 +71,94 @@ class StepRecord:
     output: str | None = None
     detail: str | None = None
     duration: float | None = None
+
+
+S = TypeVar("S", bound=StrEnum)
+
+
+@dataclass(frozen=True)
+class Transitions(Generic[S]):
+    """A state machine written down: the states a row is first written in
+    (`begins`), and for each state the states it may move to next (`moves`; none:
+    it is final)."""
+
+    begins: frozenset[S]
+    moves: Mapping[S, frozenset[S]]
+    _into: dict[S, tuple[str, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        into = {
+            to: tuple(sorted(s.value for s, targets in self.moves.items() if to in targets))
+            for to in self.moves
+        }
+        object.__setattr__(self, "_into", into)
+
+    def into(self, target: S) -> tuple[str, ...]:
+        """The states a row may move to `target` from, as a guarded UPDATE names
+        them (`status IN (...)`); empty, so that no row matches, for a state
+        nothing moves into."""
+        return self._into[target]
+
+    def allows(self, source: S, target: S) -> bool:
+        return target in self.moves[source]
+
+    def final(self, state: S) -> bool:
+        return not self.moves[state]
+
+    def edges(self) -> frozenset[tuple[S, S]]:
+        return frozenset((s, to) for s, targets in self.moves.items() for to in targets)
+
+
+_R, _S = RunStatus, StepStatus
+
+RUN_TRANSITIONS: Transitions[RunStatus] = Transitions(
+    # Planned with the firing state change that asks for it (`RemediationPlanner`).
+    begins=frozenset({_R.PLANNED}),
+    moves={
+        _R.PLANNED: frozenset({
+            _R.IN_FLIGHT,  # due: a runner claims it under the lease (`claim`)
+        }),
+        _R.IN_FLIGHT: frozenset({
+            _R.IN_FLIGHT,  # its lease ran out (runner died or hung): another claims it
+            _R.AWAITING_APPROVAL,  # its playbook needs an operator (`await_approval`)
+            _R.VERIFYING,  # a step worked (`await_verification`), or its check has
+            # not cleared yet before the deadline (`check_again`): the lease let go
+            _R.VERIFIED,  # the check found the condition gone (`finish`)
+            _R.INEFFECTIVE,  # a step ran, no condition cleared in time (`finish`)
+            _R.FAILED,  # nothing ran to the end (`finish`), or its runner died (`interrupt`)
+            _R.BLOCKED,  # a guardrail, a label or the operator refused it (`finish`)
+            _R.SKIPPED,  # a dry run: what would have run recorded (`finish`)
+        }),
+        _R.AWAITING_APPROVAL: frozenset({
+            _R.PLANNED,  # an operator approved or rejected it in time (`answer`)
+            _R.IN_FLIGHT,  # its deadline passed: a runner claims it to go on or end it
+        }),
+        _R.VERIFYING: frozenset({
+            _R.IN_FLIGHT,  # its check is due: a runner claims it
+        }),
+        _R.VERIFIED: frozenset(),
+        _R.INEFFECTIVE: frozenset(),
+        _R.FAILED: frozenset(),
+        _R.BLOCKED: frozenset(),
+        _R.SKIPPED: frozenset(),
+    },
+)  # fmt: skip
+
+STEP_TRANSITIONS: Transitions[StepStatus] = Transitions(
+    # `started` before its action runs (`start_step`); a dry run's steps are
+    # written `skipped` with the run's ending (`finish`).
+    begins=frozenset({_S.STARTED, _S.SKIPPED}),
+    moves={
+        _S.STARTED: frozenset({
+            _S.SUCCEEDED,  # its action worked (`await_verification`)
+            _S.FAILED,  # its action failed (`finish_step`)
+            _S.TIMED_OUT,  # its action ran past its timeout (`finish_step`)
+            _S.INTERRUPTED,  # its runner died while it ran (`interrupt`)
+        }),
+        _S.SUCCEEDED: frozenset(),
+        _S.FAILED: frozenset(),
+        _S.TIMED_OUT: frozenset(),
+        _S.INTERRUPTED: frozenset(),
+        _S.SKIPPED: frozenset(),
+    },
+)  # fmt: skip
