@@ -14,10 +14,10 @@ from typing import ClassVar
 from alert_webhook.failover.config import SERVICE_NAME, ServiceName
 from alert_webhook.remediation.actions.base import (
     Action,
+    ActionOutcome,
     ActionParams,
     ActionResult,
     Boundaries,
-    Outcome,
 )
 
 
@@ -30,7 +30,7 @@ class FailoverParams(ActionParams):
 def run(params: FailoverParams, timeout: float, ctx: Boundaries) -> ActionResult:
     if ctx.failover is None:
         detail = "no failover section in the webhook's settings"
-        return ActionResult(Outcome.FAILED, None, "", 0.0, detail)
+        return ActionResult(ActionOutcome.FAILED, None, "", 0.0, detail)
     return ctx.failover.fail_over(params.service, timeout, ctx)
 
 

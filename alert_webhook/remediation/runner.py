@@ -40,7 +40,7 @@ from dataclasses import dataclass, replace
 
 from alert_webhook.clients.alertmanager import AlertmanagerAPI
 from alert_webhook.metrics.registry import WebhookMetrics
-from alert_webhook.remediation.actions.base import ActionResult, Boundaries, Outcome
+from alert_webhook.remediation.actions.base import ActionOutcome, ActionResult, Boundaries
 from alert_webhook.remediation.guardrails import Candidate, Decision, Guardrails, History
 from alert_webhook.remediation.playbooks import Playbook, Playbooks, RenderedStep, render_step
 from alert_webhook.remediation.run_notices import Tell
@@ -56,9 +56,9 @@ LABELS_GUARDRAIL = "labels"
 APPROVAL_GUARDRAIL = "approval"
 WOULD_WAIT = "a real run would wait for an operator's approval"
 _STEP_STATUS = {
-    Outcome.SUCCEEDED: StepStatus.SUCCEEDED,
-    Outcome.FAILED: StepStatus.FAILED,
-    Outcome.TIMED_OUT: StepStatus.TIMED_OUT,
+    ActionOutcome.SUCCEEDED: StepStatus.SUCCEEDED,
+    ActionOutcome.FAILED: StepStatus.FAILED,
+    ActionOutcome.TIMED_OUT: StepStatus.TIMED_OUT,
 }
 
 
@@ -247,7 +247,7 @@ class Runner:
                 return  # our lease is gone: whoever holds the run now decides
             result = step.action.run(step.params, step.timeout, self.boundaries)
             done = self._step_done(index, step, params, result)
-            if result.outcome is Outcome.SUCCEEDED:
+            if result.outcome is ActionOutcome.SUCCEEDED:
                 now = self.clock()
                 check = self.remediation.checks.begin(
                     book.verify, job.generator_url, job.alertname, now

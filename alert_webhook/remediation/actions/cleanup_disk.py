@@ -26,10 +26,10 @@ from pydantic import Field, field_validator
 
 from alert_webhook.remediation.actions.base import (
     Action,
+    ActionOutcome,
     ActionParams,
     ActionResult,
     Boundaries,
-    Outcome,
     tail,
 )
 from toolkit.config import Duration
@@ -191,14 +191,17 @@ def run(params: CleanupDiskParams, timeout: float, ctx: Boundaries) -> ActionRes
     started = ctx.monotonic()
     cutoff = ctx.now() - params.older_than
     tally = Tally()
-    outcome, detail = Outcome.SUCCEEDED, ""
+    outcome, detail = ActionOutcome.SUCCEEDED, ""
     try:
         for root in params.roots:
             _clean_root(root, params, cutoff, tally, ctx, started + timeout)
     except _OutOfTime:
-        outcome, detail = Outcome.TIMED_OUT, f"stopped after {timeout:g}s; what was done is listed"
-    if tally.problems and outcome is Outcome.SUCCEEDED:
-        outcome = Outcome.FAILED
+        outcome, detail = (
+            ActionOutcome.TIMED_OUT,
+            f"stopped after {timeout:g}s; what was done is listed",
+        )
+    if tally.problems and outcome is ActionOutcome.SUCCEEDED:
+        outcome = ActionOutcome.FAILED
         shown = "; ".join(tally.problems[:_SHOWN_PROBLEMS])
         more = len(tally.problems) - _SHOWN_PROBLEMS
         detail = shown + (f" (and {more} more)" if more > 0 else "")
