@@ -24,7 +24,7 @@ from alert_webhook.incidents.store import Incidents
 from alert_webhook.ingest.payload import Notification
 from alert_webhook.ingest.planners import Recording
 from alert_webhook.ingest.record import Incoming, Recorder, RecordResult
-from alert_webhook.remediation.runs import Remediations
+from alert_webhook.remediation.runs import RunStore
 from alert_webhook.reports.recovery import Recovery
 
 
@@ -70,7 +70,7 @@ class SqlStore:
         self.tx = Transactions(engine, serialize_writes=dialect.name == "sqlite")
         self.outbox = Outbox(self.tx, dialect)
         self.incidents = Incidents(self.tx, dialect)
-        self.remediations = Remediations(self.tx, dialect)
+        self.runs = RunStore(self.tx, dialect)
         self.recovery = Recovery(self.tx, dialect)
         self._recorder = Recorder(dialect)
 

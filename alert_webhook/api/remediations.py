@@ -28,7 +28,7 @@ def list_runs() -> Any:
     """Newest runs first, each with its steps: rendered inputs, exit or HTTP status,
     output tail, duration, outcome."""
     app = ctx()
-    runs = app.store.remediations.list()
+    runs = app.store.runs.list()
     return jsonify({"enabled": app.remediation is not None, "remediations": runs})
 
 
@@ -49,7 +49,7 @@ def plan() -> Any:
         return jsonify(
             {"error": "invalid Alertmanager notification", "problems": exc.problems}
         ), 400
-    history = app.remediation.history(app.store.remediations, app.clock())
+    history = app.remediation.history(app.store.runs, app.clock())
     alerts = [plan_alert(app.remediation, alert, history) for alert in notification.alerts]
     return jsonify({"alerts": alerts})
 
@@ -89,7 +89,7 @@ def _answer(run_id: int, verdict: Approval, reason: str | None) -> Any:
     actor = acting()
     by = actor.name
     now = app.clock()
-    decided = app.store.remediations.answer(run_id, verdict, by, now, reason)
+    decided = app.store.runs.answer(run_id, verdict, by, now, reason)
     if decided.run is None:
         return jsonify({"error": f"no remediation run {run_id}"}), 404
     if not decided.taken:

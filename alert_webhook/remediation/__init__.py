@@ -15,6 +15,6 @@
 - `runner.py`: the `remediation` loop's pass: claim a run, render, judge, act,
   check, record. `plan.py`: what a payload would set off, for `POST /api/plan`.
 
-The runs themselves live in the store (`store/remediations.py`), planned with
+The runs themselves live in the run store (`runs.py`, `RunStore`), planned with
 the firing state change.
 """

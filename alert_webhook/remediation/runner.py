@@ -44,7 +44,7 @@ from alert_webhook.remediation.actions.base import ActionOutcome, ActionResult, 
 from alert_webhook.remediation.guardrails import Candidate, Decision, Guardrails, History
 from alert_webhook.remediation.playbooks import Playbook, Playbooks, RenderedStep, render_step
 from alert_webhook.remediation.run_notices import Tell
-from alert_webhook.remediation.runs import Remediations, RunJob
+from alert_webhook.remediation.runs import RunJob, RunStore
 from alert_webhook.remediation.silencing import Silencing
 from alert_webhook.remediation.states import Approval, RunStatus, StepRecord, StepStatus
 from alert_webhook.remediation.templates import Refused
@@ -108,7 +108,7 @@ class Remediation:
     def book(self, name: str) -> Playbook | None:
         return next((p for p in self.playbooks.playbooks if p.name == name), None)
 
-    def history(self, runs: Remediations, now: float, excluding: int | None = None) -> History:
+    def history(self, runs: RunStore, now: float, excluding: int | None = None) -> History:
         return History(runs.attempts(now - horizon(self.playbooks), excluding), now)
 
     def blocking(self, candidate: Candidate, history: History) -> list[Decision]:
@@ -126,7 +126,7 @@ class Remediation:
 class Runner:
     def __init__(
         self,
-        runs: Remediations,
+        runs: RunStore,
         remediation: Remediation,
         metrics: WebhookMetrics,
         boundaries: Boundaries,

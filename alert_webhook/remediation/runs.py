@@ -147,7 +147,7 @@ class Decided:
     taken: bool
 
 
-class Remediations:
+class RunStore:
     def __init__(self, tx: Transactions, dialect: Dialect) -> None:
         self.tx = tx
         self.lease = Lease(

@@ -115,7 +115,7 @@ class Harness:
 
     def runner_on(self, store, worker_id: str = "w1") -> Runner:
         return Runner(
-            store.remediations, self.remediation, self.metrics, Boundaries(), self.clock,
+            store.runs, self.remediation, self.metrics, Boundaries(), self.clock,
             tell=self.tell, lease_seconds=30, worker_id=worker_id,
         )  # fmt: skip
 
@@ -142,7 +142,7 @@ class Harness:
         return self.runner.run_once()
 
     def runs(self) -> list[dict[str, Any]]:
-        return self.store.remediations.list()
+        return self.store.runs.list()
 
     def deliveries(self, purpose: str | None = None) -> list[dict[str, Any]]:
         found = sorted(self.store.outbox.list(), key=lambda d: d["id"])

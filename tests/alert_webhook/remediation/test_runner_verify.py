@@ -206,7 +206,7 @@ def test_a_runner_dying_mid_check_leaves_it_to_be_checked_not_interrupted(
     h.fire("DemoDown", service="demo")
     h.runner.run_once()
     h.clock.advance(15)
-    [dying] = store.remediations.claim(h.clock(), "dead", lease=30, limit=1)
+    [dying] = store.runs.claim(h.clock(), "dead", lease=30, limit=1)
     assert dying.verifying_step == 0  # claimed for its check, and then that runner died
     assert dying.verification is not None and dying.verification.query == "up"
     assert h.runner.run_once() == 0  # its lease still holds: nobody checks twice
