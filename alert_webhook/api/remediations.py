@@ -1,5 +1,6 @@
-"""Remediation under /api: the runs on record, what a payload would set off, and
-an operator's answer to a run awaiting approval."""
+"""Remediation under /api: the runs on record, the preview of what a payload
+would set off (`POST /api/plan`), and an operator's answer to a run awaiting
+approval."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from flask import Blueprint, jsonify, redirect, request, url_for
 from alert_webhook.app.background import REMEDIATION_LOOP
 from alert_webhook.clients.alertmanager import rfc3339
 from alert_webhook.ingest.payload import PayloadError, parse_notification
-from alert_webhook.remediation.preview import plan_alert
+from alert_webhook.remediation.preview import preview_alert
 from alert_webhook.remediation.states import Approval
 from alert_webhook.text import one_line
 from alert_webhook.web.auth import acting, action_required, viewer_required
@@ -34,10 +35,10 @@ def list_runs() -> Any:
 
 @bp.post("/plan")
 @action_required
-def plan() -> Any:
-    """An Alertmanager payload in; what each alert would set off out. Runs nothing,
-    stores nothing. An action, not a read: its answer shows the playbooks'
-    commands and URLs as the labels fill them in."""
+def preview() -> Any:
+    """The preview: an Alertmanager payload in; what each alert would set off
+    out. Runs nothing, stores nothing. An action, not a read: its answer shows
+    the playbooks' commands and URLs as the labels fill them in."""
     app = ctx()
     if app.remediation is None:
         return jsonify({"error": "remediation is not enabled (remediation.enabled)"}), 409
@@ -50,7 +51,7 @@ def plan() -> Any:
             {"error": "invalid Alertmanager notification", "problems": exc.problems}
         ), 400
     history = app.remediation.history(app.store.runs, app.clock())
-    alerts = [plan_alert(app.remediation, alert, history) for alert in notification.alerts]
+    alerts = [preview_alert(app.remediation, alert, history) for alert in notification.alerts]
     return jsonify({"alerts": alerts})
 
 

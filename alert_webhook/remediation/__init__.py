@@ -13,7 +13,8 @@
   behind a fix, from rule text and intervals.
 - `escalation.py`: what people hear when a run ends, written with its ending.
 - `runner.py`: the `remediation` loop's pass: claim a run, render, judge, act,
-  check, record. `plan.py`: what a payload would set off, for `POST /api/plan`.
+  check, record. `preview.py`: the preview, what a payload would set off (nothing
+  run, nothing stored), for `POST /api/plan`.
 
 The runs themselves live in the run store (`runs.py`, `RunStore`), planned with
 the firing state change.

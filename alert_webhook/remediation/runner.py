@@ -98,8 +98,8 @@ def horizon(playbooks: Playbooks) -> float:
 
 @dataclass(frozen=True)
 class Remediation:
-    """What the factory built for remediation: the runner's inputs and the plan
-    view's (the same playbooks, guardrails and questions for Prometheus)."""
+    """What the factory built for remediation: the runner's inputs and the
+    preview's (the same playbooks, guardrails and questions for Prometheus)."""
 
     playbooks: Playbooks
     guardrails: Guardrails
