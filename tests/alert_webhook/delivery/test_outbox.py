@@ -184,7 +184,7 @@ def test_a_claim_costs_the_batch_it_takes_not_the_backlog_behind_it(store) -> No
     assert steps[0] < 2 * small + 2, (small, steps[0])
 
 
-def _plans(store: SqlStore, action) -> list[str]:
+def _query_plans(store: SqlStore, action) -> list[str]:
     """SQLite's query plan of each statement `action` runs, one line each."""
     run: list[str] = []
     traced: list[Any] = []
@@ -217,8 +217,8 @@ def test_claims_and_the_backlog_read_a_due_index_of_unsettled_deliveries_only(st
         partial = {row[1]: row[4] for row in conn.exec_driver_sql("PRAGMA index_list(deliveries)")}
     assert partial["ix_deliveries_unsettled"] == 1
 
-    claims = _plans(store, lambda: store.outbox.claim(100.0, "w1", lease=30, limit=5))
-    backlog = _plans(store, lambda: store.outbox.backlog(100.0))
+    claims = _query_plans(store, lambda: store.outbox.claim(100.0, "w1", lease=30, limit=5))
+    backlog = _query_plans(store, lambda: store.outbox.backlog(100.0))
 
     plans = claims + backlog
     assert len(plans) == 3 and all("ix_deliveries_unsettled" in plan for plan in plans), plans
