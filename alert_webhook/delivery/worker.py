@@ -11,7 +11,7 @@ Failures stay with their delivery: an error no one foresaw (not a DeliveryError)
 counts as a retryable failure of that provider, logged with the delivery's id,
 and the batch goes on. While every provider of the channel is unavailable
 (failing retryably, or behind an open breaker) the delivery waits, with the
-plan's backoff (2^attempt × base, jittered), until it has been tried
+recovery plan's backoff (2^attempt × base, jittered), until it has been tried
 `max_attempts` times *and* waited `give_up_after_seconds`; only then, or at once
 on a permanent failure, is it escalated to the alert's other channels.
 """

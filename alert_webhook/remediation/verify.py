@@ -229,7 +229,8 @@ def window_query(expr: str, window: float) -> str:
 # on the default profile (ApiResponseTimeHigh's is 5m 45s: a 5-minute rate over
 # two recording rules), so a fix that works is not called ineffective for it.
 DEFAULT_LAG = 600.0
-# A probe-fed series whose probes publish no interval: the plan's service probe's.
+# A probe-fed series whose probes publish no interval: the recovery plan's
+# "Service Availability: Check every minute".
 DEFAULT_PROBE_INTERVAL = 60.0
 PROBE_INTERVAL_METRIC = "probe_interval_seconds"
 

@@ -1,5 +1,5 @@
-"""store/recovery.py on both stores: the plan's improvement metrics read from the
-runs, steps and incidents the rest of the webhook records."""
+"""reports/recovery.py on both stores: the recovery plan's improvement metrics
+read from the runs, steps and incidents the rest of the webhook records."""
 
 from __future__ import annotations
 
