@@ -76,7 +76,7 @@ class CleanupDiskParams(ActionParams):
 
 
 @dataclass
-class Tally:
+class CleanupTally:
     """What one cleanup found: files deleted (or that would be), kept, and why not."""
 
     deleted: list[tuple[str, int]] = field(default_factory=list)
@@ -117,7 +117,7 @@ def _clean_root(
     root: str,
     params: CleanupDiskParams,
     cutoff: float,
-    tally: Tally,
+    tally: CleanupTally,
     ctx: Boundaries,
     deadline: float,
 ) -> None:
@@ -151,7 +151,7 @@ def _consider(
     entry: os.DirEntry[str],
     params: CleanupDiskParams,
     cutoff: float,
-    tally: Tally,
+    tally: CleanupTally,
 ) -> None:
     try:
         info = os.stat(entry.name, dir_fd=dir_fd, follow_symlinks=False)
@@ -176,7 +176,7 @@ def _consider(
     tally.deleted.append((shown, info.st_size))
 
 
-def report(tally: Tally, dry_run: bool) -> str:
+def report(tally: CleanupTally, dry_run: bool) -> str:
     """One line per file, then the totals last, where a cut output still keeps them."""
     verb = "would delete" if dry_run else "deleted"
     lines = [f"{verb} {path} ({size} bytes)" for path, size in tally.deleted]
@@ -190,7 +190,7 @@ def report(tally: Tally, dry_run: bool) -> str:
 def run(params: CleanupDiskParams, timeout: float, ctx: Boundaries) -> ActionResult:
     started = ctx.monotonic()
     cutoff = ctx.now() - params.older_than
-    tally = Tally()
+    tally = CleanupTally()
     outcome, detail = ActionOutcome.SUCCEEDED, ""
     try:
         for root in params.roots:
