@@ -16,15 +16,14 @@ from sqlalchemy.exc import DBAPIError
 
 from alert_webhook.db.engine import open_engine
 from alert_webhook.db.schema import alerts, heartbeats, metadata
-from alert_webhook.db.transactions import Transactions
-from alert_webhook.db.transactions import guard as _guard
+from alert_webhook.db.transactions import Transactions, as_store_unavailable
 from alert_webhook.db.upgrade import StoreOutdated, bring_up_to_date
 from alert_webhook.delivery.outbox import Outbox
 from alert_webhook.incidents.store import Incidents
 from alert_webhook.ingest.payload import Notification
 from alert_webhook.ingest.planners import Recording
 from alert_webhook.ingest.record import Incoming, Recorder, RecordResult
-from alert_webhook.remediation.runs import Remediations
+from alert_webhook.remediation.runs import RunStore
 from alert_webhook.reports.recovery import Recovery
 
 
@@ -70,7 +69,7 @@ class SqlStore:
         self.tx = Transactions(engine, serialize_writes=dialect.name == "sqlite")
         self.outbox = Outbox(self.tx, dialect)
         self.incidents = Incidents(self.tx, dialect)
-        self.remediations = Remediations(self.tx, dialect)
+        self.runs = RunStore(self.tx, dialect)
         self.recovery = Recovery(self.tx, dialect)
         self._recorder = Recorder(dialect)
 
@@ -78,7 +77,7 @@ class SqlStore:
         """Create what is missing and bring a store made by an older webhook up to
         date, in one transaction; StoreOutdated when it cannot be."""
         try:
-            with _guard(), self.engine.begin() as conn:
+            with as_store_unavailable(), self.engine.begin() as conn:
                 bring_up_to_date(conn, metadata)
         except StoreOutdated:
             # Start-up ends here: close the pool's connection rather than leave
@@ -123,7 +122,7 @@ class SqlStore:
             query = query.where(alerts.c.status == status)
         if fingerprint is not None:
             query = query.where(alerts.c.fingerprint == fingerprint)
-        with _guard(), self.engine.connect() as conn:
+        with as_store_unavailable(), self.engine.connect() as conn:
             rows = conn.execute(query.limit(limit)).mappings().all()
         return [
             AlertRecord(
@@ -145,7 +144,7 @@ class SqlStore:
 
     def count(self, table: str) -> int:
         """Rows in one of the store's tables (for health figures and tests)."""
-        with _guard(), self.engine.connect() as conn:
+        with as_store_unavailable(), self.engine.connect() as conn:
             query = select(func.count()).select_from(metadata.tables[table])
             return int(conn.execute(query).scalar_one())
 

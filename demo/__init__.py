@@ -1,1 +1,1 @@
-"""The demo service: a small business API that stands in for the plan's services."""
+"""The demo service: a small business API that stands in for the recovery plan's services."""

@@ -1,7 +1,7 @@
 """The orders API: a small instrumented service with switches to make it slow, failing
 or dead.
 
-It stands in for the plan's business services (email, ERP, social-media API) so
+It stands in for the recovery plan's business services (email, ERP, social-media API) so
 every alert and recovery can be shown on something real:
 
 - `GET /api/orders` lists the newest orders; `POST /api/orders` places one

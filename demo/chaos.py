@@ -3,7 +3,7 @@ memory hog and a CPU hog.
 
 Given a file, the slowness and the failures are kept there and read back at
 start, as a bad configuration or a slow disk would outlast a restart: restarting
-a slow demo (the plan's answer to a timeout) can then fail, and people are told.
+a slow demo (the default playbooks' answer to a timeout) can then fail, and people are told.
 The memory hog is a leak and the CPU hog a runaway loop: held in the process
 only, a restart clears them.
 """

@@ -1,7 +1,7 @@
 """The dependency the orders API calls (a stock-reservation service), and how the API
 picks which of its instances to call.
 
-The plan's failover chain is primary → secondary → tertiary: three processes of
+The recovery plan's failover chain is primary → secondary → tertiary: three processes of
 this one small app, each started with its own `--name`. Each answers
 `POST /api/reserve` and `/healthz`, with the same chaos switches as the demo
 (`latency_seconds`, `error_ratio`) so an instance can be made slow or failing;

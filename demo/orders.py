@@ -1,7 +1,7 @@
 """The demo's data: orders in one SQLite file, shared by the orders API and its worker.
 
 The API writes an order `queued`; the worker takes queued orders and marks them
-`done`. The file is what the plan calls critical data: its integrity is probed
+`done`. The file is what the recovery plan calls critical data: its integrity is probed
 (the probe exporter's `integrity` check), so corrupting it is one of the
 scenarios the stack must recover from.
 

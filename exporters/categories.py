@@ -1,4 +1,5 @@
-"""The plan's six error categories, and how a probe's failure is sorted into one.
+"""The recovery plan's six error types (its "Error Classification"), and how a
+probe's failure is sorted into one.
 
 Rules carry the category as a label and remediation picks its default strategy by
 it, so every failure a probe can meet must land in exactly one of these.

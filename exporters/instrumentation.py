@@ -38,7 +38,8 @@ from prometheus_client import (
     values,
 )
 
-# Prometheus' default buckets: they include exactly 5 s, the plan's response-time threshold.
+# Prometheus' default buckets: they include exactly 5 s, the recovery plan's
+# response-time threshold.
 REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
 UNMATCHED = "unmatched"
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"

@@ -26,7 +26,7 @@ SERVICES: tuple[Service, ...] = (
     Service("system_exporter", "SYSTEM_EXPORTER_PORT", 9101, "/metrics"),
     Service("probe_exporter", "PROBE_EXPORTER_PORT", 9102, "/metrics"),
     # The demo system (demo/): the orders API, its worker, and the three instances
-    # of the dependency it calls (the plan's failover chain).
+    # of the dependency it calls (the recovery plan's failover chain).
     Service("demo", "DEMO_PORT", 8081, "/healthz"),
     Service("demo_worker", "DEMO_WORKER_PORT", 8082, "/healthz"),
     Service("dependency_primary", "DEPENDENCY_PRIMARY_PORT", 8083, "/healthz"),

@@ -31,10 +31,11 @@ from toolkit.config import EXIT_CONFIG_ERROR, ConfigError, load_yaml
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_WEBHOOK_CONFIG = REPO / "alert_webhook" / "webhook.yml"
 
-# The fast profile's guardrail windows. The plan's (a 2 minute cooldown, 3
-# restarts an hour) would let a person watch one recovery and then block the
-# next for minutes; these keep every guardrail working, on the fast profile's
-# time scale: a crash loop still stops after `max_attempts` within the window.
+# The fast profile's guardrail windows. The default profile's, from the recovery
+# plan (a 2 minute cooldown, 3 restarts an hour), would let a person watch one
+# recovery and then block the next for minutes; these keep every guardrail
+# working, on the fast profile's time scale: a crash loop still stops after
+# `max_attempts` within the window.
 FAST_COOLDOWN_SECONDS = 5.0
 FAST_WINDOW_SECONDS = 30.0
 # A run is checked against Prometheus after its stabilisation delay and window:
@@ -104,8 +105,8 @@ def render_alertmanager(
 
 
 # The fast profile's values of the rule parameters (rules/src/params.yml) that a
-# test cannot reach with the plan's on a machine shared with other work: the
-# plan's 1 GiB for one process group is four times what the demo's memory hog
+# test cannot reach with the recovery plan's on a machine shared with other work:
+# its 1 GiB for one process group is four times what the demo's memory hog
 # (demo/chaos.py) may hold; each of the demo's programs holds well under this.
 FAST_RULE_PARAMS = {"process_resident_memory_threshold_bytes": str(192 << 20)}
 

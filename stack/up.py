@@ -1,7 +1,7 @@
 """`python -m stack up`: run the whole stack in the foreground until Ctrl-C.
 
 Checks first (ports valid and free, binaries found, no other run, the playbook
-file valid), renders the configs under var/run/ (the plan's windows, or with
+file valid), renders the configs under var/run/ (the recovery plan's windows, or with
 `--fast` the integration tests' timings; the webhook runs its playbooks
 either way), starts supervisord with the programs (the watchers,
 Prometheus and the probe exporter, once the rest answers; the backup schedule

@@ -15,7 +15,7 @@ from flask import Blueprint, jsonify, redirect, request, url_for
 from markupsafe import Markup
 
 from alert_webhook.db.schema import MAX_ID
-from alert_webhook.incidents.silences import MAX_MINUTES, Outcome
+from alert_webhook.incidents.silences import MAX_MINUTES, SilenceOutcome
 from alert_webhook.text import one_line
 from alert_webhook.web.auth import acting, action_required, viewer_required
 from alert_webhook.web.context import ctx
@@ -187,11 +187,11 @@ def silence(alert_id: int) -> Any:
     if minutes is None:
         return _refused(400, f"minutes: must be a whole number from 1 to {MAX_MINUTES}")
     done = ctx().silences.silence(alert_id, minutes, acting().name)
-    if done.outcome is Outcome.SILENCED and done.incident is not None:
+    if done.outcome is SilenceOutcome.SILENCED and done.incident is not None:
         return _done("silenced", done.incident)
     if done.incident is None:
         return _refused(404, f"no incident {alert_id}")
-    if done.outcome is Outcome.CLOSED:
+    if done.outcome is SilenceOutcome.CLOSED:
         problem = f"incident {alert_id} is closed ({closed_how(done.incident)}): not silenced"
         return _refused(409, problem, done.incident)
     return _refused(503, done.problem, done.incident)

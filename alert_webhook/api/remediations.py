@@ -1,5 +1,6 @@
-"""Remediation under /api: the runs on record, what a payload would set off, and
-an operator's answer to a run awaiting approval."""
+"""Remediation under /api: the runs on record, the preview of what a payload
+would set off (`POST /api/plan`), and an operator's answer to a run awaiting
+approval."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from flask import Blueprint, jsonify, redirect, request, url_for
 
 from alert_webhook.clients.alertmanager import rfc3339
 from alert_webhook.ingest.payload import PayloadError, parse_notification
-from alert_webhook.remediation.preview import plan_alert
+from alert_webhook.remediation.preview import preview_alert
 from alert_webhook.remediation.runner import REMEDIATION_LOOP
 from alert_webhook.remediation.states import Approval
 from alert_webhook.text import one_line
@@ -28,16 +29,16 @@ def list_runs() -> Any:
     """Newest runs first, each with its steps: rendered inputs, exit or HTTP status,
     output tail, duration, outcome."""
     app = ctx()
-    runs = app.store.remediations.list()
+    runs = app.store.runs.list()
     return jsonify({"enabled": app.remediation is not None, "remediations": runs})
 
 
 @bp.post("/plan")
 @action_required
-def plan() -> Any:
-    """An Alertmanager payload in; what each alert would set off out. Runs nothing,
-    stores nothing. An action, not a read: its answer shows the playbooks'
-    commands and URLs as the labels fill them in."""
+def preview() -> Any:
+    """The preview: an Alertmanager payload in; what each alert would set off
+    out. Runs nothing, stores nothing. An action, not a read: its answer shows
+    the playbooks' commands and URLs as the labels fill them in."""
     app = ctx()
     if app.remediation is None:
         return jsonify({"error": "remediation is not enabled (remediation.enabled)"}), 409
@@ -49,8 +50,8 @@ def plan() -> Any:
         return jsonify(
             {"error": "invalid Alertmanager notification", "problems": exc.problems}
         ), 400
-    history = app.remediation.history(app.store.remediations, app.clock())
-    alerts = [plan_alert(app.remediation, alert, history) for alert in notification.alerts]
+    history = app.remediation.history(app.store.runs, app.clock())
+    alerts = [preview_alert(app.remediation, alert, history) for alert in notification.alerts]
     return jsonify({"alerts": alerts})
 
 
@@ -89,7 +90,7 @@ def _answer(run_id: int, verdict: Approval, reason: str | None) -> Any:
     actor = acting()
     by = actor.name
     now = app.clock()
-    decided = app.store.remediations.answer(run_id, verdict, by, now, reason)
+    decided = app.store.runs.answer(run_id, verdict, by, now, reason)
     if decided.run is None:
         return jsonify({"error": f"no remediation run {run_id}"}), 404
     if not decided.taken:

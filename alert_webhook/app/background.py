@@ -103,7 +103,7 @@ def build_background(
         cfg = settings.remediation
         tell = Escalation(Router(settings.routing, settings.channels),
                           frozenset(stored_channels(channels)))  # fmt: skip
-        runner = Runner(store.remediations, remediation, metrics,
+        runner = Runner(store.runs, remediation, metrics,
                         boundaries, clock, cfg.lease_seconds,
                         silences=alertmanager,
                         tell=tell)  # fmt: skip

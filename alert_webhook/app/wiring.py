@@ -57,7 +57,7 @@ def failover_from(
 
 
 def remediation_from(settings: Settings, playbooks: Playbooks | None) -> Remediation | None:
-    """Playbooks and guardrails for the runner and the plan view; None when off.
+    """Playbooks and guardrails for the runner and the preview; None when off.
     The settings' dry run and the file's both hold."""
     if not settings.remediation.enabled or playbooks is None:
         return None

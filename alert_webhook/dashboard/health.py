@@ -1,5 +1,5 @@
 """The console's health panel: each channel with its breakers and recent failures,
-and the plan's improvement metrics.
+and the recovery plan's improvement metrics.
 
 The metrics are the webhook's own (`store/recovery.py`, exported on /metrics by
 `ImprovementCollector`), read the same way; the panel shows the ratios

@@ -16,7 +16,7 @@ class StoreUnavailable(Exception):
 
 
 @contextlib.contextmanager
-def guard() -> Iterator[None]:
+def as_store_unavailable() -> Iterator[None]:
     try:
         yield
     except OperationalError as exc:
@@ -36,10 +36,10 @@ class Transactions:
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
-        with guard(), self._lock, self.engine.begin() as conn:
+        with as_store_unavailable(), self._lock, self.engine.begin() as conn:
             yield conn
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
-        with guard(), self.engine.connect() as conn:
+        with as_store_unavailable(), self.engine.connect() as conn:
             yield conn

@@ -19,7 +19,12 @@ from alert_webhook.db.bulk import Bulk, Statement, insert_for
 from alert_webhook.db.lease import EVERY_ROW, Among, Lease
 from alert_webhook.db.schema import UNSETTLED, alerts, deliveries, incidents
 from alert_webhook.db.transactions import Transactions
-from alert_webhook.delivery.rows import DELIVERY_COLUMNS, DeliveryStatus, NewDelivery, Outcome
+from alert_webhook.delivery.rows import (
+    DELIVERY_COLUMNS,
+    DeliveryOutcome,
+    DeliveryStatus,
+    NewDelivery,
+)
 
 # Plain strings in statements: the driver binds them without an adapter lookup.
 PENDING, IN_FLIGHT = DeliveryStatus.PENDING.value, DeliveryStatus.IN_FLIGHT.value
@@ -127,7 +132,7 @@ class Outbox:
         self._backlog = select(func.count(), func.min(deliveries.c.received_at)).where(
             deliveries.c.status.in_((PENDING, IN_FLIGHT)), UNSETTLED
         )
-        # Bind names are the Outcome's fields with `b_` before them: SQLAlchemy keeps
+        # Bind names are the DeliveryOutcome's fields with `b_` before them: SQLAlchemy keeps
         # the bare column names for the SET clause.
         self._finish = Bulk(
             update(deliveries)
@@ -164,11 +169,11 @@ class Outbox:
             for r in rows
         ]
 
-    def finish(self, outcome: Outcome) -> bool:
+    def finish(self, outcome: DeliveryOutcome) -> bool:
         """Record one final state at once; False when our lease was lost."""
         return self.finish_many([outcome]) == 1
 
-    def finish_many(self, outcomes: Sequence[Outcome]) -> int:
+    def finish_many(self, outcomes: Sequence[DeliveryOutcome]) -> int:
         """Record final states in one transaction; returns how many we still owned."""
         if not outcomes:
             return 0

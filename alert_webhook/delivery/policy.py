@@ -1,4 +1,5 @@
-"""The plan's retry policy: delay = 2^attempt × base_delay, jittered, capped."""
+"""The recovery plan's retry policy (its "Retry Mechanism"): delay = 2^attempt ×
+base_delay, jittered, capped."""
 
 from __future__ import annotations
 

@@ -106,7 +106,7 @@ DELIVERY_COLUMNS = NewDelivery._fields
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class DeliveryOutcome:
     """A claimed delivery's final state, as the worker that holds its lease reports it."""
 
     delivery_id: int

@@ -32,8 +32,8 @@ class Route(_Model):
     channels: list[ChannelName]
 
 
-def _plan_channels() -> dict[Severity, list[ChannelName]]:
-    # The plan's "Alert Channels".
+def _alert_channels() -> dict[Severity, list[ChannelName]]:
+    # The recovery plan's "Alert Channels", by severity.
     return {
         "critical": ["sms", "email", "dashboard"],
         "high": ["email", "dashboard"],
@@ -46,12 +46,14 @@ def _fallback_channels() -> list[ChannelName]:
     return ["dashboard", "log"]
 
 
-def _plan_deadlines() -> dict[Severity, float]:
+def _response_deadlines() -> dict[Severity, float]:
+    # The recovery plan's "Alert Levels": critical immediate, high within 1 h,
+    # medium 4 h, low 24 h.
     return {"critical": 300.0, "high": 3600.0, "medium": 14400.0, "low": 86400.0}
 
 
 class RoutingSettings(_Model):
-    severity_channels: dict[Severity, list[ChannelName]] = Field(default_factory=_plan_channels)
+    severity_channels: dict[Severity, list[ChannelName]] = Field(default_factory=_alert_channels)
     # For alerts without a known severity label: shown, never lost.
     fallback_channels: list[ChannelName] = Field(default_factory=_fallback_channels)
     routes: list[Route] = Field(default_factory=list)
@@ -182,8 +184,8 @@ class DeliverySettings(_Model):
 
 class IncidentSettings(_Model):
     # Response deadlines: unacknowledged past it, the next tier is told. "Immediate"
-    # for critical is the plan's 0-5 minute assessment window.
-    deadlines_seconds: dict[Severity, float] = Field(default_factory=_plan_deadlines)
+    # for critical is the recovery plan's 0-5 minute "Immediate Assessment".
+    deadlines_seconds: dict[Severity, float] = Field(default_factory=_response_deadlines)
     # While an operator's silence holds, how often Alertmanager is asked whether
     # its alert still fires (a silenced alert's resolution never reaches us).
     silence_check_seconds: float = Field(default=15.0, gt=0)

@@ -11,7 +11,7 @@ Failures stay with their delivery: an error no one foresaw (not a DeliveryError)
 counts as a retryable failure of that provider, logged with the delivery's id,
 and the batch goes on. While every provider of the channel is unavailable
 (failing retryably, or behind an open breaker) the delivery waits, with the
-plan's backoff (2^attempt × base, jittered), until it has been tried
+recovery plan's backoff (2^attempt × base, jittered), until it has been tried
 `max_attempts` times *and* waited `give_up_after_seconds`; only then, or at once
 on a permanent failure, is it escalated to the alert's other channels.
 """
@@ -33,7 +33,7 @@ from alert_webhook.delivery.channels import Channel, DeliveryError, Message, sto
 from alert_webhook.delivery.outbox import ALL_CHANNELS, DeliveryJob, Lane, Outbox
 from alert_webhook.delivery.policy import Backoff
 from alert_webhook.delivery.routing import Target, recipients_for
-from alert_webhook.delivery.rows import DeliveryStatus, NewDelivery, Outcome, Purpose
+from alert_webhook.delivery.rows import DeliveryOutcome, DeliveryStatus, NewDelivery, Purpose
 from alert_webhook.delivery.settings import (
     ChannelsSettings,
     DeliverySettings,
@@ -87,10 +87,10 @@ class DeliveryWorker:
         self.backoff = Backoff.from_settings(settings.retry, rand)
         # When every other channel of an alert failed, the store's own ones still show it.
         self.last_resort = stored_channels(channels)
-        self._batched: list[tuple[Outcome, DeliveryJob]] = []
+        self._batched: list[tuple[DeliveryOutcome, DeliveryJob]] = []
         # Outcomes the store could not take when they happened (a blip): recorded
         # before the next claim, so the lease still protects them.
-        self._unrecorded: list[Outcome] = []
+        self._unrecorded: list[DeliveryOutcome] = []
 
     def run_once(self) -> int:
         """Work every due delivery once; return how many were claimed."""
@@ -141,8 +141,8 @@ class DeliveryWorker:
     def _outcome(
         self, job: DeliveryJob, status: DeliveryStatus, provider: str | None = None,
         note: str | None = None, error: str | None = None,
-    ) -> Outcome:  # fmt: skip
-        return Outcome(job.id, job.claim, status, self.clock(), provider, note, error)
+    ) -> DeliveryOutcome:  # fmt: skip
+        return DeliveryOutcome(job.id, job.claim, status, self.clock(), provider, note, error)
 
     def _finish_with_batch(
         self, job: DeliveryJob, status: DeliveryStatus, provider: str | None = None,
@@ -168,7 +168,7 @@ class DeliveryWorker:
             if outcome.status == S.DELIVERED:
                 self._observe_latency(job, outcome.at)
 
-    def _finish_now(self, outcome: Outcome, job: DeliveryJob) -> None:
+    def _finish_now(self, outcome: DeliveryOutcome, job: DeliveryJob) -> None:
         self._count(job, outcome.provider, outcome.status)
         try:
             if not self.outbox.finish(outcome):

@@ -15,10 +15,10 @@ from alert_webhook.failover.config import SERVICE_NAME, ServiceName
 from alert_webhook.failover.switch import Failover
 from alert_webhook.remediation.actions.base import (
     Action,
+    ActionOutcome,
     ActionParams,
     ActionResult,
     Boundaries,
-    Outcome,
 )
 
 
@@ -36,7 +36,7 @@ def failover_action(failover: Failover | None) -> Action:
     def run(params: FailoverParams, timeout: float, ctx: Boundaries) -> ActionResult:
         if failover is None:
             detail = "no failover section in the webhook's settings"
-            return ActionResult(Outcome.FAILED, None, "", 0.0, detail)
+            return ActionResult(ActionOutcome.FAILED, None, "", 0.0, detail)
         return failover.fail_over(params.service, timeout, ctx)
 
     return Action("failover", FailoverParams, run)

@@ -33,7 +33,7 @@ from alert_webhook.failover.config import (
     http_params,
 )
 from alert_webhook.remediation.actions import http_request, run_command
-from alert_webhook.remediation.actions.base import ActionResult, Boundaries, Outcome, tail
+from alert_webhook.remediation.actions.base import ActionOutcome, ActionResult, Boundaries, tail
 from alert_webhook.remediation.actions.contained import open_folder, under
 
 if TYPE_CHECKING:
@@ -99,16 +99,16 @@ def switch_to(
     return ActionResult(outcome, None, tail(output.encode()), ctx.monotonic() - started, detail)
 
 
-def swap_symlink(mechanism: SymlinkMechanism, target: str) -> tuple[Outcome, str, str]:
+def swap_symlink(mechanism: SymlinkMechanism, target: str) -> tuple[ActionOutcome, str, str]:
     """Point the link at `target` atomically: a new link beside it, renamed over
     the old one, so a reader sees the old or the new backend, never neither.
     (outcome, output, detail)."""
     link = PurePosixPath(mechanism.link)
     real_roots = [os.path.realpath(r) for r in mechanism.roots]
     if not under(os.path.realpath(target), real_roots):
-        return Outcome.FAILED, "", f"{target} leads outside the roots; not linked"
+        return ActionOutcome.FAILED, "", f"{target} leads outside the roots; not linked"
     if not os.path.exists(target):
-        return Outcome.FAILED, "", f"{target} does not exist; not linked"
+        return ActionOutcome.FAILED, "", f"{target} does not exist; not linked"
     temporary = f".{link.name}.failover-{uuid.uuid4().hex[:12]}"
     try:
         with open_folder(str(link.parent), mechanism.roots) as folder:
@@ -122,10 +122,10 @@ def swap_symlink(mechanism: SymlinkMechanism, target: str) -> tuple[Outcome, str
                 raise
             os.fsync(folder)
     except _NotALink as exc:
-        return Outcome.FAILED, "", str(exc)
+        return ActionOutcome.FAILED, "", str(exc)
     except OSError as exc:
-        return Outcome.FAILED, "", f"{link}: {exc.strerror or exc}"
-    return Outcome.SUCCEEDED, f"{link} -> {target} (was {was or 'absent'})\n", ""
+        return ActionOutcome.FAILED, "", f"{link}: {exc.strerror or exc}"
+    return ActionOutcome.SUCCEEDED, f"{link} -> {target} (was {was or 'absent'})\n", ""
 
 
 class _NotALink(Exception):
@@ -168,7 +168,7 @@ class Failover:
         if service is None:
             known = ", ".join(sorted(self.settings.services)) or "none"
             detail = f"no failover configured for service {name} (configured: {known})"
-            return ActionResult(Outcome.FAILED, None, "", 0.0, detail)
+            return ActionResult(ActionOutcome.FAILED, None, "", 0.0, detail)
         active = self.active(name, service)
         current = service.backend(active)
         checked: list[Health] = []
@@ -176,13 +176,13 @@ class Failover:
             checked.append(health := check_health(current, ctx, timeout))
             if health.healthy:
                 detail = f"{name}'s active backend {health}: nothing to fail over; not switched"
-                out = ActionResult(Outcome.FAILED, None, "", 0.0, detail)
+                out = ActionResult(ActionOutcome.FAILED, None, "", 0.0, detail)
                 return _with_checks(out, checked, ctx.monotonic() - started)
         for backend in candidates(service, active):
             left = started + timeout - ctx.monotonic()
             if left <= 0:
                 detail = f"out of time after {timeout:g}s of health checks; {name} not switched"
-                out = ActionResult(Outcome.TIMED_OUT, None, "", 0.0, detail)
+                out = ActionResult(ActionOutcome.TIMED_OUT, None, "", 0.0, detail)
                 return _with_checks(out, checked, ctx.monotonic() - started)
             health = check_health(backend, ctx, left)
             checked.append(health)
@@ -195,7 +195,9 @@ class Failover:
             str(h) for h in checked
         )
         return _with_checks(
-            ActionResult(Outcome.FAILED, None, "", 0.0, detail), checked, ctx.monotonic() - started
+            ActionResult(ActionOutcome.FAILED, None, "", 0.0, detail),
+            checked,
+            ctx.monotonic() - started,
         )
 
     def switch_back_if_due(
@@ -230,21 +232,25 @@ class Failover:
         )
         if not claimed:
             detail = f"{name} is being switched by another run, or is no longer on {active}"
-            return ActionResult(Outcome.FAILED, None, "", 0.0, detail)
+            return ActionResult(ActionOutcome.FAILED, None, "", 0.0, detail)
         try:
             done = switch_to(service, to, timeout, ctx)
         except BaseException:
             self.states.release(name, self.worker_id)
             raise
-        if done.outcome is not Outcome.SUCCEEDED:
+        if done.outcome is not ActionOutcome.SUCCEEDED:
             self.states.release(name, self.worker_id)
             detail = f"switching {name} from {active} to {to.name}: {done.detail or done.outcome}"
             return ActionResult(done.outcome, done.status, done.output, done.duration, detail)
         if not self.states.switched(name, to.name, self.clock(), reason, self.worker_id):
             detail = f"switched {name} to {to.name}, but the claim ran out before it was recorded"
-            return ActionResult(Outcome.FAILED, done.status, done.output, done.duration, detail)
+            return ActionResult(
+                ActionOutcome.FAILED, done.status, done.output, done.duration, detail
+            )
         output = f"{done.output}{name}: {active} -> {to.name} ({reason})\n"
-        return ActionResult(Outcome.SUCCEEDED, done.status, tail(output.encode()), done.duration)
+        return ActionResult(
+            ActionOutcome.SUCCEEDED, done.status, tail(output.encode()), done.duration
+        )
 
 
 def _with_checks(done: ActionResult, checked: list[Health], duration: float) -> ActionResult:

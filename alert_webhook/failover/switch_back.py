@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 
 from alert_webhook.failover.switch import Failover
-from alert_webhook.remediation.actions.base import Boundaries, Outcome
+from alert_webhook.remediation.actions.base import ActionOutcome, Boundaries
 
 logger = logging.getLogger("alert_webhook.failover")
 
@@ -29,7 +29,7 @@ class FailoverSwitchBack:
                 continue
             self._next_check[name] = now + service.check_interval
             done = self.failover.switch_back_if_due(name, service, self.boundaries)
-            if done is not None and done.outcome is Outcome.SUCCEEDED:
+            if done is not None and done.outcome is ActionOutcome.SUCCEEDED:
                 logger.warning("failover %s: switched back to %s", name, service.primary.name)
             elif done is not None:
                 logger.error("failover %s: switching back failed: %s", name, done.detail)

@@ -41,7 +41,7 @@ logger = logging.getLogger("alert_webhook.silences")
 MAX_MINUTES = 7 * 24 * 60  # a week: longer than that is a rule to change, not a silence
 
 
-class Outcome(enum.Enum):
+class SilenceOutcome(enum.Enum):
     SILENCED = "silenced"
     NO_INCIDENT = "no incident"
     CLOSED = "closed"
@@ -49,11 +49,11 @@ class Outcome(enum.Enum):
 
 
 @dataclass(frozen=True)
-class Silencing:
+class SilenceResult:
     """What asking for a silence came to: the incident as it now stands (None when
     there is none) and, when Alertmanager failed, what it said."""
 
-    outcome: Outcome
+    outcome: SilenceOutcome
     incident: dict[str, Any] | None
     problem: str = ""
 
@@ -64,14 +64,14 @@ class IncidentSilences:
     ) -> None:
         self.incidents, self.api, self.clock = incidents, api, clock
 
-    def silence(self, alert_id: int, minutes: int, by: str) -> Silencing:
+    def silence(self, alert_id: int, minutes: int, by: str) -> SilenceResult:
         """Silence the incident's alert for `minutes`, in `by`'s name; a silence it
         already held is expired once the new one is recorded."""
         incident = self.incidents.find(alert_id)
         if incident is None:
-            return Silencing(Outcome.NO_INCIDENT, None)
+            return SilenceResult(SilenceOutcome.NO_INCIDENT, None)
         if incident["closed_at"] is not None:
-            return Silencing(Outcome.CLOSED, incident)
+            return SilenceResult(SilenceOutcome.CLOSED, incident)
         now = self.clock()
         until = now + minutes * 60
         comment = (
@@ -85,15 +85,15 @@ class IncidentSilences:
         except AlertmanagerError as exc:
             problem = f"not silenced: Alertmanager at {self.api.base_url} failed: {exc}"
             logger.warning("incident %d: %s", alert_id, problem)
-            return Silencing(Outcome.ALERTMANAGER_FAILED, incident, problem)
+            return SilenceResult(SilenceOutcome.ALERTMANAGER_FAILED, incident, problem)
         held = self.incidents.record_silence(alert_id, silence_id, until, by)
         if held is None:  # closed between the look and the write
             self.expire(alert_id, silence_id)
-            return Silencing(Outcome.CLOSED, self.incidents.find(alert_id))
+            return SilenceResult(SilenceOutcome.CLOSED, self.incidents.find(alert_id))
         if incident["silence_id"] is not None and incident["silence_id"] != silence_id:
             self.expire(alert_id, incident["silence_id"])
         logger.info("incident %d silenced by %s until %.0f (%s)", alert_id, by, until, silence_id)
-        return Silencing(Outcome.SILENCED, held)
+        return SilenceResult(SilenceOutcome.SILENCED, held)
 
     def expire(self, alert_id: int, silence_id: str) -> bool:
         """End the silence in Alertmanager now; False (logged) when Alertmanager

@@ -4,8 +4,15 @@ a notification plans nothing twice (only the inserter of a state change sees it)
 
 A planner gets the batch's new state changes and the open connection, writes its
 rows, and counts what it did in the `Tally`. Today: incidents (open on firing,
-close on resolved) and deliveries (routed by labels; a resolved message goes
-where its firing one went). Statements are compiled once per dialect.
+close on resolved), deliveries (routed by labels; a resolved message goes where
+its firing one went) and, when remediation is on, remediation runs. Statements
+are compiled once per dialect.
+
+"Plan" has this one meaning in the webhook: what a planner writes with a state
+change, in its transaction. A `planned` run is one so written (or handed back by
+an approval) that no runner has taken yet. The answer of `POST /api/plan` is
+the preview (`remediation/preview.py`); the plan the stack carries out is "the
+recovery plan".
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Recording notifications: alerts, their state changes, and what the planners make
-of those changes (`store/planners.py`).
+of those changes (`planners.py`).
 
 All inside the caller's transaction, and for a whole batch of notifications (the
 group commit) in a handful of statements whatever the number of notifications

@@ -14,8 +14,9 @@
   behind a fix, from rule text and intervals.
 - `escalation.py`: what people hear when a run ends, written with its ending.
 - `runner.py`: the `remediation` loop's pass: claim a run, render, judge, act,
-  check, record. `preview.py`: what a payload would set off, for `POST /api/plan`.
-- `runs.py`: the run store: runs and steps, planned with the firing state
+  check, record. `preview.py`: the preview, what a payload would set off (nothing
+  run, nothing stored), for `POST /api/plan`.
+- `runs.py`: the run store (`RunStore`): runs and steps, planned with the firing state
   change (`RemediationPlanner`), claimed under a lease, recorded;
   `run_notices.py` what a run tells people, written in its final transaction;
   `states.py` the run, approval and step states.

@@ -1,6 +1,7 @@
-"""What people hear when a remediation run ends: the `Tell` the store calls in the
-run's final transaction (`store/remediations.py`), so every ending — by the
-runner, an interrupted run, or any ending added later — is told the same way.
+"""What people hear when a remediation run ends: the `Tell` the run store calls
+in the run's final transaction (`RunStore.finish` in `runs.py`), so every
+ending — by the runner, an interrupted run, or any ending added later — is told
+the same way.
 
 - verified: when the notification was sent, nothing more (people were told; the
   resolution follows); when it was held, it is dropped and one "recovered

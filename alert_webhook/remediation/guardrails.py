@@ -7,8 +7,8 @@ here reads a clock or the store, so replicas that read the same rows decide the
 same, and tests move time by hand.
 
 `Guardrails` composes them in order; the first that does not allow the run
-decides (`decide`), and `blocking` lists every one that would stop it, for a
-plan that says all that stands in the way.
+decides (`decide`), and `blocking` lists every one that would stop it, for the
+preview (`preview.py`) that says all that stands in the way.
 
 What the store cannot tell — whether the playbook's PromQL precondition holds —
 the runner asks Prometheus before it asks here, and passes the answer in as a

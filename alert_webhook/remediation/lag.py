@@ -83,7 +83,7 @@ def say(seconds: float) -> str:
 
 
 @dataclass(frozen=True)
-class Recording:
+class RecordingRule:
     """A recording rule as Prometheus runs it: the name it writes, its expression,
     and its group's evaluation interval in seconds."""
 
@@ -150,7 +150,7 @@ def selectors(expr: str) -> dict[str, float]:
     return found
 
 
-def raw_metrics(expr: str, recordings: Mapping[str, Recording]) -> set[str]:
+def raw_metrics(expr: str, recordings: Mapping[str, RecordingRule]) -> set[str]:
     """The names the expression reads, through every recording rule it reads, that
     no recording rule writes: the scraped (or probed) series underneath."""
     found: set[str] = set()
@@ -167,14 +167,14 @@ def raw_metrics(expr: str, recordings: Mapping[str, Recording]) -> set[str]:
     return found
 
 
-def lag(expr: str, recordings: Mapping[str, Recording], sources: Sources) -> Lag:
+def lag(expr: str, recordings: Mapping[str, RecordingRule], sources: Sources) -> Lag:
     """How long after a fix `expr` may still return what it returned before: the
     worst path from the expression down to a scraped series."""
     return Lag(tuple(_merged(_path(expr, recordings, sources, 0))))
 
 
 def _path(
-    expr: str, recordings: Mapping[str, Recording], sources: Sources, depth: int
+    expr: str, recordings: Mapping[str, RecordingRule], sources: Sources, depth: int
 ) -> list[tuple[str, float]]:
     raw = [("probe interval", sources.probe_interval), ("scrape interval", sources.scrape_interval)]
     paths = []

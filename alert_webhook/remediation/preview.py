@@ -1,12 +1,14 @@
-"""What a notification would set off, without running or storing anything.
+"""The preview: what a notification would set off, without running or storing
+anything (a `dry_run` playbook, unlike it, records a run, `skipped`).
 
-`POST /api/plan` answers with this for each alert of an Alertmanager payload:
-the playbook it matches, each step's rendered parameters, the label values
-that would be refused and every guardrail that would stop the run now, judged
-from the runs on record — and the playbook's PromQL precondition, asked of
-Prometheus now, with what it returned. Each alert is judged on its own against the store, as
-if it were the only one (two alerts of one payload on one target would, in
-fact, be one run and one blocked by `one_at_a_time`).
+`POST /api/plan` (the URL keeps its first name) answers with this for each
+alert of an Alertmanager payload: the playbook it matches, each step's rendered
+parameters, the label values that would be refused and every guardrail that
+would stop the run now, judged from the runs on record — and the playbook's
+PromQL precondition, asked of Prometheus now, with what it returned. Each alert
+is judged on its own against the store, as if it were the only one (two alerts
+of one payload on one target would, in fact, be one run and one blocked by
+`one_at_a_time`).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from alert_webhook.remediation.runner import Remediation, rendered_params
 from alert_webhook.remediation.templates import Refused
 
 
-def plan_alert(remediation: Remediation, alert: Alert, history: History) -> dict[str, Any]:
+def preview_alert(remediation: Remediation, alert: Alert, history: History) -> dict[str, Any]:
     """One alert's answer; `would` is `run`, `await_approval` (it would run once an
     operator approves), `blocked`, `dry_run` or `nothing`."""
     answer: dict[str, Any] = {

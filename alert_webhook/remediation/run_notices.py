@@ -1,7 +1,7 @@
 """What a remediation run tells people: the notifications held until it ends,
 and what its ending sends, written in the ending's own transaction.
 
-**Every ending tells people in its own transaction.** `Remediations.finish`
+**Every ending tells people in its own transaction.** `RunStore.finish`
 and `interrupt` write the final state, then hand what the store knows of the
 run (`Ended`: the alert, its steps, whether its notification is held) to the
 caller's `Tell`, and write the deliveries it returns and the held

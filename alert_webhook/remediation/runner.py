@@ -40,11 +40,11 @@ from dataclasses import dataclass, replace
 
 from alert_webhook.clients.alertmanager import AlertmanagerAPI
 from alert_webhook.metrics.registry import WebhookMetrics
-from alert_webhook.remediation.actions.base import ActionResult, Boundaries, Outcome
+from alert_webhook.remediation.actions.base import ActionOutcome, ActionResult, Boundaries
 from alert_webhook.remediation.guardrails import Candidate, Decision, Guardrails, History
 from alert_webhook.remediation.playbooks import Playbook, Playbooks, RenderedStep, render_step
 from alert_webhook.remediation.run_notices import Tell
-from alert_webhook.remediation.runs import Remediations, RunJob
+from alert_webhook.remediation.runs import RunJob, RunStore
 from alert_webhook.remediation.silencing import Silencing
 from alert_webhook.remediation.states import Approval, RunStatus, StepRecord, StepStatus
 from alert_webhook.remediation.templates import Refused
@@ -56,9 +56,9 @@ LABELS_GUARDRAIL = "labels"
 APPROVAL_GUARDRAIL = "approval"
 WOULD_WAIT = "a real run would wait for an operator's approval"
 _STEP_STATUS = {
-    Outcome.SUCCEEDED: StepStatus.SUCCEEDED,
-    Outcome.FAILED: StepStatus.FAILED,
-    Outcome.TIMED_OUT: StepStatus.TIMED_OUT,
+    ActionOutcome.SUCCEEDED: StepStatus.SUCCEEDED,
+    ActionOutcome.FAILED: StepStatus.FAILED,
+    ActionOutcome.TIMED_OUT: StepStatus.TIMED_OUT,
 }
 # The loop that runs remediation, woken when a run is planned or approved.
 REMEDIATION_LOOP = "remediation"
@@ -100,8 +100,8 @@ def horizon(playbooks: Playbooks) -> float:
 
 @dataclass(frozen=True)
 class Remediation:
-    """What the factory built for remediation: the runner's inputs and the plan
-    view's (the same playbooks, guardrails and questions for Prometheus)."""
+    """What the factory built for remediation: the runner's inputs and the
+    preview's (the same playbooks, guardrails and questions for Prometheus)."""
 
     playbooks: Playbooks
     guardrails: Guardrails
@@ -110,7 +110,7 @@ class Remediation:
     def book(self, name: str) -> Playbook | None:
         return next((p for p in self.playbooks.playbooks if p.name == name), None)
 
-    def history(self, runs: Remediations, now: float, excluding: int | None = None) -> History:
+    def history(self, runs: RunStore, now: float, excluding: int | None = None) -> History:
         return History(runs.attempts(now - horizon(self.playbooks), excluding), now)
 
     def blocking(self, candidate: Candidate, history: History) -> list[Decision]:
@@ -128,7 +128,7 @@ class Remediation:
 class Runner:
     def __init__(
         self,
-        runs: Remediations,
+        runs: RunStore,
         remediation: Remediation,
         metrics: WebhookMetrics,
         boundaries: Boundaries,
@@ -249,7 +249,7 @@ class Runner:
                 return  # our lease is gone: whoever holds the run now decides
             result = step.action.run(step.params, step.timeout, self.boundaries)
             done = self._step_done(index, step, params, result)
-            if result.outcome is Outcome.SUCCEEDED:
+            if result.outcome is ActionOutcome.SUCCEEDED:
                 now = self.clock()
                 check = self.remediation.checks.begin(
                     book.verify, job.generator_url, job.alertname, now

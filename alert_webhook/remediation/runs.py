@@ -164,7 +164,7 @@ class Decided:
     taken: bool
 
 
-class Remediations:
+class RunStore:
     def __init__(self, tx: Transactions, dialect: Dialect) -> None:
         self.tx = tx
         # One lease per state a due run is claimed from, as the table says; an

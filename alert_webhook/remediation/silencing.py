@@ -24,14 +24,14 @@ from alert_webhook.clients.alertmanager import (
     rfc3339,
 )
 from alert_webhook.remediation.playbooks import Playbook
-from alert_webhook.remediation.runs import Remediations, RunJob
+from alert_webhook.remediation.runs import RunJob, RunStore
 
 logger = logging.getLogger("alert_webhook.remediation")
 
 
 class Silencing:
     def __init__(
-        self, runs: Remediations, api: AlertmanagerAPI | None, clock: Callable[[], float]
+        self, runs: RunStore, api: AlertmanagerAPI | None, clock: Callable[[], float]
     ) -> None:
         self.runs, self.api, self.clock = runs, api, clock
 

@@ -53,7 +53,7 @@ import yaml
 from alert_webhook.remediation.guardrails import Fact
 from alert_webhook.remediation.lag import (
     Lag,
-    Recording,
+    RecordingRule,
     Sources,
     lag,
     parse_duration,
@@ -83,7 +83,7 @@ class Prometheus(Protocol):
         """The value of each series an instant query returns now."""
         ...
 
-    def recordings(self) -> list[Recording]:
+    def recordings(self) -> list[RecordingRule]:
         """Every recording rule Prometheus runs, with its group's interval."""
         ...
 
@@ -108,14 +108,14 @@ class HttpPrometheus:
     def values(self, expr: str) -> list[float]:
         return [value for _, value in _samples(self._get("query", {"query": expr}))]
 
-    def recordings(self) -> list[Recording]:
+    def recordings(self) -> list[RecordingRule]:
         data = self._get("rules", {"type": "record"})
         groups = data.get("groups") if isinstance(data, dict) else None
         if not isinstance(groups, list):
             raise PrometheusError(f"Prometheus at {self.base_url}: not a list of rule groups")
         try:
             return [
-                Recording(str(rule["name"]), str(rule["query"]), float(group["interval"]))
+                RecordingRule(str(rule["name"]), str(rule["query"]), float(group["interval"]))
                 for group in groups
                 for rule in group.get("rules", [])
                 if rule.get("type") == "recording"
@@ -229,7 +229,8 @@ def window_query(expr: str, window: float) -> str:
 # on the default profile (ApiResponseTimeHigh's is 5m 45s: a 5-minute rate over
 # two recording rules), so a fix that works is not called ineffective for it.
 DEFAULT_LAG = 600.0
-# A probe-fed series whose probes publish no interval: the plan's service probe's.
+# A probe-fed series whose probes publish no interval: the recovery plan's
+# "Service Availability: Check every minute".
 DEFAULT_PROBE_INTERVAL = 60.0
 PROBE_INTERVAL_METRIC = "probe_interval_seconds"
 

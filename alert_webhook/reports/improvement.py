@@ -68,7 +68,7 @@ _IMPROVEMENT: dict[str, tuple[Callable[..., Any], str, list[str], str]] = {
 
 
 class ImprovementCollector:
-    """The plan's improvement metrics — recovery time, recovery success rate,
+    """The recovery plan's improvement metrics — recovery time, recovery success rate,
     automation effectiveness, time between failures — read from the store when
     Prometheus scrapes, so they survive restarts and every replica reports the same
     (aggregate replicas with `max`, not `sum`). All but the latest recovery time

@@ -1,4 +1,4 @@
-"""The plan's improvement metrics, read from what the store has recorded.
+"""The recovery plan's improvement metrics, read from what the store has recorded.
 
 Recovery time, recovery success rate, automation effectiveness and the time
 between failures are answers about history, so they are read from the store when

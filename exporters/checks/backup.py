@@ -119,7 +119,8 @@ def run(check: BackupCheck, report: Report, ctx: Boundaries) -> None:
     age = ctx.wall() - stat.st_mtime
     max_age = check.max_age or 2 * check.backup_interval
     if age > max_age:
-        # The plan's RPO is at risk: treated as a data-integrity failure of the backup set.
+        # The recovery plan's RPO is at risk: treated as a data-integrity failure of
+        # the backup set.
         raise ProbeFailure(
             Category.DATA_INTEGRITY, f"newest backup {newest.name} is {age:.0f}s old"
         )

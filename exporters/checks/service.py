@@ -39,7 +39,7 @@ class ServiceCheck(CheckBase):
 
 
 def _down(message: str) -> ProbeFailure:
-    # A service that is not running is unavailable: the plan's connection errors.
+    # A service that is not running is unavailable: the recovery plan's connection errors.
     return ProbeFailure(Category.CONNECTION, message)
 
 

@@ -20,8 +20,8 @@ from stack.backups.sources import BackupLayout, sources
 
 INTERVAL_ENV = "STACK_BACKUP_INTERVAL_SECONDS"
 # Five minutes: restic's RPO for what Litestream does not replicate (configs,
-# silences, a PostgreSQL store) stays inside the plan's 15 min for important
-# data even when one run fails (the rules call a backup too old at two intervals).
+# silences, a PostgreSQL store) stays inside the recovery plan's 15 min RPO for
+# important data even when one run fails (the rules call a backup too old at two intervals).
 DEFAULT_INTERVAL = 300.0
 
 

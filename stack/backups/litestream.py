@@ -3,7 +3,7 @@
 `litestream replicate` (a supervised program of `make up`) ships each store's
 WAL to `var/backups/replica/<source>/` within about a second (`sync-interval`);
 `litestream restore` rebuilds a store from it, to its newest state or to a
-point in time. The plan's "real-time replication of critical data".
+point in time. The recovery plan's "real-time replication of critical data".
 
 A restore swaps a new file in under the store's path (the webhook's
 restore_from_backup, or `stack restore --force`), but Litestream keeps the file

@@ -79,8 +79,9 @@ class BackupSummary:
 
 @dataclass(frozen=True)
 class Retention:
-    """restic's --keep-* policy: the plan's daily full and hourly incremental backups
-    kept for a day of hours, a week of days, a month of weeks and a year of months."""
+    """restic's --keep-* policy: the recovery plan's daily full and hourly
+    incremental backups kept for a day of hours, a week of days, a month of weeks
+    and a year of months."""
 
     last: int = 12
     hourly: int = 24

@@ -1,4 +1,4 @@
-"""Host overview: the plan's system health checks, per host, with the alerts' lines.
+"""Host overview: the recovery plan's system health checks, per host, with the alerts' lines.
 
 Reads node_exporter's names (our system exporter or node_exporter itself) and the
 host recording rules, so it works with either exporter.

@@ -20,7 +20,7 @@ import requests
 import yaml
 from support.procs import free_port, wait_until
 
-from alert_webhook.remediation.actions.base import Boundaries, Outcome
+from alert_webhook.remediation.actions.base import ActionOutcome, Boundaries
 from alert_webhook.remediation.actions.restart_service import RestartServiceParams
 from alert_webhook.remediation.actions.restart_service import run as run_restart
 from integration.launcher import Output, launched, launcher
@@ -206,7 +206,7 @@ def test_the_demo_stays_down_until_restart_service_brings_it_back(stack_up) -> N
     time.sleep(3)
     assert demo_state()[1] == "EXITED"
     result = run_restart(restart, 60, Boundaries(env=env))
-    assert result.outcome is Outcome.SUCCEEDED, result.detail
+    assert result.outcome is ActionOutcome.SUCCEEDED, result.detail
     assert result.output.startswith("demo: EXITED -> RUNNING (pid ")
     demo = next(s for s in SERVICES if s.name == "demo")
     ready = f"http://{HOST}:{ports['demo']}{demo.ready_path}"

@@ -28,7 +28,7 @@ from ruleset import metrics_read, series_read
 
 from alert_webhook.app.actions import registered_actions
 from alert_webhook.delivery.routing import labels_match
-from alert_webhook.remediation.lag import Recording, parse_duration
+from alert_webhook.remediation.lag import RecordingRule, parse_duration
 from alert_webhook.remediation.playbooks import Playbook, load_playbooks
 from alert_webhook.remediation.verify import Checks, Series
 from exporters.probe import SAMPLE_HELP
@@ -44,7 +44,7 @@ _RANGE = re.compile(r"\[([0-9a-z]+)(?::[^\]]*)?\]")
 class Profile:
     name: str
     alerts: list[dict[str, Any]]
-    recordings: dict[str, Recording]
+    recordings: dict[str, RecordingRule]
     scrape: float
     probe_intervals: list[float]
     playbooks: list[Playbook]
@@ -70,7 +70,7 @@ def _profile(name: str, dest: Path) -> Profile:
             every = parse_duration(group["interval"]) if "interval" in group else evaluation
             for rule in group["rules"]:
                 if "record" in rule:
-                    recordings[rule["record"]] = Recording(rule["record"], rule["expr"], every)
+                    recordings[rule["record"]] = RecordingRule(rule["record"], rule["expr"], every)
                 else:
                     alerts.append(rule)
     probes = load_probe_file(render.render_probes(dest, PORTS, fast=fast), {})
@@ -97,7 +97,7 @@ class FilePrometheus:
         fed = names is not None and any(_probe_fed(n) for n in names.group(1).split("|"))
         return [max(self.profile.probe_intervals)] if fed else []
 
-    def recordings(self) -> list[Recording]:
+    def recordings(self) -> list[RecordingRule]:
         return list(self.profile.recordings.values())
 
     def scrape_interval(self) -> float:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from alert_webhook.remediation.actions.base import (
     Action,
+    ActionOutcome,
     ActionParams,
     ActionResult,
     Boundaries,
-    Outcome,
 )
 
 
@@ -33,4 +33,11 @@ def builtin_actions() -> dict[str, Action]:
     return {action.name: action for action in actions}
 
 
-__all__ = ["Action", "ActionParams", "ActionResult", "Boundaries", "Outcome", "builtin_actions"]
+__all__ = [
+    "Action",
+    "ActionOutcome",
+    "ActionParams",
+    "ActionResult",
+    "Boundaries",
+    "builtin_actions",
+]

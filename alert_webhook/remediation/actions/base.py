@@ -26,7 +26,7 @@ SAFE_WORD = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,252}$"
 OUTPUT_TAIL_BYTES = 4096
 
 
-class Outcome(StrEnum):
+class ActionOutcome(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     TIMED_OUT = "timed_out"
@@ -37,7 +37,7 @@ class ActionResult:
     """What one run of an action did. `status` is the exit status or HTTP status
     (None when there was none: not started, killed, no answer)."""
 
-    outcome: Outcome
+    outcome: ActionOutcome
     status: int | None
     output: str
     duration: float

@@ -26,10 +26,10 @@ from pydantic import Field, field_validator
 
 from alert_webhook.remediation.actions.base import (
     Action,
+    ActionOutcome,
     ActionParams,
     ActionResult,
     Boundaries,
-    Outcome,
     tail,
 )
 from toolkit.config import Duration
@@ -76,7 +76,7 @@ class CleanupDiskParams(ActionParams):
 
 
 @dataclass
-class Tally:
+class CleanupTally:
     """What one cleanup found: files deleted (or that would be), kept, and why not."""
 
     deleted: list[tuple[str, int]] = field(default_factory=list)
@@ -117,7 +117,7 @@ def _clean_root(
     root: str,
     params: CleanupDiskParams,
     cutoff: float,
-    tally: Tally,
+    tally: CleanupTally,
     ctx: Boundaries,
     deadline: float,
 ) -> None:
@@ -151,7 +151,7 @@ def _consider(
     entry: os.DirEntry[str],
     params: CleanupDiskParams,
     cutoff: float,
-    tally: Tally,
+    tally: CleanupTally,
 ) -> None:
     try:
         info = os.stat(entry.name, dir_fd=dir_fd, follow_symlinks=False)
@@ -176,7 +176,7 @@ def _consider(
     tally.deleted.append((shown, info.st_size))
 
 
-def report(tally: Tally, dry_run: bool) -> str:
+def report(tally: CleanupTally, dry_run: bool) -> str:
     """One line per file, then the totals last, where a cut output still keeps them."""
     verb = "would delete" if dry_run else "deleted"
     lines = [f"{verb} {path} ({size} bytes)" for path, size in tally.deleted]
@@ -190,15 +190,18 @@ def report(tally: Tally, dry_run: bool) -> str:
 def run(params: CleanupDiskParams, timeout: float, ctx: Boundaries) -> ActionResult:
     started = ctx.monotonic()
     cutoff = ctx.now() - params.older_than
-    tally = Tally()
-    outcome, detail = Outcome.SUCCEEDED, ""
+    tally = CleanupTally()
+    outcome, detail = ActionOutcome.SUCCEEDED, ""
     try:
         for root in params.roots:
             _clean_root(root, params, cutoff, tally, ctx, started + timeout)
     except _OutOfTime:
-        outcome, detail = Outcome.TIMED_OUT, f"stopped after {timeout:g}s; what was done is listed"
-    if tally.problems and outcome is Outcome.SUCCEEDED:
-        outcome = Outcome.FAILED
+        outcome, detail = (
+            ActionOutcome.TIMED_OUT,
+            f"stopped after {timeout:g}s; what was done is listed",
+        )
+    if tally.problems and outcome is ActionOutcome.SUCCEEDED:
+        outcome = ActionOutcome.FAILED
         shown = "; ".join(tally.problems[:_SHOWN_PROBLEMS])
         more = len(tally.problems) - _SHOWN_PROBLEMS
         detail = shown + (f" (and {more} more)" if more > 0 else "")

@@ -19,11 +19,11 @@ from alert_webhook.remediation.actions.base import (
     OUTPUT_TAIL_BYTES,
     SAFE_WORD,
     Action,
+    ActionOutcome,
     ActionParams,
     ActionResult,
     Boundaries,
     EnvVar,
-    Outcome,
     tail,
 )
 
@@ -82,7 +82,7 @@ def run(params: HttpRequestParams, timeout: float, ctx: Boundaries) -> ActionRes
     missing = [name for name in params.env_names() if not ctx.env.get(name)]
     if missing:
         detail = f"environment variable {', '.join(missing)} is not set"
-        return ActionResult(Outcome.FAILED, None, "", ctx.monotonic() - started, detail)
+        return ActionResult(ActionOutcome.FAILED, None, "", ctx.monotonic() - started, detail)
     headers = {"User-Agent": "recovery-stack-remediation", **params.headers}
     headers |= {name: ctx.env[var] for name, var in params.headers_from_env.items()}
     try:
@@ -99,14 +99,14 @@ def run(params: HttpRequestParams, timeout: float, ctx: Boundaries) -> ActionRes
             body = _read_tail(response, started + timeout, ctx)
     except (requests.Timeout, _Overran):
         detail = f"no answer from {urlsplit(params.url).netloc} within {timeout:g}s"
-        return ActionResult(Outcome.TIMED_OUT, None, "", ctx.monotonic() - started, detail)
+        return ActionResult(ActionOutcome.TIMED_OUT, None, "", ctx.monotonic() - started, detail)
     except requests.RequestException as exc:
         detail = f"{type(exc).__name__}: {exc}"
-        return ActionResult(Outcome.FAILED, None, "", ctx.monotonic() - started, detail)
+        return ActionResult(ActionOutcome.FAILED, None, "", ctx.monotonic() - started, detail)
     duration = ctx.monotonic() - started
     if _expected(params, status):
-        return ActionResult(Outcome.SUCCEEDED, status, tail(body), duration)
-    return ActionResult(Outcome.FAILED, status, tail(body), duration, f"HTTP status {status}")
+        return ActionResult(ActionOutcome.SUCCEEDED, status, tail(body), duration)
+    return ActionResult(ActionOutcome.FAILED, status, tail(body), duration, f"HTTP status {status}")
 
 
 class _Overran(Exception):

@@ -24,11 +24,11 @@ from pydantic import Field, field_validator, model_validator
 from alert_webhook.remediation.actions import run_command, supervisor_rpc
 from alert_webhook.remediation.actions.base import (
     Action,
+    ActionOutcome,
     ActionParams,
     ActionResult,
     Boundaries,
     EnvVar,
-    Outcome,
     tail,
 )
 from alert_webhook.remediation.actions.supervisor_rpc import SupervisorOptions
@@ -147,14 +147,14 @@ def run(params: RestartServiceParams, timeout: float, ctx: Boundaries) -> Action
     missing = [name for name in params.env_names() if not ctx.env.get(name)]
     if missing:
         detail = f"environment variable {', '.join(missing)} is not set"
-        return ActionResult(Outcome.FAILED, None, "", ctx.monotonic() - started, detail)
+        return ActionResult(ActionOutcome.FAILED, None, "", ctx.monotonic() - started, detail)
     backend = _BACKENDS[params.backend]
     outcome, status, output, detail = backend(params, budget, ctx)
     return ActionResult(outcome, status, tail(output.encode()), ctx.monotonic() - started, detail)
 
 
 # What a backend returns: outcome, status, output, detail.
-_Done = tuple[Outcome, int | None, str, str]
+_Done = tuple[ActionOutcome, int | None, str, str]
 
 
 def _supervisor(params: RestartServiceParams, budget: _Budget, ctx: Boundaries) -> _Done:
@@ -174,7 +174,7 @@ def _systemd(params: RestartServiceParams, budget: _Budget, ctx: Boundaries) -> 
     base = [opts.systemctl, *(["--user"] if opts.user else [])]
     unit = params.service
     restarted = _run([*base, "restart", "--", unit], opts.env, budget, ctx)
-    if restarted.outcome is not Outcome.SUCCEEDED:
+    if restarted.outcome is not ActionOutcome.SUCCEEDED:
         detail = f"systemctl restart {unit}: {restarted.detail}"
         return restarted.outcome, restarted.status, restarted.output, detail
     # `is-active` prints the unit's state and exits 0 only when it is active.
@@ -183,16 +183,21 @@ def _systemd(params: RestartServiceParams, budget: _Budget, ctx: Boundaries) -> 
     )
     state = checked.output.strip() or "unknown"
     output = f"{restarted.output}{unit}: {state}\n"
-    if checked.outcome is Outcome.TIMED_OUT:
+    if checked.outcome is ActionOutcome.TIMED_OUT:
         return (
-            Outcome.TIMED_OUT,
+            ActionOutcome.TIMED_OUT,
             restarted.status,
             output,
             f"systemctl is-active {unit}: {checked.detail}",
         )
     if state != "active":
-        return Outcome.FAILED, restarted.status, output, f"unit {unit} is {state} after the restart"
-    return Outcome.SUCCEEDED, restarted.status, output, ""
+        return (
+            ActionOutcome.FAILED,
+            restarted.status,
+            output,
+            f"unit {unit} is {state} after the restart",
+        )
+    return ActionOutcome.SUCCEEDED, restarted.status, output, ""
 
 
 def _command(params: RestartServiceParams, budget: _Budget, ctx: Boundaries) -> _Done:
@@ -216,27 +221,27 @@ def _docker(params: RestartServiceParams, budget: _Budget, ctx: Boundaries) -> _
     try:
         before = _container_state(opts.socket, where, budget)
         if before is None:
-            return Outcome.FAILED, 404, "", f"no container {params.service}"
+            return ActionOutcome.FAILED, 404, "", f"no container {params.service}"
         status, body = _docker_call(
             opts.socket, "POST", f"{where}/restart?t={opts.stop_timeout}", budget
         )
         if status != 204:
-            return Outcome.FAILED, status, tail(body), f"Docker answered HTTP status {status}"
+            return ActionOutcome.FAILED, status, tail(body), f"Docker answered HTTP status {status}"
         after = _container_state(opts.socket, where, budget) or "gone"
     except TimeoutError:
         detail = f"no answer from Docker at {opts.socket} within the timeout"
-        return Outcome.TIMED_OUT, None, "", detail
+        return ActionOutcome.TIMED_OUT, None, "", detail
     except (OSError, http.client.HTTPException, ValueError) as exc:
-        return Outcome.FAILED, None, "", f"Docker at {opts.socket}: {exc}"
+        return ActionOutcome.FAILED, None, "", f"Docker at {opts.socket}: {exc}"
     output = f"{params.service}: {before} -> {after}\n"
     if after != "running":
         return (
-            Outcome.FAILED,
+            ActionOutcome.FAILED,
             status,
             output,
             f"container {params.service} is {after} after the restart",
         )
-    return Outcome.SUCCEEDED, status, output, ""
+    return ActionOutcome.SUCCEEDED, status, output, ""
 
 
 # An inspect answer is a few kilobytes; more than this is not Docker talking.

@@ -25,7 +25,7 @@ from pydantic import Field, StringConstraints, field_validator
 
 from alert_webhook.remediation.actions import run_command
 from alert_webhook.remediation.actions.backup_source import Unverified
-from alert_webhook.remediation.actions.base import ActionResult, Boundaries, EnvVar, Outcome
+from alert_webhook.remediation.actions.base import ActionOutcome, ActionResult, Boundaries, EnvVar
 from alert_webhook.remediation.actions.contained import absolute_clean, open_folder
 from toolkit.config import Strict
 from toolkit.sqlite import integrity_check, online_backup
@@ -38,7 +38,7 @@ _SHOWN_PROBLEMS = 3
 class RestoreFailed(Exception):
     """The restore did not happen (or did not finish); `detail` says what stands."""
 
-    def __init__(self, detail: str, outcome: Outcome = Outcome.FAILED) -> None:
+    def __init__(self, detail: str, outcome: ActionOutcome = ActionOutcome.FAILED) -> None:
         super().__init__(detail)
         self.detail, self.outcome = detail, outcome
 
@@ -99,14 +99,14 @@ def _pg(
     )
     left = deadline - ctx.monotonic()
     if left <= 0:
-        raise RestoreFailed(f"out of time before {program}", Outcome.TIMED_OUT)
+        raise RestoreFailed(f"out of time before {program}", ActionOutcome.TIMED_OUT)
     return run_command.run(params, left, dataclasses.replace(ctx, env=env))
 
 
 def check_dump(target: PostgresTarget, copy: str, ctx: Boundaries, deadline: float) -> None:
     """pg_restore can read the dump's table of contents."""
     listed = _pg(target, "pg_restore", ["--list", copy], ctx, deadline)
-    if listed.outcome is not Outcome.SUCCEEDED:
+    if listed.outcome is not ActionOutcome.SUCCEEDED:
         raise Unverified(f"pg_restore --list: {listed.detail}: {listed.output.strip()[-200:]}")
 
 
@@ -125,7 +125,7 @@ def restore_postgres(
     db = f"--dbname={target.database}"
     dumped = _pg(target, "pg_dump", [*target.connection(), "--format=custom",
                                      f"--file={aside}", db], ctx, deadline)  # fmt: skip
-    if dumped.outcome is not Outcome.SUCCEEDED:
+    if dumped.outcome is not ActionOutcome.SUCCEEDED:
         raise RestoreFailed(
             f"pg_dump of the damaged {target.database} failed ({dumped.detail}): "
             f"{dumped.output.strip()[-300:]}; nothing restored",
@@ -133,7 +133,7 @@ def restore_postgres(
         )
     restored = _pg(target, "pg_restore", [*target.connection(), "--clean", "--if-exists",
                    "--single-transaction", "--exit-on-error", db, copy], ctx, deadline)  # fmt: skip
-    if restored.outcome is not Outcome.SUCCEEDED:
+    if restored.outcome is not ActionOutcome.SUCCEEDED:
         raise RestoreFailed(
             f"pg_restore into {target.database} failed ({restored.detail}), rolled back; the "
             f"damaged database is as it was, its dump at {aside}: {restored.output.strip()[-300:]}",

@@ -43,10 +43,10 @@ from alert_webhook.remediation.actions.backup_source import (
 )
 from alert_webhook.remediation.actions.base import (
     Action,
+    ActionOutcome,
     ActionParams,
     ActionResult,
     Boundaries,
-    Outcome,
     tail,
 )
 from alert_webhook.remediation.actions.contained import (
@@ -142,26 +142,30 @@ def run(
     source = source or source_for(params, timeout)
     report = Report([])
 
-    def done(outcome: Outcome, detail: str = "") -> ActionResult:
+    def done(outcome: ActionOutcome, detail: str = "") -> ActionResult:
         return ActionResult(outcome, None, report.text(), ctx.monotonic() - started, detail)
 
     missing = [name for name in params.env_names() if not ctx.env.get(name)]
     if missing:
-        return done(Outcome.FAILED, f"environment variable {', '.join(missing)} is not set")
+        return done(ActionOutcome.FAILED, f"environment variable {', '.join(missing)} is not set")
     try:
         found = source.candidates()
     except (OSError, ValueError) as exc:
         where = backups_shown(params.backups)
-        return done(Outcome.FAILED, f"cannot list the backups in {where}: {exc}")
+        return done(ActionOutcome.FAILED, f"cannot list the backups in {where}: {exc}")
     if not found:
         if isinstance(params.backups, LitestreamReplica):
-            return done(Outcome.FAILED, f"no transactions in {backups_shown(params.backups)}")
+            return done(ActionOutcome.FAILED, f"no transactions in {backups_shown(params.backups)}")
         folder = params.backups
-        return done(Outcome.FAILED, f"no backups matching {folder.pattern} in {folder.directory}")
+        return done(
+            ActionOutcome.FAILED, f"no backups matching {folder.pattern} in {folder.directory}"
+        )
     with tempfile.TemporaryDirectory(prefix="restore-") as work:
         for index, backup in enumerate(found):
             if ctx.monotonic() > deadline:
-                return done(Outcome.TIMED_OUT, f"stopped after {timeout:g}s; nothing restored")
+                return done(
+                    ActionOutcome.TIMED_OUT, f"stopped after {timeout:g}s; nothing restored"
+                )
             copy = os.path.join(work, f"candidate-{index}")
             try:
                 digest = source.fetch_verified(backup, copy)
@@ -175,10 +179,10 @@ def run(
                 return done(failed.outcome, failed.detail)
             except OSError as exc:
                 detail = f"copying {backup.where}: {exc.strerror or exc}; nothing restored"
-                return done(Outcome.FAILED, detail)
-            return done(Outcome.SUCCEEDED)
+                return done(ActionOutcome.FAILED, detail)
+            return done(ActionOutcome.SUCCEEDED)
     skipped = len(report.lines)
-    return done(Outcome.FAILED, f"no backup verifies ({len(found)} found, {skipped} skipped)")
+    return done(ActionOutcome.FAILED, f"no backup verifies ({len(found)} found, {skipped} skipped)")
 
 
 def _check(params: RestoreParams, copy: str, ctx: Boundaries, deadline: float) -> None:

@@ -23,11 +23,11 @@ from alert_webhook.remediation.actions.base import (
     OUTPUT_TAIL_BYTES,
     SAFE_WORD,
     Action,
+    ActionOutcome,
     ActionParams,
     ActionResult,
     Boundaries,
     EnvVar,
-    Outcome,
     tail,
 )
 from alert_webhook.remediation.templates import PLACEHOLDER
@@ -101,7 +101,7 @@ def run(params: RunCommandParams, timeout: float, ctx: Boundaries) -> ActionResu
         )
     except OSError as exc:
         detail = f"cannot start {params.argv[0]}: {exc.strerror or exc}"
-        return ActionResult(Outcome.FAILED, None, "", ctx.monotonic() - started, detail)
+        return ActionResult(ActionOutcome.FAILED, None, "", ctx.monotonic() - started, detail)
     output = bytearray()
     assert proc.stdout is not None
     reader = threading.Thread(
@@ -112,12 +112,12 @@ def run(params: RunCommandParams, timeout: float, ctx: Boundaries) -> ActionResu
         exit_status = proc.wait(timeout=timeout)
         ok = exit_status in params.success_exit_codes
         status: int | None = exit_status
-        outcome = Outcome.SUCCEEDED if ok else Outcome.FAILED
+        outcome = ActionOutcome.SUCCEEDED if ok else ActionOutcome.FAILED
         detail = "" if ok else _exit_detail(exit_status)
     except subprocess.TimeoutExpired:
         _kill_group(proc, ctx.killpg)
         proc.wait()
-        status, outcome = None, Outcome.TIMED_OUT
+        status, outcome = None, ActionOutcome.TIMED_OUT
         detail = f"still running after {timeout:g}s; its process group was killed"
     # A command that exited may leave a daemon it started on purpose (a restart
     # script): only a timeout kills the group. The output is what arrived by now.

@@ -18,7 +18,7 @@ from xml.parsers.expat import ExpatError
 
 from pydantic import field_validator, model_validator
 
-from alert_webhook.remediation.actions.base import EnvVar, Outcome
+from alert_webhook.remediation.actions.base import ActionOutcome, EnvVar
 from alert_webhook.remediation.actions.unix_http import TimeoutTransport, UnixTransport
 from toolkit.config import Strict
 
@@ -97,13 +97,13 @@ class SupervisorOptions(Strict):
 
 def restart(
     name: str, options: SupervisorOptions, left: Callable[[], float], env: Mapping[str, str]
-) -> tuple[Outcome, int | None, str, str]:
-    """Outcome, status (none: supervisord has no status code), output, detail."""
+) -> tuple[ActionOutcome, int | None, str, str]:
+    """ActionOutcome, status (none: supervisord has no status code), output, detail."""
     url = options.url or env[options.url_from_env or ""]
     try:
         check_url(url)
     except ValueError as exc:
-        return Outcome.FAILED, None, "", f"{options.url_from_env}={url!r}: {exc}"
+        return ActionOutcome.FAILED, None, "", f"{options.url_from_env}={url!r}: {exc}"
     login = None
     if options.username_from_env and options.password_from_env:
         login = (env[options.username_from_env], env[options.password_from_env])
@@ -117,28 +117,33 @@ def restart(
         info = call("supervisor.getProcessInfo", name)
     except TimeoutError:
         return (
-            Outcome.TIMED_OUT,
+            ActionOutcome.TIMED_OUT,
             None,
             f"{name}: {before}\n",
             "no answer from supervisord within the timeout",
         )
     except xmlrpc.client.Fault as fault:
-        return Outcome.FAILED, None, f"{name}: {before}\n", _fault_detail(name, fault)
+        return ActionOutcome.FAILED, None, f"{name}: {before}\n", _fault_detail(name, fault)
     except xmlrpc.client.ProtocolError as exc:
         detail = f"supervisord answered HTTP status {exc.errcode} ({exc.errmsg})"
         if exc.errcode == 401:
             detail = "supervisord refused the credentials"
-        return Outcome.FAILED, None, "", detail
+        return ActionOutcome.FAILED, None, "", detail
     except OSError as exc:
-        return Outcome.FAILED, None, "", f"cannot reach supervisord at {url}: {exc.strerror or exc}"
+        return (
+            ActionOutcome.FAILED,
+            None,
+            "",
+            f"cannot reach supervisord at {url}: {exc.strerror or exc}",
+        )
     except (http.client.HTTPException, xmlrpc.client.Error, ExpatError) as exc:
         # Not supervisord answering (a stray server on the socket, a cut reply).
-        return Outcome.FAILED, None, "", f"no XML-RPC answer from {url}: {type(exc).__name__}"
+        return ActionOutcome.FAILED, None, "", f"no XML-RPC answer from {url}: {type(exc).__name__}"
     after = info["statename"]
     output = f"{name}: {before} -> {after} (pid {info['pid']})\n"
     if after != "RUNNING":
-        return Outcome.FAILED, None, output, f"program {name} is {after} after the restart"
-    return Outcome.SUCCEEDED, None, output, ""
+        return ActionOutcome.FAILED, None, output, f"program {name} is {after} after the restart"
+    return ActionOutcome.SUCCEEDED, None, output, ""
 
 
 def _tolerating(code: int, call: _Rpc, method: str, *args: Any) -> None:

@@ -175,7 +175,7 @@ def test_an_operator_rejects_with_the_form_and_its_reason(app) -> None:
     )  # fmt: skip
 
 
-def test_the_plan_says_the_run_would_wait_for_approval(app) -> None:
+def test_the_preview_says_the_run_would_wait_for_approval(app) -> None:
     client = app.test_client()
     notification = make_notification(make_alert(alertname="DbCorrupt", service="db"))
     [answer] = client.post("/api/plan", json=notification, headers=AUTH).get_json()["alerts"]

@@ -1,4 +1,5 @@
-"""api/remediations.py: the runs on record, and a plan that runs and stores nothing."""
+"""api/remediations.py: the runs on record, and the preview (`POST /api/plan`) that
+runs and stores nothing."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ def app(app_factory, tmp_path: Path, ran: Path):
     return app_factory({"remediation": {"enabled": True, "playbooks_file": str(path)}}, TOKEN)
 
 
-def plan(client, *alerts: dict[str, Any]) -> Any:
+def preview(client, *alerts: dict[str, Any]) -> Any:
     return client.post("/api/plan", json=make_notification(*alerts), headers=AUTH)
 
 
@@ -60,10 +61,10 @@ def test_runs_are_listed_with_their_steps(app, ran: Path) -> None:
     )  # fmt: skip
 
 
-def test_the_plan_answers_what_would_run_and_runs_and_stores_nothing(app, ran: Path) -> None:
+def test_the_preview_answers_what_would_run_and_runs_and_stores_nothing(app, ran: Path) -> None:
     client = app.test_client()
     store = app.extensions["alert_webhook"].store
-    reply = plan(
+    reply = preview(
         client,
         make_alert("a", service="demo"),
         make_alert("b", alertname="Unmatched"),
@@ -82,20 +83,20 @@ def test_the_plan_answers_what_would_run_and_runs_and_stores_nothing(app, ran: P
     assert (store.count("notifications"), store.count("remediation_runs")) == (0, 0)
 
 
-def test_the_plan_names_every_guardrail_that_would_block(app, clock) -> None:
+def test_the_preview_names_every_guardrail_that_would_block(app, clock) -> None:
     client = app.test_client()
     client.post("/alerts", json=make_notification(make_alert(service="demo")), headers=AUTH)
     app.extensions["alert_webhook"].workers.step("remediation")
     clock.advance(30)
-    [answer] = plan(client, make_alert("z", service="demo")).get_json()["alerts"]
+    [answer] = preview(client, make_alert("z", service="demo")).get_json()["alerts"]
     assert answer["would"] == "blocked"
     # The first run is still verifying (its stabilisation takes 40s): still acting.
     assert [b["guardrail"] for b in answer["blocked_by"]] == ["one_at_a_time", "cooldown"]
     assert answer["blocked_by"][1]["reason"].startswith("restart acted on service=demo 30s ago")
 
 
-def test_the_plan_names_the_label_values_it_would_refuse(app) -> None:
-    [answer] = plan(app.test_client(), make_alert(service="$(reboot)")).get_json()["alerts"]
+def test_the_preview_names_the_label_values_it_would_refuse(app) -> None:
+    [answer] = preview(app.test_client(), make_alert(service="$(reboot)")).get_json()["alerts"]
     assert answer["would"] == "blocked"
     assert answer["refused"] == [
         "step 0 (run_command): label service='$(reboot)' does not match "
@@ -104,7 +105,7 @@ def test_the_plan_names_the_label_values_it_would_refuse(app) -> None:
     assert "params" not in answer["steps"][0]
 
 
-def test_the_plan_is_an_action_and_checks_its_payload(app) -> None:
+def test_the_preview_is_an_action_and_checks_its_payload(app) -> None:
     client = app.test_client()
     assert client.post("/api/plan", json=make_notification()).status_code == 401
     bad = client.post("/api/plan", json={"alerts": "no"}, headers=AUTH)
@@ -113,7 +114,7 @@ def test_the_plan_is_an_action_and_checks_its_payload(app) -> None:
     assert text.status_code == 415
 
 
-def test_without_remediation_the_plan_says_so_and_the_list_is_empty(app_factory) -> None:
+def test_without_remediation_the_preview_says_so_and_the_list_is_empty(app_factory) -> None:
     client = app_factory({}, TOKEN).test_client()
     assert client.post("/api/plan", json=make_notification(), headers=AUTH).status_code == 409
     assert client.get("/api/remediations", headers=AUTH).get_json() == {
@@ -121,7 +122,7 @@ def test_without_remediation_the_plan_says_so_and_the_list_is_empty(app_factory)
     }  # fmt: skip
 
 
-def test_the_plan_shows_the_precondition_as_prometheus_answers_it_now(
+def test_the_preview_shows_the_precondition_as_prometheus_answers_it_now(
     app_factory, tmp_path: Path
 ) -> None:
     port = free_port()  # nothing listens there: Prometheus is down
@@ -138,7 +139,7 @@ def test_the_plan_shows_the_precondition_as_prometheus_answers_it_now(
     settings = {"remediation": {"enabled": True, "playbooks_file": str(path),
                                 "prometheus_url": f"http://127.0.0.1:{port}"}}  # fmt: skip
     app = app_factory(settings, TOKEN)
-    [answer] = plan(app.test_client(), make_alert(service="demo")).get_json()["alerts"]
+    [answer] = preview(app.test_client(), make_alert(service="demo")).get_json()["alerts"]
     assert answer["would"] == "blocked"
     assert answer["precondition"]["holds"] is False
     assert answer["precondition"]["detail"].startswith(

@@ -84,11 +84,11 @@ def test_the_app_plans_with_the_state_change_and_the_loop_runs_it(
     client = app.test_client()
     reply = client.post("/alerts", json=make_notification(make_alert(service="demo")))
     assert reply.status_code == 200
-    assert [r["status"] for r in context.store.remediations.list()] == ["planned"]
+    assert [r["status"] for r in context.store.runs.list()] == ["planned"]
     assert context.workers.step("remediation") == 1
     assert out.read_text() == "demo"
     # It worked; its check against Prometheus is due once the stabilisation passed.
-    assert [r["status"] for r in context.store.remediations.list()] == ["verifying"]
+    assert [r["status"] for r in context.store.runs.list()] == ["verifying"]
 
 
 def test_without_remediation_there_is_no_loop_and_nothing_is_planned(app_factory) -> None:

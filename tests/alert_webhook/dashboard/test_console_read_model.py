@@ -19,7 +19,7 @@ from alert_webhook.dashboard.console import (
 )
 from alert_webhook.dashboard.times import ago, deadline, duration, iso
 from alert_webhook.db.schema import deliveries, incidents, remediation_runs, remediation_steps
-from alert_webhook.delivery.rows import DeliveryStatus, Outcome
+from alert_webhook.delivery.rows import DeliveryOutcome, DeliveryStatus
 from alert_webhook.ingest.payload import parse_notification
 from alert_webhook.store import SqlStore
 
@@ -224,7 +224,9 @@ def test_the_change_token_moves_with_every_table_the_console_reads(any_store) ->
     assert changed(), "a delivery claimed"
     any_store.outbox.retry_later(job, 130.0, "smtp: 421 busy")
     assert changed(), "a delivery to be retried"
-    any_store.outbox.finish(Outcome(other.id, other.claim, DeliveryStatus.DELIVERED, 131.0, "p"))
+    any_store.outbox.finish(
+        DeliveryOutcome(other.id, other.claim, DeliveryStatus.DELIVERED, 131.0, "p")
+    )
     assert changed(), "a delivery delivered"
     any_store.incidents.ack(1, "alice", 140.0)
     assert changed(), "an incident acknowledged"

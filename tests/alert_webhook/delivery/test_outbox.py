@@ -12,7 +12,7 @@ from webhook_support import RECORDING, make_alert, make_notification
 
 from alert_webhook.delivery.outbox import Lane
 from alert_webhook.delivery.routing import Target
-from alert_webhook.delivery.rows import DeliveryStatus, NewDelivery, Outcome, Purpose
+from alert_webhook.delivery.rows import DeliveryOutcome, DeliveryStatus, NewDelivery, Purpose
 from alert_webhook.ingest.payload import parse_notification
 from alert_webhook.store import SqlStore
 
@@ -36,8 +36,8 @@ def test_an_expired_lease_is_taken_over_and_the_old_owner_cannot_record(store) -
     assert store.outbox.claim(100.0, "w1", lease=30, limit=10) == []
     (again,) = store.outbox.claim(131.0, "w1", lease=30, limit=10)
     assert again.id == job.id and again.attempts == 2
-    assert not store.outbox.finish(Outcome(job.id, job.claim, DELIVERED, 131.0))
-    assert store.outbox.finish(Outcome(again.id, again.claim, DELIVERED, 131.0, "relay1"))
+    assert not store.outbox.finish(DeliveryOutcome(job.id, job.claim, DELIVERED, 131.0))
+    assert store.outbox.finish(DeliveryOutcome(again.id, again.claim, DELIVERED, 131.0, "relay1"))
     (row,) = [d for d in store.outbox.list() if d["channel"] == "email"]
     assert (row["status"], row["provider"], row["claimed_until"]) == ("delivered", "relay1", None)
 
@@ -48,7 +48,9 @@ def test_finish_many_records_what_we_still_own_in_one_transaction(store) -> None
     assert len(jobs) == 4
     stolen = store.outbox.claim(200.0, "w2", lease=30, limit=1)  # one lease ran out
     begun = _transactions(store)
-    outcomes = [Outcome(j.id, j.claim, DeliveryStatus.SKIPPED, 201.0, note="n") for j in jobs]
+    outcomes = [
+        DeliveryOutcome(j.id, j.claim, DeliveryStatus.SKIPPED, 201.0, note="n") for j in jobs
+    ]
     assert store.outbox.finish_many(outcomes) == 3
     assert len(begun) == 1
     states = {d["id"]: d["status"] for d in store.outbox.list() if d["channel"] != "dashboard"}
@@ -58,7 +60,7 @@ def test_finish_many_records_what_we_still_own_in_one_transaction(store) -> None
 
 def test_an_outcome_is_a_final_state() -> None:
     with pytest.raises(ValueError, match="final"):
-        Outcome(1, "c", DeliveryStatus.PENDING, 0.0)
+        DeliveryOutcome(1, "c", DeliveryStatus.PENDING, 0.0)
 
 
 def test_retry_later_refunds_an_attempt_that_tried_no_provider(store) -> None:
@@ -120,8 +122,10 @@ def test_an_escalation_with_nowhere_to_go_is_failed(store) -> None:
 def test_sent_since_counts_delivered_messages_and_filters_by_note(store) -> None:
     _receive(store, make_alert("a"), make_alert("b"))
     jobs = [j for j in store.outbox.claim(100.0, "w1", 30, 10) if j.channel == "sms"]
-    store.outbox.finish(Outcome(jobs[0].id, jobs[0].claim, DELIVERED, 100.0, "t", "storm digest"))
-    store.outbox.finish(Outcome(jobs[1].id, jobs[1].claim, DELIVERED, 110.0, "t"))
+    store.outbox.finish(
+        DeliveryOutcome(jobs[0].id, jobs[0].claim, DELIVERED, 100.0, "t", "storm digest")
+    )
+    store.outbox.finish(DeliveryOutcome(jobs[1].id, jobs[1].claim, DELIVERED, 110.0, "t"))
     recipient = jobs[0].recipient
     assert store.outbox.sent_since("sms", recipient, 90.0) == 2
     assert store.outbox.sent_since("sms", recipient, 105.0) == 1
@@ -180,7 +184,7 @@ def test_a_claim_costs_the_batch_it_takes_not_the_backlog_behind_it(store) -> No
     assert steps[0] < 2 * small + 2, (small, steps[0])
 
 
-def _plans(store: SqlStore, action) -> list[str]:
+def _query_plans(store: SqlStore, action) -> list[str]:
     """SQLite's query plan of each statement `action` runs, one line each."""
     run: list[str] = []
     traced: list[Any] = []
@@ -213,8 +217,8 @@ def test_claims_and_the_backlog_read_a_due_index_of_unsettled_deliveries_only(st
         partial = {row[1]: row[4] for row in conn.exec_driver_sql("PRAGMA index_list(deliveries)")}
     assert partial["ix_deliveries_unsettled"] == 1
 
-    claims = _plans(store, lambda: store.outbox.claim(100.0, "w1", lease=30, limit=5))
-    backlog = _plans(store, lambda: store.outbox.backlog(100.0))
+    claims = _query_plans(store, lambda: store.outbox.claim(100.0, "w1", lease=30, limit=5))
+    backlog = _query_plans(store, lambda: store.outbox.backlog(100.0))
 
     plans = claims + backlog
     assert len(plans) == 3 and all("ix_deliveries_unsettled" in plan for plan in plans), plans

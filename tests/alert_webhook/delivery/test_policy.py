@@ -1,4 +1,4 @@
-"""delivery/policy.py: the plan's backoff, with the jitter's randomness passed in."""
+"""delivery/policy.py: the recovery plan's backoff, with the jitter's randomness passed in."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""routing.py: severity defaults from the plan, label routes, recipients."""
+"""routing.py: severity defaults from the recovery plan, label routes, recipients."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ DEFAULT = RoutingSettings()
         ("bogus", ["dashboard", "log"]),
     ],
 )
-def test_plan_defaults_by_severity(severity: str, channels: list[str]) -> None:
+def test_recovery_plan_defaults_by_severity(severity: str, channels: list[str]) -> None:
     assert channels_for({"alertname": "X", "severity": severity}, DEFAULT) == channels
 
 

@@ -13,7 +13,7 @@ from alert_webhook.failover.config import FailoverSettings
 from alert_webhook.failover.state import FailoverStates
 from alert_webhook.failover.switch import Failover
 from alert_webhook.ingest.payload import Alert
-from alert_webhook.remediation.actions.base import Boundaries, Outcome
+from alert_webhook.remediation.actions.base import ActionOutcome, Boundaries
 from alert_webhook.remediation.playbooks import (
     DEFAULT_PLAYBOOK_FILE,
     Step,
@@ -69,7 +69,7 @@ def test_the_action_fails_over_the_service_it_names(lb: Backends, store) -> None
     lb.health = {"a": 503}
     action = registered_actions(failover)["failover"]  # bound when registered
     done = action.run(FailoverParams(service="orders"), 10, Boundaries())
-    assert done.outcome is Outcome.SUCCEEDED, done.detail
+    assert done.outcome is ActionOutcome.SUCCEEDED, done.detail
     assert lb.switched == ["b"]
     assert failover.active("orders", settings.services["orders"]) == "b"
 
@@ -77,7 +77,7 @@ def test_the_action_fails_over_the_service_it_names(lb: Backends, store) -> None
 def test_without_a_failover_section_the_action_fails_saying_so() -> None:
     done = failover_action(None).run(FailoverParams(service="orders"), 10, Boundaries())
     assert (done.outcome, done.detail) == (
-        Outcome.FAILED, "no failover section in the webhook's settings",
+        ActionOutcome.FAILED, "no failover section in the webhook's settings",
     )  # fmt: skip
 
 

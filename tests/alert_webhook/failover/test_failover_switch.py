@@ -27,7 +27,7 @@ from alert_webhook.failover.switch import (
     check_health,
     swap_symlink,
 )
-from alert_webhook.remediation.actions.base import Boundaries, Outcome
+from alert_webhook.remediation.actions.base import ActionOutcome, Boundaries
 
 
 def failover_of(store, clock, **services: dict[str, Any]) -> Failover:
@@ -80,7 +80,7 @@ def test_the_first_healthy_backend_after_the_active_one_is_switched_to_and_recor
     lb.health = {"db-a": 503, "db-b": 503}
     failover = failover_of(store, clock, orders=lb.service("db-a", "db-b", "db-c"))
     done = failover.fail_over("orders", 10, Boundaries())
-    assert done.outcome is Outcome.SUCCEEDED, done.detail
+    assert done.outcome is ActionOutcome.SUCCEEDED, done.detail
     assert lb.switched == ["db-c"]
     assert lb.checked == ["db-a", "db-b", "db-c"]  # the active one first, not as a candidate
     assert "db-b: unhealthy (HTTP 503)" in done.output
@@ -95,7 +95,7 @@ def test_a_healthy_active_backend_is_not_switched_away_from(lb: Backends, store,
     failover = failover_of(store, clock, orders=lb.service("db-a", "db-b"))
     done = failover.fail_over("orders", 10, Boundaries())
     assert (done.outcome, done.detail) == (
-        Outcome.FAILED,
+        ActionOutcome.FAILED,
         "orders's active backend db-a: healthy (HTTP 200): nothing to fail over; not switched",
     )
     assert (lb.checked, lb.switched) == (["db-a"], [])
@@ -106,7 +106,7 @@ def test_no_healthy_backend_fails_naming_each_check(lb: Backends, store, clock) 
     lb.health = {"db-a": 503, "db-b": 500, "db-c": 404}
     failover = failover_of(store, clock, orders=lb.service("db-a", "db-b", "db-c"))
     done = failover.fail_over("orders", 10, Boundaries())
-    assert done.outcome is Outcome.FAILED
+    assert done.outcome is ActionOutcome.FAILED
     assert done.detail == (
         "no healthy backend for orders to fail over to from db-a: "
         "db-a: unhealthy (HTTP 503); db-b: unhealthy (HTTP 500); db-c: unhealthy (HTTP 404)"
@@ -119,12 +119,12 @@ def test_a_mechanism_that_fails_leaves_the_record_and_frees_the_claim(lb, store,
     lb.switch_status, lb.health = 502, {"db-a": 503}
     failover = failover_of(store, clock, orders=lb.service("db-a", "db-b"))
     done = failover.fail_over("orders", 10, Boundaries())
-    assert done.outcome is Outcome.FAILED
+    assert done.outcome is ActionOutcome.FAILED
     assert done.detail == "switching orders from db-a to db-b: HTTP status 502"
     state = failover.states.get("orders")
     assert (state.active, state.switching_until) == ("db-a", None)
     lb.switch_status = 200
-    assert failover.fail_over("orders", 10, Boundaries()).outcome is Outcome.SUCCEEDED
+    assert failover.fail_over("orders", 10, Boundaries()).outcome is ActionOutcome.SUCCEEDED
 
 
 def test_a_service_switched_by_someone_else_is_not_switched_again(lb, store, clock) -> None:
@@ -132,7 +132,7 @@ def test_a_service_switched_by_someone_else_is_not_switched_again(lb, store, clo
     lb.health = {"db-a": 503}
     assert failover.states.claim("orders", "db-a", "db-a", clock.now, clock.now + 60, "other")
     done = failover.fail_over("orders", 10, Boundaries())
-    assert done.outcome is Outcome.FAILED
+    assert done.outcome is ActionOutcome.FAILED
     assert "being switched by another run" in done.detail
     assert lb.switched == []
 
@@ -141,7 +141,7 @@ def test_an_unknown_service_fails_naming_the_configured_ones(lb, store, clock) -
     failover = failover_of(store, clock, orders=lb.service("db-a", "db-b"))
     done = failover.fail_over("billing", 10, Boundaries())
     assert (done.outcome, done.detail) == (
-        Outcome.FAILED,
+        ActionOutcome.FAILED,
         "no failover configured for service billing (configured: orders)",
     )
 
@@ -154,7 +154,7 @@ def test_a_command_mechanism_gets_the_backend_as_an_argument(lb, store, clock, t
     failover = failover_of(store, clock, orders=service)
     lb.health = {"db-a": 503}
     done = failover.fail_over("orders", 10, Boundaries())
-    assert done.outcome is Outcome.SUCCEEDED, done.detail
+    assert done.outcome is ActionOutcome.SUCCEEDED, done.detail
     assert record.read_text() == "--to db-b"
 
 
@@ -170,7 +170,7 @@ def symlinked(tmp_path: Path) -> tuple[SymlinkMechanism, Path, Path, Path]:
 def test_the_symlink_swap_points_the_link_at_the_new_backend(tmp_path: Path) -> None:
     mechanism, link, releases, root = symlinked(tmp_path)
     outcome, output, detail = swap_symlink(mechanism, str(releases / "b"))
-    assert (outcome, detail) == (Outcome.SUCCEEDED, "")
+    assert (outcome, detail) == (ActionOutcome.SUCCEEDED, "")
     assert os.readlink(link) == str(releases / "b")
     assert output == f"{link} -> {releases / 'b'} (was {releases / 'a'})\n"
     assert sorted(p.name for p in root.iterdir()) == ["current", "releases"]  # no leftovers
@@ -183,7 +183,7 @@ def test_the_symlink_swap_never_replaces_a_real_file_or_folder(tmp_path: Path) -
     (link / "data").write_text("keep me")
     outcome, _, detail = swap_symlink(mechanism, str(releases / "b"))
     assert (outcome, detail) == (
-        Outcome.FAILED, "current is not a symbolic link; refusing to replace it",
+        ActionOutcome.FAILED, "current is not a symbolic link; refusing to replace it",
     )  # fmt: skip
     assert (link / "data").read_text() == "keep me"
 
@@ -198,14 +198,14 @@ def test_the_symlink_swap_does_not_follow_links_out_of_its_roots(tmp_path: Path)
     escape = SymlinkMechanism(link=str(root / "live" / "current"), roots=[str(root)])
     (root / "b").mkdir()
     outcome, _, detail = swap_symlink(escape, str(root / "b"))
-    assert outcome is Outcome.FAILED
+    assert outcome is ActionOutcome.FAILED
     assert not (outside / "current").exists()
     # A backend path that resolves outside the roots is not linked either.
     (root / "sneaky").symlink_to(outside / "b")
     inside = SymlinkMechanism(link=str(root / "current"), roots=[str(root)])
     outcome, _, detail = swap_symlink(inside, str(root / "sneaky"))
     assert (outcome, detail) == (
-        Outcome.FAILED,
+        ActionOutcome.FAILED,
         f"{root / 'sneaky'} leads outside the roots; not linked",
     )
     assert not (root / "current").exists()
@@ -222,7 +222,7 @@ def test_the_active_backend_gauge_is_read_from_the_store(lb, store, clock) -> No
     assert value(name, {"service": "orders", "backend": "db-a"}) == 1.0
     assert value(name, {"service": "orders", "backend": "db-b"}) == 0.0
     lb.health = {"db-a": 503}
-    assert failover.fail_over("orders", 10, Boundaries()).outcome is Outcome.SUCCEEDED
+    assert failover.fail_over("orders", 10, Boundaries()).outcome is ActionOutcome.SUCCEEDED
     assert value(name, {"service": "orders", "backend": "db-a"}) == 0.0
     assert value(name, {"service": "orders", "backend": "db-b"}) == 1.0
     assert value(name, {"service": "web", "backend": "w1"}) == 1.0
@@ -233,7 +233,7 @@ def test_health_checks_that_use_up_the_timeout_switch_nothing(lb, store, clock) 
     failover = failover_of(store, clock, orders=lb.service("db-a", "db-b", "db-c", "db-d"))
     lb.health = {"db-a": 503, "db-b": 503}
     done = failover.fail_over("orders", 10, Boundaries(monotonic=lambda: float(next(ticks))))
-    assert done.outcome is Outcome.TIMED_OUT
+    assert done.outcome is ActionOutcome.TIMED_OUT
     assert done.detail == "out of time after 10s of health checks; orders not switched"
     assert done.output == "db-a: unhealthy (HTTP 503)\ndb-b: unhealthy (HTTP 503)\n"
     assert lb.switched == []

@@ -11,7 +11,7 @@ from alert_webhook.failover.config import FailoverSettings
 from alert_webhook.failover.state import FailoverStates
 from alert_webhook.failover.switch import Failover
 from alert_webhook.failover.switch_back import FailoverSwitchBack
-from alert_webhook.remediation.actions.base import Boundaries, Outcome
+from alert_webhook.remediation.actions.base import ActionOutcome, Boundaries
 
 
 def failed_over(
@@ -21,7 +21,7 @@ def failed_over(
     settings = FailoverSettings.model_validate({"services": {"orders": service}})
     failover = Failover(settings, FailoverStates(store.tx, store.engine.dialect), clock)
     lb.health = {"a": 503}  # the primary is down: that is why it fails over
-    assert failover.fail_over("orders", 10, Boundaries()).outcome is Outcome.SUCCEEDED
+    assert failover.fail_over("orders", 10, Boundaries()).outcome is ActionOutcome.SUCCEEDED
     lb.health = {}
     lb.switched.clear()
     return failover, FailoverSwitchBack(failover, Boundaries(), clock)

@@ -15,7 +15,7 @@ from am_support import unreachable
 from webhook_support import RECORDING, FakeClock, make_alert, make_notification
 
 from alert_webhook.clients.alertmanager import AlertmanagerAPI, Matcher
-from alert_webhook.incidents.silences import IncidentSilences, Outcome
+from alert_webhook.incidents.silences import IncidentSilences, SilenceOutcome
 from alert_webhook.ingest.payload import parse_notification
 from alert_webhook.store import SqlStore
 
@@ -48,7 +48,7 @@ def test_a_silence_for_an_incident_closed_meanwhile_is_expired_again(alertmanage
         store.incidents, ClosedWhileAsking(alertmanager, store), FakeClock(now)
     )
     done = silences.silence(1, 30, "alice")
-    assert done.outcome is Outcome.CLOSED and done.incident["handled_by"] == "bob"
+    assert done.outcome is SilenceOutcome.CLOSED and done.incident["handled_by"] == "bob"
     assert done.incident["silence_id"] is None
     [made] = AlertmanagerAPI(alertmanager).list_silences([Matcher("alertname", "ClosedMeanwhile")])
     assert made.state == "expired"

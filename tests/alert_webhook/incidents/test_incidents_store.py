@@ -8,7 +8,7 @@ import json
 from webhook_support import RECORDING, make_alert, make_notification
 
 from alert_webhook.delivery.routing import Target
-from alert_webhook.delivery.rows import DeliveryStatus, NewDelivery, Outcome
+from alert_webhook.delivery.rows import DeliveryOutcome, DeliveryStatus, NewDelivery
 from alert_webhook.ingest.payload import parse_notification
 from alert_webhook.store import SqlStore
 
@@ -60,7 +60,7 @@ def test_a_reminder_goes_once_where_the_firing_message_was_delivered(store) -> N
     _receive(store, make_alert("a"))
     for job in store.outbox.claim(100.0, "w1", 30, 10):  # sms delivered, email failed
         status = DeliveryStatus.DELIVERED if job.channel == "sms" else DeliveryStatus.FAILED
-        store.outbox.finish(Outcome(job.id, job.claim, status, 101.0))
+        store.outbox.finish(DeliveryOutcome(job.id, job.claim, status, 101.0))
     (incident,) = store.incidents.unacknowledged("critical", 500.0)
     remind = _to(None, "remind-1")(incident)
     assert store.incidents.remind(incident, 1, remind)

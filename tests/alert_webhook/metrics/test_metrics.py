@@ -39,7 +39,7 @@ def registry_with(collector: ImprovementCollector) -> CollectorRegistry:
     return registry
 
 
-def test_each_plan_metric_is_a_family_with_its_labels(clock) -> None:
+def test_each_recovery_plan_metric_is_a_family_with_its_labels(clock) -> None:
     seen: list[float] = []
 
     def improvement(now: float) -> Improvement:

@@ -20,7 +20,7 @@ from alert_webhook.metrics.registry import create_metrics
 from alert_webhook.remediation.actions.base import Boundaries
 from alert_webhook.remediation.escalation import Escalation
 from alert_webhook.remediation.guardrails import default_guardrails
-from alert_webhook.remediation.lag import Recording
+from alert_webhook.remediation.lag import RecordingRule
 from alert_webhook.remediation.playbooks import playbooks_from_mapping
 from alert_webhook.remediation.runner import Remediation, Runner
 from alert_webhook.remediation.runs import RemediationPlanner
@@ -53,7 +53,7 @@ class FakePrometheus:
     def __init__(self) -> None:
         self.answers: dict[str, list[Series] | PrometheusError] = {}
         self.asked: list[str] = []
-        self.rules: list[Recording] = []
+        self.rules: list[RecordingRule] = []
         # With the playbooks' SETTLE, a check at delay + window is at the deadline
         # already (5 s delay over a 5 s lag): one settle() ends a verification.
         self.scrape = 5.0
@@ -79,7 +79,7 @@ class FakePrometheus:
         named = [interval for name, interval in self.probed.items() if name in expr]
         return [max(named)] if named else []
 
-    def recordings(self) -> list[Recording]:
+    def recordings(self) -> list[RecordingRule]:
         if self.broken:
             raise self.broken
         return self.rules
@@ -115,7 +115,7 @@ class Harness:
 
     def runner_on(self, store, worker_id: str = "w1") -> Runner:
         return Runner(
-            store.remediations, self.remediation, self.metrics, Boundaries(), self.clock,
+            store.runs, self.remediation, self.metrics, Boundaries(), self.clock,
             tell=self.tell, lease_seconds=30, worker_id=worker_id,
         )  # fmt: skip
 
@@ -142,7 +142,7 @@ class Harness:
         return self.runner.run_once()
 
     def runs(self) -> list[dict[str, Any]]:
-        return self.store.remediations.list()
+        return self.store.runs.list()
 
     def deliveries(self, purpose: str | None = None) -> list[dict[str, Any]]:
         found = sorted(self.store.outbox.list(), key=lambda d: d["id"])

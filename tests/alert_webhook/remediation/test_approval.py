@@ -45,7 +45,7 @@ def test_approved_before_the_deadline_it_runs_and_records_who(store, tmp_path: P
     h = waiting(store, out)
     h.clock.advance(60)
     [run] = h.runs()
-    decided = store.remediations.answer(run["id"], Approval.APPROVED, "alice", h.clock())
+    decided = store.runs.answer(run["id"], Approval.APPROVED, "alice", h.clock())
     assert decided.taken and decided.run is not None
     assert (decided.run["status"], decided.run["approval_by"]) == ("planned", "alice")
     assert h.runner.run_once() == 1
@@ -68,7 +68,7 @@ def test_unanswered_at_the_deadline_it_ends_blocked_saying_so(store, tmp_path: P
     )  # fmt: skip
     assert (run["approval"], run["finished_at"]) == ("timed_out", h.clock())
     assert h.count("DbCorrupt", "blocked") == 1
-    late = store.remediations.answer(run["id"], Approval.APPROVED, "bob", h.clock())
+    late = store.runs.answer(run["id"], Approval.APPROVED, "bob", h.clock())
     assert not late.taken
     assert h.runner.run_once() == 0
     assert not out.exists()
@@ -80,7 +80,7 @@ def test_an_approval_after_the_deadline_is_not_taken_though_no_runner_looked(
     h = waiting(store, tmp_path / "ran")
     h.clock.advance(TIMEOUT)
     [run] = h.runs()
-    late = store.remediations.answer(run["id"], Approval.APPROVED, "bob", h.clock())
+    late = store.runs.answer(run["id"], Approval.APPROVED, "bob", h.clock())
     assert not late.taken and late.run is not None
     assert late.run["status"] == "awaiting_approval" and late.run["approval_by"] is None
 
@@ -88,7 +88,7 @@ def test_an_approval_after_the_deadline_is_not_taken_though_no_runner_looked(
 def test_a_second_answer_changes_nothing(store, tmp_path: Path) -> None:
     h = waiting(store, tmp_path / "ran")
     [run] = h.runs()
-    runs = store.remediations
+    runs = store.runs
     assert runs.answer(run["id"], Approval.APPROVED, "alice", h.clock()).taken
     again = runs.answer(run["id"], Approval.REJECTED, "bob", h.clock(), "no")
     assert not again.taken and again.run is not None
@@ -99,7 +99,7 @@ def test_a_rejected_run_ends_blocked_with_who_and_why(store, tmp_path: Path) -> 
     out = tmp_path / "ran"
     h = waiting(store, out)
     [run] = h.runs()
-    store.remediations.answer(run["id"], Approval.REJECTED, "alice", h.clock(), "restoring by hand")
+    store.runs.answer(run["id"], Approval.REJECTED, "alice", h.clock(), "restoring by hand")
     assert h.runner.run_once() == 1
     [run] = h.runs()
     assert (run["status"], run["guardrail"], run["detail"]) == (
@@ -115,10 +115,10 @@ def test_once_approved_the_guardrails_are_judged_again(store, tmp_path: Path) ->
     h.fire("DbCorrupt", "b", service="db")
     assert h.runner.run_once() + h.runner.run_once() == 2  # both wait: neither acted
     second, first = h.runs()
-    assert store.remediations.answer(first["id"], Approval.APPROVED, "alice", h.clock()).taken
+    assert store.runs.answer(first["id"], Approval.APPROVED, "alice", h.clock()).taken
     h.runner.run_once()
     h.settle()  # the first run acted and was verified
-    assert store.remediations.answer(second["id"], Approval.APPROVED, "alice", h.clock()).taken
+    assert store.runs.answer(second["id"], Approval.APPROVED, "alice", h.clock()).taken
     h.runner.run_once()
     second, first = h.runs()
     assert first["status"] == "verified"
@@ -147,7 +147,7 @@ def test_two_replicas_one_approval_one_run(replicas, tmp_path: Path) -> None:
     first, second = h.runner_on(a, "w1"), h.runner_on(b, "w2")
     assert second.run_once() == 1  # replica b asks for approval
     [run] = h.runs()
-    assert b.remediations.answer(run["id"], Approval.APPROVED, "alice", h.clock()).taken
+    assert b.runs.answer(run["id"], Approval.APPROVED, "alice", h.clock()).taken
     assert first.run_once() + second.run_once() == 1
     assert out.read_text() == "db\n"
 

@@ -23,7 +23,7 @@ from alert_webhook.remediation.actions.backup_source import (
     LitestreamSource,
     find_litestream,
 )
-from alert_webhook.remediation.actions.base import Boundaries, Outcome
+from alert_webhook.remediation.actions.base import ActionOutcome, Boundaries
 from alert_webhook.remediation.actions.restore_from_backup import RestoreParams, run
 
 NOW = 1_800_000_000.0
@@ -108,7 +108,7 @@ def test_the_newest_transaction_replaces_the_damaged_database(tmp_path: Path) ->
     newest = transactions(replica)[-1]
     corrupt(target)
     done = run(params(tmp_path), 60, ctx())
-    assert done.outcome is Outcome.SUCCEEDED, (done.detail, done.output)
+    assert done.outcome is ActionOutcome.SUCCEEDED, (done.detail, done.output)
     assert items(target) == {"first": 200, "later": 5}
     lines = done.output.splitlines()
     assert lines[0].startswith(f"verified {replica} at txid {newest} (sha256 ")
@@ -137,7 +137,7 @@ def test_a_corruption_that_reached_the_replica_falls_back_to_the_transaction_bef
     newest = transactions(replica)[-1]
     assert newest > good
     done = run(params(tmp_path), 60, ctx())
-    assert done.outcome is Outcome.SUCCEEDED, (done.detail, done.output)
+    assert done.outcome is ActionOutcome.SUCCEEDED, (done.detail, done.output)
     assert items(target) == {"first": 300}
     lines = done.output.splitlines()
     assert lines[0].startswith(f"skipped {replica} at txid {newest}: ")
@@ -154,7 +154,7 @@ def test_a_restored_database_is_replicated_on_by_the_same_litestream(tmp_path: P
     with replicating(target, replica, tmp_path):
         db.close()
         corrupt(target)
-        assert run(params(tmp_path), 60, ctx()).outcome is Outcome.SUCCEEDED
+        assert run(params(tmp_path), 60, ctx()).outcome is ActionOutcome.SUCCEEDED
         before = len(transactions(replica))
         db = orders_db(target, 0)
         add(db, 7, "after")
@@ -164,7 +164,7 @@ def test_a_restored_database_is_replicated_on_by_the_same_litestream(tmp_path: P
                    20, "the rows written after the restore in the replica")  # fmt: skip
     corrupt(target)
     again = run(params(tmp_path), 60, ctx())
-    assert again.outcome is Outcome.SUCCEEDED, (again.detail, again.output)
+    assert again.outcome is ActionOutcome.SUCCEEDED, (again.detail, again.output)
     assert items(target) == {"first": 100, "after": 7}
 
 
@@ -180,17 +180,17 @@ def test_no_replica_or_no_binary_fails_naming_it_and_touches_nothing(tmp_path: P
     orders_db(target, 3).close()
     before = target.read_bytes()
     missing = run(params(tmp_path), 30, ctx())
-    assert missing.outcome is Outcome.FAILED
+    assert missing.outcome is ActionOutcome.FAILED
     assert missing.detail.startswith(
         f"cannot list the backups in the Litestream replica {tmp_path / 'replica'}: "
     )
     (tmp_path / "replica").mkdir()
     empty = run(params(tmp_path), 30, ctx())
     assert (empty.outcome, empty.detail) == (
-        Outcome.FAILED, f"no transactions in the Litestream replica {tmp_path / 'replica'}",
+        ActionOutcome.FAILED, f"no transactions in the Litestream replica {tmp_path / 'replica'}",
     )  # fmt: skip
     gone = run(params(tmp_path, binary=str(tmp_path / "no-litestream")), 30, ctx())
-    assert gone.outcome is Outcome.FAILED
+    assert gone.outcome is ActionOutcome.FAILED
     assert "no-litestream" in gone.detail
     assert target.read_bytes() == before
 
@@ -199,7 +199,7 @@ def test_a_replica_that_is_a_link_is_not_followed(tmp_path: Path) -> None:
     (tmp_path / "elsewhere").mkdir()
     (tmp_path / "replica").symlink_to(tmp_path / "elsewhere")
     done = run(params(tmp_path, roots=[str(tmp_path)]), 30, ctx())
-    assert done.outcome is Outcome.FAILED
+    assert done.outcome is ActionOutcome.FAILED
     assert "is a link or not a folder; not followed" in done.detail
 
 

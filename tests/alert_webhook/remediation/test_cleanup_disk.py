@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from alert_webhook.remediation.actions.base import Boundaries, Outcome
+from alert_webhook.remediation.actions.base import ActionOutcome, Boundaries
 from alert_webhook.remediation.actions.cleanup_disk import CleanupDiskParams, run
 from alert_webhook.remediation.playbooks import playbooks_from_mapping
 from toolkit.config import ConfigError
@@ -44,7 +44,7 @@ def test_old_matching_files_are_deleted_and_the_rest_kept(tmp_path: Path) -> Non
     young = make(root / "app.log.2", 70, 1)
     other = make(root / "keep.db", 1000, 30)
     result = run(params([root], ["*.log.*"]), 30, ctx())
-    assert result.outcome is Outcome.SUCCEEDED, result.detail
+    assert result.outcome is ActionOutcome.SUCCEEDED, result.detail
     assert not old.exists() and not deep.exists()
     assert young.exists() and other.exists()
     assert (root / "a" / "b").is_dir(), "directories stay"
@@ -91,7 +91,7 @@ def test_symlinks_are_neither_followed_nor_deleted(tmp_path: Path) -> None:
     (root / "dirlink").symlink_to(outside / "dir")
     os.utime(root / "link.log", (NOW - 99 * DAY,) * 2, follow_symlinks=False)
     result = run(params([root], ["*.log"]), 30, ctx())
-    assert result.outcome is Outcome.SUCCEEDED
+    assert result.outcome is ActionOutcome.SUCCEEDED
     assert target.exists() and (outside / "dir" / "also.log").exists()
     assert (root / "link.log").is_symlink() and (root / "dirlink").is_symlink()
     assert result.output.splitlines()[-1] == (
@@ -110,7 +110,7 @@ def test_a_root_that_is_a_link_is_cleaned_where_it_points(tmp_path: Path) -> Non
 def test_a_root_that_links_to_slash_is_refused_when_it_runs(tmp_path: Path) -> None:
     (tmp_path / "sneaky").symlink_to("/")
     result = run(params([tmp_path / "sneaky"], ["*"], dry_run=True), 30, ctx())
-    assert result.outcome is Outcome.FAILED
+    assert result.outcome is ActionOutcome.FAILED
     assert result.detail == f"{tmp_path}/sneaky: / is not a root to clean"
     assert result.output.startswith("would delete 0 files")
 
@@ -119,7 +119,7 @@ def test_a_missing_root_fails_but_the_others_are_cleaned(tmp_path: Path) -> None
     old = make(tmp_path / "there" / "a.log", 3, 9)
     result = run(params([tmp_path / "gone", tmp_path / "there"], ["*.log"]), 30, ctx())
     assert not old.exists()
-    assert result.outcome is Outcome.FAILED
+    assert result.outcome is ActionOutcome.FAILED
     assert result.detail == f"{tmp_path}/gone: No such file or directory"
 
 
@@ -132,7 +132,7 @@ def test_the_timeout_stops_the_walk_and_says_what_was_done(tmp_path: Path) -> No
         2.5,
         Boundaries(now=lambda: NOW, monotonic=lambda: float(next(reads))),
     )
-    assert result.outcome is Outcome.TIMED_OUT
+    assert result.outcome is ActionOutcome.TIMED_OUT
     assert len(list((tmp_path / "r").iterdir())) == 3
     assert result.output.splitlines()[-1].startswith("deleted 2 files, 2 bytes")
 

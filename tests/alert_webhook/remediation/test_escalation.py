@@ -76,8 +76,8 @@ def test_a_refused_label_value_is_escalated_as_no_action(store) -> None:
 def test_a_guardrail_block_and_an_interrupted_run_are_escalated(store) -> None:
     h = Harness(store, [book("DemoDown", command("print()"), cooldown="1h")])
     h.fire("DemoDown", "a", service="demo")
-    [dead] = store.remediations.claim(h.clock(), "dead", lease=30, limit=1)
-    store.remediations.start(dead, h.clock(), h.clock() + 30)
+    [dead] = store.runs.claim(h.clock(), "dead", lease=30, limit=1)
+    store.runs.start(dead, h.clock(), h.clock() + 30)
     h.clock.advance(31)
     h.runner.run_once()  # the dead runner's run: interrupted
     h.fire("DemoDown", "b", service="demo")
@@ -129,11 +129,11 @@ def test_the_ending_and_its_escalation_are_one_transaction(store) -> None:
 def test_a_runner_that_lost_its_lease_tells_nobody(store) -> None:
     h = Harness(store, [book("DemoDown", command("print()"))])
     h.fire("DemoDown", service="demo")
-    [stale] = store.remediations.claim(h.clock(), "slow", lease=30, limit=1)
+    [stale] = store.runs.claim(h.clock(), "slow", lease=30, limit=1)
     h.clock.advance(31)
-    [job] = store.remediations.claim(h.clock(), "other", lease=30, limit=1)
-    assert not store.remediations.finish(stale, RunStatus.FAILED, h.clock(), h.tell, "late")
-    assert store.remediations.finish(job, RunStatus.BLOCKED, h.clock(), h.tell, "why", "x")
+    [job] = store.runs.claim(h.clock(), "other", lease=30, limit=1)
+    assert not store.runs.finish(stale, RunStatus.FAILED, h.clock(), h.tell, "late")
+    assert store.runs.finish(job, RunStatus.BLOCKED, h.clock(), h.tell, "why", "x")
     assert [d["note"].split(":")[0] for d in h.deliveries("remediation")][:1] == [
         "remediation DemoDown on service=demo no action (x)"
     ]

@@ -15,7 +15,7 @@ import requests
 from pydantic import ValidationError
 from support.procs import free_port
 
-from alert_webhook.remediation.actions.base import OUTPUT_TAIL_BYTES, Boundaries, Outcome
+from alert_webhook.remediation.actions.base import OUTPUT_TAIL_BYTES, ActionOutcome, Boundaries
 from alert_webhook.remediation.actions.http_request import HttpRequestParams, run
 
 
@@ -90,7 +90,7 @@ def params(**kw: Any) -> HttpRequestParams:
 
 def test_a_2xx_succeeds_with_status_and_body_tail(hook: Hook, session: requests.Session) -> None:
     result = run(params(url=hook.url(), json_body={"service": "demo"}), 5, Boundaries(http=session))
-    assert (result.outcome, result.status, result.detail) == (Outcome.SUCCEEDED, 200, "")
+    assert (result.outcome, result.status, result.detail) == (ActionOutcome.SUCCEEDED, 200, "")
     assert result.output == '{"refreshed": true}'
     [request] = hook.received
     assert (request["method"], request["path"]) == ("POST", "/hook")
@@ -101,23 +101,23 @@ def test_a_2xx_succeeds_with_status_and_body_tail(hook: Hook, session: requests.
 def test_an_unexpected_status_fails_naming_it(hook: Hook, session: requests.Session) -> None:
     hook.status, hook.body = 503, b"busy"
     result = run(params(url=hook.url()), 5, Boundaries(http=session))
-    assert (result.outcome, result.status, result.output) == (Outcome.FAILED, 503, "busy")
+    assert (result.outcome, result.status, result.output) == (ActionOutcome.FAILED, 503, "busy")
     assert result.detail == "HTTP status 503"
 
 
 def test_expect_status_decides_what_counts(hook: Hook, session: requests.Session) -> None:
     hook.status = 409  # e.g. "already refreshed"
     result = run(params(url=hook.url(), expect_status=[200, 409]), 5, Boundaries(http=session))
-    assert (result.outcome, result.status) == (Outcome.SUCCEEDED, 409)
+    assert (result.outcome, result.status) == (ActionOutcome.SUCCEEDED, 409)
     hook.status = 200
     result = run(params(url=hook.url(), expect_status=[204]), 5, Boundaries(http=session))
-    assert result.outcome is Outcome.FAILED
+    assert result.outcome is ActionOutcome.FAILED
 
 
 def test_redirects_are_not_followed(hook: Hook, session: requests.Session) -> None:
     hook.status = 302
     result = run(params(method="GET", url=hook.url()), 5, Boundaries(http=session))
-    assert (result.outcome, result.status) == (Outcome.FAILED, 302)
+    assert (result.outcome, result.status) == (ActionOutcome.FAILED, 302)
     assert [r["path"] for r in hook.received] == ["/hook"]
 
 
@@ -132,7 +132,7 @@ def test_secret_headers_come_from_the_environment_by_name(
     assert p.env_names() == ["REFRESH_TOKEN"]
     env = {"REFRESH_TOKEN": "Bearer s3cret"}
     result = run(p, 5, Boundaries(env=env, http=session))
-    assert result.outcome is Outcome.SUCCEEDED
+    assert result.outcome is ActionOutcome.SUCCEEDED
     headers = hook.received[0]["headers"]
     assert (headers["Authorization"], headers["X-Reason"]) == ("Bearer s3cret", "remediation")
 
@@ -140,7 +140,7 @@ def test_secret_headers_come_from_the_environment_by_name(
 def test_a_missing_secret_fails_before_any_request(hook: Hook, session: requests.Session) -> None:
     p = params(url=hook.url(), headers_from_env={"Authorization": "REFRESH_TOKEN"})
     result = run(p, 5, Boundaries(env={}, http=session))
-    assert (result.outcome, result.status) == (Outcome.FAILED, None)
+    assert (result.outcome, result.status) == (ActionOutcome.FAILED, None)
     assert result.detail == "environment variable REFRESH_TOKEN is not set"
     assert hook.received == []
 
@@ -149,13 +149,13 @@ def test_a_slow_peer_times_out(hook: Hook, session: requests.Session) -> None:
     hook.answer.clear()
     result = run(params(url=hook.url()), 0.3, Boundaries(http=session))
     hook.answer.set()
-    assert (result.outcome, result.status) == (Outcome.TIMED_OUT, None)
+    assert (result.outcome, result.status) == (ActionOutcome.TIMED_OUT, None)
     assert result.detail == f"no answer from 127.0.0.1:{hook.port} within 0.3s"
 
 
 def test_nobody_listening_fails(session: requests.Session) -> None:
     result = run(params(url=f"http://127.0.0.1:{free_port()}/"), 5, Boundaries(http=session))
-    assert (result.outcome, result.status) == (Outcome.FAILED, None)
+    assert (result.outcome, result.status) == (ActionOutcome.FAILED, None)
     assert result.detail.startswith("ConnectionError: ")
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from alert_webhook.remediation.lag import (
     Lag,
-    Recording,
+    RecordingRule,
     Sources,
     lag,
     parse_duration,
@@ -22,13 +22,13 @@ PROBED = Sources(scrape_interval=15, probe_interval=60)
 LATENCY = {
     r.name: r
     for r in (
-        Recording("job_handler:quantile_rate5m",
+        RecordingRule("job_handler:quantile_rate5m",
                   'label_replace(histogram_quantile(0.95, job_handler:bucket:rate5m), "quantile", '
                   '"0.95", "", "")', 15),
-        Recording("job_handler:bucket:rate5m",
+        RecordingRule("job_handler:bucket:rate5m",
                   'sum by (job, handler, le) (rate(http_request_duration_seconds_bucket'
                   '{job=~"demo|webhook"}[5m]))', 15),
-        Recording("job_handler:rate5m",
+        RecordingRule("job_handler:rate5m",
                   "sum by (job, handler) (rate(http_request_duration_seconds_count[5m]))", 15),
     )
 }  # fmt: skip
@@ -74,11 +74,11 @@ def test_recording_rules_are_followed_and_the_worst_path_is_taken() -> None:
 
 
 def test_ranges_on_one_path_add_up_and_a_loop_of_rules_ends() -> None:
-    nested = {"a:rate1m": Recording("a:rate1m", "rate(a[1m])", 30)}
+    nested = {"a:rate1m": RecordingRule("a:rate1m", "rate(a[1m])", 30)}
     assert lag("max_over_time(a:rate1m[10m])", nested, DEFAULT).seconds == 600 + 30 + 60 + 15
     loop = {
-        "x:one": Recording("x:one", "x:two + 1", 15),
-        "x:two": Recording("x:two", "x:one + 1", 15),
+        "x:one": RecordingRule("x:one", "x:two + 1", 15),
+        "x:two": RecordingRule("x:two", "x:one + 1", 15),
     }
     assert lag("x:one > 0", loop, DEFAULT).seconds > 0  # ends, however long it says
     assert lag("vector(1)", {}, DEFAULT) == Lag(())

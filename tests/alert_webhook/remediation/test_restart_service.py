@@ -18,7 +18,7 @@ import pytest
 from pydantic import ValidationError
 
 from alert_webhook.app.actions import registered_actions
-from alert_webhook.remediation.actions.base import Boundaries, Outcome
+from alert_webhook.remediation.actions.base import ActionOutcome, Boundaries
 from alert_webhook.remediation.actions.restart_service import RestartServiceParams, run
 from alert_webhook.remediation.playbooks import Step, render_step
 from alert_webhook.remediation.templates import Refused
@@ -124,7 +124,7 @@ def test_the_command_gets_the_service_as_its_last_argument_and_only_allowed_env(
     env = {"ALLOWED": "yes", "SECRET": "no"}
     # A stopped clock: the duration comes from the clock given, not the real one.
     result = run(p, 10, Boundaries(env=env, monotonic=lambda: 50.0))
-    assert result.outcome is Outcome.SUCCEEDED, result.detail
+    assert result.outcome is ActionOutcome.SUCCEEDED, result.detail
     argv, child_env = json.loads(seen.read_text())
     assert argv == ["--now", "demo"]
     assert child_env.get("ALLOWED") == "yes" and "SECRET" not in child_env
@@ -136,7 +136,11 @@ def test_a_failing_command_fails_with_its_exit_status() -> None:
         backend="command", service="demo", command={"argv": [PY, "-c", "raise SystemExit(4)"]}
     )
     result = run(p, 10, Boundaries())
-    assert (result.outcome, result.status, result.detail) == (Outcome.FAILED, 4, "exit status 4")
+    assert (result.outcome, result.status, result.detail) == (
+        ActionOutcome.FAILED,
+        4,
+        "exit status 4",
+    )
 
 
 # --- systemd (a fake systemctl: a real program that keeps a unit's state) --------
@@ -168,7 +172,7 @@ def test_systemd_restarts_then_checks_the_unit_is_active(tmp_path: Path) -> None
     systemctl = fake_systemctl(tmp_path)
     p = params(backend="systemd", service="demo.service", systemd={"systemctl": str(systemctl)})
     result = run(p, 10, Boundaries())
-    assert result.outcome is Outcome.SUCCEEDED, result.detail
+    assert result.outcome is ActionOutcome.SUCCEEDED, result.detail
     assert calls(tmp_path) == [
         ["restart", "--", "demo.service"],
         ["is-active", "--", "demo.service"],
@@ -189,7 +193,7 @@ def test_a_unit_that_is_not_active_after_the_restart_fails(tmp_path: Path) -> No
     p = params(backend="systemd", service="demo", systemd={"systemctl": str(systemctl)})
     result = run(p, 10, Boundaries())
     assert (result.outcome, result.detail) == (
-        Outcome.FAILED,
+        ActionOutcome.FAILED,
         "unit demo is failed after the restart",
     )
 
@@ -198,7 +202,7 @@ def test_a_failed_restart_is_not_followed_by_a_check(tmp_path: Path) -> None:
     systemctl = fake_systemctl(tmp_path, restart_exit=5)
     p = params(backend="systemd", service="demo", systemd={"systemctl": str(systemctl)})
     result = run(p, 10, Boundaries())
-    assert (result.outcome, result.status) == (Outcome.FAILED, 5)
+    assert (result.outcome, result.status) == (ActionOutcome.FAILED, 5)
     assert result.detail == "systemctl restart demo: exit status 5"
     assert len(calls(tmp_path)) == 1
 
@@ -269,7 +273,7 @@ def docker_params(server: FakeDocker, service: str = "web") -> RestartServicePar
 
 def test_docker_restarts_the_container_through_the_engine_api(docker: FakeDocker) -> None:
     result = run(docker_params(docker), 10, Boundaries())
-    assert result.outcome is Outcome.SUCCEEDED, result.detail
+    assert result.outcome is ActionOutcome.SUCCEEDED, result.detail
     assert (result.status, result.output) == (204, "web: exited -> running\n")
     assert docker.requests == [
         "GET /containers/web/json",
@@ -281,7 +285,7 @@ def test_docker_restarts_the_container_through_the_engine_api(docker: FakeDocker
 def test_an_unknown_container_fails_without_a_restart(docker: FakeDocker) -> None:
     result = run(docker_params(docker, "nosuch"), 10, Boundaries())
     assert (result.outcome, result.status, result.detail) == (
-        Outcome.FAILED,
+        ActionOutcome.FAILED,
         404,
         "no container nosuch",
     )
@@ -291,7 +295,7 @@ def test_an_unknown_container_fails_without_a_restart(docker: FakeDocker) -> Non
 @pytest.mark.parametrize("docker", ["exited"], indirect=True)
 def test_a_container_that_does_not_come_back_fails(docker: FakeDocker) -> None:
     result = run(docker_params(docker), 10, Boundaries())
-    assert result.outcome is Outcome.FAILED
+    assert result.outcome is ActionOutcome.FAILED
     assert result.detail == "container web is exited after the restart"
 
 
@@ -303,12 +307,12 @@ def test_a_docker_that_never_answers_times_out(tmp_path: Path) -> None:
         options = {"socket": str(path)}
         p = params(backend="docker", service="web", docker=options)
         result = run(p, 0.3, Boundaries())
-    assert result.outcome is Outcome.TIMED_OUT
+    assert result.outcome is ActionOutcome.TIMED_OUT
     assert result.detail == f"no answer from Docker at {path} within the timeout"
 
 
 def test_no_docker_at_the_socket_fails(tmp_path: Path) -> None:
     options = {"socket": str(tmp_path / "none.sock")}
     result = run(params(backend="docker", service="web", docker=options), 10, Boundaries())
-    assert result.outcome is Outcome.FAILED
+    assert result.outcome is ActionOutcome.FAILED
     assert result.detail.startswith(f"Docker at {tmp_path}/none.sock: ")

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy.engine import make_url
 from support import postgres
 
-from alert_webhook.remediation.actions.base import Boundaries, Outcome
+from alert_webhook.remediation.actions.base import ActionOutcome, Boundaries
 from alert_webhook.remediation.actions.restore_from_backup import RestoreParams, run
 
 NOW = 1_800_000_000.0
@@ -90,7 +90,7 @@ def test_the_damaged_database_is_dumped_aside_and_the_newest_good_dump_restored(
     sql(database, "CREATE TABLE junk (x int)")
     done = run(params(tmp_path, database, password_from_env="ORDERS_PG_PASSWORD"), 60,
                Boundaries(now=lambda: NOW, env={"ORDERS_PG_PASSWORD": "s3cret-pw"}))  # fmt: skip
-    assert done.outcome is Outcome.SUCCEEDED, done.detail
+    assert done.outcome is ActionOutcome.SUCCEEDED, done.detail
     assert sql(database, "SELECT id, item FROM orders ORDER BY id") == [(1, "apple"), (2, "pear")]
     kept = tmp_path / "damaged" / f"{database['database']}.damaged-{STAMP}.dump"
     listed = subprocess.run(
@@ -118,7 +118,7 @@ def test_a_dump_pg_restore_cannot_read_is_skipped(tmp_path: Path, database) -> N
     )
     done = run(params(tmp_path, database), 60, Boundaries(now=lambda: NOW))
     assert (done.outcome, done.detail) == (
-        Outcome.FAILED,
+        ActionOutcome.FAILED,
         "no backup verifies (1 found, 1 skipped)",
     )
     assert done.output.startswith(f"skipped {fake}: pg_restore --list: exit status 1")
@@ -131,7 +131,7 @@ def test_a_database_that_cannot_be_dumped_aside_is_not_restored_over(tmp_path, d
     dump(database, tmp_path / "backups" / "orders-1.dump", age=100)
     sql(database, "CREATE TABLE damage (x int)")
     done = run(params(tmp_path, database, user="nobody_here"), 60, Boundaries(now=lambda: NOW))
-    assert done.outcome is Outcome.FAILED
+    assert done.outcome is ActionOutcome.FAILED
     assert done.detail.startswith(f"pg_dump of the damaged {database['database']} failed")
     assert done.detail.endswith("nothing restored")
     assert sql(database, "SELECT count(*) FROM pg_tables WHERE tablename = 'damage'") == [(1,)]
@@ -146,5 +146,5 @@ def test_a_named_password_variable_that_is_not_set_fails_before_anything_runs(
     done = run(params(tmp_path, database, password_from_env="ORDERS_PG_PASSWORD"), 60,
                Boundaries(now=lambda: NOW))  # fmt: skip
     assert (done.outcome, done.detail) == (
-        Outcome.FAILED, "environment variable ORDERS_PG_PASSWORD is not set",
+        ActionOutcome.FAILED, "environment variable ORDERS_PG_PASSWORD is not set",
     )  # fmt: skip

@@ -18,7 +18,7 @@ from webhook_support import make_alert
 from alert_webhook.app.actions import registered_actions
 from alert_webhook.ingest.payload import Alert
 from alert_webhook.remediation.actions.backup_source import Backup, Unverified
-from alert_webhook.remediation.actions.base import Boundaries, Outcome
+from alert_webhook.remediation.actions.base import ActionOutcome, Boundaries
 from alert_webhook.remediation.actions.restore_from_backup import RestoreParams, run
 from alert_webhook.remediation.playbooks import (
     DEFAULT_PLAYBOOK_FILE,
@@ -71,7 +71,7 @@ def test_the_newest_verified_backup_replaces_the_file_and_the_damaged_one_is_kep
     good = backup(backups, "state-2.json", b'{"v": 2}', age=2000)
     bad = backup(backups, "state-3.json", b'{"v": 3}', age=1000, checksum=b"something else")
     done = run(params(tmp_path), 30, ctx())
-    assert done.outcome is Outcome.SUCCEEDED, done.detail
+    assert done.outcome is ActionOutcome.SUCCEEDED, done.detail
     assert target.read_bytes() == b'{"v": 2}'
     assert oct(target.stat().st_mode & 0o777) == "0o640"
     aside = tmp_path / "data" / f"state.json.damaged-{STAMP}"
@@ -93,7 +93,7 @@ def test_backups_without_a_good_sidecar_are_skipped_with_the_reason(tmp_path: Pa
     (backups / "state-3.json.sha256").write_text(f"{hashlib.sha256(b'three').hexdigest()}  other\n")
     done = run(params(tmp_path), 30, ctx())
     assert (done.outcome, done.detail) == (
-        Outcome.FAILED,
+        ActionOutcome.FAILED,
         "no backup verifies (3 found, 3 skipped)",
     )
     assert done.output.splitlines() == [
@@ -109,11 +109,11 @@ def test_no_backup_at_all_fails_saying_where_it_looked(tmp_path: Path) -> None:
     (tmp_path / "backups" / "other.json").write_bytes(b"not a match")
     done = run(params(tmp_path), 30, ctx())
     assert (done.outcome, done.detail) == (
-        Outcome.FAILED, f"no backups matching state-* in {tmp_path / 'backups'}",
+        ActionOutcome.FAILED, f"no backups matching state-* in {tmp_path / 'backups'}",
     )  # fmt: skip
     missing = run(params(tmp_path, backups={"directory": str(tmp_path / "gone"), "pattern": "*"}),
                   30, ctx())  # fmt: skip
-    assert missing.outcome is Outcome.FAILED
+    assert missing.outcome is ActionOutcome.FAILED
     assert missing.detail.startswith(f"cannot list the backups in {tmp_path / 'gone'}: ")
 
 
@@ -121,7 +121,7 @@ def test_a_missing_target_is_restored_with_nothing_to_keep_aside(tmp_path: Path)
     (tmp_path / "data").mkdir()
     backup(tmp_path / "backups", "state-1.json", b"one", age=100)
     done = run(params(tmp_path), 30, ctx())
-    assert done.outcome is Outcome.SUCCEEDED, done.detail
+    assert done.outcome is ActionOutcome.SUCCEEDED, done.detail
     assert (tmp_path / "data" / "state.json").read_bytes() == b"one"
     assert done.output.splitlines()[-1] == "there was no copy to keep aside"
 
@@ -134,7 +134,7 @@ def test_a_target_that_is_a_link_is_not_restored_over(tmp_path: Path) -> None:
     backup(tmp_path / "backups", "state-1.json", b"one", age=100)
     done = run(params(tmp_path), 30, ctx())
     assert (done.outcome, done.detail) == (
-        Outcome.FAILED, "state.json is a symbolic link; not restored over",
+        ActionOutcome.FAILED, "state.json is a symbolic link; not restored over",
     )  # fmt: skip
     assert elsewhere.read_bytes() == b"keep"
     assert [p.name for p in (tmp_path / "data").iterdir()] == ["state.json"]  # no temporary left
@@ -151,7 +151,7 @@ def test_links_below_the_root_are_not_followed(tmp_path: Path) -> None:
     # A backup that is a link to a file outside is never a candidate.
     (root / "backups" / "state-9.json").symlink_to(outside / "state.json")
     done = run(params(root), 30, ctx())
-    assert done.outcome is Outcome.FAILED
+    assert done.outcome is ActionOutcome.FAILED
     assert "state.json" in done.detail and "left as it was" in done.detail
     assert (outside / "state.json").read_bytes() == b"not yours"
     assert f"verified {root / 'backups' / 'state-1.json'}" in done.output
@@ -187,7 +187,7 @@ def test_a_corrupted_sqlite_database_is_restored_from_the_newest_intact_backup(
     p = params(tmp_path, "sqlite", path=str(target), backups={
         "directory": str(backups), "pattern": "app-*.db"})  # fmt: skip
     done = run(p, 30, ctx())
-    assert done.outcome is Outcome.SUCCEEDED, done.detail
+    assert done.outcome is ActionOutcome.SUCCEEDED, done.detail
     assert done.output.splitlines()[0].startswith(f"skipped {newest}: ")
     with sqlite3.connect(f"file:{target}?mode=ro", uri=True) as db:
         assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
@@ -206,7 +206,7 @@ def test_a_second_restore_in_the_same_second_keeps_both_damaged_copies(tmp_path:
     backup(tmp_path / "backups", "state-1.json", b"one", age=100)
     for damage in (b"bad 1", b"bad 2"):
         target.write_bytes(damage)
-        assert run(params(tmp_path), 30, ctx()).outcome is Outcome.SUCCEEDED
+        assert run(params(tmp_path), 30, ctx()).outcome is ActionOutcome.SUCCEEDED
     assert (tmp_path / "data" / f"state.json.damaged-{STAMP}").read_bytes() == b"bad 1"
     assert (tmp_path / "data" / f"state.json.damaged-{STAMP}-2").read_bytes() == b"bad 2"
 
@@ -271,7 +271,7 @@ def test_any_backup_source_plugs_into_the_action(tmp_path: Path) -> None:
     (tmp_path / "data" / "state.json").write_bytes(b"damaged")
     source = Snapshots({"b2": b"", "a1": b"from a1"})
     done = run(params(tmp_path), 30, ctx(), source=source)
-    assert done.outcome is Outcome.SUCCEEDED, done.detail
+    assert done.outcome is ActionOutcome.SUCCEEDED, done.detail
     assert (tmp_path / "data" / "state.json").read_bytes() == b"from a1"
     assert done.output.splitlines()[0] == "skipped snapshot b2: snapshot is empty"
 

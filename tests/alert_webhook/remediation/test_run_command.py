@@ -13,7 +13,7 @@ import pytest
 from pydantic import ValidationError
 from support.procs import wait_until
 
-from alert_webhook.remediation.actions.base import OUTPUT_TAIL_BYTES, Boundaries, Outcome
+from alert_webhook.remediation.actions.base import OUTPUT_TAIL_BYTES, ActionOutcome, Boundaries
 from alert_webhook.remediation.actions.run_command import RunCommandParams, run
 
 PY = sys.executable
@@ -40,7 +40,7 @@ def test_success_keeps_exit_status_output_and_duration_from_the_clock() -> None:
         10,
         Boundaries(monotonic=StepClock()),
     )
-    assert result.outcome is Outcome.SUCCEEDED
+    assert result.outcome is ActionOutcome.SUCCEEDED
     assert (result.status, result.output, result.detail) == (0, "restarted demo\n", "")
     assert result.duration == 1.0
 
@@ -48,7 +48,7 @@ def test_success_keeps_exit_status_output_and_duration_from_the_clock() -> None:
 def test_a_nonzero_exit_fails_with_stderr_in_the_tail() -> None:
     code = "import sys; sys.stderr.write('no such unit\\n'); sys.exit(3)"
     result = run(params(PY, "-c", code), 10, Boundaries())
-    assert (result.outcome, result.status) == (Outcome.FAILED, 3)
+    assert (result.outcome, result.status) == (ActionOutcome.FAILED, 3)
     assert result.output == "no such unit\n"
     assert result.detail == "exit status 3"
 
@@ -57,7 +57,7 @@ def test_a_command_killed_by_a_signal_says_so() -> None:
     code = "import os, signal; os.kill(os.getpid(), signal.SIGTERM)"
     result = run(params(PY, "-c", code), 10, Boundaries())
     assert (result.outcome, result.status, result.detail) == (
-        Outcome.FAILED,
+        ActionOutcome.FAILED,
         -15,
         "killed by signal 15",
     )
@@ -65,7 +65,7 @@ def test_a_command_killed_by_a_signal_says_so() -> None:
 
 def test_listed_exit_codes_count_as_success() -> None:
     result = run(params("/bin/false", success_exit_codes=[0, 1]), 10, Boundaries())
-    assert (result.outcome, result.status) == (Outcome.SUCCEEDED, 1)
+    assert (result.outcome, result.status) == (ActionOutcome.SUCCEEDED, 1)
 
 
 def test_arguments_reach_the_program_verbatim_never_through_a_shell(tmp_path: Path) -> None:
@@ -73,7 +73,7 @@ def test_arguments_reach_the_program_verbatim_never_through_a_shell(tmp_path: Pa
     hostile = [f"; touch {marker}", f"$(touch {marker})", f"`touch {marker}`", "a\nb", "*"]
     code = "import json, sys; print(json.dumps(sys.argv[1:]))"
     result = run(params(PY, "-c", code, *hostile), 10, Boundaries(env={}))
-    assert result.outcome is Outcome.SUCCEEDED
+    assert result.outcome is ActionOutcome.SUCCEEDED
     assert json.loads(result.output) == hostile
     assert not marker.exists()
 
@@ -101,7 +101,7 @@ def test_a_timeout_kills_the_whole_process_group() -> None:
         "print(child.pid, flush=True); time.sleep(60)"
     )
     result = run(params(PY, "-c", code), 1.0, Boundaries())
-    assert result.outcome is Outcome.TIMED_OUT
+    assert result.outcome is ActionOutcome.TIMED_OUT
     assert result.status is None
     assert "process group was killed" in result.detail
     grandchild = int(result.output.split()[0])
@@ -124,7 +124,7 @@ def test_the_output_kept_is_the_bounded_end() -> None:
 
 def test_a_program_that_cannot_start_fails_without_raising(tmp_path: Path) -> None:
     result = run(params(str(tmp_path / "missing")), 10, Boundaries())
-    assert (result.outcome, result.status) == (Outcome.FAILED, None)
+    assert (result.outcome, result.status) == (ActionOutcome.FAILED, None)
     assert result.detail.startswith(f"cannot start {tmp_path / 'missing'}: ")
 
 

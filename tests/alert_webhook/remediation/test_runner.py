@@ -140,7 +140,7 @@ def test_a_run_its_runner_died_in_is_failed_interrupted_not_run_again(
     out = tmp_path / "ran"
     h = Harness(store, [book("DemoDown", command(APPEND, str(out), "x"))])
     h.fire("DemoDown", service="demo")
-    runs = store.remediations
+    runs = store.runs
     [dead] = runs.claim(h.clock(), "dead", lease=30, limit=1)  # a runner that then died
     runs.start(dead, h.clock(), h.clock() + 30)
     runs.start_step(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from runs_support import APPEND, Harness, book, command
 
-from alert_webhook.remediation.lag import Recording
+from alert_webhook.remediation.lag import RecordingRule
 from alert_webhook.remediation.verify import PrometheusError, window_query
 
 STILL_DOWN = [{"instance": "db1:9100"}]  # the alert's own series (make_alert's instance)
@@ -150,8 +150,8 @@ def test_a_lag_through_recording_rules_counts_their_ranges_and_evaluations(store
                              verify={"query": "job:latency:p95_rate5m > 5"})])  # fmt: skip
     default_profile(h)
     h.prometheus.rules = [
-        Recording("job:latency:p95_rate5m", "histogram_quantile(0.95, job:bucket:rate5m)", 15),
-        Recording("job:bucket:rate5m", "sum by (job, le) (rate(latency_bucket[5m]))", 15),
+        RecordingRule("job:latency:p95_rate5m", "histogram_quantile(0.95, job:bucket:rate5m)", 15),
+        RecordingRule("job:bucket:rate5m", "sum by (job, le) (rate(latency_bucket[5m]))", 15),
     ]
     h.prometheus.answers["job:latency"] = STILL_DOWN
     h.fire("Slow", service="demo")
@@ -206,7 +206,7 @@ def test_a_runner_dying_mid_check_leaves_it_to_be_checked_not_interrupted(
     h.fire("DemoDown", service="demo")
     h.runner.run_once()
     h.clock.advance(15)
-    [dying] = store.remediations.claim(h.clock(), "dead", lease=30, limit=1)
+    [dying] = store.runs.claim(h.clock(), "dead", lease=30, limit=1)
     assert dying.verifying_step == 0  # claimed for its check, and then that runner died
     assert dying.verification is not None and dying.verification.query == "up"
     assert h.runner.run_once() == 0  # its lease still holds: nobody checks twice

@@ -1,6 +1,6 @@
-"""store/remediations.py on both stores: runs planned once with their firing state
-change, claimed under a lease, started before they act, interrupted rather than
-run twice."""
+"""The run store (remediation/runs.py) on both stores: runs planned once with
+their firing state change, claimed under a lease, started before they act,
+interrupted rather than run twice."""
 
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ def test_a_firing_state_change_plans_one_run_per_matching_alert(store) -> None:
         make_alert("c", alertname="Unmatched"),
     )
     assert result.planned_runs == 2
-    rows = store.remediations.list()
+    rows = store.runs.list()
     assert sorted((r["playbook"], r["target"], r["status"]) for r in rows) == [
         ("restart-demo", "service=demo", "planned"),
         ("restart-demo", "service=worker", "planned"),
@@ -94,17 +94,17 @@ def test_a_resolved_alert_and_a_playbook_without_actions_plan_nothing(store) -> 
 
 def test_a_claimed_run_carries_its_alert_and_only_one_claim_wins(store) -> None:
     record(store, make_alert("a", service="demo"))
-    [job] = store.remediations.claim(101.0, "w1", lease=30, limit=5)
+    [job] = store.runs.claim(101.0, "w1", lease=30, limit=5)
     assert (job.playbook, job.alertname, job.labels["service"], job.attempts) == (
         "restart-demo", "DemoServiceDown", "demo", 1,
     )  # fmt: skip
-    assert store.remediations.claim(102.0, "w2", lease=30, limit=5) == []
+    assert store.runs.claim(102.0, "w2", lease=30, limit=5) == []
 
 
 def test_start_and_steps_are_written_before_the_action_and_completed_after(store) -> None:
     record(store, make_alert("a", service="demo"))
-    [job] = store.remediations.claim(101.0, "w1", lease=30, limit=1)
-    runs = store.remediations
+    [job] = store.runs.claim(101.0, "w1", lease=30, limit=1)
+    runs = store.runs
     assert runs.start(job, 101.0, 131.0)
     step = StepRecord(0, "run_command", {"argv": ["/bin/true", "demo"]}, StepStatus.STARTED)
     assert runs.start_step(job, step, 101.0, 200.0)
@@ -122,16 +122,16 @@ def test_start_and_steps_are_written_before_the_action_and_completed_after(store
 
 def test_the_step_start_holds_the_lease_past_the_actions_timeout(store) -> None:
     record(store, make_alert("a", service="demo"))
-    [job] = store.remediations.claim(101.0, "w1", lease=30, limit=1)
-    store.remediations.start(job, 101.0, 131.0)
+    [job] = store.runs.claim(101.0, "w1", lease=30, limit=1)
+    store.runs.start(job, 101.0, 131.0)
     step = StepRecord(0, "run_command", {}, StepStatus.STARTED)
-    store.remediations.start_step(job, step, 101.0, 500.0)
-    assert store.remediations.claim(400.0, "w2", lease=30, limit=1) == []
+    store.runs.start_step(job, step, 101.0, 500.0)
+    assert store.runs.claim(400.0, "w2", lease=30, limit=1) == []
 
 
 def test_a_run_whose_runner_died_is_reclaimed_started_and_interrupted(store) -> None:
     record(store, make_alert("a", service="demo"))
-    runs = store.remediations
+    runs = store.runs
     [dead] = runs.claim(101.0, "w1", lease=30, limit=1)
     runs.start(dead, 101.0, 131.0)
     runs.start_step(dead, StepRecord(0, "run_command", {}, StepStatus.STARTED), 101.0, 131.0)
@@ -152,29 +152,29 @@ def test_a_run_whose_runner_died_is_reclaimed_started_and_interrupted(store) -> 
 def test_the_store_refuses_a_second_run_acting_on_one_target(store) -> None:
     record(store, make_alert("a", service="demo"))
     record(store, make_alert("b", service="demo", starts_at="2026-11-28T10:00:00Z"), now=110.0)
-    first, second = store.remediations.claim(120.0, "w1", lease=30, limit=2)
-    assert store.remediations.start(first, 120.0, 150.0)
-    assert not store.remediations.start(second, 120.0, 150.0)
-    store.remediations.finish(first, RunStatus.FAILED, 121.0, silent, "exit status 1")
-    assert store.remediations.start(second, 122.0, 150.0)
+    first, second = store.runs.claim(120.0, "w1", lease=30, limit=2)
+    assert store.runs.start(first, 120.0, 150.0)
+    assert not store.runs.start(second, 120.0, 150.0)
+    store.runs.finish(first, RunStatus.FAILED, 121.0, silent, "exit status 1")
+    assert store.runs.start(second, 122.0, 150.0)
 
 
 def test_attempts_are_what_the_guardrails_count(store) -> None:
     record(store, make_alert("a", service="demo"))
     record(store, make_alert("b", service="web"), now=105.0)
     record(store, make_alert("c", service="db"), now=106.0)
-    a, b, c = store.remediations.claim(110.0, "w", lease=30, limit=3)
-    store.remediations.start(a, 110.0, 140.0)
-    store.remediations.finish(b, RunStatus.BLOCKED, 111.0, silent, "cooldown", "cooldown")
-    store.remediations.finish(c, RunStatus.SKIPPED, 112.0, silent)
-    got = {(x.target, x.outcome, x.started_at) for x in store.remediations.attempts(since=0)}
+    a, b, c = store.runs.claim(110.0, "w", lease=30, limit=3)
+    store.runs.start(a, 110.0, 140.0)
+    store.runs.finish(b, RunStatus.BLOCKED, 111.0, silent, "cooldown", "cooldown")
+    store.runs.finish(c, RunStatus.SKIPPED, 112.0, silent)
+    got = {(x.target, x.outcome, x.started_at) for x in store.runs.attempts(since=0)}
     # the blocked run never started; the dry run counts; the acting one has no outcome
     assert got == {("service=demo", None, 110.0), ("service=db", "skipped", 112.0)}
-    assert [x.target for x in store.remediations.attempts(0, excluding=a.id)] == ["service=db"]
+    assert [x.target for x in store.runs.attempts(0, excluding=a.id)] == ["service=db"]
     # an old finished run drops out; one still acting never does
     with store.engine.begin() as conn:
         conn.execute(update(remediation_runs).values(started_at=1.0))
-    assert [x.target for x in store.remediations.attempts(since=50.0)] == ["service=demo"]
+    assert [x.target for x in store.runs.attempts(since=50.0)] == ["service=demo"]
 
 
 @pytest.fixture

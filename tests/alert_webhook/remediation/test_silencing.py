@@ -45,7 +45,7 @@ def harness(store, *books: dict) -> Harness:
 
 def runner(h: Harness, url: str, worker: str = "w1") -> Runner:
     return Runner(
-        h.store.remediations, h.remediation, h.metrics, Boundaries(), h.clock,
+        h.store.runs, h.remediation, h.metrics, Boundaries(), h.clock,
         lease_seconds=30, worker_id=worker, silences=AlertmanagerAPI(url), tell=h.tell,
     )  # fmt: skip
 
@@ -95,7 +95,7 @@ def test_a_run_taken_over_from_a_dead_runner_expires_the_silence_it_left(
     h = harness(store, silenced("DemoDied", command("pass")))
     h.fire("DemoDied", service="demo")
     dead = runner(h, alertmanager, "dead")
-    runs = store.remediations
+    runs = store.runs
     [job] = runs.claim(h.clock(), "dead", 30, 1)
     assert runs.start(job, h.clock(), h.clock() + 30)
     book_ = h.remediation.book("DemoDied")
@@ -142,7 +142,7 @@ def test_a_silence_made_after_the_lease_was_lost_is_expired_at_once(
 ) -> None:
     h = harness(store, silenced("DemoLost", command("pass")))
     h.fire("DemoLost", service="demo")
-    runs = store.remediations
+    runs = store.runs
     [job] = runs.claim(h.clock(), "w1", 30, 1)
     h.clock.advance(31)
     assert runs.claim(h.clock(), "w2", 30, 1)  # w1 stalled; its run was taken over

@@ -101,7 +101,7 @@ def reach(store, state: RunStatus) -> RunJob:
     """One run brought to `state` as the runner brings it there; the job that
     held it last (holding it still when `in_flight`)."""
     record(store, make_alert("a", service="demo"))
-    runs = store.remediations
+    runs = store.runs
     [job] = runs.claim(101.0, "w1", 30, 1)
     if state in (R.AWAITING_APPROVAL, R.PLANNED):
         assert runs.await_approval(job, 500.0)
@@ -145,7 +145,7 @@ RUN_WRITES: dict[str, tuple[RunStatus, Write]] = {
 def test_a_run_write_moves_only_as_the_table_allows(store, state: RunStatus, write: str) -> None:
     job = reach(store, state)
     target, call = RUN_WRITES[write]
-    runs = store.remediations
+    runs = store.runs
     [before] = runs.list()
     said = call(runs, job)
     done = bool(getattr(said, "taken", said))  # an answer says whether it was taken
@@ -170,7 +170,7 @@ def reach_step(store, state: StepStatus) -> RunJob:
     """A run whose step 0 is in `state`, reached as the runner reaches it; the job
     that held the run last (holding it still unless the run has ended)."""
     record(store, make_alert("a", service="demo"))
-    runs = store.remediations
+    runs = store.runs
     [job] = runs.claim(101.0, "w1", 30, 1)
     first = StepRecord(0, "run_command", {}, state)
     if state is StepStatus.SKIPPED:
@@ -208,7 +208,7 @@ STEP_WRITES: dict[str, tuple[StepStatus, Write]] = {
 def test_a_step_write_moves_only_as_the_table_allows(store, state: StepStatus, write: str) -> None:
     job = reach_step(store, state)
     target, call = STEP_WRITES[write]
-    runs = store.remediations
+    runs = store.runs
     [before] = runs.list()[0]["steps"]
     call(runs, job)
     [after] = runs.list()[0]["steps"]

@@ -16,7 +16,7 @@ from urllib.parse import quote
 import pytest
 from support.procs import free_port, wait_until
 
-from alert_webhook.remediation.actions.base import Boundaries, Outcome
+from alert_webhook.remediation.actions.base import ActionOutcome, Boundaries
 from alert_webhook.remediation.actions.restart_service import RestartServiceParams, run
 from alert_webhook.remediation.actions.unix_http import UnixTransport
 
@@ -119,7 +119,7 @@ def test_a_running_program_is_stopped_and_started_again(supervisord: Path) -> No
     old = _pid(supervisord, "worker")
     result = run(_params("worker"), 30, Boundaries(env=_env(supervisord)))
     new = _pid(supervisord, "worker")
-    assert result.outcome is Outcome.SUCCEEDED, result.detail
+    assert result.outcome is ActionOutcome.SUCCEEDED, result.detail
     assert new not in (0, old)
     assert result.output == f"worker: RUNNING -> RUNNING (pid {new})\n"
     assert result.status is None
@@ -130,27 +130,30 @@ def test_supervisord_on_a_tcp_port_works_the_same(supervisord: Path) -> None:
     port = (supervisord.parent / "port").read_text()
     env = _env(supervisord, SUP_URL=f"http://127.0.0.1:{port}")
     result = run(_params("worker"), 30, Boundaries(env=env))
-    assert result.outcome is Outcome.SUCCEEDED, result.detail
+    assert result.outcome is ActionOutcome.SUCCEEDED, result.detail
     assert _pid(supervisord, "worker") not in (0, old)
 
 
 def test_a_stopped_program_is_started(supervisord: Path) -> None:
     result = run(_params("stopped"), 30, Boundaries(env=_env(supervisord)))
-    assert result.outcome is Outcome.SUCCEEDED, result.detail
+    assert result.outcome is ActionOutcome.SUCCEEDED, result.detail
     assert result.output.startswith("stopped: STOPPED -> RUNNING (pid ")
     assert _pid(supervisord, "stopped") > 0
 
 
 def test_a_program_that_dies_at_once_fails_with_supervisords_reason(supervisord: Path) -> None:
     result = run(_params("dies"), 30, Boundaries(env=_env(supervisord)))
-    assert result.outcome is Outcome.FAILED
+    assert result.outcome is ActionOutcome.FAILED
     assert result.detail.startswith("program dies did not stay up")
 
 
 def test_an_unknown_program_fails_without_touching_the_others(supervisord: Path) -> None:
     old = _pid(supervisord, "worker")
     result = run(_params("nosuch"), 30, Boundaries(env=_env(supervisord)))
-    assert (result.outcome, result.detail) == (Outcome.FAILED, "supervisord has no program nosuch")
+    assert (result.outcome, result.detail) == (
+        ActionOutcome.FAILED,
+        "supervisord has no program nosuch",
+    )
     assert _pid(supervisord, "worker") == old
 
 
@@ -159,7 +162,7 @@ def test_a_wrong_password_is_refused(supervisord: Path) -> None:
     env = _env(supervisord, SUP_PASSWORD="wrong")
     result = run(_params("worker"), 30, Boundaries(env=env))
     assert (result.outcome, result.detail) == (
-        Outcome.FAILED,
+        ActionOutcome.FAILED,
         "supervisord refused the credentials",
     )
     assert _pid(supervisord, "worker") == old
@@ -167,13 +170,13 @@ def test_a_wrong_password_is_refused(supervisord: Path) -> None:
 
 def test_a_credential_variable_that_is_not_set_fails_before_any_call(tmp_path: Path) -> None:
     result = run(_params("worker"), 30, Boundaries(env={"SUP_URL": "unix:///nowhere"}))
-    assert result.outcome is Outcome.FAILED
+    assert result.outcome is ActionOutcome.FAILED
     assert result.detail == "environment variable SUP_USER, SUP_PASSWORD is not set"
 
 
 def test_no_supervisord_at_the_socket_fails(tmp_path: Path) -> None:
     result = run(_params("worker"), 30, Boundaries(env=_env(tmp_path / "none.sock")))
-    assert result.outcome is Outcome.FAILED
+    assert result.outcome is ActionOutcome.FAILED
     assert result.detail.startswith(f"cannot reach supervisord at unix://{tmp_path}/none.sock")
 
 
@@ -192,13 +195,13 @@ def test_a_supervisord_that_never_answers_times_out(tmp_path: Path) -> None:
         for conn in accepted:
             conn.close()
         server.close()
-    assert result.outcome is Outcome.TIMED_OUT
+    assert result.outcome is ActionOutcome.TIMED_OUT
     assert result.detail == "no answer from supervisord within the timeout"
 
 
 def test_a_url_variable_that_is_not_a_supervisor_url_fails(tmp_path: Path) -> None:
     result = run(_params("worker"), 30, Boundaries(env={**ENV, "SUP_URL": "ftp://x"}))
-    assert result.outcome is Outcome.FAILED
+    assert result.outcome is ActionOutcome.FAILED
     assert result.detail.startswith("SUP_URL='ftp://x': must be unix:///path or http://host:port")
 
 
@@ -223,6 +226,6 @@ def test_something_else_on_the_socket_fails_without_a_traceback(tmp_path: Path) 
     finally:
         thread.join(5)
         server.close()
-    assert result.outcome is Outcome.FAILED
+    assert result.outcome is ActionOutcome.FAILED
     assert result.detail.startswith(f"no XML-RPC answer from unix://{sock}: ")
     assert PASSWORD not in result.detail

@@ -17,7 +17,7 @@ import yaml
 from support.loopback import Replying, serving
 from support.procs import find_binary, free_port, running, wait_until
 
-from alert_webhook.remediation.lag import Recording
+from alert_webhook.remediation.lag import RecordingRule
 from alert_webhook.remediation.playbooks import Verify, playbooks_from_mapping
 from alert_webhook.remediation.verify import (
     Checks,
@@ -116,7 +116,7 @@ def test_a_fixed_service_verifies_while_another_still_down_does_not(prometheus: 
 def test_the_lag_comes_from_the_real_rules_and_config_apis(prometheus: str) -> None:
     client = HttpPrometheus(prometheus)
     assert client.scrape_interval() == 1.0
-    assert Recording("service:demo_up:min5m", "min_over_time(demo_up[5m])", 7.0) in (
+    assert RecordingRule("service:demo_up:min5m", "min_over_time(demo_up[5m])", 7.0) in (
         client.recordings()
     )
     found = Checks(client).lag("service:demo_up:min5m < 1")

@@ -1,5 +1,5 @@
-"""store/recovery.py on both stores: the plan's improvement metrics read from the
-runs, steps and incidents the rest of the webhook records."""
+"""reports/recovery.py on both stores: the recovery plan's improvement metrics
+read from the runs, steps and incidents the rest of the webhook records."""
 
 from __future__ import annotations
 
@@ -92,7 +92,7 @@ def silent(ended: Ended, now: float) -> Telling:
 
 def run(store, now: float, status: RunStatus, *step_outcomes: StepStatus) -> None:
     """Claim the next planned run and end it with `status` after its steps."""
-    runs = store.remediations
+    runs = store.runs
     [job] = runs.claim(T0 + now, "w", lease=30, limit=1)
     if status in (RunStatus.BLOCKED, RunStatus.SKIPPED):
         assert runs.finish(job, status, T0 + now, silent)
