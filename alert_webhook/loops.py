@@ -1,7 +1,7 @@
 """Background work: named loops, each on its own thread.
 
 A loop is a step that does one pass and says how much it did, and how to pace it.
-The factory (`background.py`) runs one delivery lane per channel that leaves the
+The factory (`app/background.py`) runs one delivery lane per channel that leaves the
 process, `duties` (deadlines, reminders, the watchdog, silences, failover
 switch-back), `reconcile` (resolutions read from Alertmanager) and, when it is
 enabled, `remediation`. `run_once()` is the step unit tests drive on a fake clock;

@@ -1,5 +1,5 @@
 """Benchmark `POST /alerts`: the webhook (real store, real delivery workers) against a
-bare Flask endpoint on the same HTTP front (waitress, as `alert_webhook.front`
+bare Flask endpoint on the same HTTP front (waitress, as `alert_webhook.cli.front`
 builds it) that only parses the JSON.
 
     .venv/bin/python bench/webhook_ingest.py [--duration 5] [--clients 6] [--repeat 3] [--pin]
@@ -62,7 +62,7 @@ HANDOFF_CHANNEL = "log"
 
 
 def serve_bare(bind: str, threads: int) -> None:
-    """The baseline: the webhook's own HTTP front (alert_webhook.front, the same
+    """The baseline: the webhook's own HTTP front (alert_webhook.cli.front, the same
     server model and settings), serving a Flask view that only parses the body."""
     from flask import Flask, jsonify, request
 

@@ -4,7 +4,7 @@
 token the page carries, bound to the browser's session) acknowledges, by the
 recipient the link was made for ("bob@example.org (email link)"). A mail
 scanner or link preview that fetches the URL acknowledges nothing. The link
-itself is the credential (`channels/ack_links.py`): no login is asked, and it
+itself is the credential (`delivery/channels/ack_links.py`): no login is asked, and it
 acknowledges that one incident only. Refusals are pages saying why: an expired
 link 400, an altered one 403, no such incident 404.
 """

@@ -2,7 +2,7 @@
 
 `python -m alert_webhook --config FILE --bind HOST:PORT`. Configuration errors
 exit with status 2 and one line per problem; there is no traceback.
-`python -m alert_webhook user add NAME` makes an operator's login (operator_cli.py).
+`python -m alert_webhook user add NAME` makes an operator's login (operators.py).
 """
 
 from __future__ import annotations

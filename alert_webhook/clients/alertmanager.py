@@ -6,7 +6,7 @@ does not page people mid-fix) and expires the silence when the run ends;
 operators silence incidents from the console, and while such a silence holds the
 webhook reads the alert's state here (a silenced alert's resolution is never
 sent to it); the webhook reconciles the alerts it holds as firing with those
-Alertmanager still has (`reconcile.py`). Only what those need is here: create,
+Alertmanager still has (`ingest/reconcile.py`). Only what those need is here: create,
 expire, list silences; list alerts; the start time. Every call has a timeout
 and every failure is one `AlertmanagerError` saying what was asked and what
 came back, so a caller can record it and go on.

@@ -88,7 +88,7 @@ class Settings(_Model):
     reconcile: ReconcileSettings = ReconcileSettings()
     auth: AuthSettings = AuthSettings()
     remediation: RemediationSettings = RemediationSettings()
-    # The failover action's chains (alert_webhook/remediation/actions/failover_config.py).
+    # The failover action's chains (alert_webhook/failover/config.py).
     failover: FailoverSettings = FailoverSettings()
     # Bearer token for POST /alerts; from the environment only.
     token: SecretStr | None = None

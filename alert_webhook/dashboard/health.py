@@ -1,7 +1,7 @@
 """The console's health panel: each channel with its breakers and recent failures,
 and the recovery plan's improvement metrics.
 
-The metrics are the webhook's own (`store/recovery.py`, exported on /metrics by
+The metrics are the webhook's own (`reports/recovery.py`, exported on /metrics by
 `ImprovementCollector`), read the same way; the panel shows the ratios
 docs/metrics.md gives for them over all history: recovery time is the sum over
 the count of recovered runs, success rate recovered runs over runs that acted,

@@ -2,7 +2,7 @@
 
 The page's script polls it with If-None-Match. The ETag is made without
 rendering: from the store's change token (one query of aggregates,
-`store/console.py`), the minute (relative times are said to the minute), who is
+`console.py`), the minute (relative times are said to the minute), who is
 looking (an operator's fragment has forms) and in which session (their CSRF
 tokens are that session's), the breakers' states (held in this
 process, not in the store) and the code that renders it. An unchanged console

@@ -1,6 +1,6 @@
 """The delivery outbox: claim due deliveries under a lease, finish them, fail them over.
 
-The lease (`store/lease.py`) decides who sends a delivery: every claim and every
+The lease (`db/lease.py`) decides who sends a delivery: every claim and every
 finish is an UPDATE guarded by the claim token, so replicas sharing the store
 never both send one.
 """

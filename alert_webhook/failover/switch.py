@@ -2,7 +2,7 @@
 and the record of which backend is active.
 
 `Failover` is what the `failover` action and the switch-back duty share: the
-settings' chains, the store's record (`store/failover.py`) and the clock. A
+settings' chains, the store's record (`state.py`) and the clock. A
 switch is claimed in the store first (so no two replicas, and never the action
 and the duty, switch one service at once), then made through the service's
 mechanism, then recorded; a mechanism that fails gives the claim back and the

@@ -27,7 +27,7 @@ def runbook_url(base_url: str, alertname: str) -> str:
 def own_notification(group: str, status: str, alert: dict[str, Any]) -> Notification:
     """A notification the webhook makes itself about one alert, shaped as
     Alertmanager's: it is recorded and delivered as theirs are. Its group key
-    marks it as ours (`store/firing.py`): the reconcile duty never checks an
+    marks it as ours (`firing.py`): the reconcile duty never checks an
     alert of ours against Alertmanager."""
     return Notification.model_validate(
         {"version": "4", "groupKey": f"{OWN_GROUP_KEY_PREFIX}{group}", "status": status,

@@ -8,7 +8,7 @@ whose resolution Alertmanager already sent and never sends again. So, every
 `reconcile.interval_seconds` and once at start-up, the webhook compares the
 alert instances it holds as firing (those Alertmanager told it of: never its own,
 such as AlertingPipelineBroken; nor one an operator's silence holds, which the
-silence watch of `incident_silences.py` looks after, expiring the silence with
+silence watch of `incidents/silences.py` looks after, expiring the silence with
 the resolution) with Alertmanager's current alerts
 (`GET /api/v2/alerts`, silenced and inhibited ones included). An instance
 Alertmanager no longer has active is recorded resolved through the same intake
@@ -155,7 +155,7 @@ class Reconcile:
 class ReconcileSettings(Strict):
     """The alerts held as firing checked against Alertmanager's current alerts, so
     a resolution does not wait for the route's next group_interval
-    (alert_webhook/reconcile.py says why each value)."""
+    (this module's docstring says why each value)."""
 
     enabled: bool = True
     # How often Alertmanager is asked; an alert missing from two answers this far

@@ -15,7 +15,7 @@ carries the receive time of the notification that brought it. A firing copy of
 an instance already resolved (in the store, or earlier in the batch) is *stale*:
 a lagging HA peer or a retry. It changes nothing and plans nothing.
 
-Rows are built as tuples in each statement's bind order (`store/bulk.py`): at
+Rows are built as tuples in each statement's bind order (`db/bulk.py`): at
 hundreds of alerts per batch, a dict per row is measurable.
 Statements are built once per store: SQLAlchemy then reuses their compiled form.
 """

@@ -2,7 +2,7 @@
 
 A run is planned in the transaction that records its state change (the
 `RemediationPlanner`), once per (state change × playbook) thanks to the unique
-key. A runner claims due runs under the lease (`store/lease.py`), so replicas
+key. A runner claims due runs under the lease (`db/lease.py`), so replicas
 never both work one; every later write is guarded by the claim token.
 
 What survives a crash: a run is *started* (its `started_at` written) before any

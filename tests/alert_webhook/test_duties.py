@@ -1,4 +1,5 @@
-"""duties.py: deadlines, reminders, the watchdog, driven through the app. Fake clock."""
+"""app/duties.py and incidents/deadlines.py: deadlines, reminders, the watchdog,
+driven through the app. Fake clock."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""store/: a notification is committed whole or not at all; repeats collapse."""
+"""store.py: a notification is committed whole or not at all; repeats collapse."""
 
 from __future__ import annotations
 

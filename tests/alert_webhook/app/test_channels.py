@@ -1,4 +1,4 @@
-"""channels/registry.py: every channel built from settings, with what it knows of itself."""
+"""app/channels.py: every channel built from settings, with what it knows of itself."""
 
 from __future__ import annotations
 

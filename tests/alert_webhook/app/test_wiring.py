@@ -1,4 +1,4 @@
-"""service.py's remediation wiring: the playbook file the settings name, checked
+"""app/wiring.py's remediation wiring: the playbook file the settings name, checked
 at start-up, planned with each state change and run by the `remediation` loop."""
 
 from __future__ import annotations

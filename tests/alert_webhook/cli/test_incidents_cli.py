@@ -1,4 +1,4 @@
-"""incidents_cli.py: `python -m alert_webhook incidents` lists open incidents and
+"""cli/incidents.py: `python -m alert_webhook incidents` lists open incidents and
 `… ack ID` acknowledges, through the JSON API of a real webhook server on a free
 port with the bearer token; every failure is one line on stderr and an exit
 status, never a traceback."""

@@ -1,4 +1,4 @@
-"""operator_cli.py: `python -m alert_webhook user add NAME` prints the line to
+"""cli/operators.py: `python -m alert_webhook user add NAME` prints the line to
 paste under auth.operators; the password comes from a prompt or stdin, never argv."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""alertmanager_api.py against a real Alertmanager: a silence is created with
+"""clients/alertmanager.py against a real Alertmanager: a silence is created with
 equality matchers only, listed, expired; every failure is one AlertmanagerError."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""store/console.py: one incident per episode of a failing service, the most
+"""dashboard/console.py: one incident per episode of a failing service, the most
 severe firing alert first, firing above resolved; dashboard/times.py: relative
 times and deadline countdowns."""
 

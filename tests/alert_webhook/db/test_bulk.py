@@ -1,4 +1,4 @@
-"""store/bulk.py: fixed statements over many rows, on the driver, in chunks."""
+"""db/bulk.py: fixed statements over many rows, on the driver, in chunks."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""store/outbox.py and store/lease.py: claims under a lease, outcomes only from the
+"""delivery/outbox.py and db/lease.py: claims under a lease, outcomes only from the
 lease holder, and a whole escalation in one transaction."""
 
 from __future__ import annotations

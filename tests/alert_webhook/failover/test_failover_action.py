@@ -1,4 +1,4 @@
-"""actions/failover.py: a playbook names only the service, a label may choose it
+"""failover/action.py: a playbook names only the service, a label may choose it
 through the usual checked template, and the chain comes from the settings."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""actions/failover_config.py: the settings' `failover:` section, checked at start-up
+"""failover/config.py: the settings' `failover:` section, checked at start-up
 with the key of each problem named."""
 
 from __future__ import annotations

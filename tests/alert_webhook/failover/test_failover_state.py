@@ -1,4 +1,4 @@
-"""store/failover.py on both stores: which backend a service is on, switched only
+"""failover/state.py on both stores: which backend a service is on, switched only
 under a claim that no second switcher can take while it holds."""
 
 from __future__ import annotations

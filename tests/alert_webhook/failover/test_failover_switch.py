@@ -1,4 +1,4 @@
-"""actions/failover_switch.py against a real HTTP server on loopback, real symlinks
+"""failover/switch.py against a real HTTP server on loopback, real symlinks
 and a real store: the next healthy backend is chosen, switched to through the
 mechanism and recorded; nothing healthy fails naming every check."""
 

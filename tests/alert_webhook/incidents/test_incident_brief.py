@@ -1,4 +1,4 @@
-"""store/incident_brief.py: one incident for an acknowledge link's page, on both stores."""
+"""incidents/brief.py: one incident for an acknowledge link's page, on both stores."""
 
 from __future__ import annotations
 

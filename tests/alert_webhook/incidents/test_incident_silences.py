@@ -1,4 +1,4 @@
-"""incident_silences.py against a real Alertmanager: an operator's silence is
+"""incidents/silences.py against a real Alertmanager: an operator's silence is
 recorded only when Alertmanager made it, and never left behind for an incident
 that closed meanwhile; while it holds, the alert's resolution is read from
 Alertmanager, recorded, and the silence expired. Fake clock for the pacing."""

@@ -1,4 +1,4 @@
-"""store/incidents.py: each follow-up (a tier raised, a reminder) once, in one
+"""incidents/store.py: each follow-up (a tier raised, a reminder) once, in one
 transaction, with the deliveries it sends."""
 
 from __future__ import annotations

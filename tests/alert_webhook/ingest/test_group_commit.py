@@ -1,4 +1,4 @@
-"""store/group_commit.py: queued notifications are committed together, answered
+"""ingest/group_commit.py: queued notifications are committed together, answered
 each by its own outcome; a failure answers only what was not committed.
 
 Deterministic: everything runs in the test's thread (submit, then record or

@@ -1,4 +1,4 @@
-"""store/record.py: a batch of notifications means what they would mean one after
+"""ingest/record.py: a batch of notifications means what they would mean one after
 another; the dashboard's deliveries are delivered when stored."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""metrics.py's ImprovementCollector: the improvement metrics as Prometheus families,
+"""reports/improvement.py's ImprovementCollector: the improvement metrics as Prometheus families,
 read at scrape time, and served on the app's /metrics."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""api/auth.py: every action needs a logged-in operator (with the session's CSRF
+"""web/auth.py: every action needs a logged-in operator (with the session's CSRF
 token) or the bearer token; viewing is open on loopback, else needs either."""
 
 from __future__ import annotations

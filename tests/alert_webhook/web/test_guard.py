@@ -1,4 +1,4 @@
-"""api/guard.py: what a request must look like before any view sees it — an
+"""web/guard.py: what a request must look like before any view sees it — an
 allowed Host, no foreign Origin on a write, and JSON for `POST /alerts`."""
 
 from __future__ import annotations

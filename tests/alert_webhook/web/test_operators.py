@@ -1,5 +1,5 @@
-"""operators.py: operators' password hashes in the config, the signing key from
-the environment, the host names requests may carry."""
+"""web/operators.py and config/auth.py: operators' password hashes in the config,
+the signing key from the environment, the host names requests may carry."""
 
 from __future__ import annotations
 

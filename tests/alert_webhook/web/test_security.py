@@ -1,4 +1,4 @@
-"""api/security.py: every response forbids inline script, framing and sniffing."""
+"""web/security.py: every response forbids inline script, framing and sniffing."""
 
 from __future__ import annotations
 
