@@ -1,6 +1,8 @@
-"""The actions registry the factory builds: the built-in actions, and those bound
-to a collaborator when they are registered (failover, to its chains and their
-record), so no action's base knows any one action."""
+"""The actions registry the factory builds: the built-in actions, and failover's,
+bound to its collaborator (the chains and their record) when it is registered,
+so no action's base knows any one action. A playbook file is checked against
+`registered_actions()`; `create_app` binds the chains it built into the
+playbooks it runs (`Playbooks.binding`)."""
 
 from __future__ import annotations
 
