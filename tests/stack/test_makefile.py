@@ -16,6 +16,9 @@ RUNTIME = "pip install --quiet -e '.'"
 DEV = "pip install --quiet -e '.[dev]'"
 
 
+pytestmark = pytest.mark.integration
+
+
 def planned(target: str, venv: Path) -> str:
     # --no-print-directory: under `make test` this make is a sub-make.
     done = subprocess.run(
