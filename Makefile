@@ -2,6 +2,9 @@
 # Both do all the set-up first: system packages, virtualenv, Python packages
 # (`make up` the stack's own; `make test` and `make lint` the dev extras too).
 # `make up FAST=1`: the integration tests' timings, to watch a recovery in seconds.
+# `make check`: the fast lane, every test that starts no process (no marker
+# integration, chaos or browser: tests/support/lanes.py), in about half a minute.
+# Both run on WORKERS pytest-xdist workers (2, one per core; WORKERS=0: in one process).
 # `make chaos`: breaks that running stack (scenarios 1, 4, 6's memory hog and 7 of docs/recovery.md) and
 # prints what each recovery took against the plan's RTO and RPO.
 
@@ -13,18 +16,27 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 FAST ?=
+WORKERS ?= 2
+# Each checkout's own short base folder for the tests' tmp_path: under pytest's
+# default one, a worker's sub-folder (popen-gw0) takes supervisord's socket in a
+# test's stack past AF_UNIX's 108 bytes. pytest empties it at each start.
+PYTEST := $(PY) -m pytest -n $(WORKERS) \
+	--basetemp=/tmp/rs-$(shell printf %s '$(CURDIR)' | cksum | cut -d' ' -f1)
 CHAOS_RESULTS ?= $(CURDIR)/var/chaos/results.jsonl
 # Scenario 4 garbles the running stack's orders file and leaves it restored.
 CHAOS_TESTS := tests/chaos/test_single_service.py tests/chaos/test_data_corruption.py \
 	tests/chaos/test_dependency_failure.py tests/chaos/test_resource_hog.py
 
-.PHONY: up test chaos lint bench setup setup-test system-deps system-deps-test clean
+.PHONY: up test check chaos lint bench setup setup-test system-deps system-deps-test clean
 
 up: setup
 	$(PY) -m stack up $(if $(filter 1 yes true,$(FAST)),--fast)
 
 test: setup-test
-	$(PY) -m pytest
+	$(PYTEST)
+
+check: setup-test
+	$(PYTEST) -m "not integration and not chaos and not browser"
 
 # First a stack to break (one line saying what to do if there is none), then each
 # scenario printed as it runs (tests/chaos/progress.py), then the table.

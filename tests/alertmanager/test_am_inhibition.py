@@ -31,6 +31,9 @@ REPO = Path(__file__).resolve().parents[2]
 TOKEN = "test-token-not-a-secret"
 
 
+pytestmark = pytest.mark.integration
+
+
 class Receiver:
     """Records every notification POSTed to it, with its Authorization header."""
 

@@ -38,6 +38,7 @@ def route_of(labels: dict[str, str], expected: str) -> subprocess.CompletedProce
     )
 
 
+@pytest.mark.integration
 def test_amtool_accepts_the_config() -> None:
     result = amtool("check-config", str(CONFIG))
     assert result.returncode == 0, result.stdout + result.stderr
@@ -47,12 +48,14 @@ def test_amtool_accepts_the_config() -> None:
 @pytest.mark.parametrize(
     "case", yaml.safe_load(ROUTE_CASES.read_text()), ids=lambda c: "-".join(c["labels"].values())
 )
+@pytest.mark.integration
 def test_route(case: dict) -> None:
     result = route_of(case["labels"], case["receiver"])
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == case["receiver"]
 
 
+@pytest.mark.integration
 def test_routes_test_fails_on_a_wrong_receiver() -> None:
     """The check above would be worthless if amtool accepted any receiver."""
     result = route_of({"alertname": "X", "severity": "critical"}, "webhook-low")
@@ -60,6 +63,7 @@ def test_routes_test_fails_on_a_wrong_receiver() -> None:
 
 
 @pytest.mark.parametrize("rule", alerts(), ids=lambda r: f"{r.name}-{r.raw['labels']['severity']}")
+@pytest.mark.integration
 def test_every_rule_reaches_the_receiver_of_its_severity(rule) -> None:
     labels = {"alertname": rule.name, **rule.raw["labels"]}
     expected = "heartbeat" if rule.name == "Watchdog" else f"webhook-{labels['severity']}"

@@ -37,6 +37,7 @@ def grown(*steps: dict[str, float] | None) -> list[int]:
     return [int(n) for n in json.loads(done.stdout)]
 
 
+@pytest.mark.integration
 def test_the_memory_hog_holds_resident_memory_until_reset() -> None:
     # Resident, not just reserved: the pages are written, so the kernel counts them.
     held, after_reset = grown({"memory_hog_mib": 64}, None)
@@ -49,6 +50,7 @@ def test_the_memory_hog_holds_resident_memory_until_reset() -> None:
     assert chaos.as_json()["memory_hog_mib"] == 0
 
 
+@pytest.mark.integration
 def test_the_memory_hog_follows_each_new_size() -> None:
     _big, smaller, none = grown(
         {"memory_hog_mib": 48}, {"memory_hog_mib": 16}, {"memory_hog_mib": 0}

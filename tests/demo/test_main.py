@@ -8,9 +8,13 @@ import signal
 import socket
 from pathlib import Path
 
+import pytest
 from support.procs import free_port, python_module, running, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+pytestmark = pytest.mark.integration
 
 
 def _port_free(port: int) -> bool:

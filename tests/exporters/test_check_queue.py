@@ -56,6 +56,7 @@ def test_sql_scalar_on_sqlite(check, run, tmp_path):
     assert outcome.value("task_queue_depth", queue="t") == 4
 
 
+@pytest.mark.integration
 def test_sql_scalar_on_postgres(check, run, postgres):
     probe = check(
         kind="queue",
@@ -131,6 +132,7 @@ def redis_server(tmp_path_factory):
         proc.wait(timeout=10)
 
 
+@pytest.mark.integration
 def test_redis_list_length(check, run, redis_server):
     probe = check(kind="queue", redis={"port": redis_server, "key": "jobs", "password_env": "RPW"})
     outcome = run(probe, ctx=Boundaries(env={"RPW": "redis-pw"}))
@@ -138,6 +140,7 @@ def test_redis_list_length(check, run, redis_server):
     assert outcome.value("task_queue_depth", queue="t") == 3
 
 
+@pytest.mark.integration
 def test_redis_wrong_password_is_authentication(check, run, redis_server):
     probe = check(kind="queue", redis={"port": redis_server, "key": "jobs", "password_env": "RPW"})
     assert run(probe, ctx=Boundaries(env={"RPW": "nope"})).category == "authentication"
@@ -145,6 +148,7 @@ def test_redis_wrong_password_is_authentication(check, run, redis_server):
     assert run(no_password).category == "authentication"
 
 
+@pytest.mark.integration
 def test_redis_wrong_type_is_data_integrity(check, run, redis_server):
     probe = check(
         kind="queue", redis={"port": redis_server, "key": "notalist", "password_env": "RPW"}

@@ -22,6 +22,7 @@ def sleeper(tmp_path):
     proc.wait(timeout=10)
 
 
+@pytest.mark.integration
 def test_process_by_name(check, run, sleeper):
     outcome = run(check(kind="service", process_name="rsprobesleep"))
     assert outcome.category is None, outcome.message
@@ -33,6 +34,7 @@ def test_process_by_name(check, run, sleeper):
     assert outcome.value("probe_service_processes") == 0
 
 
+@pytest.mark.integration
 def test_pidfile(check, run, sleeper, tmp_path):
     pidfile = tmp_path / "app.pid"
     pidfile.write_text(f"{sleeper.pid}\n")
@@ -49,6 +51,7 @@ def test_pidfile_missing_or_garbage(check, run, tmp_path):
     assert run(check(kind="service", pidfile=str(garbage))).category == "data_integrity"
 
 
+@pytest.mark.integration
 def test_supervisor_program(check, run, supervisord):
     running = check(kind="service", supervisor_program="worker", supervisor_config=str(supervisord))
     stopped = check(
@@ -60,6 +63,7 @@ def test_supervisor_program(check, run, supervisord):
     assert run(unknown, timeout=20).category == "connection"
 
 
+@pytest.mark.integration
 def test_supervisor_not_running(check, run, tmp_path):
     conf = tmp_path / "s.conf"
     conf.write_text(f"[supervisorctl]\nserverurl = unix://{tmp_path}/none.sock\n")
@@ -96,6 +100,7 @@ def test_systemd_unit(check, run, answer, category):
     assert runner.argv == ["systemctl", "is-active", "app.service"]
 
 
+@pytest.mark.integration
 def test_systemd_on_this_host(check, run):
     if shutil.which("systemctl") is None:
         pytest.skip("no systemctl here")

@@ -67,6 +67,7 @@ def monitor_env(postgres) -> Boundaries:
     return Boundaries(env={"PGPW": postgres.password})
 
 
+@pytest.mark.integration
 def test_postgres_preset_reports_server_connections(check, run, postgres):
     probe = check(kind="db_pool", dsn=postgres.dsn(), password_env="PGPW", preset="postgresql")
     outcome = run(probe, ctx=monitor_env(postgres))
@@ -76,6 +77,7 @@ def test_postgres_preset_reports_server_connections(check, run, postgres):
     assert outcome.value("db_pool_connections", state="idle") >= 0
 
 
+@pytest.mark.integration
 def test_postgres_wrong_password_is_authentication(check, run, postgres):
     probe = check(kind="db_pool", dsn=postgres.dsn(), password_env="PGPW", preset="postgresql")
     outcome = run(probe, ctx=Boundaries(env={"PGPW": "wrong"}))
@@ -89,6 +91,7 @@ def test_postgres_closed_port_is_connection(check, run, closed_port):
     assert run(probe).category == "connection"
 
 
+@pytest.mark.integration
 def test_postgres_table_without_grant_is_permission(check, run, postgres):
     probe = check(
         kind="queue",
@@ -102,6 +105,7 @@ def test_postgres_table_without_grant_is_permission(check, run, postgres):
     assert outcome.category == "permission", outcome.message
 
 
+@pytest.mark.integration
 def test_postgres_slow_query_is_timeout(check, run, postgres):
     probe = check(
         kind="queue",
@@ -115,6 +119,7 @@ def test_postgres_slow_query_is_timeout(check, run, postgres):
     assert outcome.category == "timeout", outcome.message
 
 
+@pytest.mark.integration
 def test_postgres_out_of_connection_slots_is_resource_exhaustion(check, run, postgres):
     import psycopg
 

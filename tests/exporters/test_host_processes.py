@@ -64,6 +64,7 @@ def value(reg: CollectorRegistry, metric: str, group: str, **labels: str) -> flo
     return reg.get_sample_value(f"namedprocess_namegroup_{metric}", {"groupname": group, **labels})
 
 
+@pytest.mark.integration
 def test_group_by_name_pattern_sums_its_processes(sleeper):
     reg = scrape([{"name": "sleepers", "name_pattern": "rsgroup.*"}])
     assert value(reg, "num_procs", "sleepers") == 2
@@ -77,6 +78,7 @@ def test_group_by_name_pattern_sums_its_processes(sleeper):
     assert value(reg, "oldest_start_time_seconds", "sleepers") <= time.time()
 
 
+@pytest.mark.integration
 def test_states_switches_io_and_fd_ratio_like_process_exporter(sleeper):
     reg = scrape([{"name": "sleepers", "name_pattern": "rsgroup.*"}])
     assert value(reg, "states", "sleepers", state="Sleeping") == 2
@@ -89,6 +91,7 @@ def test_states_switches_io_and_fd_ratio_like_process_exporter(sleeper):
     assert value(reg, "worst_fd_ratio", "sleepers") == fds / soft
 
 
+@pytest.mark.integration
 def test_a_group_with_no_process_left_reports_zero(sleeper):
     groups = [{"name": "sleepers", "name_pattern": "rsgroup.*"}]
     for proc in sleeper:
@@ -99,6 +102,7 @@ def test_a_group_with_no_process_left_reports_zero(sleeper):
     assert value(reg, "memory_bytes", "sleepers", memtype="resident") is None
 
 
+@pytest.mark.integration
 def test_pidfile_group_counts_the_children_too(family, tmp_path):
     pidfile = tmp_path / "app.pid"
     pidfile.write_text(f"{family.pid}\n")
@@ -110,6 +114,7 @@ def test_pidfile_group_counts_the_children_too(family, tmp_path):
     assert value(reg, "num_procs", "stale") == 0
 
 
+@pytest.mark.integration
 def test_systemd_unit_group_reads_the_units_cgroup(sleeper, tmp_path):
     unit = tmp_path / "sys/fs/cgroup/system.slice/nightly-backup.service"
     (unit / "worker").mkdir(parents=True)
@@ -124,6 +129,7 @@ def test_systemd_unit_group_reads_the_units_cgroup(sleeper, tmp_path):
     assert value(reg, "num_procs", "absent") == 0
 
 
+@pytest.mark.integration
 def test_supervisor_program_group_asks_supervisord(supervisord):
     url = f"unix://{supervisord.parent / 'supervisor.sock'}"
     reg = scrape(

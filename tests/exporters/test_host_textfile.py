@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 import requests
 from prometheus_client import CollectorRegistry
 from support.procs import free_port, python_module, running
@@ -97,6 +98,7 @@ def test_without_a_directory_no_error_like_node_exporter(tmp_path):
     assert scrape(tmp_path / "gone").get_sample_value("node_textfile_scrape_error") == 1
 
 
+@pytest.mark.integration
 def test_cli_flag_and_a_file_written_while_running(tmp_path):
     folder = directory(tmp_path, "backup.prom")
     port = free_port()

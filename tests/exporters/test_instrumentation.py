@@ -154,6 +154,7 @@ def scrape(url: str) -> dict:
     }
 
 
+@pytest.mark.integration
 def test_gunicorn_workers_are_summed(tmp_path):
     try:
         import gunicorn  # noqa: F401

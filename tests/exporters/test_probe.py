@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 import requests
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
@@ -134,6 +135,7 @@ checks:
     )
 
 
+@pytest.mark.integration
 def test_exporter_process_end_to_end(tmp_path, http_target, closed_port):
     probes = tmp_path / "probes.yml"
     write_probe_file(probes, http_target, closed_port)

@@ -114,6 +114,7 @@ def test_duplicate_names_and_missing_secrets(tmp_path):
         ("checks: [{name: 'a b', kind: tcp, host: h, port: 1}]\n", "checks[0].name:"),
     ],
 )
+@pytest.mark.integration
 def test_cli_exits_2_with_the_problem_and_no_traceback(tmp_path, content, expected):
     path = tmp_path / "probes.yml"
     if content is not None:
@@ -130,6 +131,7 @@ def test_cli_exits_2_with_the_problem_and_no_traceback(tmp_path, content, expect
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.integration
 def test_cli_lists_every_error_of_a_bad_file():
     done = subprocess.run(
         python_module("exporters.probe", "--config", str(FIXTURES / "bad_probes.yml")),

@@ -213,6 +213,7 @@ def test_values_are_fresh_on_every_scrape(proc_root):
     assert reg.get_sample_value("node_load1") == 3.0
 
 
+@pytest.mark.integration
 def test_cli_serves_metrics(tmp_path):
     port = free_port()
     argv = python_module("exporters.system", "--listen", f"127.0.0.1:{port}")
@@ -223,6 +224,7 @@ def test_cli_serves_metrics(tmp_path):
     assert "node_cpu_seconds_total{" in text
 
 
+@pytest.mark.integration
 def test_cli_rejects_a_bad_config_with_exit_2(tmp_path):
     path = tmp_path / "system.yml"
     path.write_text("collectors: [cpu, telepathy]\nmount_points_exclude: '('\nextra: 1\n")

@@ -146,6 +146,9 @@ TEXTFILES = Path(__file__).resolve().parents[1] / "fixtures" / "textfile"
 Series = dict[str, dict[tuple[tuple[str, str], ...], float]]
 
 
+pytestmark = pytest.mark.integration
+
+
 def parse(text: str) -> Series:
     out: Series = {}
     for family in text_string_to_metric_families(text):

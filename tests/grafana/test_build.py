@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from boards import DASHBOARD_DIR, ROOT
 
 from stack.grafana.build import main, render, stale, write
@@ -44,6 +45,7 @@ def test_check_exits_1_naming_the_stale_file(tmp_path: Path, capsys) -> None:
     assert "services.json: out of date" in capsys.readouterr().err
 
 
+@pytest.mark.integration
 def test_python_dash_m_runs_the_builder(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "stack.grafana", "--dest", str(tmp_path)],

@@ -208,6 +208,7 @@ def test_variables_are_filled_as_grafana_sends_all() -> None:
 
 
 @by_name
+@pytest.mark.integration
 def test_every_query_is_valid_promql(path: Path, tmp_path: Path) -> None:
     # promtool checks PromQL offline when the queries are written as recording rules.
     rules = [

@@ -31,11 +31,13 @@ def run(argv: list[str], cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=100)
 
 
+@pytest.mark.integration
 def test_rendered_rule_files_match_their_templates() -> None:
     result = run([sys.executable, "rules/render.py", "--check"])
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.integration
 def test_promtool_checks_every_rule_file() -> None:
     files = [str(p) for p in sorted(RULES.glob("*.yml"))]
     assert len(files) >= 5
@@ -45,6 +47,7 @@ def test_promtool_checks_every_rule_file() -> None:
 
 
 @pytest.mark.parametrize("test_file", TEST_FILES, ids=lambda p: p.name)
+@pytest.mark.integration
 def test_promtool_unit_tests_pass(test_file: Path) -> None:
     result = run([find_binary("PROMTOOL_BIN"), "test", "rules", str(test_file)])
     assert result.returncode == 0, result.stdout + result.stderr
@@ -61,6 +64,7 @@ def test_prometheus_rule_glob_takes_rule_files_only() -> None:
     assert not any("tests" in p.parts or "src" in p.parts for p in matched)
 
 
+@pytest.mark.integration
 def test_promtool_checks_the_prometheus_config() -> None:
     result = run([find_binary("PROMTOOL_BIN"), "check", "config", "prometheus/prometheus.yml"])
     assert result.returncode == 0, result.stdout + result.stderr

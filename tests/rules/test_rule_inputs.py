@@ -84,6 +84,7 @@ def _host_shapes(series: Series, who: str) -> None:
     assert "/" in mounts, f"{who}: no root filesystem among {mounts}"
 
 
+@pytest.mark.integration
 def test_host_rules_read_node_exporter_names(tmp_path: Path) -> None:
     port = free_port()
     argv = [find_binary("NODE_EXPORTER_BIN"), f"--web.listen-address=127.0.0.1:{port}"]
@@ -94,6 +95,7 @@ def test_host_rules_read_node_exporter_names(tmp_path: Path) -> None:
     _host_shapes(series, "node_exporter")
 
 
+@pytest.mark.integration
 def test_host_rules_read_the_system_exporters_names(tmp_path: Path) -> None:
     port = free_port()
     argv = python_module("exporters.system", "--listen", f"127.0.0.1:{port}")
@@ -104,6 +106,7 @@ def test_host_rules_read_the_system_exporters_names(tmp_path: Path) -> None:
     _host_shapes(series, "exporters.system")
 
 
+@pytest.mark.integration
 def test_process_rules_read_the_system_exporters_group_names(tmp_path: Path) -> None:
     """A configured process group (this test's own process) publishes what the
     process alerts read, with the `groupname` and `memtype` labels they match on."""
@@ -162,6 +165,7 @@ def _probe_file(tmp_path: Path, port: int) -> Path:
     return path
 
 
+@pytest.mark.integration
 def test_probe_and_backup_rules_read_the_probe_exporters_names(tmp_path: Path) -> None:
     port = free_port()
     config = _probe_file(tmp_path, port)
@@ -226,6 +230,7 @@ def test_meta_rules_read_the_webhooks_names(name: str, tmp_path: Path) -> None:
     assert name in series
 
 
+@pytest.mark.integration
 def test_meta_rules_read_alertmanagers_and_prometheus_names(tmp_path: Path) -> None:
     am_port, prom_port = free_port(), free_port()
     am_config = tmp_path / "alertmanager.yml"

@@ -11,10 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 import yaml
 from ruleset import RULES
 from support.procs import find_binary, free_port, python_module, running, wait_until
+
+pytestmark = pytest.mark.integration
 
 
 def query(prometheus: str, promql: str) -> list[dict[str, Any]]:

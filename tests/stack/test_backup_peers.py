@@ -32,6 +32,7 @@ def restore(root, env, *args: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
+@pytest.mark.integration
 def test_the_litestream_replica_restores_to_a_point_in_time(tmp_path):
     root = make_root(tmp_path / "root", rows=10)
     store = root / "var" / "webhook.sqlite3"
@@ -79,6 +80,7 @@ def pg_url():
         yield url
 
 
+@pytest.mark.integration
 def test_a_postgresql_store_is_pg_dumped_and_restored(tmp_path, pg_url):
     root = make_root(tmp_path)
     engine = sqlalchemy.create_engine(pg_url)
@@ -102,6 +104,7 @@ def test_a_postgresql_store_is_pg_dumped_and_restored(tmp_path, pg_url):
     engine.dispose()
 
 
+@pytest.mark.integration
 def test_silences_come_back_to_alertmanager(tmp_path):
     root = make_root(tmp_path)
     port = free_port()
@@ -143,6 +146,7 @@ def test_silences_come_back_to_alertmanager(tmp_path):
         assert "posted 0" in restore(root, env, "--source", "silences")[1]
 
 
+@pytest.mark.integration
 def test_a_store_that_is_not_sqlite_is_not_backed_up_and_named(tmp_path):
     root = make_root(tmp_path)
     store = root / "var" / "webhook.sqlite3"
@@ -155,6 +159,7 @@ def test_a_store_that_is_not_sqlite_is_not_backed_up_and_named(tmp_path):
     assert any("webhook-store" in p and "is not an SQLite database" in p for p in outcome.problems)
 
 
+@pytest.mark.integration
 def test_a_replaced_store_is_replicated_as_a_new_lineage(tmp_path):
     """`stack replicate` (the real command, the real Litestream): once a restore
     puts another file at the store's path, the replica is that file plus what is

@@ -39,6 +39,7 @@ def restore(root, *args: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
+@pytest.mark.integration
 def test_a_snapshot_holding_the_wrong_kind_of_file_is_refused_naming_it(tmp_path):
     root = make_root(tmp_path, rows=5)
     backups = backups_for(root)
@@ -59,6 +60,7 @@ def test_a_snapshot_holding_the_wrong_kind_of_file_is_refused_naming_it(tmp_path
     assert not list((root / "var").glob("*.replaced-*"))
 
 
+@pytest.mark.integration
 def test_a_running_stack_is_not_restored_under_unless_forced(tmp_path):
     root = make_root(tmp_path, rows=7)
     backups_for(root).backup()
@@ -75,6 +77,7 @@ def test_a_running_stack_is_not_restored_under_unless_forced(tmp_path):
         assert count_rows(root / "var" / "webhook.sqlite3") == 7
 
 
+@pytest.mark.integration
 def test_a_chosen_snapshot_is_restored_by_its_short_id(tmp_path):
     root = make_root(tmp_path, rows=4)
     backups = backups_for(root)
@@ -90,6 +93,7 @@ def test_a_chosen_snapshot_is_restored_by_its_short_id(tmp_path):
     assert f"restored from snapshot {first[:8]}" in out
 
 
+@pytest.mark.integration
 def test_unknown_sources_and_snapshots_are_refused_clearly(tmp_path):
     root = make_root(tmp_path)
     backups_for(root).backup()
@@ -101,6 +105,7 @@ def test_unknown_sources_and_snapshots_are_refused_clearly(tmp_path):
     assert code == 2 and "no snapshot of silences" in err
 
 
+@pytest.mark.integration
 def test_configs_come_back_to_their_paths_and_changed_ones_go_aside(tmp_path):
     root = make_root(tmp_path)
     backups_for(root).backup()
@@ -117,6 +122,7 @@ def test_configs_come_back_to_their_paths_and_changed_ones_go_aside(tmp_path):
     assert [p.read_text() for p in aside] == ["playbooks: [broken\n"]
 
 
+@pytest.mark.integration
 def test_restoring_everything_takes_each_source_a_snapshot_holds(tmp_path):
     root = make_root(tmp_path, rows=8)
     backups_for(root).backup()
@@ -163,6 +169,7 @@ def shipped(replica: Path, files: int) -> None:
     wait_until(lambda: len(list(replica.glob("ltx/0/*.ltx"))) >= files, 20, "the write shipped")
 
 
+@pytest.mark.integration
 def test_by_default_the_replica_newer_than_every_snapshot_is_restored_and_its_time_said(
     tmp_path,
 ):
@@ -185,6 +192,7 @@ def test_by_default_the_replica_newer_than_every_snapshot_is_restored_and_its_ti
     assert re.search(rf"newer than the newest verified snapshot \(\w{{8}}, {STAMP}\)", out), out
 
 
+@pytest.mark.integration
 def test_a_snapshot_newer_than_the_replica_wins(tmp_path):
     root = make_root(tmp_path / "root", rows=10)
     store = root / "var" / "webhook.sqlite3"
@@ -203,6 +211,7 @@ def test_a_snapshot_newer_than_the_replica_wins(tmp_path):
     assert "newer than its Litestream replica" in out
 
 
+@pytest.mark.integration
 def test_a_replica_that_does_not_restore_falls_back_to_the_newest_verified_snapshot(tmp_path):
     root = make_root(tmp_path / "root", rows=10)
     store = root / "var" / "webhook.sqlite3"

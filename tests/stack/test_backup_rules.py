@@ -29,6 +29,9 @@ RUNBOOKS = "https://github.com/recovery-stack/recovery-stack/blob/main/docs/runb
 BACKUPS = ("configs", "webhook-store")
 
 
+pytestmark = pytest.mark.integration
+
+
 def exported_series(textfile: Path, backup_time: float) -> list[dict[str, str]]:
     """The system exporter's backup samples as promtool input series, 40 minutes long."""
     config = SystemConfig(collectors=["textfile"], textfile_directory=textfile)

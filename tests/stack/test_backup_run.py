@@ -16,7 +16,7 @@ from stack.backups.cli import main
 from stack.backups.restic import Retention
 from stack.backups.status import Status
 
-pytestmark = pytest.mark.usefixtures("restic_installed")
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("restic_installed")]
 
 
 def metrics(root: Path) -> dict[tuple[str, str], float]:

@@ -6,9 +6,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from stack.backups.cli import COMMANDS
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+pytestmark = pytest.mark.integration
 
 
 def run_stack(*args: str) -> subprocess.CompletedProcess[str]:

@@ -32,6 +32,7 @@ def test_without_a_stack_it_says_so(tmp_path: Path) -> None:
         ctl(Layout(tmp_path), ["status"])
 
 
+@pytest.mark.integration
 def test_the_command_line_exits_1_with_one_line_and_no_traceback(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "stack", "ctl", f"--root={tmp_path}", "status"],

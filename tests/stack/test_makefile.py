@@ -16,6 +16,9 @@ RUNTIME = "pip install --quiet -e '.'"
 DEV = "pip install --quiet -e '.[dev]'"
 
 
+pytestmark = pytest.mark.integration
+
+
 def planned(target: str, venv: Path) -> str:
     # --no-print-directory: under `make test` this make is a sub-make.
     done = subprocess.run(
@@ -40,7 +43,7 @@ def test_make_up_installs_only_what_the_stack_needs(tmp_path: Path) -> None:
     assert RUNTIME in plan and "[dev]" not in plan
 
 
-@pytest.mark.parametrize("target", ["test", "lint"])
+@pytest.mark.parametrize("target", ["test", "check", "lint"])
 def test_make_test_and_lint_install_the_dev_extras(tmp_path: Path, target: str) -> None:
     assert DEV in planned(target, tmp_path / "venv")
 

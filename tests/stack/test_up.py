@@ -138,6 +138,7 @@ def test_a_missing_webhook_config_stops_the_stack_naming_it(tmp_path: Path) -> N
 @pytest.mark.parametrize(
     ("args", "launch"), [([], "-m stack up"), (["FAST=1"], "-m stack up --fast")]
 )
+@pytest.mark.integration
 def test_make_up_fast_1_runs_the_fast_profile(args: list[str], launch: str) -> None:
     # -n: what make would run, without setting anything up.
     # --no-print-directory: under `make test` this make is a sub-make, which would
@@ -193,6 +194,7 @@ def test_rule_params_render_the_default_profiles_rules_with_them_and_its_for(
         render_all(layout, PORTS, "t", rule_params={"nope": "1"})
 
 
+@pytest.mark.integration
 def test_a_rule_param_that_is_not_name_equals_value_is_refused_in_one_line(
     tmp_path: Path,
 ) -> None:

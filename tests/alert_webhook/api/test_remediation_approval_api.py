@@ -68,6 +68,7 @@ def test_an_approval_needs_the_token_or_a_login(app, ran: Path) -> None:
     assert not ran.exists()
 
 
+@pytest.mark.integration
 def test_approved_with_the_token_it_runs_and_says_who(app, ran: Path) -> None:
     run_id = fire(app)
     client = app.test_client()
@@ -127,6 +128,7 @@ def test_after_the_deadline_an_approval_is_refused(app, clock, ran: Path) -> Non
     assert not ran.exists()
 
 
+@pytest.mark.integration
 def test_a_run_that_does_not_wait_or_does_not_exist(app) -> None:
     run_id = fire(app, "DemoServiceDown")
     client = app.test_client()

@@ -42,6 +42,7 @@ def preview(client, *alerts: dict[str, Any]) -> Any:
     return client.post("/api/plan", json=make_notification(*alerts), headers=AUTH)
 
 
+@pytest.mark.integration
 def test_runs_are_listed_with_their_steps(app, ran: Path) -> None:
     client = app.test_client()
     client.post("/alerts", json=make_notification(make_alert(service="demo")), headers=AUTH)
@@ -83,6 +84,7 @@ def test_the_preview_answers_what_would_run_and_runs_and_stores_nothing(app, ran
     assert (store.count("notifications"), store.count("remediation_runs")) == (0, 0)
 
 
+@pytest.mark.integration
 def test_the_preview_names_every_guardrail_that_would_block(app, clock) -> None:
     client = app.test_client()
     client.post("/alerts", json=make_notification(make_alert(service="demo")), headers=AUTH)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 from webhook_support import make_alert, make_notification
 
@@ -72,6 +73,7 @@ def test_a_bad_playbook_file_stops_start_up_with_exit_2(tmp_path: Path, capsys) 
     assert f"{books}: playbooks[1].name: duplicate of playbooks[0]" in err
 
 
+@pytest.mark.integration
 def test_the_app_plans_with_the_state_change_and_the_loop_runs_it(
     app_factory, tmp_path: Path
 ) -> None:

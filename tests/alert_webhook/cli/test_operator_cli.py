@@ -7,6 +7,7 @@ import io
 import subprocess
 import sys
 
+import pytest
 import yaml
 
 from alert_webhook.cli.operators import main
@@ -43,6 +44,7 @@ def test_a_bad_name_or_a_short_password_exits_2_naming_it(capsys) -> None:
     assert "password: at least 8 characters" in capsys.readouterr().err
 
 
+@pytest.mark.integration
 def test_the_module_entry_point_reads_the_password_from_stdin() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "alert_webhook", "user", "add", "bob"],
@@ -56,6 +58,7 @@ def test_the_module_entry_point_reads_the_password_from_stdin() -> None:
     assert "a long enough password" not in done.stdout + done.stderr
 
 
+@pytest.mark.integration
 def test_there_is_no_way_to_give_the_password_on_the_command_line(capsys) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "alert_webhook", "user", "add", "bob", "--password", "x" * 12],

@@ -220,6 +220,7 @@ def test_a_run_waiting_for_approval_is_answered_inside_its_incident(app_factory,
         assert 'name="csrf_token"' in form.group(0)
 
 
+@pytest.mark.integration
 def test_a_run_is_one_line_with_its_steps_output_and_checks_behind_a_click(
     app_factory, tmp_path, clock
 ) -> None:
@@ -441,6 +442,7 @@ def test_the_health_panel_shows_pending_breakers_failures_and_recovery(
     assert "<dt>Success rate</dt><dd>no runs yet</dd>" in panel
 
 
+@pytest.mark.integration
 def test_every_collapsed_part_has_its_own_id_so_the_live_update_keeps_it_open(
     app_factory, tmp_path, clock
 ) -> None:

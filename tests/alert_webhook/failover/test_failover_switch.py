@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from failover_support import Backends
 from prometheus_client import CollectorRegistry
 from webhook_support import FakeClock
@@ -146,6 +147,7 @@ def test_an_unknown_service_fails_naming_the_configured_ones(lb, store, clock) -
     )
 
 
+@pytest.mark.integration
 def test_a_command_mechanism_gets_the_backend_as_an_argument(lb, store, clock, tmp_path) -> None:
     record = tmp_path / "switched"
     script = f"import sys; open({str(record)!r}, 'w').write(' '.join(sys.argv[1:]))"

@@ -109,6 +109,7 @@ def scrape(app) -> dict[str, float]:
     }  # fmt: skip
 
 
+@pytest.mark.integration
 def test_the_app_serves_what_its_store_recorded(app, clock) -> None:
     """Fired 30 s ago, restarted, verified 40 s later (the default stabilisation),
     resolved: one automated recovery of 70 s."""

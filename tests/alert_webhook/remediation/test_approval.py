@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import test_runner
 from test_runner import APPEND, Harness, book, command
 
@@ -40,6 +41,7 @@ def test_a_run_that_needs_approval_waits_until_its_deadline(store, tmp_path: Pat
     assert not out.exists()
 
 
+@pytest.mark.integration
 def test_approved_before_the_deadline_it_runs_and_records_who(store, tmp_path: Path) -> None:
     out = tmp_path / "ran"
     h = waiting(store, out)
@@ -108,6 +110,7 @@ def test_a_rejected_run_ends_blocked_with_who_and_why(store, tmp_path: Path) -> 
     assert not out.exists()
 
 
+@pytest.mark.integration
 def test_once_approved_the_guardrails_are_judged_again(store, tmp_path: Path) -> None:
     out = tmp_path / "ran"
     h = Harness(store, [needing_approval(out, cooldown="1h")])
@@ -139,6 +142,7 @@ def test_a_dry_run_does_not_wait_and_says_a_real_one_would(store, tmp_path: Path
     assert not out.exists()
 
 
+@pytest.mark.integration
 def test_two_replicas_one_approval_one_run(replicas, tmp_path: Path) -> None:
     a, b = replicas
     out = tmp_path / "ran"

@@ -98,6 +98,7 @@ def corrupt(path: Path, page: int = 2) -> None:
         file.write(b"\xff" * 4096)
 
 
+@pytest.mark.integration
 def test_the_newest_transaction_replaces_the_damaged_database(tmp_path: Path) -> None:
     target, replica = tmp_path / "data" / "orders.sqlite3", tmp_path / "replica"
     db = orders_db(target, 200)
@@ -120,6 +121,7 @@ def test_the_newest_transaction_replaces_the_damaged_database(tmp_path: Path) ->
         damaged.execute("PRAGMA integrity_check").fetchall()
 
 
+@pytest.mark.integration
 def test_a_corruption_that_reached_the_replica_falls_back_to_the_transaction_before(
     tmp_path: Path,
 ) -> None:
@@ -145,6 +147,7 @@ def test_a_corruption_that_reached_the_replica_falls_back_to_the_transaction_bef
     assert lines[1].startswith(f"verified {replica} at txid {good} ")
 
 
+@pytest.mark.integration
 def test_a_restored_database_is_replicated_on_by_the_same_litestream(tmp_path: Path) -> None:
     """`litestream replicate` running across the swap notices that the path names
     another file and replicates the restored one: a second corruption restores
@@ -175,6 +178,7 @@ def run_to(scratch: Path, replica: Path) -> dict[str, int]:
     return items(scratch)
 
 
+@pytest.mark.integration
 def test_no_replica_or_no_binary_fails_naming_it_and_touches_nothing(tmp_path: Path) -> None:
     target = tmp_path / "data" / "orders.sqlite3"
     orders_db(target, 3).close()

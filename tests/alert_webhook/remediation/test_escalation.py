@@ -24,6 +24,7 @@ def by_channel(h: Harness, purpose: str = "remediation") -> dict[str, dict]:
     return {d["channel"]: d for d in h.deliveries(purpose)}
 
 
+@pytest.mark.integration
 def test_a_failed_run_is_escalated_on_a_critical_alerts_channels(store) -> None:
     h = Harness(store, [book("DemoDown", command(NOISY))])
     h.fire("DemoDown", service="demo")  # make_alert's severity: critical
@@ -42,6 +43,7 @@ def test_a_failed_run_is_escalated_on_a_critical_alerts_channels(store) -> None:
     assert {d["note"] for d in sent.values()} == {sent["sms"]["note"]}
 
 
+@pytest.mark.integration
 def test_an_ineffective_run_on_a_high_alert_goes_where_its_notification_went(store) -> None:
     h = Harness(store, [book("DemoDown", command("print('restarted')"))])
     h.fire("DemoDown", service="demo", severity="high")
@@ -87,6 +89,7 @@ def test_a_guardrail_block_and_an_interrupted_run_are_escalated(store) -> None:
     assert notes[1].startswith("remediation DemoDown on service=demo no action (cooldown): ")
 
 
+@pytest.mark.integration
 def test_a_verified_run_sends_nothing_more(store) -> None:
     h = Harness(store, [book("DemoDown", command("print()"))])
     h.fire("DemoDown", service="demo")
@@ -95,6 +98,7 @@ def test_a_verified_run_sends_nothing_more(store) -> None:
     assert h.runs()[0]["status"] == "verified" and h.deliveries("remediation") == []
 
 
+@pytest.mark.integration
 def test_long_output_is_cut_and_the_whole_text_bounded(store) -> None:
     chatty = "import sys; print('x' * 5000 + 'END'); sys.exit(1)"
     h = Harness(store, [book("DemoDown", *[command(chatty)] * 20)])
@@ -105,6 +109,7 @@ def test_long_output_is_cut_and_the_whole_text_bounded(store) -> None:
     assert f"output '…{'x' * (TAIL_CHARS - 3)}END'" in note
 
 
+@pytest.mark.integration
 def test_the_ending_and_its_escalation_are_one_transaction(store) -> None:
     h = Harness(store, [book("DemoDown", command("import sys; sys.exit(1)"))])
     h.fire("DemoDown", service="demo")

@@ -35,6 +35,7 @@ def statuses(h: Harness, purpose: str = "notify") -> dict[tuple[str, str], str]:
     return {(d["event_status"], d["channel"]): d["status"] for d in h.deliveries(purpose)}
 
 
+@pytest.mark.integration
 def test_a_high_alerts_notification_is_held_while_its_run_works(store) -> None:
     h = Harness(store, [held_book()])
     result = h.fire("QueueDeep", service="demo", severity="high")
@@ -47,6 +48,7 @@ def test_a_high_alerts_notification_is_held_while_its_run_works(store) -> None:
     assert set(statuses(h).values()) == {"held"}
 
 
+@pytest.mark.integration
 def test_verified_drops_it_for_one_recovered_note_on_the_dashboard_and_log(store) -> None:
     h = Harness(store, [held_book()])
     h.fire("QueueDeep", service="demo", severity="high")
@@ -64,6 +66,7 @@ def test_verified_drops_it_for_one_recovered_note_on_the_dashboard_and_log(store
     assert h.deliveries("notify")[0]["note"] == notes["log"]["note"]
 
 
+@pytest.mark.integration
 def test_not_verified_sends_the_notification_with_the_attempt_history(store) -> None:
     h = Harness(store, [held_book()])
     h.fire("QueueDeep", service="demo", severity="high")
@@ -95,6 +98,7 @@ def test_a_critical_alert_is_told_at_once_whatever_the_playbook_says(store) -> N
     assert statuses(h)[("firing", "sms")] == "pending"
 
 
+@pytest.mark.integration
 def test_a_resolution_while_held_is_held_too_and_nobody_is_paged(store) -> None:
     h = Harness(store, [held_book()])
     h.fire("QueueDeep", service="demo", severity="high")
@@ -108,6 +112,7 @@ def test_a_resolution_while_held_is_held_too_and_nobody_is_paged(store) -> None:
     assert notes == {"dashboard", "log"}
 
 
+@pytest.mark.integration
 def test_a_resolution_after_the_run_ended_goes_out_as_usual(store) -> None:
     h = Harness(store, [held_book()])
     h.fire("QueueDeep", service="demo", severity="high")

@@ -108,6 +108,7 @@ def test_a_service_label_renders_into_the_name() -> None:
 # --- command ------------------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_the_command_gets_the_service_as_its_last_argument_and_only_allowed_env(
     tmp_path: Path,
 ) -> None:
@@ -131,6 +132,7 @@ def test_the_command_gets_the_service_as_its_last_argument_and_only_allowed_env(
     assert result.duration == 0.0
 
 
+@pytest.mark.integration
 def test_a_failing_command_fails_with_its_exit_status() -> None:
     p = params(
         backend="command", service="demo", command={"argv": [PY, "-c", "raise SystemExit(4)"]}
@@ -168,6 +170,7 @@ def calls(tmp_path: Path) -> list[list[str]]:
     return [json.loads(line) for line in lines]
 
 
+@pytest.mark.integration
 def test_systemd_restarts_then_checks_the_unit_is_active(tmp_path: Path) -> None:
     systemctl = fake_systemctl(tmp_path)
     p = params(backend="systemd", service="demo.service", systemd={"systemctl": str(systemctl)})
@@ -181,6 +184,7 @@ def test_systemd_restarts_then_checks_the_unit_is_active(tmp_path: Path) -> None
     assert result.status == 0
 
 
+@pytest.mark.integration
 def test_systemd_user_units_get_user(tmp_path: Path) -> None:
     systemctl = fake_systemctl(tmp_path)
     options = {"systemctl": str(systemctl), "user": True}
@@ -188,6 +192,7 @@ def test_systemd_user_units_get_user(tmp_path: Path) -> None:
     assert calls(tmp_path)[0] == ["--user", "restart", "--", "demo"]
 
 
+@pytest.mark.integration
 def test_a_unit_that_is_not_active_after_the_restart_fails(tmp_path: Path) -> None:
     systemctl = fake_systemctl(tmp_path, after="failed")
     p = params(backend="systemd", service="demo", systemd={"systemctl": str(systemctl)})
@@ -198,6 +203,7 @@ def test_a_unit_that_is_not_active_after_the_restart_fails(tmp_path: Path) -> No
     )
 
 
+@pytest.mark.integration
 def test_a_failed_restart_is_not_followed_by_a_check(tmp_path: Path) -> None:
     systemctl = fake_systemctl(tmp_path, restart_exit=5)
     p = params(backend="systemd", service="demo", systemd={"systemctl": str(systemctl)})

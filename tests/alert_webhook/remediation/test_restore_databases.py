@@ -25,6 +25,9 @@ STAMP = "20270115T080000Z"
 _names = itertools.count()
 
 
+pytestmark = pytest.mark.integration
+
+
 @pytest.fixture
 def database(pg_url: str) -> Iterator[dict[str, Any]]:
     """A fresh database on the test server: its name, host and port."""

@@ -34,6 +34,7 @@ def params(*argv: str, **kw: object) -> RunCommandParams:
     return RunCommandParams.model_validate({"argv": list(argv), **kw})
 
 
+@pytest.mark.integration
 def test_success_keeps_exit_status_output_and_duration_from_the_clock() -> None:
     result = run(
         params(PY, "-c", "import sys; print('restarted', sys.argv[1])", "demo"),
@@ -45,6 +46,7 @@ def test_success_keeps_exit_status_output_and_duration_from_the_clock() -> None:
     assert result.duration == 1.0
 
 
+@pytest.mark.integration
 def test_a_nonzero_exit_fails_with_stderr_in_the_tail() -> None:
     code = "import sys; sys.stderr.write('no such unit\\n'); sys.exit(3)"
     result = run(params(PY, "-c", code), 10, Boundaries())
@@ -53,6 +55,7 @@ def test_a_nonzero_exit_fails_with_stderr_in_the_tail() -> None:
     assert result.detail == "exit status 3"
 
 
+@pytest.mark.integration
 def test_a_command_killed_by_a_signal_says_so() -> None:
     code = "import os, signal; os.kill(os.getpid(), signal.SIGTERM)"
     result = run(params(PY, "-c", code), 10, Boundaries())
@@ -63,11 +66,13 @@ def test_a_command_killed_by_a_signal_says_so() -> None:
     )
 
 
+@pytest.mark.integration
 def test_listed_exit_codes_count_as_success() -> None:
     result = run(params("/bin/false", success_exit_codes=[0, 1]), 10, Boundaries())
     assert (result.outcome, result.status) == (ActionOutcome.SUCCEEDED, 1)
 
 
+@pytest.mark.integration
 def test_arguments_reach_the_program_verbatim_never_through_a_shell(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     hostile = [f"; touch {marker}", f"$(touch {marker})", f"`touch {marker}`", "a\nb", "*"]
@@ -78,6 +83,7 @@ def test_arguments_reach_the_program_verbatim_never_through_a_shell(tmp_path: Pa
     assert not marker.exists()
 
 
+@pytest.mark.integration
 def test_only_allowed_environment_variables_reach_the_command() -> None:
     env = {"KEEP": "yes", "SECRET_TOKEN": "hunter2", "PATH": "/usr/bin:/bin"}
     code = "import json, os; print(json.dumps(dict(os.environ)))"
@@ -87,12 +93,14 @@ def test_only_allowed_environment_variables_reach_the_command() -> None:
     assert seen == {"KEEP": "yes"}
 
 
+@pytest.mark.integration
 def test_the_command_reads_no_input_and_starts_in_its_own_session() -> None:
     code = "import os, sys; print(sys.stdin.read() == '', os.getsid(0) == os.getpid())"
     result = run(params(PY, "-c", code), 10, Boundaries())
     assert result.output == "True True\n"
 
 
+@pytest.mark.integration
 def test_a_timeout_kills_the_whole_process_group() -> None:
     # The command starts a grandchild and waits; both must be gone afterwards.
     code = (
@@ -115,6 +123,7 @@ def test_a_timeout_kills_the_whole_process_group() -> None:
     wait_until(gone, 5, f"grandchild {grandchild} to be killed")
 
 
+@pytest.mark.integration
 def test_the_output_kept_is_the_bounded_end() -> None:
     code = "import sys; sys.stdout.write('a' * 200000 + 'THE END')"
     result = run(params(PY, "-c", code), 10, Boundaries())
@@ -122,12 +131,14 @@ def test_the_output_kept_is_the_bounded_end() -> None:
     assert result.output.endswith("aTHE END")
 
 
+@pytest.mark.integration
 def test_a_program_that_cannot_start_fails_without_raising(tmp_path: Path) -> None:
     result = run(params(str(tmp_path / "missing")), 10, Boundaries())
     assert (result.outcome, result.status) == (ActionOutcome.FAILED, None)
     assert result.detail.startswith(f"cannot start {tmp_path / 'missing'}: ")
 
 
+@pytest.mark.integration
 def test_the_working_directory_is_the_one_given(tmp_path: Path) -> None:
     result = run(
         params(PY, "-c", "import os; print(os.getcwd())", cwd=str(tmp_path)), 10, Boundaries()

@@ -17,6 +17,7 @@ from alert_webhook.remediation.states import StepRecord, StepStatus
 from alert_webhook.store import open_store
 
 
+@pytest.mark.integration
 def test_a_run_that_succeeds_records_each_step_and_counts_it(store, tmp_path: Path) -> None:
     out = tmp_path / "ran"
     h = Harness(store, [book("DemoDown", command(APPEND, str(out), "{labels.service}"))])
@@ -43,6 +44,7 @@ def test_a_run_that_succeeds_records_each_step_and_counts_it(store, tmp_path: Pa
     assert h.runner.run_once() == 0  # nothing left: it ran once
 
 
+@pytest.mark.integration
 def test_a_failed_step_falls_through_to_the_next(store, tmp_path: Path) -> None:
     out = tmp_path / "ran"
     failing = command("import sys; print('no such unit'); sys.exit(3)")
@@ -58,6 +60,7 @@ def test_a_failed_step_falls_through_to_the_next(store, tmp_path: Path) -> None:
     assert out.read_text() == "second\n"
 
 
+@pytest.mark.integration
 def test_when_every_step_fails_the_run_fails_saying_why(store) -> None:
     h = Harness(store, [book("DemoDown", command("import sys; sys.exit(1)"))])
     h.fire("DemoDown", service="demo")
@@ -67,6 +70,7 @@ def test_when_every_step_fails_the_run_fails_saying_why(store) -> None:
     assert h.count("DemoDown", "failed") == 1
 
 
+@pytest.mark.integration
 def test_a_command_that_times_out_fails_with_its_output_tail(store) -> None:
     hang = command("import time; print('stopping demo', flush=True); time.sleep(60)",
                    timeout="500ms")  # fmt: skip
@@ -80,6 +84,7 @@ def test_a_command_that_times_out_fails_with_its_output_tail(store) -> None:
     assert "still running after 0.5s" in run["detail"]
 
 
+@pytest.mark.integration
 def test_a_guardrail_blocks_the_run_and_the_reason_is_recorded(store, tmp_path: Path) -> None:
     out = tmp_path / "ran"
     h = Harness(store, [book("DemoDown", command(APPEND, str(out), "x"), cooldown="5m")])
@@ -196,6 +201,7 @@ def replicas(any_store) -> Iterator[tuple[Any, Any]]:
     other.dispose()
 
 
+@pytest.mark.integration
 def test_two_runners_on_two_replicas_run_a_run_once(replicas, tmp_path: Path) -> None:
     a, b = replicas
     out = tmp_path / "ran"

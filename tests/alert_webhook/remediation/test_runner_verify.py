@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from runs_support import APPEND, Harness, book, command
 
 from alert_webhook.remediation.lag import RecordingRule
@@ -20,6 +21,9 @@ STILL_DOWN = [{"instance": "db1:9100"}]  # the alert's own series (make_alert's 
 # probes every minute, scrapes every 15 s.
 PROBED = {"up": 60.0}
 BASIS = "1m probe interval + 15s scrape interval"
+
+
+pytestmark = pytest.mark.integration
 
 
 def default_profile(h: Harness) -> Harness:

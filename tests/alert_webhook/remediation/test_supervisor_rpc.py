@@ -115,6 +115,7 @@ def _pid(sock: Path, program: str) -> int:
         return int(proxy.supervisor.getProcessInfo(program)["pid"])
 
 
+@pytest.mark.integration
 def test_a_running_program_is_stopped_and_started_again(supervisord: Path) -> None:
     old = _pid(supervisord, "worker")
     result = run(_params("worker"), 30, Boundaries(env=_env(supervisord)))
@@ -125,6 +126,7 @@ def test_a_running_program_is_stopped_and_started_again(supervisord: Path) -> No
     assert result.status is None
 
 
+@pytest.mark.integration
 def test_supervisord_on_a_tcp_port_works_the_same(supervisord: Path) -> None:
     old = _pid(supervisord, "worker")
     port = (supervisord.parent / "port").read_text()
@@ -134,6 +136,7 @@ def test_supervisord_on_a_tcp_port_works_the_same(supervisord: Path) -> None:
     assert _pid(supervisord, "worker") not in (0, old)
 
 
+@pytest.mark.integration
 def test_a_stopped_program_is_started(supervisord: Path) -> None:
     result = run(_params("stopped"), 30, Boundaries(env=_env(supervisord)))
     assert result.outcome is ActionOutcome.SUCCEEDED, result.detail
@@ -141,12 +144,14 @@ def test_a_stopped_program_is_started(supervisord: Path) -> None:
     assert _pid(supervisord, "stopped") > 0
 
 
+@pytest.mark.integration
 def test_a_program_that_dies_at_once_fails_with_supervisords_reason(supervisord: Path) -> None:
     result = run(_params("dies"), 30, Boundaries(env=_env(supervisord)))
     assert result.outcome is ActionOutcome.FAILED
     assert result.detail.startswith("program dies did not stay up")
 
 
+@pytest.mark.integration
 def test_an_unknown_program_fails_without_touching_the_others(supervisord: Path) -> None:
     old = _pid(supervisord, "worker")
     result = run(_params("nosuch"), 30, Boundaries(env=_env(supervisord)))
@@ -157,6 +162,7 @@ def test_an_unknown_program_fails_without_touching_the_others(supervisord: Path)
     assert _pid(supervisord, "worker") == old
 
 
+@pytest.mark.integration
 def test_a_wrong_password_is_refused(supervisord: Path) -> None:
     old = _pid(supervisord, "worker")
     env = _env(supervisord, SUP_PASSWORD="wrong")

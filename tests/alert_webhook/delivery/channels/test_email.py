@@ -51,6 +51,7 @@ def test_unreachable_relay_is_retryable() -> None:
 
 
 @pytest.mark.parametrize("security", ["starttls", "tls"])
+@pytest.mark.integration
 def test_tls_and_login_from_the_environment(tmp_path, security: str) -> None:
     login = ("alerts", "pw-from-env")
     with tls_smtp_server(tmp_path, security == "tls", login) as (box, cert):
@@ -67,6 +68,7 @@ def test_tls_and_login_from_the_environment(tmp_path, security: str) -> None:
         assert "wrong" not in exc.value.reason
 
 
+@pytest.mark.integration
 def test_an_untrusted_certificate_is_refused(tmp_path) -> None:
     with tls_smtp_server(tmp_path, True, ("a", "b")) as (box, _cert):
         settings = SmtpProvider(name="relay1", host="127.0.0.1", port=box.port, security="tls")
