@@ -1,5 +1,5 @@
-"""app/duties.py and incidents/deadlines.py: deadlines, reminders, the watchdog,
-driven through the app. Fake clock."""
+"""The duties loop (app/duties.py) driven through the app: incidents/deadlines.py's
+deadlines and reminders, and the watchdog. Fake clock."""
 
 from __future__ import annotations
 
