@@ -1,4 +1,7 @@
-"""SQLAlchemy Core store: SQLite in WAL mode by default, PostgreSQL for scale-out.
+"""The composite store: every feature's repository over one engine (`db/`),
+SQLite in WAL mode by default, PostgreSQL for scale-out — `outbox` (delivery),
+`incidents`, `runs` (remediation), `recovery` (reports) — and the alerts
+themselves.
 
 `record_many` commits notifications whole, in one transaction, or nothing of
 them; only after it returns may the webhook answer 2xx.
