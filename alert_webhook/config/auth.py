@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from alert_webhook.config.environment import SECRET_KEY_ENV
+from toolkit.config import Strict
 
 MIN_SECRET_KEY_CHARS = 16
 
@@ -26,9 +27,7 @@ def is_password_hash(value: str) -> bool:
     return len(rest) == 2 and all(rest) and method.split(":")[0] in _HASH_METHODS
 
 
-class AuthSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class AuthSettings(Strict):
     # Operator name → werkzeug password hash (made by `python -m alert_webhook user add`).
     operators: dict[str, str] = Field(default_factory=dict)
     # Ask for a login to view even on loopback. Beyond loopback it is always asked.

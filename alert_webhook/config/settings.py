@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -29,16 +29,12 @@ from alert_webhook.delivery.settings import (
 )
 from alert_webhook.failover.config import FailoverSettings
 from alert_webhook.ingest.reconcile import ReconcileSettings
-from toolkit.config import ConfigError, load_yaml, validation_problems
+from toolkit.config import ConfigError, Strict, load_yaml, validation_problems
 
 __all__ = ["ConfigError", "Settings", "check_bind", "load_settings", "settings_from_mapping"]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class StoreSettings(_Model):
+class StoreSettings(Strict):
     # Relative SQLite paths are resolved against the working directory.
     url: str = "sqlite:///var/webhook.sqlite3"
 
@@ -55,7 +51,7 @@ class StoreSettings(_Model):
         return value
 
 
-class RemediationSettings(_Model):
+class RemediationSettings(Strict):
     """Automated recovery: off unless asked for, so an upgrade starts running no
     commands by itself."""
 
@@ -75,7 +71,7 @@ class RemediationSettings(_Model):
     prometheus_timeout_seconds: float = Field(default=5.0, gt=0)
 
 
-class Settings(_Model):
+class Settings(Strict):
     store: StoreSettings = StoreSettings()
     links: LinkSettings = LinkSettings()
     # A notification larger than this is refused with 413 before it is parsed.

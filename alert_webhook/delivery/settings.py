@@ -10,21 +10,18 @@ from __future__ import annotations
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from alert_webhook.delivery.phone_numbers import e164
 from alert_webhook.text import one_line
+from toolkit.config import Strict
 
 Severity = Literal["critical", "high", "medium", "low"]
 ChannelName = Literal["sms", "email", "dashboard", "log", "webhook"]
 SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low")
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Route(_Model):
+class Route(Strict):
     """Alerts whose labels match get these channels; the first matching route wins."""
 
     match: dict[str, str] = Field(default_factory=dict)  # label → exact value
@@ -52,14 +49,14 @@ def _response_deadlines() -> dict[Severity, float]:
     return {"critical": 300.0, "high": 3600.0, "medium": 14400.0, "low": 86400.0}
 
 
-class RoutingSettings(_Model):
+class RoutingSettings(Strict):
     severity_channels: dict[Severity, list[ChannelName]] = Field(default_factory=_alert_channels)
     # For alerts without a known severity label: shown, never lost.
     fallback_channels: list[ChannelName] = Field(default_factory=_fallback_channels)
     routes: list[Route] = Field(default_factory=list)
 
 
-class SmtpProvider(_Model):
+class SmtpProvider(Strict):
     name: str
     host: str
     port: int = Field(default=587, gt=0, lt=65536)
@@ -82,7 +79,7 @@ def _e164_numbers(written: list[str]) -> list[str]:
     return [str(number) for _w, number in numbers]
 
 
-class TwilioProvider(_Model):
+class TwilioProvider(Strict):
     name: str
     account_sid_env: str = "TWILIO_ACCOUNT_SID"
     auth_token_env: str = "TWILIO_AUTH_TOKEN"
@@ -97,25 +94,25 @@ class TwilioProvider(_Model):
         return _e164_numbers([number])[0]
 
 
-class WebhookProvider(_Model):
+class WebhookProvider(Strict):
     name: str
     url: str
     token_env: str | None = None
     timeout_seconds: float = Field(default=5, gt=0)
 
 
-class SmsBudget(_Model):
+class SmsBudget(Strict):
     max_messages: int = Field(default=5, ge=1)
     window_seconds: float = Field(default=3600, gt=0)
 
 
-class EmailChannel(_Model):
+class EmailChannel(Strict):
     providers: list[SmtpProvider] = Field(default_factory=list)  # failover order
     recipients: list[str] = Field(default_factory=list)
     escalation_recipients: list[str] = Field(default_factory=list)
 
 
-class SmsChannel(_Model):
+class SmsChannel(Strict):
     providers: list[TwilioProvider] = Field(default_factory=list)
     recipients: list[str] = Field(default_factory=list)
     escalation_recipients: list[str] = Field(default_factory=list)
@@ -141,17 +138,17 @@ class SmsChannel(_Model):
         }
 
 
-class WebhookChannel(_Model):
+class WebhookChannel(Strict):
     providers: list[WebhookProvider] = Field(default_factory=list)
 
 
-class ChannelsSettings(_Model):
+class ChannelsSettings(Strict):
     email: EmailChannel = EmailChannel()
     sms: SmsChannel = SmsChannel()
     webhook: WebhookChannel = WebhookChannel()
 
 
-class RetrySettings(_Model):
+class RetrySettings(Strict):
     # While every provider is unavailable (failing retryably, or behind an open
     # breaker), a delivery is retried after 2^attempt × base_delay, jittered and
     # capped, and escalated only once it has been tried max_attempts times *and*
@@ -163,13 +160,13 @@ class RetrySettings(_Model):
     give_up_after_seconds: float = Field(default=900.0, gt=0)
 
 
-class BreakerSettings(_Model):
+class BreakerSettings(Strict):
     failure_threshold: int = Field(default=5, ge=1)
     window_seconds: float = Field(default=60.0, gt=0)
     open_seconds: float = Field(default=30.0, gt=0)
 
 
-class DeliverySettings(_Model):
+class DeliverySettings(Strict):
     retry: RetrySettings = RetrySettings()
     breaker: BreakerSettings = BreakerSettings()
     # A claimed delivery not finished within its lease is taken again (crash recovery).
@@ -182,7 +179,7 @@ class DeliverySettings(_Model):
     reminder_interval_seconds: float = Field(default=3600.0, ge=0)
 
 
-class IncidentSettings(_Model):
+class IncidentSettings(Strict):
     # Response deadlines: unacknowledged past it, the next tier is told. "Immediate"
     # for critical is the recovery plan's 0-5 minute "Immediate Assessment".
     deadlines_seconds: dict[Severity, float] = Field(default_factory=_response_deadlines)
@@ -198,7 +195,7 @@ class IncidentSettings(_Model):
         return self
 
 
-class WatchdogSettings(_Model):
+class WatchdogSettings(Strict):
     alertname: str = "Watchdog"
     # Armed once the first heartbeat arrives; silent longer than this → critical.
     timeout_seconds: float = Field(default=300.0, gt=0)
@@ -217,7 +214,7 @@ def secret_env_names(channels: ChannelsSettings) -> list[str]:
     return [n for n in names if n]
 
 
-class LinkSettings(_Model):
+class LinkSettings(Strict):
     """Where people follow links from messages and the dashboard."""
 
     dashboard_url: str = "http://127.0.0.1:9095/"

@@ -77,6 +77,21 @@ logger = logging.getLogger("alert_webhook.reconcile")
 Instance = tuple[str, datetime]  # fingerprint, startsAt
 
 
+class ReconcileSettings(Strict):
+    """The alerts held as firing checked against Alertmanager's current alerts, so
+    a resolution does not wait for the route's next group_interval
+    (this module's docstring says why each value)."""
+
+    enabled: bool = True
+    # How often Alertmanager is asked; an alert missing from two answers this far
+    # apart is recorded resolved.
+    interval_seconds: float = Field(default=10.0, gt=0)
+    # Nothing is resolved while Alertmanager started less than this long ago: it
+    # holds only what Prometheus has sent again since (every resend delay, 1 min,
+    # and Prometheus may start a minute after it).
+    alertmanager_warmup_seconds: float = Field(default=180.0, ge=0)
+
+
 def _instance(alert: FiringRef) -> Instance:
     return alert.fingerprint, to_millisecond(datetime.fromisoformat(alert.starts_at))
 
@@ -150,18 +165,3 @@ class Reconcile:
             "alert %d (%s) is no longer active in Alertmanager: recorded resolved",
             alert.alert_id, alert.labels.get("alertname", ""),
         )  # fmt: skip
-
-
-class ReconcileSettings(Strict):
-    """The alerts held as firing checked against Alertmanager's current alerts, so
-    a resolution does not wait for the route's next group_interval
-    (this module's docstring says why each value)."""
-
-    enabled: bool = True
-    # How often Alertmanager is asked; an alert missing from two answers this far
-    # apart is recorded resolved.
-    interval_seconds: float = Field(default=10.0, gt=0)
-    # Nothing is resolved while Alertmanager started less than this long ago: it
-    # holds only what Prometheus has sent again since (every resend delay, 1 min,
-    # and Prometheus may start a minute after it).
-    alertmanager_warmup_seconds: float = Field(default=180.0, ge=0)
