@@ -27,6 +27,10 @@ need ALERTMANAGER_BIN prometheus-alertmanager alertmanager prometheus-alertmanag
 need AMTOOL_BIN prometheus-alertmanager amtool
 # `python -m stack backup`: deduplicated, encrypted snapshots of the stack's state.
 need RESTIC_BIN restic restic
+# The demo fleet's hosts (`make up HOSTS=N`) and the fleet tests run Debian's sshd,
+# each on its own loopback address with its own configuration. Only the binary is
+# wanted: see the install below, which keeps the machine's own sshd from running.
+need SSHD_BIN openssh-server sshd /usr/sbin/sshd
 if [ "$want_test" = 1 ]; then
   need NODE_EXPORTER_BIN prometheus-node-exporter node_exporter prometheus-node-exporter
   need REDIS_SERVER_BIN redis-server redis-server
@@ -47,10 +51,10 @@ mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u | sed '/^$/d')
 
 if ! command -v apt-get >/dev/null 2>&1; then
   echo "system-deps: missing ${missing[*]} and this is not a Debian/Ubuntu machine." >&2
-  echo "Install Prometheus (prometheus, promtool), Alertmanager (alertmanager, amtool), restic" >&2
+  echo "Install Prometheus (prometheus, promtool), Alertmanager (alertmanager, amtool), restic, sshd" >&2
   echo "and, for the tests, node_exporter, redis-server, Chromium and PostgreSQL; or point" >&2
   echo "PROMETHEUS_BIN, ALERTMANAGER_BIN, PROMTOOL_BIN, AMTOOL_BIN, RESTIC_BIN, NODE_EXPORTER_BIN," >&2
-  echo "REDIS_SERVER_BIN, CHROMIUM_BIN at them and PG_BIN at PostgreSQL's bin folder." >&2
+  echo "REDIS_SERVER_BIN, CHROMIUM_BIN, SSHD_BIN at them and PG_BIN at PostgreSQL's bin folder." >&2
   exit 1
 fi
 
@@ -72,6 +76,14 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
   made_policy=1
 fi
 trap '[ "$made_policy" = 1 ] && $sudo rm -f /usr/sbin/policy-rc.d' EXIT
+# openssh-server enables the machine's own sshd on port 22; Debian's unit and init
+# script do not start it while this file exists, so installing the package gives
+# the demo its binary without opening a login service (sshd_config(5), Debian README).
+if printf '%s\n' "${missing[@]}" | grep -qx openssh-server && [ ! -e /etc/ssh/sshd_not_to_be_run ]; then
+  $sudo mkdir -p /etc/ssh
+  $sudo touch /etc/ssh/sshd_not_to_be_run
+  echo "system-deps: created /etc/ssh/sshd_not_to_be_run: the machine's own sshd stays off"
+fi
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -31,6 +31,10 @@ SPAWN_EVENTS = frozenset(
     {"subprocess.Popen", "os.posix_spawn", "os.exec", "os.fork", "os.forkpty", "os.system"}
 )
 
+# ctypes.util.find_library asks `ldconfig -p` where a C library is (Ansible does so
+# on import, for libc): a lookup, not a process a test runs.
+LIBRARY_LOOKUP = ("/sbin/ldconfig", "-p")
+
 _spawned: list[str] = []  # by the running test, from its setup on
 _spawn_count = 0
 _nested: list[list[int]] = []  # per fixture being set up: spawns of the fixtures it set up
@@ -40,6 +44,8 @@ _process_fixtures: set[str] = set()  # wider than a test, and started a process
 def _audit(event: str, args: tuple[Any, ...]) -> None:
     global _spawn_count
     if event in SPAWN_EVENTS:
+        if event == "subprocess.Popen" and tuple(args[1] or ()) == LIBRARY_LOOKUP:
+            return
         _spawn_count += 1
         _spawned.append(f"{event} {args[1] if event == 'subprocess.Popen' else args!r}")
 

@@ -1,0 +1,2 @@
+"""The fleet: the Ansible inventory that lists the hosts, the host an alert names,
+the executor that reaches it (ansible-runner) and the fleet-wide breaker."""
