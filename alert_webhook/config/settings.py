@@ -28,6 +28,7 @@ from alert_webhook.delivery.settings import (
     secret_env_names,
 )
 from alert_webhook.failover.config import FailoverSettings
+from alert_webhook.fleet.settings import FleetSettings
 from alert_webhook.ingest.reconcile import ReconcileSettings
 from toolkit.config import ConfigError, Strict, load_yaml, validation_problems
 
@@ -86,6 +87,8 @@ class Settings(Strict):
     remediation: RemediationSettings = RemediationSettings()
     # The failover action's chains (alert_webhook/failover/config.py).
     failover: FailoverSettings = FailoverSettings()
+    # The hosts remediation may act on and how it reaches them (alert_webhook/fleet/).
+    fleet: FleetSettings = FleetSettings()
     # Bearer token for POST /alerts; from the environment only.
     token: SecretStr | None = None
     # Signs operators' session cookies; from the environment only.
