@@ -175,6 +175,8 @@ remediation_runs = Table(
     Column("event_id", Integer, ForeignKey("alert_events.id"), nullable=False),
     Column("playbook", String(100), nullable=False),
     Column("target", Text, nullable=False),
+    # The inventory host the run acts on (alert_webhook/fleet/); None: this machine.
+    Column("host", String(255)),
     Column("status", String(24), nullable=False),  # awaiting_approval: 17
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", Float, nullable=False),
@@ -214,6 +216,15 @@ _acting = and_(remediation_runs.c.started_at.is_not(None), remediation_runs.c.fi
 Index(
     "ux_remediation_acting",
     remediation_runs.c.target,
+    unique=True,
+    sqlite_where=_acting,
+    postgresql_where=_acting,
+)
+# And one run acting on a fleet host at a time, whatever its target: two fixes on
+# one machine at once (a restart during a cleanup) are judged by no one.
+Index(
+    "ux_remediation_host_acting",
+    remediation_runs.c.host,
     unique=True,
     sqlite_where=_acting,
     postgresql_where=_acting,

@@ -39,6 +39,7 @@ class Attempt:
     target: str
     started_at: float
     outcome: str | None = None
+    host: str | None = None  # the fleet host it acted on; None: this machine
 
     @property
     def running(self) -> bool:
@@ -78,6 +79,7 @@ class Candidate:
     playbook: Playbook
     target: str
     precondition: Fact | None = None
+    host: str | None = None  # the fleet host it would act on; None: this machine
 
 
 @dataclass(frozen=True)

@@ -117,9 +117,9 @@ class Remediation:
         """Every guardrail that would stop the run now."""
         return self.guardrails.blocking(candidate, history)
 
-    def candidate(self, book: Playbook, target: str) -> Candidate:
+    def candidate(self, book: Playbook, target: str, host: str | None = None) -> Candidate:
         """The run to judge, with its precondition asked of Prometheus just now."""
-        return Candidate(book, target, self.checks.precondition(book))
+        return Candidate(book, target, self.checks.precondition(book), host)
 
     def decide(self, candidate: Candidate, history: History) -> Decision:
         return self.guardrails.decide(candidate, history)

@@ -229,7 +229,7 @@ class RunStore:
         """What the guardrails judge from: runs started after `since`, and every run
         still acting whenever it started; `outcome` None while it acts."""
         query = select(runs.c.id, runs.c.playbook, runs.c.target, runs.c.started_at,
-                       runs.c.finished_at, runs.c.status).where(
+                       runs.c.finished_at, runs.c.status, runs.c.host).where(
             runs.c.started_at.is_not(None),
             or_(runs.c.started_at > since, runs.c.finished_at.is_(None)),
         )  # fmt: skip
@@ -239,14 +239,15 @@ class RunStore:
             rows = conn.execute(query).all()
         return [
             Attempt(r.playbook, r.target, r.started_at,
-                    None if r.finished_at is None else r.status)
+                    None if r.finished_at is None else r.status, r.host)
             for r in rows
         ]  # fmt: skip
 
-    def start(self, job: RunJob, now: float, lease_until: float) -> bool:
-        """Commit to acting. False when the lease was lost, or when another run is
-        already acting on the target (the store's own one-at-a-time check)."""
-        values = {"started_at": now, "claimed_until": lease_until}
+    def start(self, job: RunJob, now: float, lease_until: float, host: str | None = None) -> bool:
+        """Commit to acting (on fleet `host`, when given). False when the lease was
+        lost, or when another run is already acting on the target or the host (the
+        store's own one-at-a-time checks)."""
+        values = {"started_at": now, "claimed_until": lease_until, "host": host}
         try:
             with self.tx.write() as conn:
                 return self.lease.update_owned(conn, job.id, job.claim, values)

@@ -159,6 +159,23 @@ def test_the_store_refuses_a_second_run_acting_on_one_target(store) -> None:
     assert store.runs.start(second, 122.0, 150.0)
 
 
+def test_the_store_refuses_a_second_run_acting_on_one_fleet_host(store) -> None:
+    record(store, make_alert("a", service="demo"))
+    record(store, make_alert("b", service="web"), now=105.0)
+    record(store, make_alert("c", service="db"), now=106.0)
+    first, second, local = store.runs.claim(110.0, "w", lease=30, limit=3)
+    assert store.runs.start(first, 110.0, 140.0, host="host-2")
+    # another target, the same host: refused while the first acts
+    assert not store.runs.start(second, 110.0, 140.0, host="host-2")
+    assert store.runs.start(local, 110.0, 140.0)  # on this machine: no host to share
+    assert [(a.target, a.host) for a in store.runs.attempts(0)] == [
+        ("service=demo", "host-2"),
+        ("service=db", None),
+    ]
+    store.runs.finish(first, RunStatus.FAILED, 111.0, silent, "exit status 1")
+    assert store.runs.start(second, 112.0, 140.0, host="host-2")
+
+
 def test_attempts_are_what_the_guardrails_count(store) -> None:
     record(store, make_alert("a", service="demo"))
     record(store, make_alert("b", service="web"), now=105.0)
