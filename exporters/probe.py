@@ -58,7 +58,7 @@ class ProbeCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         # `service` and `instance` say what a probe is about; the probes job's
         # honor_labels keeps them over the exporter's own address.
-        base = ["probe", "kind", "service", "instance"]
+        base = ["probe", "kind", "service", "instance", "host"]
         success = GaugeMetricFamily("probe_success", "Whether the last run succeeded.", labels=base)
         duration = GaugeMetricFamily(
             "probe_duration_seconds", "How long the last run took.", labels=base
@@ -82,7 +82,7 @@ class ProbeCollector(Collector):
         extra: dict[str, GaugeMetricFamily] = {}
         by_name: dict[str, list[tuple[list[str], list[str], float]]] = defaultdict(list)
         for probe, result, counts in self.scheduler.snapshot():
-            key = [probe.name, probe.kind, probe.service, probe.instance]
+            key = [probe.name, probe.kind, probe.service, probe.instance, probe.check.host or ""]
             interval.add_metric(key, probe.interval)
             for category in Category:
                 failures.add_metric([*key, category.value], counts[category])

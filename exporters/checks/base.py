@@ -36,6 +36,10 @@ class CheckBase(Strict):
     # service's scrape job, so its probe and request alerts share it (the probe of
     # the demo's health endpoint is about `demo`). The check's name when unset.
     service: Name | None = None
+    # The inventory host the checked service runs on (alert_webhook/fleet/), published
+    # as `host` so an alert about it names the host remediation acts on; unset (an
+    # empty label, which Prometheus drops) for what runs beside the stack.
+    host: Name | None = None
     interval: Duration | None = None
     timeout: Duration | None = None
 

@@ -20,15 +20,16 @@ CATEGORIES = {c.value for c in Category}
 
 
 class FakeCheck:
-    def __init__(self, name: str, service: str | None = None) -> None:
-        self.name, self.service = name, service
+    def __init__(self, name: str, service: str | None = None, host: str | None = None) -> None:
+        self.name, self.service, self.host = name, service, host
 
     def instance(self) -> str:
         return f"target-of-{self.name}"
 
 
-def fake_probe(name: str, kind: str, service: str | None = None) -> Probe:
-    return Probe(check=FakeCheck(name, service), kind=kind, interval=30, timeout=5)  # type: ignore[arg-type]
+def fake_probe(name: str, kind: str, service: str | None = None, host: str | None = None) -> Probe:
+    check = FakeCheck(name, service, host)
+    return Probe(check=check, kind=kind, interval=30, timeout=5)  # type: ignore[arg-type]
 
 
 def series(name: str, kind: str, service: str | None = None, **extra: str) -> dict[str, str]:
@@ -38,6 +39,7 @@ def series(name: str, kind: str, service: str | None = None, **extra: str) -> di
         "kind": kind,
         "service": service or name,
         "instance": f"target-of-{name}",
+        "host": "",
         **extra,
     }
 
@@ -95,6 +97,15 @@ def test_families_follow_blackbox_shapes_with_probe_and_kind(clock):
         )
     jobs = series("jobs", "queue", queue="jobs")
     assert registry.get_sample_value("task_queue_depth", jobs) == 12
+
+
+def test_a_probe_of_a_fleet_host_names_the_host(clock):
+    registry, scheduler = registry_for(
+        clock, {"http": lambda *a: None}, [fake_probe("demo-host-2", "http", "demo", "host-2")]
+    )
+    scheduler.tick()
+    labels = series("demo-host-2", "http", service="demo", host="host-2")
+    assert registry.get_sample_value("probe_success", labels) == 1
 
 
 def test_a_probe_that_has_not_run_yet_has_no_success_series(clock):
@@ -187,6 +198,7 @@ def test_exporter_process_end_to_end(tmp_path, http_target, closed_port):
     depth_url = http_target.url("/ok")
     assert labelled(values, "task_queue_depth", "depth") == {
         (
+            ("host", ""),
             ("instance", depth_url),
             ("kind", "queue"),
             ("probe", "depth"),
