@@ -8,7 +8,10 @@ format. What the stack reads of it:
   and groups (without the implicit `all` and `ungrouped`);
 - `recovery_stack_exporter_port` (default 9101): where the host's system exporter
   listens;
-- `recovery_stack_jobs`: more per-host scrape jobs, `{job: port}`.
+- `recovery_stack_jobs`: more per-host scrape jobs, `{job: port}`;
+- `recovery_stack_probes`: checks of the probe exporter (docs/exporters.md) for the
+  services on the host, each published with the host's name as `host` — so a
+  ServiceUnavailable names the host remediation acts on.
 
 `Inventory.resolve` names the host an alert is about, and refuses everything that
 is not one plain inventory host: Ansible reads host patterns (`all`, `*`, `a,b`,
@@ -29,6 +32,7 @@ from toolkit.config import ConfigError
 DEFAULT_EXPORTER_PORT = 9101
 EXPORTER_PORT_VAR = "recovery_stack_exporter_port"
 JOBS_VAR = "recovery_stack_jobs"
+PROBES_VAR = "recovery_stack_probes"
 # What a host name from a label may be before it is looked up: a letter or digit,
 # then letters, digits and `._-` — nothing Ansible reads as a pattern.
 PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,252}")
@@ -48,10 +52,17 @@ class Host:
     groups: tuple[str, ...]
     exporter_port: int = DEFAULT_EXPORTER_PORT
     jobs: Mapping[str, int] = field(default_factory=dict)
+    probes: tuple[Mapping[str, Any], ...] = ()
 
     @property
     def exporter(self) -> str:
         return f"{self.address}:{self.exporter_port}"
+
+    def probe_checks(self) -> list[dict[str, Any]]:
+        """The host's probe checks as the probe exporter reads them: named
+        `NAME.HOST` (unique across the fleet) and with `host` set."""
+        return [{**check, "name": f"{check['name']}.{self.name}", "host": self.name}
+                for check in self.probes]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -150,9 +161,27 @@ def _host(name: str, variables: Mapping[str, Any], groups: list[str]) -> tuple[H
             continue
         if (checked := _port(port, f"{JOBS_VAR}.{job}", problems)) is not None:
             jobs[job] = checked
+    probes = _probes(variables.get(PROBES_VAR) or [], problems)
     kept = tuple(sorted(g for g in groups if g not in _IMPLICIT_GROUPS))
-    host = Host(name, address, ssh_port, kept, exporter_port or DEFAULT_EXPORTER_PORT, jobs)
-    return host, problems
+    exporter = exporter_port or DEFAULT_EXPORTER_PORT
+    return Host(name, address, ssh_port, kept, exporter, jobs, probes), problems
+
+
+def _probes(raw: Any, problems: list[str]) -> tuple[Mapping[str, Any], ...]:
+    """The checks' shape only; the probe exporter's own model checks the rest when
+    the stack renders them."""
+    if not isinstance(raw, list):
+        problems.append(f"{PROBES_VAR} must be a list of probe checks")
+        return ()
+    checks = []
+    for i, check in enumerate(raw):
+        if not isinstance(check, Mapping) or not isinstance(check.get("name"), str):
+            problems.append(f"{PROBES_VAR}[{i}] must be a check with a name")
+        elif "host" in check:
+            problems.append(f"{PROBES_VAR}[{i}].host: set by the inventory, not the check")
+        else:
+            checks.append(dict(check))
+    return tuple(checks)
 
 
 def _port(value: Any, key: str, problems: list[str]) -> int | None:

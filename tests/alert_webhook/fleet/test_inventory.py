@@ -19,6 +19,8 @@ all:
         host-2:
           ansible_host: 127.0.0.3
           recovery_stack_jobs: {demo: 8081, demo_worker: 8082}
+          recovery_stack_probes:
+            - {name: demo-http, kind: http, service: demo, url: "http://127.0.0.3:8081/healthz"}
     db:
       hosts:
         host-3: {ansible_host: 127.0.0.4, recovery_stack_exporter_port: 9200}
@@ -47,6 +49,18 @@ def test_yaml_hosts_with_addresses_ports_groups_and_jobs(inventory) -> None:
     assert by_name["host-2"].jobs == {"demo": 8081, "demo_worker": 8082}
     assert by_name["host-3"].exporter == "127.0.0.4:9200"
     assert by_name["host-2"].exporter == "127.0.0.3:9101"
+
+
+def test_probes_of_a_host_are_named_after_it(inventory) -> None:
+    [check] = inventory.host("host-2").probe_checks()
+    assert check == {
+        "name": "demo-http.host-2",
+        "kind": "http",
+        "service": "demo",
+        "url": "http://127.0.0.3:8081/healthz",
+        "host": "host-2",
+    }
+    assert inventory.host("host-1").probe_checks() == []
 
 
 def test_ini_inventory_unchanged(tmp_path: Path) -> None:
@@ -108,12 +122,15 @@ def test_problems_named_with_the_file_and_host(tmp_path: Path) -> None:
     path = tmp_path / "hosts.yml"
     path.write_text(
         "all:\n  hosts:\n    a:\n      ansible_port: http\n      recovery_stack_jobs: {demo: 0}\n"
+        "      recovery_stack_probes: [{kind: http}, {name: x, host: b}]\n"
     )
     with pytest.raises(ConfigError) as raised:
         load_inventory(path)
     assert raised.value.lines == [
         f"{path}: host a: ansible_port 'http' is not a port (1-65535)",
         f"{path}: host a: recovery_stack_jobs.demo 0 is not a port (1-65535)",
+        f"{path}: host a: recovery_stack_probes[0] must be a check with a name",
+        f"{path}: host a: recovery_stack_probes[1].host: set by the inventory, not the check",
     ]
 
 
