@@ -91,7 +91,7 @@ def test_without_an_inventory_this_machine_is_the_only_host(tmp_path: Path) -> N
         {"targets": ["127.0.0.1:19101"], "labels": {"host": "localhost"}}
     ]
     assert read(fleet.jobs_file) == []
-    assert targets.recorded(tmp_path)["inventory"] is None
+    assert (targets.recorded(tmp_path) or {})["inventory"] is None
 
 
 def test_an_inventory_listing_this_machines_exporter_is_not_doubled(tmp_path: Path) -> None:
