@@ -61,10 +61,16 @@ def prometheus_states(http: Getter, prometheus_url: str) -> dict[str, tuple[str,
     except (requests.RequestException, ValueError, KeyError, TypeError):
         return None
     return {
-        t["labels"]["instance"]: (t.get("health", UNKNOWN), t.get("lastError", ""))
+        t["labels"]["instance"]: (t.get("health", UNKNOWN), _last_words(t.get("lastError", "")))
         for t in targets
         if t.get("labels", {}).get("job") == SYSTEM_JOB and "instance" in t["labels"]
     }
+
+
+def _last_words(error: str) -> str:
+    """Prometheus's scrape error without the URL and call in front of it:
+    `Get "http://…": dial tcp …: connect: connection refused` → `connection refused`."""
+    return error.rsplit(": ", 1)[-1]
 
 
 def scrape(http: Getter, host: Host) -> tuple[str, str]:

@@ -161,3 +161,10 @@ def test_a_missing_or_broken_inventory_is_a_clear_error(
     err = capsys.readouterr().err
     assert err.startswith(f"stack hosts: {path}: ") and problem in err
     assert "Traceback" not in err
+
+
+def test_prometheus_scrape_errors_are_cut_to_their_cause() -> None:
+    error = 'Get "http://10.0.0.7:9101/metrics": dial tcp 10.0.0.7:9101: connect: '
+    error += "connection refused"
+    assert stack_hosts._last_words(error) == "connection refused"
+    assert stack_hosts._last_words("") == ""
