@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -69,9 +69,17 @@ def render_prometheus(
     rule_files: list[str],
     interval: str | None = None,
     source: Path = REPO / "prometheus" / "prometheus.yml",
+    fleet: Sequence[Mapping[str, Any]] = (),
 ) -> Path:
+    """prometheus.yml for this run; `fleet`'s scrape configs (stack/targets.py: the
+    hosts' exporters from their targets files) replace the committed ones of the
+    same job names, and come after the rest when new."""
     config = yaml.safe_load(rewrite_ports(source.read_text(), ports))
     config["rule_files"] = rule_files
+    if fleet:
+        by_name = {str(job["job_name"]): dict(job) for job in fleet}
+        jobs = [by_name.pop(job["job_name"], job) for job in config.get("scrape_configs", [])]
+        config["scrape_configs"] = [*jobs, *by_name.values()]
     if interval:
         config.setdefault("global", {})
         config["global"]["scrape_interval"] = interval
@@ -269,10 +277,12 @@ def render_webhook(
     remediation: Mapping[str, Any] | None = None,
     failover: Mapping[str, Any] | None = None,
     source: Path = DEFAULT_WEBHOOK_CONFIG,
+    fleet: Mapping[str, Any] | None = None,
 ) -> Path:
     """webhook.yml with its ports rewritten, `operators` (name → password hash)
     added to those it configures, `remediation` over its remediation settings,
-    and `failover` as its failover chains when given."""
+    `failover` as its failover chains when given, and `fleet` over its fleet
+    settings (the inventory the stack was started with)."""
     config = yaml.safe_load(rewrite_ports(source.read_text(), ports)) or {}
     auth = config.setdefault("auth", {}) or {}
     auth["operators"] = {**(auth.get("operators") or {}), **operators}
@@ -280,6 +290,8 @@ def render_webhook(
     config["remediation"] = {**(config.get("remediation") or {}), **(remediation or {})}
     if failover is not None:
         config["failover"] = dict(failover)
+    if fleet:
+        config["fleet"] = {**(config.get("fleet") or {}), **fleet}
     dest.mkdir(parents=True, exist_ok=True)
     return _dump(dest / source.name, config)
 

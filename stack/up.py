@@ -44,6 +44,7 @@ from stack.supervisor import (
     supervisord_conf,
     write_conf,
 )
+from stack.targets import render_fleet, scrape_configs
 
 READY_TIMEOUT = 60.0
 TOKEN_ENV = "ALERT_WEBHOOK_TOKEN"
@@ -114,6 +115,7 @@ def render_all(
     playbooks: Path = DEFAULT_PLAYBOOK_FILE,
     webhook_config: Path = render.DEFAULT_WEBHOOK_CONFIG,
     rule_params: Mapping[str, str] | None = None,
+    inventory: Path | None = None,
 ) -> dict[str, Path]:
     """Every program's config for this run. `fast` (`make up FAST=1` and the
     integration tests): 1 s scrape, evaluation and probe intervals,
@@ -125,10 +127,12 @@ def render_all(
     playbook file the webhook runs; `webhook_config` the webhook settings its
     copy is made from (your own channels and providers, say); `rule_params`
     rule parameters (rules/src/params.yml) over the profile's, the rules then
-    rendered for this run (a test's lower threshold, say)."""
+    rendered for this run (a test's lower threshold, say); `inventory` the Ansible
+    inventory of the hosts to watch besides this machine (stack/targets.py)."""
     run = layout.run
     if not webhook_config.is_file():
         raise StackError([f"{webhook_config}: file not found"], exit_code=2)
+    fleet = render_fleet(layout.root, ports, inventory)
     if fast:
         rule_files = render.render_rules(
             run / "rules",
@@ -142,7 +146,7 @@ def render_all(
     remediation = remediation_settings(layout, fast, playbooks)
     return {
         "prometheus": render.render_prometheus(
-            run, ports, rule_files, interval="1s" if fast else None
+            run, ports, rule_files, interval="1s" if fast else None, fleet=scrape_configs(fleet)
         ),
         "alertmanager": render.render_alertmanager(run, ports, token, fast=fast),
         "webhook": render.render_webhook(
@@ -152,12 +156,14 @@ def render_all(
             remediation,
             render.dependency_failover(layout.dependency, ports, fast),
             webhook_config,
+            fleet={"inventory": str(fleet.inventory)} if fleet.inventory else None,
         ),  # fmt: skip
         "probes": render.render_probes(run, ports, fast=fast),
         "system_exporter": render.render_system_exporter(
             run, {name: layout.pidfile(name) for name in DEMO_PROGRAMS}
         ),
         "dependency": render.render_dependency(layout.dependency, ports),
+        "targets": fleet.folder,
     }
 
 
@@ -237,6 +243,11 @@ def print_ready(out: IO[str], ports: Mapping[str, int], layout: Layout) -> None:
         file=out,
     )
     print("Processes: .venv/bin/python -m stack ctl status (or restart NAME)", file=out)
+    print(
+        "Hosts and their exporters: .venv/bin/python -m stack hosts "
+        "(--sync after the inventory changed)",
+        file=out,
+    )
     backups = BackupLayout(layout.root)
     print(
         f"Backups: restic snapshots in {backups.repository}, the Litestream replica in "
@@ -282,7 +293,9 @@ def up(
     playbooks: Path = DEFAULT_PLAYBOOK_FILE,
     webhook_config: Path = render.DEFAULT_WEBHOOK_CONFIG,
     rule_params: Mapping[str, str] | None = None,
+    inventory: Path | None = None,
 ) -> int:
+    """Run the stack until SIGINT/SIGTERM; `inventory`: watch its hosts too."""
     ports = ports_from_env(env)
     try:
         interval_from_env(env)  # read by the backup schedule: refused now, not in its log
@@ -297,6 +310,7 @@ def up(
         configs = render_all(
             layout, ports, token, fast=fast, operators=local_operator(layout),
             playbooks=playbooks, webhook_config=webhook_config, rule_params=rule_params,
+            inventory=inventory,
         )  # fmt: skip
         # supervisord's XML-RPC login, new each run: stack ctl reads it from the
         # config, the webhook (which restarts the demo) from its program's environment.
@@ -369,6 +383,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from stack.backups import cli as backups_cli
     from stack.ctl import ctl
+    from stack.hosts import hosts
 
     parser = argparse.ArgumentParser(
         prog="python -m stack",
@@ -382,6 +397,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, text in (
         ("up", "run the whole stack in the foreground until Ctrl-C"),
         ("ctl", "supervisorctl on the running stack: status, restart NAME, tail -f NAME ..."),
+        ("hosts", "each watched host and its exporter's state; exit 1 unless all are up"),
     ):
         sub = commands.add_parser(name, help=text, description=text)
         sub.add_argument("--root", type=Path, default=Path.cwd(), help="folder that holds var/")
@@ -415,6 +431,28 @@ def main(argv: list[str] | None = None) -> int:
         help="a rule parameter (rules/src/params.yml) for this run, e.g. a lower threshold "
         "to try an alert; the rules are then rendered under var/run/rules",
     )
+    commands.choices["up"].add_argument(
+        "--inventory",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="an Ansible inventory (YAML or INI): Prometheus watches each host's exporter and "
+        "per-host jobs, the webhook reaches the same hosts (docs/fleet.md); default: this "
+        "machine alone",
+    )
+    commands.choices["hosts"].add_argument(
+        "--inventory",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="the Ansible inventory (default: the running stack's, else this machine alone)",
+    )
+    commands.choices["hosts"].add_argument(
+        "--sync",
+        action="store_true",
+        help="first re-render the running stack's targets from the inventory "
+        "(Prometheus applies them without a restart)",
+    )
     commands.choices["ctl"].add_argument(
         "args", nargs=argparse.REMAINDER, help="supervisorctl's own arguments"
     )
@@ -422,13 +460,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in backups_cli.COMMANDS:
         return backups_cli.main([args.command, *args.args])
     root = args.root.resolve()
-    prefix = "make up" if args.command == "up" else "stack ctl"
+    prefix = "make up" if args.command == "up" else f"stack {args.command}"
     try:
         if args.command == "ctl":
             return ctl(Layout(root), args.args)
+        if args.command == "hosts":
+            return hosts(root, os.environ, args.inventory, resync=args.sync)
         return up(
             root, os.environ, fast=args.fast, playbooks=args.playbooks,
             webhook_config=args.webhook_config, rule_params=_rule_params(args.rule_param),
+            inventory=args.inventory,
         )  # fmt: skip
     except StackError as exc:
         for problem in exc.problems:

@@ -21,6 +21,7 @@ from alert_webhook.cli.startup import redacted, store_problem
 from alert_webhook.config.settings import ConfigError, Settings, check_bind, load_settings
 from alert_webhook.db.transactions import StoreUnavailable
 from alert_webhook.db.upgrade import StoreOutdated
+from alert_webhook.fleet.inventory import fleet_inventory
 from alert_webhook.remediation.actions.base import Boundaries
 from alert_webhook.remediation.playbooks import Playbooks
 from toolkit.config import report_config_error
@@ -102,6 +103,9 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         host, port = _parse_bind(args.bind)
         check_bind(host, settings)
         playbooks = load_remediation_playbooks(settings)
+        # A broken inventory is a start-up error naming it, not a failure at the
+        # first alert that needs a host.
+        fleet_inventory(settings.fleet.inventory)
     except ConfigError as exc:
         return report_config_error(exc, "alert_webhook")
     if args.check:

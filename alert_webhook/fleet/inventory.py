@@ -117,6 +117,17 @@ def local_inventory() -> Inventory:
     return Inventory(None, (Host("localhost", "127.0.0.1", None, ()),))
 
 
+def fleet_inventory(path: Path | None) -> Inventory:
+    """The inventory the settings' `fleet.inventory` names, else this machine alone;
+    a ConfigError naming the setting, the file and each host's problem."""
+    if path is None:
+        return local_inventory()
+    try:
+        return load_inventory(path)
+    except ConfigError as exc:
+        raise ConfigError(f"fleet.inventory {exc.source}", exc.problems) from None
+
+
 def load_inventory(path: Path) -> Inventory:
     """The inventory at `path`, parsed by Ansible; ConfigError lists what is wrong."""
     if not path.is_file():

@@ -104,6 +104,25 @@ def test_stack_bad_playbook_file_stops_before_starting(tmp_path: Path, profile: 
     assert not (tmp_path / "var" / "run" / "supervisord.conf").exists(), "nothing started"
 
 
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        (None, "file not found"),
+        ("[web]\nmail ansible_host=10.0.0.7 recovery_stack_exporter_port=x\n", "host mail: "),
+    ],
+)
+def test_stack_bad_inventory_stops_before_starting(
+    tmp_path: Path, text: str | None, needle: str
+) -> None:
+    inventory = tmp_path / "hosts"
+    if text is not None:
+        inventory.write_text(text)
+    ports = {service.env_var: str(free_port()) for service in SERVICES}
+    result = _run("stack", "up", f"--root={tmp_path}", f"--inventory={inventory}", env=ports)
+    _assert_clean_exit_2(result, f"make up: {inventory}: {needle}")
+    assert not (tmp_path / "var" / "run" / "supervisord.conf").exists(), "nothing started"
+
+
 def test_probe_exporter_bad_config(tmp_path: Path) -> None:
     config = tmp_path / "probes.yml"
     config.write_text(

@@ -60,3 +60,14 @@ def test_make_up_after_make_test_installs_nothing_again(tmp_path: Path) -> None:
     installed(venv, ".installed", ".installed-dev")  # what `make test` left
     for target in ("up", "test", "lint"):
         assert "pip install" not in planned(target, venv), target
+
+
+def test_make_up_hands_the_inventory_to_the_stack(tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    installed(venv, ".installed")
+    done = subprocess.run(
+        ["make", "--no-print-directory", "-n", "up", f"VENV={venv}", "INVENTORY=var/hosts.yml"],
+        cwd=REPO, capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert "--inventory 'var/hosts.yml'" in done.stdout, done.stdout + done.stderr
+    assert "--inventory" not in planned("up", venv)

@@ -7,7 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from alert_webhook.fleet.inventory import NotInFleet, load_inventory, local_inventory
+from alert_webhook.fleet.inventory import (
+    NotInFleet,
+    fleet_inventory,
+    load_inventory,
+    local_inventory,
+)
 from toolkit.config import ConfigError
 
 YAML = """\
@@ -145,3 +150,28 @@ def test_missing_or_unparsable_file(tmp_path: Path) -> None:
 
 def test_without_a_file_the_local_machine_is_the_only_host() -> None:
     assert [h.name for h in local_inventory().hosts] == ["localhost"]
+
+
+def test_the_settings_inventory_else_this_machine(tmp_path: Path) -> None:
+    path = tmp_path / "hosts.yml"
+    path.write_text(YAML)
+    assert [h.name for h in fleet_inventory(path).hosts] == ["host-1", "host-2", "host-3"]
+    assert fleet_inventory(None) == local_inventory()
+
+
+def test_a_broken_inventory_stops_the_webhook_at_start_up_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from alert_webhook.cli.serve import main
+
+    path = tmp_path / "hosts.yml"
+    path.write_text("all:\n  hosts:\n    host-1: {ansible_port: 0}\n")
+    config = tmp_path / "webhook.yml"
+    config.write_text(f"fleet: {{inventory: {path}}}\n")
+    assert main(["--config", str(config), "--check"], env={}) == 2
+    err = capsys.readouterr().err
+    problem = "host host-1: ansible_port 0 is not a port (1-65535)"
+    assert err == f"alert_webhook: fleet.inventory {path}: {problem}\n"
+    path.unlink()
+    assert main(["--config", str(config), "--check"], env={}) == 2
+    assert capsys.readouterr().err == f"alert_webhook: fleet.inventory {path}: file not found\n"
