@@ -1,6 +1,6 @@
 """The composite store: every feature's repository over one engine (`db/`),
 SQLite in WAL mode by default, PostgreSQL for scale-out — `outbox` (delivery),
-`incidents`, `runs` (remediation), `recovery` (reports) — and the alerts
+`incidents`, `flapping`, `runs` (remediation), `recovery` (reports) — and the alerts
 themselves.
 
 `record_many` commits notifications whole, in one transaction, or nothing of
@@ -22,6 +22,7 @@ from alert_webhook.db.schema import alerts, heartbeats, metadata
 from alert_webhook.db.transactions import Transactions, as_store_unavailable
 from alert_webhook.db.upgrade import StoreOutdated, bring_up_to_date
 from alert_webhook.delivery.outbox import Outbox
+from alert_webhook.incidents.flapping_end import FlappingEpisodes
 from alert_webhook.incidents.store import Incidents
 from alert_webhook.ingest.payload import Notification
 from alert_webhook.ingest.planners import Recording
@@ -72,6 +73,7 @@ class SqlStore:
         self.tx = Transactions(engine, serialize_writes=dialect.name == "sqlite")
         self.outbox = Outbox(self.tx, dialect)
         self.incidents = Incidents(self.tx, dialect)
+        self.flapping = FlappingEpisodes(self.tx, dialect)
         self.runs = RunStore(self.tx, dialect)
         self.recovery = Recovery(self.tx, dialect)
         self._recorder = Recorder(dialect)

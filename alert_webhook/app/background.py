@@ -22,6 +22,7 @@ from alert_webhook.delivery.worker import DeliveryWorker
 from alert_webhook.failover.switch import Failover
 from alert_webhook.failover.switch_back import FailoverSwitchBack
 from alert_webhook.incidents.deadlines import DeadlineEscalation, Reminders
+from alert_webhook.incidents.flapping_end import FlappingEnd
 from alert_webhook.incidents.silences import IncidentSilences, SilenceWatch
 from alert_webhook.ingest.group_commit import GroupCommit
 from alert_webhook.ingest.intake import Intake
@@ -90,6 +91,9 @@ def build_background(
             ("watchdog", Watchdog(settings.watchdog, settings.links.runbook_base_url, store,
                                   intake.accept, metrics, clock)),
             ("silences", watch),
+            ("flapping", FlappingEnd(store.flapping, settings.incidents.flapping,
+                                     frozenset(stored_channels(channels)), clock,
+                                     ended=intake.wake_deliveries)),
         ]
     )  # fmt: skip
     if failover is not None:

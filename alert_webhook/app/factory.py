@@ -20,6 +20,7 @@ from alert_webhook.clients.alertmanager import AlertmanagerAPI
 from alert_webhook.config.settings import Settings
 from alert_webhook.db.transactions import StoreUnavailable
 from alert_webhook.failover.action import failover_action
+from alert_webhook.incidents.flapping_end import FlappingCollector
 from alert_webhook.metrics.registry import BacklogCollector, WebhookMetrics, create_metrics
 from alert_webhook.remediation.actions.base import Boundaries
 from alert_webhook.remediation.playbooks import Playbooks
@@ -99,6 +100,7 @@ def create_app(
         access=access, silences=background.silences, remediation=remediation,
     )  # fmt: skip
     metrics.registry.register(BacklogCollector(store.outbox.backlog, clock))
+    metrics.registry.register(FlappingCollector(store.flapping.open_count))
     books = remediation.playbooks.playbooks if remediation else ()
     acting = [book.name for book in books if book.actions]
     metrics.registry.register(ImprovementCollector(store.recovery.improvement, clock, acting))

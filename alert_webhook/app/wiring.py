@@ -11,6 +11,7 @@ from alert_webhook.delivery.planner import DeliveryPlanner
 from alert_webhook.delivery.routing import Router
 from alert_webhook.failover.state import FailoverStates
 from alert_webhook.failover.switch import Failover, FailoverCollector
+from alert_webhook.incidents.flapping import FlappingPlanner
 from alert_webhook.incidents.planner import IncidentPlanner
 from alert_webhook.ingest.planners import Planner, Recording
 from alert_webhook.metrics.registry import WebhookMetrics
@@ -24,11 +25,14 @@ from alert_webhook.store import SqlStore
 def recording_from(
     settings: Settings, stored_channels: Iterable[str], extra: Iterable[Planner] = ()
 ) -> Recording:
-    """Incidents and deliveries planned with each state change (and any `extra`
-    planners, in the same transaction); the watchdog's heartbeat only noted."""
+    """Incidents, flapping and deliveries planned with each state change (and any
+    `extra` planners, in the same transaction); the watchdog's heartbeat only
+    noted. Flapping runs after incidents (it marks them) and before the planners
+    that read its verdicts."""
     watchdog = settings.watchdog
     planners: list[Planner] = [
         IncidentPlanner({str(k): v for k, v in settings.incidents.deadlines_seconds.items()}),
+        FlappingPlanner(settings.incidents.flapping),
         DeliveryPlanner(Router(settings.routing, settings.channels), frozenset(stored_channels)),
         *extra,
     ]

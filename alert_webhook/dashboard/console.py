@@ -175,6 +175,16 @@ class ServiceIncident:
             return None
         return max(a.ended_at for a in self.alerts)
 
+    @cached_property
+    def flapping(self) -> str | None:
+        """The flapping marker: what the newest of its alerts that took part in a
+        flapping episode says of it ("flapping: 5 changes in 30 min", then
+        "stopped flapping: …"); None when none did."""
+        marked = [a for a in self.alerts if a.incident.get("flapping")]
+        if not marked:
+            return None
+        return max(marked, key=lambda a: (a.received_at, a.alert_id)).incident["flapping"]
+
     @property
     def instance(self) -> str:
         """The service's target: probes label it `instance` (the exporter's own

@@ -141,9 +141,44 @@ incidents = Table(
     Column("handled_at", Float),
     Column("handled_by", String(200)),
     Column("handled_note", Text),
+    # The flapping episode this incident's alert took part in (the `flapping`
+    # table), and what the console shows of it: "flapping: 5 changes in 30 min",
+    # then "stopped flapping: firing for 10 min".
+    Column("flapping_id", Integer, ForeignKey("flapping.id")),
+    Column("flapping", Text),
 )
 # The improvement metrics read incidents that closed recently or are open.
 Index("ix_incidents_closed", incidents.c.closed_at)
+
+# A flapping episode of one alert (its fingerprint: every instance of it counts),
+# from the state change past the limit (`started_event_id`, whose messages said
+# so) to the duty that saw it hold one state long enough (`ended_at`). `changes`:
+# the changes in the window when it began, plus each one since; `last_*`: the
+# latest of them, which the "stopped flapping" notice is about. One open episode
+# per alert, whichever replica saw the change: the store refuses a second.
+flapping = Table(
+    "flapping",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("alertname", Text, nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("started_event_id", Integer, ForeignKey("alert_events.id"), nullable=False),
+    Column("changes", Integer, nullable=False),
+    Column("last_change_at", Float, nullable=False),
+    Column("last_status", String(16), nullable=False),
+    Column("last_alert_id", Integer, ForeignKey("alerts.id"), nullable=False),
+    Column("last_event_id", Integer, ForeignKey("alert_events.id"), nullable=False),
+    Column("ended_at", Float),
+)
+FLAPPING_OPEN = flapping.c.ended_at.is_(None)
+Index(
+    "ux_flapping_open",
+    flapping.c.fingerprint,
+    unique=True,
+    sqlite_where=FLAPPING_OPEN,
+    postgresql_where=FLAPPING_OPEN,
+)
 
 # Heartbeats (the Watchdog alert): when each was last seen, shared by replicas.
 heartbeats = Table(

@@ -12,7 +12,7 @@ from alert_webhook.db.bulk import Bulk
 from alert_webhook.db.schema import deliveries
 from alert_webhook.delivery.outbox import delivery_insert
 from alert_webhook.delivery.routing import Router, Target
-from alert_webhook.delivery.rows import DeliveryStatus, NewDelivery, Purpose
+from alert_webhook.delivery.rows import HUSHED, DeliveryStatus, NewDelivery, Purpose
 from alert_webhook.ingest.planners import PerDialect, StateChange, Tally
 
 
@@ -20,7 +20,11 @@ class DeliveryPlanner:
     """Deliveries for each state change: firing ones routed by their labels; a resolved
     one where its firing message went (not where it was skipped), or routed like a new
     alert when there is no firing record. Deliveries on `stored_channels` (the
-    dashboard) are written as delivered: storing them is delivering them."""
+    dashboard) are written as delivered: storing them is delivering them.
+
+    A change of a flapping alert (the flapping planner's verdict in the tally):
+    the one that began the episode carries its note ("flapping: 5 changes in 30
+    min"); those after it are recorded `skipped`, noted HUSHED."""
 
     def __init__(self, router: Router, stored_channels: frozenset[str]) -> None:
         self.router = router
@@ -61,15 +65,22 @@ class DeliveryPlanner:
                 targets = list(dict.fromkeys(went.get(c.alert_id, []))) or self.router.targets(
                     c.alert.labels
                 )
+            note = tally.flapping.get(c.id)  # set on the change that began an episode
+            at = c.received_at
+            if note is None and c.id in tally.flapping:  # hushed: one message said so
+                rows += [NewDelivery.skipped(c.alert_id, c.id, c.status, t, at, HUSHED)
+                         for t in targets]  # fmt: skip
+                continue
             for target in targets:
-                at = c.received_at
                 if target.channel in self.stored_channels:
-                    rows.append(NewDelivery.stored(c.alert_id, c.id, c.status, target, at, now))
+                    rows.append(
+                        NewDelivery.stored(c.alert_id, c.id, c.status, target, at, now, note=note)
+                    )
                     tally.count_stored(c.index, target.channel)
                 else:
-                    rows.append(
-                        NewDelivery.pending(c.alert_id, c.id, c.status, target, Purpose.NOTIFY, at)
-                    )
+                    rows.append(NewDelivery.pending(
+                        c.alert_id, c.id, c.status, target, Purpose.NOTIFY, at, note
+                    ))  # fmt: skip
                     tally.queued[c.index] += 1
         if rows:
             insert(conn, rows)

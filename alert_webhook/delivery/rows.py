@@ -37,6 +37,7 @@ class Purpose(StrEnum):
     TIER = "tier"  # its response deadline passed: the next tier of people
     FAILOVER = "failover"  # another channel could not deliver it
     REMEDIATION = "remediation"  # how a remediation run ended, `remediation-<run id>`
+    FLAPPING = "flapping"  # its alert held one state long enough: stopped flapping
 
     def nth(self, n: int) -> str:
         return f"{self.value}-{n}"
@@ -44,6 +45,10 @@ class Purpose(StrEnum):
     def of(self, channel: str) -> str:
         return f"{self.value}:{channel}"
 
+
+# The note of a state change's messages left unsent because its alert is flapping
+# (incidents/flapping.py): one earlier message said so, and the end will be told.
+HUSHED = "not sent: the alert is flapping (told once)"
 
 # Recording writes a row per channel and recipient of every alert: the factories
 # below build the tuple directly (a third of the cost of the generated __new__) and
@@ -99,6 +104,17 @@ class NewDelivery(NamedTuple):
         return _tuple_new(cls, (
             alert_id, event_id, event_status, target.channel, target.recipient, purpose,
             _DELIVERED, 1, at, target.channel, note, at, now,
+        ))  # fmt: skip
+
+    @classmethod
+    def skipped(
+        cls, alert_id: int, event_id: int, event_status: str, target: Target, at: float,
+        note: str,
+    ) -> NewDelivery:  # fmt: skip
+        """Recorded and settled unsent: moot, for the reason `note` gives."""
+        return _tuple_new(cls, (
+            alert_id, event_id, event_status, target.channel, target.recipient, _NOTIFY,
+            DeliveryStatus.SKIPPED.value, 0, at, None, note, at, at,
         ))  # fmt: skip
 
 

@@ -179,6 +179,29 @@ class DeliverySettings(Strict):
     reminder_interval_seconds: float = Field(default=3600.0, ge=0)
 
 
+class FlappingSettings(Strict):
+    """When an alert is flapping (docs/webhook.md, *Flapping*). An alert that changes
+    state more than `max_changes` times within `window_seconds` is flapping: the
+    change past the limit sends one notice ("flapping: 5 changes in 30 min") and
+    the changes after it none. It stops once it has held one state for
+    `hold_seconds`, and people are told that once.
+
+    Why these defaults: fire, resolve, fire, resolve is a fix that did not hold,
+    and each of those is news; the third firing within half an hour is a pattern
+    a fifth message adds nothing to. Half an hour: Alertmanager sends a group's
+    next change one `group_interval` (5 min by default) after the last at the
+    soonest, so an alert flipping at every interval makes its fifth change in
+    20-25 min, while one that fires twice an hour never counts five. Ten
+    minutes of one state: two group intervals, and longer than the mean gap
+    between the changes of anything that counted as flapping (30 min / 5), so
+    a pause between two flaps does not end it."""
+
+    enabled: bool = True
+    max_changes: int = Field(default=4, ge=1)
+    window_seconds: float = Field(default=1800.0, gt=0)
+    hold_seconds: float = Field(default=600.0, gt=0)
+
+
 class IncidentSettings(Strict):
     # Response deadlines: unacknowledged past it, the next tier is told. "Immediate"
     # for critical is the recovery plan's 0-5 minute "Immediate Assessment".
@@ -186,6 +209,7 @@ class IncidentSettings(Strict):
     # While an operator's silence holds, how often Alertmanager is asked whether
     # its alert still fires (a silenced alert's resolution never reaches us).
     silence_check_seconds: float = Field(default=15.0, gt=0)
+    flapping: FlappingSettings = FlappingSettings()
 
     @model_validator(mode="after")
     def _all_severities(self) -> IncidentSettings:

@@ -3,10 +3,12 @@ records it — so a crash between the two cannot happen, and every replica's cop
 a notification plans nothing twice (only the inserter of a state change sees it).
 
 A planner gets the batch's new state changes and the open connection, writes its
-rows, and counts what it did in the `Tally`. Today: incidents (open on firing,
-close on resolved), deliveries (routed by labels; a resolved message goes where
-its firing one went) and, when remediation is on, remediation runs. Statements
-are compiled once per dialect.
+rows, and counts what it did in the `Tally`. Today, in this order: incidents
+(open on firing, close on resolved), flapping (an alert changing state too often:
+one notice, the rest hushed; the tally carries the verdicts to the planners
+after it), deliveries (routed by labels; a resolved message goes where its
+firing one went) and, when remediation is on, remediation runs. Statements are
+compiled once per dialect.
 
 "Plan" has this one meaning in the webhook: what a planner writes with a state
 change, in its transaction. A `planned` run is one so written (or handed back by
@@ -46,6 +48,10 @@ class Tally:
         self.queued = [0] * size  # deliveries left pending for the delivery worker
         self.stored: list[Counter[str] | None] = [None] * size  # delivered when written
         self.planned_runs = [0] * size  # remediation runs for the runner
+        # State changes of flapping alerts (incidents/flapping.py), by event id:
+        # the note of the one whose messages say so, None for those hushed after it.
+        # Written by the flapping planner, read by the planners after it.
+        self.flapping: dict[int, str | None] = {}
 
     def count_stored(self, index: int, channel: str) -> None:
         counts = self.stored[index]

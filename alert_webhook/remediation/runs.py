@@ -51,6 +51,7 @@ from alert_webhook.db.schema import alerts, remediation_runs, remediation_steps
 from alert_webhook.db.transactions import Transactions
 from alert_webhook.delivery.outbox import delivery_insert
 from alert_webhook.ingest.planners import PerDialect, StateChange, Tally
+from alert_webhook.remediation.flapping import within_budget
 from alert_webhook.remediation.guardrails import Attempt
 from alert_webhook.remediation.playbooks import Playbooks
 from alert_webhook.remediation.run_notices import Tell, hold, still_held, tell_ending
@@ -104,7 +105,8 @@ class RemediationPlanner:
     Runs after the delivery planner, in its transaction: a run whose playbook says
     `notify: after_attempt` (never for a critical alert) holds the notifications
     just planned for its state change, and a resolution of an alert still held is
-    held with it — the run's ending decides what people hear."""
+    held with it — the run's ending decides what people hear. A flapping alert
+    plans no more runs than its playbook's budget (`flapping.py`)."""
 
     def __init__(self, playbooks: Playbooks) -> None:
         self.playbooks = playbooks
@@ -113,11 +115,15 @@ class RemediationPlanner:
     def plan(
         self, conn: Connection, changes: Sequence[StateChange], now: float, tally: Tally
     ) -> None:
-        rows, held = [], []
+        rows: list[NewRun] = []
+        held = []
         for c in changes:
             book = self.playbooks.select(c.alert) if c.status == "firing" else None
             if book is not None and book.actions:
                 target = book.target_of(c.alert.labels)
+                flapping = c.id in tally.flapping
+                if flapping and not within_budget(conn, book, target, c.received_at, rows):
+                    continue
                 rows.append(NewRun.planned(c.alert_id, c.id, book.name, target, c.received_at))
                 tally.planned_runs[c.index] += 1
                 if book.notify_for(c.alert.severity) == "after_attempt":
@@ -125,6 +131,8 @@ class RemediationPlanner:
         if rows:
             self._statements.get(conn.dialect, run_insert)(conn, rows)
         held += still_held(conn, [c for c in changes if c.status == "resolved"])
+        # A hushed change's messages stay unsent, whatever its run says.
+        held = [c for c in held if tally.flapping.get(c.id, "") is not None]
         if held:
             hold(conn, held, tally)
 

@@ -77,12 +77,15 @@ def pipeline_ports() -> dict[str, int]:
     return {service.name: free_port() for service in SERVICES}
 
 
-def alertmanager_config(home: Path, ports: dict[str, int], token: str, group_wait: str) -> Path:
+def alertmanager_config(
+    home: Path, ports: dict[str, int], token: str, group_wait: str, fast: bool = False
+) -> Path:
     """The shipped alertmanager.yml (routes, group_interval, inhibitions) pointed at
     the test's webhook, each route's first wait cut to `group_wait` so the alert
-    arrives quickly; every group_interval stays as shipped."""
+    arrives quickly; every group_interval stays as shipped, or with `fast` is the
+    fast profile's 1 s (`make up FAST=1`)."""
     (home / "alertmanager").mkdir(parents=True, exist_ok=True)
-    path = render_alertmanager(home / "alertmanager", ports, token)
+    path = render_alertmanager(home / "alertmanager", ports, token, fast=fast)
     config = yaml.safe_load(path.read_text())
 
     def shorten(route: dict[str, Any]) -> None:
@@ -145,9 +148,11 @@ def alerting(
     rules: list[dict[str, Any]],
     group_wait: str = "1s",
     resend_delay: str = "1m",
+    fast: bool = False,
 ) -> Iterator[None]:
-    """Alertmanager, then Prometheus (as `make up` starts them), until the block ends."""
-    am_config = alertmanager_config(home, ports, token, group_wait)
+    """Alertmanager, then Prometheus (as `make up` starts them), until the block ends;
+    `fast`: Alertmanager's routes on the fast profile."""
+    am_config = alertmanager_config(home, ports, token, group_wait, fast)
     am = [
         find_binary("ALERTMANAGER_BIN"), f"--config.file={am_config}",
         f"--storage.path={home / 'alertmanager' / 'data'}",
