@@ -42,6 +42,10 @@ FAST_WINDOW_SECONDS = 30.0
 # with 1 s scrapes and probes, a few seconds of each still prove the fix held.
 # How long it may take to clear needs no cut: the webhook derives it from the
 # profile's own intervals and ranges (remediation/lag.py), 2 s for a probe here.
+# Flapping on the fast profile's time scale: five changes within 20 s, where a
+# kill and its verified restart take about ten (the bench's and the chaos tests'
+# repeated recoveries are not flapping); it ends after 5 s of one state.
+FAST_FLAPPING = {"window_seconds": 20, "hold_seconds": 5}
 FAST_VERIFY_DELAY_SECONDS = 2.0
 FAST_VERIFY_WINDOW_SECONDS = 3.0
 # The committed playbooks name the stack's own files (the demo's orders, their
@@ -278,11 +282,13 @@ def render_webhook(
     failover: Mapping[str, Any] | None = None,
     source: Path = DEFAULT_WEBHOOK_CONFIG,
     fleet: Mapping[str, Any] | None = None,
+    fast: bool = False,
 ) -> Path:
     """webhook.yml with its ports rewritten, `operators` (name → password hash)
     added to those it configures, `remediation` over its remediation settings,
     `failover` as its failover chains when given, and `fleet` over its fleet
-    settings (the inventory the stack was started with)."""
+    settings (the inventory the stack was started with); `fast`: flapping judged
+    over FAST_FLAPPING's seconds."""
     config = yaml.safe_load(rewrite_ports(source.read_text(), ports)) or {}
     auth = config.setdefault("auth", {}) or {}
     auth["operators"] = {**(auth.get("operators") or {}), **operators}
@@ -292,6 +298,10 @@ def render_webhook(
         config["failover"] = dict(failover)
     if fleet:
         config["fleet"] = {**(config.get("fleet") or {}), **fleet}
+    if fast:
+        incidents = config.setdefault("incidents", {}) or {}
+        incidents["flapping"] = {**(incidents.get("flapping") or {}), **FAST_FLAPPING}
+        config["incidents"] = incidents
     dest.mkdir(parents=True, exist_ok=True)
     return _dump(dest / source.name, config)
 

@@ -157,6 +157,7 @@ def render_all(
             render.dependency_failover(layout.dependency, ports, fast),
             webhook_config,
             fleet={"inventory": str(fleet.inventory)} if fleet.inventory else None,
+            fast=fast,
         ),  # fmt: skip
         "probes": render.render_probes(run, ports, fast=fast),
         "system_exporter": render.render_system_exporter(

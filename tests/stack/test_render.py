@@ -196,6 +196,18 @@ def test_the_webhook_config_gets_remediation_over_its_own(tmp_path: Path) -> Non
     assert yaml.safe_load(path.read_text())["remediation"] == {**on, "dry_run": False}
 
 
+def test_the_fast_profile_judges_flapping_on_its_own_time_scale(tmp_path: Path) -> None:
+    from alert_webhook.config.settings import settings_from_mapping
+
+    fast = render.render_webhook(tmp_path / "fast", MOVED, {}, fast=True)
+    flapping = settings_from_mapping(yaml.safe_load(fast.read_text()), {}).incidents.flapping
+    assert (flapping.window_seconds, flapping.hold_seconds) == (20, 5)
+    assert flapping.max_changes == 4  # as the shipped file says
+    plain = render.render_webhook(tmp_path / "plain", MOVED, {})
+    default = settings_from_mapping(yaml.safe_load(plain.read_text()), {}).incidents.flapping
+    assert (default.window_seconds, default.hold_seconds) == (1800, 600)
+
+
 def test_the_webhook_gets_the_dependencys_failover_chain_as_valid_settings(tmp_path) -> None:
     from alert_webhook.config.settings import settings_from_mapping
     from stack.ports import ports_from_env
