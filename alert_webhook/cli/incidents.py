@@ -30,10 +30,10 @@ from typing import IO, Any
 from urllib.parse import urlsplit
 
 from alert_webhook.config.environment import TOKEN_ENV
-from alert_webhook.dashboard.times import ago
 from alert_webhook.delivery.settings import SEVERITIES
 from alert_webhook.incidents.grouping import service_of
 from alert_webhook.text import one_line
+from alert_webhook.times import ago
 
 URL_ENV = "ALERT_WEBHOOK_URL"
 DEFAULT_URL = "http://127.0.0.1:9095"
