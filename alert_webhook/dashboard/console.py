@@ -10,7 +10,6 @@ live update and the benchmark all see the same console.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,12 +27,15 @@ from alert_webhook.db.schema import (
 )
 from alert_webhook.db.transactions import Transactions
 from alert_webhook.incidents.episodes import (
+    ALERTS_WITH_INCIDENTS,
     SEVERITY_RANK,
     ConsoleAlert,
     ServiceIncident,
+    episode_alert,
     episodes,
 )
 from alert_webhook.incidents.grouping import service_of
+from alert_webhook.reports.report import runs_by_alert
 
 # The console shows the newest this many alerts; its change token reads the same.
 WINDOW = 2000
@@ -106,7 +108,7 @@ class Console:
         """The newest `limit` alerts grouped, with their remediation runs and the
         newest deliveries of each, in one transaction (one moment's console)."""
         with self.tx.read() as conn:
-            rows = [_alert(r) for r in conn.execute(_alerts_query(limit))]
+            rows = [episode_alert(r) for r in conn.execute(_alerts_query(limit))]
             oldest = min((a.alert_id for a in rows), default=0)
             grouped = group(rows)
             runs = _runs(conn, oldest)
@@ -123,60 +125,13 @@ class Console:
         return ConsoleView(grouped, runs, sent, tallies, failures, counts)
 
 
-# The incident's columns, whichever the table has: read with each alert.
-_INCIDENT_COLUMNS = [c for c in incidents.c if c.name != "alert_id"]
-
-
 def _alerts_query(limit: int) -> Any:
-    return (
-        select(
-            alerts.c.id,
-            alerts.c.alertname,
-            alerts.c.severity,
-            alerts.c.status,
-            alerts.c.labels,
-            alerts.c.annotations,
-            alerts.c.first_received_at,
-            alerts.c.starts_at,
-            alerts.c.generator_url,
-            incidents.c.alert_id,
-            *_INCIDENT_COLUMNS,
-        )
-        .outerjoin(incidents, incidents.c.alert_id == alerts.c.id)
-        .order_by(alerts.c.id.desc())
-        .limit(limit)
-    )
-
-
-def _alert(r: Any) -> ConsoleAlert:
-    """A row of `_alerts_query`, by position: the names repeat between the tables."""
-    incident = {}
-    if r[9] is not None:
-        incident = {c.name: value for c, value in zip(_INCIDENT_COLUMNS, r[10:], strict=True)}
-    labels, annotations = json.loads(r[4]), json.loads(r[5])
-    return ConsoleAlert(r[0], r[1], r[2], r[3], labels, annotations, r[6], r[7], r[8], incident)
+    return ALERTS_WITH_INCIDENTS.order_by(alerts.c.id.desc()).limit(limit)
 
 
 def _runs(conn: Connection, oldest: int) -> dict[int, list[dict[str, Any]]]:
     """The runs of the alerts from `oldest` on, oldest first, each with its steps."""
-    runs, steps = remediation_runs, remediation_steps
-    found = [
-        dict(r)
-        for r in conn.execute(
-            select(runs).where(runs.c.alert_id >= oldest).order_by(runs.c.id)
-        ).mappings()
-    ]
-    by_run: dict[int, list[dict[str, Any]]] = {r["id"]: [] for r in found}
-    if by_run:
-        of_window = select(runs.c.id).where(runs.c.alert_id >= oldest)
-        query = select(steps).where(steps.c.run_id.in_(of_window)).order_by(steps.c.step)
-        for step in conn.execute(query).mappings():
-            by_run[step["run_id"]].append(dict(step))
-    by_alert: dict[int, list[dict[str, Any]]] = {}
-    for run in found:
-        run["steps"] = by_run[run["id"]]
-        by_alert.setdefault(run["alert_id"], []).append(run)
-    return by_alert
+    return runs_by_alert(conn, remediation_runs.c.alert_id >= oldest)
 
 
 _SHOWN = select(

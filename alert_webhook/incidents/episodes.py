@@ -11,10 +11,14 @@ row says when it closed), not stored.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from sqlalchemy import select
+
+from alert_webhook.db.schema import alerts, incidents
 from alert_webhook.delivery.settings import SEVERITIES
 
 # Lower is more severe (the settings' order of severities); an unknown severity
@@ -151,3 +155,31 @@ def episodes(members: list[ConsoleAlert]) -> list[list[ConsoleAlert]]:
         elif open_until is not None:
             open_until = max(open_until, alert.ended_at)
     return found
+
+
+# The incident's columns, whichever the table has: read with each alert.
+_INCIDENT_COLUMNS = [c for c in incidents.c if c.name != "alert_id"]
+# Alerts with their incident rows, as `episode_alert` reads them; callers add
+# their own WHERE, ORDER BY and LIMIT.
+ALERTS_WITH_INCIDENTS = select(
+    alerts.c.id,
+    alerts.c.alertname,
+    alerts.c.severity,
+    alerts.c.status,
+    alerts.c.labels,
+    alerts.c.annotations,
+    alerts.c.first_received_at,
+    alerts.c.starts_at,
+    alerts.c.generator_url,
+    incidents.c.alert_id,
+    *_INCIDENT_COLUMNS,
+).outerjoin(incidents, incidents.c.alert_id == alerts.c.id)
+
+
+def episode_alert(r: Any) -> ConsoleAlert:
+    """A row of `ALERTS_WITH_INCIDENTS`, by position: the names repeat between the tables."""
+    incident = {}
+    if r[9] is not None:
+        incident = {c.name: value for c, value in zip(_INCIDENT_COLUMNS, r[10:], strict=True)}
+    labels, annotations = json.loads(r[4]), json.loads(r[5])
+    return ConsoleAlert(r[0], r[1], r[2], r[3], labels, annotations, r[6], r[7], r[8], incident)
