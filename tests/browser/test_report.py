@@ -19,13 +19,17 @@ pytestmark = pytest.mark.integration
 HOSTILE = '<img src=x onerror="window.pwned=1">[x](javascript:alert(1)) ```'
 
 
+def _run_status(stack, alert_id: int) -> str | None:
+    runs = [r for r in stack.get("/api/remediations")["remediations"] if r["alert_id"] == alert_id]
+    return runs[0]["status"] if runs else None
+
+
 def test_a_healed_incidents_report_and_its_follow_up(stack, tab) -> None:
     page = tab.page
     log_in(page, stack)
     stack.fire(REMEDIATED, "svc-report", detail=HOSTILE)
     alert_id = stack.alert_id(REMEDIATED)
-    wait_until(lambda: "svc-report" in stack.acted.read_text() if stack.acted.exists() else False,
-               30, "the playbook's command ran")  # fmt: skip
+    wait_until(lambda: _run_status(stack, alert_id) == "verified", 30, "the fix verified")
     stack.resolve(REMEDIATED, "svc-report", detail=HOSTILE)
     wait_until(lambda: (stack.incident(REMEDIATED) or {}).get("closed_at"), 30, "resolved")
 
