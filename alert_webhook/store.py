@@ -1,6 +1,7 @@
 """The composite store: every feature's repository over one engine (`db/`),
 SQLite in WAL mode by default, PostgreSQL for scale-out — `outbox` (delivery),
-`incidents`, `flapping`, `runs` (remediation), `recovery` (reports) — and the alerts
+`incidents` with their `follow_ups`, `flapping`, `runs` (remediation), `recovery`
+and `reports` (reports) — and the alerts
 themselves.
 
 `record_many` commits notifications whole, in one transaction, or nothing of
@@ -23,12 +24,14 @@ from alert_webhook.db.transactions import Transactions, as_store_unavailable
 from alert_webhook.db.upgrade import StoreOutdated, bring_up_to_date
 from alert_webhook.delivery.outbox import Outbox
 from alert_webhook.incidents.flapping_end import FlappingEpisodes
+from alert_webhook.incidents.follow_ups import FollowUps
 from alert_webhook.incidents.store import Incidents
 from alert_webhook.ingest.payload import Notification
 from alert_webhook.ingest.planners import Recording
 from alert_webhook.ingest.record import Incoming, Recorder, RecordResult
 from alert_webhook.remediation.runs import RunStore
 from alert_webhook.reports.recovery import Recovery
+from alert_webhook.reports.report import Reports
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,8 @@ class SqlStore:
         self.flapping = FlappingEpisodes(self.tx, dialect)
         self.runs = RunStore(self.tx, dialect)
         self.recovery = Recovery(self.tx, dialect)
+        self.reports = Reports(self.tx, dialect)
+        self.follow_ups = FollowUps(self.tx)
         self._recorder = Recorder(dialect)
 
     def create_schema(self) -> None:

@@ -57,7 +57,7 @@ def list_deliveries() -> Any:
     return jsonify({"deliveries": rows})
 
 
-def _field(name: str) -> object:
+def form_field(name: str) -> object:
     """A field of the JSON body or of the form, whichever the request carries."""
     if request.is_json:
         data = request.get_json(silent=True)
@@ -71,7 +71,7 @@ def _done(status: str, incident: dict[str, Any]) -> Any:
     return jsonify({"status": status, "incident": incident})
 
 
-def _refused(code: int, problem: str, incident: dict[str, Any] | None = None) -> Any:
+def refused(code: int, problem: str, incident: dict[str, Any] | None = None) -> Any:
     """Nothing done: a page saying why for the operator's form, JSON otherwise."""
     if acting().on_the_page:
         return _REFUSED_PAGE.format(problem), code, {"Content-Type": "text/html; charset=utf-8"}
@@ -116,11 +116,11 @@ def acknowledge(alert_id: int) -> Any:
     app = ctx()
     also = _also()
     if also is None:
-        return _refused(400, _ALSO_PROBLEM)
-    by = acting().acked_by(_field("by") if request.is_json else None)
+        return refused(400, _ALSO_PROBLEM)
+    by = acting().acked_by(form_field("by") if request.is_json else None)
     incident = app.store.incidents.ack(alert_id, by, app.clock(), also)
     if incident is None:
-        return _refused(404, _no_incident(alert_id, also))
+        return refused(404, _no_incident(alert_id, also))
     return _done("acknowledged", incident)
 
 
@@ -132,7 +132,7 @@ def _no_incident(alert_id: int, also: list[int]) -> str:
 
 def _note() -> str | None:
     """The `note` field on one line, or None when it is missing or blank."""
-    raw = _field("note")
+    raw = form_field("note")
     note = one_line(raw).strip() if isinstance(raw, str) else ""
     return note or None
 
@@ -152,26 +152,26 @@ def resolve(alert_id: int) -> Any:
     resolution leaves the record as it is."""
     note = _note()
     if note is None:
-        return _refused(400, "note: required: say how the incident was handled")
+        return refused(400, "note: required: say how the incident was handled")
     if len(note) > MAX_NOTE:
-        return _refused(400, f"note: at most {MAX_NOTE} characters (it has {len(note)})")
+        return refused(400, f"note: at most {MAX_NOTE} characters (it has {len(note)})")
     also = _also()
     if also is None:
-        return _refused(400, _ALSO_PROBLEM)
+        return refused(400, _ALSO_PROBLEM)
     app = ctx()
     handled = app.store.incidents.resolve_handled(alert_id, acting().name, note, app.clock(), also)
     if handled.incident is None:
-        return _refused(404, _no_incident(alert_id, also))
+        return refused(404, _no_incident(alert_id, also))
     if not handled.taken:
         problem = f"incident {alert_id} is already closed: {closed_how(handled.incident)}"
-        return _refused(409, problem, handled.incident)
+        return refused(409, problem, handled.incident)
     return _done("handled", handled.incident)
 
 
 def _minutes() -> int | None:
     """The `minutes` field as a whole number in range, or None: a JSON number
     (not true/false, not 1.5) or ASCII digits."""
-    raw = _field("minutes")
+    raw = form_field("minutes")
     if isinstance(raw, int) and not isinstance(raw, bool):
         return raw if 1 <= raw <= MAX_MINUTES else None
     return whole_number(raw, 1, MAX_MINUTES) if isinstance(raw, str) else None
@@ -185,13 +185,13 @@ def silence(alert_id: int) -> Any:
     Alertmanager when it cannot be reached or refuses; nothing is stored then."""
     minutes = _minutes()
     if minutes is None:
-        return _refused(400, f"minutes: must be a whole number from 1 to {MAX_MINUTES}")
+        return refused(400, f"minutes: must be a whole number from 1 to {MAX_MINUTES}")
     done = ctx().silences.silence(alert_id, minutes, acting().name)
     if done.outcome is SilenceOutcome.SILENCED and done.incident is not None:
         return _done("silenced", done.incident)
     if done.incident is None:
-        return _refused(404, f"no incident {alert_id}")
+        return refused(404, f"no incident {alert_id}")
     if done.outcome is SilenceOutcome.CLOSED:
         problem = f"incident {alert_id} is closed ({closed_how(done.incident)}): not silenced"
-        return _refused(409, problem, done.incident)
-    return _refused(503, done.problem, done.incident)
+        return refused(409, problem, done.incident)
+    return refused(503, done.problem, done.incident)

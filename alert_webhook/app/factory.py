@@ -60,10 +60,12 @@ def create_app(
         incidents,
         ingest,
         remediations,
+        reports,
         twilio_inbound,
     )
     from alert_webhook.dashboard import live as console
     from alert_webhook.dashboard import login, pages
+    from alert_webhook.dashboard import report as report_page
     from alert_webhook.web import auth, guard, ids, security
 
     app = Flask("alert_webhook")
@@ -107,8 +109,8 @@ def create_app(
     instrument_app(app, registry=metrics.registry, metrics_path="/metrics")
     guard.install(app, settings, listen_host)
     auth.install(app, settings, access)
-    blueprints = (ingest.bp, health.bp, alerts.bp, incidents.bp, remediations.bp, pages.bp)
-    for blueprint in (*blueprints, console.bp, login.bp):
+    blueprints = (ingest.bp, health.bp, alerts.bp, incidents.bp, remediations.bp, reports.bp)
+    for blueprint in (*blueprints, pages.bp, report_page.bp, console.bp, login.bp):
         app.register_blueprint(blueprint)
     twilio_inbound.install(app)
     ack_link.install(app, links)

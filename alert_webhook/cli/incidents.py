@@ -1,6 +1,7 @@
 """`python -m alert_webhook incidents`: the open incidents in a terminal, one per
-failing service as the console shows them, and `… incidents ack ID` to
-acknowledge one, through the webhook's JSON API.
+failing service as the console shows them, `… incidents ack ID` to
+acknowledge one, and `… incidents report ID` to print a closed incident's
+post-incident report (Markdown), through the webhook's API.
 
 The bearer token comes from the environment (`ALERT_WEBHOOK_TOKEN`, the variable
 the webhook itself reads), never from the command line where `ps` and the
@@ -30,10 +31,10 @@ from typing import IO, Any
 from urllib.parse import urlsplit
 
 from alert_webhook.config.environment import TOKEN_ENV
-from alert_webhook.dashboard.times import ago
 from alert_webhook.delivery.settings import SEVERITIES
 from alert_webhook.incidents.grouping import service_of
 from alert_webhook.text import one_line
+from alert_webhook.times import ago
 
 URL_ENV = "ALERT_WEBHOOK_URL"
 DEFAULT_URL = "http://127.0.0.1:9095"
@@ -107,7 +108,16 @@ class WebhookAPI:
         self.base_url, self.token, self.opener = base_url, token, opener
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        headers = {"Accept": "application/json"}
+        return json.loads(self._request(method, path, body, "application/json"))
+
+    def text(self, path: str, accept: str) -> str:
+        """A GET whose answer is text (a report in Markdown); refusals are JSON."""
+        return self._request("GET", path, None, accept, as_json=False)
+
+    def _request(
+        self, method: str, path: str, body: dict[str, Any] | None, accept: str, as_json: bool = True
+    ) -> str:
+        headers = {"Accept": accept}
         if self.token.value:
             headers["Authorization"] = f"Bearer {self.token.value}"
         data = None if body is None else json.dumps(body).encode()
@@ -116,15 +126,20 @@ class WebhookAPI:
         request = urllib.request.Request(self.base_url + path, data, headers, method=method)
         try:
             with self.opener(request, timeout=TIMEOUT) as resp:
-                return json.load(resp)
+                raw = resp.read()
+            text = raw.decode("utf-8")
+            if as_json:
+                json.loads(text)  # an answer that is not JSON is not the webhook's
+            return text
         except urllib.error.HTTPError as exc:
             raise Failed(_refusal(exc, self.token), EXIT_REFUSED) from None
         except OSError as exc:  # URLError: refused, no such host, timed out
             reason = getattr(exc, "reason", exc)
             line = f"cannot reach the webhook at {self.base_url}: {reason}"
             raise Failed(line, EXIT_UNREACHABLE) from None
-        except ValueError:
-            line = f"{self.base_url}{path} answered something other than JSON: is it the webhook?"
+        except ValueError:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+            what = "JSON" if as_json else "UTF-8 text"
+            line = f"{self.base_url}{path} answered something other than {what}: is it the webhook?"
             raise Failed(line, EXIT_UNREACHABLE) from None
 
 
@@ -215,6 +230,12 @@ def acknowledge(api: WebhookAPI, alert_id: int, by: str | None, out: IO[str]) ->
               file=out)  # fmt: skip
 
 
+def report(api: WebhookAPI, alert_id: int, out: IO[str]) -> None:
+    """The post-incident report of the incident `alert_id` belongs to, as the
+    webhook writes it; an open incident has none yet (the webhook says so)."""
+    out.write(api.text(f"/api/incidents/{alert_id}/report", "text/markdown"))
+
+
 def _parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m alert_webhook incidents", description=__doc__,
@@ -230,6 +251,12 @@ def _parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     ack.add_argument("id", metavar="ID", type=int, help="the incident's id (its alert_id)")
     ack.add_argument("--by", default=env.get("USER") or env.get("LOGNAME"),
                      help="who acknowledges (default: your login name)")  # fmt: skip
+    shown = commands.add_parser(
+        "report", help="a closed incident's post-incident report (Markdown)"
+    )
+    shown.add_argument(
+        "id", metavar="ID", type=int, help="the incident's id (any of its alert_ids)"
+    )
     return parser
 
 
@@ -256,6 +283,8 @@ def main(
     try:
         if args.command == "ack":
             acknowledge(api, args.id, args.by, out)
+        elif args.command == "report":
+            report(api, args.id, out)
         else:
             list_open(api, out, clock())
     except Failed as exc:

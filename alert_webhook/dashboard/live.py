@@ -24,7 +24,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, render_template, request, session
 from flask_wtf.csrf import generate_csrf
 
-from alert_webhook.dashboard import times
+from alert_webhook import times
 from alert_webhook.dashboard.console import Console
 from alert_webhook.dashboard.pages import console_context
 from alert_webhook.db.transactions import StoreUnavailable

@@ -12,7 +12,7 @@ from typing import Any
 from flask import Blueprint, render_template
 from markupsafe import Markup
 
-from alert_webhook.dashboard import times
+from alert_webhook import times
 from alert_webhook.dashboard.console import RECENT_DELIVERIES, Console, ConsoleView
 from alert_webhook.dashboard.health import RecoveryFigures, channel_health, recovery_figures
 from alert_webhook.dashboard.messages import MessageTexts

@@ -304,3 +304,18 @@ failover_state = Table(
     Column("switching_until", Float),
     Column("switching_by", String(64)),
 )
+
+# Follow-ups of a closed incident: notes operators add from its post-incident
+# report (what to change so it does not happen again), shown in the report.
+# `incident_id` is the incident's id as the console and the report name it: the
+# alert that opened its episode.
+follow_ups = Table(
+    "follow_ups",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_id", Integer, ForeignKey("alerts.id"), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("added_by", String(200), nullable=False),
+    Column("added_at", Float, nullable=False),
+)
+Index("ix_follow_ups_incident", follow_ups.c.incident_id)

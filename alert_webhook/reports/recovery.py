@@ -168,7 +168,7 @@ def _values(statuses: frozenset[RunStatus]) -> list[str]:
     return sorted(s.value for s in statuses)
 
 
-class _Dialect:
+class PortableSQL:
     """The two expressions portable SQL lacks: a label out of the labels' JSON
     text, and an RFC 3339 timestamp as Unix time."""
 
@@ -201,7 +201,7 @@ class _Statements:
     they started acting, incidents by when they closed, failures by when they began."""
 
     def __init__(self, dialect: Dialect) -> None:
-        sql = _Dialect(dialect)
+        sql = PortableSQL(dialect)
         recovered = runs.c.status.in_(_values(RECOVERED))
         done = self._recovered_runs(sql, recovered).subquery()
         self.recovered = select(done.c.service, func.count(), func.sum(done.c.seconds)).group_by(
@@ -229,7 +229,7 @@ class _Statements:
         self.failures = self._failure_starts(sql)
 
     @staticmethod
-    def _recovered_runs(sql: _Dialect, recovered: ColumnElement[bool]) -> Any:
+    def _recovered_runs(sql: PortableSQL, recovered: ColumnElement[bool]) -> Any:
         """Each recovered run's service and recovery time, never below 0: `startsAt`
         is Prometheus' clock, `finished_at` the webhook's."""
         took = runs.c.finished_at - sql.epoch(alerts.c.starts_at)
@@ -266,7 +266,7 @@ class _Statements:
         return select(closed.c.resolution, func.count()).group_by(closed.c.resolution)
 
     @staticmethod
-    def _failure_starts(sql: _Dialect) -> Any:
+    def _failure_starts(sql: PortableSQL) -> Any:
         """Per service: how many failures began in [lo, hi), the first and last start.
 
         A failure is a run of overlapping firing intervals of the service's alerts

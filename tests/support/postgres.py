@@ -25,7 +25,8 @@ PG_BIN = (
 )
 # Every table of the webhook's store, children first; emptied between tests.
 TABLES = (
-    "failover_state, remediation_steps, remediation_runs, deliveries, incidents, flapping, "
+    "follow_ups, failover_state, remediation_steps, remediation_runs, deliveries, incidents, "
+    "flapping, "
     "heartbeats, alert_events, alerts, notifications"
 )
 

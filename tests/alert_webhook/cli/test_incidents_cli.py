@@ -202,3 +202,21 @@ def test_a_services_alerts_are_one_incident_and_ack_covers_those_open_now(webhoo
     assert main([], _env(webhook)) == 0
     [line] = [x for x in capsys.readouterr().out.splitlines() if "payments" in x]
     assert "(+2 more)" in line and line.endswith("1 unacked, tier 1")
+
+
+def test_report_prints_a_closed_incidents_markdown(webhook, capsys) -> None:
+    assert main(["report", "3"], _env(webhook)) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("# Post-incident report: incident 3, ")
+    assert "- **Time to resolve:** " in out and "## Follow-ups" in out
+
+
+def test_report_of_an_open_or_unknown_incident_is_one_clear_line(webhook, capsys) -> None:
+    assert main(["report", "1"], _env(webhook)) == EXIT_REFUSED
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("incidents: incident 1 is still open (1 alert firing, since ")
+    assert err.endswith("its report is written once it closes (HTTP 409)")
+    assert main(["report", "99"], _env(webhook)) == EXIT_REFUSED
+    assert capsys.readouterr().err.strip() == (
+        "incidents: no incident 99: no alert has that id (HTTP 404)"
+    )

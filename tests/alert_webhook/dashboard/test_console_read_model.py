@@ -1,5 +1,5 @@
 """dashboard/console.py: one incident per episode of a failing service, the most
-severe firing alert first, firing above resolved; dashboard/times.py: relative
+severe firing alert first, firing above resolved; times.py: relative
 times and deadline countdowns."""
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ from webhook_support import RECORDING, make_alert, make_notification
 from alert_webhook.dashboard.console import (
     DELIVERIES_PER_HEADLINE,
     FAILURES_PER_CHANNEL,
-    INHIBITING_ALERTS,
     Console,
 )
-from alert_webhook.dashboard.times import ago, deadline, duration, iso
 from alert_webhook.db.schema import deliveries, incidents, remediation_runs, remediation_steps
 from alert_webhook.delivery.rows import DeliveryOutcome, DeliveryStatus
+from alert_webhook.incidents.episodes import INHIBITING_ALERTS
 from alert_webhook.ingest.payload import parse_notification
 from alert_webhook.store import SqlStore
+from alert_webhook.times import ago, deadline, duration, iso
 
 ROOT = Path(__file__).resolve().parents[3]
 
