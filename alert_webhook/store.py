@@ -1,6 +1,7 @@
 """The composite store: every feature's repository over one engine (`db/`),
 SQLite in WAL mode by default, PostgreSQL for scale-out — `outbox` (delivery),
-`incidents`, `runs` (remediation), `recovery` (reports) — and the alerts
+`incidents`, `runs` (remediation), `recovery` (reports), `fleet` (the fleet
+breaker's pauses) — and the alerts
 themselves.
 
 `record_many` commits notifications whole, in one transaction, or nothing of
@@ -22,6 +23,7 @@ from alert_webhook.db.schema import alerts, heartbeats, metadata
 from alert_webhook.db.transactions import Transactions, as_store_unavailable
 from alert_webhook.db.upgrade import StoreOutdated, bring_up_to_date
 from alert_webhook.delivery.outbox import Outbox
+from alert_webhook.fleet.pauses import FleetPauses
 from alert_webhook.incidents.store import Incidents
 from alert_webhook.ingest.payload import Notification
 from alert_webhook.ingest.planners import Recording
@@ -74,6 +76,7 @@ class SqlStore:
         self.incidents = Incidents(self.tx, dialect)
         self.runs = RunStore(self.tx, dialect)
         self.recovery = Recovery(self.tx, dialect)
+        self.fleet = FleetPauses(self.tx, dialect)
         self._recorder = Recorder(dialect)
 
     def create_schema(self) -> None:

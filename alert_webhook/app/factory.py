@@ -15,10 +15,16 @@ from werkzeug.exceptions import HTTPException
 
 from alert_webhook.app.background import build_background
 from alert_webhook.app.channels import Transports, ack_links_from, build_channels
-from alert_webhook.app.wiring import failover_from, load_remediation_playbooks, remediation_from
+from alert_webhook.app.wiring import (
+    failover_from,
+    fleet_breaker_from,
+    load_remediation_playbooks,
+    remediation_from,
+)
 from alert_webhook.clients.alertmanager import AlertmanagerAPI
 from alert_webhook.config.settings import Settings
 from alert_webhook.db.transactions import StoreUnavailable
+from alert_webhook.delivery.channels import stored_channels
 from alert_webhook.failover.action import failover_action
 from alert_webhook.metrics.registry import BacklogCollector, WebhookMetrics, create_metrics
 from alert_webhook.remediation.actions.base import Boundaries
@@ -86,7 +92,8 @@ def create_app(
         playbooks = load_remediation_playbooks(settings)
     if playbooks is not None:
         playbooks = playbooks.binding(failover_action(failover))
-    remediation = remediation_from(settings, playbooks)
+    fleet = fleet_breaker_from(settings, store, stored_channels(channels))
+    remediation = remediation_from(settings, playbooks, fleet)
     alertmanager = alertmanager or AlertmanagerAPI(settings.links.alertmanager_url)
     background = build_background(
         settings, store, channels, metrics, remediation, alertmanager,

@@ -37,6 +37,7 @@ class Purpose(StrEnum):
     TIER = "tier"  # its response deadline passed: the next tier of people
     FAILOVER = "failover"  # another channel could not deliver it
     REMEDIATION = "remediation"  # how a remediation run ended, `remediation-<run id>`
+    FLEET_BREAKER = "fleet-breaker"  # automation paused for the fleet, `fleet-breaker-<pause>`
 
     def nth(self, n: int) -> str:
         return f"{self.value}-{n}"
