@@ -26,6 +26,7 @@ from alert_webhook.config.settings import Settings
 from alert_webhook.db.transactions import StoreUnavailable
 from alert_webhook.delivery.channels import stored_channels
 from alert_webhook.failover.action import failover_action
+from alert_webhook.fleet.pausing import PausedCollector
 from alert_webhook.metrics.registry import BacklogCollector, WebhookMetrics, create_metrics
 from alert_webhook.remediation.actions.base import Boundaries
 from alert_webhook.remediation.playbooks import Playbooks
@@ -61,6 +62,7 @@ def create_app(
     from alert_webhook.api import (
         ack_link,
         alerts,
+        fleet,
         health,
         incidents,
         ingest,
@@ -92,8 +94,8 @@ def create_app(
         playbooks = load_remediation_playbooks(settings)
     if playbooks is not None:
         playbooks = playbooks.binding(failover_action(failover))
-    fleet = fleet_breaker_from(settings, store, stored_channels(channels))
-    remediation = remediation_from(settings, playbooks, fleet)
+    breaker = fleet_breaker_from(settings, store, stored_channels(channels))
+    remediation = remediation_from(settings, playbooks, breaker)
     alertmanager = alertmanager or AlertmanagerAPI(settings.links.alertmanager_url)
     background = build_background(
         settings, store, channels, metrics, remediation, alertmanager,
@@ -112,7 +114,9 @@ def create_app(
     instrument_app(app, registry=metrics.registry, metrics_path="/metrics")
     guard.install(app, settings, listen_host)
     auth.install(app, settings, access)
-    blueprints = (ingest.bp, health.bp, alerts.bp, incidents.bp, remediations.bp, pages.bp)
+    metrics.registry.register(PausedCollector(store.fleet, settings.fleet.breaker, clock))
+    blueprints = (ingest.bp, health.bp, alerts.bp, incidents.bp, remediations.bp, fleet.bp,
+                  pages.bp)  # fmt: skip
     for blueprint in (*blueprints, console.bp, login.bp):
         app.register_blueprint(blueprint)
     twilio_inbound.install(app)

@@ -12,9 +12,12 @@ alert, and that run's alert is what the breaker was deciding about.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
+from prometheus_client.core import GaugeMetricFamily, Metric
+
+from alert_webhook.db.transactions import StoreUnavailable
 from alert_webhook.delivery.routing import Router
 from alert_webhook.delivery.rows import NewDelivery, Purpose
 from alert_webhook.fleet.breaker import (
@@ -99,8 +102,34 @@ class FleetBreaker:
             logger.warning("fleet automation paused (%s): %s", trip.limit, trip.reason)
         return pause
 
-    def resume(self, by: str, now: float) -> Pause | None:
-        resumed = self.pauses.resume(by, now, self.limits.resume_after)
-        if resumed is not None:
-            logger.warning("fleet automation resumed by %s", by)
-        return resumed
+
+class PausedCollector:
+    """`alert_webhook_fleet_automation_paused`: 1 while a fleet breaker's pause
+    holds, else 0, read from the store when Prometheus scrapes (so every replica
+    says the same, and a `resume_after` that passed reads 0 before anyone
+    records it). Left out of a scrape the store cannot answer."""
+
+    def __init__(
+        self, pauses: FleetPauses, limits: BreakerSettings, clock: Callable[[], float]
+    ) -> None:
+        self.pauses, self.limits, self.clock = pauses, limits, clock
+
+    @staticmethod
+    def _family(value: float | None = None) -> GaugeMetricFamily:
+        return GaugeMetricFamily(
+            "alert_webhook_fleet_automation_paused",
+            "1 while the fleet breaker has paused remediation on every host, else 0.",
+            value=value,
+        )
+
+    def describe(self) -> list[Metric]:
+        return [self._family()]
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            latest = self.pauses.latest()
+        except StoreUnavailable as exc:
+            logger.warning("fleet pause gauge left out of this scrape: %s", exc)
+            return
+        held = in_force(self.limits, latest, self.clock())
+        yield self._family(0.0 if held is None else 1.0)

@@ -25,7 +25,7 @@ PG_BIN = (
 )
 # Every table of the webhook's store, children first; emptied between tests.
 TABLES = (
-    "failover_state, remediation_steps, remediation_runs, deliveries, incidents, heartbeats, "
+    "fleet_pauses, failover_state, remediation_steps, remediation_runs, deliveries, incidents, heartbeats, "
     "alert_events, alerts, notifications"
 )
 
