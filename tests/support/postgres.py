@@ -25,8 +25,8 @@ PG_BIN = (
 )
 # Every table of the webhook's store, children first; emptied between tests.
 TABLES = (
-    "fleet_pauses, failover_state, remediation_steps, remediation_runs, deliveries, incidents, heartbeats, "
-    "alert_events, alerts, notifications"
+    "fleet_pauses, failover_state, remediation_steps, remediation_runs, deliveries, incidents, "
+    "heartbeats, alert_events, alerts, notifications"
 )
 
 

@@ -47,7 +47,9 @@ def test_a_resume_needs_the_token_and_says_who(app, store, clock) -> None:
     client = app.test_client()
     assert paused(app) == 1
     assert client.post("/api/fleet/resume").status_code == 401
-    assert client.post("/api/fleet/resume", headers={"Authorization": "Bearer x"}).status_code == 401
+    assert (
+        client.post("/api/fleet/resume", headers={"Authorization": "Bearer x"}).status_code == 401
+    )
     assert client.get("/api/fleet/breaker").get_json()["paused"] is True
     clock.advance(30)
     reply = client.post("/api/fleet/resume", headers=AUTH)

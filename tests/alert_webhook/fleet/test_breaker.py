@@ -31,7 +31,11 @@ def test_more_than_max_failed_trips(clock: FakeClock) -> None:
     assert tripped(limits(max_failed=3), failures(3, at), None, clock.now) is None
     trip = tripped(limits(max_failed=3), failures(4, at), None, clock.now)
     assert isinstance(trip, Trip)
-    assert (trip.limit, trip.failed, [a.run_id for a in trip.runs]) == ("max_failed", 4, [1, 2, 3, 4])
+    assert (trip.limit, trip.failed, [a.run_id for a in trip.runs]) == (
+        "max_failed",
+        4,
+        [1, 2, 3, 4],
+    )
     assert trip.reason == (
         "4 runs failed or were ineffective in the last 10m, more than max_failed 3: "
         "run 1 restart on this machine ineffective, run 2 restart on this machine failed, "

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from webhook_support import CONTACTS, concurrently, make_alert, make_notification
 
 from alert_webhook.config.settings import settings_from_mapping
@@ -66,7 +66,9 @@ def test_a_trip_writes_the_pause_and_its_page_together(store) -> None:
     pause, won = pauses.trip(TRIP, NOW, None, paging(*alert_event(store)))
     assert won and pause == pauses.latest()
     assert (pause.tripped_at, pause.limit, pause.reason) == (NOW, "max_hosts", TRIP.reason)
-    assert pause.evidence["hosts"] == ["host-1", "host-2"] and pause.evidence["next_host"] == "host-3"
+    assert (
+        pause.evidence["hosts"] == ["host-1", "host-2"] and pause.evidence["next_host"] == "host-3"
+    )
     assert pause.evidence["runs"][0]["id"] == 1
     # critical's channels, as CONTACTS routes them: SMS and email to the one on call
     purpose = f"fleet-breaker-{pause.id}"
@@ -108,10 +110,7 @@ def test_two_stores_on_one_sqlite_file_trip_once(tmp_path: Path) -> None:
         )
         assert sorted([won_a, won_b]) == [False, True]
         assert pa == pb  # the loser reads the winner's pause
-        with one.tx.read() as conn:
-            count = conn.execute(select(func.count()).select_from(deliveries)
-                                 .where(deliveries.c.purpose.like("fleet-breaker-%"))).scalar()  # fmt: skip
-        assert count == 3  # one page: one message per channel and person
+        assert len(pages(one)) == 3  # one page: one message per channel and person
     finally:
         one.dispose()
         two.dispose()

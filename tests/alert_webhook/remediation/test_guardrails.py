@@ -199,13 +199,17 @@ def test_one_run_per_host_names_the_run_acting_there(clock: FakeClock) -> None:
         "blocked", "one_run_per_host",
         "run 41 cleanup on service=db is already acting on host host-2",
     )  # fmt: skip
-    assert one_run_per_host(Candidate(playbook(), T, host="host-3"), History(acting, clock.now)).allowed
+    assert one_run_per_host(
+        Candidate(playbook(), T, host="host-3"), History(acting, clock.now)
+    ).allowed
     assert one_run_per_host(candidate(), History(acting, clock.now)).allowed  # this machine
     ended = [Attempt("cleanup", "service=db", clock.now - 5, "failed", "host-2", 41)]
     assert one_run_per_host(on, History(ended, clock.now)).allowed
 
 
-def test_the_fleet_breaker_blocks_while_paused_and_trips_after_the_dry_run(clock: FakeClock) -> None:
+def test_the_fleet_breaker_blocks_while_paused_and_trips_after_the_dry_run(
+    clock: FakeClock,
+) -> None:
     limits = BreakerSettings(max_hosts=1)
     guardrails = default_guardrails(fleet=limits)
     acted = [Attempt("restart", "service=other", clock.now - 5, "verified", "host-1", 3)]
