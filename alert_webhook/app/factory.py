@@ -15,11 +15,18 @@ from werkzeug.exceptions import HTTPException
 
 from alert_webhook.app.background import build_background
 from alert_webhook.app.channels import Transports, ack_links_from, build_channels
-from alert_webhook.app.wiring import failover_from, load_remediation_playbooks, remediation_from
+from alert_webhook.app.wiring import (
+    failover_from,
+    fleet_breaker_from,
+    load_remediation_playbooks,
+    remediation_from,
+)
 from alert_webhook.clients.alertmanager import AlertmanagerAPI
 from alert_webhook.config.settings import Settings
 from alert_webhook.db.transactions import StoreUnavailable
+from alert_webhook.delivery.channels import stored_channels
 from alert_webhook.failover.action import failover_action
+from alert_webhook.fleet.pausing import PausedCollector
 from alert_webhook.incidents.flapping_end import FlappingCollector
 from alert_webhook.metrics.registry import BacklogCollector, WebhookMetrics, create_metrics
 from alert_webhook.remediation.actions.base import Boundaries
@@ -56,6 +63,7 @@ def create_app(
     from alert_webhook.api import (
         ack_link,
         alerts,
+        fleet,
         health,
         incidents,
         ingest,
@@ -89,7 +97,8 @@ def create_app(
         playbooks = load_remediation_playbooks(settings)
     if playbooks is not None:
         playbooks = playbooks.binding(failover_action(failover))
-    remediation = remediation_from(settings, playbooks)
+    breaker = fleet_breaker_from(settings, store, stored_channels(channels))
+    remediation = remediation_from(settings, playbooks, breaker)
     alertmanager = alertmanager or AlertmanagerAPI(settings.links.alertmanager_url)
     background = build_background(
         settings, store, channels, metrics, remediation, alertmanager,
@@ -109,7 +118,9 @@ def create_app(
     instrument_app(app, registry=metrics.registry, metrics_path="/metrics")
     guard.install(app, settings, listen_host)
     auth.install(app, settings, access)
-    blueprints = (ingest.bp, health.bp, alerts.bp, incidents.bp, remediations.bp, reports.bp)
+    metrics.registry.register(PausedCollector(store.fleet, settings.fleet.breaker, clock))
+    blueprints = (ingest.bp, health.bp, alerts.bp, incidents.bp, remediations.bp, reports.bp,
+                  fleet.bp)  # fmt: skip
     for blueprint in (*blueprints, pages.bp, report_page.bp, console.bp, login.bp):
         app.register_blueprint(blueprint)
     twilio_inbound.install(app)

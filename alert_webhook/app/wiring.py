@@ -11,6 +11,7 @@ from alert_webhook.delivery.planner import DeliveryPlanner
 from alert_webhook.delivery.routing import Router
 from alert_webhook.failover.state import FailoverStates
 from alert_webhook.failover.switch import Failover, FailoverCollector
+from alert_webhook.fleet.pausing import BreakerPage, FleetBreaker
 from alert_webhook.incidents.flapping import FlappingPlanner
 from alert_webhook.incidents.planner import IncidentPlanner
 from alert_webhook.ingest.planners import Planner, Recording
@@ -60,14 +61,30 @@ def failover_from(
     return Failover(settings.failover, states, clock)
 
 
-def remediation_from(settings: Settings, playbooks: Playbooks | None) -> Remediation | None:
+def fleet_breaker_from(
+    settings: Settings, store: SqlStore, stored_channels: Iterable[str]
+) -> FleetBreaker | None:
+    """The fleet breaker over the store's pauses, paging as a critical alert is
+    routed; None when `fleet.breaker.enabled` is off."""
+    limits = settings.fleet.breaker
+    if not limits.enabled:
+        return None
+    page = BreakerPage(Router(settings.routing, settings.channels), frozenset(stored_channels))
+    return FleetBreaker(limits, store.fleet, page)
+
+
+def remediation_from(
+    settings: Settings, playbooks: Playbooks | None, fleet: FleetBreaker | None = None
+) -> Remediation | None:
     """Playbooks and guardrails for the runner and the preview; None when off.
-    The settings' dry run and the file's both hold."""
+    The settings' dry run and the file's both hold; with `fleet`, its breaker is
+    among the guardrails."""
     if not settings.remediation.enabled or playbooks is None:
         return None
     cfg = settings.remediation
     prometheus = HttpPrometheus(
         cfg.prometheus_url or settings.links.prometheus_url, timeout=cfg.prometheus_timeout_seconds
     )
-    return Remediation(playbooks, default_guardrails(cfg.dry_run or playbooks.dry_run),
-                       Checks(prometheus))  # fmt: skip
+    limits = fleet.limits if fleet is not None else None
+    guardrails = default_guardrails(cfg.dry_run or playbooks.dry_run, limits)
+    return Remediation(playbooks, guardrails, Checks(prometheus), fleet)

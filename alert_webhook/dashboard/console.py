@@ -21,6 +21,7 @@ from alert_webhook.db.schema import (
     UNSETTLED,
     alerts,
     deliveries,
+    fleet_pauses,
     incidents,
     remediation_runs,
     remediation_steps,
@@ -201,6 +202,8 @@ def _change_token() -> Any:
         # Only deliveries that may still change: a final one is never written again.
         _fingerprint(deliveries, UNSETTLED),
         select(func.max(deliveries.c.id)).subquery(),
+        # The fleet breaker's pauses: a handful of rows, shown whole.
+        _fingerprint(fleet_pauses),
     ]
     # Each part is one row: joined on nothing, they are one row of every aggregate.
     joined = parts[0]

@@ -1,5 +1,5 @@
 """The console's health panel: each channel with its breakers and recent failures,
-and the recovery plan's improvement metrics.
+the recovery plan's improvement metrics, and the fleet breaker's latest pause.
 
 The metrics are the webhook's own (`reports/recovery.py`, exported on /metrics by
 `ImprovementCollector`), read the same way; the panel shows the ratios
@@ -15,6 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from alert_webhook.fleet.breaker import Pause
+from alert_webhook.fleet.settings import BreakerSettings
 from alert_webhook.reports.recovery import Improvement
 
 
@@ -94,3 +96,23 @@ def channel_health(
         )
         for name, problem in channels.items()
     ]
+
+
+@dataclass(frozen=True)
+class FleetPauseView:
+    """The fleet breaker's latest pause as the console shows it."""
+
+    pause: Pause
+    in_force: bool
+    lifted_at: float | None  # when it was or will be lifted; None: by an operator only
+    resumed_by: str | None  # who lifted it (`resume_after` passed: said so)
+
+
+def fleet_pause(latest: Pause | None, limits: BreakerSettings, now: float) -> FleetPauseView | None:
+    if latest is None:
+        return None
+    in_force = latest.in_force(now, limits.resume_after)
+    by = latest.resumed_by
+    if by is None and not in_force:
+        by = "automatically (fleet.breaker.resume_after)"
+    return FleetPauseView(latest, in_force, latest.lifted_at(limits.resume_after), by)

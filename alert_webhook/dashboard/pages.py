@@ -14,7 +14,13 @@ from markupsafe import Markup
 
 from alert_webhook import times
 from alert_webhook.dashboard.console import RECENT_DELIVERIES, Console, ConsoleView
-from alert_webhook.dashboard.health import RecoveryFigures, channel_health, recovery_figures
+from alert_webhook.dashboard.health import (
+    FleetPauseView,
+    RecoveryFigures,
+    channel_health,
+    fleet_pause,
+    recovery_figures,
+)
 from alert_webhook.dashboard.messages import MessageTexts
 from alert_webhook.dashboard.timeline import timeline
 from alert_webhook.db.transactions import StoreUnavailable
@@ -61,8 +67,10 @@ def console_context() -> dict[str, Any]:
     app = ctx()
     now = app.clock()
     recovery: RecoveryFigures | None = None
+    fleet: FleetPauseView | None = None
     try:
         view = Console(app.store.tx).read()
+        fleet = fleet_pause(app.store.fleet.latest(), app.settings.fleet.breaker, now)
         pending, oldest_pending = app.store.outbox.backlog(now)
         recovery = recovery_figures(app.store.recovery.improvement(now))
         store_ok = True
@@ -93,6 +101,7 @@ def console_context() -> dict[str, Any]:
         "failure_counts": view.failure_counts,
         "recent": RECENT_DELIVERIES,
         "recovery": recovery,
+        "fleet": fleet,
         "operator": current_operator(),
         "silence_choices": SILENCE_CHOICES,
         "when": functools.partial(when, now=now),

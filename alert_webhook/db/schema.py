@@ -265,6 +265,27 @@ Index(
     postgresql_where=_acting,
 )
 
+# Each pause of automation for the whole fleet (alert_webhook/fleet/breaker.py):
+# when and why it tripped (`limit`, `reason`, `evidence` as JSON: the counts, runs
+# and hosts), the run whose judging tripped it, and who resumed it when.
+# `in_force` is 1 while it holds and NULL once resumed: its unique constraint
+# (NULLs are distinct) lets one pause hold at a time, so two replicas that trip
+# at once write one pause, and page once.
+fleet_pauses = Table(
+    "fleet_pauses",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tripped_at", Float, nullable=False),
+    Column("limit_name", String(32), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("evidence", Text, nullable=False),
+    Column("run_id", Integer, ForeignKey("remediation_runs.id")),
+    Column("in_force", Integer),
+    Column("resumed_at", Float),
+    Column("resumed_by", String(200)),
+    UniqueConstraint("in_force", name="uq_fleet_pause_in_force"),
+)
+
 # Each step of a run as it was tried: written when it starts (so a runner that
 # takes over a crashed run sees what was under way) and completed when it ends.
 # `params` are the rendered parameters: label values and literal settings, never

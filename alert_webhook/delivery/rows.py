@@ -38,6 +38,7 @@ class Purpose(StrEnum):
     FAILOVER = "failover"  # another channel could not deliver it
     REMEDIATION = "remediation"  # how a remediation run ended, `remediation-<run id>`
     FLAPPING = "flapping"  # its alert held one state long enough: stopped flapping
+    FLEET_BREAKER = "fleet-breaker"  # automation paused for the fleet, `fleet-breaker-<pause>`
 
     def nth(self, n: int) -> str:
         return f"{self.value}-{n}"

@@ -26,9 +26,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from alert_webhook.fleet.breaker import Pause, in_force, tripped
+from alert_webhook.fleet.settings import BreakerSettings
 from alert_webhook.remediation.playbooks import Playbook
 
 BLOCKED: Final = "blocked"
+FLEET_BREAKER: Final = "fleet_breaker"
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,7 @@ class Attempt:
     started_at: float
     outcome: str | None = None
     host: str | None = None  # the fleet host it acted on; None: this machine
+    run_id: int | None = None
 
     @property
     def running(self) -> bool:
@@ -52,10 +56,12 @@ class Attempt:
 
 @dataclass(frozen=True)
 class History:
-    """What the guardrails judge from: the attempts on record and the time now."""
+    """What the guardrails judge from: the attempts on record, the time now, and
+    the fleet breaker's latest pause (None: never paused, or no breaker)."""
 
     attempts: Sequence[Attempt]
     now: float
+    pause: Pause | None = None
 
     def counted(self, playbook: str, since: float) -> list[Attempt]:
         return [
@@ -178,6 +184,52 @@ def precondition(candidate: Candidate, history: History) -> Decision:
     return ALLOW
 
 
+def one_run_per_host(candidate: Candidate, history: History) -> Decision:
+    """Never two remediations on one fleet host at once, whatever their targets: a
+    restart during a cleanup is judged by no one. (The store's unique index on
+    the acting runs' host refuses the second start too.)"""
+    if candidate.host is None:
+        return ALLOW
+    running = [a for a in history.attempts if a.running and a.host == candidate.host]
+    if running:
+        other = running[0]
+        which = f"run {other.run_id} " if other.run_id is not None else ""
+        return Decision(
+            BLOCKED,
+            "one_run_per_host",
+            f"{which}{other.playbook} on {other.target} is already acting on host {candidate.host}",
+        )
+    return ALLOW
+
+
+def fleet_paused(limits: BreakerSettings) -> Policy:
+    """While the fleet breaker's pause holds, nothing acts on any host."""
+
+    def policy(candidate: Candidate, history: History) -> Decision:
+        pause = in_force(limits, history.pause, history.now)
+        if pause is None:
+            return ALLOW
+        return Decision(BLOCKED, FLEET_BREAKER, pause.blocking(limits.resume_after))
+
+    return policy
+
+
+def fleet_limits(limits: BreakerSettings) -> Policy:
+    """Too many runs failed, too large a share of them, or one host too many acted
+    on, across all playbooks: this run would trip the fleet breaker (the runner
+    then records the pause and pages, `fleet/pausing.py`)."""
+
+    def policy(candidate: Candidate, history: History) -> Decision:
+        trip = tripped(limits, history.attempts, candidate.host, history.now, history.pause)
+        if trip is None:
+            return ALLOW
+        return Decision(
+            BLOCKED, FLEET_BREAKER, f"the fleet breaker trips ({trip.limit}): {trip.reason}"
+        )
+
+    return policy
+
+
 def dry_run(global_switch: bool) -> Policy:
     """The global switch, or the playbook's own: say what would run, run nothing."""
 
@@ -207,15 +259,25 @@ class Guardrails:
         return [d for d in decisions if not d.allowed]
 
 
-def default_guardrails(global_dry_run: bool = False) -> Guardrails:
-    """Blocking guardrails first, so a dry run still shows what would stop a real one."""
+def default_guardrails(
+    global_dry_run: bool = False, fleet: BreakerSettings | None = None
+) -> Guardrails:
+    """Blocking guardrails first, so a dry run still shows what would stop a real one.
+    With the fleet breaker's limits, its pause comes before all (every run judged
+    while it holds says so) and its limits after the dry run: only a run that
+    would act can trip it."""
+    paused = (fleet_paused(fleet),) if fleet is not None else ()
+    limits = (fleet_limits(fleet),) if fleet is not None else ()
     return Guardrails(  # fmt: skip
         (
+            *paused,
             one_at_a_time,
+            one_run_per_host,
             cooldown,
             attempt_budget,
             blast_radius,
             precondition,
             dry_run(global_dry_run),
+            *limits,
         )
     )

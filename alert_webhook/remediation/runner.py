@@ -39,9 +39,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from alert_webhook.clients.alertmanager import AlertmanagerAPI
+from alert_webhook.fleet.pausing import FleetBreaker
 from alert_webhook.metrics.registry import WebhookMetrics
 from alert_webhook.remediation.actions.base import ActionOutcome, ActionResult, Boundaries
-from alert_webhook.remediation.guardrails import Candidate, Decision, Guardrails, History
+from alert_webhook.remediation.guardrails import (
+    BLOCKED,
+    FLEET_BREAKER,
+    Candidate,
+    Decision,
+    Guardrails,
+    History,
+)
 from alert_webhook.remediation.playbooks import Playbook, Playbooks, RenderedStep, render_step
 from alert_webhook.remediation.run_notices import Tell
 from alert_webhook.remediation.runs import RunJob, RunStore
@@ -106,12 +114,30 @@ class Remediation:
     playbooks: Playbooks
     guardrails: Guardrails
     checks: Checks = Checks(None)
+    # The fleet breaker's pauses (its limits are among the guardrails); None: none.
+    fleet: FleetBreaker | None = None
 
     def book(self, name: str) -> Playbook | None:
         return next((p for p in self.playbooks.playbooks if p.name == name), None)
 
     def history(self, runs: RunStore, now: float, excluding: int | None = None) -> History:
-        return History(runs.attempts(now - horizon(self.playbooks), excluding), now)
+        back = horizon(self.playbooks)
+        if self.fleet is None:
+            return History(runs.attempts(now - back, excluding), now)
+        back = max(back, self.fleet.limits.window)
+        return History(runs.attempts(now - back, excluding), now, self.fleet.latest(now))
+
+    def trip(self, job: RunJob, candidate: Candidate, history: History) -> Decision | None:
+        """When the fleet breaker's limits stopped this run: pause automation and
+        page once (`fleet/pausing.py`), and the run's blocked decision, naming
+        the pause in force; None when the pause already held (nothing to write)."""
+        if self.fleet is None:
+            return None
+        trip = self.fleet.tripped(history.attempts, candidate.host, history.now, history.pause)
+        if trip is None:
+            return None
+        pause = self.fleet.trip(trip, history.now, job.id, job.alert_id, job.event_id)
+        return Decision(BLOCKED, FLEET_BREAKER, pause.blocking(self.fleet.limits.resume_after))
 
     def blocking(self, candidate: Candidate, history: History) -> list[Decision]:
         """Every guardrail that would stop the run now."""
@@ -231,7 +257,10 @@ class Runner:
     def _judge(self, job: RunJob, book: Playbook) -> Decision:
         candidate = self.remediation.candidate(book, job.target)
         history = self.remediation.history(self.runs, self.clock(), excluding=job.id)
-        return self.remediation.decide(candidate, history)
+        decision = self.remediation.decide(candidate, history)
+        if decision.guardrail == FLEET_BREAKER:
+            return self.remediation.trip(job, candidate, history) or decision
+        return decision
 
     def _act(
         self, job: RunJob, book: Playbook, steps: Sequence[RenderedStep], first: int,

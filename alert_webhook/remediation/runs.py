@@ -247,7 +247,7 @@ class RunStore:
             rows = conn.execute(query).all()
         return [
             Attempt(r.playbook, r.target, r.started_at,
-                    None if r.finished_at is None else r.status, r.host)
+                    None if r.finished_at is None else r.status, r.host, r.id)
             for r in rows
         ]  # fmt: skip
 

@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 from webhook_support import FakeClock
 
+from alert_webhook.fleet.breaker import Pause
+from alert_webhook.fleet.settings import BreakerSettings
 from alert_webhook.remediation.guardrails import (
     Attempt,
     Candidate,
@@ -20,6 +22,7 @@ from alert_webhook.remediation.guardrails import (
     default_guardrails,
     dry_run,
     one_at_a_time,
+    one_run_per_host,
     precondition,
 )
 from alert_webhook.remediation.playbooks import Playbook
@@ -187,3 +190,41 @@ def test_the_precondition_is_read_from_the_fact_the_runner_passes(clock: FakeClo
     # Composed before the dry run, so a dry run still names it.
     dry = default_guardrails(global_dry_run=True).blocking(Candidate(book, T), history)
     assert [d.guardrail for d in dry] == ["precondition", "dry_run"]
+
+
+def test_one_run_per_host_names_the_run_acting_there(clock: FakeClock) -> None:
+    acting = [Attempt("cleanup", "service=db", clock.now - 5, None, "host-2", 41)]
+    on = Candidate(playbook(), T, host="host-2")
+    assert one_run_per_host(on, History(acting, clock.now)) == Decision(
+        "blocked", "one_run_per_host",
+        "run 41 cleanup on service=db is already acting on host host-2",
+    )  # fmt: skip
+    assert one_run_per_host(
+        Candidate(playbook(), T, host="host-3"), History(acting, clock.now)
+    ).allowed
+    assert one_run_per_host(candidate(), History(acting, clock.now)).allowed  # this machine
+    ended = [Attempt("cleanup", "service=db", clock.now - 5, "failed", "host-2", 41)]
+    assert one_run_per_host(on, History(ended, clock.now)).allowed
+
+
+def test_the_fleet_breaker_blocks_while_paused_and_trips_after_the_dry_run(
+    clock: FakeClock,
+) -> None:
+    limits = BreakerSettings(max_hosts=1)
+    guardrails = default_guardrails(fleet=limits)
+    acted = [Attempt("restart", "service=other", clock.now - 5, "verified", "host-1", 3)]
+    on_host_2 = Candidate(playbook(), T, host="host-2")
+    decision = guardrails.decide(on_host_2, History(acted, clock.now))
+    assert (decision.verdict, decision.guardrail) == ("blocked", "fleet_breaker")
+    assert decision.reason.startswith("the fleet breaker trips (max_hosts): acting on host-2")
+    # a dry run acts on nothing, so it trips nothing
+    dry = default_guardrails(True, limits).decide(on_host_2, History(acted, clock.now))
+    assert dry.verdict == "dry_run"
+    # paused: every run is blocked, first of all, saying why and since when
+    paused = Pause(1, clock.now - 60, "max_failed", "4 runs failed", {}, 9)
+    held = guardrails.decide(candidate(), History([], clock.now, paused))
+    assert held.guardrail == "fleet_breaker"
+    assert held.reason == (
+        "fleet automation paused since 2027-01-15 07:59:00 UTC: 4 runs failed; "
+        "until an operator resumes it"
+    )
