@@ -288,7 +288,8 @@ def render_webhook(
     added to those it configures, `remediation` over its remediation settings,
     `failover` as its failover chains when given, and `fleet` over its fleet
     settings (the inventory the stack was started with); `fast`: flapping judged
-    over FAST_FLAPPING's seconds."""
+    over FAST_FLAPPING's seconds, and the fleet breaker over the playbooks' fast
+    window (FAST_WINDOW_SECONDS), so failures of one test do not pause the next."""
     config = yaml.safe_load(rewrite_ports(source.read_text(), ports)) or {}
     auth = config.setdefault("auth", {}) or {}
     auth["operators"] = {**(auth.get("operators") or {}), **operators}
@@ -302,6 +303,10 @@ def render_webhook(
         incidents = config.setdefault("incidents", {}) or {}
         incidents["flapping"] = {**(incidents.get("flapping") or {}), **FAST_FLAPPING}
         config["incidents"] = incidents
+        fleet_config = config.setdefault("fleet", {}) or {}
+        breaker = fleet_config.get("breaker") or {}
+        fleet_config["breaker"] = {**breaker, "window": FAST_WINDOW_SECONDS}
+        config["fleet"] = fleet_config
     dest.mkdir(parents=True, exist_ok=True)
     return _dump(dest / source.name, config)
 

@@ -203,6 +203,8 @@ def test_the_fast_profile_judges_flapping_on_its_own_time_scale(tmp_path: Path) 
     flapping = settings_from_mapping(yaml.safe_load(fast.read_text()), {}).incidents.flapping
     assert (flapping.window_seconds, flapping.hold_seconds) == (20, 5)
     assert flapping.max_changes == 4  # as the shipped file says
+    fleet = settings_from_mapping(yaml.safe_load(fast.read_text()), {}).fleet
+    assert fleet.breaker.window == render.FAST_WINDOW_SECONDS
     plain = render.render_webhook(tmp_path / "plain", MOVED, {})
     default = settings_from_mapping(yaml.safe_load(plain.read_text()), {}).incidents.flapping
     assert (default.window_seconds, default.hold_seconds) == (1800, 600)
