@@ -42,7 +42,7 @@ import psutil
 import requests
 import yaml
 
-from stack.agent import onboard
+from stack.agent import Onboarding, onboard
 from stack.ports import StackError, port_in_use
 from stack.private import write_private
 from stack.sshd import SshdNotFound, SshHost, find_sshd, make_key, privilege_separation_ready
@@ -328,11 +328,76 @@ def _wait(
     while not ready():
         signals.check()
         if exited := [p for p in procs if p.poll() is not None]:
-            argv = " ".join(str(a) for a in exited[0].args)
-            raise StackError([f"{what}: {argv} exited with status {exited[0].returncode}"])
+            argv: Any = exited[0].args
+            command = " ".join(map(str, argv))
+            raise StackError([f"{what}: {command} exited with status {exited[0].returncode}"])
         if time.monotonic() > deadline:
             raise StackError([f"{what} did not answer within {START_TIMEOUT:.0f} s"])
         time.sleep(0.1)
+
+
+def _start(host: DemoHost, sshd: str) -> list[subprocess.Popen[Any]]:
+    with open(host.log / "sshd.log", "ab") as sshd_log:
+        ssh = subprocess.Popen(host.ssh.argv(sshd), stderr=sshd_log, stdin=subprocess.DEVNULL)
+    supervisord = [sys.executable, "-m", "supervisor.supervisord", "-c", str(host.supervisord_conf)]
+    return [ssh, subprocess.Popen(supervisord, cwd=host.root, stdin=subprocess.DEVNULL)]
+
+
+@contextlib.contextmanager
+def running_hosts(
+    files: FleetFiles,
+    hosts: Sequence[DemoHost],
+    env: Mapping[str, str],
+    out: IO[str],
+    signals: _Signals,
+) -> Iterator[Path]:
+    """The hosts' sshd and supervisord (with the demo) running and answering, the
+    known_hosts file and the inventory written, until the block ends; yields the
+    inventory. Their agents are the caller's business (demo_fleet onboards them)."""
+    check_hosts_free(hosts)
+    try:
+        sshd = find_sshd(dict(env))
+    except SshdNotFound as exc:
+        raise StackError([str(exc)]) from None
+    privilege_separation_ready()
+    prepare(hosts, files)
+    procs: list[subprocess.Popen[Any]] = []
+    try:
+        for host in hosts:
+            procs.extend(_start(host, sshd))
+        for host in hosts:
+            sshd_ready = partial(_answers, host.address, host.ssh.port)
+            _wait(sshd_ready, f"sshd of {host.name}", signals, procs)
+            demo_ready = partial(_answers, host.address, host.demo_port, "/healthz")
+            _wait(demo_ready, f"the demo on {host.name}", signals, procs)
+            print(
+                f"  {host.name}: {host.address}, sshd on port {host.ssh.port}, "
+                f"demo on {host.demo_port}",
+                file=out,
+                flush=True,
+            )
+        write_private(files.known_hosts, "".join(h.ssh.known_hosts_line() for h in hosts))
+        files.inventory.write_text(inventory_text(hosts, files))
+        yield files.inventory
+    finally:
+        if procs:
+            print("stopping the demo hosts ...", file=out, flush=True)
+        for proc in reversed(procs):
+            stop_tree(proc)
+
+
+def report(result: Onboarding, out: IO[str]) -> None:
+    """Each host's outcome; a StackError naming every problem when one failed."""
+    for name, host in sorted(result.hosts.items()):
+        state = "installed" if host.onboarded else "FAILED"
+        print(
+            f"  {name}: exporter {state} ({host.changed} changed) after {host.seconds:.1f} s",
+            file=out,
+            flush=True,
+        )
+    if not result.succeeded:
+        problems = [f"{h.name}: {p}" for h in result.hosts.values() for p in h.problems]
+        raise StackError([f"onboarding the demo hosts: {result.status}", *problems])
 
 
 @contextlib.contextmanager
@@ -344,86 +409,33 @@ def demo_fleet(
     out: IO[str] = sys.stdout,
 ) -> Iterator[Path]:
     """`count` demo hosts running and onboarded until the block ends; yields the
-    inventory that lists them."""
+    inventory that lists them. SIGINT/SIGTERM while they start stop them (and a
+    running onboarding) and end `make up`."""
     files = FleetFiles(layout.var / "fleet")
     hosts = plan_hosts(files.folder, count, ports, ssh_port_from_env(env))
-    check_hosts_free(hosts)
-    try:
-        sshd = find_sshd(dict(env))
-    except SshdNotFound as exc:
-        raise StackError([str(exc)]) from None
-    privilege_separation_ready()
     started = time.monotonic()
-    last = hosts[-1].address
+    span = hosts[0].address + ("" if count == 1 else "-" + hosts[-1].address.rsplit(".", 1)[1])
     print(
-        f"starting {count} demo host{'s' if count > 1 else ''} on 127.0.0.{FIRST_ADDRESS}"
-        f"{'' if count == 1 else '-' + last.rsplit('.', 1)[1]} (sshd, supervisord, the demo) ...",
+        f"starting {count} demo host{'s' if count > 1 else ''} on {span} "
+        "(sshd, supervisord, the demo) ...",
         file=out,
         flush=True,
     )
-    prepare(hosts, files)
-    procs: list[subprocess.Popen[Any]] = []
-    try:
+    with contextlib.ExitStack() as running:
         with _Signals() as signals:
-            for host in hosts:
-                with open(host.log / "sshd.log", "ab") as sshd_log:
-                    procs.append(subprocess.Popen(host.ssh.argv(sshd), stderr=sshd_log,
-                                                  stdin=subprocess.DEVNULL))  # fmt: skip
-                supervisord = [sys.executable, "-m", "supervisor.supervisord", "-c"]
-                procs.append(
-                    subprocess.Popen(
-                        [*supervisord, str(host.supervisord_conf)],
-                        cwd=host.root,
-                        stdin=subprocess.DEVNULL,
-                    )  # fmt: skip
-                )
-            for host in hosts:
-                sshd_ready = partial(_answers, host.address, host.ssh.port)
-                _wait(sshd_ready, f"sshd of {host.name}", signals, procs)
-                demo_ready = partial(_answers, host.address, host.demo_port, "/healthz")
-                _wait(demo_ready, f"the demo on {host.name}", signals, procs)
-                print(
-                    f"  {host.name}: {host.address}, sshd on port {host.ssh.port}, "
-                    f"demo on {host.demo_port}",
-                    file=out,
-                    flush=True,
-                )
-            write_private(files.known_hosts, "".join(h.ssh.known_hosts_line() for h in hosts))
-            files.inventory.write_text(inventory_text(hosts, files))
+            inventory = running.enter_context(running_hosts(files, hosts, env, out, signals))
             print(
-                f"onboarding them: ansible-playbook -i {files.inventory} deploy/agent.yml",
+                f"onboarding them: ansible-playbook -i {inventory} deploy/agent.yml",
                 file=out,
                 flush=True,
             )
-            result = onboard(
-                files.inventory, files.runner, out, cancelled=lambda: bool(signals.received)
-            )
+            result = onboard(inventory, files.runner, out, cancelled=lambda: bool(signals.received))
             signals.check()
-            for name, host_result in sorted(result.hosts.items()):
-                print(
-                    f"  {name}: exporter {'installed' if host_result.onboarded else 'FAILED'} "
-                    f"({host_result.changed} changed) after {host_result.seconds:.1f} s",
-                    file=out,
-                    flush=True,
-                )
-            if not result.succeeded:
-                problems = [f"{h.name}: {p}" for h in result.hosts.values() for p in h.problems]
-                raise StackError(
-                    [
-                        f"onboarding the demo hosts {result.status}",
-                        *problems,
-                        f"(Ansible's output: {files.runner / 'artifacts'})",
-                    ]  # fmt: skip
-                )
+            report(result, out)
         print(
             f"demo hosts ready in {time.monotonic() - started:.1f} s (onboarding "
-            f"{result.seconds:.1f} s); inventory: {files.inventory}",
+            f"{result.seconds:.1f} s); inventory: {inventory}",
             file=out,
             flush=True,
         )
-        yield files.inventory
-    finally:
-        if procs:
-            print("stopping the demo hosts ...", file=out, flush=True)
-        for proc in reversed(procs):
-            stop_tree(proc)
+        yield inventory

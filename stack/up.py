@@ -33,6 +33,7 @@ from stack.backups.restic import ensure_password_file
 from stack.backups.sources import BackupLayout, sources, sqlite_sources
 from stack.binaries import BinaryNotFound, find_binary
 from stack.ctl import ctl_argv
+from stack.demo_hosts import demo_fleet
 from stack.ports import HOST, SERVICES, StackError, check_ports_free, ports_from_env
 from stack.supervisor import (
     DEMO_PROGRAMS,
@@ -282,7 +283,11 @@ def up(
     playbooks: Path = DEFAULT_PLAYBOOK_FILE,
     webhook_config: Path = render.DEFAULT_WEBHOOK_CONFIG,
     rule_params: Mapping[str, str] | None = None,
+    inventory: Path | None = None,
+    hosts: int = 0,
 ) -> int:
+    """Run the stack until SIGINT/SIGTERM; `hosts`: that many demo hosts beside it
+    (stack/demo_hosts.py), their inventory then the one the stack watches."""
     ports = ports_from_env(env)
     try:
         interval_from_env(env)  # read by the backup schedule: refused now, not in its log
@@ -290,9 +295,13 @@ def up(
         raise StackError([str(exc)], exit_code=2) from None
     layout = Layout(root)
     layout.make()
-    with single_run(layout):
+    with single_run(layout), contextlib.ExitStack() as demo_hosts:
         check_ports_free(ports)
         binaries = find_binaries(env)
+        if hosts:
+            if inventory is not None:
+                raise StackError(["--hosts and --inventory: give one of them"], exit_code=2)
+            inventory = demo_hosts.enter_context(demo_fleet(layout, hosts, ports, env, out))
         token = env.get(TOKEN_ENV) or secrets.token_urlsafe(32)
         configs = render_all(
             layout, ports, token, fast=fast, operators=local_operator(layout),
@@ -415,6 +424,15 @@ def main(argv: list[str] | None = None) -> int:
         help="a rule parameter (rules/src/params.yml) for this run, e.g. a lower threshold "
         "to try an alert; the rules are then rendered under var/run/rules",
     )
+    commands.choices["up"].add_argument(
+        "--hosts",
+        type=int,
+        default=0,
+        metavar="N",
+        help="N demo hosts beside the stack (127.0.0.2 …), each with its own sshd and "
+        "supervisord and its exporter installed by deploy/agent.yml; inventory: "
+        "var/fleet/inventory.yml",
+    )
     commands.choices["ctl"].add_argument(
         "args", nargs=argparse.REMAINDER, help="supervisorctl's own arguments"
     )
@@ -429,6 +447,7 @@ def main(argv: list[str] | None = None) -> int:
         return up(
             root, os.environ, fast=args.fast, playbooks=args.playbooks,
             webhook_config=args.webhook_config, rule_params=_rule_params(args.rule_param),
+            hosts=args.hosts,
         )  # fmt: skip
     except StackError as exc:
         for problem in exc.problems:

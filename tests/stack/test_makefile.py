@@ -60,3 +60,12 @@ def test_make_up_after_make_test_installs_nothing_again(tmp_path: Path) -> None:
     installed(venv, ".installed", ".installed-dev")  # what `make test` left
     for target in ("up", "test", "lint"):
         assert "pip install" not in planned(target, venv), target
+
+
+def test_make_up_hosts_passes_the_demo_fleet_to_the_launcher(tmp_path: Path) -> None:
+    done = subprocess.run(
+        ["make", "--no-print-directory", "-n", "up", "HOSTS=3", "FAST=1", f"VENV={tmp_path}"],
+        cwd=REPO, capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "-m stack up --fast --hosts 3" in done.stdout
