@@ -349,11 +349,13 @@ def running_hosts(
     hosts: Sequence[DemoHost],
     env: Mapping[str, str],
     out: IO[str],
-    signals: _Signals,
+    signals: _Signals | None = None,
 ) -> Iterator[Path]:
     """The hosts' sshd and supervisord (with the demo) running and answering, the
     known_hosts file and the inventory written, until the block ends; yields the
-    inventory. Their agents are the caller's business (demo_fleet onboards them)."""
+    inventory. Their agents are the caller's business (demo_fleet onboards them).
+    `signals`: what ends the wait for them early."""
+    signals = signals or _Signals()
     check_hosts_free(hosts)
     try:
         sshd = find_sshd(dict(env))

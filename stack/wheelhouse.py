@@ -211,7 +211,8 @@ def build(dest: Path, repo: Path = REPO) -> tuple[str, bool]:
         )
         (folder / REQUIREMENT_FILE).write_text(requirement + "\n")
         for old in dest.glob(f"{AGENT}-*.tar"):
-            old.unlink()
+            if old.name != f"{release}.tar":
+                old.unlink(missing_ok=True)
         partial = dest / f".{release}.tar.partial"
         with tarfile.open(partial, "w") as archive:
             archive.add(folder, arcname=release)
