@@ -150,4 +150,7 @@ def onboard(
         )
     finally:
         close_connections(control_dir)
+    # ansible-runner keeps the command with this process's whole environment (the
+    # webhook's token, say) among the run's artifacts: secrets stay out of files.
+    (Path(runner.config.artifact_dir) / "command").unlink(missing_ok=True)
     return Onboarding(str(runner.status), clock() - started, progress.hosts)
