@@ -3,6 +3,8 @@
 # (`make up` the stack's own; `make test` and `make lint` the dev extras too).
 # `make up FAST=1`: the integration tests' timings, to watch a recovery in seconds.
 # `make up INVENTORY=FILE`: also watch the hosts of that Ansible inventory (docs/fleet.md).
+# `make up HOSTS=3`: three demo hosts beside the stack (127.0.0.2 …, each with its own
+# sshd and supervisord), onboarded by deploy/agent.yml; combinable with FAST=1.
 # `make check`: the fast lane, every test that starts no process (no marker
 # integration, chaos or browser: tests/support/lanes.py), in about half a minute.
 # Both run on WORKERS pytest-xdist workers (2, one per core; WORKERS=0: in one process).
@@ -18,6 +20,7 @@ STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 FAST ?=
 INVENTORY ?=
+HOSTS ?=
 WORKERS ?= 2
 # Each checkout's own short base folder for the tests' tmp_path: under pytest's
 # default one, a worker's sub-folder (popen-gw0) takes supervisord's socket in a
@@ -32,7 +35,7 @@ CHAOS_TESTS := tests/chaos/test_single_service.py tests/chaos/test_data_corrupti
 .PHONY: up test check chaos lint bench setup setup-test system-deps system-deps-test clean
 
 up: setup
-	$(PY) -m stack up $(if $(filter 1 yes true,$(FAST)),--fast) $(if $(INVENTORY),--inventory '$(INVENTORY)')
+	$(PY) -m stack up $(if $(filter 1 yes true,$(FAST)),--fast) $(if $(INVENTORY),--inventory '$(INVENTORY)') $(if $(HOSTS),--hosts $(HOSTS))
 
 test: setup-test
 	$(PYTEST)

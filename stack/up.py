@@ -33,6 +33,7 @@ from stack.backups.restic import ensure_password_file
 from stack.backups.sources import BackupLayout, sources, sqlite_sources
 from stack.binaries import BinaryNotFound, find_binary
 from stack.ctl import ctl_argv
+from stack.demo_hosts import demo_fleet
 from stack.ports import HOST, SERVICES, StackError, check_ports_free, ports_from_env
 from stack.supervisor import (
     DEMO_PROGRAMS,
@@ -295,8 +296,11 @@ def up(
     webhook_config: Path = render.DEFAULT_WEBHOOK_CONFIG,
     rule_params: Mapping[str, str] | None = None,
     inventory: Path | None = None,
+    hosts: int = 0,
 ) -> int:
-    """Run the stack until SIGINT/SIGTERM; `inventory`: watch its hosts too."""
+    """Run the stack until SIGINT/SIGTERM; `inventory`: watch its hosts too; `hosts`:
+    that many demo hosts beside it (stack/demo_hosts.py), their inventory then the
+    one the stack watches."""
     ports = ports_from_env(env)
     try:
         interval_from_env(env)  # read by the backup schedule: refused now, not in its log
@@ -304,9 +308,13 @@ def up(
         raise StackError([str(exc)], exit_code=2) from None
     layout = Layout(root)
     layout.make()
-    with single_run(layout):
+    with single_run(layout), contextlib.ExitStack() as demo_hosts:
         check_ports_free(ports)
         binaries = find_binaries(env)
+        if hosts:
+            if inventory is not None:
+                raise StackError(["--hosts and --inventory: give one of them"], exit_code=2)
+            inventory = demo_hosts.enter_context(demo_fleet(layout, hosts, ports, env, out))
         token = env.get(TOKEN_ENV) or secrets.token_urlsafe(32)
         configs = render_all(
             layout, ports, token, fast=fast, operators=local_operator(layout),
@@ -441,6 +449,15 @@ def main(argv: list[str] | None = None) -> int:
         "per-host jobs, the webhook reaches the same hosts (docs/fleet.md); default: this "
         "machine alone",
     )
+    commands.choices["up"].add_argument(
+        "--hosts",
+        type=int,
+        default=0,
+        metavar="N",
+        help="N demo hosts beside the stack (127.0.0.2 …), each with its own sshd and "
+        "supervisord and its exporter installed by deploy/agent.yml; inventory: "
+        "var/fleet/inventory.yml",
+    )
     commands.choices["hosts"].add_argument(
         "--inventory",
         type=Path,
@@ -470,7 +487,7 @@ def main(argv: list[str] | None = None) -> int:
         return up(
             root, os.environ, fast=args.fast, playbooks=args.playbooks,
             webhook_config=args.webhook_config, rule_params=_rule_params(args.rule_param),
-            inventory=args.inventory,
+            inventory=args.inventory, hosts=args.hosts,
         )  # fmt: skip
     except StackError as exc:
         for problem in exc.problems:

@@ -71,3 +71,12 @@ def test_make_up_hands_the_inventory_to_the_stack(tmp_path: Path) -> None:
     )  # fmt: skip
     assert "--inventory 'var/hosts.yml'" in done.stdout, done.stdout + done.stderr
     assert "--inventory" not in planned("up", venv)
+
+
+def test_make_up_hosts_passes_the_demo_fleet_to_the_launcher(tmp_path: Path) -> None:
+    done = subprocess.run(
+        ["make", "--no-print-directory", "-n", "up", "HOSTS=3", "FAST=1", f"VENV={tmp_path}"],
+        cwd=REPO, capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "-m stack up --fast --hosts 3" in done.stdout
