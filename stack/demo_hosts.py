@@ -155,6 +155,15 @@ class DemoHost:
             "recovery_stack_python": python,
             "recovery_stack_exporter_port": self.exporter_port,
             "recovery_stack_jobs": {"demo": self.demo_port},
+            # Watched like the local demo: ServiceUnavailable for it names this host.
+            "recovery_stack_probes": [
+                {
+                    "name": "demo-http",
+                    "kind": "http",
+                    "service": "demo",
+                    "url": f"http://{self.address}:{self.demo_port}/healthz",
+                }
+            ],
             "recovery_stack_prefix": str(self.agent_prefix),
             "recovery_stack_service_manager": "supervisord",
             "recovery_stack_supervisor_include": str(self.include),

@@ -8,6 +8,7 @@ from the stack's root folder.
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
@@ -24,6 +25,7 @@ from demo.dependency import (
     DependencyError,
     write_instances,
 )
+from exporters.probe_config import load_probe_file
 from stack.ports import DEPENDENCY_INSTANCES, HOST, SERVICES, StackError
 from stack.private import write_private
 from toolkit.config import EXIT_CONFIG_ERROR, ConfigError, load_yaml
@@ -193,18 +195,30 @@ def render_probes(
     ports: Mapping[str, int],
     fast: bool = False,
     source: Path = REPO / "exporters" / "probes.yml",
+    fleet_checks: Sequence[Mapping[str, Any]] = (),
 ) -> Path:
-    """probes.yml with its ports rewritten; `fast`: every probe runs each second
-    (its timeout then never outlives that second)."""
-    if not fast:
+    """probes.yml with its ports rewritten and the fleet's hosts' checks added (the
+    inventory's `recovery_stack_probes`, each naming its host); `fast`: every probe
+    runs each second (its timeout then never outlives that second)."""
+    if not fast and not fleet_checks:
         return render_text(dest, source, ports)
     config = yaml.safe_load(rewrite_ports(source.read_text(), ports)) or {}
-    defaults = config.setdefault("defaults", {}) or {}
-    defaults.update(network_interval="1s", service_interval="1s")
-    config["defaults"] = defaults
-    for check in config.get("checks", []):
-        check.pop("interval", None)
-    return _dump(dest / source.name, config)
+    config["checks"] = [*(config.get("checks") or []), *map(dict, fleet_checks)]
+    if fast:
+        defaults = config.setdefault("defaults", {}) or {}
+        defaults.update(network_interval="1s", service_interval="1s")
+        config["defaults"] = defaults
+        for check in config.get("checks", []):
+            check.pop("interval", None)
+    path = _dump(dest / source.name, config)
+    if fleet_checks:
+        # The inventory's checks are the operator's: refused now, naming them, not
+        # by an exporter that will not start.
+        try:
+            load_probe_file(path, os.environ)
+        except ConfigError as exc:
+            raise StackError(exc.lines, exit_code=EXIT_CONFIG_ERROR) from None
+    return path
 
 
 def check_playbooks(source: Path) -> Playbooks:

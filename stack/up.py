@@ -160,7 +160,9 @@ def render_all(
             fleet={"inventory": str(fleet.inventory)} if fleet.inventory else None,
             fast=fast,
         ),  # fmt: skip
-        "probes": render.render_probes(run, ports, fast=fast),
+        "probes": render.render_probes(
+            run, ports, fast=fast, fleet_checks=[c for h in fleet.hosts for c in h.probe_checks()]
+        ),
         "system_exporter": render.render_system_exporter(
             run, {name: layout.pidfile(name) for name in DEMO_PROGRAMS}
         ),

@@ -196,6 +196,34 @@ def test_the_webhook_config_gets_remediation_over_its_own(tmp_path: Path) -> Non
     assert yaml.safe_load(path.read_text())["remediation"] == {**on, "dry_run": False}
 
 
+def test_the_fleets_probe_checks_join_the_probe_file_naming_their_hosts(tmp_path: Path) -> None:
+    from alert_webhook.fleet.inventory import Host
+    from exporters.probe_config import load_probe_file
+
+    host = Host("host-2", "127.0.0.3", 2222, (), probes=(
+        {"name": "demo-http", "kind": "http", "service": "demo",
+         "url": "http://127.0.0.3:8081/healthz"},
+    ))  # fmt: skip
+    for fast in (False, True):
+        path = render.render_probes(
+            tmp_path / str(fast), MOVED, fast=fast, fleet_checks=host.probe_checks()
+        )
+        probes = {p.name: p for p in load_probe_file(path, {})}
+        assert probes["demo-http.host-2"].check.host == "host-2"
+        assert probes["demo-http"].check.host is None  # the local demo's
+        assert probes["demo-http.host-2"].interval == (1 if fast else 30)  # http: network
+
+
+def test_a_fleet_probe_check_that_is_wrong_stops_make_up_naming_it(tmp_path: Path) -> None:
+    from alert_webhook.fleet.inventory import Host
+
+    host = Host("host-2", "127.0.0.3", 2222, (), probes=({"name": "x", "kind": "htp"},))
+    with pytest.raises(StackError) as error:
+        render.render_probes(tmp_path, MOVED, fleet_checks=host.probe_checks())
+    assert error.value.exit_code == 2
+    assert any("checks[" in p and "htp" in p for p in error.value.problems), error.value.problems
+
+
 def test_the_fast_profile_judges_flapping_on_its_own_time_scale(tmp_path: Path) -> None:
     from alert_webhook.config.settings import settings_from_mapping
 
