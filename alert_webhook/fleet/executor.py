@@ -63,7 +63,11 @@ MODULE_NAME = re.compile(r"[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*){0,2}")
 # A playbook of playbooks_dir: a plain file name, no folder, no leading dot.
 PLAYBOOK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}\.ya?ml")
 # Keys of module arguments and variables: identifiers, which Ansible never templates.
-ARG_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
+# Not `_` first: Ansible's internal arguments (`_uses_shell` turns command into shell).
+ARG_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,99}")
+# Variables that would choose the connection instead of the inventory
+# (`ansible_host`, `ansible_connection: local`, `ansible_ssh_common_args` …).
+CONNECTION_VARS = "ansible_"
 OUTPUT_TAIL_CHARS = 4096
 RUN_TOKEN_ENV = "RECOVERY_STACK_ANSIBLE_RUN"
 # How often ansible-runner's loop asks whether to cancel: the timeout's precision.
@@ -136,7 +140,7 @@ def data_problems(value: Mapping[str, Any], where: str) -> list[str]:
     problems = []
     for place, text, is_key in _strings_and_keys(value, where):
         if is_key and not ARG_NAME.fullmatch(text):
-            problems.append(f"{place}: {text!r} is not a name (letters, digits, _)")
+            problems.append(f"{place}: {text!r} is not a name (a letter, then letters, digits, _)")
         elif markers := [m for m in TEMPLATE_MARKERS if m in text]:
             shown = " ".join(markers)
             problems.append(f"{place}: holds {shown}, which Ansible would template")
@@ -153,6 +157,11 @@ def job_problems(job: Job, playbooks_dir: Path | None) -> list[str]:
         )
         return problems + data_problems(job.args, "args")
     problems = data_problems(job.vars, "vars")
+    problems += [
+        f"vars.{name}: Ansible's own variables would override the inventory's connection"
+        for name in job.vars
+        if str(name).startswith(CONNECTION_VARS)
+    ]
     if (trouble := playbook_problem(job.playbook, playbooks_dir)) is not None:
         problems.insert(0, trouble)
     return problems

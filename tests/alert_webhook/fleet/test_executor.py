@@ -45,8 +45,17 @@ def test_template_markers_are_refused_anywhere_in_the_data(value: str) -> None:
 
 
 def test_keys_must_be_names() -> None:
-    assert data_problems({"{{x}}": 1, "ok_key": "fine"}, "vars") == [
-        "vars.{{x}}: '{{x}}' is not a name (letters, digits, _)"
+    assert data_problems({"{{x}}": 1, "_uses_shell": True, "ok_key": "fine"}, "args") == [
+        "args.{{x}}: '{{x}}' is not a name (a letter, then letters, digits, _)",
+        "args._uses_shell: '_uses_shell' is not a name (a letter, then letters, digits, _)",
+    ]
+
+
+def test_vars_cannot_choose_the_connection(tmp_path: Path) -> None:
+    (tmp_path / "p.yml").write_text("- hosts: all\n")
+    job = PlaybookJob("p.yml", {"ansible_connection": "local", "service": "demo"})
+    assert job_problems(job, tmp_path) == [
+        "vars.ansible_connection: Ansible's own variables would override the inventory's connection"
     ]
 
 
