@@ -15,7 +15,13 @@ from werkzeug.exceptions import HTTPException
 
 from alert_webhook.app.background import build_background
 from alert_webhook.app.channels import Transports, ack_links_from, build_channels
-from alert_webhook.app.wiring import failover_from, load_remediation_playbooks, remediation_from
+from alert_webhook.app.wiring import (
+    Fleet,
+    failover_from,
+    fleet_from,
+    load_remediation_playbooks,
+    remediation_from,
+)
 from alert_webhook.clients.alertmanager import AlertmanagerAPI
 from alert_webhook.config.settings import Settings
 from alert_webhook.db.transactions import StoreUnavailable
@@ -42,6 +48,7 @@ def create_app(
     playbooks: Playbooks | None = None,
     action_boundaries: Boundaries | None = None,
     alertmanager: AlertmanagerAPI | None = None,
+    fleet: Fleet | None = None,
 ) -> Flask:
     """The app; its background loops are built here and started by the caller
     (`app.extensions["alert_webhook"].start()`), or stepped by tests.
@@ -51,7 +58,9 @@ def create_app(
     when not given: ConfigError on any problem) and `action_boundaries` what the
     actions touch (the environment they may pass on: none unless given).
     `alertmanager` is the client of Alertmanager's API (silences, the alerts it
-    holds): by default the one at `links.alertmanager_url`."""
+    holds): by default the one at `links.alertmanager_url`. `fleet` is the
+    inventory and the executor host-bound steps use (built from `fleet:` in the
+    settings when not given: ConfigError on a bad inventory or key)."""
     from alert_webhook.api import (
         ack_link,
         alerts,
@@ -86,7 +95,10 @@ def create_app(
         playbooks = load_remediation_playbooks(settings)
     if playbooks is not None:
         playbooks = playbooks.binding(failover_action(failover))
-    remediation = remediation_from(settings, playbooks)
+    if fleet is None:
+        env = action_boundaries.env if action_boundaries is not None else {}
+        fleet = fleet_from(settings, playbooks, env)
+    remediation = remediation_from(settings, playbooks, fleet)
     alertmanager = alertmanager or AlertmanagerAPI(settings.links.alertmanager_url)
     background = build_background(
         settings, store, channels, metrics, remediation, alertmanager,
