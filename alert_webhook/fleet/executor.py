@@ -355,10 +355,8 @@ class AnsibleExecutor:
             "-o UpdateHostKeys=no",
             "-o BatchMode=yes",
         ]
-        if ssh.control_persist > 0:
-            args += ["-o ControlMaster=auto", f"-o ControlPersist={int(ssh.control_persist)}s"]
-        else:
-            args.append("-o ControlMaster=no")
+        persist = max(1, int(ssh.control_persist))  # a positive duration (settings)
+        args += ["-o ControlMaster=auto", f"-o ControlPersist={persist}s"]
         env = {
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
             RUN_TOKEN_ENV: token,
