@@ -27,7 +27,8 @@ running 15 s after ansible-runner had returned `timeout`). So each run carries a
 token in its environment; at the deadline the cancel callback stops, then
 kills, every process of ours that carries it — ansible-playbook, its workers,
 their ssh, and a ControlMaster the run started — before ansible-runner reaps
-the rest.
+the rest. (The module's process on the host is not ours: a closed connection
+does not end a non-pty session's children, so it runs on to its own end.)
 """
 
 from __future__ import annotations
