@@ -16,8 +16,10 @@ from werkzeug.exceptions import HTTPException
 from alert_webhook.app.background import build_background
 from alert_webhook.app.channels import Transports, ack_links_from, build_channels
 from alert_webhook.app.wiring import (
+    Fleet,
     failover_from,
     fleet_breaker_from,
+    fleet_from,
     load_remediation_playbooks,
     remediation_from,
 )
@@ -50,6 +52,7 @@ def create_app(
     playbooks: Playbooks | None = None,
     action_boundaries: Boundaries | None = None,
     alertmanager: AlertmanagerAPI | None = None,
+    fleet: Fleet | None = None,
 ) -> Flask:
     """The app; its background loops are built here and started by the caller
     (`app.extensions["alert_webhook"].start()`), or stepped by tests.
@@ -59,11 +62,12 @@ def create_app(
     when not given: ConfigError on any problem) and `action_boundaries` what the
     actions touch (the environment they may pass on: none unless given).
     `alertmanager` is the client of Alertmanager's API (silences, the alerts it
-    holds): by default the one at `links.alertmanager_url`."""
+    holds): by default the one at `links.alertmanager_url`. `fleet` is the
+    inventory and the executor host-bound steps use (built from `fleet:` in the
+    settings when not given: ConfigError on a bad inventory or key)."""
     from alert_webhook.api import (
         ack_link,
         alerts,
-        fleet,
         health,
         incidents,
         ingest,
@@ -71,6 +75,7 @@ def create_app(
         reports,
         twilio_inbound,
     )
+    from alert_webhook.api import fleet as fleet_api
     from alert_webhook.dashboard import live as console
     from alert_webhook.dashboard import login, pages
     from alert_webhook.dashboard import report as report_page
@@ -98,7 +103,10 @@ def create_app(
     if playbooks is not None:
         playbooks = playbooks.binding(failover_action(failover))
     breaker = fleet_breaker_from(settings, store, stored_channels(channels))
-    remediation = remediation_from(settings, playbooks, breaker)
+    if fleet is None:
+        env = action_boundaries.env if action_boundaries is not None else {}
+        fleet = fleet_from(settings, playbooks, env)
+    remediation = remediation_from(settings, playbooks, fleet, breaker)
     alertmanager = alertmanager or AlertmanagerAPI(settings.links.alertmanager_url)
     background = build_background(
         settings, store, channels, metrics, remediation, alertmanager,
@@ -120,7 +128,7 @@ def create_app(
     auth.install(app, settings, access)
     metrics.registry.register(PausedCollector(store.fleet, settings.fleet.breaker, clock))
     blueprints = (ingest.bp, health.bp, alerts.bp, incidents.bp, remediations.bp, reports.bp,
-                  fleet.bp)  # fmt: skip
+                  fleet_api.bp)  # fmt: skip
     for blueprint in (*blueprints, pages.bp, report_page.bp, console.bp, login.bp):
         app.register_blueprint(blueprint)
     twilio_inbound.install(app)

@@ -16,12 +16,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from alert_webhook.app.wiring import load_remediation_playbooks
+from alert_webhook.app.wiring import Fleet, fleet_from, load_remediation_playbooks
 from alert_webhook.cli.startup import redacted, store_problem
 from alert_webhook.config.settings import ConfigError, Settings, check_bind, load_settings
 from alert_webhook.db.transactions import StoreUnavailable
 from alert_webhook.db.upgrade import StoreOutdated
-from alert_webhook.fleet.inventory import fleet_inventory
 from alert_webhook.remediation.actions.base import Boundaries
 from alert_webhook.remediation.playbooks import Playbooks
 from toolkit.config import report_config_error
@@ -50,6 +49,7 @@ def _serve(
     threads: int,
     playbooks: Playbooks | None,
     env: Mapping[str, str],
+    fleet: Fleet | None = None,
 ) -> int:
     from alert_webhook import create_app
     from alert_webhook.cli.front import create_server
@@ -60,7 +60,11 @@ def _serve(
     boundaries = Boundaries(env=dict(env))
     try:
         app = create_app(
-            settings, listen_host=host, playbooks=playbooks, action_boundaries=boundaries
+            settings,
+            listen_host=host,
+            playbooks=playbooks,
+            action_boundaries=boundaries,
+            fleet=fleet,
         )
     except (StoreUnavailable, OSError) as exc:
         print(f"alert_webhook: {store_problem(settings.store.url, exc)}", file=sys.stderr)
@@ -103,12 +107,12 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         host, port = _parse_bind(args.bind)
         check_bind(host, settings)
         playbooks = load_remediation_playbooks(settings)
-        # A broken inventory is a start-up error naming it, not a failure at the
-        # first alert that needs a host.
-        fleet_inventory(settings.fleet.inventory)
+        # The inventory is read once, here: a bad one (or a key others may read)
+        # stops start-up and `--check` alike, naming the problem.
+        fleet = fleet_from(settings, playbooks, env)
     except ConfigError as exc:
         return report_config_error(exc, "alert_webhook")
     if args.check:
         print("alert_webhook: configuration is valid")
         return 0
-    return _serve(settings, host, port, args.threads, playbooks, env)
+    return _serve(settings, host, port, args.threads, playbooks, env, fleet)

@@ -205,6 +205,16 @@ class RenderedStep:
     timeout: float
 
 
+def host_bound(book: Playbook, actions: Mapping[str, Action]) -> bool:
+    """Whether any step of `book` acts on the fleet host the alert names (the
+    `ansible` action, restart_service with `on_host`)."""
+    return any(
+        actions[step.action].params.binds_host(step.params)
+        for step in book.actions
+        if step.action in actions
+    )
+
+
 def rules_for(step: Step, action: Action) -> dict[str, list[Rule]]:
     rules = {param: [Rule(pattern=p)] for param, p in action.params.label_patterns.items()}
     for param, extra in step.inputs.items():

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from alert_webhook.fleet.inventory import NotInFleet
 from alert_webhook.ingest.payload import Alert
 from alert_webhook.remediation.guardrails import History
 from alert_webhook.remediation.playbooks import render_step
-from alert_webhook.remediation.runner import Remediation, rendered_params
+from alert_webhook.remediation.runner import FLEET_GUARDRAIL, Remediation, rendered_params
 from alert_webhook.remediation.templates import Refused
 
 
@@ -47,7 +48,14 @@ def preview_alert(remediation: Remediation, alert: Alert, history: History) -> d
             entry["refused"] = exc.reasons
             refused += [f"step {index} ({step.action}): {r}" for r in exc.reasons]
         steps.append(entry)
-    candidate = remediation.candidate(book, answer["target"])
+    try:
+        host = remediation.host_of(book, alert.labels)
+        nowhere = None
+    except NotInFleet as exc:
+        host, nowhere = None, {"guardrail": FLEET_GUARDRAIL, "reason": str(exc)}
+    if host is not None:
+        answer["host"] = host.name
+    candidate = remediation.candidate(book, answer["target"], None if host is None else host.name)
     if book.precondition is not None and candidate.precondition is not None:
         fact = candidate.precondition
         answer["precondition"] = {
@@ -56,8 +64,9 @@ def preview_alert(remediation: Remediation, alert: Alert, history: History) -> d
         }  # fmt: skip
     decisions = remediation.blocking(candidate, history)
     blocked_by = [{"guardrail": d.guardrail, "reason": d.reason} for d in decisions]
+    blocked_by = ([nowhere] if nowhere else []) + blocked_by
     answer |= {"steps": steps, "refused": refused, "blocked_by": blocked_by}
-    if refused or any(d.verdict == "blocked" for d in decisions):
+    if refused or nowhere or any(d.verdict == "blocked" for d in decisions):
         return answer | {"would": "blocked"}
     if decisions:
         return answer | {"would": "dry_run"}

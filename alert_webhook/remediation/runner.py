@@ -7,6 +7,9 @@ For each run it claims under the lease:
    failed, interrupted, and people take over;
 2. every step is rendered with the alert's labels; a value that fails its
    parameter's rules means no action at all: the run is blocked with the reason;
+   a playbook with a step that acts on a fleet host (`ansible`, restart_service
+   `on_host`) resolves that host from the labels through the inventory — one
+   plain inventory host, or the run is blocked (`fleet_host`) saying why;
 3. the playbook's PromQL precondition, if any, is asked of Prometheus, and the
    answer goes with the run to the guardrails, which judge it from the runs on
    record (every replica's): blocked with the guardrail's reason, or a dry run
@@ -14,7 +17,8 @@ For each run it claims under the lease:
 4. a playbook that requires approval releases the run to wait for an operator
    until its deadline; approved, the run is due again and judged again from
    step 1; rejected, or unanswered by the deadline, it ends blocked (`approval`);
-5. the run is started (the store refuses a second run acting on one target),
+5. the run is started (the store refuses a second run acting on one target, or
+   on one fleet host),
    its alert silenced in Alertmanager if the playbook asks, then the steps are
    tried in order — each written as started before its action runs and
    completed with what it returned. A step that fails gives way to the next;
@@ -26,7 +30,9 @@ For each run it claims under the lease:
    verification's deadline leaves it verifying, due again shortly; still there
    at the deadline counts as a failure, and the next step is tried, then
    checked in turn. With no step left the run is ineffective if a step ran,
-   failed if none did. Whatever the end, the silence is expired.
+   failed if none did. A step whose host was unreachable ends the run failed at
+   once: no next step, no retry into a dead host. Whatever the end, the
+   silence is expired.
 
 Every ending goes through `_end`, and the store tells people of it in the same
 transaction (`escalation.py` decides what they hear).
@@ -35,10 +41,12 @@ transaction (`escalation.py` decides what they hear).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from alert_webhook.clients.alertmanager import AlertmanagerAPI
+from alert_webhook.fleet.executor import Executor
+from alert_webhook.fleet.inventory import Host, Inventory, NotInFleet
 from alert_webhook.fleet.pausing import FleetBreaker
 from alert_webhook.metrics.registry import WebhookMetrics
 from alert_webhook.remediation.actions.base import ActionOutcome, ActionResult, Boundaries
@@ -50,7 +58,13 @@ from alert_webhook.remediation.guardrails import (
     Guardrails,
     History,
 )
-from alert_webhook.remediation.playbooks import Playbook, Playbooks, RenderedStep, render_step
+from alert_webhook.remediation.playbooks import (
+    Playbook,
+    Playbooks,
+    RenderedStep,
+    host_bound,
+    render_step,
+)
 from alert_webhook.remediation.run_notices import Tell
 from alert_webhook.remediation.runs import RunJob, RunStore
 from alert_webhook.remediation.silencing import Silencing
@@ -62,11 +76,14 @@ from alert_webhook.remediation.verify import Checks, poll_interval
 LABELS_GUARDRAIL = "labels"
 # A run rejected by an operator, or that nobody approved in time, is blocked so.
 APPROVAL_GUARDRAIL = "approval"
+# A run whose alert names no host of the inventory is blocked so.
+FLEET_GUARDRAIL = "fleet_host"
 WOULD_WAIT = "a real run would wait for an operator's approval"
 _STEP_STATUS = {
     ActionOutcome.SUCCEEDED: StepStatus.SUCCEEDED,
     ActionOutcome.FAILED: StepStatus.FAILED,
     ActionOutcome.TIMED_OUT: StepStatus.TIMED_OUT,
+    ActionOutcome.UNREACHABLE: StepStatus.UNREACHABLE,
 }
 # The loop that runs remediation, woken when a run is planned or approved.
 REMEDIATION_LOOP = "remediation"
@@ -115,33 +132,46 @@ class Remediation:
     guardrails: Guardrails
     checks: Checks = Checks(None)
     # The fleet breaker's pauses (its limits are among the guardrails); None: none.
-    fleet: FleetBreaker | None = None
+    breaker: FleetBreaker | None = None
+    # The fleet (fleet.inventory): the hosts a host-bound step may act on, and
+    # what reaches them. None: every step acts on this machine.
+    inventory: Inventory | None = None
+    executor: Executor | None = None
 
     def book(self, name: str) -> Playbook | None:
         return next((p for p in self.playbooks.playbooks if p.name == name), None)
 
     def history(self, runs: RunStore, now: float, excluding: int | None = None) -> History:
         back = horizon(self.playbooks)
-        if self.fleet is None:
+        if self.breaker is None:
             return History(runs.attempts(now - back, excluding), now)
-        back = max(back, self.fleet.limits.window)
-        return History(runs.attempts(now - back, excluding), now, self.fleet.latest(now))
+        back = max(back, self.breaker.limits.window)
+        return History(runs.attempts(now - back, excluding), now, self.breaker.latest(now))
 
     def trip(self, job: RunJob, candidate: Candidate, history: History) -> Decision | None:
         """When the fleet breaker's limits stopped this run: pause automation and
         page once (`fleet/pausing.py`), and the run's blocked decision, naming
         the pause in force; None when the pause already held (nothing to write)."""
-        if self.fleet is None:
+        if self.breaker is None:
             return None
-        trip = self.fleet.tripped(history.attempts, candidate.host, history.now, history.pause)
+        trip = self.breaker.tripped(history.attempts, candidate.host, history.now, history.pause)
         if trip is None:
             return None
-        pause = self.fleet.trip(trip, history.now, job.id, job.alert_id, job.event_id)
-        return Decision(BLOCKED, FLEET_BREAKER, pause.blocking(self.fleet.limits.resume_after))
+        pause = self.breaker.trip(trip, history.now, job.id, job.alert_id, job.event_id)
+        return Decision(BLOCKED, FLEET_BREAKER, pause.blocking(self.breaker.limits.resume_after))
 
     def blocking(self, candidate: Candidate, history: History) -> list[Decision]:
         """Every guardrail that would stop the run now."""
         return self.guardrails.blocking(candidate, history)
+
+    def host_of(self, book: Playbook, labels: Mapping[str, str]) -> Host | None:
+        """The fleet host `book` would act on for these labels; None when it acts
+        on this machine. NotInFleet says why there is none."""
+        if not host_bound(book, self.playbooks.actions):
+            return None
+        if self.inventory is None or self.executor is None:
+            raise NotInFleet(f"{book.name} acts on a fleet host, but fleet.inventory is not set")
+        return self.inventory.resolve(labels)
 
     def candidate(self, book: Playbook, target: str, host: str | None = None) -> Candidate:
         """The run to judge, with its precondition asked of Prometheus just now."""
@@ -212,7 +242,11 @@ class Runner:
             steps = render_all(book, self.remediation.playbooks, job.labels)
         except Refused as refused:
             return self._end(job, RunStatus.BLOCKED, str(refused), LABELS_GUARDRAIL)
-        decision = self._judge(job, book)
+        try:
+            host = self.remediation.host_of(book, job.labels)
+        except NotInFleet as nowhere:
+            return self._end(job, RunStatus.BLOCKED, str(nowhere), FLEET_GUARDRAIL)
+        decision = self._judge(job, book, host)
         if decision.verdict == "blocked":
             return self._end(job, RunStatus.BLOCKED, decision.reason, decision.guardrail)
         if decision.verdict == "dry_run":
@@ -226,12 +260,14 @@ class Runner:
         now = self.clock()
         if self._awaits_approval(job, book, now):
             return
-        if not self.runs.start(job, now, now + self.lease_seconds):
+        name = host.name if host is not None else None
+        if not self.runs.start(job, now, now + self.lease_seconds, host=name):
             # Lost the lease (then nothing is written), or another run started on
-            # the target since the guardrails looked.
-            blocked = Decision("blocked", "one_at_a_time", f"another run is acting on {job.target}")
+            # the target (or the host) since the guardrails looked.
+            where = job.target if host is None else f"{job.target} or host {host.name}"
+            blocked = Decision("blocked", "one_at_a_time", f"another run is acting on {where}")
             return self._end(job, RunStatus.BLOCKED, blocked.reason, blocked.guardrail)
-        self._act(self.silencing.hold(job, book), book, steps, 0, [])
+        self._act(self.silencing.hold(job, book), book, steps, 0, [], host)
 
     def _approval_refused(self, job: RunJob, book: Playbook) -> str | None:
         """Why a run that waited for approval ends here: rejected, or unanswered
@@ -254,8 +290,10 @@ class Runner:
         self.runs.await_approval(job, deadline)
         return True
 
-    def _judge(self, job: RunJob, book: Playbook) -> Decision:
-        candidate = self.remediation.candidate(book, job.target)
+    def _judge(self, job: RunJob, book: Playbook, host: Host | None) -> Decision:
+        candidate = self.remediation.candidate(
+            book, job.target, None if host is None else host.name
+        )
         history = self.remediation.history(self.runs, self.clock(), excluding=job.id)
         decision = self.remediation.decide(candidate, history)
         if decision.guardrail == FLEET_BREAKER:
@@ -264,11 +302,15 @@ class Runner:
 
     def _act(
         self, job: RunJob, book: Playbook, steps: Sequence[RenderedStep], first: int,
-        failures: list[str],
+        failures: list[str], host: Host | None,
     ) -> None:  # fmt: skip
         """Try the steps from `first` until one works, which is then left to be
-        checked; `failures` holds what went wrong before (a step not verified)."""
+        checked; `failures` holds what went wrong before (a step not verified).
+        A step's fleet `host` unreachable ends the run there."""
         ran = bool(failures)
+        boundaries = self.boundaries
+        if host is not None:
+            boundaries = replace(boundaries, host=host, executor=self.remediation.executor)
         for index in range(first, len(steps)):
             step = steps[index]
             params = rendered_params(step)
@@ -276,7 +318,7 @@ class Runner:
             started = StepRecord(index, step.action.name, params, StepStatus.STARTED)
             if not self.runs.start_step(job, started, now, now + step.timeout + self.lease_seconds):
                 return  # our lease is gone: whoever holds the run now decides
-            result = step.action.run(step.params, step.timeout, self.boundaries)
+            result = step.action.run(step.params, step.timeout, boundaries)
             done = self._step_done(index, step, params, result)
             if result.outcome is ActionOutcome.SUCCEEDED:
                 now = self.clock()
@@ -287,6 +329,9 @@ class Runner:
                 return
             self.runs.finish_step(job, done, self.clock())
             failures.append(f"step {index} ({step.action.name}): {result.detail or result.outcome}")
+            if result.outcome is ActionOutcome.UNREACHABLE:
+                failures.append("no further step is tried on an unreachable host")
+                return self._end(job, RunStatus.FAILED, "; ".join(failures))
         status = RunStatus.INEFFECTIVE if ran else RunStatus.FAILED
         self._end(job, status, "; ".join(failures) or "no step ran")
 
@@ -313,9 +358,10 @@ class Runner:
             return self._end(job, RunStatus.VERIFIED, said)
         try:
             steps = render_all(book, self.remediation.playbooks, job.labels)
-        except Refused as refused:
+            host = self.remediation.host_of(book, job.labels)
+        except (Refused, NotInFleet) as refused:
             return self._end(job, RunStatus.INEFFECTIVE, f"{said}; {refused}")
-        self._act(job, book, steps, index + 1, [said])
+        self._act(job, book, steps, index + 1, [said], host)
 
     def _step_done(
         self, index: int, step: RenderedStep, params: dict[str, object], result: ActionResult

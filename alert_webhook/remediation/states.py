@@ -55,6 +55,7 @@ class StepStatus(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     TIMED_OUT = "timed_out"
+    UNREACHABLE = "unreachable"  # its fleet host could not be reached: the run stops
     INTERRUPTED = "interrupted"  # its runner died while it ran: its effect is unknown
     SKIPPED = "skipped"  # a dry run: rendered, not run
 
@@ -153,11 +154,13 @@ STEP_TRANSITIONS: Transitions[StepStatus] = Transitions(
             _S.SUCCEEDED,  # its action worked (`await_verification`)
             _S.FAILED,  # its action failed (`finish_step`)
             _S.TIMED_OUT,  # its action ran past its timeout (`finish_step`)
+            _S.UNREACHABLE,  # its fleet host could not be reached (`finish_step`)
             _S.INTERRUPTED,  # its runner died while it ran (`interrupt`)
         }),
         _S.SUCCEEDED: frozenset(),
         _S.FAILED: frozenset(),
         _S.TIMED_OUT: frozenset(),
+        _S.UNREACHABLE: frozenset(),
         _S.INTERRUPTED: frozenset(),
         _S.SKIPPED: frozenset(),
     },

@@ -16,6 +16,7 @@ def builtin_actions() -> dict[str, Action]:
     The factory's registry (`alert_webhook/app/actions.py`) adds those bound to a
     collaborator (failover)."""
     from alert_webhook.remediation.actions import (
+        ansible,
         cleanup_disk,
         http_request,
         restart_service,
@@ -29,6 +30,7 @@ def builtin_actions() -> dict[str, Action]:
         restart_service.ACTION,
         cleanup_disk.ACTION,
         restore_from_backup.ACTION,
+        ansible.ACTION,
     )
     return {action.name: action for action in actions}
 

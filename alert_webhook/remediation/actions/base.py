@@ -13,6 +13,8 @@ from typing import Annotated, Any, ClassVar
 import requests
 from pydantic import StringConstraints
 
+from alert_webhook.fleet.executor import Executor
+from alert_webhook.fleet.inventory import Host
 from toolkit.config import Strict
 
 EnvVar = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
@@ -30,6 +32,9 @@ class ActionOutcome(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     TIMED_OUT = "timed_out"
+    # The fleet host could not be reached (SSH refused, timed out, wrong host key):
+    # nothing was done there, and nothing more is tried on it.
+    UNREACHABLE = "unreachable"
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,12 @@ class ActionParams(Strict):
         """Environment variables this action needs set to run (credentials)."""
         return []
 
+    @classmethod
+    def binds_host(cls, params: Mapping[str, Any]) -> bool:
+        """Whether a step with these (unrendered) parameters acts on the fleet host
+        the alert names: its run then resolves that host first (runner.py)."""
+        return False
+
 
 @dataclass(frozen=True)
 class Boundaries:
@@ -70,7 +81,9 @@ class Boundaries:
 
     `env` is the webhook's environment as the factory read it: run_command passes
     on only the names a playbook allows, http_request reads named header secrets,
-    restart_service reads supervisord's credentials.
+    restart_service reads supervisord's credentials. `host` and `executor` are
+    set for a step that acts on a fleet host: the one inventory host resolved
+    from the alert, and what reaches it (fleet/executor.py).
     """
 
     env: Mapping[str, str] = field(default_factory=dict)
@@ -80,6 +93,8 @@ class Boundaries:
     http: requests.Session = field(default_factory=requests.Session)
     popen: Callable[..., subprocess.Popen[bytes]] = subprocess.Popen
     killpg: Callable[[int, int], None] = os.killpg
+    host: Host | None = None
+    executor: Executor | None = None
 
 
 Run = Callable[[Any, float, Boundaries], ActionResult]

@@ -6,6 +6,14 @@ through a shell: supervisord and Docker get it in an RPC or a URL path segment,
 systemctl and a restart command get it as one argument of an argument list.
 Each backend reports the service's state after the restart, so "succeeded"
 means it is running again, not only that a restart was asked for.
+
+`on_host: true` restarts the service on the fleet host the alert names instead
+of this machine, through Ansible (fleet/executor.py, actions/on_host.py):
+systemd through `ansible.builtin.systemd_service` (name, state: restarted),
+supervisor through `ansible.builtin.command` with the argv
+`[*supervisorctl, restart, SERVICE]`, command through `ansible.builtin.command`
+with `[*argv, SERVICE]` — an argument list, never a shell. Docker on a host is
+the command backend with docker's argv.
 """
 
 from __future__ import annotations
@@ -14,13 +22,14 @@ import http.client
 import json
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 from urllib.parse import quote
 
 from pydantic import Field, field_validator, model_validator
 
+from alert_webhook.fleet.executor import ModuleJob
 from alert_webhook.remediation.actions import run_command, supervisor_rpc
 from alert_webhook.remediation.actions.base import (
     Action,
@@ -31,6 +40,7 @@ from alert_webhook.remediation.actions.base import (
     EnvVar,
     tail,
 )
+from alert_webhook.remediation.actions.on_host import run_on_host
 from alert_webhook.remediation.actions.supervisor_rpc import SupervisorOptions
 from alert_webhook.remediation.actions.unix_http import UnixHTTPConnection
 from toolkit.config import Strict
@@ -101,6 +111,13 @@ class RestartServiceParams(ActionParams):
     systemd: SystemdOptions | None = None
     docker: DockerOptions | None = None
     command: CommandOptions | None = None
+    # Restart it on the fleet host the alert names, through Ansible.
+    on_host: bool = False
+    # With on_host and the supervisor backend: the host's supervisorctl (and its
+    # options, e.g. `-c /etc/supervisor/supervisord.conf`); `restart SERVICE` follows.
+    supervisorctl: list[str] = Field(
+        default_factory=lambda: ["/usr/bin/supervisorctl"], min_length=1
+    )
 
     label_patterns: ClassVar[dict[str, str]] = {"service": SERVICE_WORD}
 
@@ -114,9 +131,51 @@ class RestartServiceParams(ActionParams):
         others = [b for b in SERVICE_PATTERNS if b != self.backend and getattr(self, b) is not None]
         if others:
             raise ValueError(f"{', '.join(others)}: only the {self.backend} section applies")
+        if self.on_host:
+            return self._fits_host()
         if self.backend in ("supervisor", "command") and getattr(self, self.backend) is None:
             raise ValueError(f"backend {self.backend} needs its {self.backend} section")
         return self
+
+    def _fits_host(self) -> RestartServiceParams:
+        if self.backend == "docker":
+            raise ValueError("on_host: use backend command with docker's argv, e.g. "
+                             "[/usr/bin/docker, restart]")  # fmt: skip
+        if self.backend == "command" and self.command is None:
+            raise ValueError("backend command needs its command section")
+        if self.backend == "supervisor" and self.supervisor is not None:
+            raise ValueError("on_host: supervisord is reached by its supervisorctl, not a url")
+        if not os.path.isabs(self.supervisorctl[0]):
+            raise ValueError("supervisorctl[0] must be an absolute path")
+        if self.command is not None and (
+            self.command.env or self.command.success_exit_codes != [0]
+        ):
+            raise ValueError(
+                "on_host: command.env and success_exit_codes apply on this machine only"
+            )
+        return self
+
+    @classmethod
+    def binds_host(cls, params: Mapping[str, Any]) -> bool:
+        return params.get("on_host") is True
+
+    def host_job(self) -> ModuleJob:
+        """What restarts the service on the host: a module with its arguments."""
+        if self.backend == "systemd":
+            args: dict[str, Any] = {"name": self.service, "state": "restarted"}
+            if self.systemd is not None and self.systemd.user:
+                args["scope"] = "user"
+            return ModuleJob("ansible.builtin.systemd_service", args)
+        if self.backend == "supervisor":
+            argv = [*self.supervisorctl, "restart", self.service]
+        else:
+            assert self.command is not None
+            argv = [*self.command.argv, self.service]
+            if self.command.cwd is not None:
+                return ModuleJob(
+                    "ansible.builtin.command", {"argv": argv, "chdir": self.command.cwd}
+                )
+        return ModuleJob("ansible.builtin.command", {"argv": argv})
 
     def env_names(self) -> list[str]:
         if self.supervisor is None:
@@ -142,6 +201,8 @@ class _Budget:
 
 
 def run(params: RestartServiceParams, timeout: float, ctx: Boundaries) -> ActionResult:
+    if params.on_host:
+        return run_on_host(params.host_job(), timeout, ctx)
     started = ctx.monotonic()
     budget = _Budget(started + timeout, ctx.monotonic)
     missing = [name for name in params.env_names() if not ctx.env.get(name)]

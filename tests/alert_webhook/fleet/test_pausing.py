@@ -90,7 +90,7 @@ class Fleet:
         self.settings = settings_from_mapping(data, {})
         breaker_ = fleet_breaker_from(self.settings, store, ["dashboard"])
         guardrails = default_guardrails(False, self.settings.fleet.breaker)
-        remediation = ByHostLabel(playbooks, guardrails, fleet=breaker_)
+        remediation = ByHostLabel(playbooks, guardrails, breaker=breaker_)
         self.recording = recording_from(
             self.settings, ["dashboard"], [RemediationPlanner(playbooks)]
         )

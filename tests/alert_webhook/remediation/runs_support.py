@@ -98,12 +98,13 @@ class Harness:
     """A store recording with the remediation planner, and a runner on a fake clock
     asking a fake Prometheus, telling people as the app does."""
 
-    def __init__(self, store, books: list[dict[str, Any]], dry_run: bool = False) -> None:
+    def __init__(self, store, books: list[dict[str, Any]], dry_run: bool = False,
+                 inventory: Any = None, executor: Any = None) -> None:  # fmt: skip
         self.store, self.clock, self.metrics = store, FakeClock(), create_metrics()
         self.prometheus = FakePrometheus()
         playbooks = playbooks_from_mapping({"playbooks": books})
         self.remediation = Remediation(
-            playbooks, default_guardrails(dry_run), Checks(self.prometheus)
+            playbooks, default_guardrails(dry_run), Checks(self.prometheus), inventory, executor
         )
         settings = settings_from_mapping(CONTACTS, {})
         self.recording = recording_from(

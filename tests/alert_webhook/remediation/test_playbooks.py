@@ -56,8 +56,8 @@ def test_every_problem_in_a_file_is_named_at_once() -> None:
             "playbooks[3].cooldown: must be a positive duration",
             "playbooks[3].max_attempts: Input should be greater than or equal to 1",
             "playbooks[0].actions[0].action: unknown action 'reboot_host' "
-            "(known: cleanup_disk, failover, http_request, restart_service, restore_from_backup, "
-            "run_command)",
+            "(known: ansible, cleanup_disk, failover, http_request, restart_service, "
+            "restore_from_backup, run_command)",
             "playbooks[0].actions[1].params.env: takes no {labels.NAME} placeholders",
             "playbooks[0].actions[1].params.argv[0]: the program cannot come from a label",
             "playbooks[1].name: duplicate of playbooks[0]",
