@@ -104,7 +104,11 @@ class Harness:
         self.prometheus = FakePrometheus()
         playbooks = playbooks_from_mapping({"playbooks": books})
         self.remediation = Remediation(
-            playbooks, default_guardrails(dry_run), Checks(self.prometheus), inventory, executor
+            playbooks,
+            default_guardrails(dry_run),
+            Checks(self.prometheus),
+            inventory=inventory,
+            executor=executor,
         )
         settings = settings_from_mapping(CONTACTS, {})
         self.recording = recording_from(

@@ -155,8 +155,12 @@ def test_one_run_at_a_time_per_host_whatever_the_target(store) -> None:
     h.runner.run_once()
     second, first = h.runs()
     assert first["status"] == "verifying"
-    assert (second["status"], second["guardrail"]) == ("blocked", "one_at_a_time")
-    assert second["detail"] == "another run is acting on service=worker or host host-2"
+    # the guardrail sees it first; the store's unique index backs it when two
+    # replicas judge at once ("another run is acting on … or host host-2")
+    assert (second["status"], second["guardrail"]) == ("blocked", "one_run_per_host")
+    assert second["detail"] == (
+        f"run {first['id']} {first['playbook']} on service=demo is already acting on host host-2"
+    )
 
 
 def test_a_playbook_acting_here_resolves_no_host(store) -> None:
