@@ -11,6 +11,7 @@ import importlib.util
 import os
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -231,16 +232,28 @@ def check_playbooks(source: Path) -> Playbooks:
 
 
 def render_playbooks(
-    dest: Path, source: Path = DEFAULT_PLAYBOOK_FILE, root: Path | None = None, fast: bool = True
+    dest: Path,
+    source: Path = DEFAULT_PLAYBOOK_FILE,
+    root: Path | None = None,
+    fast: bool = True,
+    fleet: Path | None = None,
 ) -> Path:
-    """This run's copy of a playbook file: every path under STACK_ROOT moved under
-    `root` (when given); `fast`: each cooldown at most FAST_COOLDOWN_SECONDS, each
-    attempt window at most FAST_WINDOW_SECONDS, and each verification's delay and
-    window at most FAST_VERIFY_DELAY_SECONDS and FAST_VERIFY_WINDOW_SECONDS;
-    everything else as written. The source is checked first, so its problems are
-    reported naming it, not the copy."""
+    """This run's copy of a playbook file, with the playbooks of `fleet` (the fleet
+    hosts' file, when the stack watches an inventory) after its own: every path
+    under STACK_ROOT moved under `root` (when given); `fast`: each cooldown at most
+    FAST_COOLDOWN_SECONDS, each attempt window at most FAST_WINDOW_SECONDS, and
+    each verification's delay and window at most FAST_VERIFY_DELAY_SECONDS and
+    FAST_VERIFY_WINDOW_SECONDS; everything else as written. The sources are
+    checked first, so their problems are reported naming them, not the copy."""
     checked = check_playbooks(source)
     config = load_yaml(source)
+    if fleet is not None:
+        # Checked whole with its host-bound steps once the webhook has the inventory.
+        more = load_yaml(fleet) or {}
+        config["playbooks"] = [*config.get("playbooks", []), *more.get("playbooks", [])]
+        checked = replace(
+            checked, playbooks=(*checked.playbooks, *check_playbooks(fleet).playbooks)
+        )
     if fast:
         for raw, book in zip(config["playbooks"], checked.playbooks, strict=True):
             raw["cooldown"] = min(book.cooldown, FAST_COOLDOWN_SECONDS)

@@ -33,7 +33,7 @@ from stack.backups.restic import ensure_password_file
 from stack.backups.sources import BackupLayout, sources, sqlite_sources
 from stack.binaries import BinaryNotFound, find_binary
 from stack.ctl import ctl_argv
-from stack.demo_hosts import demo_fleet
+from stack.demo_hosts import FleetFiles, demo_fleet
 from stack.ports import HOST, SERVICES, StackError, check_ports_free, ports_from_env
 from stack.supervisor import (
     DEMO_PROGRAMS,
@@ -46,6 +46,11 @@ from stack.supervisor import (
     write_conf,
 )
 from stack.targets import render_fleet, scrape_configs
+
+# The fleet hosts' playbooks (added to the webhook's with an inventory) and the
+# Ansible playbooks their steps run (`fleet.playbooks_dir`).
+FLEET_PLAYBOOK_FILE = render.REPO / "alert_webhook" / "playbooks-fleet.yml"
+FLEET_ANSIBLE_DIR = render.REPO / "deploy" / "remediation"
 
 READY_TIMEOUT = 60.0
 TOKEN_ENV = "ALERT_WEBHOOK_TOKEN"
@@ -95,16 +100,32 @@ FAST_LEASE_SECONDS = 5.0
 
 
 def remediation_settings(
-    layout: Layout, fast: bool, playbooks: Path = DEFAULT_PLAYBOOK_FILE
+    layout: Layout, fast: bool, playbooks: Path = DEFAULT_PLAYBOOK_FILE, fleet: bool = False
 ) -> dict[str, Any]:
     """The local stack runs its playbooks: the demo comes back only through them.
-    It runs a copy naming this run's files (render.STACK_ROOT moved to its root);
+    It runs a copy naming this run's files (render.STACK_ROOT moved to its root),
+    with the fleet hosts' playbooks after them when `fleet` (an inventory);
     `fast` cuts the copy's cooldowns and windows too."""
-    copy = render.render_playbooks(layout.run, playbooks, root=layout.root, fast=fast)
+    copy = render.render_playbooks(
+        layout.run, playbooks, root=layout.root, fast=fast,
+        fleet=FLEET_PLAYBOOK_FILE if fleet else None,
+    )  # fmt: skip
     settings: dict[str, Any] = {"enabled": True, "playbooks_file": str(copy)}
     if fast:
         settings["lease_seconds"] = FAST_LEASE_SECONDS
     return settings
+
+
+def fleet_settings(layout: Layout, inventory: Path) -> dict[str, Any]:
+    """The webhook's `fleet:` for a stack watching `inventory`: the fleet playbooks'
+    Ansible folder, the host keys the stack keeps (the demo hosts' are written
+    there), and the demo fleet's key when that is the fleet (else the key comes
+    from RECOVERY_STACK_SSH_KEY or the settings, docs/fleet.md)."""
+    files = FleetFiles(layout.var / "fleet")
+    ssh: dict[str, Any] = {"known_hosts": str(files.known_hosts)}
+    if inventory == files.inventory:
+        ssh["private_key_file"] = str(files.key)
+    return {"inventory": str(inventory), "playbooks_dir": str(FLEET_ANSIBLE_DIR), "ssh": ssh}
 
 
 def render_all(
@@ -144,7 +165,7 @@ def render_all(
         rule_files = render.render_rules(run / "rules", for_override=None, params=rule_params)
     else:
         rule_files = [str(render.REPO / "rules" / "*.yml")]
-    remediation = remediation_settings(layout, fast, playbooks)
+    remediation = remediation_settings(layout, fast, playbooks, fleet=fleet.inventory is not None)
     return {
         "prometheus": render.render_prometheus(
             run, ports, rule_files, interval="1s" if fast else None, fleet=scrape_configs(fleet)
@@ -157,7 +178,7 @@ def render_all(
             remediation,
             render.dependency_failover(layout.dependency, ports, fast),
             webhook_config,
-            fleet={"inventory": str(fleet.inventory)} if fleet.inventory else None,
+            fleet=fleet_settings(layout, fleet.inventory) if fleet.inventory else None,
             fast=fast,
         ),  # fmt: skip
         "probes": render.render_probes(

@@ -266,3 +266,13 @@ def test_the_system_exporter_counts_each_program_by_its_pidfile(tmp_path: Path) 
     path = render.render_system_exporter(tmp_path / "run", pidfiles)
     config = load_config(path)  # as the exporter reads it at start
     assert {g.name: g.pidfile for g in config.process_groups} == pidfiles
+
+
+def test_with_an_inventory_the_fleets_playbooks_follow_the_stacks_own(tmp_path: Path) -> None:
+    from stack.up import FLEET_PLAYBOOK_FILE
+
+    path = render.render_playbooks(tmp_path, fast=True, fleet=FLEET_PLAYBOOK_FILE)
+    names = [b["name"] for b in yaml.safe_load(path.read_text())["playbooks"]]
+    assert names[-1] == "restart-demo-on-host" and "restart-demo" in names[:-1]
+    copy = render.check_playbooks(path)
+    assert copy.playbooks[-1].cooldown == render.FAST_COOLDOWN_SECONDS  # fast applies to it too

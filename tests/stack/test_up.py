@@ -205,3 +205,25 @@ def test_a_rule_param_that_is_not_name_equals_value_is_refused_in_one_line(
     assert (done.returncode, done.stderr) == (
         2, "make up: --rule-param 'oops': must be NAME=VALUE\n",
     )  # fmt: skip
+
+
+def test_the_webhooks_fleet_settings_name_the_stacks_host_keys_and_ansible_folder(
+    tmp_path: Path,
+) -> None:
+    from stack.demo_hosts import FleetFiles
+    from stack.supervisor import Layout
+    from stack.up import FLEET_ANSIBLE_DIR, fleet_settings
+
+    layout = Layout(tmp_path)
+    files = FleetFiles(layout.var / "fleet")
+    demo = fleet_settings(layout, files.inventory)
+    assert demo["playbooks_dir"] == str(FLEET_ANSIBLE_DIR)
+    assert (FLEET_ANSIBLE_DIR / "restart-program.yml").is_file()
+    assert demo["ssh"] == {
+        "known_hosts": str(files.known_hosts),
+        "private_key_file": str(files.key),
+    }
+    # An operator's inventory: the key comes from RECOVERY_STACK_SSH_KEY or the settings.
+    own = fleet_settings(layout, tmp_path / "hosts.yml")
+    assert own["ssh"] == {"known_hosts": str(files.known_hosts)}
+    assert own["inventory"] == str(tmp_path / "hosts.yml")

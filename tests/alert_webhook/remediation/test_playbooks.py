@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -384,3 +385,38 @@ def test_a_silence_window_is_a_duration_of_at_most_a_day() -> None:
     ]
     ok = playbooks_from_mapping({"playbooks": books[:1]}).playbooks[0]
     assert ok.silence_for == 600
+
+
+FLEET_PLAYBOOK_FILE = DEFAULT_PLAYBOOK_FILE.with_name("playbooks-fleet.yml")
+
+
+def test_the_shipped_playbooks_act_on_this_machine_and_the_fleets_on_the_host_named() -> None:
+    from dataclasses import replace
+
+    from alert_webhook.remediation.playbooks import host_bound
+
+    here = load_playbooks(DEFAULT_PLAYBOOK_FILE, registered_actions())
+    fleet = load_playbooks(FLEET_PLAYBOOK_FILE, registered_actions())
+    both = replace(here, playbooks=(*here.playbooks, *fleet.playbooks))  # as make up joins them
+    assert not any(host_bound(b, here.actions) for b in here.playbooks)
+    assert all(host_bound(b, fleet.actions) for b in fleet.playbooks)
+    down = {"alertname": "ServiceUnavailable", "service": "demo", "category": "connection"}
+    for local in ({}, {"host": "localhost"}):
+        chosen = both.select(alert(**down, **local))
+        assert chosen is not None and chosen.name == "restart-demo", local
+    chosen = both.select(alert(**down, host="host-2"))
+    assert chosen is not None and chosen.name == "restart-demo-on-host"
+    assert chosen.target_of({**down, "host": "host-2"}) == "host=host-2,service=demo"
+    # No playbook that acts here ever takes an alert about a fleet host.
+    for book in here.playbooks:
+        if book.actions:
+            host = book.match_re.get("host")
+            assert host is not None and re.fullmatch(host, "localhost"), book.name
+            assert not re.fullmatch(host, "host-2") and re.fullmatch(host, ""), book.name
+    # The fleet's step names an Ansible playbook the repository ships.
+    step = render_step(chosen.actions[0], both.actions, {**down, "host": "host-2"})
+    assert step.params.vars == {"program": "demo"}  # type: ignore[attr-defined]
+    ansible_dir = DEFAULT_PLAYBOOK_FILE.parents[1] / "deploy" / "remediation"
+    assert (ansible_dir / step.params.playbook).is_file()  # type: ignore[attr-defined]
+    with pytest.raises(Refused, match="is not one of demo"):
+        render_step(chosen.actions[0], both.actions, {**down, "host": "host-2", "service": "x"})
