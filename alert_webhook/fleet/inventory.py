@@ -140,7 +140,8 @@ def load_inventory(path: Path) -> Inventory:
     problems: list[str] = []
     hosts = []
     for raw in manager.get_hosts():
-        host, wrong = _host(raw.name, raw.get_vars(), [g.name for g in raw.get_groups()])
+        groups = [str(g.name) for g in raw.get_groups()]
+        host, wrong = _host(str(raw.name), _plain(raw.get_vars()), groups)
         problems += [f"host {raw.name}: {p}" for p in wrong]
         hosts.append(host)
     if not hosts and not problems:
@@ -176,6 +177,19 @@ def _host(name: str, variables: Mapping[str, Any], groups: list[str]) -> tuple[H
     kept = tuple(sorted(g for g in groups if g not in _IMPLICIT_GROUPS))
     exporter = exporter_port or DEFAULT_EXPORTER_PORT
     return Host(name, address, ssh_port, kept, exporter, jobs, probes), problems
+
+
+def _plain(value: Any) -> Any:
+    """Ansible's values as plain Python: it hands out its own tagged subclasses of
+    str, dict and list, which YAML and JSON writers refuse."""
+    if isinstance(value, Mapping):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    for kind in (bool, int, float, str):
+        if isinstance(value, kind):
+            return kind(value)
+    return value
 
 
 def _probes(raw: Any, problems: list[str]) -> tuple[Mapping[str, Any], ...]:

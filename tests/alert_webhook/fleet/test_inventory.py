@@ -175,3 +175,14 @@ def test_a_broken_inventory_stops_the_webhook_at_start_up_naming_it(
     path.unlink()
     assert main(["--config", str(config), "--check"], env={}) == 2
     assert capsys.readouterr().err == f"alert_webhook: fleet.inventory {path}: file not found\n"
+
+
+def test_what_is_read_is_plain_python_that_yaml_and_json_write(inventory) -> None:
+    import json
+
+    import yaml
+
+    host = inventory.host("host-2")
+    assert type(host.name) is str and type(host.address) is str
+    yaml.safe_dump([host.probe_checks(), dict(host.jobs), list(host.groups)])
+    json.dumps([host.probe_checks(), dict(host.jobs)])
