@@ -35,7 +35,7 @@ CHAOS_TESTS := tests/chaos/test_single_service.py tests/chaos/test_data_corrupti
 .PHONY: up test check chaos lint bench setup setup-test system-deps system-deps-test clean
 
 up: setup
-	$(PY) -m stack up $(if $(filter 1 yes true,$(FAST)),--fast) $(if $(INVENTORY),--inventory '$(INVENTORY)') $(if $(HOSTS),--hosts $(HOSTS))
+	$(PY) -m stack up $(strip $(if $(filter 1 yes true,$(FAST)),--fast) $(if $(INVENTORY),--inventory '$(INVENTORY)') $(if $(HOSTS),--hosts $(HOSTS)))
 
 test: setup-test
 	$(PYTEST)
