@@ -1,8 +1,8 @@
 """The composite store: every feature's repository over one engine (`db/`),
 SQLite in WAL mode by default, PostgreSQL for scale-out — `outbox` (delivery),
 `incidents` with their `follow_ups`, `flapping`, `runs` (remediation), `recovery`
-and `reports` (reports), `fleet` (the fleet breaker's pauses), `drills` (recovery drills) — and the alerts
-themselves.
+and `reports` (reports), `fleet` (the fleet breaker's pauses), `drills` (recovery
+drills) — and the alerts themselves.
 
 `record_many` commits notifications whole, in one transaction, or nothing of
 them; only after it returns may the webhook answer 2xx.

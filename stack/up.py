@@ -394,6 +394,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from stack.backups import cli as backups_cli
     from stack.ctl import ctl
+    from stack.drill import cli as drill_cli
     from stack.hosts import hosts
 
     parser = argparse.ArgumentParser(
@@ -413,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
         sub = commands.add_parser(name, help=text, description=text)
         sub.add_argument("--root", type=Path, default=Path.cwd(), help="folder that holds var/")
     # Listed here so --help names them; their own parser reads their arguments.
-    for name, text in backups_cli.HELP:
+    for name, text in (*backups_cli.HELP, *drill_cli.HELP):
         sub = commands.add_parser(name, help=text, add_help=False)
         sub.add_argument("args", nargs=argparse.REMAINDER)
     commands.choices["up"].add_argument(
@@ -479,6 +480,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command in backups_cli.COMMANDS:
         return backups_cli.main([args.command, *args.args])
+    if args.command in drill_cli.COMMANDS:
+        return drill_cli.main([args.command, *args.args])
     root = args.root.resolve()
     prefix = "make up" if args.command == "up" else f"stack {args.command}"
     try:

@@ -1,7 +1,8 @@
 """Recovery drills under /api: `POST /api/drills` records one drill whole (every
 scenario's result in one transaction, or nothing), with the bearer token only —
 the stack's `python -m stack drill` posts it, no operator form does;
-`GET /api/drills` lists the newest drills with their results."""
+`GET /api/drills` lists the newest drills with their results,
+`GET /api/drills/scenarios` each scenario's newest run and success."""
 
 from __future__ import annotations
 
@@ -38,5 +39,13 @@ def list_drills() -> Any:
     raw = request.args.get("limit", "50")
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
         return jsonify({"error": f"limit: a whole number from 1 to {MAX_LIMIT}"}), 400
-    found = ctx().store.drills.list(int(raw))
+    found = ctx().store.drills.recent(int(raw))
     return jsonify({"drills": [d.to_json() for d in found]})
+
+
+@bp.get("/drills/scenarios")
+@viewer_required
+def scenarios() -> Any:
+    """Each scenario over all its drills: newest run and result, newest success
+    and its recovery time, counts (what the metrics and the scheduler read)."""
+    return jsonify({"scenarios": [s.__dict__ for s in ctx().store.drills.summaries()]})

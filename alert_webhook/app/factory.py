@@ -73,9 +73,9 @@ def create_app(
         reports,
         twilio_inbound,
     )
+    from alert_webhook.dashboard import drills as drills_page
     from alert_webhook.dashboard import live as console
     from alert_webhook.dashboard import login, pages
-    from alert_webhook.dashboard import drills as drills_page
     from alert_webhook.dashboard import report as report_page
     from alert_webhook.web import auth, guard, ids, security
 

@@ -27,7 +27,7 @@ def page() -> Any:
     return render_template(
         "drills.html",
         summaries=app.store.drills.summaries(),
-        drills=app.store.drills.list(SHOWN),
+        drills=app.store.drills.recent(SHOWN),
         shown=SHOWN,
         operator=current_operator(),
         when=functools.partial(when, now=now),

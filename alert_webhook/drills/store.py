@@ -86,15 +86,16 @@ class Drills:
             )
         return int(drill_id)
 
-    def list(self, limit: int = 50) -> list[Drill]:
+    def recent(self, limit: int = 50) -> list[Drill]:
         """The newest drills first, each with its results in the order they ran."""
         with self.tx.read() as conn:
-            heads = conn.execute(
-                select(drills).order_by(drills.c.finished_at.desc(), drills.c.id.desc()).limit(limit)
-            ).mappings().all()  # fmt: skip
+            newest = drills.c.finished_at.desc(), drills.c.id.desc()
+            heads = conn.execute(select(drills).order_by(*newest).limit(limit)).mappings().all()
             by_drill = _results_of(conn, [h["id"] for h in heads])
         return [
-            Drill(h["id"], h["started_at"], h["finished_at"], h["trigger"], by_drill.get(h["id"], []))
+            Drill(
+                h["id"], h["started_at"], h["finished_at"], h["trigger"], by_drill.get(h["id"], [])
+            )
             for h in heads
         ]
 
@@ -130,9 +131,7 @@ def _results_of(conn: Connection, ids: Sequence[int]) -> dict[int, list[Result]]
     if not ids:
         return {}
     rows = conn.execute(
-        select(drill_results)
-        .where(drill_results.c.drill_id.in_(ids))
-        .order_by(drill_results.c.id)
+        select(drill_results).where(drill_results.c.drill_id.in_(ids)).order_by(drill_results.c.id)
     ).mappings()
     found: dict[int, list[Result]] = {}
     for row in rows:
