@@ -34,6 +34,7 @@ from stack.backups.sources import BackupLayout, sources, sqlite_sources
 from stack.binaries import BinaryNotFound, find_binary
 from stack.ctl import ctl_argv
 from stack.demo_hosts import demo_fleet
+from stack.drill.schedule import ScheduleError, schedule_from_env, unpublish
 from stack.ports import HOST, SERVICES, StackError, check_ports_free, ports_from_env
 from stack.supervisor import (
     DEMO_PROGRAMS,
@@ -41,6 +42,7 @@ from stack.supervisor import (
     Layout,
     Login,
     backup_programs,
+    drill_programs,
     programs,
     supervisord_conf,
     write_conf,
@@ -308,10 +310,17 @@ def up(
         interval_from_env(env)  # read by the backup schedule: refused now, not in its log
     except BackupConfigError as exc:
         raise StackError([str(exc)], exit_code=2) from None
+    try:
+        drills = schedule_from_env(env)  # read by the drill schedule: refused now too
+    except ScheduleError as exc:
+        raise StackError([str(exc)], exit_code=2) from None
     layout = Layout(root)
     layout.make()
     with single_run(layout), contextlib.ExitStack() as demo_hosts:
         check_ports_free(ports)
+        if not drills:
+            # Off: no schedule left behind for the overdue alert to hold this run to.
+            unpublish(layout.textfile, layout.var / "drill")
         binaries = find_binaries(env)
         if hosts:
             if inventory is not None:
@@ -329,6 +338,7 @@ def up(
         commands = programs(layout, ports, binaries, configs)
         replicate = bool(sqlite_sources(sources(root, env)))
         commands.update(backup_programs(layout, replicate))
+        commands.update(drill_programs(layout, bool(drills)))
         conf = write_conf(layout, supervisord_conf(layout, commands, login))
         secret_key = session_key(layout, env)
         child_env = {**env, TOKEN_ENV: token, SECRET_KEY_ENV: secret_key}
