@@ -8,14 +8,14 @@ import contextlib
 import fcntl
 import os
 import xmlrpc.client
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import requests
 
 from alert_webhook.drills.record import DrillReport, ScenarioResult
 from stack.drill.live import LiveStack
-from stack.drill.scenarios import SCENARIOS, UNSAFE, DrillContext
+from stack.drill.scenarios import SCENARIOS, UNSAFE, DrillContext, Scenario
 
 
 class DrillRefused(Exception):
@@ -64,7 +64,11 @@ def summary(result: ScenarioResult) -> str:
 
 
 def run_drill(
-    live: LiveStack, names: Sequence[str], trigger: str, ctx: DrillContext
+    live: LiveStack,
+    names: Sequence[str],
+    trigger: str,
+    ctx: DrillContext,
+    scenarios: Mapping[str, Scenario] = SCENARIOS,
 ) -> DrillReport:
     """Each scenario in turn; a scenario that breaks off (the stack stopped
     answering) is a failed result, never a half-run drill."""
@@ -74,7 +78,7 @@ def run_drill(
         print(f"stack drill: {name} ...", file=ctx.out, flush=True)
         begun = ctx.clock()
         try:
-            result = SCENARIOS[name].run(live, ctx)
+            result = scenarios[name].run(live, ctx)
         except (requests.RequestException, OSError, xmlrpc.client.Error, RuntimeError) as exc:
             result = ScenarioResult(scenario=name, ok=False, started_at=begun,
                                     finished_at=max(begun, ctx.clock()),
