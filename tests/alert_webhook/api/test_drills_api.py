@@ -8,7 +8,7 @@ import pytest
 
 TOKEN = {"ALERT_WEBHOOK_TOKEN": "t"}
 AUTH = {"Authorization": "Bearer t"}
-HOSTILE = '<script>alert(1)</script> [x](javascript:alert(1))'
+HOSTILE = "<script>alert(1)</script> [x](javascript:alert(1))"
 
 
 def drill(ok: bool = True, detail: str = "restored") -> dict:

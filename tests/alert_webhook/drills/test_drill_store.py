@@ -59,8 +59,8 @@ def test_a_drill_is_stored_with_its_results_and_read_newest_first(store) -> None
 
 
 def test_each_scenario_is_summarised_by_its_newest_run_and_newest_success(store) -> None:
-    store.drills.add(parse_report(report(result("restore-test", True, 100, 1.5),
-                                         result("service-kill", True, 110, 8.2))), 131.0)  # fmt: skip
+    both = report(result("restore-test", True, 100, 1.5), result("service-kill", True, 110, 8.2))
+    store.drills.add(parse_report(both), 131.0)
     store.drills.add(parse_report(report(result("service-kill", False, 200))), 261.0)
     kill, restore = sorted(store.drills.summaries(), key=lambda s: s.scenario, reverse=True)
     assert (kill.scenario, kill.last_run_at, kill.last_run_ok) == ("service-kill", 205.0, False)
