@@ -205,3 +205,15 @@ def test_a_rule_param_that_is_not_name_equals_value_is_refused_in_one_line(
     assert (done.returncode, done.stderr) == (
         2, "make up: --rule-param 'oops': must be NAME=VALUE\n",
     )  # fmt: skip
+
+
+def test_a_bad_drill_schedule_stops_the_stack_before_anything_starts(tmp_path: Path) -> None:
+    from stack.up import up
+
+    env = {"STACK_DRILL_SCHEDULE": "restore-test=often"}
+    with pytest.raises(StackError) as error:
+        up(tmp_path, env)
+    assert error.value.exit_code == 2
+    [problem] = error.value.problems
+    assert problem.startswith("STACK_DRILL_SCHEDULE=restore-test=often: restore-test=often: ")
+    assert not (tmp_path / "var").exists()
