@@ -5,6 +5,8 @@
 # `make up INVENTORY=FILE`: also watch the hosts of that Ansible inventory (docs/fleet.md).
 # `make up HOSTS=3`: three demo hosts beside the stack (127.0.0.2 …, each with its own
 # sshd and supervisord), onboarded by deploy/agent.yml; combinable with FAST=1.
+# `make up DRILLS=plan`: recovery drills on the plan's schedule (restore test weekly,
+# full-recovery drill monthly; or DRILLS=restore-test=1d,...): STACK_DRILL_SCHEDULE.
 # `make check`: the fast lane, every test that starts no process (no marker
 # integration, chaos or browser: tests/support/lanes.py), in about half a minute.
 # Both run on WORKERS pytest-xdist workers (2, one per core; WORKERS=0: in one process).
@@ -21,6 +23,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 FAST ?=
 INVENTORY ?=
 HOSTS ?=
+DRILLS ?=
 WORKERS ?= 2
 # Each checkout's own short base folder for the tests' tmp_path: under pytest's
 # default one, a worker's sub-folder (popen-gw0) takes supervisord's socket in a
@@ -35,7 +38,7 @@ CHAOS_TESTS := tests/chaos/test_single_service.py tests/chaos/test_data_corrupti
 .PHONY: up test check chaos lint bench setup setup-test system-deps system-deps-test clean
 
 up: setup
-	$(PY) -m stack up $(strip $(if $(filter 1 yes true,$(FAST)),--fast) $(if $(INVENTORY),--inventory '$(INVENTORY)') $(if $(HOSTS),--hosts $(HOSTS)))
+	$(if $(DRILLS),STACK_DRILL_SCHEDULE='$(DRILLS)') $(PY) -m stack up $(strip $(if $(filter 1 yes true,$(FAST)),--fast) $(if $(INVENTORY),--inventory '$(INVENTORY)') $(if $(HOSTS),--hosts $(HOSTS)))
 
 test: setup-test
 	$(PYTEST)

@@ -1,8 +1,8 @@
 """The composite store: every feature's repository over one engine (`db/`),
 SQLite in WAL mode by default, PostgreSQL for scale-out — `outbox` (delivery),
 `incidents` with their `follow_ups`, `flapping`, `runs` (remediation), `recovery`
-and `reports` (reports), `fleet` (the fleet breaker's pauses) — and the alerts
-themselves.
+and `reports` (reports), `fleet` (the fleet breaker's pauses), `drills` (recovery
+drills) — and the alerts themselves.
 
 `record_many` commits notifications whole, in one transaction, or nothing of
 them; only after it returns may the webhook answer 2xx.
@@ -23,6 +23,7 @@ from alert_webhook.db.schema import alerts, heartbeats, metadata
 from alert_webhook.db.transactions import Transactions, as_store_unavailable
 from alert_webhook.db.upgrade import StoreOutdated, bring_up_to_date
 from alert_webhook.delivery.outbox import Outbox
+from alert_webhook.drills.store import Drills
 from alert_webhook.fleet.pauses import FleetPauses
 from alert_webhook.incidents.flapping_end import FlappingEpisodes
 from alert_webhook.incidents.follow_ups import FollowUps
@@ -83,6 +84,7 @@ class SqlStore:
         self.reports = Reports(self.tx, dialect)
         self.follow_ups = FollowUps(self.tx)
         self.fleet = FleetPauses(self.tx, dialect)
+        self.drills = Drills(self.tx, dialect)
         self._recorder = Recorder(dialect)
 
     def create_schema(self) -> None:

@@ -208,6 +208,15 @@ def backup_programs(
     return commands
 
 
+def drill_programs(
+    layout: Layout, scheduled: bool, python: str = sys.executable
+) -> dict[str, list[str]]:
+    """The drill schedule (STACK_DRILL_SCHEDULE, read from its environment), when on."""
+    if not scheduled:
+        return {}
+    return {"drills": [python, "-m", "stack", "drill-schedule", "--root", str(layout.root)]}
+
+
 # supervisord never brings the demo's business services back by itself, not even
 # after a crash or a kill -9: recovery has to come through the alert path (the
 # webhook's playbooks restarting them over XML-RPC), or nothing about that path

@@ -34,6 +34,7 @@ from stack.backups.sources import BackupLayout, sources, sqlite_sources
 from stack.binaries import BinaryNotFound, find_binary
 from stack.ctl import ctl_argv
 from stack.demo_hosts import FleetFiles, demo_fleet
+from stack.drill.schedule import ScheduleError, schedule_from_env, unpublish
 from stack.ports import HOST, SERVICES, StackError, check_ports_free, ports_from_env
 from stack.supervisor import (
     DEMO_PROGRAMS,
@@ -41,6 +42,7 @@ from stack.supervisor import (
     Layout,
     Login,
     backup_programs,
+    drill_programs,
     programs,
     supervisord_conf,
     write_conf,
@@ -329,10 +331,17 @@ def up(
         interval_from_env(env)  # read by the backup schedule: refused now, not in its log
     except BackupConfigError as exc:
         raise StackError([str(exc)], exit_code=2) from None
+    try:
+        drills = schedule_from_env(env)  # read by the drill schedule: refused now too
+    except ScheduleError as exc:
+        raise StackError([str(exc)], exit_code=2) from None
     layout = Layout(root)
     layout.make()
     with single_run(layout), contextlib.ExitStack() as demo_hosts:
         check_ports_free(ports)
+        if not drills:
+            # Off: no schedule left behind for the overdue alert to hold this run to.
+            unpublish(layout.textfile, layout.var / "drill")
         binaries = find_binaries(env)
         if hosts:
             if inventory is not None:
@@ -350,6 +359,7 @@ def up(
         commands = programs(layout, ports, binaries, configs)
         replicate = bool(sqlite_sources(sources(root, env)))
         commands.update(backup_programs(layout, replicate))
+        commands.update(drill_programs(layout, bool(drills)))
         conf = write_conf(layout, supervisord_conf(layout, commands, login))
         secret_key = session_key(layout, env)
         child_env = {**env, TOKEN_ENV: token, SECRET_KEY_ENV: secret_key}
@@ -415,6 +425,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from stack.backups import cli as backups_cli
     from stack.ctl import ctl
+    from stack.drill import cli as drill_cli
     from stack.hosts import hosts
 
     parser = argparse.ArgumentParser(
@@ -434,7 +445,7 @@ def main(argv: list[str] | None = None) -> int:
         sub = commands.add_parser(name, help=text, description=text)
         sub.add_argument("--root", type=Path, default=Path.cwd(), help="folder that holds var/")
     # Listed here so --help names them; their own parser reads their arguments.
-    for name, text in backups_cli.HELP:
+    for name, text in (*backups_cli.HELP, *drill_cli.HELP):
         sub = commands.add_parser(name, help=text, add_help=False)
         sub.add_argument("args", nargs=argparse.REMAINDER)
     commands.choices["up"].add_argument(
@@ -500,6 +511,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command in backups_cli.COMMANDS:
         return backups_cli.main([args.command, *args.args])
+    if args.command in drill_cli.COMMANDS:
+        return drill_cli.main([args.command, *args.args])
     root = args.root.resolve()
     prefix = "make up" if args.command == "up" else f"stack {args.command}"
     try:

@@ -27,6 +27,7 @@ from alert_webhook.clients.alertmanager import AlertmanagerAPI
 from alert_webhook.config.settings import Settings
 from alert_webhook.db.transactions import StoreUnavailable
 from alert_webhook.delivery.channels import stored_channels
+from alert_webhook.drills.metrics import DrillCollector
 from alert_webhook.failover.action import failover_action
 from alert_webhook.fleet.pausing import PausedCollector
 from alert_webhook.incidents.flapping_end import FlappingCollector
@@ -68,6 +69,7 @@ def create_app(
     from alert_webhook.api import (
         ack_link,
         alerts,
+        drills,
         health,
         incidents,
         ingest,
@@ -76,6 +78,7 @@ def create_app(
         twilio_inbound,
     )
     from alert_webhook.api import fleet as fleet_api
+    from alert_webhook.dashboard import drills as drills_page
     from alert_webhook.dashboard import live as console
     from alert_webhook.dashboard import login, pages
     from alert_webhook.dashboard import report as report_page
@@ -127,9 +130,10 @@ def create_app(
     guard.install(app, settings, listen_host)
     auth.install(app, settings, access)
     metrics.registry.register(PausedCollector(store.fleet, settings.fleet.breaker, clock))
+    metrics.registry.register(DrillCollector(store.drills.summaries))
     blueprints = (ingest.bp, health.bp, alerts.bp, incidents.bp, remediations.bp, reports.bp,
-                  fleet_api.bp)  # fmt: skip
-    for blueprint in (*blueprints, pages.bp, report_page.bp, console.bp, login.bp):
+                  fleet_api.bp, drills.bp)  # fmt: skip
+    for blueprint in (*blueprints, pages.bp, report_page.bp, drills_page.bp, console.bp, login.bp):
         app.register_blueprint(blueprint)
     twilio_inbound.install(app)
     ack_link.install(app, links)

@@ -340,3 +340,31 @@ follow_ups = Table(
     Column("added_at", Float, nullable=False),
 )
 Index("ix_follow_ups_incident", follow_ups.c.incident_id)
+
+# Recovery drills (`python -m stack drill`): one row per drill, one per scenario
+# it ran, written together in one transaction (`POST /api/drills`), so a drill
+# is on record whole or not at all. `trigger` is `manual` or `schedule`;
+# `recovery_seconds` is what the scenario measured (NULL when it measured none,
+# e.g. it failed before recovering); `detail` is the scenario's own account.
+drills = Table(
+    "drills",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("started_at", Float, nullable=False),
+    Column("finished_at", Float, nullable=False),
+    Column("trigger", String(16), nullable=False),
+    Column("recorded_at", Float, nullable=False),
+)
+drill_results = Table(
+    "drill_results",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("drill_id", Integer, ForeignKey("drills.id"), nullable=False),
+    Column("scenario", String(64), nullable=False),
+    Column("ok", Integer, nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("finished_at", Float, nullable=False),
+    Column("recovery_seconds", Float),
+    Column("detail", Text, nullable=False),
+)
+Index("ix_drill_results_scenario", drill_results.c.scenario, drill_results.c.finished_at)

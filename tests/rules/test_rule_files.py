@@ -68,7 +68,7 @@ def test_prometheus_rule_glob_takes_rule_files_only() -> None:
 def test_promtool_checks_the_prometheus_config() -> None:
     result = run([find_binary("PROMTOOL_BIN"), "check", "config", "prometheus/prometheus.yml"])
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "5 rule files found" in result.stdout
+    assert "6 rule files found" in result.stdout
 
 
 @pytest.mark.parametrize("rule", alerts(), ids=lambda r: f"{r.name}-{r.raw['labels']['severity']}")

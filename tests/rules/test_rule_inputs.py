@@ -33,6 +33,7 @@ SOURCES: dict[str, Callable[[str], bool]] = {
     "webhook": lambda n: n.startswith("alert_webhook_"),
     "alertmanager": lambda n: n.startswith("alertmanager_"),
     "prometheus": lambda n: n.startswith("prometheus_") or n == "up",
+    "drill schedule": lambda n: n.startswith("stack_drill_"),
 }
 # Inputs a rule reads before their exporter publishes them: name → why (none now).
 PENDING: dict[str, str] = {}
@@ -260,3 +261,24 @@ def test_meta_rules_read_alertmanagers_and_prometheus_names(tmp_path: Path) -> N
     assert_published(inputs_of("prometheus") - {"up"}, series, "prometheus")
     integrations = {labels["integration"] for labels in series["alertmanager_notifications_total"]}
     assert "webhook" in integrations
+
+
+@pytest.mark.integration
+def test_drill_rules_read_the_schedule_the_system_exporter_publishes(tmp_path: Path) -> None:
+    """The drill schedule's textfile, as `stack drill-schedule` writes it, read by
+    the system exporter's textfile collector (the webhook's drill metrics are
+    checked with the rest of the webhook's names above)."""
+    from stack.drill.schedule import publish
+
+    textfile = tmp_path / "textfile"
+    publish(textfile, {"restore-test": 604800.0}, {"restore-test": 1.0})
+    port = free_port()
+    argv = python_module(
+        "exporters.system", "--listen", f"127.0.0.1:{port}",
+        f"--collector.textfile.directory={textfile}",
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}/metrics"
+    with running("system-exporter", argv, tmp_path, ready_url=url):
+        series = scrape(url)
+    assert_published(inputs_of("drill schedule"), series, "stack drill-schedule's textfile")
+    assert series["stack_drill_interval_seconds"] == [{"scenario": "restore-test"}]

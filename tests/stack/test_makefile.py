@@ -80,3 +80,13 @@ def test_make_up_hosts_passes_the_demo_fleet_to_the_launcher(tmp_path: Path) -> 
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "-m stack up --fast --hosts 3" in done.stdout
+
+
+def test_make_up_drills_turns_the_drill_schedule_on(tmp_path: Path) -> None:
+    done = subprocess.run(
+        ["make", "--no-print-directory", "-n", "up", "DRILLS=plan", f"VENV={tmp_path}"],
+        cwd=REPO, capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "STACK_DRILL_SCHEDULE='plan' " in done.stdout
+    assert "STACK_DRILL_SCHEDULE" not in planned("up", tmp_path)

@@ -13,6 +13,7 @@ from stack.supervisor import (
     Layout,
     Login,
     backup_programs,
+    drill_programs,
     programs,
     supervisord_conf,
     write_conf,
@@ -198,3 +199,15 @@ def test_the_readme_counts_the_programs_make_up_runs(tmp_path: Path) -> None:
         len(demo),
         len(backups),
     ], said
+
+
+def test_the_drill_schedule_is_a_program_only_when_drills_are_on(tmp_path: Path) -> None:
+    layout = Layout(tmp_path)
+    assert drill_programs(layout, scheduled=False) == {}
+    [(name, argv)] = drill_programs(layout, scheduled=True, python="py").items()
+    assert (name, argv) == (
+        "drills",
+        ["py", "-m", "stack", "drill-schedule", "--root", str(tmp_path)],
+    )
+    section = README.read_text().split("## What `make up` runs", 1)[1]
+    assert "a thirteenth\nruns the recovery drills when they are turned on" in section

@@ -227,3 +227,15 @@ def test_the_webhooks_fleet_settings_name_the_stacks_host_keys_and_ansible_folde
     own = fleet_settings(layout, tmp_path / "hosts.yml")
     assert own["ssh"] == {"known_hosts": str(files.known_hosts)}
     assert own["inventory"] == str(tmp_path / "hosts.yml")
+
+
+def test_a_bad_drill_schedule_stops_the_stack_before_anything_starts(tmp_path: Path) -> None:
+    from stack.up import up
+
+    env = {"STACK_DRILL_SCHEDULE": "restore-test=often"}
+    with pytest.raises(StackError) as error:
+        up(tmp_path, env)
+    assert error.value.exit_code == 2
+    [problem] = error.value.problems
+    assert problem.startswith("STACK_DRILL_SCHEDULE=restore-test=often: restore-test=often: ")
+    assert not (tmp_path / "var").exists()
