@@ -72,7 +72,7 @@ def create_app(
         twilio_inbound,
     )
     from alert_webhook.dashboard import live as console
-    from alert_webhook.dashboard import login, pages
+    from alert_webhook.dashboard import login, noise, pages
     from alert_webhook.dashboard import report as report_page
     from alert_webhook.web import auth, guard, ids, security
 
@@ -121,7 +121,7 @@ def create_app(
     metrics.registry.register(PausedCollector(store.fleet, settings.fleet.breaker, clock))
     blueprints = (ingest.bp, health.bp, alerts.bp, incidents.bp, remediations.bp, reports.bp,
                   fleet.bp)  # fmt: skip
-    for blueprint in (*blueprints, pages.bp, report_page.bp, console.bp, login.bp):
+    for blueprint in (*blueprints, pages.bp, report_page.bp, noise.bp, console.bp, login.bp):
         app.register_blueprint(blueprint)
     twilio_inbound.install(app)
     ack_link.install(app, links)

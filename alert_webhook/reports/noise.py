@@ -15,8 +15,8 @@ and runs are read in one transaction, grouped in SQL, and folded here:
   operator's hand) with no acknowledgement before the resolution;
 - median duration: from firing to resolved, of the instances that resolved;
 - healed: with a run that recovered it (`RECOVERED`, reports/recovery.py);
-- messages: deliveries delivered to people (every channel but the ones whose
-  transport is the store: the console's, `QUIET_CHANNELS`);
+- messages: deliveries delivered to people (every channel but the console's
+  and the log's, `QUIET_CHANNELS`);
 - never acted on: resolved unacknowledged, not healed, not handled, with at
   least one message sent.
 
@@ -46,8 +46,9 @@ from alert_webhook.incidents.grouping import service_of
 from alert_webhook.remediation.states import RunStatus
 from alert_webhook.reports.recovery import RECOVERED
 
-# Deliveries on these channels reach the store, not a person: no message sent.
-QUIET_CHANNELS = frozenset({"dashboard"})
+# Deliveries on these channels reach the console or the log, not a person's
+# phone, inbox or chat: no message sent, nobody paged.
+QUIET_CHANNELS = frozenset({"dashboard", "log"})
 DELIVERED = "delivered"
 runs = remediation_runs
 
@@ -220,8 +221,12 @@ def _playbooks(fired: Iterable[tuple[str, str]]) -> list[PlaybookRow]:
         counts.setdefault(playbook, Counter())[status] += 1
     found = [
         PlaybookRow(
-            playbook, sum(c.values()), c[RunStatus.VERIFIED], c[RunStatus.INEFFECTIVE],
-            c[RunStatus.FAILED], c[RunStatus.BLOCKED],
+            playbook,
+            sum(c.values()),
+            c[RunStatus.VERIFIED],
+            c[RunStatus.INEFFECTIVE],
+            c[RunStatus.FAILED],
+            c[RunStatus.BLOCKED],
         )  # fmt: skip
         for playbook, c in counts.items()
     ]
@@ -246,14 +251,14 @@ class Noise:
             fired_at = {a: at for a, at in conn.execute(firing)}
             members = [episode_alert(r) for r in conn.execute(
                 ALERTS_WITH_INCIDENTS.where(alerts.c.id.in_(ids)))]  # fmt: skip
-            resolved = dict(
+            resolved: dict[int, float] = dict(
                 conn.execute(
                     select(alert_events.c.alert_id, alert_events.c.received_at).where(
                         alert_events.c.status == "resolved", alert_events.c.alert_id.in_(ids)
                     )
                 ).all()
             )
-            messages = dict(
+            messages: dict[int, int] = dict(
                 conn.execute(
                     select(deliveries.c.alert_id, func.count())
                     .where(deliveries.c.alert_id.in_(ids), deliveries.c.status == DELIVERED,

@@ -172,7 +172,9 @@ def test_since_takes_one_number_and_a_unit(text: str, seconds: float) -> None:
     assert parse_since(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["", "7", "d", "-1d", "1.5d", "7d1h", "0d", "400d", "7 d", "x" * 99])
+@pytest.mark.parametrize(
+    "text", ["", "7", "d", "-1d", "1.5d", "7d1h", "0d", "400d", "7 d", "x" * 99]
+)
 def test_a_bad_since_names_the_parameter(text: str) -> None:
     with pytest.raises(BadSince, match=r"^since: "):
         parse_since(text)
