@@ -32,6 +32,7 @@ from alert_webhook.metrics.registry import BacklogCollector, WebhookMetrics, cre
 from alert_webhook.remediation.actions.base import Boundaries
 from alert_webhook.remediation.playbooks import Playbooks
 from alert_webhook.reports.improvement import ImprovementCollector
+from alert_webhook.reports.response import ResponseCollector
 from alert_webhook.store import SqlStore, open_store
 from alert_webhook.web.context import EXTENSION, AppContext
 from alert_webhook.web.operators import Access
@@ -115,6 +116,7 @@ def create_app(
     books = remediation.playbooks.playbooks if remediation else ()
     acting = [book.name for book in books if book.actions]
     metrics.registry.register(ImprovementCollector(store.recovery.improvement, clock, acting))
+    metrics.registry.register(ResponseCollector(store.response.distributions, clock))
     instrument_app(app, registry=metrics.registry, metrics_path="/metrics")
     guard.install(app, settings, listen_host)
     auth.install(app, settings, access)
