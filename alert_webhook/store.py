@@ -33,8 +33,8 @@ from alert_webhook.ingest.record import Incoming, Recorder, RecordResult
 from alert_webhook.remediation.runs import RunStore
 from alert_webhook.reports.noise import Noise
 from alert_webhook.reports.recovery import Recovery
-from alert_webhook.reports.response import ResponseTimes
 from alert_webhook.reports.report import Reports
+from alert_webhook.reports.response import ResponseTimes
 
 
 @dataclass(frozen=True)

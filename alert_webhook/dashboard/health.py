@@ -79,15 +79,16 @@ def response_figures(found: Mapping[Key, Distribution]) -> list[ResponseFigures]
     """A row per severity with incidents (the plan's order, then any other), then
     `all` when there are two or more."""
     ack, res = by_severity(found, ACKNOWLEDGE), by_severity(found, RESOLVE)
-    rank = {s: n for n, s in enumerate(SEVERITIES)}
+    rank: dict[str, int] = {s: n for n, s in enumerate(SEVERITIES)}
     seen = sorted({*ack, *res}, key=lambda s: (rank.get(s, len(rank)), s))
     rows = [(s, ack.get(s, Distribution()), res.get(s, Distribution())) for s in seen]
     if len(rows) > 1:
         every = ("all", sum(ack.values(), Distribution()), sum(res.values(), Distribution()))
         rows.append(every)
     return [
-        ResponseFigures(s, a.count, a.quantile(0.5), a.quantile(0.9),
-                        r.count, r.quantile(0.5), r.quantile(0.9))  # fmt: skip
+        ResponseFigures(
+            s, a.count, a.quantile(0.5), a.quantile(0.9), r.count, r.quantile(0.5), r.quantile(0.9)
+        )  # fmt: skip
         for s, a, r in rows
     ]
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -57,8 +56,9 @@ def scraped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str
                     cwd=folder,
                 )
             )
+        targets = [f"{HOST}:{p}" for p in ports.values()]
         scrape = {"job_name": "webhook", "scrape_interval": "1s",
-                  "static_configs": [{"targets": [f"{HOST}:{p}" for p in ports.values()]}]}  # fmt: skip
+                  "static_configs": [{"targets": targets}]}  # fmt: skip
         prometheus_yml = base / "prometheus.yml"
         prometheus_yml.write_text(yaml.safe_dump({"scrape_configs": [scrape]}))
         argv = [
