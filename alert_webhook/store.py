@@ -1,8 +1,8 @@
 """The composite store: every feature's repository over one engine (`db/`),
 SQLite in WAL mode by default, PostgreSQL for scale-out — `outbox` (delivery),
-`incidents` with their `follow_ups`, `flapping`, `runs` (remediation), `recovery`
-and `reports` (reports), `fleet` (the fleet breaker's pauses), `drills` (recovery
-drills) — and the alerts themselves.
+`incidents` with their `follow_ups`, `flapping`, `runs` (remediation), `recovery`,
+`reports`, `noise` and `response` (reports), `fleet` (the fleet breaker's pauses),
+`drills` (recovery drills) — and the alerts themselves.
 
 `record_many` commits notifications whole, in one transaction, or nothing of
 them; only after it returns may the webhook answer 2xx.
@@ -32,8 +32,10 @@ from alert_webhook.ingest.payload import Notification
 from alert_webhook.ingest.planners import Recording
 from alert_webhook.ingest.record import Incoming, Recorder, RecordResult
 from alert_webhook.remediation.runs import RunStore
+from alert_webhook.reports.noise import Noise
 from alert_webhook.reports.recovery import Recovery
 from alert_webhook.reports.report import Reports
+from alert_webhook.reports.response import ResponseTimes
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,8 @@ class SqlStore:
         self.runs = RunStore(self.tx, dialect)
         self.recovery = Recovery(self.tx, dialect)
         self.reports = Reports(self.tx, dialect)
+        self.noise = Noise(self.tx, dialect)
+        self.response = ResponseTimes(self.tx)
         self.follow_ups = FollowUps(self.tx)
         self.fleet = FleetPauses(self.tx, dialect)
         self.drills = Drills(self.tx, dialect)

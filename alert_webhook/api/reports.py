@@ -4,17 +4,22 @@ names it); `POST /api/incidents/<id>/follow-ups` adds a follow-up note — an
 operator's form from the report page (with the session's CSRF token, answered
 with a 303 back to the page) or JSON with the bearer token (answered with JSON).
 An open incident has no report yet: 409, saying so; an unknown id 404.
+
+`GET /api/reports/noise?since=7d` answers the noise report (reports/noise.py)
+of the window that ends now, as JSON; a `since` that is not a duration is a
+400 naming the parameter.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, redirect, url_for
+from flask import Blueprint, Response, jsonify, redirect, request, url_for
 
 from alert_webhook.api.incidents import form_field, refused
 from alert_webhook.incidents.follow_ups import MAX_NOTE
 from alert_webhook.reports.markdown import write
+from alert_webhook.reports.noise import DEFAULT_SINCE, BadSince, parse_since
 from alert_webhook.reports.report import NoReport, closed_record
 from alert_webhook.text import one_line
 from alert_webhook.web.auth import acting, action_required, viewer_required
@@ -61,3 +66,16 @@ def add_follow_up(alert_id: int) -> Any:
     body = {"incident_id": added.incident_id, "id": added.id, "note": added.note,
             "added_by": added.added_by, "added_at": added.added_at}  # fmt: skip
     return jsonify({"status": "added", "follow_up": body}), 201
+
+
+@bp.get("/reports/noise")
+@viewer_required
+def noise() -> Any:
+    """The noise report of the last `since` (default 7d), worst offender first."""
+    try:
+        window = parse_since(request.args.get("since", DEFAULT_SINCE))
+    except BadSince as exc:
+        return jsonify({"error": str(exc)}), 400
+    app = ctx()
+    now = app.clock()
+    return jsonify(app.store.noise.report(now - window, now).to_json())

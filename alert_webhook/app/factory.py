@@ -35,6 +35,7 @@ from alert_webhook.metrics.registry import BacklogCollector, WebhookMetrics, cre
 from alert_webhook.remediation.actions.base import Boundaries
 from alert_webhook.remediation.playbooks import Playbooks
 from alert_webhook.reports.improvement import ImprovementCollector
+from alert_webhook.reports.response import ResponseCollector
 from alert_webhook.store import SqlStore, open_store
 from alert_webhook.web.context import EXTENSION, AppContext
 from alert_webhook.web.operators import Access
@@ -80,7 +81,7 @@ def create_app(
     from alert_webhook.api import fleet as fleet_api
     from alert_webhook.dashboard import drills as drills_page
     from alert_webhook.dashboard import live as console
-    from alert_webhook.dashboard import login, pages
+    from alert_webhook.dashboard import login, noise, pages
     from alert_webhook.dashboard import report as report_page
     from alert_webhook.web import auth, guard, ids, security
 
@@ -126,6 +127,7 @@ def create_app(
     books = remediation.playbooks.playbooks if remediation else ()
     acting = [book.name for book in books if book.actions]
     metrics.registry.register(ImprovementCollector(store.recovery.improvement, clock, acting))
+    metrics.registry.register(ResponseCollector(store.response.distributions, clock))
     instrument_app(app, registry=metrics.registry, metrics_path="/metrics")
     guard.install(app, settings, listen_host)
     auth.install(app, settings, access)
@@ -133,7 +135,8 @@ def create_app(
     metrics.registry.register(DrillCollector(store.drills.summaries))
     blueprints = (ingest.bp, health.bp, alerts.bp, incidents.bp, remediations.bp, reports.bp,
                   fleet_api.bp, drills.bp)  # fmt: skip
-    for blueprint in (*blueprints, pages.bp, report_page.bp, drills_page.bp, console.bp, login.bp):
+    for blueprint in (*blueprints, pages.bp, report_page.bp, drills_page.bp, noise.bp, console.bp,
+                      login.bp):  # fmt: skip
         app.register_blueprint(blueprint)
     twilio_inbound.install(app)
     ack_link.install(app, links)

@@ -1,5 +1,7 @@
 """The console's health panel: each channel with its breakers and recent failures,
-the recovery plan's improvement metrics, and the fleet breaker's latest pause.
+the recovery plan's improvement metrics, time to acknowledge and to resolve by
+severity (median and p90, reports/response.py), and the fleet breaker's latest
+pause.
 
 The metrics are the webhook's own (`reports/recovery.py`, exported on /metrics by
 `ImprovementCollector`), read the same way; the panel shows the ratios
@@ -15,9 +17,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from alert_webhook.delivery.settings import SEVERITIES
 from alert_webhook.fleet.breaker import Pause
 from alert_webhook.fleet.settings import BreakerSettings
 from alert_webhook.reports.recovery import Improvement
+from alert_webhook.reports.response import ACKNOWLEDGE, RESOLVE, Distribution, Key, by_severity
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,39 @@ def recovery_figures(found: Improvement) -> RecoveryFigures:
         closed=resolved.automated + resolved.acknowledged + resolved.unattended,
         between_failures_seconds=between / gaps if gaps else None,
     )
+
+
+@dataclass(frozen=True)
+class ResponseFigures:
+    """One severity's (or every severity's: `all`) time to acknowledge and to
+    resolve over all history: median and p90 as the Grafana panel estimates them
+    from the same histograms (histogram_quantile), and how many incidents."""
+
+    severity: str
+    acknowledged: int
+    acknowledge_median: float | None
+    acknowledge_p90: float | None
+    resolved: int
+    resolve_median: float | None
+    resolve_p90: float | None
+
+
+def response_figures(found: Mapping[Key, Distribution]) -> list[ResponseFigures]:
+    """A row per severity with incidents (the plan's order, then any other), then
+    `all` when there are two or more."""
+    ack, res = by_severity(found, ACKNOWLEDGE), by_severity(found, RESOLVE)
+    rank: dict[str, int] = {s: n for n, s in enumerate(SEVERITIES)}
+    seen = sorted({*ack, *res}, key=lambda s: (rank.get(s, len(rank)), s))
+    rows = [(s, ack.get(s, Distribution()), res.get(s, Distribution())) for s in seen]
+    if len(rows) > 1:
+        every = ("all", sum(ack.values(), Distribution()), sum(res.values(), Distribution()))
+        rows.append(every)
+    return [
+        ResponseFigures(
+            s, a.count, a.quantile(0.5), a.quantile(0.9), r.count, r.quantile(0.5), r.quantile(0.9)
+        )  # fmt: skip
+        for s, a, r in rows
+    ]
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,11 @@ from alert_webhook.dashboard.console import RECENT_DELIVERIES, Console, ConsoleV
 from alert_webhook.dashboard.health import (
     FleetPauseView,
     RecoveryFigures,
+    ResponseFigures,
     channel_health,
     fleet_pause,
     recovery_figures,
+    response_figures,
 )
 from alert_webhook.dashboard.messages import MessageTexts
 from alert_webhook.dashboard.timeline import timeline
@@ -67,12 +69,14 @@ def console_context() -> dict[str, Any]:
     app = ctx()
     now = app.clock()
     recovery: RecoveryFigures | None = None
+    response: list[ResponseFigures] = []
     fleet: FleetPauseView | None = None
     try:
         view = Console(app.store.tx).read()
         fleet = fleet_pause(app.store.fleet.latest(), app.settings.fleet.breaker, now)
         pending, oldest_pending = app.store.outbox.backlog(now)
         recovery = recovery_figures(app.store.recovery.improvement(now))
+        response = response_figures(app.store.response.distributions(now))
         store_ok = True
     except StoreUnavailable:
         view, pending, oldest_pending, store_ok = ConsoleView([], {}, {}, {}), 0, 0.0, False
@@ -101,6 +105,7 @@ def console_context() -> dict[str, Any]:
         "failure_counts": view.failure_counts,
         "recent": RECENT_DELIVERIES,
         "recovery": recovery,
+        "response": response,
         "fleet": fleet,
         "operator": current_operator(),
         "silence_choices": SILENCE_CHOICES,

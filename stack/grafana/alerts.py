@@ -45,6 +45,18 @@ def _all_history(metric: str, by: str, selector: str) -> str:
     )
 
 
+def _quantiles(metric: str, selector: str) -> list[Query]:
+    """Median and p90 per severity over all history: each replica reports the same
+    buckets (`max` over replicas first), then the services' are summed."""
+    inner = f"max by (severity, service, le) ({metric}_bucket{{{selector}}})"
+    return [
+        Query(
+            f"histogram_quantile({q}, sum by (severity, le) ({inner}))", f"{{{{severity}}}} {name}"
+        )
+        for q, name in ((0.5, "median"), (0.9, "p90"))
+    ]
+
+
 def build(params: Mapping[str, Any]) -> dashboard.Dashboard:
     base = params["runbook_base"]
     job = f'job=~"{params["webhook_job"]}"'
@@ -237,6 +249,20 @@ def build(params: Mapping[str, Any]) -> dashboard.Dashboard:
             ],
             "Closed incidents that automation recovered before anyone acknowledged them, "
             "over all closed incidents.",
+        ),
+        graph(
+            "Time to acknowledge (all history)",
+            "s",
+            _quantiles("alert_webhook_time_to_acknowledge_seconds", both),
+            "MTTA as a distribution: median and p90 per severity, from each incident's "
+            "opening to its first acknowledgement (estimated from the histogram's buckets).",
+        ),
+        graph(
+            "Time to resolve (all history)",
+            "s",
+            _quantiles("alert_webhook_time_to_resolve_seconds", both),
+            "MTTR as a distribution: median and p90 per severity, from each incident's "
+            "opening to its close, resolved or handled (estimated from the buckets).",
         ),
         graph(
             "Incidents closed by resolution",

@@ -115,7 +115,8 @@ def test_an_instance_or_service_variable_filters_the_panels(path: Path) -> None:
     for expr in exprs(dashboard):
         assert set(VARIABLE.findall(expr)) <= {name, "__rate_interval"}, expr
         filterable = path.name != "alerts.json" or any(
-            n in labelled or n.removesuffix("_sum").removesuffix("_count") in labelled
+            n in labelled
+            or n.removesuffix("_sum").removesuffix("_count").removesuffix("_bucket") in labelled
             for n in metric_names(expr)
         )
         assert (f"${name}" in expr) == filterable, expr

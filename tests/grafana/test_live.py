@@ -183,6 +183,18 @@ def _alert(name: str, status: str, starts: datetime, **labels: str) -> dict[str,
     }
 
 
+def _acknowledge(stack: Launched, alertname: str) -> None:
+    """Acknowledge the open incident of the alert `alertname` (the time to
+    acknowledge has an observation)."""
+    auth = {"Authorization": f"Bearer {stack.token}"}
+    found = requests.get(stack.url("webhook", "/api/incidents?state=open"), headers=auth,
+                         timeout=5).json()["incidents"]  # fmt: skip
+    [alert_id] = [i["alert_id"] for i in found if i["alertname"] == alertname]
+    acked = requests.post(stack.url("webhook", f"/api/incidents/{alert_id}/ack"), json={},
+                          headers=auth, timeout=5)  # fmt: skip
+    assert acked.status_code == 200, acked.text
+
+
 def _provoke(stack: Launched) -> None:
     """What the panels draw that a quiet stack never does."""
     now = datetime.now(UTC)
@@ -195,6 +207,7 @@ def _provoke(stack: Launched) -> None:
         stack.post_alerts(_notification(status, [down]))
     again = _alert("GrafanaLiveSlow", "firing", datetime.now(UTC), service="grafana-live")
     stack.post_alerts(_notification("firing", [again]))
+    _acknowledge(stack, "GrafanaLiveSlow")
     _kill_demo_and_wait_for_recovery(stack)
 
 

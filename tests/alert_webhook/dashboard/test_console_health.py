@@ -1,9 +1,14 @@
 """dashboard/health.py: the console's health panel — the improvement metrics over
-all history, as the webhook's /metrics has them, and each channel's breakers."""
+all history, as the webhook's /metrics has them, time to acknowledge and to
+resolve by severity, and each channel's breakers."""
 
 from __future__ import annotations
 
-from alert_webhook.dashboard.health import channel_health, recovery_figures
+import re
+
+from webhook_support import make_alert, make_notification
+
+from alert_webhook.dashboard.health import channel_health, recovery_figures, response_figures
 from alert_webhook.reports.recovery import (
     Improvement,
     PlaybookAttempts,
@@ -11,6 +16,7 @@ from alert_webhook.reports.recovery import (
     ServiceFailures,
     ServiceRecovery,
 )
+from alert_webhook.reports.response import ACKNOWLEDGE, RESOLVE, Distribution
 
 
 def test_the_figures_are_the_metrics_ratios_over_all_history() -> None:
@@ -63,3 +69,39 @@ def test_only_a_channel_given_providers_that_cannot_send_is_failing() -> None:
     )
     assert sms.failing and not webhook.failing and not email.failing
     assert webhook.unused and webhook.problem is not None, "still not configured, plainly"
+
+
+def _dist(*seconds: float) -> Distribution:
+    d = Distribution()
+    for s in seconds:
+        d.observe(s)
+    return d
+
+
+def test_response_times_by_severity_in_the_plan_s_order_then_all() -> None:
+    found = {
+        (ACKNOWLEDGE, "high", "db"): _dist(10, 20),
+        (RESOLVE, "high", "db"): _dist(100),
+        (RESOLVE, "critical", "api"): _dist(40, 50),
+        (RESOLVE, "critical", "db"): _dist(50),
+        (RESOLVE, "<b>odd</b>", ""): _dist(5),
+    }
+    rows = response_figures(found)
+    assert [r.severity for r in rows] == ["critical", "high", "<b>odd</b>", "all"]
+    critical, high, _, every = rows
+    assert (critical.acknowledged, critical.acknowledge_median) == (0, None)
+    assert critical.resolved == 3 and critical.resolve_median == 30 + 30 * (1.5 / 3)
+    assert (high.acknowledged, high.acknowledge_median) == (2, 15.0)
+    assert every.resolved == 5 and every.acknowledged == 2
+    assert response_figures({}) == []
+
+
+def test_the_console_shows_them_on_its_health_panel(client) -> None:
+    alert = make_alert("a", service="db")
+    client.post("/alerts", json=make_notification(alert))
+    client.post("/alerts", json=make_notification({**alert, "status": "resolved"}))
+    html = client.get("/").get_data(as_text=True)
+    row = re.search(r'<tr data-severity="critical">(.*?)</tr>', html, re.S)
+    assert row is not None
+    cells = re.findall(r"<td>(.*?)</td>", row[1])
+    assert cells == ["critical", "0", "-", "-", "1", "0 s", "0 s"]
