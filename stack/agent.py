@@ -67,6 +67,9 @@ def runner_env(control_dir: Path, env: Mapping[str, str] = os.environ) -> dict[s
         "ANSIBLE_HOST_KEY_CHECKING": "True",
         "ANSIBLE_SSH_CONTROL_PATH_DIR": str(control_dir),
         "ANSIBLE_SSH_ARGS": "-o ControlMaster=auto -o ControlPersist=30s",
+        # A connection dropped on a busy machine is tried again (ssh's exit 255),
+        # not the host reported unreachable halfway through its onboarding.
+        "ANSIBLE_SSH_RETRIES": "3",
         "ANSIBLE_RETRY_FILES_ENABLED": "False",
         "ANSIBLE_NOCOLOR": "True",
     }

@@ -250,16 +250,23 @@ def test_a_flapping_alert_stays_within_its_attempt_budget(fast_stack) -> None:
         began = start + timedelta(seconds=2 * cycle)
         stack.post_alerts(_notification("firing", began, None))
         stack.post_alerts(_notification("resolved", began, began + timedelta(seconds=1)))
-    wait_until(lambda: _finished(_runs(stack, "flapping", since), 50), 60, "50 runs judged")
+    # Each POST answered after its commit: every run there will be is planned.
+    # Flapping from its third firing (the fifth change), the alert plans runs only
+    # within max_attempts a window (30 s on the fast profile), blocked ones included
+    # (remediation/flapping.py), rather than one per firing.
+    planned = len(_runs(stack, "flapping", since))
+    windows = 1 + int((time.time() - since) // 30)  # the posts may outlast one window
+    assert 1 <= planned <= 3 * windows, (planned, windows)
+    wait_until(lambda: _finished(_runs(stack, "flapping", since), planned), 60, "the runs judged")
     runs = _runs(stack, "flapping", since)
     ran = [r for r in runs if r["started_at"] is not None]
-    assert len(runs) == 50, "one run per firing state change"
+    assert len(runs) == planned
     assert 1 <= len(ran) <= 3, "max_attempts: 3 a window (30 s on the fast profile)"
     assert Marks.lines(marks.flapping) == len(ran)
     blocked = {r["guardrail"]: r["detail"] for r in runs if r["status"] == "blocked"}
-    assert "attempt_budget" in blocked and set(blocked) <= {
-        "attempt_budget", "cooldown", "one_at_a_time",
-    }, (blocked, [(r["started_at"], r["finished_at"]) for r in ran])  # fmt: skip
+    assert set(blocked) <= {"cooldown", "one_at_a_time"}, (
+        blocked, [(r["started_at"], r["finished_at"]) for r in ran],
+    )  # fmt: skip
 
 
 def test_a_webhook_killed_mid_run_never_runs_it_twice(fast_stack) -> None:
