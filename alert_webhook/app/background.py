@@ -10,8 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 
-from alert_webhook.app.mail_digest import DIGEST_LOOP, build_digest
 from alert_webhook.app.duties import Duties, Watchdog
+from alert_webhook.app.mail_digest import DIGEST_LOOP, build_digest
 from alert_webhook.app.wiring import recording_from
 from alert_webhook.clients.alertmanager import AlertmanagerAPI
 from alert_webhook.config.settings import Settings

@@ -52,7 +52,8 @@ def store(any_store):
 def digest(store, clock, relay, **settings) -> WeeklyDigest:
     cfg = DigestSettings(enabled=True, **settings)
     return WeeklyDigest(
-        cfg, cfg.recipients_or(PEOPLE), "http://console.example/", store.digests, store.noise, relay,
+        cfg, cfg.recipients_or(PEOPLE), "http://console.example/", store.digests, store.noise,
+        relay,
         backoff=lambda attempt: 10.0 * 2**attempt, clock=clock, lease_seconds=60,
     )  # fmt: skip
 
