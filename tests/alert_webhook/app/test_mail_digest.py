@@ -79,7 +79,7 @@ def test_the_digest_arrives_as_plain_text_with_every_header_its_own(
     assert [p.get_content_type() for p in mail.walk()] == ["text/plain"]
     text = mail.get_content().replace("\r\n", "\n")
     assert "Noise report, 2026-11-23 08:00 UTC to 2026-11-30 08:00 UTC" in text
-    assert 'Disk Bcc: evil@example.org <b onmouseov…      3' in text
+    assert "Disk Bcc: evil@example.org <b onmouseov…      3" in text
     assert "https://alerts.example.org/reports/noise?since=7d" in text
     assert {r["status"] for r in store.digests.list()} == {"sent"}
     assert {r["provider"] for r in store.digests.list()} == {"relay1"}
