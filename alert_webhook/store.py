@@ -1,7 +1,7 @@
 """The composite store: every feature's repository over one engine (`db/`),
 SQLite in WAL mode by default, PostgreSQL for scale-out — `outbox` (delivery),
 `incidents` with their `follow_ups`, `flapping`, `runs` (remediation), `recovery`,
-`reports`, `noise` and `response` (reports), `fleet` (the fleet breaker's pauses),
+`reports`, `noise`, `digests` and `response` (reports), `fleet` (the fleet breaker's pauses),
 `drills` (recovery drills) — and the alerts themselves.
 
 `record_many` commits notifications whole, in one transaction, or nothing of
@@ -32,6 +32,7 @@ from alert_webhook.ingest.payload import Notification
 from alert_webhook.ingest.planners import Recording
 from alert_webhook.ingest.record import Incoming, Recorder, RecordResult
 from alert_webhook.remediation.runs import RunStore
+from alert_webhook.reports.digests import Digests
 from alert_webhook.reports.noise import Noise
 from alert_webhook.reports.recovery import Recovery
 from alert_webhook.reports.report import Reports
@@ -85,6 +86,7 @@ class SqlStore:
         self.recovery = Recovery(self.tx, dialect)
         self.reports = Reports(self.tx, dialect)
         self.noise = Noise(self.tx, dialect)
+        self.digests = Digests(self.tx, dialect)
         self.response = ResponseTimes(self.tx)
         self.follow_ups = FollowUps(self.tx)
         self.fleet = FleetPauses(self.tx, dialect)

@@ -1,7 +1,7 @@
 """What runs beside the requests, wired together: the intake that records each
 notification and wakes the loops, one delivery lane per channel that leaves the
 process, the time-driven duties, the reconciliation with Alertmanager's alerts,
-and the remediation runner when it is enabled."""
+and, when they are enabled, the weekly noise digest and the remediation runner."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from alert_webhook.app.duties import Duties, Watchdog
+from alert_webhook.app.mail_digest import DIGEST_LOOP, build_digest
 from alert_webhook.app.wiring import recording_from
 from alert_webhook.clients.alertmanager import AlertmanagerAPI
 from alert_webhook.config.settings import Settings
@@ -103,6 +104,11 @@ def build_background(
     # Its first pass runs at start-up.
     reconcile = Reconcile(settings.reconcile, store.tx, alertmanager, intake.accept, clock)
     workers.add(Loop(RECONCILE_LOOP, reconcile.run_once, settings.reconcile.interval_seconds))
+    digest = build_digest(settings, store, channels, breakers, clock, rand)
+    if digest is not None:
+        # Its own loop: a mail relay slow to answer delays no deadline or heartbeat.
+        workers.add(Loop(DIGEST_LOOP, digest.run_once, settings.reports.digest.check_seconds,
+                         busy_at=1))  # fmt: skip
     if remediation is not None:
         cfg = settings.remediation
         tell = Escalation(Router(settings.routing, settings.channels),

@@ -30,6 +30,7 @@ from alert_webhook.delivery.settings import (
 from alert_webhook.failover.config import FailoverSettings
 from alert_webhook.fleet.settings import FleetSettings
 from alert_webhook.ingest.reconcile import ReconcileSettings
+from alert_webhook.reports.settings import ReportSettings
 from toolkit.config import ConfigError, Strict, load_yaml, validation_problems
 
 __all__ = ["ConfigError", "Settings", "check_bind", "load_settings", "settings_from_mapping"]
@@ -89,6 +90,8 @@ class Settings(Strict):
     failover: FailoverSettings = FailoverSettings()
     # The hosts remediation may act on and how it reaches them (alert_webhook/fleet/).
     fleet: FleetSettings = FleetSettings()
+    # The weekly noise digest by email (alert_webhook/reports/settings.py).
+    reports: ReportSettings = ReportSettings()
     # Bearer token for POST /alerts; from the environment only.
     token: SecretStr | None = None
     # Signs operators' session cookies; from the environment only.
@@ -140,10 +143,21 @@ def settings_from_mapping(
         raise ConfigError(source, problems + validation_problems(exc)) from None
     key = settings.secret_key.get_secret_value() if settings.secret_key else None
     problems += secret_key_problems(settings.auth, key)
+    problems += _digest_problems(settings)
     if problems:
         raise ConfigError(source, problems)
     found = {n: SecretStr(env[n]) for n in secret_env_names(settings.channels) if env.get(n)}
     return settings.model_copy(update={"secrets": found}) if found else settings
+
+
+def _digest_problems(settings: Settings) -> list[str]:
+    digest = settings.reports.digest
+    if digest.enabled and not digest.recipients_or(settings.channels.email.recipients):
+        return [
+            "reports.digest.recipients: the digest is enabled but has no one to go to; "
+            "name recipients here or in channels.email.recipients"
+        ]
+    return []
 
 
 def load_settings(path: Path | None, env: Mapping[str, str]) -> Settings:

@@ -368,3 +368,34 @@ drill_results = Table(
     Column("detail", Text, nullable=False),
 )
 Index("ix_drill_results_scenario", drill_results.c.scenario, drill_results.c.finished_at)
+
+# The weekly noise digest (reports/digest.py): one row per ISO week × recipient,
+# written together in one transaction when the week's time has come — its
+# unique key lets every replica plan the week once — and then sent under the
+# lease (`claimed_*`, db/lease.py) like a delivery: retried with backoff while
+# the mail relay is unavailable, never sent twice. `subject` and `body` are the
+# digest as planned (the report of its window, [`since`, `until`)), so a retry
+# sends the same text. A week in which no alert fired is recorded `skipped`.
+digests = Table(
+    "digests",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("week", String(10), nullable=False),  # "2026-W48"
+    Column("recipient", Text, nullable=False),
+    Column("since", Float, nullable=False),
+    Column("until", Float, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", Float, nullable=False),
+    Column("claimed_until", Float),
+    Column("claimed_by", String(64)),
+    Column("provider", String(100)),
+    Column("note", Text),
+    Column("last_error", Text),
+    Column("planned_at", Float, nullable=False),
+    Column("finished_at", Float),
+    UniqueConstraint("week", "recipient", name="uq_digest"),
+)
+Index("ix_digests_due", digests.c.status, digests.c.next_attempt_at)

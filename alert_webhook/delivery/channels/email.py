@@ -53,6 +53,21 @@ def build(message: Message, sender: str, ack: AckLink | None = None) -> EmailMes
     return mail
 
 
+def plain_mail(
+    recipient: str, subject_line: str, text: str, message_id: str, sender: str
+) -> EmailMessage:
+    """A plain-text mail of our own (the weekly noise digest): every header on one
+    line, whatever the text it was built from."""
+    mail = EmailMessage()
+    mail["Subject"] = one_line(subject_line)
+    mail["From"] = sender
+    mail["To"] = one_line(recipient)
+    mail["Date"] = formatdate(usegmt=True)
+    mail["Message-ID"] = one_line(message_id)
+    mail.set_content(text)
+    return mail
+
+
 def classify(exc: Exception) -> DeliveryError:
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in exc.recipients.values()]
@@ -87,7 +102,14 @@ class SmtpEmail:
 
     def send(self, message: Message) -> str | None:
         ack = self._ack_links.for_message(message) if self._ack_links else None
-        mail = build(message, self._settings.sender, ack)
+        return self.send_mail(build(message, self._settings.sender, ack))
+
+    def send_text(self, recipient: str, subject_line: str, text: str, message_id: str) -> str:
+        """A plain-text mail that is no alert's message (the noise digest)."""
+        sender = self._settings.sender
+        return self.send_mail(plain_mail(recipient, subject_line, text, message_id, sender))
+
+    def send_mail(self, mail: EmailMessage) -> str:
         try:
             conn = self._factory(self._settings)
             try:

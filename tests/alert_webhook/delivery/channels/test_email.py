@@ -75,3 +75,18 @@ def test_an_untrusted_certificate_is_refused(tmp_path) -> None:
         with pytest.raises(DeliveryError) as exc:
             SmtpEmail(settings, "a", "b").send(message(channel="email", recipient="x@example.org"))
         assert "CERTIFICATE_VERIFY_FAILED" in exc.value.reason
+
+
+def test_a_plain_mail_keeps_outside_text_out_of_its_headers(box) -> None:
+    """The digest's mail: a subject built from label values cannot add a header."""
+    hostile = "[noise report] worst: Disk\r\nBcc: evil@example.org\r\n\r\nbody?"
+    provider_id = _email(box.port).send_text(
+        "oncall@example.org", hostile, "Line one\nBcc: not a header\n", "<digest-2026-W49.1@x>"
+    )
+    (mail,) = box.messages
+    assert provider_id == "<digest-2026-W49.1@x>"
+    assert box.envelopes == [("alerts@example.org", ["oncall@example.org"])]
+    assert mail["Bcc"] is None
+    assert mail["Subject"] == "[noise report] worst: Disk Bcc: evil@example.org body?"
+    assert [p.get_content_type() for p in mail.walk()] == ["text/plain"]
+    assert mail.get_payload(decode=True).decode().splitlines() == ["Line one", "Bcc: not a header"]
