@@ -15,12 +15,15 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from chaos.fleet import ChaosFleet, chaos_fleet_for
+from chaos.fleet import ChaosFleet, NoDemoHosts, chaos_fleet_for, demo_hosts
 from chaos.results import record
 from chaos.stack import severity_rto, wait_for_guardrails, wait_recovered
+from stack.demo_hosts import FleetFiles
+from stack.supervisor import Layout
 
 PLAYBOOK = "restart-demo-on-host"
 TARGET, OTHERS = "host-2", ("host-1", "host-3")
@@ -71,3 +74,24 @@ def test_a_demo_killed_on_host_2_is_restarted_there_through_ansible(fleet: Chaos
         f"{result.recovery_seconds:.1f} s (the Ansible step {step['duration']:.1f} s)"
     )
     assert result.recovery_seconds < rto, result
+
+
+def test_a_stack_without_enough_demo_hosts_is_named_with_what_to_start(tmp_path: Path) -> None:
+    """What CHAOS_STACK=running skips with: the stack's webhook acts on no demo
+    fleet, or on one smaller than the scenario's."""
+    run = Layout(tmp_path).run
+    run.mkdir(parents=True)
+    (run / "webhook.yml").write_text("remediation: {enabled: true}\n")
+    with pytest.raises(
+        NoDemoHosts, match=r"has no demo hosts: start one with `make up FAST=1 HOSTS=3`"
+    ):
+        demo_hosts(tmp_path)
+
+    files = FleetFiles(Layout(tmp_path).var / "fleet")
+    files.folder.mkdir(parents=True)
+    files.inventory.write_text(
+        "all:\n  hosts:\n    host-1: {ansible_host: 127.0.0.2, recovery_stack_jobs: {demo: 8081}}\n"
+    )
+    (run / "webhook.yml").write_text(f"fleet: {{inventory: {files.inventory}}}\n")
+    with pytest.raises(NoDemoHosts, match=r"has 1 demo host\(s\); this scenario needs 3"):
+        demo_hosts(tmp_path)
