@@ -18,7 +18,10 @@ stack's known_hosts only (`StrictHostKeyChecking=yes`, no global file, no
 updates, `ANSIBLE_HOST_KEY_CHECKING=True`, which ansible-runner would otherwise
 turn off); `BatchMode`, no retries; connection reuse (ControlPersist, with
 control sockets in a short folder of our own: a unix socket path has ~108 bytes)
-and pipelining as configured.
+and pipelining as configured. A kept connection is given up after about the
+connect timeout without an answer from the host (`ServerAliveInterval` ×
+`ServerAliveCountMax`), so a host cut off since its last run is `unreachable`
+then, as a new connection would be, not hung until the step's timeout.
 
 A timeout kills every process of the run. ansible-runner's own timeout does not:
 it SIGKILLs the ansible-playbook process group, but ansible-core 2.19's workers
@@ -71,6 +74,8 @@ ARG_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,99}")
 CONNECTION_VARS = "ansible_"
 OUTPUT_TAIL_CHARS = 4096
 RUN_TOKEN_ENV = "RECOVERY_STACK_ANSIBLE_RUN"
+# Keepalives unanswered before a kept SSH connection is given up (over ~connect_timeout).
+SERVER_ALIVE_COUNT = 3
 # How often ansible-runner's loop asks whether to cancel: the timeout's precision.
 _POLL_SECONDS = 0.2
 
@@ -358,6 +363,11 @@ class AnsibleExecutor:
         ]
         persist = max(1, int(ssh.control_persist))  # a positive duration (settings)
         args += ["-o ControlMaster=auto", f"-o ControlPersist={persist}s"]
+        # A kept connection to a host cut off since would carry the next run into
+        # the dead link until the step's timeout (`timed_out`, not `unreachable`):
+        # the master gives up after ~connect_timeout without an answer from sshd.
+        alive = max(1, int(ssh.connect_timeout) // SERVER_ALIVE_COUNT)
+        args += [f"-o ServerAliveInterval={alive}", f"-o ServerAliveCountMax={SERVER_ALIVE_COUNT}"]
         env = {
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
             RUN_TOKEN_ENV: token,

@@ -23,7 +23,7 @@ import os
 import signal
 import time
 import xmlrpc.client
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -152,15 +152,22 @@ def severity_rto(stack: ChaosStack, run: dict[str, Any]) -> float:
 
 
 def wait_recovered(
-    stack: ChaosStack, playbook: str, service: str, since: float, timeout: float = 60.0
+    stack: ChaosStack,
+    playbook: str,
+    service: str,
+    since: float,
+    timeout: float = 60.0,
+    answering: Callable[[], bool] | None = None,
 ) -> tuple[dict[str, Any], float]:
     """The first run of `playbook` planned since `since` that recovered, once
-    `service` answers again, and the moment both held (the recovery's end)."""
+    `service` answers again (or `answering` says it does: a service on a fleet
+    host), and the moment both held (the recovery's end)."""
     found: dict[str, Any] = {}
+    answers = answering or (lambda: stack.answers(service))
 
     def recovered() -> bool:
         done = [r for r in stack.remediations(playbook, since) if r["status"] == RECOVERED]
-        if done and stack.answers(service):
+        if done and answers():
             found.update(run=done[-1], at=time.time())
         return bool(found)
 

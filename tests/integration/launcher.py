@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,8 +28,15 @@ UP_TIMEOUT = 90.0
 RECOVERED = RunStatus.VERIFIED.value
 
 
-def launcher(root: Path, ports: dict[str, int], token: str, *args: str) -> subprocess.Popen[str]:
-    env = {**os.environ, TOKEN_ENV: token}
+def launcher(
+    root: Path,
+    ports: dict[str, int],
+    token: str,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+) -> subprocess.Popen[str]:
+    """`python -m stack up` on `ports`, with `env` over this process's environment."""
+    env = {**os.environ, **(env or {}), TOKEN_ENV: token}
     env.update({s.env_var: str(ports[s.name]) for s in SERVICES})
     return subprocess.Popen(
         [sys.executable, "-m", "stack", "up", f"--root={root}", *args],
@@ -100,15 +107,23 @@ class Launched:
 
 
 @contextlib.contextmanager
-def launched(root: Path, token: str, args: Sequence[str] = ()) -> Iterator[Launched]:
-    """The stack up and answering until the block ends, then stopped."""
+def launched(
+    root: Path,
+    token: str,
+    args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    up_timeout: float = UP_TIMEOUT,
+) -> Iterator[Launched]:
+    """The stack up and answering until the block ends, then stopped. `env`: more
+    variables for it (DEMO_HOST_SSH_PORT, say); `up_timeout`: how long it may take
+    (demo hosts are onboarded first)."""
     ports = {s.name: free_port() for s in SERVICES}
-    proc = launcher(root, ports, token, *args)
+    proc = launcher(root, ports, token, *args, env=env)
     out = Output(proc)
     try:
         wait_until(
             lambda: "recovery-stack is up" in out.text() or proc.poll() is not None,
-            UP_TIMEOUT,
+            up_timeout,
             "the stack to come up",
         )
         assert proc.poll() is None, out.text()

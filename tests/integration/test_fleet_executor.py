@@ -4,6 +4,7 @@ so every test runs as few as its claim needs."""
 
 from __future__ import annotations
 
+import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -11,7 +12,9 @@ from pathlib import Path
 
 import psutil
 import pytest
-from support.sshd import Fleet, ssh_fleet
+from support.faults import FaultUnavailable, isolated_host
+from support.procs import running, wait_until
+from support.sshd import Fleet, inventory_text, ssh_fleet
 
 from alert_webhook.fleet.executor import (
     RUN_TOKEN_ENV,
@@ -22,7 +25,7 @@ from alert_webhook.fleet.executor import (
 )
 from alert_webhook.fleet.inventory import Host, load_inventory
 from alert_webhook.fleet.settings import SshSettings
-from stack.sshd import make_key
+from stack.sshd import SshHost, find_sshd, make_key, privilege_separation_ready
 
 pytestmark = pytest.mark.integration
 
@@ -48,6 +51,11 @@ def executor_for(fleet: Fleet, root: Path, **kw: object) -> AnsibleExecutor:
     (books / "echo.yml").write_text(ECHO_PLAYBOOK)
     ssh = SshSettings(known_hosts=fleet.known_hosts)
     return AnsibleExecutor(fleet.inventory, ssh, fleet.key, books, root / "cp", **kw)  # type: ignore[arg-type]
+
+
+def _answers(address: str, port: int) -> bool:
+    with socket.create_connection((address, port), timeout=0.5):
+        return True
 
 
 def host(fleet: Fleet, name: str) -> Host:
@@ -145,3 +153,34 @@ def test_a_timeout_kills_every_process_of_the_run(fleet: Fleet, tmp_path: Path) 
     assert 3 <= result.duration < 6
     assert "ansible-playbook, its workers and ssh killed (" in result.detail
     assert _ours(token) == []  # ansible-playbook, its workers, their ssh, the ControlMaster
+
+
+def test_a_host_cut_off_behind_a_kept_connection_is_unreachable_not_hung(tmp_path: Path) -> None:
+    """A host acted on a moment ago (its ControlMaster kept for reuse) and then
+    partitioned: the next run must end `unreachable` within about the connect
+    timeout, not hang on the dead connection until the step's timeout."""
+    try:
+        with isolated_host() as cut_off:
+            key = make_key(tmp_path / "id_ed25519", "recovery-stack test")
+            lone = SshHost("host-1", cut_off.address, 2222, tmp_path / "host-1")
+            lone.prepare(Path(f"{key}.pub"))
+            (tmp_path / "known_hosts").write_text(lone.known_hosts_line())
+            (tmp_path / "inventory.yml").write_text(inventory_text([lone]))
+            privilege_separation_ready()
+            with running("sshd", cut_off.argv(lone.argv(find_sshd())), tmp_path):
+                wait_until(lambda: _answers(cut_off.address, 2222), 10, "sshd in the namespace")
+                ssh = SshSettings(known_hosts=tmp_path / "known_hosts", connect_timeout=5)
+                executor = AnsibleExecutor(
+                    tmp_path / "inventory.yml", ssh, key, None, tmp_path / "cp"
+                )
+                target = load_inventory(tmp_path / "inventory.yml").hosts[0]
+                job = ModuleJob("ansible.builtin.command", {"argv": ["/bin/true"]})
+                assert executor.run(target, job, 60).outcome is HostOutcome.CHANGED
+
+                cut_off.cut()
+                after = executor.run(target, job, 60)
+    except FaultUnavailable as exc:
+        pytest.skip(f"network namespaces are not allowed here: {exc}")
+
+    assert after.outcome is HostOutcome.UNREACHABLE, after
+    assert after.duration < 30, f"{after.duration:.1f} s: hung on the kept connection"

@@ -148,6 +148,8 @@ def test_ssh_checks_host_keys_against_the_stacks_file_only(tmp_path: Path) -> No
         "UpdateHostKeys=no", ""
     )
     assert "GlobalKnownHostsFile=/dev/null" in args and "ControlPersist=30s" in args
+    # A kept connection to a host gone silent is given up after ~connect_timeout (10 s).
+    assert "ServerAliveInterval=3" in args and "ServerAliveCountMax=3" in args
     assert env["ANSIBLE_HOST_KEY_CHECKING"] == "True"
     assert env["ANSIBLE_REMOTE_USER"] == "remediation"
     assert env["ANSIBLE_PRIVATE_KEY_FILE"] == str(tmp_path / "id")
