@@ -314,7 +314,8 @@ def render_webhook(
     """webhook.yml with its ports rewritten, `operators` (name → password hash)
     added to those it configures, `remediation` over its remediation settings,
     `failover` as its failover chains when given, and `fleet` over its fleet
-    settings (the inventory the stack was started with); `fast`: flapping judged
+    settings (the inventory the stack was started with; `fleet.ssh` merged key by
+    key, so a file's `control_persist` or `pipelining` stays); `fast`: flapping judged
     over FAST_FLAPPING's seconds, and the fleet breaker over the playbooks' fast
     window (FAST_WINDOW_SECONDS), so failures of one test do not pause the next."""
     config = yaml.safe_load(rewrite_ports(source.read_text(), ports)) or {}
@@ -325,7 +326,11 @@ def render_webhook(
     if failover is not None:
         config["failover"] = dict(failover)
     if fleet:
-        config["fleet"] = {**(config.get("fleet") or {}), **fleet}
+        own = config.get("fleet") or {}
+        # One level deeper for ssh: the file's own options (control_persist,
+        # pipelining, user) stay beside the stack's known_hosts and key.
+        ssh = {**(own.get("ssh") or {}), **(fleet.get("ssh") or {})}
+        config["fleet"] = {**own, **fleet, **({"ssh": ssh} if ssh else {})}
     if fast:
         incidents = config.setdefault("incidents", {}) or {}
         incidents["flapping"] = {**(incidents.get("flapping") or {}), **FAST_FLAPPING}

@@ -238,6 +238,22 @@ def test_the_fast_profile_judges_flapping_on_its_own_time_scale(tmp_path: Path) 
     assert (default.window_seconds, default.hold_seconds) == (1800, 600)
 
 
+def test_a_webhook_files_own_ssh_options_stay_beside_the_stacks_fleet_settings(
+    tmp_path: Path,
+) -> None:
+    from alert_webhook.config.settings import settings_from_mapping
+
+    source = tmp_path / "webhook.yml"
+    own = yaml.safe_load(render.DEFAULT_WEBHOOK_CONFIG.read_text())
+    own["fleet"] = {"ssh": {"control_persist": "1s", "pipelining": False, "user": "remediation"}}
+    source.write_text(yaml.safe_dump(own))
+    stacks = {"inventory": str(tmp_path / "hosts.yml"), "ssh": {"known_hosts": "kh"}}
+    path = render.render_webhook(tmp_path / "run", MOVED, {}, source=source, fleet=stacks)
+    ssh = settings_from_mapping(yaml.safe_load(path.read_text()), {}).fleet.ssh
+    assert (ssh.control_persist, ssh.pipelining, ssh.user) == (1.0, False, "remediation")
+    assert ssh.known_hosts == Path("kh")
+
+
 def test_the_webhook_gets_the_dependencys_failover_chain_as_valid_settings(tmp_path) -> None:
     from alert_webhook.config.settings import settings_from_mapping
     from stack.ports import ports_from_env
