@@ -111,11 +111,11 @@ class Harness:
             executor=executor,
         )
         settings = settings_from_mapping(CONTACTS, {})
-        self.recording = recording_from(
-            settings, ["dashboard"], extra=[RemediationPlanner(playbooks)]
-        )
         router = Router(settings.routing, settings.channels)
         self.tell = Escalation(router, frozenset({"dashboard"}))
+        self.recording = recording_from(
+            settings, ["dashboard"], extra=[RemediationPlanner(playbooks, self.tell)]
+        )
         self.runner = self.runner_on(store)
 
     def runner_on(self, store, worker_id: str = "w1") -> Runner:
