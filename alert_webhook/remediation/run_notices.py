@@ -194,7 +194,8 @@ def claim_page(
     row = {"paged_at": now, "heals": len(heals),
            "run_ids": json.dumps([h.run_id for h in heals])}  # fmt: skip
     first = insert_for(conn.dialect)(recurring_heals).values(target=target, **row)
-    if conn.execute(first.on_conflict_do_nothing()).rowcount == 1:
+    inserted = first.on_conflict_do_nothing().returning(recurring_heals.c.target)
+    if conn.execute(inserted).first() is not None:
         return True
     again = conn.execute(
         update(recurring_heals)
