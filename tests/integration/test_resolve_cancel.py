@@ -111,9 +111,8 @@ class Remediating:
         self.recording = recording_from(
             settings, ["dashboard"], extra=[RemediationPlanner(playbooks, tell)]
         )
-        remediation = Remediation(
-            playbooks, default_guardrails(), Checks(HttpPrometheus(prometheus))
-        )
+        self.prometheus = HttpPrometheus(prometheus)
+        remediation = Remediation(playbooks, default_guardrails(), Checks(self.prometheus))
         self.runner = Runner(self.store.runs, remediation, create_metrics(), Boundaries(),
                              time.time, tell=tell, lease_seconds=30)  # fmt: skip
         self.alert = _Peer.alerts[0]
