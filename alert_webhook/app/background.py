@@ -32,6 +32,7 @@ from alert_webhook.loops import Loop, Workers
 from alert_webhook.metrics.registry import WebhookMetrics
 from alert_webhook.remediation.actions.base import Boundaries
 from alert_webhook.remediation.escalation import Escalation
+from alert_webhook.remediation.recurring import RecurringHeals
 from alert_webhook.remediation.runner import REMEDIATION_LOOP, Remediation, Runner
 from alert_webhook.remediation.runs import RemediationPlanner
 from alert_webhook.store import SqlStore
@@ -64,7 +65,14 @@ def build_background(
     delivery = settings.delivery
     breakers = provider_breakers(channels, delivery.breaker, metrics, clock)
     lanes = lanes_for(channels)
-    extra = [RemediationPlanner(remediation.playbooks)] if remediation else []
+    # What people hear of a run's ending, wherever it ends: the runner, or the
+    # planner that records its alert's resolution.
+    router = Router(settings.routing, settings.channels)
+    stored = frozenset(stored_channels(channels))
+    cfg = settings.remediation
+    heals = RecurringHeals(cfg.recurring_heals, router, stored)
+    tell = Escalation(router, stored, heals)
+    extra = [RemediationPlanner(remediation.playbooks, tell)] if remediation else []
     recording = recording_from(settings, stored_channels(channels), extra)
     writer = GroupCommit(lambda items: store.record_many(items, recording, clock()))
     workers = Workers()  # loops are added below: the watchdog accepts through the intake
@@ -110,9 +118,6 @@ def build_background(
         workers.add(Loop(DIGEST_LOOP, digest.run_once, settings.reports.digest.check_seconds,
                          busy_at=1))  # fmt: skip
     if remediation is not None:
-        cfg = settings.remediation
-        tell = Escalation(Router(settings.routing, settings.channels),
-                          frozenset(stored_channels(channels)))  # fmt: skip
         runner = Runner(store.runs, remediation, metrics,
                         boundaries, clock, cfg.lease_seconds,
                         silences=alertmanager,

@@ -30,6 +30,7 @@ from alert_webhook.delivery.settings import (
 from alert_webhook.failover.config import FailoverSettings
 from alert_webhook.fleet.settings import FleetSettings
 from alert_webhook.ingest.reconcile import ReconcileSettings
+from alert_webhook.remediation.recurring import RecurringHealsSettings
 from alert_webhook.reports.settings import ReportSettings
 from toolkit.config import ConfigError, Strict, load_yaml, validation_problems
 
@@ -71,6 +72,9 @@ class RemediationSettings(Strict):
     # Where verifications and preconditions are asked; None: `links.prometheus_url`.
     prometheus_url: str | None = None
     prometheus_timeout_seconds: float = Field(default=5.0, gt=0)
+    # A target healed more than max_heals times in window_seconds pages once per
+    # window (alert_webhook/remediation/recurring.py).
+    recurring_heals: RecurringHealsSettings = RecurringHealsSettings()
 
 
 class Settings(Strict):

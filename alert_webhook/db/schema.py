@@ -286,6 +286,19 @@ fleet_pauses = Table(
     UniqueConstraint("in_force", name="uq_fleet_pause_in_force"),
 )
 
+# The last page of each target healed too often (remediation/recurring.py): when
+# it went, how many heals and which runs. One row per target: the page is the
+# guarded write of this row (inserted once, then updated only once `paged_at` is
+# a window old), so replicas ending heals of one target at once page once.
+recurring_heals = Table(
+    "recurring_heals",
+    metadata,
+    Column("target", String(500), primary_key=True),
+    Column("paged_at", Float, nullable=False),
+    Column("heals", Integer, nullable=False),
+    Column("run_ids", Text, nullable=False),  # JSON list, oldest first
+)
+
 # Each step of a run as it was tried: written when it starts (so a runner that
 # takes over a crashed run sees what was under way) and completed when it ends.
 # `params` are the rendered parameters: label values and literal settings, never

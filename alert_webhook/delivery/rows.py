@@ -39,6 +39,8 @@ class Purpose(StrEnum):
     REMEDIATION = "remediation"  # how a remediation run ended, `remediation-<run id>`
     FLAPPING = "flapping"  # its alert held one state long enough: stopped flapping
     FLEET_BREAKER = "fleet-breaker"  # automation paused for the fleet, `fleet-breaker-<pause>`
+    # A target healed too often (remediation/recurring.py), `recurring-heals-<run>`
+    RECURRING_HEALS = "recurring-heals"
 
     def nth(self, n: int) -> str:
         return f"{self.value}-{n}"

@@ -103,7 +103,7 @@ def create_metrics(registry: CollectorRegistry | None = None) -> WebhookMetrics:
         remediation_runs=Counter(
             "alert_webhook_remediation_runs",
             "Remediation runs ended by playbook and outcome "
-            "(verified/ineffective/failed/blocked/skipped).",
+            "(verified/ineffective/failed/blocked/skipped/cancelled).",
             ["playbook", "outcome"],
             registry=r,
         ),

@@ -10,7 +10,13 @@ the same way.
   own channels (critical: SMS, as routed); when held, it is sent now, carrying
   the attempt history;
 - skipped (a dry run): nothing more; a held notification is sent now, saying
-  that nothing ran.
+  that nothing ran;
+- cancelled (its alert resolved first): one short note on the dashboard and in
+  the log, never a page — the problem is gone, and people who were told of the
+  alert hear its resolution anyway; a held notification is dropped with it.
+
+A verified ending also hands the store the recurring-heals limit
+(`recurring.py`): a target healed too often pages once per window.
 
 An alert that resolved before its run ended pages nobody: its held notification
 (and its held resolution) is dropped, and the dashboard and the log get the
@@ -30,6 +36,7 @@ from dataclasses import dataclass
 
 from alert_webhook.delivery.routing import Router, Target
 from alert_webhook.delivery.rows import NewDelivery
+from alert_webhook.remediation.recurring import RecurringHeals
 from alert_webhook.remediation.run_notices import Ended, Telling
 from alert_webhook.remediation.states import RunStatus, StepRecord
 from alert_webhook.text import one_line
@@ -44,6 +51,7 @@ _HEADS = {
     RunStatus.INEFFECTIVE: "ran, but did not fix it",
     RunStatus.FAILED: "failed",
     RunStatus.SKIPPED: "dry run: nothing ran",
+    RunStatus.CANCELLED: "cancelled (resolved)",
 }
 
 
@@ -83,24 +91,30 @@ class Escalation:
 
     router: Router
     stored_channels: frozenset[str]
+    heals: RecurringHeals | None = None  # None: a target healed often pages nobody
 
     def __call__(self, ended: Ended, now: float) -> Telling:
         text = history(ended)
         told = ended.status.escalates or ended.status is RunStatus.SKIPPED
-        if ended.held and (ended.resolved or ended.status is RunStatus.VERIFIED):
+        quiet = ended.resolved or ended.status in (RunStatus.VERIFIED, RunStatus.CANCELLED)
+        if ended.held and quiet:
             return self._telling(self._to(ended, NOTE_TARGETS, text, now), settle=text)
+        if ended.status is RunStatus.CANCELLED:
+            return self._telling(self._to(ended, NOTE_TARGETS, text, now))
         if ended.held and told:
             return self._telling((), release=text)
         if ended.status.escalates:
             quiet = ended.resolved  # nothing left for a person to do
             targets = NOTE_TARGETS if quiet else self.router.targets(ended.labels)
             return self._telling(self._to(ended, targets, text, now))
+        if ended.status is RunStatus.VERIFIED:
+            return Telling(heals=self.heals)
         return Telling()
 
     def _telling(
         self, rows: Sequence[NewDelivery], release: str | None = None, settle: str | None = None
     ) -> Telling:
-        return Telling(rows, release, settle, self.stored_channels)
+        return Telling(rows, release, settle, self.stored_channels, self.heals)
 
     def _to(
         self, ended: Ended, targets: Sequence[Target], text: str, now: float

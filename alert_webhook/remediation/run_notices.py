@@ -11,6 +11,11 @@ or keeps both. The planner holds a `notify: after_attempt` alert's
 notifications (`held`) in the transaction that plans its run, so nothing is
 ever sent early or lost.
 
+A verified ending may also page (`recurring.py`): when `tell` hands back a
+`RecurringHeals`, the target's verified runs in its window are counted here,
+and past its limit one guarded write of the target's `recurring_heals` row
+decides which transaction pages — the first in a window, once across replicas.
+
 Recording a resolution updates the alert's row before it looks for held
 notifications, and an ending locks that row before it reads them, so on
 PostgreSQL the two transactions queue on the row and neither misses the
@@ -21,16 +26,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from sqlalchemy import exists, select, update
 from sqlalchemy.engine import Connection
 
-from alert_webhook.db.bulk import Bulk
-from alert_webhook.db.schema import alerts, deliveries, remediation_runs, remediation_steps
+from alert_webhook.db.bulk import Bulk, insert_for
+from alert_webhook.db.schema import (
+    alerts,
+    deliveries,
+    recurring_heals,
+    remediation_runs,
+    remediation_steps,
+)
 from alert_webhook.delivery.rows import DeliveryStatus, NewDelivery, Purpose
 from alert_webhook.ingest.planners import StateChange, Tally
+from alert_webhook.remediation.recurring import Heal, RecurringHeals
 from alert_webhook.remediation.states import RunStatus, StepRecord, StepStatus
 
 HELD = DeliveryStatus.HELD.value
@@ -72,6 +84,8 @@ class Telling:
     release: str | None = None
     settle: str | None = None
     stored_channels: frozenset[str] = frozenset()
+    # A verified run: page when its target has been healed too often (recurring.py).
+    heals: RecurringHeals | None = None
 
 
 class Tell(Protocol):
@@ -114,11 +128,13 @@ def hold(conn: Connection, changes: Sequence[StateChange], tally: Tally) -> None
     )
 
 
-def tell_ending(conn: Connection, insert: Bulk, run_id: int, now: float, tell: Tell) -> None:
+def tell_ending(conn: Connection, insert: Bulk, run_id: int, now: float, tell: Tell) -> Telling:
     """The one place a run's ending reaches people: what `tell` makes of it,
-    written in the ending's transaction."""
+    written in the ending's transaction; what it told."""
     ended = _ended(conn, run_id)
     telling = tell(ended, now)
+    if telling.heals is not None and ended.status is RunStatus.VERIFIED:
+        telling = _recurring(conn, ended, telling, telling.heals, now)
     if telling.deliveries:
         insert(conn, list(telling.deliveries))
     held = (deliveries.c.alert_id == ended.alert_id, deliveries.c.status == HELD)
@@ -140,6 +156,53 @@ def tell_ending(conn: Connection, insert: Bulk, run_id: int, now: float, tell: T
                 note=telling.release,
             )
         )  # fmt: skip
+    return telling
+
+
+def _recurring(
+    conn: Connection, ended: Ended, telling: Telling, watch: RecurringHeals, now: float
+) -> Telling:
+    """`telling` with the recurring-heals page added, when this heal is one too
+    many for its target and this transaction is the one that pages (the guarded
+    write of the target's row, `claim_page`)."""
+    heals = recent_heals(conn, ended.target, now - watch.window)
+    if not watch.exceeded(heals) or not claim_page(conn, ended.target, heals, now, watch.window):
+        return telling
+    page = watch.page(ended.run_id, ended.alert_id, ended.event_id, ended.target,
+                      ended.labels, ended.severity, heals, now)  # fmt: skip
+    return replace(telling, deliveries=[*telling.deliveries, *page])
+
+
+def recent_heals(conn: Connection, target: str, since: float) -> list[Heal]:
+    """The target's runs that ended verified after `since`, oldest first."""
+    rows = conn.execute(
+        select(runs.c.id, runs.c.playbook, alerts.c.alertname, runs.c.finished_at)
+        .join(alerts, alerts.c.id == runs.c.alert_id)
+        .where(runs.c.target == target, runs.c.status == RunStatus.VERIFIED.value,
+               runs.c.finished_at > since)
+        .order_by(runs.c.finished_at, runs.c.id)
+    ).all()  # fmt: skip
+    return [Heal(r.id, r.playbook, r.alertname, r.finished_at) for r in rows]
+
+
+def claim_page(
+    conn: Connection, target: str, heals: Sequence[Heal], now: float, window: float
+) -> bool:
+    """Whether this transaction pages for `target` now: the first page of a target
+    inserts its row, a later one updates it only once the last page is a window
+    old. Each is one guarded statement, so of replicas paging at once one wins."""
+    row = {"paged_at": now, "heals": len(heals),
+           "run_ids": json.dumps([h.run_id for h in heals])}  # fmt: skip
+    first = insert_for(conn.dialect)(recurring_heals).values(target=target, **row)
+    inserted = first.on_conflict_do_nothing().returning(recurring_heals.c.target)
+    if conn.execute(inserted).first() is not None:
+        return True
+    again = conn.execute(
+        update(recurring_heals)
+        .where(recurring_heals.c.target == target, recurring_heals.c.paged_at <= now - window)
+        .values(**row)
+    )  # fmt: skip
+    return again.rowcount == 1
 
 
 def _ended(conn: Connection, run_id: int) -> Ended:

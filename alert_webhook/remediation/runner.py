@@ -34,6 +34,20 @@ For each run it claims under the lease:
    once: no next step, no retry into a dead host. Whatever the end, the
    silence is expired.
 
+**Its alert resolved.** The resolution's planner cancels the runs no runner
+holds (planned, awaiting approval: `runs.cancel_for_resolution`). A run a
+runner holds is stopped by the runner: before it starts and before each step it
+asks whether the alert resolved, and if so ends it `cancelled (resolved)`
+(`_stop_if_resolved`); a step under way finishes first. A verifying run goes on
+being checked — its step acted, and the resolution may be that step working:
+cleared ends it verified; not cleared by the deadline ends it cancelled
+(resolved) rather than trying its next step.
+
+**Another run acting on its target** (`one_at_a_time`, by the guardrail or by
+the store's index at the start): the run waits, planned again (`runs.wait`),
+due when that run ends (or `WAIT_RECHECK` at the latest), then judged afresh —
+rather than ending blocked and paging people about a fix that is under way.
+
 Every ending goes through `_end`, and the store tells people of it in the same
 transaction (`escalation.py` decides what they hear).
 """
@@ -66,9 +80,15 @@ from alert_webhook.remediation.playbooks import (
     render_step,
 )
 from alert_webhook.remediation.run_notices import Tell
-from alert_webhook.remediation.runs import RunJob, RunStore
+from alert_webhook.remediation.runs import NOTHING_DONE, RunJob, RunStore
 from alert_webhook.remediation.silencing import Silencing
-from alert_webhook.remediation.states import Approval, RunStatus, StepRecord, StepStatus
+from alert_webhook.remediation.states import (
+    WAITING,
+    Approval,
+    RunStatus,
+    StepRecord,
+    StepStatus,
+)
 from alert_webhook.remediation.templates import Refused
 from alert_webhook.remediation.verify import Checks, poll_interval
 
@@ -79,6 +99,9 @@ APPROVAL_GUARDRAIL = "approval"
 # A run whose alert names no host of the inventory is blocked so.
 FLEET_GUARDRAIL = "fleet_host"
 WOULD_WAIT = "a real run would wait for an operator's approval"
+# A run waiting for another on its target is due again at the latest after this
+# long (the other's ending makes it due at once): a missed wake-up costs this.
+WAIT_RECHECK = 60.0
 _STEP_STATUS = {
     ActionOutcome.SUCCEEDED: StepStatus.SUCCEEDED,
     ActionOutcome.FAILED: StepStatus.FAILED,
@@ -232,6 +255,8 @@ class Runner:
                 self._count(job, RunStatus.FAILED)
                 self.silencing.release(job)
             return
+        if self._stop_if_resolved(job, NOTHING_DONE):
+            return None
         book = self.remediation.book(job.playbook)
         if book is None:
             detail = f"playbook {job.playbook} is no longer in the playbook file"
@@ -247,6 +272,8 @@ class Runner:
         except NotInFleet as nowhere:
             return self._end(job, RunStatus.BLOCKED, str(nowhere), FLEET_GUARDRAIL)
         decision = self._judge(job, book, host)
+        if decision.guardrail == WAITING:
+            return self._wait(job, decision.reason)
         if decision.verdict == "blocked":
             return self._end(job, RunStatus.BLOCKED, decision.reason, decision.guardrail)
         if decision.verdict == "dry_run":
@@ -265,9 +292,24 @@ class Runner:
             # Lost the lease (then nothing is written), or another run started on
             # the target (or the host) since the guardrails looked.
             where = job.target if host is None else f"{job.target} or host {host.name}"
-            blocked = Decision("blocked", "one_at_a_time", f"another run is acting on {where}")
-            return self._end(job, RunStatus.BLOCKED, blocked.reason, blocked.guardrail)
+            return self._wait(job, f"another run is acting on {where}")
         self._act(self.silencing.hold(job, book), book, steps, 0, [], host)
+
+    def _wait(self, job: RunJob, reason: str) -> None:
+        """Put the run back to wait for the one acting on its target (a lost lease
+        writes nothing: whoever holds the run now decides)."""
+        self.runs.wait(job, self.clock() + WAIT_RECHECK, f"waits: {reason}")
+
+    def _stop_if_resolved(self, job: RunJob, detail: str) -> bool:
+        """End the run `cancelled (resolved)` if its alert has resolved; whether it
+        ended so. A read first, so the common case writes nothing; the cancel's
+        own UPDATE checks the resolution again."""
+        if not self.runs.resolved(job.alert_id):
+            return False
+        if self.runs.cancel(job, self.clock(), self.tell, detail):
+            self._count(job, RunStatus.CANCELLED)
+            self.silencing.release(job)
+        return True
 
     def _approval_refused(self, job: RunJob, book: Playbook) -> str | None:
         """Why a run that waited for approval ends here: rejected, or unanswered
@@ -313,6 +355,8 @@ class Runner:
             boundaries = replace(boundaries, host=host, executor=self.remediation.executor)
         for index in range(first, len(steps)):
             step = steps[index]
+            if self._stop_if_resolved(job, _not_started(index, failures, len(steps))):
+                return
             params = rendered_params(step)
             now = self.clock()
             started = StepRecord(index, step.action.name, params, StepStatus.STARTED)
@@ -356,6 +400,8 @@ class Runner:
         said = f"step {index} ({name}) {verdict.detail}"
         if verdict.cleared:
             return self._end(job, RunStatus.VERIFIED, said)
+        if self._stop_if_resolved(job, _not_started(index + 1, [said], len(book.actions))):
+            return None
         try:
             steps = render_all(book, self.remediation.playbooks, job.labels)
             host = self.remediation.host_of(book, job.labels)
@@ -374,6 +420,14 @@ class Runner:
             index, step.action.name, params, status, result.status, result.output,
             result.detail or None, result.duration,
         )  # fmt: skip
+
+
+def _not_started(index: int, failures: Sequence[str], steps: int) -> str:
+    """Why a run of `steps` steps stops before step `index`: its alert resolved."""
+    if index == 0 and not failures:
+        return NOTHING_DONE
+    left = f"step {index} and after were not started" if index < steps else "no step was left"
+    return "; ".join([*failures, f"its alert resolved: {left}"])
 
 
 def _settle(book: Playbook) -> float:

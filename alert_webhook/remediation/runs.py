@@ -37,11 +37,11 @@ lets into `in_flight`.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy import bindparam, exists, insert, or_, select, update
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import IntegrityError
 
@@ -54,10 +54,12 @@ from alert_webhook.ingest.planners import PerDialect, StateChange, Tally
 from alert_webhook.remediation.flapping import within_budget
 from alert_webhook.remediation.guardrails import Attempt
 from alert_webhook.remediation.playbooks import Playbooks
-from alert_webhook.remediation.run_notices import Tell, hold, still_held, tell_ending
+from alert_webhook.remediation.run_notices import Tell, Telling, hold, still_held, tell_ending
 from alert_webhook.remediation.states import (
+    RESOLVED,
     RUN_TRANSITIONS,
     STEP_TRANSITIONS,
+    WAITING,
     Approval,
     RunStatus,
     StepRecord,
@@ -67,6 +69,14 @@ from alert_webhook.remediation.verify import Verification
 
 PLANNED, IN_FLIGHT = RunStatus.PLANNED.value, RunStatus.IN_FLIGHT.value
 runs, steps = remediation_runs, remediation_steps
+# The states a resolution cancels a run from by itself: those the table lets into
+# `cancelled` in which no runner holds the run (planned, awaiting approval). A run
+# in flight is its runner's to stop (`RunStore.cancel`), and a verifying one is
+# left to its check: its step acted, and the resolution may be that step working.
+UNCLAIMED_CANCELS = tuple(s for s in RUN_TRANSITIONS.into(RunStatus.CANCELLED) if s != IN_FLIGHT)
+NOTHING_DONE = "its alert resolved before the run acted: nothing was done"
+# The run's alert has resolved (as recorded: Alertmanager's resolution).
+_ALERT_RESOLVED = exists().where(alerts.c.id == runs.c.alert_id, alerts.c.status == "resolved")
 # The order in which the claim takes due runs from the states the table lets
 # into `in_flight` (and `in_flight` itself, past its lease, from each): due checks
 # first — each is one query that ends a run and frees its target, and a backlog
@@ -106,11 +116,18 @@ class RemediationPlanner:
     `notify: after_attempt` (never for a critical alert) holds the notifications
     just planned for its state change, and a resolution of an alert still held is
     held with it — the run's ending decides what people hear. A flapping alert
-    plans no more runs than its playbook's budget (`flapping.py`)."""
+    plans no more runs than its playbook's budget (`flapping.py`).
 
-    def __init__(self, playbooks: Playbooks) -> None:
+    A resolved change cancels its alert's runs that have not begun to act
+    (planned, awaiting approval: `cancel_for_resolution`), told through `tell`
+    in this same transaction; a run a runner holds stops at its runner's next
+    look (`RunStore.cancel`)."""
+
+    def __init__(self, playbooks: Playbooks, tell: Tell) -> None:
         self.playbooks = playbooks
+        self.tell = tell
         self._statements = PerDialect()
+        self._deliveries = PerDialect()
 
     def plan(
         self, conn: Connection, changes: Sequence[StateChange], now: float, tally: Tally
@@ -135,6 +152,38 @@ class RemediationPlanner:
         held = [c for c in held if tally.flapping.get(c.id, "") is not None]
         if held:
             hold(conn, held, tally)
+        # Last: a cancelled run settles the notifications just held above.
+        resolved = {c.alert_id: c.index for c in changes if c.status == "resolved"}
+        if resolved:
+            insert = self._deliveries.get(conn.dialect, delivery_insert)
+            for alert_id, telling in cancel_for_resolution(conn, insert, resolved, now, self.tell):
+                tally.queued[resolved[alert_id]] += sum(
+                    d.status == "pending" for d in telling.deliveries
+                )
+
+
+def cancel_for_resolution(
+    conn: Connection, insert: Bulk, alert_ids: Collection[int], now: float, tell: Tell
+) -> list[tuple[int, Telling]]:
+    """End `cancelled (resolved)` the runs of these resolved alerts that no runner
+    holds and that have not acted (`UNCLAIMED_CANCELS`), each told as any ending is,
+    in the caller's transaction; (alert id, what it told) of each run cancelled.
+    Each UPDATE is guarded by those states, so a runner's claim and this never
+    both take one run: whichever writes first wins, the other matches no row."""
+    found = conn.execute(
+        select(runs.c.id, runs.c.alert_id)
+        .where(runs.c.alert_id.in_(list(alert_ids)), runs.c.status.in_(UNCLAIMED_CANCELS))
+        .order_by(runs.c.id)
+    ).all()  # fmt: skip
+    told = []
+    values = {"status": RunStatus.CANCELLED.value, "finished_at": now, "claimed_by": None,
+              "claimed_until": None, "verifying_step": None, "guardrail": RESOLVED,
+              "detail": NOTHING_DONE}  # fmt: skip
+    for run_id, alert_id in found:
+        guarded = runs.c.id == run_id, runs.c.status.in_(UNCLAIMED_CANCELS)
+        if conn.execute(update(runs).where(*guarded).values(values)).rowcount == 1:
+            told.append((alert_id, tell_ending(conn, insert, run_id, now, tell)))
+    return told
 
 
 @dataclass(frozen=True)
@@ -255,7 +304,13 @@ class RunStore:
         """Commit to acting (on fleet `host`, when given). False when the lease was
         lost, or when another run is already acting on the target or the host (the
         store's own one-at-a-time checks)."""
-        values = {"started_at": now, "claimed_until": lease_until, "host": host}
+        values = {
+            "started_at": now,
+            "claimed_until": lease_until,
+            "host": host,
+            "guardrail": None,
+            "detail": None,
+        }  # no longer waiting, if it waited
         try:
             with self.tx.write() as conn:
                 return self.lease.update_owned(conn, job.id, job.claim, values)
@@ -329,6 +384,8 @@ class RunStore:
         and then nothing was written."""
         if not status.final:
             raise ValueError(f"a run ends in a final state, not {status}")
+        if status is RunStatus.CANCELLED:
+            raise ValueError("a run is cancelled by `cancel`, once its alert has resolved")
         values: dict[str, Any] = {"detail": detail, "guardrail": guardrail}
         if status is RunStatus.SKIPPED:
             values["started_at"] = now  # a dry run counts as an attempt
@@ -358,11 +415,39 @@ class RunStore:
             tell_ending(conn, self._insert, job.id, now, tell)
             return True
 
+    def resolved(self, alert_id: int) -> bool:
+        """Whether the alert has resolved, as recorded (a read: the runner asks
+        before each step, and `cancel` then writes only if it still holds)."""
+        with self.tx.read() as conn:
+            query = select(alerts.c.status).where(alerts.c.id == alert_id)
+            return conn.execute(query).scalar() == "resolved"
+
+    def cancel(self, job: RunJob, now: float, tell: Tell, detail: str) -> bool:
+        """End a run we hold `cancelled (resolved)`, and tell people, in one
+        transaction — only if its alert has resolved (the UPDATE says so itself);
+        False when it had not, or the lease was lost, and then nothing was written."""
+        values = {"guardrail": RESOLVED, "detail": detail}
+        with self.tx.write() as conn:
+            if not self._end(conn, job, RunStatus.CANCELLED, now, values, _ALERT_RESOLVED):
+                return False
+            tell_ending(conn, self._insert, job.id, now, tell)
+            return True
+
+    def wait(self, job: RunJob, due: float, detail: str) -> bool:
+        """Another run is acting on the target: put this one back, planned, due at
+        `due` at the latest (that run's ending makes it due at once, `_end`), the
+        lease let go; `guardrail` and `detail` say what it waits for. False when
+        the lease was lost."""
+        values = {"next_attempt_at": due, "claimed_by": None, "claimed_until": None,
+                  "guardrail": WAITING, "detail": detail}  # fmt: skip
+        with self.tx.write() as conn:
+            return self._move(conn, job, RunStatus.PLANNED, values)
+
     def await_approval(self, job: RunJob, deadline: float) -> bool:
         """Release the run to wait for an operator until `deadline`, when it is due
         again; False when the lease was lost."""
         values = {
-            "approval": Approval.AWAITING.value,
+            "approval": Approval.AWAITING.value, "guardrail": None, "detail": None,
             "approval_deadline": deadline, "next_attempt_at": deadline,
             "claimed_by": None, "claimed_until": None,
         }  # fmt: skip
@@ -377,7 +462,7 @@ class RunStore:
         late one, or one for a run that does not wait changes nothing."""
         if verdict not in (Approval.APPROVED, Approval.REJECTED):
             raise ValueError(f"an operator approves or rejects, not {verdict}")
-        planned = RunStatus.PLANNED
+        planned, awaiting = RunStatus.PLANNED, RunStatus.AWAITING_APPROVAL
         values = {
             "status": planned.value, "next_attempt_at": now, "approval": verdict.value,
             "approval_by": by, "approval_at": now, "approval_reason": reason,
@@ -385,7 +470,9 @@ class RunStore:
         with self.tx.write() as conn:
             taken = conn.execute(
                 update(runs)
-                .where(runs.c.id == run_id, runs.c.status.in_(RUN_TRANSITIONS.into(planned)),
+                # Only from awaiting approval, of the states the table lets into
+                # planned: a run in flight is its runner's.
+                .where(runs.c.id == run_id, runs.c.status == awaiting.value,
                        runs.c.approval_deadline > now)
                 .values(**values)
             ).rowcount == 1  # fmt: skip
@@ -410,17 +497,30 @@ class RunStore:
             conn.execute(update(runs).where(runs.c.id == run_id).values(silence_note=note))
 
     def _end(
-        self, conn: Connection, job: RunJob, status: RunStatus, now: float, values: dict[str, Any]
-    ) -> bool:
+        self, conn: Connection, job: RunJob, status: RunStatus, now: float,
+        values: dict[str, Any], *also: Any,
+    ) -> bool:  # fmt: skip
+        """End a run we hold; the runs waiting for it (`wait`: planned on its
+        target) are due at once, in the same transaction."""
         final = {"finished_at": now, "claimed_until": None, "verifying_step": None}
-        return self._move(conn, job, status, final | values)
+        if not self._move(conn, job, status, final | values, *also):
+            return False
+        conn.execute(
+            update(runs)
+            .where(runs.c.target == job.target, runs.c.status == PLANNED,
+                   runs.c.guardrail == WAITING, runs.c.next_attempt_at > now)
+            .values(next_attempt_at=now)
+        )  # fmt: skip
+        return True
 
-    def _move(self, conn: Connection, job: RunJob, to: RunStatus, values: dict[str, Any]) -> bool:
+    def _move(
+        self, conn: Connection, job: RunJob, to: RunStatus, values: dict[str, Any], *also: Any
+    ) -> bool:
         """Move a run we hold to `to`: one UPDATE guarded by our claim and by the
-        states the table lets into `to`, so a move it does not hold changes
-        nothing. False when nothing was written."""
+        states the table lets into `to` (and `also`), so a move it does not hold
+        changes nothing. False when nothing was written."""
         moved = runs.c.status.in_(RUN_TRANSITIONS.into(to))
-        stmt = update(runs).where(self.lease.owned(job.id, job.claim), moved)
+        stmt = update(runs).where(self.lease.owned(job.id, job.claim), moved, *also)
         return conn.execute(stmt.values(values | {"status": to.value})).rowcount == 1
 
     def list(self, limit: int = 100) -> list[dict[str, Any]]:

@@ -29,6 +29,9 @@ class RunStatus(StrEnum):
     FAILED = "failed"  # nothing ran to the end: every step failed, or its runner died
     BLOCKED = "blocked"  # a guardrail or a label refused it: nothing ran
     SKIPPED = "skipped"  # a dry run: recorded what would have run
+    # Its alert resolved first: it was stopped before acting, or before its next
+    # step (`guardrail` says why: `RESOLVED`); nothing more was done.
+    CANCELLED = "cancelled"
 
     @property
     def final(self) -> bool:
@@ -39,6 +42,14 @@ class RunStatus(StrEnum):
     def escalates(self) -> bool:
         """An ending people must hear of: the automation did not fix the alert."""
         return self in (RunStatus.FAILED, RunStatus.INEFFECTIVE, RunStatus.BLOCKED)
+
+
+# Why a run was cancelled, in its `guardrail` (the console shows "cancelled
+# (resolved)"): its alert resolved before it acted, or before its next step.
+RESOLVED = "resolved"
+# Why a planned run waits (in its `guardrail` while planned): another run is
+# acting on its target, and it waits for that one to end (`RunStore.wait`).
+WAITING = "one_at_a_time"
 
 
 class Approval(StrEnum):
@@ -118,6 +129,9 @@ RUN_TRANSITIONS: Transitions[RunStatus] = Transitions(
     moves={
         _R.PLANNED: frozenset({
             _R.IN_FLIGHT,  # due: a runner claims it under the lease (`claim`)
+            _R.CANCELLED,  # its alert resolved first: the resolution's planner
+            # cancels it in the transaction that records the resolution
+            # (`cancel_for_resolution`)
         }),
         _R.IN_FLIGHT: frozenset({
             _R.IN_FLIGHT,  # its lease ran out (runner died or hung): another claims it
@@ -129,10 +143,14 @@ RUN_TRANSITIONS: Transitions[RunStatus] = Transitions(
             _R.FAILED,  # nothing ran to the end (`finish`), or its runner died (`interrupt`)
             _R.BLOCKED,  # a guardrail, a label or the operator refused it (`finish`)
             _R.SKIPPED,  # a dry run: what would have run recorded (`finish`)
+            _R.CANCELLED,  # the runner found its alert resolved before its next
+            # step, or its check not cleared with the alert resolved (`cancel`)
+            _R.PLANNED,  # another run acts on its target: it waits for that one (`wait`)
         }),
         _R.AWAITING_APPROVAL: frozenset({
             _R.PLANNED,  # an operator approved or rejected it in time (`answer`)
             _R.IN_FLIGHT,  # its deadline passed: a runner claims it to go on or end it
+            _R.CANCELLED,  # its alert resolved while it waited (`cancel_for_resolution`)
         }),
         _R.VERIFYING: frozenset({
             _R.IN_FLIGHT,  # its check is due: a runner claims it
@@ -142,6 +160,7 @@ RUN_TRANSITIONS: Transitions[RunStatus] = Transitions(
         _R.FAILED: frozenset(),
         _R.BLOCKED: frozenset(),
         _R.SKIPPED: frozenset(),
+        _R.CANCELLED: frozenset(),
     },
 )  # fmt: skip
 

@@ -23,7 +23,8 @@ and runs are read in one transaction, grouped in SQL, and folded here:
 The worst offender is first: the most alerts never acted on (people were
 disturbed for nothing), then the most messages, fires, flaps; ties by name.
 Playbooks: the most runs that did not heal (ineffective, failed, blocked),
-then the most runs; ties by name.
+then the most runs; ties by name. Runs cancelled because their alert resolved
+first are counted apart (`cancelled`): nothing was left to heal.
 """
 
 from __future__ import annotations
@@ -105,7 +106,7 @@ class NoiseRow:
 @dataclass(frozen=True)
 class PlaybookRow:
     """What one playbook's runs, of the window's alerts, ended in (`other`: dry
-    runs, and runs not over yet)."""
+    runs, and runs not over yet; `cancelled`: their alert resolved first)."""
 
     playbook: str
     runs: int = 0
@@ -113,10 +114,12 @@ class PlaybookRow:
     ineffective: int = 0
     failed: int = 0
     blocked: int = 0
+    cancelled: int = 0
 
     @property
     def other(self) -> int:
-        return self.runs - self.verified - self.ineffective - self.failed - self.blocked
+        ended = self.verified + self.ineffective + self.failed + self.blocked + self.cancelled
+        return self.runs - ended
 
     @property
     def worst_first(self) -> tuple[int, int, str]:
@@ -227,6 +230,7 @@ def _playbooks(fired: Iterable[tuple[str, str]]) -> list[PlaybookRow]:
             c[RunStatus.INEFFECTIVE],
             c[RunStatus.FAILED],
             c[RunStatus.BLOCKED],
+            c[RunStatus.CANCELLED],
         )  # fmt: skip
         for playbook, c in counts.items()
     ]

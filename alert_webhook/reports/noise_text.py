@@ -13,7 +13,7 @@ from alert_webhook.times import duration
 
 NAME_WIDTH = 40  # a longer name is cut, with "…"
 _ROW_HEAD = ("fired", "flaps", "unacked", "median", "healed", "messages", "never acted on")
-_BOOK_HEAD = ("runs", "verified", "ineffective", "failed", "blocked", "other")
+_BOOK_HEAD = ("runs", "verified", "ineffective", "failed", "blocked", "cancelled", "other")
 
 
 def _name(text: str) -> str:
@@ -82,6 +82,7 @@ def write(report: NoiseReport) -> str:
                 str(p.ineffective),
                 str(p.failed),
                 str(p.blocked),
+                str(p.cancelled),
                 str(p.other),
             )  # fmt: skip
             for p in report.playbooks

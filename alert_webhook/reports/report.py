@@ -81,6 +81,7 @@ _VERDICTS = {
     "not_allowed": "was not allowed to",
     "no_playbook": "had no playbook",
     "unfinished": "was still at work when the incident closed",
+    "cancelled": "was cancelled: the alert resolved first",
 }
 _NOT_ALLOWED = frozenset({RunStatus.BLOCKED, RunStatus.SKIPPED})
 
@@ -151,9 +152,11 @@ class IncidentRecord:
             "healed": [r for r in every if r["status"] == RunStatus.VERIFIED],
             "failed": [r for r in every if r["started_at"] and r["status"] in _FAILED],
             "unfinished": [r for r in every if not RunStatus(r["status"]).final],
+            "cancelled": [r for r in every if r["status"] == RunStatus.CANCELLED],
             "not_allowed": [r for r in every if r["status"] in _NOT_ALLOWED or not r["started_at"]],
         }
-        verdict = next(v for v in ("healed", "failed", "unfinished", "not_allowed") if by[v])
+        order = ("healed", "failed", "unfinished", "cancelled", "not_allowed")
+        verdict = next(v for v in order if by[v])
         return Automation(verdict, "; ".join(run_summary(r) for r in by[verdict]))
 
     @property

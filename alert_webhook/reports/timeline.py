@@ -13,7 +13,7 @@ from typing import Any
 
 from alert_webhook.delivery.rows import Purpose
 from alert_webhook.incidents.episodes import ConsoleAlert
-from alert_webhook.remediation.states import RunStatus
+from alert_webhook.remediation.states import WAITING, RunStatus
 from alert_webhook.text import one_line
 from alert_webhook.times import duration
 
@@ -124,6 +124,11 @@ def run_summary(run: Mapping[str, Any]) -> str:
             said += f" ({run['guardrail']})"
         why = short(run.get("detail"))
         return f"{name} — {said}" + (f": {why}" if why else "")
+    if status == RunStatus.CANCELLED:
+        why = short(run.get("detail"))
+        return f"{name} — cancelled (resolved)" + (f": {why}" if why else "")
+    if status == RunStatus.PLANNED and run.get("guardrail") == WAITING:
+        return f"{name} — waits for the run acting on its target"
     if status == RunStatus.IN_FLIGHT and not run.get("started_at"):
         status = RunStatus.PLANNED
     return f"{name} — {_UNDER_WAY.get(status, status)}"  # type: ignore[call-overload]

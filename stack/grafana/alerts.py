@@ -176,7 +176,8 @@ def build(params: Mapping[str, Any]) -> dashboard.Dashboard:
                     "{{playbook}} {{outcome}}",
                 )
             ],
-            "Remediation runs as they end: verified, ineffective, failed, blocked, skipped.",
+            "Remediation runs as they end: verified, ineffective, failed, blocked, skipped, "
+            "cancelled.",
             stacked=True,
             bars=True,
         ),

@@ -127,8 +127,8 @@ def stack_on(fleet: Fleet, root: Path, steps: int = 1) -> Iterator[Stack]:
     store = open_store(f"sqlite:///{root}/webhook.sqlite3")
     store.create_schema()
     clock = _Clock()
-    recording = recording_from(settings, ["dashboard"], extra=[RemediationPlanner(playbooks)])
     tell = Escalation(Router(settings.routing, settings.channels), frozenset({"dashboard"}))
+    recording = recording_from(settings, ["dashboard"], extra=[RemediationPlanner(playbooks, tell)])
     runner = Runner(store.runs, remediation, create_metrics(), Boundaries(), clock, tell=tell)
     stack = Stack(fleet, store, runner, recording)
     clock.stack = stack

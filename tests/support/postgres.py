@@ -25,8 +25,8 @@ PG_BIN = (
 )
 # Every table of the webhook's store, children first; emptied between tests.
 TABLES = (
-    "digests, drill_results, drills, fleet_pauses, follow_ups, failover_state, remediation_steps, "
-    "remediation_runs, deliveries, "
+    "digests, drill_results, drills, fleet_pauses, follow_ups, recurring_heals, failover_state, "
+    "remediation_steps, remediation_runs, deliveries, "
     "incidents, flapping, "
     "heartbeats, alert_events, alerts, notifications"
 )

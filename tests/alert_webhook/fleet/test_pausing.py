@@ -91,11 +91,11 @@ class Fleet:
         breaker_ = fleet_breaker_from(self.settings, store, ["dashboard"])
         guardrails = default_guardrails(False, self.settings.fleet.breaker)
         remediation = ByHostLabel(playbooks, guardrails, breaker=breaker_)
-        self.recording = recording_from(
-            self.settings, ["dashboard"], [RemediationPlanner(playbooks)]
-        )
         tell = Escalation(
             Router(self.settings.routing, self.settings.channels), frozenset({"dashboard"})
+        )
+        self.recording = recording_from(
+            self.settings, ["dashboard"], [RemediationPlanner(playbooks, tell)]
         )
         runs = HostedRuns(store.tx, store.engine.dialect)
         self.runner = Runner(runs, remediation, create_metrics(), Boundaries(), clock, tell=tell)

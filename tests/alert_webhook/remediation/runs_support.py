@@ -17,11 +17,12 @@ from alert_webhook.delivery.routing import Router
 from alert_webhook.ingest.payload import parse_notification
 from alert_webhook.ingest.record import RecordResult
 from alert_webhook.metrics.registry import create_metrics
-from alert_webhook.remediation.actions.base import Boundaries
+from alert_webhook.remediation.actions.base import Action, Boundaries
 from alert_webhook.remediation.escalation import Escalation
 from alert_webhook.remediation.guardrails import default_guardrails
 from alert_webhook.remediation.lag import RecordingRule
 from alert_webhook.remediation.playbooks import playbooks_from_mapping
+from alert_webhook.remediation.recurring import RecurringHeals, RecurringHealsSettings
 from alert_webhook.remediation.runner import Remediation, Runner
 from alert_webhook.remediation.runs import RemediationPlanner
 from alert_webhook.remediation.verify import Checks, PrometheusError, Series
@@ -99,10 +100,12 @@ class Harness:
     asking a fake Prometheus, telling people as the app does."""
 
     def __init__(self, store, books: list[dict[str, Any]], dry_run: bool = False,
-                 inventory: Any = None, executor: Any = None) -> None:  # fmt: skip
+                 inventory: Any = None, executor: Any = None,
+                 actions: dict[str, Action] | None = None,
+                 heals: RecurringHealsSettings | None = None) -> None:  # fmt: skip
         self.store, self.clock, self.metrics = store, FakeClock(), create_metrics()
         self.prometheus = FakePrometheus()
-        playbooks = playbooks_from_mapping({"playbooks": books})
+        playbooks = playbooks_from_mapping({"playbooks": books}, actions=actions)
         self.remediation = Remediation(
             playbooks,
             default_guardrails(dry_run),
@@ -111,11 +114,12 @@ class Harness:
             executor=executor,
         )
         settings = settings_from_mapping(CONTACTS, {})
-        self.recording = recording_from(
-            settings, ["dashboard"], extra=[RemediationPlanner(playbooks)]
-        )
         router = Router(settings.routing, settings.channels)
-        self.tell = Escalation(router, frozenset({"dashboard"}))
+        watch = heals and RecurringHeals(heals, router, frozenset({"dashboard"}))
+        self.tell = Escalation(router, frozenset({"dashboard"}), watch)
+        self.recording = recording_from(
+            settings, ["dashboard"], extra=[RemediationPlanner(playbooks, self.tell)]
+        )
         self.runner = self.runner_on(store)
 
     def runner_on(self, store, worker_id: str = "w1") -> Runner:

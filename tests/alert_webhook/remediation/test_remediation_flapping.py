@@ -15,6 +15,7 @@ from alert_webhook.ingest.payload import parse_notification
 from alert_webhook.ingest.record import Incoming
 from alert_webhook.remediation.guardrails import Attempt, Candidate, History, default_guardrails
 from alert_webhook.remediation.playbooks import playbooks_from_mapping
+from alert_webhook.remediation.run_notices import Telling
 from alert_webhook.remediation.runs import RemediationPlanner
 from alert_webhook.store import SqlStore
 
@@ -41,7 +42,9 @@ T0 = 1_800_000_000.0
 def _recording(enabled: bool = True):
     flapping = {"enabled": enabled, "max_changes": 4, "window_seconds": 1800}
     settings = settings_from_mapping({**CONTACTS, "incidents": {"flapping": flapping}}, {})
-    return recording_from(settings, ["dashboard"], extra=[RemediationPlanner(PLAYBOOKS)])
+    return recording_from(
+        settings, ["dashboard"], extra=[RemediationPlanner(PLAYBOOKS, lambda ended, now: Telling())]
+    )
 
 
 def _flap(store: SqlStore, changes: int, enabled: bool = True) -> None:

@@ -16,10 +16,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from sqlalchemy import update
 from test_runs import record, silent
 from webhook_support import make_alert
 
-from alert_webhook.remediation.runs import RunJob
+from alert_webhook.db.schema import alerts
+from alert_webhook.delivery.outbox import delivery_insert
+from alert_webhook.remediation.runs import RunJob, cancel_for_resolution
 from alert_webhook.remediation.states import (
     RUN_TRANSITIONS,
     STEP_TRANSITIONS,
@@ -34,7 +37,7 @@ from alert_webhook.store import SqlStore, open_store
 
 S = TypeVar("S", RunStatus, StepStatus)
 R = RunStatus
-ENDINGS = {R.VERIFIED, R.INEFFECTIVE, R.FAILED, R.BLOCKED, R.SKIPPED}
+ENDINGS = {R.VERIFIED, R.INEFFECTIVE, R.FAILED, R.BLOCKED, R.SKIPPED, R.CANCELLED}
 LATER = 10_000.0  # past every lease, deadline and check in these walks
 CHECK = Verification("up == 0", "the condition", 10.0, 102.0, 400.0, "10s clear")
 
@@ -88,8 +91,10 @@ def test_into_names_what_a_guarded_update_accepts() -> None:
     assert RUN_TRANSITIONS.into(R.IN_FLIGHT) == (
         "awaiting_approval", "in_flight", "planned", "verifying",
     )  # fmt: skip
-    assert RUN_TRANSITIONS.into(R.PLANNED) == ("awaiting_approval",)
-    assert all(RUN_TRANSITIONS.into(s) == ("in_flight",) for s in ENDINGS)
+    assert RUN_TRANSITIONS.into(R.PLANNED) == ("awaiting_approval", "in_flight")
+    assert all(RUN_TRANSITIONS.into(s) == ("in_flight",) for s in ENDINGS - {R.CANCELLED})
+    # A resolution cancels what no runner holds; the runner, what it holds.
+    assert RUN_TRANSITIONS.into(R.CANCELLED) == ("awaiting_approval", "in_flight", "planned")
     assert STEP_TRANSITIONS.into(StepStatus.INTERRUPTED) == ("started",)
     assert STEP_TRANSITIONS.into(StepStatus.SKIPPED) == ()  # written so, never moved there
 
@@ -113,6 +118,8 @@ def reach(store, state: RunStatus) -> RunJob:
                                101.0, 131.0)  # fmt: skip
         done = StepRecord(0, "run_command", {}, StepStatus.SUCCEEDED)
         assert runs.await_verification(job, done, 102.0, 400.0, CHECK)
+    elif state is R.CANCELLED:
+        assert _resolved(lambda runs, job: runs.cancel(job, 102.0, silent, "gone"))(runs, job)
     elif state is not R.IN_FLIGHT:
         assert runs.finish(job, state, 102.0, silent)
     [row] = runs.list()
@@ -127,17 +134,50 @@ def _finish(status: RunStatus) -> Write:
     return lambda runs, job: runs.finish(job, status, 300.0, silent)
 
 
-# Every store write that sets a run's status, with the state it sets.
+def _resolved(write: Callable[[Any, RunJob], object]) -> Write:
+    """The write, once the run's alert has resolved (as recording it does)."""
+
+    def call(runs: Any, job: RunJob) -> object:
+        with runs.tx.write() as conn:
+            conn.execute(update(alerts).values(status="resolved"))
+        return write(runs, job)
+
+    return call
+
+
+def _cancel_unclaimed(runs: Any, job: RunJob) -> bool:
+    with runs.tx.write() as conn:
+        insert = delivery_insert(conn.dialect)
+        return bool(cancel_for_resolution(conn, insert, [job.alert_id], 300.0, silent))
+
+
+# Every store write that sets a run's status, with the state it sets; a write
+# that moves a run from only some of the states the table lets into it names them.
 RUN_WRITES: dict[str, tuple[RunStatus, Write]] = {
     "claim": (R.IN_FLIGHT, lambda runs, job: runs.claim(LATER, "w2", 30, 5)),
     "answer": (R.PLANNED, lambda runs, job: runs.answer(job.id, Approval.APPROVED, "bob", 300.0)),
+    "wait": (R.PLANNED, lambda runs, job: runs.wait(job, LATER, "waits")),
+    "cancel": (R.CANCELLED, _resolved(lambda runs, job: runs.cancel(job, 300.0, silent, "gone"))),
+    "cancel_for_resolution": (R.CANCELLED, _resolved(_cancel_unclaimed)),
     "await_approval": (R.AWAITING_APPROVAL, lambda runs, job: runs.await_approval(job, LATER)),
     "await_verification": (R.VERIFYING, lambda runs, job: runs.await_verification(
         job, StepRecord(0, "run_command", {}, StepStatus.SUCCEEDED), 300.0, LATER, CHECK)),
     "check_again": (R.VERIFYING, lambda runs, job: runs.check_again(job, LATER)),
     "interrupt": (R.FAILED, lambda runs, job: runs.interrupt(job, 300.0, silent)),
-    **{f"finish_{s}": (s, _finish(s)) for s in RunStatus if s.final},
+    **{f"finish_{s}": (s, _finish(s)) for s in RunStatus if s.final and s is not R.CANCELLED},
 }  # fmt: skip
+# The states each write moves a run from, where it is fewer than the table lets in.
+SOURCES: dict[str, set[RunStatus]] = {
+    "answer": {R.AWAITING_APPROVAL},  # an operator's answer, never a runner's run
+    "wait": {R.IN_FLIGHT},  # the runner's, of the run it holds
+    "cancel": {R.IN_FLIGHT},
+    "cancel_for_resolution": {R.PLANNED, R.AWAITING_APPROVAL},  # what no runner holds
+}
+
+
+def moves(write: str, state: RunStatus) -> bool:
+    target = RUN_WRITES[write][0]
+    return RUN_TRANSITIONS.allows(state, target) and state in SOURCES.get(write, {state})
 
 
 @pytest.mark.parametrize("write", RUN_WRITES)
@@ -150,7 +190,7 @@ def test_a_run_write_moves_only_as_the_table_allows(store, state: RunStatus, wri
     said = call(runs, job)
     done = bool(getattr(said, "taken", said))  # an answer says whether it was taken
     [after] = runs.list()
-    if RUN_TRANSITIONS.allows(state, target):
+    if moves(write, state):
         assert done and after["status"] == target
         assert after != before  # a reclaim changes its claim and attempts
     else:
@@ -158,9 +198,14 @@ def test_a_run_write_moves_only_as_the_table_allows(store, state: RunStatus, wri
 
 
 def test_the_run_writes_together_make_every_move_in_the_table() -> None:
-    made = {(s, target) for s in RunStatus for target, _ in RUN_WRITES.values()
-            if RUN_TRANSITIONS.allows(s, target)}  # fmt: skip
+    made = {(s, RUN_WRITES[w][0]) for s in RunStatus for w in RUN_WRITES if moves(w, s)}
     assert made == RUN_TRANSITIONS.edges()
+
+
+def test_finish_is_not_how_a_run_is_cancelled(store) -> None:
+    job = reach(store, R.IN_FLIGHT)
+    with pytest.raises(ValueError, match="cancel"):
+        store.runs.finish(job, R.CANCELLED, 300.0, silent)
 
 
 # --- steps ------------------------------------------------------------------

@@ -40,7 +40,9 @@ PLAYBOOKS = playbooks_from_mapping(
     }
 )
 RECORDING = recording_from(
-    settings_from_mapping(CONTACTS, {}), ["dashboard"], extra=[RemediationPlanner(PLAYBOOKS)]
+    settings_from_mapping(CONTACTS, {}),
+    ["dashboard"],
+    extra=[RemediationPlanner(PLAYBOOKS, lambda ended, now: Telling())],
 )
 
 

@@ -63,7 +63,9 @@ PLAYBOOKS = playbooks_from_mapping(
     }
 )
 RECORDING = recording_from(
-    settings_from_mapping(CONTACTS, {}), ["dashboard"], extra=[RemediationPlanner(PLAYBOOKS)]
+    settings_from_mapping(CONTACTS, {}),
+    ["dashboard"],
+    extra=[RemediationPlanner(PLAYBOOKS, lambda ended, now: Telling())],
 )
 
 
@@ -186,10 +188,14 @@ def test_incidents_are_classed_by_who_resolved_them_once_their_runs_ended(store)
     store.incidents.ack(_alert_id(store, "late-ack"), "ops", T0 + 330)  # after it closed
     fire(store, "open", 400, service="d")
     run(store, 410, RECOVERING, StepStatus.SUCCEEDED)  # recovered, not yet resolved
-    fire(store, "waiting", 500, service="e")  # its run is still planned: not counted yet
+    fire(store, "waiting", 500, service="e")
+    # Its run in flight (a resolution cancels only a run no runner holds): not
+    # counted yet.
+    [job] = store.runs.claim(T0 + 510, "w", lease=30, limit=1)
     resolve(store, "waiting", 500, 520, service="e")
     assert read(store).incidents == Resolutions(automated=1, acknowledged=1, unattended=2)
-    run(store, 530, RECOVERING, StepStatus.SUCCEEDED)
+    assert store.runs.start(job, T0 + 530, T0 + 560)
+    assert store.runs.finish(job, RECOVERING, T0 + 530, silent)
     assert read(store).incidents == Resolutions(automated=2, acknowledged=1, unattended=2)
 
 
