@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import glob
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -105,6 +107,12 @@ class _Progress:
                 "ignore_errors"
             ):
                 result = data.get("res") or {}
+                # A loop's own message is "All items completed": the item's says why.
+                items = [r for r in result.get("results") or [] if isinstance(r, Mapping)]
+                for item in items:
+                    if item.get("unreachable") or item.get("failed"):
+                        result = item
+                        break
                 message = str(result.get("msg") or result.get("stderr") or "failed").strip()
                 problem = f"{data.get('task', '?')}: {message.splitlines()[-1][:300]}"
                 host.problems.append(problem)
@@ -133,8 +141,10 @@ def onboard(
     import ansible_runner  # Ansible's start-up cost only where it runs
 
     private_dir.mkdir(parents=True, exist_ok=True)
-    control_dir = private_dir / "cp"
-    control_dir.mkdir(mode=0o700, exist_ok=True)
+    # ssh's control sockets in a short folder of their own: a unix socket's path
+    # has ~108 bytes, and one under a deep checkout (or a test's tmp folder) did
+    # not fit — every connection then failed as "unreachable".
+    control_dir = Path(tempfile.mkdtemp(prefix="rs-onboard-"))
     started = clock()
     progress = _Progress(out, started, clock)
     try:
@@ -153,6 +163,7 @@ def onboard(
         )
     finally:
         close_connections(control_dir)
+        shutil.rmtree(control_dir, ignore_errors=True)
     # ansible-runner keeps the command with this process's whole environment (the
     # webhook's token, say) among the run's artifacts: secrets stay out of files.
     (Path(runner.config.artifact_dir) / "command").unlink(missing_ok=True)

@@ -40,12 +40,13 @@ from chaos.stack import ChaosStack
 from support.procs import wait_until
 
 from alert_webhook.remediation.playbooks import DEFAULT_PLAYBOOK_FILE
+from alert_webhook.remediation.states import RunStatus
 from integration.launcher import RECOVERED, launched
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(720)]
 
 TOKEN = "test-token-for-the-default-profile"
-FINAL = {RECOVERED, "ineffective", "failed", "blocked", "skipped"}
+FINAL = {status.value for status in RunStatus if status.final}
 HOGGED = "dependency_secondary"  # not the active instance: orders never notice
 RULE_PARAMS = (
     "process_cpu_cores_threshold=0.2", "process_cpu_high_for=0s", "service_unavailable_for=0s",
