@@ -4,6 +4,7 @@ statements stay inside the store."""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
@@ -119,6 +120,24 @@ class NewDelivery(NamedTuple):
             alert_id, event_id, event_status, target.channel, target.recipient, _NOTIFY,
             DeliveryStatus.SKIPPED.value, 0, at, None, note, at, at,
         ))  # fmt: skip
+
+
+def telling(
+    alert_id: int, event_id: int, targets: Iterable[Target], stored_channels: Collection[str],
+    purpose: str, text: str, now: float,
+) -> list[NewDelivery]:  # fmt: skip
+    """One message of `purpose` saying `text` to each target once, about a firing
+    alert: delivered as written on a channel the store itself is, else pending for
+    the worker. What escalations, the fleet breaker's page and a recurring heal's
+    page send."""
+    rows = []
+    for target in dict.fromkeys(targets):
+        args = (alert_id, event_id, "firing", target)
+        if target.channel in stored_channels:
+            rows.append(NewDelivery.stored(*args, now, now, purpose, text))
+        else:
+            rows.append(NewDelivery.pending(*args, purpose, now, text))
+    return rows
 
 
 DELIVERY_COLUMNS = NewDelivery._fields

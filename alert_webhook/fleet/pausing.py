@@ -19,7 +19,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 
 from alert_webhook.db.transactions import StoreUnavailable
 from alert_webhook.delivery.routing import Router
-from alert_webhook.delivery.rows import NewDelivery, Purpose
+from alert_webhook.delivery.rows import NewDelivery, Purpose, telling
 from alert_webhook.fleet.breaker import (
     PAGE_LABELS,
     Acted,
@@ -46,14 +46,8 @@ class BreakerPage:
     def rows(
         self, text: str, alert_id: int, event_id: int, purpose: str, now: float
     ) -> list[NewDelivery]:
-        rows = []
-        for target in dict.fromkeys(self.router.targets(PAGE_LABELS)):
-            args = (alert_id, event_id, "firing", target)
-            if target.channel in self.stored_channels:
-                rows.append(NewDelivery.stored(*args, now, now, purpose, text))
-            else:
-                rows.append(NewDelivery.pending(*args, purpose, now, text))
-        return rows
+        targets = self.router.targets(PAGE_LABELS)
+        return telling(alert_id, event_id, targets, self.stored_channels, purpose, text, now)
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from alert_webhook.delivery.routing import Router, Target
-from alert_webhook.delivery.rows import NewDelivery
+from alert_webhook.delivery.rows import NewDelivery, telling
 from alert_webhook.remediation.recurring import RecurringHeals
 from alert_webhook.remediation.run_notices import Ended, Telling
 from alert_webhook.remediation.states import RunStatus, StepRecord
@@ -120,11 +120,6 @@ class Escalation:
         self, ended: Ended, targets: Sequence[Target], text: str, now: float
     ) -> list[NewDelivery]:
         """The run's own deliveries (`remediation-<run>`) on these targets."""
-        rows = []
-        for target in dict.fromkeys(targets):
-            args = (ended.alert_id, ended.event_id, "firing", target)
-            if target.channel in self.stored_channels:
-                rows.append(NewDelivery.stored(*args, now, now, ended.purpose, text))
-            else:
-                rows.append(NewDelivery.pending(*args, ended.purpose, now, text))
-        return rows
+        return telling(
+            ended.alert_id, ended.event_id, targets, self.stored_channels, ended.purpose, text, now
+        )

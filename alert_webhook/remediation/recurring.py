@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pydantic import Field
 
 from alert_webhook.delivery.routing import Router
-from alert_webhook.delivery.rows import NewDelivery, Purpose
+from alert_webhook.delivery.rows import NewDelivery, Purpose, telling
 from alert_webhook.text import one_line
 from alert_webhook.times import duration
 from toolkit.config import Strict
@@ -80,14 +80,8 @@ class RecurringHeals:
         text = page_text(target, heals, self.window)
         routed = dict(labels, severity="critical" if severity == "critical" else HIGH)
         purpose = Purpose.RECURRING_HEALS.nth(run_id)
-        rows = []
-        for to in dict.fromkeys(self.router.targets(routed)):
-            args = (alert_id, event_id, "firing", to)
-            if to.channel in self.stored_channels:
-                rows.append(NewDelivery.stored(*args, now, now, purpose, text))
-            else:
-                rows.append(NewDelivery.pending(*args, purpose, now, text))
-        return rows
+        targets = self.router.targets(routed)
+        return telling(alert_id, event_id, targets, self.stored_channels, purpose, text, now)
 
 
 def _at(moment: float) -> str:
