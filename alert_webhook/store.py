@@ -19,7 +19,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import DBAPIError
 
 from alert_webhook.db.engine import open_engine
-from alert_webhook.db.schema import alerts, heartbeats, metadata
+from alert_webhook.db.schema import BACKFILLS, alerts, heartbeats, metadata
 from alert_webhook.db.transactions import Transactions, as_store_unavailable
 from alert_webhook.db.upgrade import StoreOutdated, bring_up_to_date
 from alert_webhook.delivery.outbox import Outbox
@@ -98,7 +98,7 @@ class SqlStore:
         date, in one transaction; StoreOutdated when it cannot be."""
         try:
             with as_store_unavailable(), self.engine.begin() as conn:
-                bring_up_to_date(conn, metadata)
+                bring_up_to_date(conn, metadata, BACKFILLS)
         except StoreOutdated:
             # Start-up ends here: close the pool's connection rather than leave
             # it to the collector.

@@ -11,13 +11,15 @@ overwrite what the next one recorded.
 The table needs `id`, `status`, `claimed_by`, `claimed_until` and a due-time
 column; the deliveries use it, and any other table of work can. A claim may be
 narrowed to some rows (a lane's channels, or all but those): each narrowing gets
-its statement, built once.
+its statement, built once. A table whose rows have a rank (the deliveries: their
+alert's severity) is claimed by rank first, then by due time, so the most urgent
+due row never waits behind a backlog of lesser ones.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
@@ -60,8 +62,14 @@ class Lease:
         due_at: Column[Any],
         on_claim: Mapping[str, Any] | None = None,
         due_among: Any = None,
+        rank: Column[int] | None = None,
+        ranks: Sequence[int] = (),
     ) -> None:
+        """`rank`: a column claimed in ascending order before the due time, taking
+        the values `ranks` (the claim reads each one's due rows off an index on
+        status, rank and due time)."""
         self.table, self.pending, self.in_flight, self.due_at = table, pending, in_flight, due_at
+        self.rank, self.ranks = rank, tuple(ranks) if rank is not None else ()
         self._dialect = dialect
         # A partial due index's own condition, which every due row meets: said
         # again in the claim so that the index serves it (schema.UNSETTLED).
@@ -83,22 +91,33 @@ class Lease:
             elif among.values:
                 narrowed = [or_(*(column == value for value in among.values))]
             limit: Any = bindparam("c_limit")
-            # The oldest due rows of each kind, each read off the due index in its
-            # order and cut at the limit: a claim costs its batch, not the backlog
-            # (one sort of every due row per claim made draining a backlog slow in
-            # its size). An OR of both kinds would be read whole and sorted.
+            # The most urgent, then oldest, due rows of each kind, each read off the
+            # due index in its order and cut at the limit: a claim costs its batch,
+            # not the backlog (one sort of every due row per claim made draining a
+            # backlog slow in its size). An OR of the kinds would be read whole and
+            # sorted. Pending rows are read rank by rank (`rank = r` keeps the due
+            # time a range on the index); rows in flight past their lease are few.
+            order = self.order()
+            (pending, pending_due), (in_flight, lease_over) = self._due_when(now)
             kinds = [
-                select(c.id, self.due_at)
-                .where(c.status == status, when, *narrowed, *self._due_among)
+                select(c.id, *self._ranked(self.table), self.due_at)
+                .where(c.status == pending, pending_due, *narrowed, *self._due_among, *by_rank)
                 .order_by(self.due_at, c.id)
                 .limit(limit)
                 .subquery()
-                for status, when in self._due_when(now)
+                for by_rank in self._each_rank()
             ]
-            oldest = union_all(*(select(k.c.id, k.c[self.due_at.name]) for k in kinds)).subquery()
+            kinds.append(
+                select(c.id, *self._ranked(self.table), self.due_at)
+                .where(c.status == in_flight, lease_over, *narrowed, *self._due_among)
+                .order_by(*order)
+                .limit(limit)
+                .subquery()
+            )
+            oldest = union_all(*(select(*k.c) for k in kinds)).subquery()
             due = (
                 select(oldest.c.id)
-                .order_by(oldest.c[self.due_at.name], oldest.c.id)
+                .order_by(*(oldest.c[col.name] for col in order))
                 .limit(limit)
                 .scalar_subquery()
             )
@@ -115,6 +134,20 @@ class Lease:
             )
             self._claims[among] = statement
         return statement
+
+    def _ranked(self, table: Any) -> list[Any]:
+        """The rank column, of `table` (or a subquery of it), when there is one."""
+        return [] if self.rank is None else [table.c[self.rank.name]]
+
+    def _each_rank(self) -> list[list[Any]]:
+        """The condition of each rank's subquery (one with none when unranked)."""
+        if self.rank is None:
+            return [[]]
+        return [[self.rank == literal_column(str(int(r)))] for r in self.ranks]
+
+    def order(self) -> list[Any]:
+        """The order due rows are claimed in: rank, due time, id."""
+        return [*self._ranked(self.table), self.due_at, self.table.c.id]
 
     def _due_when(self, now: Any) -> tuple[tuple[str, Any], ...]:
         """Each status a due row may have, with when it is due: pending rows once

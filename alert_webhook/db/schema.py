@@ -23,8 +23,13 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    case,
     literal_column,
+    select,
+    text,
+    update,
 )
+from sqlalchemy.sql.elements import ColumnElement
 
 metadata = MetaData()
 # The largest id a row can have on every store: `Integer` is 32-bit on
@@ -74,6 +79,21 @@ alert_events = Table(
     UniqueConstraint("alert_id", "status", name="uq_alert_event"),
 )
 
+# The plan's severities, most urgent first (the vocabulary of
+# delivery.settings.SEVERITIES, which a test keeps equal to this). A delivery's
+# `severity_rank` is its alert's place here, UNRANKED for any other severity:
+# workers claim due deliveries by it first, so a critical never waits behind a
+# backlog of highs in its lane.
+SEVERITY_ORDER = ("critical", "high", "medium", "low")
+UNRANKED = len(SEVERITY_ORDER)
+
+
+def severity_rank(severity: ColumnElement[str]) -> ColumnElement[int]:
+    """The rank of a severity column's value, in SQL."""
+    ranks = {name: rank for rank, name in enumerate(SEVERITY_ORDER)}
+    return case(ranks, value=severity, else_=UNRANKED)
+
+
 # One row per (alert state change × channel × recipient × purpose): the outbox.
 # `purpose` is "notify" for the state change itself, "remind-N" for reminders,
 # "tier-N" for deadline escalation, "failover:<channel>" when another channel
@@ -99,18 +119,23 @@ deliveries = Table(
     Column("last_error", Text),
     Column("received_at", Float, nullable=False),
     Column("finished_at", Float),
+    # Its alert's severity as SEVERITY_ORDER ranks it, written with the row.
+    Column("severity_rank", Integer, nullable=False, server_default=text(str(UNRANKED))),
     UniqueConstraint("event_id", "channel", "recipient", "purpose", name="uq_delivery"),
 )
 # The due index holds only deliveries still to settle, so it stays the size of
 # the backlog: the rows written settled (every dashboard delivery) and the
 # history never enter it. SQLite uses a partial index only for a query that
 # repeats its condition word for word, so queries of due rows add `UNSETTLED`.
+# Within a status it is ordered by severity, then due time: a claim reads each
+# severity's due rows off it in order (db/lease.py).
 # The statuses of a delivery still to settle (`DeliveryStatus.final` reads them).
 UNSETTLED_STATUSES = ("pending", "in_flight", "held")
 UNSETTLED = deliveries.c.status.in_([literal_column(f"'{s}'") for s in UNSETTLED_STATUSES])
 Index(
-    "ix_deliveries_unsettled",
+    "ix_deliveries_due_by_severity",
     deliveries.c.status,
+    deliveries.c.severity_rank,
     deliveries.c.next_attempt_at,
     sqlite_where=UNSETTLED,
     postgresql_where=UNSETTLED,
@@ -412,3 +437,18 @@ digests = Table(
     UniqueConstraint("week", "recipient", name="uq_digest"),
 )
 Index("ix_digests_due", digests.c.status, digests.c.next_attempt_at)
+
+
+# Columns an older store lacks whose value its rows can be given from what they
+# hold, by (table, column): db/upgrade.py runs the statement once, right after
+# adding the column. A store from before severity ranks keeps its backlog's
+# order by severity.
+BACKFILLS = {
+    ("deliveries", "severity_rank"): update(deliveries)
+    .where(UNSETTLED)
+    .values(
+        severity_rank=select(severity_rank(alerts.c.severity))
+        .where(alerts.c.id == deliveries.c.alert_id)
+        .scalar_subquery()
+    ),
+}

@@ -13,6 +13,7 @@ then nothing is changed and start-up stops, naming the table and columns.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import (
@@ -28,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.schema import CreateColumn
+from sqlalchemy.sql.expression import Executable
 
 logger = logging.getLogger("alert_webhook.store")
 # The PostgreSQL advisory lock that start-ups sharing a store take turns on; any
@@ -38,9 +40,10 @@ _SCHEMA_LOCK = 0x616C_6572_7453_4348
 # Indexes an older schema had and a newer one replaced, by table: dropped where
 # found, so a store does not keep paying for them on every write.
 RETIRED = {
-    # Every delivery ever made, by status: now ix_deliveries_unsettled, of the
-    # deliveries still to settle only.
-    "deliveries": ("ix_deliveries_due",),
+    # Every delivery ever made, by status: then ix_deliveries_unsettled, of the
+    # deliveries still to settle only; now ix_deliveries_due_by_severity, which
+    # orders those by severity before due time.
+    "deliveries": ("ix_deliveries_due", "ix_deliveries_unsettled"),
 }
 
 MOVE_ASIDE = "move the old store aside (keep it for reference) and start with a new one"
@@ -107,10 +110,14 @@ def missing(conn: Connection, metadata: MetaData) -> Upgrade:
     return Upgrade(columns, indexes, retired, uniques)
 
 
-def bring_up_to_date(conn: Connection, metadata: MetaData) -> None:
+def bring_up_to_date(
+    conn: Connection, metadata: MetaData, backfills: Mapping[tuple[str, str], Executable] | None = None
+) -> None:
     """Create and add what the store lacks and drop its retired indexes (logging
     one line per added column or index and per dropped index), or raise
-    StoreOutdated before changing anything when a column cannot be added.
+    StoreOutdated before changing anything when a column cannot be added. An
+    added column with a statement in `backfills` (by table and column) is filled
+    by it at once.
     Replicas starting at once on PostgreSQL take turns: each looks at the store
     only once the one before has committed, so none adds a column twice."""
     if conn.dialect.name == "postgresql":
@@ -122,6 +129,11 @@ def bring_up_to_date(conn: Connection, metadata: MetaData) -> None:
     for column in upgrade.columns:
         _add_column(conn, column)
         logger.warning("store: added column %s.%s", column.table.name, column.name)
+        backfill = (backfills or {}).get((column.table.name, column.name))
+        if backfill is not None:
+            filled = conn.execute(backfill).rowcount
+            logger.warning("store: filled %s.%s of %d rows", column.table.name, column.name,
+                           filled)  # fmt: skip
     for index in upgrade.indexes:
         _create_index(conn, index)
         logger.warning("store: added index %s.%s", _table(index).name, index.name)

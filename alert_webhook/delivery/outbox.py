@@ -8,16 +8,23 @@ never both send one.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, func, null, select, update
 from sqlalchemy.engine import Connection, Dialect
 
-from alert_webhook.db.bulk import Bulk, Statement, insert_for
+from alert_webhook.db.bulk import CHUNK, Bulk, Rows, Statement, insert_for
 from alert_webhook.db.lease import EVERY_ROW, Among, Lease
-from alert_webhook.db.schema import UNSETTLED, alerts, deliveries, incidents
+from alert_webhook.db.schema import (
+    UNRANKED,
+    UNSETTLED,
+    alerts,
+    deliveries,
+    incidents,
+    severity_rank,
+)
 from alert_webhook.db.transactions import Transactions
 from alert_webhook.delivery.rows import (
     DELIVERY_COLUMNS,
@@ -81,9 +88,39 @@ _JOB_KEYS = (
 )  # fmt: skip
 
 
+class DeliveryInsert(Bulk):
+    """INSERT of `NewDelivery` rows; the unique key makes every replica add each once.
+    Each row is written with its alert's severity rank (schema.SEVERITY_ORDER), read
+    from the alerts in one query per call: whoever plans a message (a state change,
+    a reminder, an escalation, a failover) needs to know nothing of claim order."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        stmt = insert_for(dialect)(deliveries).on_conflict_do_nothing()
+        super().__init__(stmt, dialect, (*DELIVERY_COLUMNS, "severity_rank"))
+
+    def __call__(self, conn: Connection, rows: Rows) -> int:
+        tuples = [tuple(r[k] for k in DELIVERY_COLUMNS) if isinstance(r, Mapping) else r
+                  for r in rows]  # fmt: skip
+        ranks = _severity_ranks(conn, {r[0] for r in tuples})  # alert_id is the first
+        return super().__call__(conn, [(*r, ranks.get(r[0], UNRANKED)) for r in tuples])
+
+
+def _severity_ranks(conn: Connection, alert_ids: set[int]) -> dict[int, int]:
+    ids, ranks = sorted(alert_ids), {}
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        ranks.update((row[0], row[1]) for row in conn.execute(_RANKS, {"ids": chunk}))
+    return ranks
+
+
+_RANKS = select(alerts.c.id, severity_rank(alerts.c.severity)).where(
+    alerts.c.id.in_(bindparam("ids", expanding=True))
+)
+
+
 def delivery_insert(dialect: Dialect) -> Bulk:
-    """INSERT of `NewDelivery` rows; the unique key makes every replica add each once."""
-    return Bulk(insert_for(dialect)(deliveries).on_conflict_do_nothing(), dialect, DELIVERY_COLUMNS)
+    """The INSERT of `NewDelivery` rows (DeliveryInsert)."""
+    return DeliveryInsert(dialect)
 
 
 def routed_channels(conn: Connection, alert_id: int) -> list[str]:
@@ -106,7 +143,7 @@ class Outbox:
         self.lease = Lease(
             deliveries, dialect, pending=PENDING, in_flight=IN_FLIGHT,
             due_at=deliveries.c.next_attempt_at, on_claim={"attempts": deliveries.c.attempts + 1},
-            due_among=UNSETTLED,
+            due_among=UNSETTLED, rank=deliveries.c.severity_rank, ranks=range(UNRANKED + 1),
         )  # fmt: skip
         self._insert = delivery_insert(dialect)
         self._claimed = Statement(
@@ -126,7 +163,9 @@ class Outbox:
                 deliveries.c.status == IN_FLIGHT,
                 UNSETTLED,
             )
-            .order_by(deliveries.c.id),
+            # The most urgent first, then as they were made: an alert's firing
+            # message before its resolved one (which waits for it otherwise).
+            .order_by(deliveries.c.severity_rank, deliveries.c.id),
             dialect,
         )
         self._backlog = select(func.count(), func.min(deliveries.c.received_at)).where(

@@ -17,10 +17,17 @@ import yaml
 from sqlalchemy import Connection, func, inspect, select
 from sqlalchemy.exc import IntegrityError
 from support.procs import free_port
-from webhook_support import RECORDING, make_notification
+from webhook_support import RECORDING, make_alert, make_notification
 
 from alert_webhook.cli.serve import EXIT_STORE_OUTDATED, main
-from alert_webhook.db.schema import alert_events, incidents, metadata, remediation_runs
+from alert_webhook.db.schema import (
+    alert_events,
+    alerts,
+    deliveries,
+    incidents,
+    metadata,
+    remediation_runs,
+)
 from alert_webhook.db.upgrade import StoreOutdated
 from alert_webhook.ingest.payload import parse_notification
 from alert_webhook.store import SqlStore, open_store
@@ -181,7 +188,7 @@ def test_a_missing_unique_constraint_comes_back_so_repeats_still_record_nothing(
 def test_a_retired_index_is_replaced_by_its_successor(store: SqlStore, caplog) -> None:
     # A store from before the due index held only unsettled deliveries.
     with store.engine.begin() as conn:
-        conn.exec_driver_sql("DROP INDEX ix_deliveries_unsettled")
+        conn.exec_driver_sql("DROP INDEX ix_deliveries_due_by_severity")
         conn.exec_driver_sql(
             "CREATE INDEX ix_deliveries_due ON deliveries (status, next_attempt_at)"
         )
@@ -189,14 +196,53 @@ def test_a_retired_index_is_replaced_by_its_successor(store: SqlStore, caplog) -
 
     store.create_schema()
 
-    assert {"ix_deliveries_unsettled", "ix_deliveries_due"} & _indexes(store, "deliveries") == {
-        "ix_deliveries_unsettled"
-    }
+    assert {"ix_deliveries_due_by_severity", "ix_deliveries_due"} & _indexes(
+        store, "deliveries"
+    ) == {"ix_deliveries_due_by_severity"}
     changes = sorted(r.getMessage() for r in caplog.records if r.name == "alert_webhook.store")
     assert changes == [
-        "store: added index deliveries.ix_deliveries_unsettled",
+        "store: added index deliveries.ix_deliveries_due_by_severity",
         "store: dropped retired index deliveries.ix_deliveries_due",
     ]
+
+
+def test_a_backlog_from_before_severity_ranks_is_ranked_by_its_alerts(
+    store: SqlStore, caplog
+) -> None:
+    # A store from before deliveries were claimed by severity: its due index is
+    # by status and due time, and its rows have no rank. Its backlog keeps its
+    # place: the added column is filled from each delivery's alert.
+    body = json.dumps(make_notification(make_alert("h", severity="high"), make_alert("c"))).encode()
+    store.record_notification(parse_notification(body), body, 100.0, RECORDING)
+    try:
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql("DROP INDEX ix_deliveries_due_by_severity")
+            conn.exec_driver_sql("ALTER TABLE deliveries DROP COLUMN severity_rank")
+            conn.exec_driver_sql(
+                "CREATE INDEX ix_deliveries_unsettled ON deliveries (status, next_attempt_at)"
+                " WHERE status IN ('pending', 'in_flight', 'held')"
+            )
+        caplog.set_level(logging.INFO, logger="alert_webhook.store")
+        store.create_schema()
+    finally:
+        store.create_schema()  # the session's PostgreSQL stays whole whatever happened
+
+    changes = sorted(r.getMessage() for r in caplog.records if r.name == "alert_webhook.store")
+    assert changes == [
+        "store: added column deliveries.severity_rank",
+        "store: added index deliveries.ix_deliveries_due_by_severity",
+        "store: dropped retired index deliveries.ix_deliveries_unsettled",
+        "store: filled deliveries.severity_rank of 3 rows",  # sms + email of c, email of h
+    ]
+    with store.tx.read() as conn:
+        ranks = conn.execute(
+            select(deliveries.c.channel, alerts.c.severity, deliveries.c.severity_rank)
+            .join(alerts, alerts.c.id == deliveries.c.alert_id)
+            .where(deliveries.c.status == "pending")
+        ).all()
+    assert sorted(ranks) == [("email", "critical", 0), ("email", "high", 1), ("sms", "critical", 0)]
+    (first, *_) = store.outbox.claim(100.0, "w1", lease=30, limit=1)
+    assert first.severity == "critical"
 
 
 def test_an_up_to_date_store_is_left_as_it_is(store: SqlStore, caplog) -> None:

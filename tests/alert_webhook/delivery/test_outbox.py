@@ -215,11 +215,46 @@ def test_claims_and_the_backlog_read_a_due_index_of_unsettled_deliveries_only(st
     _receive(store, *(make_alert(f"a{i}", severity="low") for i in range(50)))  # log
     with store.engine.connect() as conn:
         partial = {row[1]: row[4] for row in conn.exec_driver_sql("PRAGMA index_list(deliveries)")}
-    assert partial["ix_deliveries_unsettled"] == 1
+    assert partial["ix_deliveries_due_by_severity"] == 1
 
     claims = _query_plans(store, lambda: store.outbox.claim(100.0, "w1", lease=30, limit=5))
     backlog = _query_plans(store, lambda: store.outbox.backlog(100.0))
 
     plans = claims + backlog
-    assert len(plans) == 3 and all("ix_deliveries_unsettled" in plan for plan in plans), plans
+    assert len(plans) == 3 and all("ix_deliveries_due_by_severity" in p for p in plans), plans
     assert "SCAN deliveries" not in " ".join(plans), plans
+    # Each severity's pending rows are a range of the index, read in due order: the
+    # claim sorts only the few rows those reads and the lapsed leases hand it.
+    (claim, *_) = claims
+    ranged = "SEARCH deliveries USING COVERING INDEX ix_deliveries_due_by_severity " + (
+        "(status=? AND severity_rank=? AND next_attempt_at<?)"
+    )
+    assert claim.count(ranged) == 5, claim  # critical, high, medium, low, any other
+    assert claim.count("TEMP B-TREE") == 1, claim  # the batch's own order only
+
+
+def test_a_critical_is_claimed_in_the_next_batch_ahead_of_a_backlog_of_highs(store) -> None:
+    # The probe's burst: 20 messages/s in the email lane, and a critical waited
+    # behind every `high` before it. A lane claims by severity, then by age.
+    email = Lane("deliveries:email", ("email",))
+    _receive(store, *(make_alert(f"h{i}", severity="high") for i in range(300)), at=100.0)
+    store.outbox.claim(100.0, "w1", lease=30, limit=20, lane=email)  # the lane is busy
+    _receive(store, make_alert("crit", severity="critical"), at=101.0)
+    batch = store.outbox.claim(101.0, "w1", lease=30, limit=20, lane=email)
+    assert batch[0].severity == "critical", [j.severity for j in batch]
+    assert len(batch) == 20 and all(j.severity == "high" for j in batch[1:])
+
+
+def test_within_one_severity_the_oldest_due_goes_first_and_expired_leases_by_severity(
+    store,
+) -> None:
+    low = Lane("log", ("log",))
+    _receive(store, make_alert("old", severity="low"), at=100.0)
+    _receive(store, make_alert("new", severity="low"), at=105.0)
+    first, second = store.outbox.claim(110.0, "w1", lease=30, limit=2, lane=low)
+    assert (first.received_at, second.received_at) == (100.0, 105.0)
+    # Both leases ran out (their worker died); a critical's email waits as well.
+    _receive(store, make_alert("crit", severity="critical"), at=150.0)
+    claimed = store.outbox.claim(150.0, "w2", lease=30, limit=10)
+    assert [j.severity for j in claimed][:2] == ["critical", "critical"]  # sms, email
+    assert [j.received_at for j in claimed[2:]] == [100.0, 105.0]
