@@ -85,13 +85,13 @@ alert_events = Table(
 # workers claim due deliveries by it first, so a critical never waits behind a
 # backlog of highs in its lane.
 SEVERITY_ORDER = ("critical", "high", "medium", "low")
+SEVERITY_RANKS = {name: rank for rank, name in enumerate(SEVERITY_ORDER)}
 UNRANKED = len(SEVERITY_ORDER)
 
 
 def severity_rank(severity: ColumnElement[str]) -> ColumnElement[int]:
-    """The rank of a severity column's value, in SQL."""
-    ranks = {name: rank for rank, name in enumerate(SEVERITY_ORDER)}
-    return case(ranks, value=severity, else_=UNRANKED)
+    """The rank of a severity column's value, in SQL (SEVERITY_RANKS, UNRANKED)."""
+    return case(SEVERITY_RANKS, value=severity, else_=UNRANKED)
 
 
 # One row per (alert state change × channel × recipient × purpose): the outbox.

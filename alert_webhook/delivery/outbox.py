@@ -98,10 +98,13 @@ class DeliveryInsert(Bulk):
         stmt = insert_for(dialect)(deliveries).on_conflict_do_nothing()
         super().__init__(stmt, dialect, (*DELIVERY_COLUMNS, "severity_rank"))
 
-    def __call__(self, conn: Connection, rows: Rows) -> int:
+    def __call__(self, conn: Connection, rows: Rows, ranks: Mapping[int, int] | None = None) -> int:
+        """Insert `rows`; `ranks`: their alerts' severity ranks by alert id, when the
+        caller has them at hand (the planner), else they are read."""
         tuples = [tuple(r[k] for k in DELIVERY_COLUMNS) if isinstance(r, Mapping) else r
                   for r in rows]  # fmt: skip
-        ranks = _severity_ranks(conn, {r[0] for r in tuples})  # alert_id is the first
+        if ranks is None:
+            ranks = _severity_ranks(conn, {r[0] for r in tuples})  # alert_id is the first
         return super().__call__(conn, [(*r, ranks.get(r[0], UNRANKED)) for r in tuples])
 
 
@@ -118,7 +121,7 @@ _RANKS = select(alerts.c.id, severity_rank(alerts.c.severity)).where(
 )
 
 
-def delivery_insert(dialect: Dialect) -> Bulk:
+def delivery_insert(dialect: Dialect) -> DeliveryInsert:
     """The INSERT of `NewDelivery` rows (DeliveryInsert)."""
     return DeliveryInsert(dialect)
 

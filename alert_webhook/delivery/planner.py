@@ -8,9 +8,8 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection, Dialect
 
-from alert_webhook.db.bulk import Bulk
-from alert_webhook.db.schema import deliveries
-from alert_webhook.delivery.outbox import delivery_insert
+from alert_webhook.db.schema import SEVERITY_RANKS, UNRANKED, deliveries
+from alert_webhook.delivery.outbox import DeliveryInsert, delivery_insert
 from alert_webhook.delivery.routing import Router, Target
 from alert_webhook.delivery.rows import HUSHED, DeliveryStatus, NewDelivery, Purpose
 from alert_webhook.ingest.planners import PerDialect, StateChange, Tally
@@ -32,7 +31,7 @@ class DeliveryPlanner:
         self._statements = PerDialect()
 
     @staticmethod
-    def _build(dialect: Dialect) -> tuple[Bulk, Any]:
+    def _build(dialect: Dialect) -> tuple[DeliveryInsert, Any]:
         firing_targets = (
             select(deliveries.c.alert_id, deliveries.c.channel, deliveries.c.recipient)
             .where(
@@ -83,4 +82,5 @@ class DeliveryPlanner:
                     ))  # fmt: skip
                     tally.queued[c.index] += 1
         if rows:
-            insert(conn, rows)
+            ranks = {c.alert_id: SEVERITY_RANKS.get(c.alert.severity, UNRANKED) for c in changes}
+            insert(conn, rows, ranks)

@@ -98,6 +98,8 @@ def test_an_escalation_is_one_transaction_that_fails_over_and_flags(store) -> No
     assert rows[("email", "failover:sms")]["recipient"] == "lead@example.org"
     assert rows[("dashboard", "failover:sms")]["status"] == "pending"
     assert store.incidents.list()[0]["flag"] == "sms failed"
+    # The failover rows were ranked like the alert's own (read from it, not planned).
+    assert {d["severity_rank"] for d in store.outbox.list()} == {0}  # critical
 
 
 def test_an_escalation_whose_lease_was_lost_writes_nothing(store) -> None:
