@@ -111,7 +111,9 @@ def missing(conn: Connection, metadata: MetaData) -> Upgrade:
 
 
 def bring_up_to_date(
-    conn: Connection, metadata: MetaData, backfills: Mapping[tuple[str, str], Executable] | None = None
+    conn: Connection,
+    metadata: MetaData,
+    backfills: Mapping[tuple[str, str], Executable] | None = None,
 ) -> None:
     """Create and add what the store lacks and drop its retired indexes (logging
     one line per added column or index and per dropped index), or raise

@@ -81,6 +81,12 @@ class CircuitBreaker:
             self._trial_out = False
             self._set(CLOSED)
 
+    def no_verdict(self) -> None:
+        """A call that neither worked nor failed (the provider throttled it): counted
+        neither way; a half-open trial ends, so a later one may go."""
+        with self._lock:
+            self._trial_out = False
+
     def failure(self) -> None:
         with self._lock:
             now = self._clock()

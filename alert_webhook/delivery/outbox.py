@@ -109,7 +109,7 @@ class DeliveryInsert(Bulk):
 
 
 def _severity_ranks(conn: Connection, alert_ids: set[int]) -> dict[int, int]:
-    ids, ranks = sorted(alert_ids), {}
+    ids, ranks = sorted(alert_ids), dict[int, int]()
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start : start + CHUNK]
         ranks.update((row[0], row[1]) for row in conn.execute(_RANKS, {"ids": chunk}))

@@ -14,6 +14,8 @@ and the batch goes on. While every provider of the channel is unavailable
 recovery plan's backoff (2^attempt × base, jittered), until it has been tried
 `max_attempts` times *and* waited `give_up_after_seconds`; only then, or at once
 on a permanent failure, is it escalated to the alert's other channels.
+
+A provider that throttles (HTTP 429) is neither: see `throttle.py`.
 """
 
 from __future__ import annotations
@@ -29,7 +31,13 @@ from dataclasses import dataclass, field
 
 from alert_webhook.db.transactions import StoreUnavailable
 from alert_webhook.delivery.breaker import HALF_OPEN, CircuitBreaker
-from alert_webhook.delivery.channels import Channel, DeliveryError, Message, stored_channels
+from alert_webhook.delivery.channels import (
+    Channel,
+    DeliveryError,
+    Message,
+    Throttled,
+    stored_channels,
+)
 from alert_webhook.delivery.outbox import ALL_CHANNELS, DeliveryJob, Lane, Outbox
 from alert_webhook.delivery.policy import Backoff
 from alert_webhook.delivery.routing import Target, recipients_for
@@ -40,6 +48,7 @@ from alert_webhook.delivery.settings import (
     LinkSettings,
     SmsBudget,
 )
+from alert_webhook.delivery.throttle import ThrottledWait, ThrottleGate, throttled_wait
 from alert_webhook.metrics.registry import WebhookMetrics
 
 logger = logging.getLogger("alert_webhook.delivery")
@@ -55,6 +64,10 @@ class _Chain:
     retryable: bool = False
     tried: bool = False
     reopen_at: float | None = None  # the soonest trial of a provider behind an open breaker
+    failed: bool = False  # a provider failed (not only throttled)
+    held: bool = False  # a provider was not asked: it throttled an earlier delivery
+    # Throttled (HTTP 429): when the next try may be, and what the record says of it.
+    throttled: ThrottledWait | None = None
 
 
 class DeliveryWorker:
@@ -85,6 +98,7 @@ class DeliveryWorker:
         self._trials = trials or ThreadPoolExecutor(2, thread_name_prefix="breaker-trial")
         self._lock = threading.Lock()
         self.backoff = Backoff.from_settings(settings.retry, rand)
+        self.throttles = ThrottleGate()
         # When every other channel of an alert failed, the store's own ones still show it.
         self.last_resort = stored_channels(channels)
         self._batched: list[tuple[DeliveryOutcome, DeliveryJob]] = []
@@ -116,7 +130,7 @@ class DeliveryWorker:
         except Exception as exc:
             logger.exception("delivery %s on %s: unexpected error", job.id, job.channel)
             error = f"unexpected {type(exc).__name__}: {exc}"[:1000]
-            self._after_chain(job, error, retryable=True, tried=True, reopen_at=None)
+            self._after_chain(job, _Chain([error], retryable=True, tried=True, failed=True))
 
     def _record_unrecorded(self) -> None:
         with self._lock:
@@ -241,7 +255,17 @@ class DeliveryWorker:
         chain = chain or _Chain()
         for index in range(start, len(channel.providers)):
             provider = channel.providers[index]
-            breaker = self.breakers[f"{channel.name}:{provider.name}"]
+            key = f"{channel.name}:{provider.name}"
+            breaker = self.breakers[key]
+            now = self.clock()
+            held = self.throttles.held_until(key, now)
+            if held is not None:  # it asked not to be called before then
+                if trial and index == start:
+                    breaker.no_verdict()  # this trial never asked: a later one may
+                chain.errors.append(f"{provider.name}: throttled, asked to wait {held - now:.0f} s")
+                chain.reopen_at = min(chain.reopen_at or held, held)
+                chain.held = True
+                continue
             if not (trial and index == start) and not breaker.allow():
                 chain.errors.append(f"{provider.name}: circuit open")
                 chain.reopen_at = min(chain.reopen_at or breaker.retry_at(), breaker.retry_at())
@@ -256,11 +280,16 @@ class DeliveryWorker:
                 if not isinstance(exc, DeliveryError):
                     logger.exception("delivery %s: %s failed unexpectedly", job.id, provider.name)
                     exc = DeliveryError(f"unexpected {type(exc).__name__}: {exc}", retryable=True)
+                if isinstance(exc, Throttled):
+                    breaker.no_verdict()  # it answered: neither a failure nor a success
+                    self._throttled(job, key, exc, chain)
+                    continue
                 chain.errors.append(f"{provider.name}: {exc.reason}")
                 if exc.scope == "recipient":  # the provider works; the address does not
                     breaker.success()
                     return self.escalate(job, "; ".join(chain.errors))
                 breaker.failure()
+                chain.failed = True
                 chain.retryable = chain.retryable or exc.retryable
                 self._count(job, provider.name, "error")
                 continue
@@ -272,8 +301,26 @@ class DeliveryWorker:
             self._finish_now(outcome, job)
             self._observe_latency(job, outcome.at)
             return None
-        err = "; ".join(chain.errors)
-        self._after_chain(job, err, chain.retryable, chain.tried, chain.reopen_at)
+        self._after_chain(job, chain)
+
+    def _throttled(self, job: DeliveryJob, key: str, exc: Throttled, chain: _Chain) -> None:
+        """The provider at `key` said "too many requests": when to try next (its
+        Retry-After, capped at the delivery's give-up time), and no call to it
+        from this worker before its Retry-After."""
+        now = self.clock()
+        retry = self.settings.retry
+        give_up_at = job.received_at + retry.give_up_after_seconds
+        wait = throttled_wait(exc.retry_after, now, self.backoff.delay(job.attempts), give_up_at)
+        if exc.retry_after is not None:
+            self.throttles.hold(key, min(now + exc.retry_after.wait(now),
+                                         now + retry.give_up_after_seconds))  # fmt: skip
+        provider = key.partition(":")[2]
+        chain.errors.append(f"{provider}: throttled ({exc.reason}); {wait.text}")
+        if chain.throttled is None or wait.at < chain.throttled.at:
+            chain.throttled = wait
+        chain.retryable = True
+        self._count(job, provider, "throttled")
+        logger.warning("delivery %s: %s throttled it; %s", job.id, provider, wait.text)
 
     def _trial(
         self, job: DeliveryJob, channel: Channel, message: Message, index: int, chain: _Chain
@@ -283,15 +330,23 @@ class DeliveryWorker:
         except Exception:  # its lease expires and the delivery is taken again
             logger.exception("delivery %s: the breaker trial on %s failed", job.id, channel.name)
 
-    def _after_chain(
-        self, job: DeliveryJob, error: str, retryable: bool, tried: bool, reopen_at: float | None
-    ) -> None:
+    def _after_chain(self, job: DeliveryJob, chain: _Chain) -> None:
         retry = self.settings.retry
         now = self.clock()
+        error = "; ".join(chain.errors)
+        tried, reopen_at = chain.tried, chain.reopen_at
         give_up_at = job.received_at + retry.give_up_after_seconds
-        unavailable = retryable or not tried  # not the message's fault: worth waiting for
+        unavailable = chain.retryable or not tried  # not the message's fault: worth waiting for
         if not unavailable or (now >= give_up_at and job.attempts >= retry.max_attempts):
             return self.escalate(job, error)
+        if (chain.throttled or chain.held) and not chain.failed:
+            # Throttled, or behind open breakers: no provider failed. Wait as asked,
+            # until the give-up time at most, which then decides.
+            if now >= give_up_at:
+                return self.escalate(job, error)
+            soonest = [t for t in (reopen_at, chain.throttled and chain.throttled.at) if t]
+            self.outbox.retry_later(job, min(*soonest, give_up_at), error, refund_attempt=not tried)
+            return self._count(job, None, "retry" if tried else "deferred")
         if not tried and reopen_at is not None:
             # Every provider's breaker is open: wait for a trial, without spending a try.
             self.outbox.retry_later(job, reopen_at, error, refund_attempt=True)

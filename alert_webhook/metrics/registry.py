@@ -66,7 +66,8 @@ def create_metrics(registry: CollectorRegistry | None = None) -> WebhookMetrics:
         ),
         deliveries=Counter(
             "alert_webhook_deliveries",
-            "Delivery attempts' outcomes (delivered, retry, deferred, skipped, escalated, failed).",
+            "Delivery attempts' outcomes (delivered, error, throttled, retry, deferred, skipped,"
+            " escalated, failed).",
             ["channel", "provider", "outcome"],
             registry=r,
         ),

@@ -9,6 +9,7 @@ import shutil
 import ssl
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -48,6 +49,9 @@ class FakeTwilio:
     received: list[dict[str, str]] = field(default_factory=list)
     hanging: list[dict[str, str]] = field(default_factory=list)  # requests held in "hang"
     release: threading.Event = field(default_factory=threading.Event)
+    retry_after: str | None = None  # the Retry-After header of a 429 ("rate_limited")
+    asked: list[str] = field(default_factory=list)  # the mode of every request answered
+    asked_at: list[float] = field(default_factory=list)  # when each came (time.monotonic)
 
     @property
     def base_url(self) -> str:
@@ -65,6 +69,8 @@ def _twilio_handler(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
         def _answer(self, status: int, body: dict[str, Any]) -> None:
             data = json.dumps(body).encode()
             self.send_response(status)
+            if status == 429 and fake.retry_after is not None:
+                self.send_header("Retry-After", fake.retry_after)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
@@ -78,6 +84,8 @@ def _twilio_handler(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
             mode = fake.next_mode()
             if self.headers.get("Authorization") != f"Basic {auth}" or self.path != expected:
                 mode = "auth"
+            fake.asked.append(mode)
+            fake.asked_at.append(time.monotonic())
             if mode == "hang":
                 fake.hanging.append(form)
                 fake.release.wait(30)  # the fixture releases it on the way out

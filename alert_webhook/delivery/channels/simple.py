@@ -6,7 +6,7 @@ import logging
 
 import requests
 
-from alert_webhook.delivery.channels import DeliveryError, Message
+from alert_webhook.delivery.channels import DeliveryError, Message, Throttled, parse_retry_after
 from alert_webhook.delivery.channels.format import log_line, record
 from alert_webhook.delivery.settings import WebhookProvider
 
@@ -61,7 +61,10 @@ class JsonWebhook:
             raise DeliveryError(
                 f"webhook unreachable: {type(exc).__name__}", retryable=True
             ) from None
-        if resp.status_code == 429 or resp.status_code >= 500:
+        if resp.status_code == 429:
+            retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+            raise Throttled("webhook HTTP 429", retry_after)
+        if resp.status_code >= 500:
             raise DeliveryError(f"webhook HTTP {resp.status_code}", retryable=True)
         if resp.status_code >= 400:
             raise DeliveryError(f"webhook HTTP {resp.status_code}", retryable=False)

@@ -11,14 +11,14 @@ import pytest
 import requests
 from test_format import message
 
-from alert_webhook.delivery.channels import DeliveryError
+from alert_webhook.delivery.channels import DeliveryError, RetryAfter, Throttled
 from alert_webhook.delivery.channels.simple import JsonWebhook, Log
 from alert_webhook.delivery.settings import WebhookProvider
 
 
 @pytest.fixture
 def sink():
-    state = {"status": 200, "received": []}
+    state = {"status": 200, "received": [], "headers": {}}
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args):
@@ -28,6 +28,8 @@ def sink():
             data = self.rfile.read(int(self.headers["Content-Length"]))
             state["received"].append((self.headers.get("Authorization"), json.loads(data)))
             self.send_response(state["status"])
+            for name, value in state["headers"].items():
+                self.send_header(name, value)
             self.send_header("Content-Length", "0")
             self.end_headers()
 
@@ -60,6 +62,19 @@ def test_http_errors_are_classified(sink, status: int, retryable: bool) -> None:
     with pytest.raises(DeliveryError) as exc:
         _hook(sink["url"]).send(message(channel="webhook"))
     assert exc.value.retryable is retryable
+
+
+@pytest.mark.parametrize(
+    ("header", "retry_after"),
+    [({"Retry-After": "7"}, RetryAfter(seconds=7.0)),
+     ({"Retry-After": "Wed, 21 Oct 2026 07:28:00 GMT"}, RetryAfter(at=1792567680.0)),
+     ({}, None), ({"Retry-After": "later"}, None)],
+)  # fmt: skip
+def test_a_429_is_throttling_with_its_retry_after(sink, header, retry_after) -> None:
+    sink["status"], sink["headers"] = 429, header
+    with pytest.raises(Throttled) as exc:
+        _hook(sink["url"]).send(message(channel="webhook"))
+    assert exc.value.retryable and exc.value.retry_after == retry_after
 
 
 def test_log_channel_writes_one_json_line(caplog) -> None:

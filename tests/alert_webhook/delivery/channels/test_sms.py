@@ -7,7 +7,7 @@ from fakes import ACCOUNT_SID, AUTH_TOKEN, fake_twilio, twilio_provider
 from test_format import message
 
 from alert_webhook.config.settings import settings_from_mapping
-from alert_webhook.delivery.channels import DeliveryError
+from alert_webhook.delivery.channels import DeliveryError, RetryAfter, Throttled
 from alert_webhook.delivery.channels.sms import TwilioSms
 from alert_webhook.delivery.settings import TwilioProvider
 
@@ -49,6 +49,17 @@ def test_failures_are_classified(twilio, mode: str, retryable: bool, scope: str)
         _sms(twilio).send(message())
     assert (exc.value.retryable, exc.value.scope) == (retryable, scope)
     assert twilio.received == []
+
+
+@pytest.mark.parametrize(("header", "seconds"), [("12", 12.0), (None, None)])
+def test_a_429_is_throttling_with_the_retry_after_the_api_sent(
+    twilio, header: str | None, seconds: float | None
+) -> None:
+    twilio.mode, twilio.retry_after = "rate_limited", header
+    with pytest.raises(Throttled) as exc:
+        _sms(twilio).send(message())
+    expected = RetryAfter(seconds=seconds) if seconds is not None else None
+    assert exc.value.retry_after == expected and "20429" in exc.value.reason
 
 
 def test_wrong_credentials_are_a_permanent_provider_failure(twilio) -> None:
