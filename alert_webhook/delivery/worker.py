@@ -344,8 +344,9 @@ class DeliveryWorker:
             # until the give-up time at most, which then decides.
             if now >= give_up_at:
                 return self.escalate(job, error)
-            soonest = [t for t in (reopen_at, chain.throttled and chain.throttled.at) if t]
-            self.outbox.retry_later(job, min(*soonest, give_up_at), error, refund_attempt=not tried)
+            soonest = [give_up_at, *(t.at for t in [chain.throttled] if t)]
+            soonest += [reopen_at] if reopen_at is not None else []
+            self.outbox.retry_later(job, min(soonest), error, refund_attempt=not tried)
             return self._count(job, None, "retry" if tried else "deferred")
         if not tried and reopen_at is not None:
             # Every provider's breaker is open: wait for a trial, without spending a try.
