@@ -116,7 +116,7 @@ def create_app(
         settings, store, channels, metrics, remediation, alertmanager,
         clock=clock, rand=rand, action_boundaries=action_boundaries, failover=failover,
     )  # fmt: skip
-    access = Access.of(settings.auth, listen_host)
+    access = Access.of(settings.auth, listen_host, clock)
     app.extensions[EXTENSION] = AppContext(
         settings=settings, store=store, metrics=metrics, clock=clock, channels=channels,
         breakers=background.breakers, workers=background.workers, intake=background.intake,
