@@ -58,22 +58,24 @@ def page() -> Any:
 
 @bp.post("/login")
 def submit() -> Any:
-    try:
-        current_app.extensions["csrf"].protect()
-    except CSRFError:
-        return _page(400, ["The form expired or did not come from this page; reload it."])
     name = request.form.get("name", "").strip()
     password = request.form.get("password", "")
-    fields = {"name": name, "password": password}
-    missing = [f"{field}: required" for field, value in fields.items() if not value]
-    if missing:
-        return _page(400, missing, name)
     access = ctx().access
     address = request.remote_addr or "unknown"
+    # A flood is mostly attempts during a back-off: answered before anything
+    # else costs (the CSRF check included: nothing is done for them).
     wait = math.ceil(access.logins.retry_after(name, address))
     if wait > 0:
         _refused(name, address, f"backed off for {wait} s after failed logins")
         return _too_many(wait, BACKED_OFF.format(wait=wait), name)
+    try:
+        current_app.extensions["csrf"].protect()
+    except CSRFError:
+        return _page(400, ["The form expired or did not come from this page; reload it."])
+    fields = {"name": name, "password": password}
+    missing = [f"{field}: required" for field, value in fields.items() if not value]
+    if missing:
+        return _page(400, missing, name)
     with access.logins.checks.slot() as checking:
         if not checking:
             _refused(name, address, "other logins are being checked")
