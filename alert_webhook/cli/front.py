@@ -116,14 +116,21 @@ class _Channel(HTTPChannel):
     def answering(self) -> bool:
         return bool(self.requests)
 
+    # Whole requests handed on (to a request thread or the liveness answer).
+    handed_on = 0
+
     def received(self, data: bytes) -> bool:
-        before = self.request
+        handed_on, queued = self.handed_on, len(self.requests)
         now = self.server.clock()
         done: bool = super().received(data)
-        if self.request is None:  # whole requests only, none begun
-            self.receiving_since = None
-        elif self.request is not before and (before is not None or self.receiving_since is None):
-            self.receiving_since = now  # a new request began in this read
+        if self.handed_on != handed_on or len(self.requests) > queued:
+            # A whole request arrived: the clock stops, or restarts for the
+            # next one if its first bytes came in the same read.
+            self.receiving_since = None if self.request is None else now
+        elif self.receiving_since is None:
+            # Bytes that finish no request, blank lines too (waitress takes a
+            # lone CRLF CRLF as an empty request and drops it): on the clock.
+            self.receiving_since = now
         return done
 
     def del_channel(self, map: Any = None) -> None:
@@ -219,8 +226,10 @@ class _Server(TcpWSGIServer):
         # From a request thread (the next of pipelined requests) the channel
         # goes on as waitress would have it; only the I/O thread answers inline.
         on_io_thread = threading.get_ident() == self._io_thread
-        if on_io_thread and isinstance(task, _Channel) and task.answer_liveness():
-            return
+        if isinstance(task, _Channel):
+            task.handed_on += 1
+            if on_io_thread and task.answer_liveness():
+                return
         super().add_task(task)
 
 
