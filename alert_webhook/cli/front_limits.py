@@ -10,7 +10,8 @@ waited in the listen backlog (issue 26). Two limits end that:
 - **The request deadline.** A connection must deliver a whole request (headers
   and body) within `request_deadline_seconds` of the request's first byte, or
   of connecting for its first request, or it is closed. A kept-alive connection
-  waiting between whole requests is not on the clock (the idle timeout is).
+  waiting between whole requests is not on the clock (the idle timeout is);
+  bytes that finish no request, blank lines too, put it back on.
 - **Connections per client address.** When an address already has
   `connections_per_address` open, a new one from it takes the place of its
   *oldest unfinished* one (connected or receiving a request, none being
