@@ -16,8 +16,8 @@ clients post one-alert notifications at `--rate` per second in all and
 and writes JSON under bench/results/. Never part of the test suite.
 
 A last phase is the reference for what is left once the login flood is answered
-429 at once: `--flooders` clients asking for `/healthz` as fast as it answers,
-the cheapest request there is. Figures: docs/webhook.md, "Benchmark".
+429 at once: `--flooders` clients asking for the login page (`GET /login`, the
+page a 429 renders too) as fast as it is answered. Figures: docs/webhook.md, "Benchmark".
 """
 
 from __future__ import annotations
@@ -97,18 +97,19 @@ def _giant_form(port: int, _name: str, until: float, out: list[tuple[int, float]
             out.append((0, time.perf_counter() - t0))
 
 
-def _flood_healthz(port: int, _name: str, until: float, out: list[tuple[int, float]]) -> None:
-    """The reference: as many clients asking for the cheapest answer there is."""
+def _flood_page(port: int, _name: str, until: float, out: list[tuple[int, float]]) -> None:
+    """The reference: as many clients asking for the login page, which a 429
+    answer renders too, as fast as it is answered."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     while time.monotonic() < until:
         t0 = time.perf_counter()
-        conn.request("GET", "/healthz")
+        conn.request("GET", "/login")
         resp = conn.getresponse()
         resp.read()
         out.append((resp.status, time.perf_counter() - t0))
 
 
-ATTACKS = {"login": _flood_login, "giant": _giant_form, "healthz": _flood_healthz}
+ATTACKS = {"login": _flood_login, "giant": _giant_form, "page": _flood_page}
 
 
 def attacker(kind: str, port: int, clients: int, until: float, queue: Any) -> None:
@@ -218,7 +219,7 @@ def main() -> int:
             "idle": phase(port, server, args, None, 0, "i"),
             "login_flood": phase(port, server, args, "login", args.flooders, "l"),
             "giant_forms": phase(port, server, args, "giant", args.giants, "g"),
-            "healthz_flood": phase(port, server, args, "healthz", args.flooders, "h"),
+            "page_flood": phase(port, server, args, "page", args.flooders, "p"),
         }
     finally:
         hook.terminate()
