@@ -74,7 +74,9 @@ def build_background(
     tell = Escalation(router, stored, heals)
     extra = [RemediationPlanner(remediation.playbooks, tell)] if remediation else []
     recording = recording_from(settings, stored_channels(channels), extra)
-    writer = GroupCommit(lambda items: store.record_many(items, recording, clock()))
+    writer = GroupCommit(
+        lambda items: store.record_many(items, recording, clock()), outage=store.outage
+    )
     workers = Workers()  # loops are added below: the watchdog accepts through the intake
     intake = Intake(
         writer, metrics, partial(workers.wake, *(lane.name for lane in lanes)), clock,

@@ -90,7 +90,7 @@ def create_app(
     security.install(app)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     if store is None:
-        store = open_store(settings.store.url)
+        store = open_store(settings.store.url, settings.store.limits())
         store.create_schema()
     metrics = metrics or create_metrics()
     links = ack_links_from(settings, clock)
@@ -149,7 +149,8 @@ def _json_errors(app: Flask) -> None:
 
     @app.errorhandler(StoreUnavailable)
     def _store_unavailable(exc: StoreUnavailable) -> Any:
-        app.logger.warning("store unavailable; answering 503: %s", exc)
+        # Said once per outage, with a count, by the store (db/outage.py).
+        app.logger.debug("answering 503: %s", exc)
         return jsonify({"error": "store unavailable; retry later"}), 503
 
     @app.errorhandler(HTTPException)

@@ -14,6 +14,12 @@ nothing of it was committed: on `StoreUnavailable` every request of the batch
 hears it (503, Alertmanager retries); on any other error each notification is
 recorded alone, so one bad notification fails no other.
 
+While the store is unavailable (`outage.down`: the last store use failed), a
+request does not queue behind a writer that may be waiting on a hung database:
+if a write is under way it hears 503 at once, and a failed batch fails what
+queued meanwhile too. One request at a time tries the store; the others keep
+their threads free.
+
 Tests drive it from one thread: `submit` some, then `record` or `run_once`.
 """
 
@@ -25,6 +31,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 
+from alert_webhook.db.outage import Outage
 from alert_webhook.db.transactions import StoreUnavailable
 from alert_webhook.ingest.record import Incoming, RecordResult
 
@@ -40,8 +47,10 @@ class GroupCommit:
         max_alerts: int = 5000,
         wait_seconds: float = 30.0,
         observe: Callable[[int], None] = lambda size: None,
+        outage: Outage | None = None,
     ) -> None:
         self._record_many = record_many
+        self._outage = outage or Outage()
         self._observe = observe  # notifications per commit, e.g. into a histogram
         self.max_alerts = max_alerts  # a batch closes once it holds this many alerts
         self.wait_seconds = wait_seconds  # a request gives up (503) if still queued then
@@ -58,8 +67,14 @@ class GroupCommit:
         """Record one notification (with whatever else is queued); returns once it
         is committed."""
         future = self.submit(item)
-        if not self._leader.acquire(timeout=self.wait_seconds):
+        down = self._outage.down
+        if not self._leader.acquire(timeout=0 if down else self.wait_seconds):
             if future.cancel():  # still queued: no leader will write it now
+                if down:
+                    self._outage.failed("refused while a write waits on the store")
+                    raise StoreUnavailable("the store is unavailable")
+                waited = self.wait_seconds
+                logger.warning("a notification waited %ss for the store's writer: 503", waited)
                 raise StoreUnavailable("the store's writer is overloaded")
             return future.result()  # being written now: its outcome is coming
         try:
@@ -85,6 +100,16 @@ class GroupCommit:
         self._commit(batch)
         return len(batch)
 
+    def _take_queued(self) -> list[Pending]:
+        taken = []
+        while True:
+            try:
+                pending = self._queue.get_nowait()
+            except queue.Empty:
+                return taken
+            if pending[1].set_running_or_notify_cancel():
+                taken.append(pending)
+
     def _commit(self, batch: list[Pending]) -> None:
         if not batch:
             return
@@ -92,7 +117,8 @@ class GroupCommit:
         try:
             results = self._record_many([item for item, _ in batch])
         except StoreUnavailable as exc:
-            for _, future in batch:
+            # What queued meanwhile would wait as long again: it hears 503 now.
+            for _, future in batch + self._take_queued():
                 future.set_exception(exc)
             return
         except Exception as exc:
