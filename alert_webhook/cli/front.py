@@ -12,17 +12,27 @@ What waitress answers by itself — a malformed request (400), headers past
 `MAX_HEADER_BYTES` (431), a body past the webhook's `max_body_bytes` (413,
 whether sent with Content-Length or chunked), a transfer coding it does not
 know (501) — is JSON like the app's own errors: `{"error": "..."}`.
+
+`GET /healthz` is answered by the front itself, on the I/O thread, as soon as
+the request is read — before a task is queued for a request thread. Liveness
+then holds when every request thread waits on a hung store: the answer says the
+process serves, which is all a load balancer or supervisor asks of it. It is
+the app's answer (`alert_webhook.api.health`) byte for byte, with the same
+security headers; it is not counted in the app's request metrics.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
 from waitress.server import TcpWSGIServer
-from waitress.task import ErrorTask
+from waitress.task import ErrorTask, Task
+
+from alert_webhook.web.security import HEADERS as SECURITY_HEADERS
 
 # Open connections (slow or idle ones included) before new ones wait in the
 # listen backlog; each costs a file descriptor and its buffers.
@@ -31,6 +41,9 @@ CONNECTION_LIMIT = 1000
 MAX_HEADER_BYTES = 64 * 1024
 # A connection that sends nothing for this long is closed.
 IDLE_TIMEOUT_SECONDS = 60
+LIVENESS_PATH = "/healthz"
+# What flask.jsonify({"status": "ok"}) gives, as api/health.py answers.
+LIVENESS_BODY = b'{"status":"ok"}\n'
 
 
 def _problem(code: int, reason: str, detail: str, adj: Adjustments) -> str:
@@ -57,12 +70,61 @@ class JsonErrorTask(ErrorTask):
         self.write(body)
 
 
+class LivenessTask(Task):
+    """`GET /healthz`'s answer, written without the app."""
+
+    complete = True
+
+    def execute(self) -> None:
+        self.response_headers.append(("Content-Type", "application/json"))
+        self.response_headers.extend(SECURITY_HEADERS.items())
+        self.content_length = len(LIVENESS_BODY)
+        self.write(LIVENESS_BODY)
+
+
 class _Channel(HTTPChannel):
     error_task_class = JsonErrorTask
+    server: _Server
+    requests: list[Any]  # waitress sets it; its code has no types
+
+    def answer_liveness(self) -> bool:
+        """Answer a lone `GET /healthz` here and now; False for anything else.
+
+        waitress calls `server.add_task` from `received` on the I/O thread
+        holding `requests_lock`, with the request just read as the only one
+        queued, so no request thread can touch this channel meanwhile. Nothing
+        is waiting to be sent either (waitress reads no more while it is), so
+        the answer goes out in order, on the loop's next turn.
+        """
+        if len(self.requests) != 1:
+            return False
+        request = self.requests[0]
+        if request.error or request.command != "GET" or request.path != LIVENESS_PATH:
+            return False
+        task = LivenessTask(self, request)
+        task.service()
+        request.close()
+        self.requests = []
+        if task.close_on_finish:  # HTTP/1.0, or Connection: close
+            self.close_when_flushed = True
+        return True
 
 
 class _Server(TcpWSGIServer):
     channel_class = _Channel
+    _io_thread: int | None = None
+
+    def run(self) -> None:
+        self._io_thread = threading.get_ident()
+        super().run()
+
+    def add_task(self, task: Any) -> None:
+        # From a request thread (the next of pipelined requests) the channel
+        # goes on as waitress would have it; only the I/O thread answers inline.
+        on_io_thread = threading.get_ident() == self._io_thread
+        if on_io_thread and isinstance(task, _Channel) and task.answer_liveness():
+            return
+        super().add_task(task)
 
 
 def create_server(
