@@ -14,6 +14,10 @@ nothing of it was committed: on `StoreUnavailable` every request of the batch
 hears it (503, Alertmanager retries); on any other error each notification is
 recorded alone, so one bad notification fails no other.
 
+At most `max_inside` requests wait here at once (the server's request threads
+less two): past that a request hears 503 at once instead of taking the threads
+that `/readyz` and the console need, should the store hang.
+
 While the store is unavailable (`outage.down`: the last store use failed), a
 request does not queue behind a writer that may be waiting on a hung database:
 if a write is under way it hears 503 at once, and a failed batch fails what
@@ -48,9 +52,14 @@ class GroupCommit:
         wait_seconds: float = 30.0,
         observe: Callable[[int], None] = lambda size: None,
         outage: Outage | None = None,
+        max_inside: int | None = None,
     ) -> None:
         self._record_many = record_many
         self._outage = outage or Outage()
+        # At most this many requests write or wait here at once; more hear 503 at
+        # once, so a store that hangs leaves the server request threads for the rest.
+        self.max_inside = max_inside
+        self._inside = threading.BoundedSemaphore(max_inside) if max_inside else None
         self._observe = observe  # notifications per commit, e.g. into a histogram
         self.max_alerts = max_alerts  # a batch closes once it holds this many alerts
         self.wait_seconds = wait_seconds  # a request gives up (503) if still queued then
@@ -66,6 +75,18 @@ class GroupCommit:
     def record(self, item: Incoming) -> RecordResult:
         """Record one notification (with whatever else is queued); returns once it
         is committed."""
+        if self._inside is None:
+            return self._record(item)
+        if not self._inside.acquire(blocking=False):
+            if self._outage.down:
+                self._outage.failed("refused: the store is unavailable")
+            raise StoreUnavailable(f"{self.max_inside} notifications already wait for the store")
+        try:
+            return self._record(item)
+        finally:
+            self._inside.release()
+
+    def _record(self, item: Incoming) -> RecordResult:
         future = self.submit(item)
         down = self._outage.down
         if not self._leader.acquire(timeout=0 if down else self.wait_seconds):
