@@ -15,8 +15,10 @@ hears it (503, Alertmanager retries); on any other error each notification is
 recorded alone, so one bad notification fails no other.
 
 At most `max_inside` requests wait here at once (the server's request threads
-less two): past that a request hears 503 at once instead of taking the threads
-that `/readyz` and the console need, should the store hang.
+less two). One more waits for a place while writes go on, as they do in a burst;
+once the write under way has taken longer than `stall_seconds` (or the store is
+unavailable) it hears 503 instead, so a store that hangs leaves threads for
+`/readyz` and the console.
 
 While the store is unavailable (`outage.down`: the last store use failed), a
 request does not queue behind a writer that may be waiting on a hung database:
@@ -32,6 +34,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 
@@ -42,6 +45,8 @@ from alert_webhook.ingest.record import Incoming, RecordResult
 logger = logging.getLogger("alert_webhook.store")
 RecordMany = Callable[[Sequence[Incoming]], list[RecordResult]]
 Pending = tuple[Incoming, "Future[RecordResult]"]
+# How often a request past max_inside looks again whether to wait on or give up.
+PLACE_POLL_SECONDS = 0.05
 
 
 class GroupCommit:
@@ -53,13 +58,17 @@ class GroupCommit:
         observe: Callable[[int], None] = lambda size: None,
         outage: Outage | None = None,
         max_inside: int | None = None,
+        stall_seconds: float = 0.5,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._record_many = record_many
         self._outage = outage or Outage()
         # At most this many requests write or wait here at once; more hear 503 at
         # once, so a store that hangs leaves the server request threads for the rest.
-        self.max_inside = max_inside
+        self.max_inside, self.stall_seconds, self._clock = max_inside, stall_seconds, clock
         self._inside = threading.BoundedSemaphore(max_inside) if max_inside else None
+        self._writing_since: float | None = None  # when the write under way began
+        self.place_poll_seconds = PLACE_POLL_SECONDS
         self._observe = observe  # notifications per commit, e.g. into a histogram
         self.max_alerts = max_alerts  # a batch closes once it holds this many alerts
         self.wait_seconds = wait_seconds  # a request gives up (503) if still queued then
@@ -77,10 +86,14 @@ class GroupCommit:
         is committed."""
         if self._inside is None:
             return self._record(item)
-        if not self._inside.acquire(blocking=False):
+        while not self._inside.acquire(timeout=self.place_poll_seconds):
             if self._outage.down:
                 self._outage.failed("refused: the store is unavailable")
-            raise StoreUnavailable(f"{self.max_inside} notifications already wait for the store")
+                raise StoreUnavailable("the store is unavailable")
+            if self._stalled():
+                raise StoreUnavailable(
+                    f"{self.max_inside} notifications already wait for a slow store"
+                )
         try:
             return self._record(item)
         finally:
@@ -121,8 +134,12 @@ class GroupCommit:
         self._commit(batch)
         return len(batch)
 
+    def _stalled(self) -> bool:
+        since = self._writing_since
+        return since is not None and self._clock() - since > self.stall_seconds
+
     def _take_queued(self) -> list[Pending]:
-        taken = []
+        taken: list[Pending] = []
         while True:
             try:
                 pending = self._queue.get_nowait()
@@ -131,12 +148,19 @@ class GroupCommit:
             if pending[1].set_running_or_notify_cancel():
                 taken.append(pending)
 
+    def _write(self, batch: list[Pending]) -> list[RecordResult]:
+        self._writing_since = self._clock()
+        try:
+            return self._record_many([item for item, _ in batch])
+        finally:
+            self._writing_since = None
+
     def _commit(self, batch: list[Pending]) -> None:
         if not batch:
             return
         self._observe(len(batch))
         try:
-            results = self._record_many([item for item, _ in batch])
+            results = self._write(batch)
         except StoreUnavailable as exc:
             # What queued meanwhile would wait as long again: it hears 503 now.
             for _, future in batch + self._take_queued():

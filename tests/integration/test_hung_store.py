@@ -94,5 +94,6 @@ def test_a_hung_database_leaves_the_front_answering_and_loses_nothing(tmp_path: 
     assert any(s.status == 503 for s in posts), "no 503 while the database was stopped"
     assert len(stored) == traffic.begun == len(set(traffic.stored)), (len(stored), traffic.begun)
     assert all(count == 1 for _, count in stored)
-    # Said once when the store went away and once when it came back.
-    assert log.count("store unavailable") <= 4, log[-3000:]
+    # Said when the store went away and when it came back, not once per refusal.
+    assert 1 <= log.count("store unavailable") <= 2, log[-3000:]
+    assert "store available again after" in log, log[-3000:]

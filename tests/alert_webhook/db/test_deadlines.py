@@ -20,7 +20,7 @@ def _deadlines(clock: Clock, cut: list[str]) -> Deadlines:
 
 
 def test_a_connection_held_past_its_deadline_is_cut_once() -> None:
-    clock, cut = Clock(), []
+    clock, cut = Clock(), list[str]()
     deadlines = _deadlines(clock, cut)
     entry = object()
     deadlines.arm(entry, "conn-a")
@@ -33,7 +33,7 @@ def test_a_connection_held_past_its_deadline_is_cut_once() -> None:
 
 
 def test_a_connection_checked_in_in_time_is_never_cut() -> None:
-    clock, cut = Clock(), []
+    clock, cut = Clock(), list[str]()
     deadlines = _deadlines(clock, cut)
     entry = object()
     deadlines.arm(entry, "conn-a")
@@ -43,7 +43,7 @@ def test_a_connection_checked_in_in_time_is_never_cut() -> None:
 
 
 def test_a_checkout_gets_the_deadline_of_its_block() -> None:
-    clock, cut = Clock(), []
+    clock, cut = Clock(), list[str]()
     deadlines = _deadlines(clock, cut)
     ping, upgrade, plain = object(), object(), object()
     with wait_limit(0.5):

@@ -162,14 +162,31 @@ def test_a_failed_batch_fails_what_queued_meanwhile_too() -> None:
     assert isinstance(queued_later.exception(0), StoreUnavailable)
 
 
-def test_past_max_inside_a_request_hears_503_at_once() -> None:
+def test_past_max_inside_a_request_hears_503_once_the_write_is_slow() -> None:
+    now = [10.0]
     store = FakeStore()
-    writer = GroupCommit(store, max_inside=1)
+    writer = GroupCommit(store, max_inside=1, stall_seconds=0.5, clock=lambda: now[0])
+    writer.place_poll_seconds = 0  # no real wait for a place
     writer._inside.acquire()  # type: ignore[union-attr]  # one request already waits
+    writer._writing_since = 9.0  # behind a write begun a second ago
     try:
         with pytest.raises(StoreUnavailable, match="1 notifications already wait"):
             writer.record(_incoming("a"))
     finally:
         writer._inside.release()  # type: ignore[union-attr]
+        writer._writing_since = None
     assert store.batches == []
     assert writer.record(_incoming("b")).notification_id == 100
+
+
+def test_past_max_inside_a_request_hears_503_while_the_store_is_down() -> None:
+    outage = Outage(clock=lambda: 0.0)
+    outage.failed("timeout")
+    writer = GroupCommit(FakeStore(), max_inside=1, outage=outage)
+    writer.place_poll_seconds = 0
+    writer._inside.acquire()  # type: ignore[union-attr]
+    try:
+        with pytest.raises(StoreUnavailable, match="unavailable"):
+            writer.record(_incoming("a"))
+    finally:
+        writer._inside.release()  # type: ignore[union-attr]
