@@ -35,7 +35,14 @@ from alert_webhook.remediation.recurring import RecurringHealsSettings
 from alert_webhook.reports.settings import ReportSettings
 from toolkit.config import ConfigError, Strict, load_yaml, validation_problems
 
-__all__ = ["ConfigError", "Settings", "check_bind", "load_settings", "settings_from_mapping"]
+__all__ = [
+    "ConfigError",
+    "FrontSettings",
+    "Settings",
+    "check_bind",
+    "load_settings",
+    "settings_from_mapping",
+]
 
 
 class StoreSettings(Strict):
@@ -109,11 +116,24 @@ class RemediationSettings(Strict):
     recurring_heals: RecurringHealsSettings = RecurringHealsSettings()
 
 
+class FrontSettings(Strict):
+    """The HTTP front's limits against slow and greedy clients
+    (alert_webhook/cli/front_limits.py)."""
+
+    # A connection that has not delivered a whole request this long after its
+    # first byte (after connecting, for its first request) is closed.
+    request_deadline_seconds: float = Field(default=30.0, gt=0)
+    # Open connections from one client address (IPv6: one /64); a new one past
+    # it takes the place of the address's oldest unfinished one.
+    connections_per_address: int = Field(default=100, gt=0)
+
+
 class Settings(Strict):
     store: StoreSettings = StoreSettings()
     links: LinkSettings = LinkSettings()
     # A notification larger than this is refused with 413 before it is parsed.
     max_body_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
+    front: FrontSettings = FrontSettings()
     routing: RoutingSettings = RoutingSettings()
     channels: ChannelsSettings = ChannelsSettings()
     delivery: DeliverySettings = DeliverySettings()

@@ -23,7 +23,9 @@ from alert_webhook.cli.front import create_server
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[3]
-SLOW_CLIENTS = 100  # many times the 8 request threads
+# Many times the 8 request threads, and below the front's cap of connections per
+# address (100; test_slow_clients.py goes past it), so none is closed under them.
+SLOW_CLIENTS = 50
 ANSWER_TIMEOUT = 10.0  # generous: the point is answered at all, not how fast
 MAX_BODY = 64 * 1024
 
