@@ -66,6 +66,7 @@ def _serve(
             playbooks=playbooks,
             action_boundaries=boundaries,
             fleet=fleet,
+            request_threads=threads,
         )
     except (StoreUnavailable, OSError) as exc:
         print(f"alert_webhook: {store_problem(settings.store.url, exc)}", file=sys.stderr)

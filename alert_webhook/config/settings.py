@@ -18,6 +18,7 @@ from sqlalchemy.exc import ArgumentError
 
 from alert_webhook.config.auth import AuthSettings, secret_key_problems
 from alert_webhook.config.environment import DATABASE_URL_ENV, SECRET_KEY_ENV, TOKEN_ENV
+from alert_webhook.db.engine import StoreLimits
 from alert_webhook.delivery.settings import (
     ChannelsSettings,
     DeliverySettings,
@@ -45,8 +46,39 @@ __all__ = [
 
 
 class StoreSettings(Strict):
+    """Where the store is and how long it may make anything wait (docs/webhook.md,
+    "Store timeouts"): a database that hangs costs a bounded wait and a 503."""
+
     # Relative SQLite paths are resolved against the working directory.
     url: str = "sqlite:///var/webhook.sqlite3"
+    # PostgreSQL: opening a connection (libpq counts whole seconds, at least 2).
+    connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    # PostgreSQL's own statement_timeout and lock_timeout on every connection.
+    statement_timeout_seconds: float = Field(default=10.0, gt=0)
+    lock_timeout_seconds: float = Field(default=5.0, gt=0)
+    # PostgreSQL: the longest one use of a connection waits on the server before
+    # the webhook cuts it — the bound that holds when the server is alive but
+    # answering nothing and so cannot time out a statement itself.
+    response_timeout_seconds: float = Field(default=15.0, gt=0)
+    # Waiting for a free connection of the pool.
+    pool_timeout_seconds: float = Field(default=5.0, gt=0)
+    # PostgreSQL: TCP keepalives after this much silence notice a vanished host.
+    keepalive_idle_seconds: float = Field(default=10.0, gt=0)
+    # SQLite: waiting for another process's write lock.
+    busy_timeout_seconds: float = Field(default=5.0, gt=0)
+    # /readyz says "not ready" when the store does not answer within this.
+    ping_timeout_seconds: float = Field(default=2.0, gt=0)
+
+    def limits(self) -> StoreLimits:
+        return StoreLimits(
+            connect_timeout=self.connect_timeout_seconds,
+            statement_timeout=self.statement_timeout_seconds,
+            lock_timeout=self.lock_timeout_seconds,
+            response_timeout=self.response_timeout_seconds,
+            pool_timeout=self.pool_timeout_seconds,
+            keepalive_idle=self.keepalive_idle_seconds,
+            busy_timeout=self.busy_timeout_seconds,
+        )
 
     @field_validator("url")
     @classmethod
