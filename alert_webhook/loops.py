@@ -74,7 +74,8 @@ class Workers:
         try:
             return loop.step()
         except StoreUnavailable as exc:
-            logger.warning("%s: store unavailable; work waits: %s", loop.name, exc)
+            # Said once per outage, with a count, by the store (db/outage.py).
+            logger.debug("%s: work waits for the store: %s", loop.name, exc)
         except Exception:
             logger.exception("%s: a pass failed; continuing", loop.name)
         return 0

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, func, select
-from sqlalchemy.exc import DBAPIError
 
-from alert_webhook.db.engine import open_engine
+from alert_webhook.db.deadlines import wait_limit
+from alert_webhook.db.engine import StoreLimits, open_engine
+from alert_webhook.db.ping import BoundedPing
 from alert_webhook.db.schema import BACKFILLS, alerts, heartbeats, metadata
-from alert_webhook.db.transactions import Transactions, as_store_unavailable
+from alert_webhook.db.transactions import Transactions
 from alert_webhook.db.upgrade import StoreOutdated, bring_up_to_date
 from alert_webhook.delivery.outbox import Outbox
 from alert_webhook.drills.store import Drills
@@ -79,6 +80,8 @@ class SqlStore:
         self.engine = engine
         dialect = engine.dialect
         self.tx = Transactions(engine, serialize_writes=dialect.name == "sqlite")
+        self.outage = self.tx.outage
+        self._ping = BoundedPing(self._ping_once)
         self.outbox = Outbox(self.tx, dialect)
         self.incidents = Incidents(self.tx, dialect)
         self.flapping = FlappingEpisodes(self.tx, dialect)
@@ -97,7 +100,12 @@ class SqlStore:
         """Create what is missing and bring a store made by an older webhook up to
         date, in one transaction; StoreOutdated when it cannot be."""
         try:
-            with as_store_unavailable(), self.engine.begin() as conn:
+            # An upgrade may wait for another replica's and rewrite big tables:
+            # none of the store's timeouts apply to it.
+            with self.tx.guard(), wait_limit(None), self.engine.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
+                    conn.exec_driver_sql("SET LOCAL lock_timeout = 0")
                 bring_up_to_date(conn, metadata, BACKFILLS)
         except StoreOutdated:
             # Start-up ends here: close the pool's connection rather than leave
@@ -105,13 +113,14 @@ class SqlStore:
             self.engine.dispose()
             raise
 
-    def ping(self) -> bool:
-        try:
-            with self.engine.connect() as conn:
-                conn.execute(select(1))
-            return True
-        except DBAPIError:
-            return False
+    def ping(self, timeout: float = 2.0) -> bool:
+        """Whether the store answers a query within `timeout` seconds; returns by
+        then whatever the store does (db/ping.py)."""
+        return self._ping(timeout)
+
+    def _ping_once(self, timeout: float) -> None:
+        with wait_limit(timeout), self.tx.read() as conn:
+            conn.execute(select(1))
 
     def record_notification(
         self, notification: Notification, body: bytes, now: float, recording: Recording = _BARE
@@ -142,7 +151,7 @@ class SqlStore:
             query = query.where(alerts.c.status == status)
         if fingerprint is not None:
             query = query.where(alerts.c.fingerprint == fingerprint)
-        with as_store_unavailable(), self.engine.connect() as conn:
+        with self.tx.read() as conn:
             rows = conn.execute(query.limit(limit)).mappings().all()
         return [
             AlertRecord(
@@ -164,7 +173,7 @@ class SqlStore:
 
     def count(self, table: str) -> int:
         """Rows in one of the store's tables (for health figures and tests)."""
-        with as_store_unavailable(), self.engine.connect() as conn:
+        with self.tx.read() as conn:
             query = select(func.count()).select_from(metadata.tables[table])
             return int(conn.execute(query).scalar_one())
 
@@ -172,6 +181,6 @@ class SqlStore:
         self.engine.dispose()
 
 
-def open_store(url: str, busy_timeout: float = 5.0) -> SqlStore:
-    """The store at `url` (see `open_engine`)."""
-    return SqlStore(open_engine(url, busy_timeout))
+def open_store(url: str, limits: StoreLimits | None = None) -> SqlStore:
+    """The store at `url`, waiting no longer than `limits` allow (see `open_engine`)."""
+    return SqlStore(open_engine(url, limits))

@@ -12,14 +12,22 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+# Every character some reader of ours takes as the end of a line, or as a command:
+# the C0 controls and DEL; the C1 controls (U+0085 NEL is a line break to Python's
+# str.splitlines and to the email package, which then refuses the header; U+009B
+# is a terminal's CSI); the Unicode line and paragraph separators (U+2028, U+2029:
+# splitlines, email headers, JavaScript). These are exactly the characters
+# str.splitlines() splits on plus Unicode's Cc, Zl and Zp categories
+# (tests/alert_webhook/test_text.py checks it over the whole of Unicode).
+_BREAKS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 
 def one_line(text: str) -> str:
-    """Control characters (CR, LF, NUL …) as one space: a header, a subject or a
-    name built from outside text never starts a new line, and every store can hold
-    it (PostgreSQL's text cannot hold NUL)."""
-    return _CONTROL.sub(" ", text)
+    """Line breaks and control characters (CR, LF, NEL, U+2028, NUL …), each run as
+    one space: a header, a subject, an SMS, a log line or a console row built from
+    outside text never starts a new line, and every store can hold it (PostgreSQL's
+    text cannot hold NUL). The one place single-line text is made."""
+    return _BREAKS.sub(" ", text)
 
 
 def followable(url: str) -> bool:

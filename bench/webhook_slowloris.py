@@ -32,14 +32,17 @@ from webhook_ingest import ROOT, THREADS, free_port, load, start
 GOALS = {"p99_healthz_ms": 100.0, "throughput_ratio": 0.8}
 PROBE_INTERVAL = 0.05
 TRICKLE_INTERVAL = 1.0
+SLOW_FROM = ("127.0.0.3", 0)
 
 
 @contextlib.contextmanager
 def slowloris(port: int, count: int) -> Iterator[list[socket.socket]]:
-    """`count` connections, each sending one more header byte every second."""
+    """`count` connections, each sending one more header byte every second, from
+    127.0.0.3: the front caps connections per client address, and the ingest
+    clients and probes come from 127.0.0.1."""
     socks = []
     for _ in range(count):
-        sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        sock = socket.create_connection(("127.0.0.1", port), timeout=5, source_address=SLOW_FROM)
         sock.sendall(b"POST /alerts HTTP/1.1\r\nHost: bench\r\nX-Slow: ")
         socks.append(sock)
     stop = threading.Event()
@@ -84,7 +87,7 @@ def phase(port: int, duration: float, clients: int, tag: str) -> dict[str, Any]:
         target=probe_healthz, args=(port, time.monotonic() + duration, latencies, failures)
     )
     prober.start()
-    ingest = load(port, 1, duration, clients, 0, tag)
+    ingest = load(port, 1, duration, clients, 0, tag, None)
     prober.join()
     latencies.sort()
     return {
@@ -113,7 +116,7 @@ def main() -> int:
     hook = start(
         [sys.executable, "-m", "alert_webhook", "--config", str(tmp / "webhook.yml"),
          "--bind", f"127.0.0.1:{port}", "--threads", str(THREADS)],
-        port, tmp / "webhook.log",
+        port, tmp / "webhook.log", None,
     )  # fmt: skip
     try:
         rows = {"idle": phase(port, args.duration, args.clients, "i")}

@@ -34,6 +34,11 @@ DEFAULT_PROBE_FILE = Path(__file__).with_name("probes.yml")
 SAMPLE_HELP = {
     "probe_http_status_code": "Response HTTP status code.",
     "probe_ssl_earliest_cert_expiry": "Unix time the server's certificate expires.",
+    "probe_http_ratelimit_limit": "Requests the probed API allows in its rate-limit window.",
+    "probe_http_ratelimit_remaining": "Requests left in the probed API's rate-limit window.",
+    "probe_http_ratelimit_reset_seconds": "Seconds until the probed API's rate limit resets.",
+    "probe_http_retry_after_seconds": "Seconds the probed API asked to wait (Retry-After).",
+    "probe_http_ratelimit_header_invalid": "1 for each rate-limit header that could not be read.",
     "probe_tcp_connect_seconds": "Seconds the TCP connect took.",
     "probe_dns_lookup_time_seconds": "Seconds the DNS lookup took.",
     "probe_dns_answer_rrs": "Number of addresses the name resolved to.",

@@ -5,8 +5,10 @@ token the page carries, bound to the browser's session) acknowledges, by the
 recipient the link was made for ("bob@example.org (email link)"). A mail
 scanner or link preview that fetches the URL acknowledges nothing. The link
 itself is the credential (`delivery/channels/ack_links.py`): no login is asked, and it
-acknowledges that one incident only. Refusals are pages saying why: an expired
-link 400, an altered one 403, no such incident 404.
+acknowledges that one incident only, and only while it is open: a link followed
+after the incident closed says how and when it closed (a press: 409, nothing
+recorded). Refusals are pages saying why: an expired link 400, an altered one
+403, no such incident 404.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from flask_wtf.csrf import CSRFError
 from alert_webhook.config.environment import SECRET_KEY_ENV
 from alert_webhook.delivery.channels import target_of
 from alert_webhook.delivery.channels.ack_links import AckClaim, AckLinks, LinkExpired, LinkInvalid
-from alert_webhook.incidents.brief import incident_brief
+from alert_webhook.incidents.brief import IncidentBrief, incident_brief
 from alert_webhook.web.context import ctx
 
 bp = Blueprint("ack_link", __name__, template_folder="templates")
@@ -57,23 +59,42 @@ def by_of(claim: AckClaim) -> str:
     return f"{claim.recipient} (email link)"
 
 
-def _shown(token: str, claim: AckClaim, done: bool = False) -> Any:
-    """The incident's page: the form while nobody has acknowledged it, else who did."""
+def _utc(epoch: float | None) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC") if epoch else ""
+
+
+def closed_how(incident: IncidentBrief) -> str:
+    """How and when the incident closed, for the page; "" while it is open."""
+    if incident.closed_at is None:
+        return ""
+    how = (
+        f"handled by {incident.handled_by} ({incident.handled_note})"
+        if incident.handled_by
+        else "resolved (Alertmanager said so)"
+    )
+    return f"{how} at {_utc(incident.closed_at)}"
+
+
+def _shown(token: str, claim: AckClaim, posted: bool = False, recorded: bool = False) -> Any:
+    """The incident's page: the form while it is open and nobody has acknowledged
+    it; else who did, or that it closed and when (after a press: 409, nothing
+    recorded)."""
     incident = incident_brief(ctx().store.tx, claim.alert_id)
     if incident is None:
         return _refused(404, f"No incident {claim.alert_id}: nothing to acknowledge.")
-    acked = incident.acked_at
-    return render_template(
+    closed = "" if recorded else closed_how(incident)
+    page = render_template(
         "ack/confirm.html",
         token=token,
         incident=incident,
         target=target_of(incident.labels),
         by=by_of(claim),
-        done=done,
-        acked_when=datetime.fromtimestamp(acked, UTC).strftime("%Y-%m-%d %H:%M UTC")
-        if acked is not None
-        else "",
+        done=recorded,
+        posted=posted,
+        closed=closed,
+        acked_when=_utc(incident.acked_at),
     )
+    return (page, 409) if closed and posted else page
 
 
 @bp.get("/ack/<token>")
@@ -93,7 +114,9 @@ def acknowledge(token: str) -> Any:
         return claim
     app = ctx()
     by = by_of(claim)
-    # The store keeps the first acknowledgement; the page then says whose it is.
-    app.store.incidents.ack(claim.alert_id, by, app.clock())
-    current_app.logger.info("incident %s: acknowledge link confirmed by %s", claim.alert_id, by)
-    return _shown(token, claim, done=True)
+    # Only an open incident nobody acknowledged yet is acknowledged; the page then
+    # says whose the first acknowledgement is, or that the incident closed.
+    recorded = app.store.incidents.ack_open(claim.alert_id, by, app.clock())
+    if recorded:
+        current_app.logger.info("incident %s: acknowledge link confirmed by %s", claim.alert_id, by)
+    return _shown(token, claim, posted=True, recorded=recorded)

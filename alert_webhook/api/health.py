@@ -22,7 +22,8 @@ def readyz() -> Any:
     app = ctx()
     workers = app.workers
     state = "running" if workers.running else ("stopped" if workers.started else "not started")
-    store_ok = app.store.ping()
+    # Answers within ping_timeout_seconds whatever the store does (db/ping.py).
+    store_ok = app.store.ping(app.settings.store.ping_timeout_seconds)
     channels = {c.name: "ok" if c.configured else c.problem for c in app.channels.values()}
     body = {"store": "ok" if store_ok else "unreachable", "workers": state, "channels": channels}
     if store_ok and state != "stopped":

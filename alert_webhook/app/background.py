@@ -61,6 +61,7 @@ def build_background(
     rand: Callable[[], float],
     action_boundaries: Boundaries | None = None,
     failover: Failover | None = None,
+    request_threads: int | None = None,
 ) -> Background:
     delivery = settings.delivery
     breakers = provider_breakers(channels, delivery.breaker, metrics, clock)
@@ -74,7 +75,13 @@ def build_background(
     tell = Escalation(router, stored, heals)
     extra = [RemediationPlanner(remediation.playbooks, tell)] if remediation else []
     recording = recording_from(settings, stored_channels(channels), extra)
-    writer = GroupCommit(lambda items: store.record_many(items, recording, clock()))
+    # Two request threads stay free of ingest waiting on the store (group_commit.py).
+    inside = max(1, request_threads - 2) if request_threads else None
+    writer = GroupCommit(
+        lambda items: store.record_many(items, recording, clock()),
+        outage=store.outage,
+        max_inside=inside,
+    )
     workers = Workers()  # loops are added below: the watchdog accepts through the intake
     intake = Intake(
         writer, metrics, partial(workers.wake, *(lane.name for lane in lanes)), clock,

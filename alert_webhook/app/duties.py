@@ -38,7 +38,8 @@ class Duties:
             try:
                 duty()
             except StoreUnavailable as exc:
-                logger.warning("%s: store unavailable; waits: %s", name, exc)
+                # Said once per outage, with a count, by the store (db/outage.py).
+                logger.debug("%s waits for the store: %s", name, exc)
             except Exception:
                 logger.exception("%s failed; the other duties go on", name)
         return 0

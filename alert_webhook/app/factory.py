@@ -55,6 +55,7 @@ def create_app(
     action_boundaries: Boundaries | None = None,
     alertmanager: AlertmanagerAPI | None = None,
     fleet: Fleet | None = None,
+    request_threads: int | None = None,
 ) -> Flask:
     """The app; its background loops are built here and started by the caller
     (`app.extensions["alert_webhook"].start()`), or stepped by tests.
@@ -66,7 +67,9 @@ def create_app(
     `alertmanager` is the client of Alertmanager's API (silences, the alerts it
     holds): by default the one at `links.alertmanager_url`. `fleet` is the
     inventory and the executor host-bound steps use (built from `fleet:` in the
-    settings when not given: ConfigError on a bad inventory or key)."""
+    settings when not given: ConfigError on a bad inventory or key).
+    `request_threads` is how many the server has: all but two of them at most
+    may wait on the store for ingest (None: no such cap)."""
     from alert_webhook.api import (
         ack_link,
         alerts,
@@ -90,7 +93,7 @@ def create_app(
     security.install(app)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     if store is None:
-        store = open_store(settings.store.url)
+        store = open_store(settings.store.url, settings.store.limits())
         store.create_schema()
     metrics = metrics or create_metrics()
     links = ack_links_from(settings, clock)
@@ -115,8 +118,9 @@ def create_app(
     background = build_background(
         settings, store, channels, metrics, remediation, alertmanager,
         clock=clock, rand=rand, action_boundaries=action_boundaries, failover=failover,
+        request_threads=request_threads,
     )  # fmt: skip
-    access = Access.of(settings.auth, listen_host)
+    access = Access.of(settings.auth, listen_host, clock)
     app.extensions[EXTENSION] = AppContext(
         settings=settings, store=store, metrics=metrics, clock=clock, channels=channels,
         breakers=background.breakers, workers=background.workers, intake=background.intake,
@@ -149,7 +153,8 @@ def _json_errors(app: Flask) -> None:
 
     @app.errorhandler(StoreUnavailable)
     def _store_unavailable(exc: StoreUnavailable) -> Any:
-        app.logger.warning("store unavailable; answering 503: %s", exc)
+        # Said once per outage, with a count, by the store (db/outage.py).
+        app.logger.debug("answering 503: %s", exc)
         return jsonify({"error": "store unavailable; retry later"}), 503
 
     @app.errorhandler(HTTPException)

@@ -53,6 +53,7 @@ def _serve(
 ) -> int:
     from alert_webhook import create_app
     from alert_webhook.cli.front import create_server
+    from alert_webhook.cli.front_limits import raise_open_files_limit
 
     # One process: the request threads, the group commit's writer and the
     # delivery workers live side by side and share the store. Remediation
@@ -65,6 +66,7 @@ def _serve(
             playbooks=playbooks,
             action_boundaries=boundaries,
             fleet=fleet,
+            request_threads=threads,
         )
     except (StoreUnavailable, OSError) as exc:
         print(f"alert_webhook: {store_problem(settings.store.url, exc)}", file=sys.stderr)
@@ -74,9 +76,17 @@ def _serve(
         print(f"alert_webhook: store {url} cannot be brought up to date: {exc}", file=sys.stderr)
         return EXIT_STORE_OUTDATED
     ctx = app.extensions["alert_webhook"]
+    # Each connection is a descriptor: up to the front's connection limit, on
+    # top of the store's files, is past a soft limit of 1,024.
+    raise_open_files_limit()
     try:
         server = create_server(
-            app, host, port, threads=threads, max_body_bytes=settings.max_body_bytes
+            app,
+            host,
+            port,
+            threads=threads,
+            max_body_bytes=settings.max_body_bytes,
+            limits=settings.front,
         )
     except OSError as exc:
         print(f"alert_webhook: cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr)

@@ -27,6 +27,23 @@ def is_password_hash(value: str) -> bool:
     return len(rest) == 2 and all(rest) and method.split(":")[0] in _HASH_METHODS
 
 
+class LoginLimitSettings(Strict):
+    """How `POST /login` holds back guessing: each check costs ~120 ms of scrypt."""
+
+    # Failed logins per operator name and per client address before any wait.
+    free_failures: int = Field(default=5, ge=1, le=1000)
+    # The wait after the last free failure; each further failure doubles it...
+    first_backoff_seconds: float = Field(default=1.0, gt=0, le=3600)
+    # ...up to this.
+    max_backoff_seconds: float = Field(default=300.0, gt=0, le=86400)
+    # A name or address with no failure for this long starts afresh.
+    forget_after_seconds: float = Field(default=900.0, gt=0, le=7 * 86400)
+    # Password checks at once; a login past them is answered 429 at once.
+    concurrent_checks: int = Field(default=1, ge=1, le=64)
+    # Names and addresses remembered at most (the quietest are dropped first).
+    max_tracked: int = Field(default=10_000, ge=10, le=1_000_000)
+
+
 class AuthSettings(Strict):
     # Operator name → werkzeug password hash (made by `python -m alert_webhook user add`).
     operators: dict[str, str] = Field(default_factory=dict)
@@ -37,6 +54,7 @@ class AuthSettings(Strict):
     # Host names (a leading dot: every subdomain) requests may name, beyond the
     # bound address, localhost, 127.0.0.1 and the dashboard URL's host.
     allowed_hosts: list[str] = Field(default_factory=list)
+    login_limits: LoginLimitSettings = Field(default_factory=LoginLimitSettings)
 
     @field_validator("operators")
     @classmethod

@@ -18,6 +18,7 @@ from sqlalchemy.exc import ArgumentError
 
 from alert_webhook.config.auth import AuthSettings, secret_key_problems
 from alert_webhook.config.environment import DATABASE_URL_ENV, SECRET_KEY_ENV, TOKEN_ENV
+from alert_webhook.db.engine import StoreLimits
 from alert_webhook.delivery.settings import (
     ChannelsSettings,
     DeliverySettings,
@@ -34,12 +35,50 @@ from alert_webhook.remediation.recurring import RecurringHealsSettings
 from alert_webhook.reports.settings import ReportSettings
 from toolkit.config import ConfigError, Strict, load_yaml, validation_problems
 
-__all__ = ["ConfigError", "Settings", "check_bind", "load_settings", "settings_from_mapping"]
+__all__ = [
+    "ConfigError",
+    "FrontSettings",
+    "Settings",
+    "check_bind",
+    "load_settings",
+    "settings_from_mapping",
+]
 
 
 class StoreSettings(Strict):
+    """Where the store is and how long it may make anything wait (docs/webhook.md,
+    "Store timeouts"): a database that hangs costs a bounded wait and a 503."""
+
     # Relative SQLite paths are resolved against the working directory.
     url: str = "sqlite:///var/webhook.sqlite3"
+    # PostgreSQL: opening a connection (libpq counts whole seconds, at least 2).
+    connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    # PostgreSQL's own statement_timeout and lock_timeout on every connection.
+    statement_timeout_seconds: float = Field(default=10.0, gt=0)
+    lock_timeout_seconds: float = Field(default=5.0, gt=0)
+    # PostgreSQL: the longest one use of a connection waits on the server before
+    # the webhook cuts it — the bound that holds when the server is alive but
+    # answering nothing and so cannot time out a statement itself.
+    response_timeout_seconds: float = Field(default=15.0, gt=0)
+    # Waiting for a free connection of the pool.
+    pool_timeout_seconds: float = Field(default=5.0, gt=0)
+    # PostgreSQL: TCP keepalives after this much silence notice a vanished host.
+    keepalive_idle_seconds: float = Field(default=10.0, gt=0)
+    # SQLite: waiting for another process's write lock.
+    busy_timeout_seconds: float = Field(default=5.0, gt=0)
+    # /readyz says "not ready" when the store does not answer within this.
+    ping_timeout_seconds: float = Field(default=2.0, gt=0)
+
+    def limits(self) -> StoreLimits:
+        return StoreLimits(
+            connect_timeout=self.connect_timeout_seconds,
+            statement_timeout=self.statement_timeout_seconds,
+            lock_timeout=self.lock_timeout_seconds,
+            response_timeout=self.response_timeout_seconds,
+            pool_timeout=self.pool_timeout_seconds,
+            keepalive_idle=self.keepalive_idle_seconds,
+            busy_timeout=self.busy_timeout_seconds,
+        )
 
     @field_validator("url")
     @classmethod
@@ -77,11 +116,24 @@ class RemediationSettings(Strict):
     recurring_heals: RecurringHealsSettings = RecurringHealsSettings()
 
 
+class FrontSettings(Strict):
+    """The HTTP front's limits against slow and greedy clients
+    (alert_webhook/cli/front_limits.py)."""
+
+    # A connection that has not delivered a whole request this long after its
+    # first byte (after connecting, for its first request) is closed.
+    request_deadline_seconds: float = Field(default=30.0, gt=0)
+    # Open connections from one client address (IPv6: one /64); a new one past
+    # it takes the place of the address's oldest unfinished one.
+    connections_per_address: int = Field(default=100, gt=0)
+
+
 class Settings(Strict):
     store: StoreSettings = StoreSettings()
     links: LinkSettings = LinkSettings()
     # A notification larger than this is refused with 413 before it is parsed.
     max_body_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
+    front: FrontSettings = FrontSettings()
     routing: RoutingSettings = RoutingSettings()
     channels: ChannelsSettings = ChannelsSettings()
     delivery: DeliverySettings = DeliverySettings()

@@ -174,7 +174,8 @@ class DeliveryWorker:
             if self.outbox.finish_many([o for o, _ in batch]) < len(batch):
                 logger.warning("some deliveries' leases were lost before recording")
         except StoreUnavailable as exc:
-            logger.warning("store unavailable; %d outcomes wait: %s", len(batch), exc)
+            # Said once per outage, with a count, by the store (db/outage.py).
+            logger.debug("%d outcomes wait for the store: %s", len(batch), exc)
             with self._lock:
                 self._unrecorded.extend(o for o, _ in batch)
         for outcome, job in batch:
@@ -190,8 +191,8 @@ class DeliveryWorker:
                     "delivery %s: lease lost before recording %s", job.id, outcome.status
                 )
         except StoreUnavailable as exc:
-            logger.warning("delivery %s: %s, recorded once the store is back: %s",
-                           job.id, outcome.status, exc)  # fmt: skip
+            logger.debug("delivery %s: %s, recorded once the store is back: %s",
+                         job.id, outcome.status, exc)  # fmt: skip
             with self._lock:
                 self._unrecorded.append(outcome)
 

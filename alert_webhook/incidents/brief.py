@@ -26,6 +26,11 @@ class IncidentBrief:
     summary: str
     acked_at: float | None
     acked_by: str | None
+    # Closed: by Alertmanager's resolution, or as handled by an operator (by whom,
+    # with their note).
+    closed_at: float | None = None
+    handled_by: str | None = None
+    handled_note: str | None = None
 
 
 def incident_brief(tx: Transactions, alert_id: int) -> IncidentBrief | None:
@@ -35,6 +40,9 @@ def incident_brief(tx: Transactions, alert_id: int) -> IncidentBrief | None:
             incidents.c.severity,
             incidents.c.acked_at,
             incidents.c.acked_by,
+            incidents.c.closed_at,
+            incidents.c.handled_by,
+            incidents.c.handled_note,
             alerts.c.alertname,
             alerts.c.status,
             alerts.c.labels,
@@ -51,4 +59,5 @@ def incident_brief(tx: Transactions, alert_id: int) -> IncidentBrief | None:
     return IncidentBrief(
         row.alert_id, row.alertname, row.severity, row.status, json.loads(row.labels),
         str(annotations.get("summary", "")), row.acked_at, row.acked_by,
+        row.closed_at, row.handled_by, row.handled_note,
     )  # fmt: skip

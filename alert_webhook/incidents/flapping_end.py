@@ -34,6 +34,7 @@ from alert_webhook.delivery.routing import Target
 from alert_webhook.delivery.rows import HUSHED, DeliveryStatus, NewDelivery, Purpose
 from alert_webhook.delivery.settings import FlappingSettings
 from alert_webhook.incidents.flapping import stopped_note
+from alert_webhook.text import one_line
 
 logger = logging.getLogger("alert_webhook.incidents")
 
@@ -164,7 +165,8 @@ class FlappingEnd:
                 told += 1
                 logger.warning(
                     "alert %s (%s) %s after %d changes",
-                    episode.fingerprint, episode.alertname, note, episode.changes,
+                    one_line(episode.fingerprint), one_line(episode.alertname), note,
+                    episode.changes,
                 )  # fmt: skip
         if told:
             self.ended()  # wake the delivery lanes

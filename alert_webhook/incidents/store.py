@@ -190,6 +190,23 @@ class Incidents:
             )
             return _find(conn, alert_id)
 
+    def ack_open(self, alert_id: int, by: str, now: float) -> bool:
+        """Acknowledge alert `alert_id`'s incident while nobody has and it is still
+        open, in one statement (an incident that closes meanwhile stays as it
+        closed); True when this call recorded it. For an acknowledge link, which
+        is followed hours later: a closed incident has nothing left to stop."""
+        with self.tx.write() as conn:
+            done = conn.execute(
+                update(incidents)
+                .where(
+                    incidents.c.alert_id == alert_id,
+                    incidents.c.acked_at.is_(None),
+                    incidents.c.closed_at.is_(None),
+                )
+                .values(acked_at=now, acked_by=by)
+            )
+            return bool(done.rowcount)
+
     def resolve_handled(
         self, alert_id: int, by: str, note: str, now: float, also: Sequence[int] = ()
     ) -> Handled:

@@ -71,6 +71,7 @@ from alert_webhook.clients.alertmanager import AlertmanagerAPI, AlertmanagerErro
 from alert_webhook.db.transactions import Transactions
 from alert_webhook.ingest.firing import FiringAlert, FiringRef, firing_from_alertmanager, whole
 from alert_webhook.ingest.own import Accept, record_resolved
+from alert_webhook.text import one_line
 from toolkit.config import Strict
 
 logger = logging.getLogger("alert_webhook.reconcile")
@@ -163,5 +164,5 @@ class Reconcile:
         record_resolved(self.accept, "reconcile", alert, now)
         logger.info(
             "alert %d (%s) is no longer active in Alertmanager: recorded resolved",
-            alert.alert_id, alert.labels.get("alertname", ""),
+            alert.alert_id, one_line(alert.labels.get("alertname", "")),
         )  # fmt: skip

@@ -28,7 +28,6 @@ from alert_webhook.times import duration
 _SPECIAL = re.compile(r"([\\`*_\[\]()<>!|~&#:@{}])")
 _WWW = re.compile(r"(www)\.", re.IGNORECASE)
 _BACKTICKS = re.compile(r"`+")
-_CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 # Of each step's output, the report keeps the end.
 TAIL_LINES = 20
 TAIL_CHARS = 4000
@@ -53,10 +52,13 @@ def code(value: object) -> str:
 
 
 def block(text: str) -> list[str]:
-    """Outside text, lines kept, as a fenced code block no line inside can close."""
-    clean = _CONTROL_BUT_LINES.sub(" ", text.replace("\r\n", "\n").replace("\r", "\n"))
-    fence = _fence_for(clean, 3)
-    return [fence, *clean.rstrip("\n").split("\n"), fence]
+    """Outside text, lines kept (each one line as `one_line` makes it, tabs kept),
+    as a fenced code block no line inside can close."""
+    lines = ["\t".join(map(one_line, line.split("\t"))) for line in text.splitlines()]
+    while lines and not lines[-1]:
+        lines.pop()
+    fence = _fence_for("\n".join(lines), 3)
+    return [fence, *lines, fence]
 
 
 def tail(output: str) -> tuple[str, str]:

@@ -13,13 +13,15 @@ from __future__ import annotations
 import functools
 import ipaddress
 import secrets
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from alert_webhook.config.auth import AuthSettings
+from alert_webhook.web.login_limits import LoginLimits
 
 
 @functools.cache
@@ -77,16 +79,21 @@ class Operators:
 @dataclass(frozen=True)
 class Access:
     """Who may do what in one running app: its operators, whether viewing needs
-    a login (configured, or listening beyond loopback), how long a login lasts."""
+    a login (configured, or listening beyond loopback), how long a login lasts,
+    and how logins are held back after failures."""
 
     operators: Operators
     login_to_view: bool
     session_lifetime_seconds: float
+    logins: LoginLimits
 
     @classmethod
-    def of(cls, auth: AuthSettings, listen_host: str) -> Access:
+    def of(
+        cls, auth: AuthSettings, listen_host: str, clock: Callable[[], float] = time.time
+    ) -> Access:
         return cls(
             operators=Operators(dict(auth.operators)),
             login_to_view=auth.require_login or not is_loopback(listen_host),
             session_lifetime_seconds=float(auth.session_lifetime_seconds),
+            logins=LoginLimits.of(auth.login_limits, clock),
         )

@@ -1,4 +1,5 @@
-"""HTTP(S) checks: status, latency, optional body or JSON check, certificate expiry.
+"""HTTP(S) checks: status, latency, optional body or JSON check, certificate expiry,
+and the rate-limit headroom the answer announces (ratelimit.py).
 
 Built on http.client rather than a session library so the check sees the TLS
 handshake itself: the certificate's expiry is published even when it has expired
@@ -21,6 +22,7 @@ from pydantic import AnyHttpUrl, Field
 
 from exporters.categories import Category, ProbeFailure, classify_http_status
 from exporters.checks.base import Boundaries, CheckBase, EnvVar, Report, json_field
+from exporters.checks.ratelimit import publish, read_headroom
 from toolkit.config import Regex, Strict
 
 MAX_BODY_BYTES = 1 << 20
@@ -134,6 +136,7 @@ class _Answer:
     body: bytes
     location: str | None
     expiry: float | None
+    headers: list[tuple[str, str]]
 
 
 def _exchange(check: HttpCheck, url: str, report: Report, ctx: Boundaries) -> _Answer:
@@ -164,7 +167,9 @@ def _exchange(check: HttpCheck, url: str, report: Report, ctx: Boundaries) -> _A
         if length.isdigit() and len(body) < min(int(length), MAX_BODY_BYTES):
             # read(amt) returns a short body instead of raising when the peer hangs up.
             raise http.client.IncompleteRead(body, int(length) - len(body))
-        return _Answer(response.status, body, response.getheader("Location"), expiry)
+        return _Answer(
+            response.status, body, response.getheader("Location"), expiry, response.getheaders()
+        )
     except TimeoutError:
         raise ProbeFailure(Category.TIMEOUT, f"no answer from {host}:{port} in time") from None
     finally:
@@ -173,7 +178,8 @@ def _exchange(check: HttpCheck, url: str, report: Report, ctx: Boundaries) -> _A
 
 def fetch(check: HttpCheck, report: Report, ctx: Boundaries) -> tuple[int, bytes]:
     """The request, following redirects as blackbox_exporter does; returns (status, body)
-    and records the final status and certificate expiry."""
+    and records the final status, certificate expiry and rate-limit headroom (before
+    the caller judges the status, so a 429 still tells its Retry-After)."""
     url = str(check.url)
     for _ in range(MAX_REDIRECTS + 1):
         answer = _exchange(check, url, report, ctx)
@@ -185,6 +191,7 @@ def fetch(check: HttpCheck, report: Report, ctx: Boundaries) -> tuple[int, bytes
     report.add("probe_http_status_code", answer.status)
     if answer.expiry is not None:
         report.add("probe_ssl_earliest_cert_expiry", answer.expiry)
+    publish(read_headroom(answer.headers, ctx.wall()), report)
     return answer.status, answer.body
 
 

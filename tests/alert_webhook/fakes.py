@@ -36,7 +36,9 @@ TWILIO_MODES: dict[str, tuple[int, int | None]] = {
     "auth": (401, 20003),
     "rate_limited": (429, 20429),
     "server_error": (500, None),
+    "too_long": (400, 21617),  # Twilio's answer to a body over 1,600 characters
 }
+TWILIO_MAX_BODY = 1600
 
 
 @dataclass
@@ -84,6 +86,8 @@ def _twilio_handler(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
             mode = fake.next_mode()
             if self.headers.get("Authorization") != f"Basic {auth}" or self.path != expected:
                 mode = "auth"
+            if mode == "ok" and len(form.get("Body", "")) > TWILIO_MAX_BODY:
+                mode = "too_long"
             fake.asked.append(mode)
             fake.asked_at.append(time.monotonic())
             if mode == "hang":

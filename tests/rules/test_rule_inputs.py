@@ -20,6 +20,7 @@ import yaml
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 from ruleset import inputs_by_file
+from support.loopback import Replying, serving
 from support.procs import find_binary, free_port, python_module, running, wait_until
 
 Series = dict[str, list[dict[str, str]]]  # metric name → label sets of its samples
@@ -130,8 +131,25 @@ def test_process_rules_read_the_system_exporters_group_names(tmp_path: Path) -> 
     assert {"groupname": "tests", "memtype": "resident"} in memory
 
 
-def _probe_file(tmp_path: Path, port: int) -> Path:
-    """A probe of every kind, each against something real in `tmp_path` or on loopback."""
+class _ThrottledApi(Replying):
+    """An API out of budget: 429, its rate-limit headers and when to retry."""
+
+    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+        self.send_response(429)
+        for name, value in (
+            ("X-RateLimit-Limit", "100"),
+            ("X-RateLimit-Remaining", "0"),
+            ("X-RateLimit-Reset", "30"),
+            ("Retry-After", "30"),
+        ):
+            self.send_header(name, value)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+def _probe_file(tmp_path: Path, port: int, api_port: int) -> Path:
+    """A probe of every kind, each against something real in `tmp_path` or on loopback;
+    an http one against a throttled API (`api_port`) for the rate-limit series."""
     spool = tmp_path / "spool"
     spool.mkdir()
     for index in range(3):
@@ -149,6 +167,7 @@ def _probe_file(tmp_path: Path, port: int) -> Path:
     checks = [
         {"name": "self-http", "kind": "http", "url": f"http://127.0.0.1:{port}/metrics"},
         {"name": "self-tcp", "kind": "tcp", "address": f"127.0.0.1:{port}"},
+        {"name": "throttled", "kind": "http", "url": f"http://127.0.0.1:{api_port}/"},
         {"name": "resolver", "kind": "dns", "query": "localhost"},
         {"name": "tests", "kind": "service", "pidfile": str(pidfile)},
         {"name": "jobs", "kind": "queue", "directory": {"path": str(spool)}},
@@ -169,15 +188,20 @@ def _probe_file(tmp_path: Path, port: int) -> Path:
 @pytest.mark.integration
 def test_probe_and_backup_rules_read_the_probe_exporters_names(tmp_path: Path) -> None:
     port = free_port()
-    config = _probe_file(tmp_path, port)
-    argv = python_module(
-        "exporters.probe", "--listen", f"127.0.0.1:{port}", "--config", str(config)
-    )
+    argv = python_module("exporters.probe", "--listen", f"127.0.0.1:{port}", "--config")
     url = f"http://127.0.0.1:{port}/metrics"
-    with running("probe-exporter", argv, tmp_path, ready_url=url):
+    with (
+        serving(_ThrottledApi) as api_port,
+        running(
+            "probe-exporter",
+            [*argv, str(_probe_file(tmp_path, port, api_port))],
+            tmp_path,
+            ready_url=url,
+        ),
+    ):
         wait_until(
             lambda: (
-                len(scrape(url).get("probe_success", [])) == 8
+                len(scrape(url).get("probe_success", [])) == 9
                 and "backup_checksum_ok" in scrape(url)
             ),
             30,

@@ -10,9 +10,11 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from support.procs import free_port
@@ -47,9 +49,49 @@ def _as_postgres(*argv: str) -> None:
     )
 
 
+@dataclass(frozen=True)
+class Cluster:
+    url: str  # its SQLAlchemy URL
+    data: Path  # its data folder
+
+    def pids(self) -> list[int]:
+        """The postmaster and every process it started (backends, checkpointer, …)."""
+        postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
+        children = [
+            int(stat.parent.name)
+            for stat in Path("/proc").glob("[0-9]*/stat")
+            if _parent(stat) == postmaster
+        ]
+        return [postmaster, *children]
+
+    @contextlib.contextmanager
+    def frozen(self) -> Iterator[None]:
+        """Every process of the server stopped (SIGSTOP) until the block ends: alive,
+        its sockets open, answering nothing. Always continued (SIGCONT) after."""
+        stopped: list[int] = []
+        try:
+            for pid in self.pids():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGSTOP)
+                    stopped.append(pid)
+            yield
+        finally:
+            for pid in stopped:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGCONT)
+
+
+def _parent(stat: Path) -> int | None:
+    try:
+        # The command may hold spaces and parentheses: the fields follow the last ")".
+        return int(stat.read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 @contextlib.contextmanager
-def server() -> Iterator[str]:
-    """A throw-away cluster (fsync off) until the block ends; yields its SQLAlchemy URL."""
+def cluster() -> Iterator[Cluster]:
+    """A throw-away cluster (fsync off) until the block ends."""
     base = Path(tempfile.mkdtemp(prefix="pg-webhook-"))
     base.chmod(0o755)
     data = base / "data"
@@ -61,7 +103,14 @@ def server() -> Iterator[str]:
         str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(base / "log"), "-w", "start"
     )
     try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+        yield Cluster(f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres", data)
     finally:
         _as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop")
         shutil.rmtree(base, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def server() -> Iterator[str]:
+    """A throw-away cluster (fsync off) until the block ends; yields its SQLAlchemy URL."""
+    with cluster() as running:
+        yield running.url

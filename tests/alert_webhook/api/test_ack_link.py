@@ -233,3 +233,35 @@ def test_whatever_the_path_carries_is_a_clear_4xx_never_a_5xx(client, token) -> 
     for method in (client.get, client.post):
         resp = method(f"/ack/{token}")
         assert 400 <= resp.status_code < 500, resp.get_data(as_text=True)
+
+
+def test_a_link_to_a_resolved_incident_says_when_it_closed_and_acknowledges_nothing(
+    app, box, client, clock
+) -> None:
+    path = path_of(mailed_link(box))
+    left_open = client.get(path).get_data(as_text=True)  # the page, before it resolved
+    clock.advance(120)
+    deliver(app, make_alert("a", status="resolved"))
+    page = client.get(path)
+    shown = page.get_data(as_text=True)
+    assert page.status_code == 200 and "action-ack" not in shown
+    assert "is closed: resolved (Alertmanager said so) at 2027-01-15 08:02 UTC" in shown
+    late = client.post(path, data={"csrf_token": csrf_token(left_open)})
+    said = late.get_data(as_text=True)
+    assert late.status_code == 409, said
+    assert "is closed: resolved (Alertmanager said so) at 2027-01-15 08:02 UTC" in said
+    assert "nothing was acknowledged" in said
+    assert acked_by(client) is None
+
+
+def test_a_link_to_an_incident_handled_by_an_operator_says_by_whom(app, box, client, clock):
+    path = path_of(mailed_link(box))
+    left_open = client.get(path).get_data(as_text=True)
+    clock.advance(300)
+    store = app.extensions["alert_webhook"].store
+    store.incidents.resolve_handled(1, "alice", "restarted db1", clock())
+    late = client.post(path, data={"csrf_token": csrf_token(left_open)})
+    said = late.get_data(as_text=True)
+    assert late.status_code == 409
+    assert "is closed: handled by alice (restarted db1) at 2027-01-15 08:05 UTC" in said
+    assert acked_by(client) is None

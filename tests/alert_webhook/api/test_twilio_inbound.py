@@ -6,16 +6,22 @@ the SMS channel uses, exactly as Twilio signs its webhook requests.
 
 from __future__ import annotations
 
+import io
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from fakes import AUTH_TOKEN, TWILIO_ENV, fake_twilio, twilio_provider
+from flask import Request
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 from webhook_support import make_alert, make_notification
+from werkzeug.formparser import FormDataParser
 
+from alert_webhook.api.twilio_inbound import MAX_FORM_BYTES, MAX_FORM_FIELDS, VALIDATOR
 from alert_webhook.delivery.phone_numbers import e164
 
 URL = "http://localhost/twilio/inbound"  # what the test client requests
@@ -129,7 +135,7 @@ def test_an_unknown_or_impossible_incident_is_answered_not_a_500(client, body) -
 
 
 @pytest.mark.parametrize(
-    "body", ["", "hello", "ACK", "ACK one", "ACK 1 2", "ACK -1", "ACK ¹", "STOP", "x" * 100_000]
+    "body", ["", "hello", "ACK", "ACK one", "ACK 1 2", "ACK -1", "ACK ¹", "STOP", "x" * 1601]
 )
 def test_anything_else_is_answered_with_how_to_reply(client, body) -> None:
     assert "reply ACK <number>" in said(reply(client, form(body)))
@@ -233,3 +239,111 @@ def test_whatever_a_signed_request_carries_is_answered_never_a_5xx(client, body,
     fields = form(body, sender)
     resp = reply(client, fields)
     assert resp.status_code in (200, 400), resp.get_data(as_text=True)
+
+
+# --- Limits: a form Twilio would never send is refused before it is parsed ---
+
+
+class CountingValidator(RequestValidator):
+    """twilio's own validator, counting the checks it is asked for."""
+
+    checks = 0
+
+    def validate(self, *args: Any, **kwargs: Any) -> bool:
+        type(self).checks += 1
+        return bool(super().validate(*args, **kwargs))
+
+
+class CountingParser(FormDataParser):
+    parses = 0
+
+    def parse(self, *args: Any, **kwargs: Any) -> Any:
+        type(self).parses += 1
+        return super().parse(*args, **kwargs)
+
+
+class CountingRequest(Request):
+    form_data_parser_class = CountingParser
+
+
+@pytest.fixture
+def counted(app) -> Iterator[tuple[type[CountingValidator], type[CountingParser]]]:
+    """The app with twilio's validator and werkzeug's form parser counted."""
+    CountingValidator.checks = CountingParser.parses = 0
+    app.extensions[VALIDATOR] = CountingValidator
+    app.request_class = CountingRequest
+    yield CountingValidator, CountingParser
+
+
+def giant_form(fields: int) -> bytes:
+    return "&".join(f"f{i}=v" for i in range(fields)).encode()
+
+
+def test_a_giant_form_is_refused_413_before_it_is_parsed_or_checked(client, counted) -> None:
+    validator, parser = counted
+    data = giant_form(500_000)  # ~4.9 MB, as the issue's probe sent
+    resp = client.post(
+        "/twilio/inbound",
+        data=data,
+        content_type="application/x-www-form-urlencoded",
+        headers={"X-Twilio-Signature": "anything"},
+    )
+    assert resp.status_code == 413
+    assert resp.get_json()["error"] == f"form larger than {MAX_FORM_BYTES} bytes"
+    assert (validator.checks, parser.parses) == (0, 0)
+    assert acked_by(client) is None
+
+
+def test_a_small_form_with_too_many_fields_is_400_before_it_is_parsed(client, counted) -> None:
+    validator, parser = counted
+    data = giant_form(MAX_FORM_FIELDS + 1)
+    assert len(data) < MAX_FORM_BYTES
+    resp = client.post(
+        "/twilio/inbound",
+        data=data,
+        content_type="application/x-www-form-urlencoded",
+        headers={"X-Twilio-Signature": "anything"},
+    )
+    assert resp.status_code == 400
+    assert resp.get_json()["error"] == f"form has more than {MAX_FORM_FIELDS} fields"
+    assert (validator.checks, parser.parses) == (0, 0)
+
+
+def test_a_body_sent_without_content_length_is_bounded_too(client, counted) -> None:
+    """A chunked body, from a server that ends the stream itself (waitress does,
+    and tells its length too): read no further than the limit."""
+    validator, parser = counted
+    resp = client.post(
+        "/twilio/inbound",
+        input_stream=io.BytesIO(giant_form(50_000)),
+        content_type="application/x-www-form-urlencoded",
+        headers={"X-Twilio-Signature": "anything", "Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+    assert resp.status_code == 413
+    assert (validator.checks, parser.parses) == (0, 0)
+
+
+def test_a_form_that_is_not_urlencoded_is_415(client, counted) -> None:
+    resp = client.post(
+        "/twilio/inbound", data=b"{}", content_type="application/json",
+        headers={"X-Twilio-Signature": "anything"},
+    )  # fmt: skip
+    assert resp.status_code == 415
+    assert "application/x-www-form-urlencoded" in resp.get_json()["error"]
+    assert counted[0].checks == 0
+
+
+def test_a_correctly_signed_small_reply_is_checked_and_acknowledges(client, counted) -> None:
+    assert "acknowledged" in said(reply(client, form("ACK 1")))
+    assert counted[0].checks == 1 and counted[1].parses == 1
+
+
+def test_a_signed_form_just_under_both_limits_is_answered(client, counted) -> None:
+    fields = form("ACK 1")
+    fields.update({f"Extra{i}": "x" for i in range(MAX_FORM_FIELDS - len(fields) - 1)})
+    fields["Padding"] = ""
+    fields["Padding"] = "p" * (MAX_FORM_BYTES - len(urlencode(fields).encode()))
+    assert len(fields) == MAX_FORM_FIELDS and len(urlencode(fields)) == MAX_FORM_BYTES
+    assert "acknowledged" in said(reply(client, fields))
+    assert counted[0].checks == 1

@@ -205,3 +205,19 @@ def test_sms_names_are_keyed_by_e164_number_however_written() -> None:
     s = settings_from_mapping(data, {})
     assert s.channels.sms.names == {"+15555550100": "alice"}
     assert s.links.public_url is None and s.links.ack_link_lifetime_seconds == 86400
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("request_deadline_seconds", 0),
+        ("connections_per_address", 0),
+        ("connections_per_address", "many"),
+    ],
+)
+def test_the_fronts_limits_are_positive_numbers(key: str, value: object) -> None:
+    front = settings_from_mapping({}, {}).front
+    assert (front.request_deadline_seconds, front.connections_per_address) == (30.0, 100)
+    with pytest.raises(ConfigError) as exc:
+        settings_from_mapping({"front": {key: value}}, {}, "w.yml")
+    assert any(f"front.{key}" in line for line in exc.value.lines)

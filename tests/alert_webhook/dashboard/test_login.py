@@ -18,6 +18,7 @@ from webhook_support import (
 )
 from werkzeug.security import generate_password_hash
 
+from alert_webhook.config.settings import ConfigError
 from alert_webhook.web.auth import SESSION_COOKIE, current_operator
 
 
@@ -84,7 +85,7 @@ def test_any_form_input_is_a_page_never_a_5xx(app_factory, name, password, next_
     token = csrf_token(client.get("/login").get_data(as_text=True))
     form = {"name": name, "password": password, "next": next_, "csrf_token": token}
     resp = client.post("/login", data=form)
-    assert resp.status_code in (303, 400, 401)
+    assert resp.status_code in (303, 400, 401, 429)
     if resp.status_code != 303:
         assert "text/html" in resp.content_type
 
@@ -169,3 +170,75 @@ def test_without_operators_the_page_says_how_to_add_one(client) -> None:
     assert "python -m alert_webhook user add" in page
     resp = log_in(client, "alice", OPERATOR_PASSWORD)
     assert resp.status_code == 401
+
+
+# --- Back-off after failed logins, and one password check at a time ---
+
+LIMITS = {"free_failures": 3, "first_backoff_seconds": 10, "max_backoff_seconds": 60}
+
+
+def _attempt(client, name: str, password: str, address: str = "127.0.0.1"):
+    token = csrf_token(client.get("/login").get_data(as_text=True))
+    form = {"name": name, "password": password, "csrf_token": token}
+    return client.post("/login", data=form, environ_base={"REMOTE_ADDR": address})
+
+
+def test_after_a_few_wrong_passwords_the_name_is_answered_429_until_the_back_off_passes(
+    app_factory, clock
+) -> None:
+    client = app_factory(with_operator(login_limits=LIMITS), SECRET_KEY).test_client()
+    for n in range(3):
+        assert _attempt(client, "alice", "wrong", f"10.0.0.{n}").status_code == 401
+    # Even the right password is not checked while the name is backed off.
+    refused = _attempt(client, "alice", OPERATOR_PASSWORD, "10.0.0.9")
+    assert refused.status_code == 429 and "text/html" in refused.content_type
+    assert refused.headers["Retry-After"] == "10"
+    page = refused.get_data(as_text=True)
+    assert "Too many failed logins" in page and "10 seconds" in page
+    assert OPERATOR_PASSWORD not in page
+    assert _operator(client) is None
+    clock.advance(4)
+    assert _attempt(client, "alice", "wrong", "10.0.0.9").headers["Retry-After"] == "6"
+    clock.advance(6)
+    # Attempts refused during the back-off did not lengthen it.
+    assert _attempt(client, "alice", OPERATOR_PASSWORD, "10.0.0.9").status_code == 303
+    assert _operator(client) == "alice"
+
+
+def test_one_address_trying_many_names_is_backed_off(app_factory) -> None:
+    client = app_factory(with_operator(login_limits=LIMITS), SECRET_KEY).test_client()
+    for name in ("bob", "carol", "dave"):
+        assert _attempt(client, name, "guess", "10.0.0.66").status_code == 401
+    assert _attempt(client, "alice", OPERATOR_PASSWORD, "10.0.0.66").status_code == 429
+    assert _attempt(client, "alice", OPERATOR_PASSWORD, "10.0.0.1").status_code == 303
+
+
+def test_while_a_password_check_runs_another_login_is_429_at_once(app_factory) -> None:
+    app = app_factory(with_operator(), SECRET_KEY)
+    client = app.test_client()
+    with app.extensions["alert_webhook"].access.logins.checks.slot() as held:
+        assert held
+        busy = _attempt(client, "alice", OPERATOR_PASSWORD)
+    assert busy.status_code == 429 and busy.headers["Retry-After"] == "1"
+    assert "checking other logins" in busy.get_data(as_text=True)
+    assert _attempt(client, "alice", OPERATOR_PASSWORD).status_code == 303
+
+
+def test_each_attempt_is_logged_with_name_address_and_outcome_not_the_password(
+    app_factory, caplog
+) -> None:
+    caplog.set_level("INFO")
+    client = app_factory(with_operator(login_limits=LIMITS), SECRET_KEY).test_client()
+    for _ in range(4):
+        _attempt(client, "alice", "s3cret-guess", "10.0.0.5")
+    text = caplog.text
+    assert "login refused for operator 'alice' from 10.0.0.5: wrong name or password" in text
+    assert "login refused for operator 'alice' from 10.0.0.5: backed off for 10 s" in text
+    _attempt(client, "bob", "other-guess", "10.0.0.6")
+    assert "s3cret-guess" not in caplog.text and "other-guess" not in caplog.text
+
+
+def test_a_bad_limit_setting_is_a_config_error_naming_it(app_factory) -> None:
+    with pytest.raises(ConfigError) as exc:
+        app_factory(with_operator(login_limits={"concurrent_checks": 0}), SECRET_KEY)
+    assert "auth.login_limits.concurrent_checks" in str(exc.value)

@@ -16,6 +16,7 @@ from webhook_support import FakeClock, make_alert, make_notification, recording_
 from alert_webhook.app.channels import Transports
 from alert_webhook.app.wiring import recording_from
 from alert_webhook.config.settings import settings_from_mapping
+from alert_webhook.db.engine import StoreLimits
 from alert_webhook.ingest.payload import parse_notification
 from alert_webhook.metrics.registry import BacklogCollector, create_metrics
 from alert_webhook.store import SqlStore, open_store
@@ -323,7 +324,7 @@ def test_a_message_sent_during_a_store_blip_is_recorded_once_the_store_is_back(
     """The relay accepted the mail while another process held the database's write
     lock: the outcome waits in memory and is recorded at the next pass, before the
     lease runs out, so the mail is not sent again."""
-    store = open_store(f"sqlite:///{tmp_path}/blip.sqlite3", busy_timeout=0.05)
+    store = open_store(f"sqlite:///{tmp_path}/blip.sqlite3", StoreLimits(busy_timeout=0.05))
     store.create_schema()
     blocker = sqlite3.connect(
         tmp_path / "blip.sqlite3", isolation_level=None, check_same_thread=False

@@ -157,3 +157,14 @@ def test_held_silences_are_those_of_firing_alerts_until_they_end(any_store) -> N
     assert any_store.incidents.find(1)["silenced_until"] == 300.0
     any_store.incidents.silence_expired(1, "s-other", 250.0)  # not the one held: unchanged
     assert any_store.incidents.find(1)["silenced_until"] == 300.0
+
+
+def test_ack_open_acknowledges_only_an_open_unacknowledged_incident(any_store) -> None:
+    _receive(any_store, make_alert("a"), make_alert("b", instance="db2:9100"), at=100.0)
+    assert any_store.incidents.ack_open(1, "bob (email link)", 150.0)
+    assert not any_store.incidents.ack_open(1, "carol (email link)", 160.0)  # first stands
+    _receive(any_store, make_alert("b", instance="db2:9100", status="resolved"), at=200.0)
+    assert not any_store.incidents.ack_open(2, "bob (email link)", 250.0)
+    assert not any_store.incidents.ack_open(99, "bob (email link)", 250.0)
+    acked = {i["alert_id"]: i["acked_by"] for i in any_store.incidents.list()}
+    assert acked == {1: "bob (email link)", 2: None}

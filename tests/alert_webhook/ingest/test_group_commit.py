@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import pytest
 from webhook_support import RECORDING, make_alert, make_notification
 
+from alert_webhook.db.outage import Outage
 from alert_webhook.db.transactions import StoreUnavailable
 from alert_webhook.ingest.group_commit import GroupCommit
 from alert_webhook.ingest.payload import parse_notification
@@ -137,3 +138,55 @@ def _alert_rows(store: SqlStore):
 
     with store.engine.connect() as conn:
         return list(conn.execute(alerts.select()))
+
+
+def test_while_the_store_is_down_a_request_does_not_wait_behind_a_write() -> None:
+    outage = Outage(clock=lambda: 0.0)
+    outage.failed("server closed the connection unexpectedly")
+    store = FakeStore()
+    writer = GroupCommit(store, wait_seconds=30, outage=outage)
+    writer._leader.acquire()  # a write under way, waiting on the hung store
+    try:
+        with pytest.raises(StoreUnavailable, match="unavailable"):
+            writer.record(_incoming("a"))  # at once: wait_seconds is not spent
+    finally:
+        writer._leader.release()
+    assert store.batches == [] and outage.refused == 2
+
+
+def test_a_failed_batch_fails_what_queued_meanwhile_too() -> None:
+    writer = GroupCommit(FakeStore(down=True))
+    queued_later = writer.submit(_incoming("late"))
+    with pytest.raises(StoreUnavailable):
+        writer.record(_incoming("a"))
+    assert isinstance(queued_later.exception(0), StoreUnavailable)
+
+
+def test_past_max_inside_a_request_hears_503_once_the_write_is_slow() -> None:
+    now = [10.0]
+    store = FakeStore()
+    writer = GroupCommit(store, max_inside=1, stall_seconds=0.5, clock=lambda: now[0])
+    writer.place_poll_seconds = 0  # no real wait for a place
+    writer._inside.acquire()  # type: ignore[union-attr]  # one request already waits
+    writer._writing_since = 9.0  # behind a write begun a second ago
+    try:
+        with pytest.raises(StoreUnavailable, match="1 notifications already wait"):
+            writer.record(_incoming("a"))
+    finally:
+        writer._inside.release()  # type: ignore[union-attr]
+        writer._writing_since = None
+    assert store.batches == []
+    assert writer.record(_incoming("b")).notification_id == 100
+
+
+def test_past_max_inside_a_request_hears_503_while_the_store_is_down() -> None:
+    outage = Outage(clock=lambda: 0.0)
+    outage.failed("timeout")
+    writer = GroupCommit(FakeStore(), max_inside=1, outage=outage)
+    writer.place_poll_seconds = 0
+    writer._inside.acquire()  # type: ignore[union-attr]
+    try:
+        with pytest.raises(StoreUnavailable, match="unavailable"):
+            writer.record(_incoming("a"))
+    finally:
+        writer._inside.release()  # type: ignore[union-attr]

@@ -280,3 +280,16 @@ def test_two_replicas_record_the_resolution_once(any_store, am) -> None:
     assert [a.status for a in any_store.list_alerts()] == ["resolved"] * 20
     assert any_store.count("alert_events") == 40
     assert len(_channels(any_store, "resolved")) == 20 * 3  # sms, email, dashboard: once each
+
+
+def test_the_log_line_of_a_reconciled_alert_is_one_line_whatever_its_name(
+    app, am, store, clock, caplog
+) -> None:
+    _post(app, make_alert("fp1", alertname="Disk\u2028Full\x85\ninjected: line"))
+    with caplog.at_level(logging.INFO, logger="alert_webhook.reconcile"):
+        for _ in range(3):
+            clock.advance(INTERVAL)
+            _reconcile(app)
+    (said,) = [r.getMessage() for r in caplog.records if "no longer active" in r.getMessage()]
+    assert said.splitlines() == [said]
+    assert "(Disk Full injected: line)" in said

@@ -236,3 +236,8 @@ def test_values_are_one_line_escaped_text_and_fences_outlast_backticks() -> None
     assert block("x\n````\ny") == ["`````", "x", "````", "y", "`````"]
     rendered = MarkdownIt("commonmark").render("\n".join(block("```\n<b>hi</b>\n```")))
     assert rendered == "<pre><code>```\n&lt;b&gt;hi&lt;/b&gt;\n```\n</code></pre>\n"
+
+
+def test_a_blocks_lines_are_each_one_line_in_every_reader() -> None:
+    said = "ok\tdone\u2028next\x85\x9b31mred\x1b[0m\r\nlast\n\n"
+    assert block(said) == ["```", "ok\tdone", "next", " 31mred [0m", "last", "```"]

@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
+
+from fakes import TWILIO_MAX_BODY
+from hypothesis import given
+from hypothesis import strategies as st
+from support.line_breaks import hostile_text, one_line_in_every_reader
 
 from alert_webhook.delivery.channels import Message
 from alert_webhook.delivery.channels.ack_links import AckLink
 from alert_webhook.delivery.channels.format import (
     _GSM7,
+    SMS_CONCATENATED_SEGMENT,
     SMS_SEGMENT,
     email_html,
     email_text,
+    gsm7,
     log_line,
     sms_text,
     subject,
 )
+from alert_webhook.delivery.channels.simple import Log
 from alert_webhook.delivery.settings import LinkSettings
+from alert_webhook.text import one_line
 
 
 def message(**kw) -> Message:
@@ -132,3 +143,74 @@ def test_email_carries_the_acknowledge_link_and_until_when_it_works() -> None:
 def test_email_without_a_link_says_nothing_of_one() -> None:
     m = message(channel="email")
     assert "Acknowledge" not in email_text(m) and "/ack/" not in email_html(m)
+
+
+@given(alertname=hostile_text(min_size=1), instance=hostile_text(), summary=hostile_text())
+def test_no_label_breaks_the_sms_or_the_log_line(alertname, instance, summary) -> None:
+    m = message(
+        alertname=alertname, labels={"alertname": alertname, "instance": instance},
+        annotations={"summary": summary}, note=f"note {instance}",
+    )  # fmt: skip
+    assert one_line_in_every_reader(sms_text(m))
+    assert one_line_in_every_reader(log_line(m))
+    assert one_line_in_every_reader(subject(m))
+
+
+@given(alertname=hostile_text(min_size=1), instance=hostile_text())
+def test_a_logged_alert_is_one_line_of_the_log(alertname, instance) -> None:
+    stream = io.StringIO()
+    logger = logging.getLogger("test_format.log_channel")
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logger.addHandler(handler)
+    try:
+        labels = {"alertname": alertname, "instance": instance}
+        Log(logger).send(message(channel="log", alertname=alertname, labels=labels))
+    finally:
+        logger.removeHandler(handler)
+    (line,) = stream.getvalue().splitlines()
+    assert json.loads(line.split(" ", 4)[4])["labels"] == labels
+
+
+def test_a_long_instance_gives_way_to_the_ack_instruction() -> None:
+    """A 300-character instance pushed "Reply ACK 42" out of the first segment."""
+    labels = {"alertname": "DemoServiceDown", "instance": "db1." + "a" * 300}
+    text = sms_text(message(labels=labels))
+    assert len(text) <= SMS_SEGMENT
+    assert text.startswith("CRITICAL DemoServiceDown db1.aaa") and "... " in text
+    assert text.endswith(" Reply ACK 42 http://127.0.0.1:9095/")
+
+
+def _first_segment(text: str) -> str:
+    # A GSM-7 text over one segment travels in parts of 153 (the rest is the header
+    # that joins them).
+    return text if len(text) <= SMS_SEGMENT else text[:SMS_CONCATENATED_SEGMENT]
+
+
+@given(
+    alertname=st.text(min_size=1, max_size=2500),
+    instance=st.text(max_size=2500),
+    summary=st.text(max_size=2500),
+    note=st.none() | st.text(min_size=1, max_size=600),
+    link_path=st.text("abc/", max_size=600),
+    alert_id=st.none() | st.integers(1, 10**12),
+    resolved=st.booleans(),
+)
+def test_every_sms_fits_twilio_with_the_ack_instruction_in_its_first_segment(
+    alertname, instance, summary, note, link_path, alert_id, resolved
+) -> None:
+    link = f"https://alerts.example.org/{link_path}"
+    m = message(
+        alertname=alertname, labels={"alertname": alertname, "instance": instance},
+        annotations={"summary": summary}, note=note, alert_id=alert_id,
+        status="resolved" if resolved else "firing", links=LinkSettings(dashboard_url=link),
+    )  # fmt: skip
+    text = sms_text(m)
+    assert len(text) <= TWILIO_MAX_BODY and set(text) <= _GSM7
+    assert text.startswith("RESOLVED " if resolved else "CRITICAL ")
+    assert gsm7(one_line(alertname))[:8] in text
+    assert text.endswith(f" {link}")
+    if len(link) <= 60:
+        assert len(text) <= SMS_SEGMENT
+    if alert_id is not None and not resolved:
+        assert f"Reply ACK {alert_id} " in _first_segment(text)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from fakes import ACCOUNT_SID, AUTH_TOKEN, fake_twilio, twilio_provider
+from fakes import ACCOUNT_SID, AUTH_TOKEN, TWILIO_MAX_BODY, fake_twilio, twilio_provider
 from test_format import message
 
 from alert_webhook.config.settings import settings_from_mapping
@@ -98,3 +98,14 @@ def test_numbers_written_with_formatting_reach_twilio_in_e164(twilio) -> None:
     TwilioSms(sms.providers[0], ACCOUNT_SID, AUTH_TOKEN).send(message(recipient=sms.recipients[0]))
     (form,) = twilio.received
     assert form["To"] == "+15555550100" and form["From"] == "+15555550000"
+
+
+def test_a_two_thousand_character_label_still_makes_an_sms_twilio_takes(twilio) -> None:
+    """Twilio refuses bodies over 1,600 characters (error 21617): the SMS was never sent."""
+    huge = message(labels={"alertname": "DemoServiceDown", "instance": "db1-" + "x" * 2000})
+    _sms(twilio).send(huge)
+    (form,) = twilio.received
+    body = form["Body"]
+    assert len(body) <= TWILIO_MAX_BODY
+    assert body.startswith("CRITICAL DemoServiceDown db1-xxx") and "..." in body
+    assert "Reply ACK 42" in body[:160] and body.endswith(" http://127.0.0.1:9095/")
