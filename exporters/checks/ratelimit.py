@@ -24,8 +24,6 @@ nothing here raises, whatever the peer sends.
 
 from __future__ import annotations
 
-import datetime as dt
-import email.utils
 import logging
 import math
 import re
@@ -39,6 +37,7 @@ from http_sf.errors import StructuredFieldError
 from http_sf.types import Token
 
 from exporters.checks.base import Report
+from toolkit.retry_after import parse_retry_after
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +55,6 @@ HEADERS = (
 )
 EPOCH_FROM = 1_000_000_000  # a reset at least this large is a Unix time, not a delta
 _DECIMAL = re.compile(r"[0-9]{1,15}(\.[0-9]{1,9})?")
-_SECONDS = re.compile(r"[0-9]{1,15}")
 
 
 class Unreadable(ValueError):
@@ -167,16 +165,10 @@ def _first_limit(text: str) -> float:
 
 
 def _retry_after(text: str, now: float) -> float:
-    text = text.strip()
-    if _SECONDS.fullmatch(text):
-        return float(text)
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        raise Unreadable("neither seconds nor an HTTP date") from None
-    if when.tzinfo is None:  # "-0000": UTC, as HTTP dates are
-        when = when.replace(tzinfo=dt.UTC)
-    return max(0.0, when.timestamp() - now)
+    retry_after = parse_retry_after(text)
+    if retry_after is None:
+        raise Unreadable("neither seconds nor an HTTP date")
+    return retry_after.wait(now)
 
 
 def _reset_seconds(value: float, now: float) -> float:

@@ -10,13 +10,12 @@ saying whether the failure is worth retrying and whether it is the recipient's
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from typing import Literal, Protocol
 
 from alert_webhook.delivery.settings import LinkSettings, SmsBudget
+from toolkit.retry_after import RetryAfter
 
 
 @dataclass(frozen=True)
@@ -60,41 +59,6 @@ class DeliveryError(Exception):
         self.reason = reason
         self.retryable = retryable
         self.scope = scope
-
-
-@dataclass(frozen=True)
-class RetryAfter:
-    """An HTTP `Retry-After`: a delay in seconds, or a moment (an HTTP date)."""
-
-    seconds: float | None = None
-    at: float | None = None  # Unix time
-
-    def wait(self, now: float) -> float:
-        """Seconds from `now` until the provider may be asked again."""
-        if self.seconds is not None:
-            return self.seconds
-        return max(0.0, (self.at or now) - now)
-
-    def __str__(self) -> str:
-        return f"{self.seconds:g} s" if self.seconds is not None else f"until {self.at:.0f}"
-
-
-_DELAY_SECONDS = re.compile(r"\d{1,10}")
-
-
-def parse_retry_after(value: str | None) -> RetryAfter | None:
-    """RFC 9110's `Retry-After: <delay-seconds> | <HTTP-date>`; None when absent or
-    unreadable (the worker then backs off as for any retry)."""
-    text = (value or "").strip()
-    if _DELAY_SECONDS.fullmatch(text):
-        return RetryAfter(seconds=float(text))
-    try:
-        moment = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if moment.tzinfo is None:  # an HTTP date is always GMT
-        return None
-    return RetryAfter(at=moment.timestamp())
 
 
 class Throttled(DeliveryError):

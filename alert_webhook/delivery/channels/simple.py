@@ -6,9 +6,10 @@ import logging
 
 import requests
 
-from alert_webhook.delivery.channels import DeliveryError, Message, Throttled, parse_retry_after
+from alert_webhook.delivery.channels import DeliveryError, Message, Throttled
 from alert_webhook.delivery.channels.format import log_line, record
 from alert_webhook.delivery.settings import WebhookProvider
+from toolkit.retry_after import parse_retry_after
 
 
 class Dashboard:

@@ -21,9 +21,10 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from alert_webhook.delivery.channels import DeliveryError, Message, Throttled, parse_retry_after
+from alert_webhook.delivery.channels import DeliveryError, Message, Throttled
 from alert_webhook.delivery.channels.format import sms_text
 from alert_webhook.delivery.settings import TwilioProvider
+from toolkit.retry_after import parse_retry_after
 
 # Twilio error codes: https://www.twilio.com/docs/api/errors
 THROTTLED_CODES = {20429}  # too many requests

@@ -13,8 +13,6 @@ from fakes import TWILIO_ENV, fake_twilio, smtp_server, twilio_provider
 from test_worker import Harness, config
 from webhook_support import make_alert
 
-from alert_webhook.delivery.channels import RetryAfter, parse_retry_after
-
 SMS = ("firing", "sms", "notify")
 
 
@@ -32,17 +30,6 @@ def box():
 
 def _breaker(h: Harness) -> float | None:
     return h.metric("alert_webhook_circuit_breaker_state", provider="sms:twilio1")
-
-
-def test_retry_after_is_read_as_seconds_or_an_http_date() -> None:
-    now = 1_800_000_000.0
-    assert parse_retry_after("120") == RetryAfter(seconds=120.0)
-    assert parse_retry_after(" 0 ") == RetryAfter(seconds=0.0)
-    date = parse_retry_after(formatdate(now + 90, usegmt=True))
-    assert date is not None and date.wait(now) == 90.0
-    assert parse_retry_after(formatdate(now - 90, usegmt=True)).wait(now) == 0.0  # type: ignore[union-attr]
-    for unreadable in (None, "", "soon", "-5", "1e9x", "Fri, 99 Foo 2026"):
-        assert parse_retry_after(unreadable) is None, unreadable
 
 
 def test_a_429_with_retry_after_waits_that_long_and_the_batch_does_not_ask_again(
