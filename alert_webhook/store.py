@@ -21,7 +21,7 @@ from alert_webhook.db.deadlines import wait_limit
 from alert_webhook.db.engine import StoreLimits, open_engine
 from alert_webhook.db.ping import BoundedPing
 from alert_webhook.db.schema import BACKFILLS, alerts, heartbeats, metadata
-from alert_webhook.db.transactions import Transactions
+from alert_webhook.db.transactions import Transactions, as_store_unavailable
 from alert_webhook.db.upgrade import StoreOutdated, bring_up_to_date
 from alert_webhook.delivery.outbox import Outbox
 from alert_webhook.drills.store import Drills
@@ -101,8 +101,9 @@ class SqlStore:
         date, in one transaction; StoreOutdated when it cannot be."""
         try:
             # An upgrade may wait for another replica's and rewrite big tables:
-            # none of the store's timeouts apply to it.
-            with self.tx.guard(), wait_limit(None), self.engine.begin() as conn:
+            # none of the store's timeouts apply to it. Its failure is start-up's
+            # to say (one line, exit 3), not an outage of a running webhook.
+            with as_store_unavailable(), wait_limit(None), self.engine.begin() as conn:
                 if conn.dialect.name == "postgresql":
                     conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
                     conn.exec_driver_sql("SET LOCAL lock_timeout = 0")
