@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from webhook_support import CONTACTS, make_alert, make_notification
 
+from alert_webhook.cli.front import LIVENESS_BODY
+
 
 def test_healthz_answers_without_touching_the_store(app_factory, store) -> None:
     client = app_factory().test_client()
     store.dispose()
     assert client.get("/healthz").get_json() == {"status": "ok"}
+
+
+def test_the_fronts_own_liveness_answer_is_the_apps(app_factory) -> None:
+    """The front answers /healthz itself, without a request thread (cli/front.py):
+    its body is written out there and must stay what the app answers."""
+    answer = app_factory().test_client().get("/healthz")
+    assert answer.data == LIVENESS_BODY
+    assert answer.content_type == "application/json"
 
 
 def test_readyz_reports_workers_and_unconfigured_channels(app_factory) -> None:
