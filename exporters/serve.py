@@ -4,7 +4,8 @@ prometheus_client's own WSGI app answers (content negotiation, OpenMetrics for
 Prometheus, `name[]` filters); only its compression is ours: it gzips at level 9,
 which cost more than a millisecond of every system-exporter scrape for a body a
 tenth smaller than level 1 makes it. The server is the standard library's, one
-thread per request.
+thread per request, reused for the next request once idle (a new one when none is:
+a slow client holds no scrape up).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import CollectorRegistry, make_wsgi_app
+
+from exporters.thread_reuse import ThreadReuse
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +69,14 @@ class _QuietHandler(WSGIRequestHandler):
 class _ThreadingServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
     allow_reuse_address = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.requests = ThreadReuse("metrics-request")
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        # ThreadingMixIn's own starts a thread per request; an idle one takes it here.
+        self.requests(lambda: self.process_request_thread(request, client_address))
 
 
 def start_server(

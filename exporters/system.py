@@ -36,9 +36,10 @@ from prometheus_client.registry import Collector
 
 from exporters.host import core, filesystem, kernel, netclass, processes, procfs, textfile
 from exporters.host.base import Collect, Host, HostContext
-from exporters.host.runner import CollectorRuns, Spawn, Wait, start_thread, wait_event
+from exporters.host.runner import CollectorRuns, Spawn, Wait, wait_event
 from exporters.serve import parse_listen, serve_forever
 from exporters.system_config import SystemConfig
+from exporters.thread_reuse import ThreadReuse
 from toolkit.config import ConfigError, exit_on_config_error, load_yaml, parse_model
 
 log = logging.getLogger(__name__)
@@ -107,10 +108,14 @@ class SystemCollector(Collector):
         host: Host | None = None,
         clock: Callable[[], float] = time.perf_counter,
         collectors: Mapping[str, Collect] | None = None,
-        spawn: Spawn = start_thread,
+        spawn: Spawn | None = None,
         wait: Wait = wait_event,
     ) -> None:
         config = config or SystemConfig()
+        # One collectors' thread kept between scrapes, not one started per scrape; a
+        # worker left stuck in a hung collector is simply not idle, and the next
+        # scrape gets a new one (exporters/thread_reuse.py).
+        spawn = spawn or ThreadReuse("collectors")
         self.ctx = context(config, host or Host())
         available = collectors if collectors is not None else COLLECTORS
         # Without groups `processes` has nothing to say, and it is no node_exporter name.

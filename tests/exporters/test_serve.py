@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import gzip
 import http.client
+import threading
 from collections.abc import Iterator
 
 import pytest
 from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client.core import GaugeMetricFamily, Metric
 from support.procs import free_port
 
 from exporters.serve import start_server
@@ -56,3 +58,34 @@ def test_openmetrics_when_prometheus_asks_for_it(server):
     response = get(server, Accept=accept)
     assert response.getheader("Content-Type").startswith("application/openmetrics-text")
     assert response.body.rstrip().endswith(b"# EOF")
+
+
+class ThreadRecorder:
+    """A collector that notes which thread each scrape ran on."""
+
+    def __init__(self) -> None:
+        self.threads: list[threading.Thread] = []
+
+    def collect(self) -> Iterator[Metric]:
+        self.threads.append(threading.current_thread())
+        yield GaugeMetricFamily("demo_up", "Up.", value=1)
+
+
+@pytest.mark.integration
+def test_requests_reuse_an_idle_thread_rather_than_start_one_each():
+    registry = CollectorRegistry(auto_describe=False)
+    recorder = ThreadRecorder()
+    registry.register(recorder)
+    port = free_port()
+    httpd, thread = start_server(registry, ("127.0.0.1", port))
+    try:
+        for _ in range(3):
+            assert get(port).status == 200
+            assert httpd.requests.wait_idle(1, 10)  # type: ignore[attr-defined]
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
+    first = recorder.threads[0]
+    assert first is not thread
+    assert recorder.threads == [first, first, first]
