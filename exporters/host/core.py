@@ -7,6 +7,7 @@ the psutil view is the fallback elsewhere.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 
@@ -66,17 +67,22 @@ def collect_cpu(c: HostContext) -> Iterator[Metric]:
     )
 
 
+@functools.lru_cache(maxsize=512)
+def _meminfo_key(field: str, in_kb: bool) -> tuple[str, float]:
+    """`Active(anon):` → ("Active_anon_bytes", 1024): the same fifty-odd fields every
+    scrape, renamed once per process."""
+    key = _PARENS.sub(r"_\1", field[:-1])
+    return (f"{key}_bytes", 1024.0) if in_kb else (key, 1.0)
+
+
 def meminfo_fields(text: str) -> Iterator[tuple[str, float]]:
     """/proc/meminfo lines → node_exporter's names: `Active(anon): 4 kB` → Active_anon_bytes."""
     for line in text.splitlines():
         parts = line.split()
         if len(parts) < 2 or not parts[0].endswith(":"):
             continue
-        key = _PARENS.sub(r"_\1", parts[0][:-1])
-        value = float(parts[1])
-        if len(parts) == 3 and parts[2] == "kB":
-            key, value = f"{key}_bytes", value * 1024
-        yield key, value
+        key, scale = _meminfo_key(parts[0], len(parts) == 3 and parts[2] == "kB")
+        yield key, float(parts[1]) * scale
 
 
 def collect_meminfo(c: HostContext) -> Iterator[Metric]:

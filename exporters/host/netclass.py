@@ -8,14 +8,16 @@ which becomes -125000 there too.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from exporters.host.base import HostContext, read_text
+from exporters.host.base import HostContext, read_texts
 
 INFO_LABELS = ["address", "broadcast", "device", "duplex", "ifalias", "operstate"]
+ATTRIBUTES = ("operstate", "speed", "mtu", "address", "broadcast", "duplex", "ifalias")
 
 
 def _families() -> dict[str, GaugeMetricFamily]:
@@ -47,26 +49,28 @@ def collect_netclass(c: HostContext) -> Iterator[Metric]:
 
 def _from_sysfs(c: HostContext, root: Path) -> Iterator[Metric]:
     families = _families()
-    for path in sorted(root.iterdir()):
-        device = path.name
+    with os.scandir(root) as entries:
         # Devices are directories (symlinks to them); bonding_masters is a file.
-        if c.netclass_exclude.search(device) or not path.is_dir():
+        devices = sorted(e.name for e in entries if e.is_dir())
+    for device in devices:
+        if c.netclass_exclude.search(device):
             continue
-        operstate = read_text(path / "operstate") or ""
+        attrs = read_texts(root / device, ATTRIBUTES)
+        operstate = attrs["operstate"] or ""
         families["up"].add_metric([device], 1 if operstate == "up" else 0)
-        speed = read_text(path / "speed")
+        speed = attrs["speed"]
         if speed is not None and speed.lstrip("-").isdigit():
             families["speed"].add_metric([device], int(speed) * 125000)
-        mtu = read_text(path / "mtu")
+        mtu = attrs["mtu"]
         if mtu is not None and mtu.isdigit():
             families["mtu"].add_metric([device], int(mtu))
         families["info"].add_metric(
             [
-                read_text(path / "address") or "",
-                read_text(path / "broadcast") or "",
+                attrs["address"] or "",
+                attrs["broadcast"] or "",
                 device,
-                read_text(path / "duplex") or "",
-                read_text(path / "ifalias") or "",
+                attrs["duplex"] or "",
+                attrs["ifalias"] or "",
                 operstate,
             ],
             1,

@@ -82,29 +82,49 @@ def diskstats_families(text: str, exclude: re.Pattern[str]) -> Iterator[Metric]:
     yield from (family for family in families if family.samples)
 
 
-@functools.cache
-def _wanted(name: str) -> bool:
-    # The same few hundred field names every scrape; match each once per process.
-    return NETSTAT_FIELDS.match(name) is not None
+@functools.lru_cache(maxsize=64)
+def _wanted_columns(header: str) -> tuple[tuple[int, str, str], ...]:
+    """A /proc/net/netstat or snmp header line → (column, family name, help) of the
+    fields node_exporter publishes. The same few header lines every scrape, each of
+    up to a hundred names: matched once per process, not once per scrape."""
+    proto, *keys = header.split()
+    proto = proto.rstrip(":")
+    return tuple(
+        (column, f"node_netstat_{proto}_{key}", f"Statistic {proto}{key}.")
+        for column, key in enumerate(keys)
+        if NETSTAT_FIELDS.match(f"{proto}_{key}")
+    )
 
 
-def _pairs(text: str) -> Iterator[tuple[str, str, str]]:
+@functools.lru_cache(maxsize=512)
+def _wanted_snmp6(field: str) -> tuple[str, str] | None:
+    """`Ip6InOctets` → its family name and help, split after the protocol's 6;
+    None for a field node_exporter leaves out."""
+    if "6" not in field:
+        return None
+    cut = field.index("6") + 1
+    proto, key = field[:cut], field[cut:]
+    if not NETSTAT_FIELDS.match(f"{proto}_{key}"):
+        return None
+    return f"node_netstat_{proto}_{key}", f"Statistic {proto}{key}."
+
+
+def _pairs(text: str) -> Iterator[tuple[str, str, float]]:
     """/proc/net/netstat and snmp: a header line of names, then one of values."""
     lines = text.splitlines()
     for names, values in zip(lines[::2], lines[1::2], strict=False):
-        proto, *keys = names.split()
-        _, *numbers = values.split()
-        for key, number in zip(keys, numbers, strict=False):
-            yield proto.rstrip(":"), key, number
+        numbers = values.split()[1:]
+        for column, name, doc in _wanted_columns(names):
+            if column < len(numbers):
+                yield name, doc, float(numbers[column])
 
 
-def _snmp6(text: str) -> Iterator[tuple[str, str, str]]:
-    """`Ip6InOctets 128` → ("Ip6", "InOctets", "128"), split after the protocol's 6."""
+def _snmp6(text: str) -> Iterator[tuple[str, str, float]]:
+    """/proc/net/snmp6: one `Ip6InOctets 128` a line."""
     for line in text.splitlines():
         parts = line.split()
-        if len(parts) == 2 and "6" in parts[0]:
-            cut = parts[0].index("6") + 1
-            yield parts[0][:cut], parts[0][cut:], parts[1]
+        if len(parts) == 2 and (wanted := _wanted_snmp6(parts[0])) is not None:
+            yield wanted[0], wanted[1], float(parts[1])
 
 
 def collect_netstat(c: HostContext) -> Iterator[Metric]:
@@ -114,12 +134,8 @@ def collect_netstat(c: HostContext) -> Iterator[Metric]:
         *_pairs(read_required(net / "snmp")),
         *_snmp6(read_text(net / "snmp6") or ""),  # absent without IPv6
     ]
-    for proto, key, number in rows:
-        name = f"{proto}_{key}"
-        if _wanted(name):
-            yield UnknownMetricFamily(
-                f"node_netstat_{name}", f"Statistic {proto}{key}.", value=float(number)
-            )
+    for name, doc, value in rows:
+        yield UnknownMetricFamily(name, doc, value=value)
 
 
 def collect_sockstat(c: HostContext) -> Iterator[Metric]:
