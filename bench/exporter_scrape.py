@@ -1,7 +1,7 @@
 """Scrape cost of our system exporter next to node_exporter, quiet and under load.
 
     .venv/bin/python bench/exporter_scrape.py [--scrapes 300] [--repeats 3]
-        [--burners 1] [--interval 15] [--no-gzip] [--quiet-only]
+        [--burners 1] [--interval 15] [--no-gzip] [--prometheus-accept] [--quiet-only]
 
 Both exporters run as real processes on loopback and are scraped alternately the
 way Prometheus scrapes (a fresh connection, `Accept-Encoding: gzip`, the whole
@@ -41,6 +41,12 @@ import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
+# What Prometheus 2 asks a target for: ours answers OpenMetrics to it, node_exporter
+# 1.5 (OpenMetrics off by default) the text format.
+PROMETHEUS_ACCEPT = (
+    "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;"
+    "q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+)
 RATIO_GOAL = 1.0  # our median scrape time over node_exporter's, quiet and loaded
 
 
@@ -60,10 +66,10 @@ def node_exporter_binary() -> str:
     return found
 
 
-def scrape(port: int, gzip: bool = True) -> tuple[float, bytes]:
+def scrape(port: int, headers: dict[str, str] | None = None) -> tuple[float, bytes]:
     start = time.perf_counter()
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    conn.request("GET", "/metrics", headers={"Accept-Encoding": "gzip" if gzip else "identity"})
+    conn.request("GET", "/metrics", headers=headers or {"Accept-Encoding": "gzip"})
     response = conn.getresponse()
     body = response.read()
     conn.close()
@@ -148,13 +154,15 @@ class Run:
 
 
 def idle_cpu(
-    exporters: dict[str, tuple[int, subprocess.Popen[bytes]]], seconds: float, gzip: bool
+    exporters: dict[str, tuple[int, subprocess.Popen[bytes]]],
+    seconds: float,
+    headers: dict[str, str],
 ) -> dict[str, float]:
     """CPU seconds per second each exporter burns between scrapes, after a warm-up."""
     procs = {name: psutil.Process(p.pid) for name, (_, p) in exporters.items()}
     for port, _ in exporters.values():
         for _ in range(20):  # warm-up: imports, caches, first allocation
-            scrape(port, gzip)
+            scrape(port, headers)
     start = {name: cpu_seconds(p) for name, p in procs.items()}
     time.sleep(seconds)
     return {name: (cpu_seconds(p) - start[name]) / seconds for name, p in procs.items()}
@@ -166,7 +174,7 @@ def measure(
     scrapes: int,
     interval: float,
     idle: dict[str, float],
-    gzip: bool,
+    headers: dict[str, str],
     burner_count: int,
 ) -> Run:
     procs = {name: psutil.Process(p.pid) for name, (_, p) in exporters.items()}
@@ -180,7 +188,7 @@ def measure(
         for round_ in range(scrapes):
             # Interleaved, and the order swapped each round, so both meet the same load.
             for exporter in order if round_ % 2 == 0 else reversed(order):
-                durations[exporter].append(scrape(exporters[exporter][0], gzip)[0])
+                durations[exporter].append(scrape(exporters[exporter][0], headers)[0])
         wall = time.perf_counter() - wall_start
         cpu = {name: (cpu_seconds(p) - cpu_start[name]) / scrapes for name, p in procs.items()}
         burner_share = (sum(cpu_seconds(p) for p in burn) - burn_start) / wall if burn else None
@@ -293,6 +301,12 @@ def main() -> None:
     parser.add_argument(
         "--burners", type=int, default=1, help="spinning processes in a loaded run (one core each)"
     )
+    parser.add_argument(
+        "--prometheus-accept",
+        action="store_true",
+        help="send Prometheus 2's Accept header (ours then answers OpenMetrics, node_exporter "
+        "1.5 text)",
+    )
     parser.add_argument("--quiet-only", action="store_true", help="skip the loaded runs")
     args = parser.parse_args()
     ours_port, node_port = free_port(), free_port()
@@ -319,11 +333,14 @@ def main() -> None:
     )
     load_before = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
     exporters = {"exporters.system": (ours_port, ours), "node_exporter": (node_port, node)}
+    headers = {"Accept-Encoding": "gzip" if args.gzip else "identity"}
+    if args.prometheus_accept:
+        headers["Accept"] = PROMETHEUS_ACCEPT
     runs: list[Run] = []
     try:
         wait_ready(ours_port, ours)
         wait_ready(node_port, node)
-        idle = idle_cpu(exporters, args.idle_seconds, args.gzip)
+        idle = idle_cpu(exporters, args.idle_seconds, headers)
         for repeat in range(1, args.repeats + 1):
             kinds = ("quiet",) if args.quiet_only else ("quiet", "loaded")
             for kind in kinds:  # back to back, so both see the same machine
@@ -333,7 +350,7 @@ def main() -> None:
                     args.scrapes,
                     args.interval,
                     idle,
-                    args.gzip,
+                    headers,
                     args.burners if kind == "loaded" else 0,
                 )
                 runs.append(run)
@@ -343,7 +360,8 @@ def main() -> None:
             proc.wait(timeout=10)
     overall = summary(runs)
     print(
-        f"{args.scrapes} scrapes each per run, interleaved, {'gzip' if args.gzip else 'identity'}, "
+        f"{args.scrapes} scrapes each per run, interleaved, {'gzip' if args.gzip else 'identity'}"
+        f"{', Prometheus Accept' if args.prometheus_accept else ''}, "
         f"on {os.cpu_count()} CPUs; loaded = {args.burners} burner process(es) spinning"
     )
     print(table(runs, args.interval))
@@ -371,6 +389,7 @@ def main() -> None:
                 "scrapes": args.scrapes,
                 "repeats": args.repeats,
                 "gzip": args.gzip,
+                "prometheus_accept": args.prometheus_accept,
                 "burners": args.burners,
                 "interval_seconds": args.interval,
                 "cpus": os.cpu_count(),
