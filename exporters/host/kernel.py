@@ -8,6 +8,7 @@ and time work everywhere; timex needs libc's adjtimex.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 
@@ -54,13 +55,19 @@ PRESSURE = (
 )
 
 
+@functools.lru_cache(maxsize=512)
+def _wanted_vmstat(name: str) -> tuple[str, str] | None:
+    # The same couple of hundred names every scrape: matched once per process.
+    if not VMSTAT_FIELDS.match(name):
+        return None
+    return f"node_vmstat_{name}", f"/proc/vmstat information field {name}."
+
+
 def collect_vmstat(c: HostContext) -> Iterator[Metric]:
     for line in read_required(c.host.proc_root / "vmstat").splitlines():
         name, _, value = line.partition(" ")
-        if VMSTAT_FIELDS.match(name):
-            yield UnknownMetricFamily(
-                f"node_vmstat_{name}", f"/proc/vmstat information field {name}.", value=float(value)
-            )
+        if (wanted := _wanted_vmstat(name)) is not None:
+            yield UnknownMetricFamily(wanted[0], wanted[1], value=float(value))
 
 
 def collect_filefd(c: HostContext) -> Iterator[Metric]:
