@@ -86,15 +86,16 @@ def serve_bare(bind: str, threads: int) -> None:
 def serve_floor(bind: str, db: str, threads: int) -> None:
     """`--floor`: the least a receiver that validates a notification and commits
     it before answering can do. The same front, the webhook's own validation
-    (`parse_notification`) and group commit, and one `notifications` row with
-    the body per notification, on a SQLite store of its own: no alerts, state
-    changes, planners, deliveries or metrics. What the webhook does beyond
+    (`parse_notification`) and group commit, and one `notifications` row per
+    notification as the webhook writes it (without the body, which neither
+    keeps), on a SQLite store of its own: no alerts, state changes, planners,
+    deliveries or metrics. What the webhook does beyond
     this is what the goals leave it room for."""
     from flask import Flask, jsonify, request
     from sqlalchemy import insert
 
     from alert_webhook.cli.front import create_server
-    from alert_webhook.db.schema import notifications
+    from alert_webhook.db.schema import NOTIFICATION_BODY, notifications
     from alert_webhook.ingest.group_commit import GroupCommit
     from alert_webhook.ingest.payload import parse_notification
     from alert_webhook.ingest.record import Incoming, RecordResult
@@ -112,7 +113,7 @@ def serve_floor(bind: str, db: str, threads: int) -> None:
                     "status": item.notification.status, "group_key": item.notification.groupKey,
                     "alert_count": len(item.notification.alerts),
                     "truncated_alerts": item.notification.truncatedAlerts,
-                    "body": item.body.decode(),
+                    "body": NOTIFICATION_BODY,
                 }).scalar_one(), len(item.notification.alerts), 0)
                 for item in items
             ]  # fmt: skip
