@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, or_, select, union, update
 from sqlalchemy.engine import Connection, Dialect
 
-from alert_webhook.db.bulk import insert_for
+from alert_webhook.db.bulk import Statement, insert_for
 from alert_webhook.db.schema import FLAPPING_OPEN, alert_events, alerts, flapping, incidents
 from alert_webhook.delivery.settings import FlappingSettings
 from alert_webhook.ingest.planners import PerDialect, StateChange, Tally
@@ -57,7 +57,7 @@ class _Episode:
 
 @dataclass(frozen=True)
 class _Statements:
-    candidates: Any
+    candidates: Statement
     events: Any
     episodes: Any
     begin: Any
@@ -79,7 +79,7 @@ def _build(dialect: Dialect) -> _Statements:
     open_episodes = select(flapping.c.fingerprint).where(
         flapping.c.fingerprint.in_(fps), FLAPPING_OPEN
     )
-    candidates = union(counted, open_episodes)
+    candidates = Statement(union(counted, open_episodes), dialect)
     events = (
         select(alerts.c.fingerprint, alert_events.c.received_at, alert_events.c.id)
         .join(alerts, alerts.c.id == alert_events.c.alert_id)
@@ -121,7 +121,7 @@ class FlappingPlanner:
         fingerprints = sorted({c.alert.fingerprint for c in changes})
         limit = self.settings.max_changes
         asked = {"fps": fingerprints, "since": since, "max_changes": limit}
-        flappable = {row[0] for row in conn.execute(st.candidates, asked)}
+        flappable = {row[0] for row in st.candidates.rows(conn, asked)}
         if not flappable:
             return
         changes = [c for c in changes if c.alert.fingerprint in flappable]
