@@ -102,7 +102,8 @@ class DeliveryInsert(Bulk):
         """Insert `rows`; `ranks`: their alerts' severity ranks by alert id, when the
         caller has them at hand (the planner), else they are read."""
         # NewDelivery rows are tuples already (a tuple check is cheap; Mapping's is not).
-        tuples = [r if isinstance(r, tuple) else tuple(r[k] for k in DELIVERY_COLUMNS)
+        tuples = [tuple(r[k] for k in DELIVERY_COLUMNS)
+                  if not isinstance(r, tuple) and isinstance(r, Mapping) else r
                   for r in rows]  # fmt: skip
         if ranks is None:
             ranks = _severity_ranks(conn, {r[0] for r in tuples})  # alert_id is the first
