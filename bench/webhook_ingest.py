@@ -13,7 +13,9 @@ the table gives the median run; the ratio is the median of each turn's
 webhook/bare ratio, so the load of neighbours drifting over the run costs both
 sides of a ratio alike. `--floor` adds a third server to the turns: validation
 and one committed row per notification, nothing else (`serve_floor`), the least
-a receiver that commits before it answers can do.
+a receiver that commits before it answers can do. The goals (issue 27) are
+the webhook's ratios to that floor, so run it with `--floor`; the ratios to bare
+Flask are printed for reference.
 
 The alerts are `medium`: the dashboard, whose deliveries the store writes as
 delivered with the alert. So that the latency is that of a delivery worker
@@ -52,7 +54,10 @@ import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 THREADS = 8  # the webhook's default --threads
-GOALS = {"ratio_1": 0.5, "alerts_per_s_100": 20_000, "p99_handoff_ms": 50}
+# Issue 27: the webhook against its floor (`--floor`), in the same run. The older
+# goals against bare Flask (>= 0.5x at 1 alert, >= 20,000 alerts/s) are withdrawn:
+# the floor itself sits near 0.5x bare; the bare figures are printed for reference.
+GOALS = {"floor_ratio_1": 0.8, "floor_ratio_100": 0.5, "p99_handoff_ms": 50}
 # Instances h0, h10, … h90: every one-alert payload, one alert in ten of a 100-alert
 # payload. Their log messages are what the delivery worker hands over.
 ROUTING = {
@@ -86,15 +91,16 @@ def serve_bare(bind: str, threads: int) -> None:
 def serve_floor(bind: str, db: str, threads: int) -> None:
     """`--floor`: the least a receiver that validates a notification and commits
     it before answering can do. The same front, the webhook's own validation
-    (`parse_notification`) and group commit, and one `notifications` row with
-    the body per notification, on a SQLite store of its own: no alerts, state
-    changes, planners, deliveries or metrics. What the webhook does beyond
+    (`parse_notification`) and group commit, and one `notifications` row per
+    notification as the webhook writes it (without the body, which neither
+    keeps), on a SQLite store of its own: no alerts, state changes, planners,
+    deliveries or metrics. What the webhook does beyond
     this is what the goals leave it room for."""
     from flask import Flask, jsonify, request
     from sqlalchemy import insert
 
     from alert_webhook.cli.front import create_server
-    from alert_webhook.db.schema import notifications
+    from alert_webhook.db.schema import NOTIFICATION_BODY, notifications
     from alert_webhook.ingest.group_commit import GroupCommit
     from alert_webhook.ingest.payload import parse_notification
     from alert_webhook.ingest.record import Incoming, RecordResult
@@ -112,7 +118,7 @@ def serve_floor(bind: str, db: str, threads: int) -> None:
                     "status": item.notification.status, "group_key": item.notification.groupKey,
                     "alert_count": len(item.notification.alerts),
                     "truncated_alerts": item.notification.truncatedAlerts,
-                    "body": item.body.decode(),
+                    "body": NOTIFICATION_BODY,
                 }).scalar_one(), len(item.notification.alerts), 0)
                 for item in items
             ]  # fmt: skip
@@ -343,6 +349,8 @@ def main() -> int:
     runs: dict[str, list[dict[str, Any]]] = {}
     ratios: list[float] = []
     floor_ratios: list[float] = []
+    # webhook/floor req/s per turn, by payload size: the goals.
+    against_floor: dict[int, list[float]] = {1: [], 100: []}
     try:
         if args.floor:
             floor_port = free_port()
@@ -360,6 +368,11 @@ def main() -> int:
                     tag = f"{name[0]}{size}t{turn}"
                     row = phase(server, drain, port, size, args, 0, tag, client_cpus)
                     runs.setdefault(f"{name}_{size}", []).append(row)
+                if args.floor:
+                    floor_rate = runs[f"floor_{size}"][-1]["requests_per_s"]
+                    against_floor[size].append(
+                        runs[f"webhook_{size}"][-1]["requests_per_s"] / floor_rate
+                    )
                 if size == 1:
                     bare_rate = runs["bare_1"][-1]["requests_per_s"]
                     ratios.append(runs["webhook_1"][-1]["requests_per_s"] / bare_rate)
@@ -392,6 +405,13 @@ def main() -> int:
     if args.floor:
         summary["floor_ratio_1"] = statistics.median(floor_ratios)
         summary["floor_ratios_1"] = floor_ratios
+        for size, turns in against_floor.items():
+            summary[f"webhook_floor_ratio_{size}"] = statistics.median(turns)
+            summary[f"webhook_floor_ratios_{size}"] = turns
+            cpu = rows[f"webhook_{size}"]["server_cpu_ms_per_request"]
+            summary[f"webhook_floor_cpu_ratio_{size}"] = (
+                rows[f"floor_{size}"]["server_cpu_ms_per_request"] / cpu
+            )
         summary["floor_alerts_per_s_100"] = rows["floor_100"]["alerts_per_s"]
     print(f"{'phase':<22}{'req/s':>10}{'runs min-max':>14}{'alerts/s':>11}{'p50 ms':>9}"
           f"{'p99 ms':>9}{'errors':>8}{'server CPU ms/req':>19}")  # fmt: skip
@@ -404,18 +424,29 @@ def main() -> int:
     if args.floor:
         print(f"floor/bare per turn, 1-alert: {', '.join(f'{x:.2f}' for x in floor_ratios)}")
     print()
-    checks = [
-        ("webhook/bare req/s, 1-alert", summary["ratio_1"], ">=", GOALS["ratio_1"]),
-        ("alerts/s, 100-alert", summary["alerts_per_s_100"], ">=", GOALS["alerts_per_s_100"]),
-        ("p99 received→log ms @ half load", p99_handoff, "<=", GOALS["p99_handoff_ms"]),
-    ]
+    checks = []
+    if args.floor:
+        for size in (1, 100):
+            checks.append((f"webhook/floor req/s, {size}-alert",
+                           summary[f"webhook_floor_ratio_{size}"], ">=",
+                           GOALS[f"floor_ratio_{size}"]))  # fmt: skip
+    checks.append(("p99 received→log ms @ half load", p99_handoff, "<=", GOALS["p99_handoff_ms"]))
     for label, value, op, goal in checks:
         ok = value >= goal if op == ">=" else value <= goal
         print(f"{label:<38}{value:>10.2f}  goal {op} {goal:<8} {'met' if ok else 'MISSED'}")
     if args.floor:
-        print(f"{'floor/bare req/s, 1-alert':<38}{summary['floor_ratio_1']:>10.2f}  (the floor)")
-        print(f"{'floor alerts/s, 100-alert':<38}{summary['floor_alerts_per_s_100']:>10.2f}"
-              "  (the floor)")  # fmt: skip
+        for size in (1, 100):
+            turns = ", ".join(f"{x:.2f}" for x in against_floor[size])
+            cpu = summary[f"webhook_floor_cpu_ratio_{size}"]
+            print(f"  {size}-alert per turn: {turns}; floor/webhook CPU per request {cpu:.2f}")
+    else:
+        print("(the goals are ratios to the floor: run with --floor)")
+    print("for reference (goals withdrawn in issue 27):")
+    print(f"  {'webhook/bare req/s, 1-alert':<36}{summary['ratio_1']:>10.2f}")
+    print(f"  {'webhook alerts/s, 100-alert':<36}{summary['alerts_per_s_100']:>10.0f}")
+    if args.floor:
+        print(f"  {'floor/bare req/s, 1-alert':<36}{summary['floor_ratio_1']:>10.2f}")
+        print(f"  {'floor alerts/s, 100-alert':<36}{summary['floor_alerts_per_s_100']:>10.0f}")
     print(f"handoff samples: {len(handoff)} ({HANDOFF_CHANNEL} channel)")
     results = ROOT / "bench" / "results"
     results.mkdir(parents=True, exist_ok=True)

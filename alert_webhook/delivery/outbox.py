@@ -101,7 +101,9 @@ class DeliveryInsert(Bulk):
     def __call__(self, conn: Connection, rows: Rows, ranks: Mapping[int, int] | None = None) -> int:
         """Insert `rows`; `ranks`: their alerts' severity ranks by alert id, when the
         caller has them at hand (the planner), else they are read."""
-        tuples = [tuple(r[k] for k in DELIVERY_COLUMNS) if isinstance(r, Mapping) else r
+        # NewDelivery rows are tuples already (a tuple check is cheap; Mapping's is not).
+        tuples = [tuple(r[k] for k in DELIVERY_COLUMNS)
+                  if not isinstance(r, tuple) and isinstance(r, Mapping) else r
                   for r in rows]  # fmt: skip
         if ranks is None:
             ranks = _severity_ranks(conn, {r[0] for r in tuples})  # alert_id is the first

@@ -25,10 +25,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, union, update
 from sqlalchemy.engine import Connection, Dialect
 
-from alert_webhook.db.bulk import insert_for
+from alert_webhook.db.bulk import Statement, insert_for
 from alert_webhook.db.schema import FLAPPING_OPEN, alert_events, alerts, flapping, incidents
 from alert_webhook.delivery.settings import FlappingSettings
 from alert_webhook.ingest.planners import PerDialect, StateChange, Tally
@@ -57,6 +57,7 @@ class _Episode:
 
 @dataclass(frozen=True)
 class _Statements:
+    candidates: Statement
     events: Any
     episodes: Any
     begin: Any
@@ -64,6 +65,21 @@ class _Statements:
 
 def _build(dialect: Dialect) -> _Statements:
     fps: Any = bindparam("fps", expanding=True)
+    # The alerts with more changes in the window than the limit, or an open
+    # episode: only these can flap. Most batches hold none, and the count stays
+    # in the database instead of every change coming back as a row.
+    counted = (
+        select(alerts.c.fingerprint)
+        .select_from(alert_events)
+        .join(alerts, alerts.c.id == alert_events.c.alert_id)
+        .where(alerts.c.fingerprint.in_(fps), alert_events.c.received_at > bindparam("since"))
+        .group_by(alerts.c.fingerprint)
+        .having(func.count() > bindparam("max_changes"))
+    )
+    open_episodes = select(flapping.c.fingerprint).where(
+        flapping.c.fingerprint.in_(fps), FLAPPING_OPEN
+    )
+    candidates = Statement(union(counted, open_episodes), dialect)
     events = (
         select(alerts.c.fingerprint, alert_events.c.received_at, alert_events.c.id)
         .join(alerts, alerts.c.id == alert_events.c.alert_id)
@@ -83,7 +99,7 @@ def _build(dialect: Dialect) -> _Statements:
         .on_conflict_do_nothing(index_elements=["fingerprint"], index_where=FLAPPING_OPEN)
         .returning(flapping.c.id)
     )
-    return _Statements(events, episodes, begin)
+    return _Statements(candidates, events, episodes, begin)
 
 
 class FlappingPlanner:
@@ -101,10 +117,15 @@ class FlappingPlanner:
             return
         st: _Statements = self._statements.get(conn.dialect, _build)
         window = self.settings.window_seconds
-        params = {
-            "fps": sorted({c.alert.fingerprint for c in changes}),
-            "since": min(c.received_at for c in changes) - window,
-        }
+        since = min(c.received_at for c in changes) - window
+        fingerprints = sorted({c.alert.fingerprint for c in changes})
+        limit = self.settings.max_changes
+        asked = {"fps": fingerprints, "since": since, "max_changes": limit}
+        flappable = {row[0] for row in st.candidates.rows(conn, asked)}
+        if not flappable:
+            return
+        changes = [c for c in changes if c.alert.fingerprint in flappable]
+        params = {"fps": sorted(flappable), "since": since}
         seen: dict[str, list[tuple[float, int]]] = {}
         for fingerprint, at, event_id in conn.execute(st.events, params):
             seen.setdefault(fingerprint, []).append((at, event_id))

@@ -31,7 +31,13 @@ from sqlalchemy import bindparam, insert, literal_column, select
 from sqlalchemy.engine import Connection, Dialect
 
 from alert_webhook.db.bulk import Returning, dumps_str_map, insert_for
-from alert_webhook.db.schema import alert_events, alerts, heartbeats, notifications
+from alert_webhook.db.schema import (
+    NOTIFICATION_BODY,
+    alert_events,
+    alerts,
+    heartbeats,
+    notifications,
+)
 from alert_webhook.ingest.payload import Alert, Notification
 from alert_webhook.ingest.planners import Recording, StateChange, Tally
 
@@ -58,7 +64,8 @@ def _iso(value: Any) -> str | None:
 
 @dataclass(frozen=True)
 class Incoming:
-    """A validated notification waiting to be recorded, with its receive time."""
+    """A validated notification waiting to be recorded, with its receive time (and
+    its body as received, which the store no longer keeps: schema.NOTIFICATION_BODY)."""
 
     notification: Notification
     body: bytes
@@ -236,7 +243,7 @@ def _notification(item: Incoming) -> tuple[Any, ...]:
     n = item.notification
     return (
         item.received_at, n.receiver, n.status, n.groupKey, len(n.alerts), n.truncatedAlerts,
-        item.body.decode("utf-8"),
+        NOTIFICATION_BODY,
     )  # fmt: skip
 
 

@@ -16,6 +16,7 @@ from prometheus_client.core import (
 )
 
 from alert_webhook.db.transactions import StoreUnavailable
+from alert_webhook.metrics.latency import BatchHistogram
 
 logger = logging.getLogger("alert_webhook.metrics")
 
@@ -30,7 +31,7 @@ class WebhookMetrics:
     notifications_received: Counter
     alerts_received: Counter
     deliveries: Counter
-    delivery_latency: Histogram
+    delivery_latency: BatchHistogram
     breaker_state: Gauge
     escalations: Counter
     last_watchdog: Gauge
@@ -42,9 +43,12 @@ class WebhookMetrics:
         """Deliveries written as delivered with their state change (the store is their
         transport): counted like the worker counts the ones it hands over."""
         self.deliveries.labels(channel, channel, "delivered").inc(count)
-        observe = self.delivery_latency.labels(channel).observe
-        for _ in range(count):
-            observe(max(0.0, latency))
+        self.delivery_latency.labels(channel).observe(max(0.0, latency), count)
+
+
+def _registered(registry: CollectorRegistry, histogram: BatchHistogram) -> BatchHistogram:
+    registry.register(histogram)
+    return histogram
 
 
 def create_metrics(registry: CollectorRegistry | None = None) -> WebhookMetrics:
@@ -71,12 +75,14 @@ def create_metrics(registry: CollectorRegistry | None = None) -> WebhookMetrics:
             ["channel", "provider", "outcome"],
             registry=r,
         ),
-        delivery_latency=Histogram(
-            "alert_webhook_delivery_latency_seconds",
-            "From receiving the notification to the provider accepting the message.",
-            ["channel"],
-            buckets=LATENCY_BUCKETS,
-            registry=r,
+        delivery_latency=_registered(
+            r,
+            BatchHistogram(
+                "alert_webhook_delivery_latency_seconds",
+                "From receiving the notification to the provider accepting the message.",
+                "channel",
+                LATENCY_BUCKETS,
+            ),
         ),
         breaker_state=Gauge(
             "alert_webhook_circuit_breaker_state",

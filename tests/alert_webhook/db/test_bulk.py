@@ -7,7 +7,17 @@ import json
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, insert, update
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    insert,
+    select,
+    update,
+)
 
 from alert_webhook.db.bulk import CHUNK, Bulk, Returning, Statement, dumps_str_map
 
@@ -73,6 +83,39 @@ def test_statement_binds_named_parameters_and_its_own_literals(conn) -> None:
         conn.dialect,
     )
     assert [r["name"] for r in big.mappings(conn, {"least": 2})] == ["b"]
+
+
+@pytest.fixture
+def any_conn(any_store):
+    meta.create_all(any_store.engine)
+    try:
+        with any_store.engine.begin() as connection:
+            yield connection
+    finally:
+        meta.drop_all(any_store.engine)
+
+
+def test_statement_spells_out_in_lists_of_every_length(any_conn) -> None:
+    """An IN list used twice, beside other parameters, of lengths that come and go
+    (the text is kept per length) and empty; the same answers on both engines."""
+    Bulk(insert(things), any_conn.dialect, ("name", "size"))(
+        any_conn, [("a", 1), ("b", 5), ("c", 9)]
+    )
+    names = bindparam("names", expanding=True)
+    stmt = Statement(
+        select(things.c.name)
+        .where(things.c.name.in_(names), things.c.size >= bindparam("least"))
+        .union(select(things.c.name).where(things.c.name.in_(names), things.c.size == 1)),
+        any_conn.dialect,
+    )
+    for asked, least, found in [
+        (["a", "b", "c"], 5, {"a", "b", "c"}),
+        (["c"], 0, {"c"}),
+        (["a", "zzz"], 5, {"a"}),
+        ([], 0, set()),
+        (["b", "c", "a"], 6, {"a", "c"}),
+    ]:
+        assert {r[0] for r in stmt.rows(any_conn, {"names": asked, "least": least})} == found
 
 
 @given(st.dictionaries(st.text(max_size=8), st.text(max_size=12), max_size=6))
