@@ -21,7 +21,7 @@ from stack.backups.silences import SilencesSource
 from stack.backups.source import Source
 from stack.backups.sqlite import SqliteSource
 from stack.ports import HOST, ports_from_env
-from stack.render import REPO
+from stack.repo import REPO
 from stack.supervisor import Layout
 from toolkit.programs import find_postgresql_program
 

@@ -1,0 +1,35 @@
+"""The stack's long-running helpers import only what they use: each Python
+interpreter `make up` keeps running costs its imports in resident memory for the
+whole run (issue 27, idle cost), so the backup schedule and Litestream's
+follower must not pull in the webhook's web app or the renderer's world."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+# What the helpers never use: the web framework, the renderer (and through it the
+# webhook's remediation and the probe exporter's checks).
+HEAVY = ("flask", "stack.render", "alert_webhook.remediation", "exporters.checks")
+
+
+@pytest.mark.parametrize("command", ["replicate", "backup-schedule"])
+def test_a_backup_helper_imports_no_web_app(command: str) -> None:
+    # What `python -m stack replicate|backup-schedule` imports before it runs.
+    code = (
+        "import sys\n"
+        "from stack.backups.cli import COMMANDS, main\n"
+        f"assert {command!r} in COMMANDS\n"
+        "import stack.backups\n"
+        "print('\\n'.join(sorted(sys.modules)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    loaded = set(done.stdout.split())
+    heavy = sorted(m for m in loaded if any(m == h or m.startswith(h + ".") for h in HEAVY))
+    assert heavy == [], f"imported without need: {heavy}"
