@@ -35,3 +35,20 @@ def test_the_backup_helpers_import_no_web_app_and_no_sqlalchemy(tmp_path) -> Non
     loaded = set(done.stdout.split())
     heavy = sorted(m for m in loaded if any(m == h or m.startswith(h + ".") for h in HEAVY))
     assert heavy == [], f"imported without need: {heavy}"
+
+
+def test_the_probe_exporter_loads_sqlalchemy_only_for_an_sql_check() -> None:
+    # The shipped probes (HTTP, TCP, an integrity check) need no database driver.
+    code = (
+        "import os, sys\n"
+        "from pathlib import Path\n"
+        "import exporters.probe\n"
+        "from exporters.probe_config import load_probe_file\n"
+        "from stack.repo import REPO\n"
+        "load_probe_file(REPO / 'exporters' / 'probes.yml', os.environ)\n"
+        "print('\\n'.join(sorted(sys.modules)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert "sqlalchemy" not in done.stdout.split()
