@@ -246,19 +246,22 @@ def totals(rows: Iterable[dict[str, object]], groups: set[str]) -> dict[str, flo
     chosen = [r for r in rows if r["group"] in groups and r["alive_at_end"]]
     return {
         "processes": len(chosen),
-        "cpu_percent_of_one_core": sum(float(r["cpu_percent_of_one_core"]) for r in rows
-                                       if r["group"] in groups),  # type: ignore[arg-type]
+        "cpu_percent_of_one_core": sum(
+            float(r["cpu_percent_of_one_core"]) for r in rows if r["group"] in groups
+        ),  # type: ignore[arg-type]
         "rss_mib": sum(float(r["rss_mib"]) for r in chosen),  # type: ignore[arg-type]
         "pss_mib": sum(float(r["pss_mib"]) for r in chosen),  # type: ignore[arg-type]
         "uss_mib": sum(float(r["uss_mib"]) for r in chosen),  # type: ignore[arg-type]
-    }  # fmt: skip
+    }
 
 
 def by_role(rows: Iterable[dict[str, object]]) -> dict[str, dict[str, float]]:
     roles: dict[str, dict[str, float]] = {}
     for r in rows:
-        role = roles.setdefault(str(r["role"]), {"processes": 0, "cpu_percent_of_one_core": 0.0,
-                                                  "rss_mib": 0.0, "pss_mib": 0.0})  # fmt: skip
+        role = roles.setdefault(
+            str(r["role"]),
+            {"processes": 0, "cpu_percent_of_one_core": 0.0, "rss_mib": 0.0, "pss_mib": 0.0},
+        )
         role["processes"] += 1 if r["alive_at_end"] else 0
         for key in ("cpu_percent_of_one_core", "rss_mib", "pss_mib"):
             role[key] += float(r[key])  # type: ignore[arg-type]
@@ -266,25 +269,34 @@ def by_role(rows: Iterable[dict[str, object]]) -> dict[str, dict[str, float]]:
 
 
 def print_table(rows: list[dict[str, object]], sums: dict[str, dict[str, float]]) -> None:
-    print(f"{'role':<26} {'group':<6} {'pid':>7} {'CPU % core':>10} {'RSS MiB':>8} "
-          f"{'PSS MiB':>8} {'USS MiB':>8}  command")  # fmt: skip
+    print(
+        f"{'role':<26} {'group':<6} {'pid':>7} {'CPU % core':>10} {'RSS MiB':>8} "
+        f"{'PSS MiB':>8} {'USS MiB':>8}  command"
+    )
     for r in rows:
         gone = "" if r["alive_at_end"] else " (exited)"
-        print(f"{r['role']:<26} {r['group']:<6} {r['pid']:>7} "
-              f"{r['cpu_percent_of_one_core']:>10.3f} {r['rss_mib']:>8.1f} {r['pss_mib']:>8.1f} "
-              f"{r['uss_mib']:>8.1f}  {r['cmd']}{gone}")  # fmt: skip
+        print(
+            f"{r['role']:<26} {r['group']:<6} {r['pid']:>7} "
+            f"{r['cpu_percent_of_one_core']:>10.3f} {r['rss_mib']:>8.1f} {r['pss_mib']:>8.1f} "
+            f"{r['uss_mib']:>8.1f}  {r['cmd']}{gone}"
+        )
     print()
-    print(f"{'total':<34} {'procs':>5} {'CPU % core':>10} {'RSS MiB':>8} {'PSS MiB':>8} "
-          f"{'USS MiB':>8}   goal")  # fmt: skip
+    print(
+        f"{'total':<34} {'procs':>5} {'CPU % core':>10} {'RSS MiB':>8} {'PSS MiB':>8} "
+        f"{'USS MiB':>8}   goal"
+    )
     for name, t in sums.items():
         goal = ""
         if name == "stack without the demo":
             cpu_ok = "met" if t["cpu_percent_of_one_core"] <= GOAL_CPU_PERCENT else "MISSED"
             rss_ok = "met" if t["rss_mib"] <= GOAL_RSS_MIB else "MISSED"
-            goal = (f"CPU <= {GOAL_CPU_PERCENT:g} % ({cpu_ok}), "
-                    f"RSS <= {GOAL_RSS_MIB:g} MiB ({rss_ok})")  # fmt: skip
-        print(f"{name:<34} {t['processes']:>5} {t['cpu_percent_of_one_core']:>10.3f} "
-              f"{t['rss_mib']:>8.1f} {t['pss_mib']:>8.1f} {t['uss_mib']:>8.1f}   {goal}")  # fmt: skip
+            goal = (
+                f"CPU <= {GOAL_CPU_PERCENT:g} % ({cpu_ok}), RSS <= {GOAL_RSS_MIB:g} MiB ({rss_ok})"
+            )
+        print(
+            f"{name:<34} {t['processes']:>5} {t['cpu_percent_of_one_core']:>10.3f} "
+            f"{t['rss_mib']:>8.1f} {t['pss_mib']:>8.1f} {t['uss_mib']:>8.1f}   {goal}"
+        )
 
 
 def main() -> int:
@@ -294,8 +306,9 @@ def main() -> int:
     parser.add_argument("--fast", action="store_true", help="the fast profile (make up FAST=1)")
     parser.add_argument("--hosts", type=int, default=0, help="demo hosts (make up HOSTS=N)")
     parser.add_argument("--every", type=float, default=5.0, help="seconds between process scans")
-    parser.add_argument("--memory-every", type=float, default=30.0, help="seconds between "
-                        "memory samples")  # fmt: skip
+    parser.add_argument(
+        "--memory-every", type=float, default=30.0, help="seconds between memory samples"
+    )
     parser.add_argument("--label", default="", help="a word saved in the JSON (before, after)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary root")
     args = parser.parse_args()
@@ -318,15 +331,16 @@ def main() -> int:
             shutil.rmtree(root, ignore_errors=True)
     load_after = os.getloadavg()
     rows = rows_of(seen, wall)
-    sums = {"stack without the demo": totals(rows, {"stack"}),
-            "the demo": totals(rows, {"demo"})}  # fmt: skip
+    sums = {"stack without the demo": totals(rows, {"stack"}), "the demo": totals(rows, {"demo"})}
     if args.hosts:
         sums[f"the demo fleet ({args.hosts} hosts)"] = totals(rows, {"fleet"})
     sums["everything"] = totals(rows, {"stack", "demo", "fleet"})
-    print(f"\nidle cost of `make up{' FAST=1' if args.fast else ''}"
-          f"{f' HOSTS={args.hosts}' if args.hosts else ''}`: {wall:.0f} s after a "
-          f"{args.settle:g} s settle, {samples} memory samples; load average "
-          f"{load_before[0]:.2f} before, {load_after[0]:.2f} after, {os.cpu_count()} cores\n")  # fmt: skip
+    print(
+        f"\nidle cost of `make up{' FAST=1' if args.fast else ''}"
+        f"{f' HOSTS={args.hosts}' if args.hosts else ''}`: {wall:.0f} s after a "
+        f"{args.settle:g} s settle, {samples} memory samples; load average "
+        f"{load_before[0]:.2f} before, {load_after[0]:.2f} after, {os.cpu_count()} cores\n"
+    )
     print_table(rows, sums)
     stack = sums["stack without the demo"]
     result = {
