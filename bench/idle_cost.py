@@ -93,6 +93,16 @@ def _programs(root: Path) -> dict[tuple[str, ...], str]:
     }
 
 
+def _program(cmdline: list[str]) -> str:
+    """A short name for a process outside the stack's supervisord: a Python
+    program's module (and its subcommand), else its executable."""
+    if "-m" in cmdline[:-1]:
+        module = cmdline[cmdline.index("-m") + 1].removeprefix("supervisor.")
+        rest = cmdline[cmdline.index("-m") + 2 :]
+        return f"{module} {rest[0]}" if rest and not rest[0].startswith("-") else module
+    return Path(cmdline[0].split()[0].rstrip(":")).name
+
+
 def classify(launcher: psutil.Process, root: Path) -> dict[int, tuple[str, str, str]]:
     """pid -> (role, group, short command) for every process of this run."""
     programs = _programs(root)
@@ -110,12 +120,12 @@ def classify(launcher: psutil.Process, root: Path) -> dict[int, tuple[str, str, 
         elif "supervisor.supervisord" in cmdline and str(root / "var" / "run") in " ".join(cmdline):
             this_role, this_group = "supervisord", "stack"
         elif "supervisor.supervisord" in cmdline or "sshd" in Path(cmdline[0]).name:
-            this_role, this_group = f"fleet {Path(cmdline[0]).name}", "fleet"
+            this_role, this_group = f"fleet {_program(cmdline)}", "fleet"
         elif tuple(cmdline) in programs and role == "supervisord":
             this_role = programs[tuple(cmdline)]
             this_group = "demo" if this_role in DEMO_PROGRAMS else "stack"
         elif group == "fleet":
-            this_role, this_group = f"fleet {Path(cmdline[-1]).name[:24]}", "fleet"
+            this_role, this_group = f"fleet {_program(cmdline)}", "fleet"
         else:
             this_role, this_group = f"{role.split(':')[0]}:{Path(cmdline[0]).name}", group
         found[proc.pid] = (this_role, this_group, cmd)
