@@ -31,6 +31,20 @@ class Loop:
     # After wake(), wait this long before the pass, to gather what arrives meanwhile
     # into one pass instead of one per request.
     coalesce: float = 0.0
+    # An idle loop (its passes find nothing and nothing wakes it) doubles its wait
+    # from `interval` up to this, and is back at `interval` after work or a wake-up.
+    # None: always `interval`.
+    idle_interval: float | None = None
+
+
+def pace(loop: Loop, waited: float | None, found: int) -> float:
+    """The wait after a pass that found `found`: `interval` after work, or when the
+    last wait was cut short by a wake-up (`waited` None); else twice the last wait,
+    up to the loop's `idle_interval`. What an idle webhook costs is mostly polling
+    (issue 27), while new work here wakes the loop at once."""
+    if found or waited is None or loop.idle_interval is None:
+        return loop.interval
+    return max(loop.interval, min(waited * 2, loop.idle_interval))
 
 
 class Workers:
@@ -82,13 +96,18 @@ class Workers:
 
     def _run(self, loop: Loop) -> None:
         wake = self._wake[loop.name]
+        waited: float | None = None
         while not self._stop.is_set():
             done = self._guarded(loop)
             if loop.busy_at is not None and done >= loop.busy_at:
+                waited = None
                 continue
             # Polling finds work other replicas stored; wake() cuts the wait short.
-            if wake.wait(loop.interval) and loop.coalesce:
-                self._stop.wait(loop.coalesce)
+            waited = pace(loop, waited, done)
+            if wake.wait(waited):
+                waited = None
+                if loop.coalesce:
+                    self._stop.wait(loop.coalesce)
             wake.clear()
 
     def start(self) -> None:

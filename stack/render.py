@@ -29,9 +29,9 @@ from demo.dependency import (
 from exporters.probe_config import load_probe_file
 from stack.ports import DEPENDENCY_INSTANCES, HOST, SERVICES, StackError
 from stack.private import write_private
+from stack.repo import REPO
 from toolkit.config import EXIT_CONFIG_ERROR, ConfigError, load_yaml
 
-REPO = Path(__file__).resolve().parent.parent
 DEFAULT_WEBHOOK_CONFIG = REPO / "alert_webhook" / "webhook.yml"
 
 # The fast profile's guardrail windows. The default profile's, from the recovery

@@ -95,7 +95,8 @@ def build_background(
         )  # fmt: skip
         workers.add(
             Loop(lane.name, worker.run_once, delivery.poll_interval_seconds,
-                 busy_at=delivery.batch_size, coalesce=delivery.coalesce_seconds)
+                 busy_at=delivery.batch_size, coalesce=delivery.coalesce_seconds,
+                 idle_interval=delivery.idle_poll_seconds)
         )  # fmt: skip
     boundaries = action_boundaries or Boundaries()
     silences = IncidentSilences(store.incidents, alertmanager, clock)

@@ -172,6 +172,9 @@ class DeliverySettings(Strict):
     # A claimed delivery not finished within its lease is taken again (crash recovery).
     lease_seconds: float = Field(default=30.0, gt=0)
     poll_interval_seconds: float = Field(default=0.2, gt=0)
+    # An idle lane (nothing found, nothing woke it) doubles its wait from
+    # poll_interval_seconds up to this; new work in this process wakes it at once.
+    idle_poll_seconds: float = Field(default=1.0, gt=0)
     batch_size: int = Field(default=50, ge=1)
     # After a wake-up, gather this long before claiming (fewer, larger batches).
     coalesce_seconds: float = Field(default=0.01, ge=0)

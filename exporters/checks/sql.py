@@ -8,16 +8,18 @@ The password never sits in the probe file; `password_env` names the variable.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
-from sqlalchemy.pool import NullPool
 
 from exporters.checks.base import Boundaries, CheckBase, EnvVar, Report, as_number
 from toolkit.config import Strict
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
+
+# SQLAlchemy is imported where a check uses it: the probe exporter runs all day, and
+# with no SQL check configured it need not hold SQLAlchemy in memory (~15 MiB).
 
 # Queries for a PostgreSQL server's own connection limit, as seen by the probe.
 POSTGRESQL_POOL = {
@@ -30,6 +32,9 @@ POSTGRESQL_POOL = {
 
 
 def _valid_dsn(value: str) -> str:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         url = make_url(value)
     except ArgumentError:
@@ -74,6 +79,8 @@ class DbPoolCheck(CheckBase, SqlSource):
 
 
 def engine_url(source: SqlSource, ctx: Boundaries) -> URL:
+    from sqlalchemy.engine import make_url
+
     url = make_url(source.dsn)
     if url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg")
@@ -86,6 +93,9 @@ def scalars(
     source: SqlSource, queries: Sequence[str], report: Report, ctx: Boundaries
 ) -> list[float]:
     """Run each query on one fresh connection; each must return one number."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
     url = engine_url(source, ctx)
     timeout = report.remaining()
     if url.get_backend_name() == "postgresql":

@@ -11,8 +11,6 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-
 from stack.backups.source import Context, SourceFailed
 
 DUMP = "store.dump"
@@ -28,6 +26,9 @@ class PostgresSource:
     live_while_running: bool = True
 
     def _libpq(self) -> tuple[str, dict[str, str]]:
+        # Imported here: the backup helpers that run all day need it only for PostgreSQL.
+        from sqlalchemy.engine import make_url
+
         url = make_url(self.url).set(drivername="postgresql")
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
         if url.password:

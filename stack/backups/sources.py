@@ -7,12 +7,13 @@ Alertmanager's silences. A new store is one more entry in `sources()`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote
 
 import yaml
-from sqlalchemy.engine import make_url
 
 from alert_webhook.config.environment import DATABASE_URL_ENV
 from stack.backups.files import FilesSource
@@ -21,7 +22,7 @@ from stack.backups.silences import SilencesSource
 from stack.backups.source import Source
 from stack.backups.sqlite import SqliteSource
 from stack.ports import HOST, ports_from_env
-from stack.render import REPO
+from stack.repo import REPO
 from stack.supervisor import Layout
 from toolkit.programs import find_postgresql_program
 
@@ -109,17 +110,30 @@ def store_url(root: Path, env: Mapping[str, str]) -> str:
     return DEFAULT_STORE_URL
 
 
+# An SQLite URL without a host (the only kind SQLite takes): its database is what
+# follows the third slash, up to a query, %-decoded, as SQLAlchemy reads it.
+_SQLITE_URL = re.compile(r"sqlite(?:\+\w+)?://(?:/(?P<database>[^?]*))?(?:\?.*)?")
+
+
 def webhook_store(root: Path, env: Mapping[str, str]) -> Source:
     url = store_url(root, env)
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "postgresql":
-        return PostgresSource(
-            "webhook-store",
-            url,
-            find_postgresql_program("pg_dump", env),
-            find_postgresql_program("pg_restore", env),
-        )
-    path = Path(parsed.database or "var/webhook.sqlite3")
+    if sqlite := _SQLITE_URL.fullmatch(url):
+        # Read here, not with SQLAlchemy: the backup helpers that run all day
+        # (the schedule, Litestream's follower) then do not hold it in memory.
+        database = unquote(sqlite["database"] or "")
+    else:
+        from sqlalchemy.engine import make_url
+
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "postgresql":
+            return PostgresSource(
+                "webhook-store",
+                url,
+                find_postgresql_program("pg_dump", env),
+                find_postgresql_program("pg_restore", env),
+            )
+        database = parsed.database or ""
+    path = Path(database or "var/webhook.sqlite3")
     return SqliteSource("webhook-store", path if path.is_absolute() else root / path)
 
 

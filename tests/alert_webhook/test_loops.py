@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from alert_webhook.db.transactions import StoreUnavailable
-from alert_webhook.loops import Loop, Workers
+from alert_webhook.loops import Loop, Workers, pace
 
 WAIT = 5.0  # upper bound for a thread to get there; each test finishes as soon as it does
 
@@ -105,3 +105,30 @@ def test_the_app_runs_deliveries_duties_and_reconcile_and_stops_them(app_factory
     assert workers.running
     workers.stop()
     assert not workers.running and workers.started
+
+
+def _waits(loop: Loop, passes: list[tuple[int, bool]]) -> list[float]:
+    """The wait after each pass, for passes given as (work found, woken meanwhile)."""
+    waits: list[float] = []
+    waited: float | None = None
+    for found, woken in passes:
+        waits.append(pace(loop, waited, found))
+        waited = None if woken else waits[-1]
+    return waits
+
+
+def test_an_idle_loop_backs_off_to_its_idle_interval() -> None:
+    # Polling an empty outbox five times a second is most of the webhook's idle CPU.
+    loop = Loop("lane", Counting(), interval=0.2, idle_interval=1.0)
+    assert _waits(loop, [(0, False)] * 5) == [0.2, 0.4, 0.8, 1.0, 1.0]
+
+
+def test_work_or_a_wake_up_brings_the_short_interval_back() -> None:
+    loop = Loop("lane", Counting(), interval=0.2, idle_interval=1.0)
+    waits = _waits(loop, [(0, False), (0, False), (0, False), (3, False), (0, True), (0, False)])
+    assert waits == [0.2, 0.4, 0.8, 0.2, 0.4, 0.2]
+
+
+def test_a_loop_without_an_idle_interval_keeps_its_interval() -> None:
+    loop = Loop("duties", Counting(), interval=1.0)
+    assert _waits(loop, [(0, False)] * 3) == [1.0, 1.0, 1.0]
