@@ -191,7 +191,7 @@ class _Server(TcpWSGIServer):
                     channel.client,
                     len(peers),
                 )
-            room = to_make_room(peers, self.clock())
+            room = to_make_room(peers)
             if room is None:
                 channel.handle_close()
                 return

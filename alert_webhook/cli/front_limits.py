@@ -18,12 +18,8 @@ waited in the listen backlog (issue 26). Two limits end that:
   answered), which is closed at once. A slow client's connections are exactly
   the unfinished ones, so opening more only costs it its own oldest; a client
   sending whole requests from the same address (Alertmanager beside it, a proxy)
-  is served rather than refused. A connection gets `ARRIVAL_GRACE_SECONDS` to
-  deliver its request before it may give way: in an alert storm Alertmanager
-  opens thousands at once, and without the grace each new one closed an older
-  one whose request was still on its way, so none got through (issue 27). Only
-  when none of the address's connections is unfinished past the grace — all are
-  being answered, wait between requests or have just connected — is the new
+  is served rather than refused. Only when none of the address's connections is
+  unfinished — all are being answered or wait between requests — is the new
   connection closed instead. IPv6 clients count by /64, the prefix one
   subscriber usually holds.
 
@@ -38,10 +34,6 @@ import resource
 from collections.abc import Callable, Iterable
 from typing import Protocol, TypeVar
 
-# How long a new request may take to arrive before its connection can give way
-# to a newer one of a full address: a whole request on loopback or a LAN takes
-# milliseconds, a slow client's takes the request deadline.
-ARRIVAL_GRACE_SECONDS = 1.0
 # Past the hard limit nothing can be asked; this stands in for "unlimited".
 OPEN_FILES_CEILING = 1 << 20
 
@@ -74,18 +66,10 @@ def overdue(conns: Iterable[C], now: float, deadline_seconds: float) -> list[C]:
     ]
 
 
-def to_make_room(
-    peers: Iterable[C], now: float, grace_seconds: float = ARRIVAL_GRACE_SECONDS
-) -> C | None:
+def to_make_room(peers: Iterable[C]) -> C | None:
     """The connection of a full address that gives way to a new one: its oldest
-    unfinished one past the grace; None when all are answered, wait between
-    requests or are within the grace."""
-    cutoff = now - grace_seconds
-    candidates = [
-        c
-        for c in peers
-        if unfinished(c) and c.receiving_since is not None and c.receiving_since <= cutoff
-    ]
+    unfinished one; None when all are answered or wait between requests."""
+    candidates = [c for c in peers if unfinished(c)]
     return min(candidates, key=lambda c: c.receiving_since or 0.0, default=None)
 
 

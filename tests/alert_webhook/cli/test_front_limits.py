@@ -9,7 +9,6 @@ from dataclasses import dataclass
 import pytest
 
 from alert_webhook.cli.front_limits import (
-    ARRIVAL_GRACE_SECONDS,
     client_key,
     overdue,
     raise_open_files_limit,
@@ -32,21 +31,12 @@ def test_a_request_still_arriving_past_the_deadline_is_overdue() -> None:
 def test_a_full_address_gives_up_its_oldest_unfinished_connection() -> None:
     served = Conn(1.0, answering=True)  # older, but a request thread has it
     oldest, newer, between = Conn(5.0), Conn(7.0), Conn(None)
-    assert to_make_room([newer, served, between, oldest], now=60.0) is oldest
+    assert to_make_room([newer, served, between, oldest]) is oldest
 
 
 def test_a_full_address_of_served_or_waiting_connections_gives_up_none() -> None:
-    assert to_make_room([Conn(1.0, answering=True), Conn(None)], now=60.0) is None
-    assert to_make_room([], now=60.0) is None
-
-
-def test_a_connection_just_made_is_not_given_up_for_a_newer_one() -> None:
-    # An alert storm (issue 27): Alertmanager opened thousands of connections at
-    # once, each new one closed the oldest not yet read, whose request was on
-    # its way, and no notification got through. A request gets a moment to arrive.
-    just_made = Conn(100.0)
-    assert to_make_room([just_made], now=100.0 + ARRIVAL_GRACE_SECONDS / 2) is None
-    assert to_make_room([just_made], now=100.0 + ARRIVAL_GRACE_SECONDS) is just_made
+    assert to_make_room([Conn(1.0, answering=True), Conn(None)]) is None
+    assert to_make_room([]) is None
 
 
 @pytest.mark.parametrize(
