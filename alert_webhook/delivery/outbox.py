@@ -270,7 +270,9 @@ class Outbox:
                 )
             ).scalar()
 
-    def sent_times(self, channel: str, recipient: str, since: float) -> list[tuple[float, str | None]]:
+    def sent_times(
+        self, channel: str, recipient: str, since: float
+    ) -> list[tuple[float, str | None]]:
         """When each message delivered to `recipient` on `channel` since then was
         delivered, oldest first, with its note (e.g. the storm digest's)."""
         query = (

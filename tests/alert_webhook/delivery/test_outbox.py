@@ -129,7 +129,10 @@ def test_sent_times_lists_delivered_messages_oldest_first_with_their_notes(store
         DeliveryOutcome(jobs[0].id, jobs[0].claim, DELIVERED, 100.0, "t", "storm digest")
     )
     recipient = jobs[0].recipient
-    assert store.outbox.sent_times("sms", recipient, 90.0) == [(100.0, "storm digest"), (110.0, None)]
+    assert store.outbox.sent_times("sms", recipient, 90.0) == [
+        (100.0, "storm digest"),
+        (110.0, None),
+    ]
     assert store.outbox.sent_times("sms", recipient, 105.0) == [(110.0, None)]
     assert store.outbox.sent_times("email", recipient, 90.0) == []
 
