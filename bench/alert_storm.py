@@ -461,7 +461,9 @@ def storm(args: argparse.Namespace) -> dict[str, Any]:
         twilio, mail = s["twilio"], s["mail"]
         health_ms = [v[1] for at, v in healthz.samples if not isinstance(v, Exception)]
         health_bad = sum(1 for _, v in healthz.samples if isinstance(v, Exception) or v[0] != 200)
-        storm_pages = [(at, v) for at, v in pages.samples if fire_at <= at <= fired_seen_at]
+        # The storm reaches the webhook when Alertmanager first sends (group_wait).
+        arrived = next((at for at, v in sent.samples if isinstance(v, float) and v > 0), fire_at)
+        storm_pages = [(at, v) for at, v in pages.samples if arrived <= at <= fired_seen_at]
         page_ms = [v[1] for _, v in storm_pages if not isinstance(v, Exception)]
         recorded = max(x for x in last if x is not None) if fired else None
         result = {
