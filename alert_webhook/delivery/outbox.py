@@ -272,21 +272,23 @@ class Outbox:
                 )
             ).scalar()
 
-    def sent_since(
-        self, channel: str, recipient: str, since: float, note: str | None = None
-    ) -> int:
-        """Messages delivered to `recipient` on `channel` since then; with `note`, only
-        those carrying that note (e.g. the storm digest)."""
-        query = select(func.count()).where(
-            deliveries.c.channel == channel,
-            deliveries.c.recipient == recipient,
-            deliveries.c.status == DeliveryStatus.DELIVERED,
-            deliveries.c.finished_at >= since,
+    def sent_times(
+        self, channel: str, recipient: str, since: float
+    ) -> list[tuple[float, str | None]]:
+        """When each message delivered to `recipient` on `channel` since then was
+        delivered, oldest first, with its note (e.g. the storm digest's)."""
+        query = (
+            select(deliveries.c.finished_at, deliveries.c.note)
+            .where(
+                deliveries.c.channel == channel,
+                deliveries.c.recipient == recipient,
+                deliveries.c.status == DeliveryStatus.DELIVERED,
+                deliveries.c.finished_at >= since,
+            )
+            .order_by(deliveries.c.finished_at)
         )
-        if note is not None:
-            query = query.where(deliveries.c.note == note)
         with self.tx.read() as conn:
-            return int(conn.execute(query).scalar_one())
+            return [(float(at), note) for at, note in conn.execute(query)]
 
     def backlog(self, now: float) -> tuple[int, float]:
         """Deliveries not yet final, and the age of the oldest one."""

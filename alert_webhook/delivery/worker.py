@@ -70,6 +70,16 @@ class _Chain:
     throttled: ThrottledWait | None = None
 
 
+def spent_until(sent: list[tuple[float, str | None]], budget: SmsBudget) -> float:
+    """Until when a budget spent with its digest sent stays so, from the messages
+    in its window (delivery time and note, oldest first): until a message leaves
+    the window that brings the count under the budget, or the digest leaves it,
+    whichever comes first. Messages delivered meanwhile only make it last longer."""
+    frees = sent[len(sent) - budget.max_messages][0] + budget.window_seconds
+    digest_leaves = max(at for at, note in sent if note == DIGEST) + budget.window_seconds
+    return min(frees, digest_leaves)
+
+
 class DeliveryWorker:
     def __init__(
         self,
@@ -105,6 +115,8 @@ class DeliveryWorker:
         # Outcomes the store could not take when they happened (a blip): recorded
         # before the next claim, so the lease still protects them.
         self._unrecorded: list[DeliveryOutcome] = []
+        # By (channel, recipient): until when its budget is known to stay spent.
+        self._spent_until: dict[tuple[str, str], float] = {}
 
     def run_once(self) -> int:
         """Work every due delivery once; return how many were claimed."""
@@ -227,16 +239,25 @@ class DeliveryWorker:
         return True
 
     def _within_budget(self, job: DeliveryJob, budget: SmsBudget) -> int:
-        """0: within budget; >0: send a digest instead; -1: held back (recorded)."""
-        since = self.clock() - budget.window_seconds
-        sent = self.outbox.sent_since(job.channel, job.recipient, since)
-        if sent < budget.max_messages:
+        """0: within budget; >0: send a digest instead; -1: held back (recorded).
+        A budget found spent with its digest sent stays so until `spent_until`:
+        the store is not asked again for every message of a storm before then."""
+        key = (job.channel, job.recipient)
+        now = self.clock()
+        if now < self._spent_until.get(key, float("-inf")):
+            return self._hold_back(job)
+        sent = self.outbox.sent_times(job.channel, job.recipient, now - budget.window_seconds)
+        if len(sent) < budget.max_messages:
             return 0
-        if self.outbox.sent_since(job.channel, job.recipient, since, note=DIGEST):
-            note = f"held back by the {job.channel.upper()} budget; digest already sent"
-            self._finish_now(self._outcome(job, S.SKIPPED, note=note), job)
-            return -1
-        return sent
+        if any(note == DIGEST for _, note in sent):
+            self._spent_until[key] = spent_until(sent, budget)
+            return self._hold_back(job)
+        return len(sent)
+
+    def _hold_back(self, job: DeliveryJob) -> int:
+        note = f"held back by the {job.channel.upper()} budget; digest already sent"
+        self._finish_now(self._outcome(job, S.SKIPPED, note=note), job)
+        return -1
 
     def _message(self, job: DeliveryJob, digest: int) -> Message:
         return Message(

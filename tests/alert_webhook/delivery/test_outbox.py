@@ -121,18 +121,20 @@ def test_an_escalation_with_nowhere_to_go_is_failed(store) -> None:
     assert store.outbox.escalate(email, 101.0, "e", "f", lambda routed: []) == "failed"
 
 
-def test_sent_since_counts_delivered_messages_and_filters_by_note(store) -> None:
+def test_sent_times_lists_delivered_messages_oldest_first_with_their_notes(store) -> None:
     _receive(store, make_alert("a"), make_alert("b"))
     jobs = [j for j in store.outbox.claim(100.0, "w1", 30, 10) if j.channel == "sms"]
+    store.outbox.finish(DeliveryOutcome(jobs[1].id, jobs[1].claim, DELIVERED, 110.0, "t"))
     store.outbox.finish(
         DeliveryOutcome(jobs[0].id, jobs[0].claim, DELIVERED, 100.0, "t", "storm digest")
     )
-    store.outbox.finish(DeliveryOutcome(jobs[1].id, jobs[1].claim, DELIVERED, 110.0, "t"))
     recipient = jobs[0].recipient
-    assert store.outbox.sent_since("sms", recipient, 90.0) == 2
-    assert store.outbox.sent_since("sms", recipient, 105.0) == 1
-    assert store.outbox.sent_since("sms", recipient, 90.0, note="storm digest") == 1
-    assert store.outbox.sent_since("email", recipient, 90.0) == 0
+    assert store.outbox.sent_times("sms", recipient, 90.0) == [
+        (100.0, "storm digest"),
+        (110.0, None),
+    ]
+    assert store.outbox.sent_times("sms", recipient, 105.0) == [(110.0, None)]
+    assert store.outbox.sent_times("email", recipient, 90.0) == []
 
 
 def test_backlog_counts_what_is_not_final_and_the_age_of_the_oldest(store) -> None:

@@ -254,6 +254,47 @@ def test_sms_budget_sends_one_digest_then_holds_back(store, clock, box, twilio) 
     assert twilio.received[-1]["Body"].startswith("CRITICAL")
 
 
+class CountingOutbox:
+    """The store's outbox, counting the reads the SMS budget makes (`sent_*`)."""
+
+    def __init__(self, outbox: Any) -> None:
+        self._outbox, self.budget_reads = outbox, 0
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("sent_"):
+            self.budget_reads += 1
+        return getattr(self._outbox, name)
+
+
+def test_a_spent_sms_budget_holds_back_without_asking_the_store_each_time(
+    store, clock, box, twilio
+) -> None:
+    # In the alert storm (issue 27) every held-back SMS scanned the deliveries
+    # twice: a fifth of the webhook's CPU. Spent stays spent until the window
+    # lets a message out, so the store is asked again only then.
+    cfg = config(box, twilio)
+    cfg["channels"]["sms"]["budget"] = {"max_messages": 2, "window_seconds": 600}
+    h = Harness(store, clock, cfg, TWILIO_ENV)
+    outbox = h.worker.outbox = CountingOutbox(h.worker.outbox)  # type: ignore[assignment]
+    for fp in ("a", "b", "c"):  # sent at 0 and 1 s, the digest at 2 s
+        h.receive(make_alert(fp))
+        h.run()
+        clock.advance(1)
+    reads = outbox.budget_reads
+    for n in range(20):
+        h.receive(make_alert(f"held{n}"))
+        h.run()
+    assert len(twilio.received) == 3 and outbox.budget_reads <= reads + 1
+    clock.advance(600 - 3 + 0.5)  # "a" has left the window; "b" and the digest count
+    h.receive(make_alert("still-held"))
+    h.run()
+    assert len(twilio.received) == 3
+    clock.advance(1)  # "b" has left too: the digest alone counts
+    h.receive(make_alert("free"))
+    h.run()
+    assert len(twilio.received) == 4 and twilio.received[-1]["Body"].startswith("CRITICAL")
+
+
 # --- One bad message never blocks the rest ----------------------------------
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from email import message_from_bytes
 from email.policy import SMTP as SMTP_POLICY
 from email.policy import default
+from typing import Any
 
 import pytest
 from fakes import smtp_server, tls_smtp_server
@@ -13,7 +14,7 @@ from support.line_breaks import LINE_BREAKS, hostile_text, one_line_in_every_rea
 from test_format import message
 
 from alert_webhook.delivery.channels import DeliveryError
-from alert_webhook.delivery.channels.email import SmtpEmail, build
+from alert_webhook.delivery.channels.email import SmtpEmail, build, connect, tls_context
 from alert_webhook.delivery.channels.format import subject
 from alert_webhook.delivery.settings import SmtpProvider
 
@@ -73,6 +74,33 @@ def test_tls_and_login_from_the_environment(tmp_path, security: str) -> None:
             )
         assert not exc.value.retryable and "authentication" in exc.value.reason
         assert "wrong" not in exc.value.reason
+
+
+def test_a_relay_without_tls_builds_no_tls_context(box) -> None:
+    # Loading the CA bundle for every mail was 37 % of the webhook's CPU in the
+    # alert storm (issue 27): a relay that speaks no TLS needs no context at all.
+    def no_context(ca_file: str | None) -> Any:
+        raise AssertionError("a TLS context built for a relay without TLS")
+
+    settings = SmtpProvider(name="relay1", host="127.0.0.1", port=box.port, security="none")
+    SmtpEmail(settings, None, None, factory=lambda s: connect(s, context=no_context)).send(
+        message(channel="email", recipient="oncall@example.org")
+    )
+    assert len(box.messages) == 1
+
+
+@pytest.mark.integration
+def test_mails_over_tls_share_one_context_per_ca_file(tmp_path) -> None:
+    login = ("alerts", "pw-from-env")
+    with tls_smtp_server(tmp_path, False, login) as (box, cert):
+        settings = SmtpProvider(
+            name="relay1", host="127.0.0.1", port=box.port, security="starttls", ca_file=str(cert)
+        )
+        built = tls_context.cache_info().misses
+        for recipient in ("a@example.org", "b@example.org"):
+            SmtpEmail(settings, *login).send(message(channel="email", recipient=recipient))
+        assert len(box.messages) == 2
+        assert tls_context.cache_info().misses == built + 1
 
 
 @pytest.mark.integration
