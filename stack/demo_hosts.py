@@ -359,11 +359,13 @@ def running_hosts(
     env: Mapping[str, str],
     out: IO[str],
     signals: _Signals | None = None,
+    started: list[subprocess.Popen[Any]] | None = None,
 ) -> Iterator[Path]:
     """The hosts' sshd and supervisord (with the demo) running and answering, the
     known_hosts file and the inventory written, until the block ends; yields the
     inventory. Their agents are the caller's business (demo_fleet onboards them).
-    `signals`: what ends the wait for them early."""
+    `signals`: what ends the wait for them early; `started`: filled with the
+    processes started (for stack.guard, which stops them after `make up` hands over)."""
     signals = signals or _Signals()
     check_hosts_free(hosts)
     try:
@@ -372,7 +374,7 @@ def running_hosts(
         raise StackError([str(exc)]) from None
     privilege_separation_ready()
     prepare(hosts, files)
-    procs: list[subprocess.Popen[Any]] = []
+    procs: list[subprocess.Popen[Any]] = [] if started is None else started
     try:
         for host in hosts:
             procs.extend(_start(host, sshd))
@@ -418,10 +420,11 @@ def demo_fleet(
     ports: Mapping[str, int],
     env: Mapping[str, str],
     out: IO[str] = sys.stdout,
+    procs: list[subprocess.Popen[Any]] | None = None,
 ) -> Iterator[Path]:
     """`count` demo hosts running and onboarded until the block ends; yields the
     inventory that lists them. SIGINT/SIGTERM while they start stop them (and a
-    running onboarding) and end `make up`."""
+    running onboarding) and end `make up`. `procs`: as running_hosts' `started`."""
     files = FleetFiles(layout.var / "fleet")
     hosts = plan_hosts(files.folder, count, ports, ssh_port_from_env(env))
     started = time.monotonic()
@@ -434,7 +437,7 @@ def demo_fleet(
     )
     with contextlib.ExitStack() as running:
         with _Signals() as signals:
-            inventory = running.enter_context(running_hosts(files, hosts, env, out, signals))
+            inventory = running.enter_context(running_hosts(files, hosts, env, out, signals, procs))
             print(
                 f"onboarding them: ansible-playbook -i {inventory} deploy/agent.yml",
                 file=out,

@@ -6,13 +6,15 @@ file valid), renders the configs under var/run/ (the recovery plan's windows, or
 either way), starts supervisord with the programs (the watchers,
 Prometheus and the probe exporter, once the rest answers; the backup schedule
 and Litestream with the rest), waits until each answers, prints the pages to
-open and the URLs, and on SIGINT/SIGTERM stops every process.
+open and the URLs, then hands over to stack.guard (a small process in its place,
+same pid) which on SIGINT/SIGTERM stops every process.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import secrets
 import signal
@@ -62,8 +64,9 @@ LOCAL_OPERATOR = "operator"
 
 
 @contextlib.contextmanager
-def single_run(layout: Layout) -> Iterator[None]:
-    """Hold var/run/stack.lock for the life of this run."""
+def single_run(layout: Layout) -> Iterator[IO[str]]:
+    """Hold var/run/stack.lock for the life of this run (and of stack.guard after
+    the hand-over: the open lock goes with it); yields the open lock file."""
     lock_path = layout.run / "stack.lock"
     with open(lock_path, "a+") as lock:
         try:
@@ -81,7 +84,7 @@ def single_run(layout: Layout) -> Iterator[None]:
         lock.truncate()
         lock.write(str(os.getpid()))
         lock.flush()
-        yield
+        yield lock
 
 
 def find_binaries(env: Mapping[str, str]) -> dict[str, str]:
@@ -322,10 +325,12 @@ def up(
     rule_params: Mapping[str, str] | None = None,
     inventory: Path | None = None,
     hosts: int = 0,
+    hand_over: bool = False,
 ) -> int:
     """Run the stack until SIGINT/SIGTERM; `inventory`: watch its hosts too; `hosts`:
     that many demo hosts beside it (stack/demo_hosts.py), their inventory then the
-    one the stack watches."""
+    one the stack watches. `hand_over`: once up, wait as stack.guard (this process
+    replaced by a small one, issue 27's idle cost) instead of here."""
     ports = ports_from_env(env)
     try:
         interval_from_env(env)  # read by the backup schedule: refused now, not in its log
@@ -337,7 +342,8 @@ def up(
         raise StackError([str(exc)], exit_code=2) from None
     layout = Layout(root)
     layout.make()
-    with single_run(layout), contextlib.ExitStack() as demo_hosts:
+    fleet: list[subprocess.Popen[Any]] = []
+    with single_run(layout) as lock, contextlib.ExitStack() as demo_hosts:
         check_ports_free(ports)
         if not drills:
             # Off: no schedule left behind for the overdue alert to hold this run to.
@@ -346,7 +352,7 @@ def up(
         if hosts:
             if inventory is not None:
                 raise StackError(["--hosts and --inventory: give one of them"], exit_code=2)
-            inventory = demo_hosts.enter_context(demo_fleet(layout, hosts, ports, env, out))
+            inventory = demo_hosts.enter_context(demo_fleet(layout, hosts, ports, env, out, fleet))
         token = env.get(TOKEN_ENV) or secrets.token_urlsafe(32)
         configs = render_all(
             layout, ports, token, fast=fast, operators=local_operator(layout),
@@ -400,6 +406,8 @@ def up(
                     print(_tail(layout.log / f"{name}.log"), file=sys.stderr)
                 return 1
             print_ready(out, ports, layout)
+            if hand_over:
+                become_guard(supervisord, fleet, lock, stopping)  # returns if a signal came first
             while supervisord.poll() is None and not stopping["signal"]:
                 time.sleep(0.2)
             if supervisord.poll() is not None and not stopping["signal"]:
@@ -410,6 +418,31 @@ def up(
             print("stopping the stack ...", file=out, flush=True)
             stop_process(supervisord)
             print("stopped.", file=out, flush=True)
+
+
+def become_guard(
+    supervisord: subprocess.Popen[Any],
+    fleet: list[subprocess.Popen[Any]],
+    lock: IO[str],
+    stopping: Mapping[str, int],
+) -> None:
+    """Replace this process with stack.guard, which waits and stops the same children.
+
+    The stop signals (and SIGCHLD) are blocked first, so one that comes during the
+    exec stays pending for the guard; one that came before it is handled here."""
+    waited = {signal.SIGINT, signal.SIGTERM, signal.SIGCHLD}
+    signal.pthread_sigmask(signal.SIG_BLOCK, waited)
+    if not stopping["signal"] and supervisord.poll() is None:
+        os.set_inheritable(lock.fileno(), True)
+        plan = {"supervisord": supervisord.pid, "fleet": [p.pid for p in fleet]}
+        argv = [sys.executable, "-m", "stack.guard", json.dumps(plan)]
+        sys.stdout.flush()
+        sys.stderr.flush()
+        try:
+            os.execv(sys.executable, argv)
+        except OSError as exc:
+            print(f"waiting here: could not start stack.guard ({exc})", file=sys.stderr)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, waited)
 
 
 def _rule_params(given: list[str]) -> dict[str, str]:
@@ -523,7 +556,7 @@ def main(argv: list[str] | None = None) -> int:
         return up(
             root, os.environ, fast=args.fast, playbooks=args.playbooks,
             webhook_config=args.webhook_config, rule_params=_rule_params(args.rule_param),
-            inventory=args.inventory, hosts=args.hosts,
+            inventory=args.inventory, hosts=args.hosts, hand_over=True,
         )  # fmt: skip
     except StackError as exc:
         for problem in exc.problems:

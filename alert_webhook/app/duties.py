@@ -59,7 +59,19 @@ class Watchdog:
     dated from the last heartbeat, when the silence really began. Only a real
     heartbeat resolves an alarm, never a start: an alarm still up from before a
     pause waits for the pipeline to prove itself.
+
+    It runs every pass of the duties loop (each second) but reads the store only
+    when something can have changed for it (issue 27, idle cost: its two reads
+    a second topped an idle webhook's profile): every `timeout_seconds / 30`
+    (10 s by default) while the heartbeat is heard and no alarm is up, and at
+    the exact moment the silence would pass the timeout, so the alarm is raised
+    no later than before. A heartbeat can only push that moment later, so
+    skipping reads never misses one. While the alarm is up it reads every pass;
+    the gauge of the last heartbeat and another replica's alarm are seen within
+    the same `timeout_seconds / 30`.
     """
+
+    CHECKS_PER_TIMEOUT = 30
 
     def __init__(
         self,
@@ -74,26 +86,41 @@ class Watchdog:
         self.store, self.accept, self.metrics, self.clock = store, accept, metrics, clock
         self.fingerprint = f"pipeline-{settings.alertname}"[:64]
         self.started_at = clock()
+        self.next_read = self.started_at  # the first pass reads
 
     def __call__(self) -> None:
         if not self.settings.enabled:
             return
+        now = self.clock()
+        if now < self.next_read:
+            return
+        timeout = self.settings.timeout_seconds
+        every = timeout / self.CHECKS_PER_TIMEOUT
         last = self.store.last_heartbeat(self.settings.alertname)
         if last is None:
-            return  # armed by the first heartbeat
+            # Armed by the first heartbeat; its silence is counted from its own
+            # time, so finding it up to `every` late raises nothing later.
+            self.next_read = now + every
+            return
         self.metrics.last_watchdog.set(last)
-        now = self.clock()
-        timeout = self.settings.timeout_seconds
         silent = now - max(last, self.started_at) > timeout
         heard = now - last <= timeout
-        # Our own alarm only, not every firing alert: this runs every pass.
+        # Our own alarm only, not every firing alert.
         raised = self.store.list_alerts(status="firing", limit=1, fingerprint=self.fingerprint)
         since = datetime.fromtimestamp(last, UTC).isoformat()
+        alarm_up = bool(raised)
         if silent and not raised:
             self._raise("firing", since, since, now)
             self.metrics.escalations.labels("watchdog_silent").inc()
+            alarm_up = True
         elif heard and raised:
             self._raise("resolved", raised[0].starts_at, since, now)
+            alarm_up = False
+        if alarm_up or silent:
+            self.next_read = now  # up (or being raised by another replica): every pass
+        else:
+            # Silent from the first instant past this moment, not later.
+            self.next_read = min(now + every, max(last, self.started_at) + timeout)
 
     def _raise(self, status: str, starts: str, since: str, now: float) -> None:
         heartbeat = self.settings.alertname

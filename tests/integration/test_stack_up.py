@@ -227,6 +227,23 @@ def test_a_second_run_is_refused_naming_the_reason(stack_up) -> None:
     assert "Traceback" not in output
 
 
+# What the launcher may keep resident while it only waits for Ctrl-C: a bare
+# interpreter is ~10 MiB; with the renderer's world still imported it was 78 MiB.
+LAUNCHER_RSS_MIB = 30
+
+
+def test_the_launcher_waits_for_ctrl_c_in_a_small_process(stack_up) -> None:
+    _root, _ports, proc, out = stack_up
+    launcher_proc = psutil.Process(proc.pid)
+    with contextlib.suppress(TimeoutError):  # the hand-over takes a moment
+        wait_until(
+            lambda: launcher_proc.memory_info().rss < LAUNCHER_RSS_MIB * 2**20, 15, "a small RSS"
+        )
+    rss = launcher_proc.memory_info().rss / 2**20
+    assert rss < LAUNCHER_RSS_MIB, f"the waiting launcher holds {rss:.1f} MiB"
+    assert proc.poll() is None, out.text()
+
+
 def test_ctrl_c_stops_every_process(stack_up) -> None:
     root, ports, proc, out = stack_up
     children = psutil.Process(proc.pid).children(recursive=True)

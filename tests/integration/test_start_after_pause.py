@@ -33,7 +33,8 @@ WATCHDOG_RULE = {
     "labels": {"severity": "low"},
     "annotations": {"summary": "Watchdog: the alerting pipeline is alive"},
 }
-# The webhook runs its watchdog every second: the false alarm came on the first pass.
+# The webhook's watchdog reads the store on its first pass (then every timeout/30 s,
+# and at the instant the silence would pass): the false alarm came on the first pass.
 WATCHED = 5.0
 
 

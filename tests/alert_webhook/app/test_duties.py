@@ -4,6 +4,7 @@ deadlines and reminders, and the watchdog. Fake clock."""
 from __future__ import annotations
 
 from datetime import datetime
+from types import SimpleNamespace
 
 import pytest
 from webhook_support import CONTACTS, make_alert, make_notification
@@ -193,3 +194,65 @@ def test_an_alarm_raised_before_the_pause_waits_for_a_real_heartbeat_to_resolve(
     _post(app, WATCHDOG)
     _step(app)
     assert [a.status for a in store.list_alerts()] == ["resolved"]
+
+
+# Issue 27, idle cost: the duties loop runs every second, and the watchdog's two
+# store reads each pass were the top of an idle webhook's profile. Heard and not
+# raised, it reads every timeout/30 at most, yet raises exactly when it did.
+
+
+class _CountingStore:
+    def __init__(self, last: float | None) -> None:
+        self.last, self.reads, self.firing = last, 0, []
+
+    def last_heartbeat(self, _name: str) -> float | None:
+        self.reads += 1
+        return self.last
+
+    def list_alerts(self, **_query: object) -> list:
+        self.reads += 1
+        return self.firing
+
+
+def _watchdog(store: _CountingStore, clock, raised: list) -> object:
+    from alert_webhook.app.duties import Watchdog
+    from alert_webhook.delivery.settings import WatchdogSettings
+    from alert_webhook.metrics.registry import create_metrics
+
+    def accept(notification, _body, _now) -> None:
+        raised.append(notification.status)
+        alarm = SimpleNamespace(starts_at=notification.alerts[0].startsAt.isoformat())
+        store.firing = [alarm] if notification.status == "firing" else []
+
+    return Watchdog(WatchdogSettings(), "https://runbooks", store, accept, create_metrics(), clock)
+
+
+def test_an_idle_watchdog_reads_the_store_every_timeout_over_30_not_every_pass(clock) -> None:
+    store, raised = _CountingStore(clock.now), []
+    watchdog = _watchdog(store, clock, raised)
+    for _ in range(60):  # a minute of passes, the heartbeat heard
+        watchdog()
+        clock.advance(1)
+    assert store.reads <= 2 * 60 / 10, f"{store.reads} store reads in a minute"
+    store.last = clock.now  # Prometheus resends the heartbeat
+    for _ in range(300):
+        watchdog()
+        clock.advance(1)
+    assert raised == [], "heard within the timeout"
+
+
+def test_the_skipping_watchdog_still_raises_the_second_the_silence_passes(clock) -> None:
+    store, raised = _CountingStore(clock.now), []
+    watchdog = _watchdog(store, clock, raised)
+    last = clock.now
+    while clock.now - last <= 300:
+        watchdog()
+        assert raised == []
+        clock.advance(1)
+    watchdog()  # 301 s of silence
+    assert raised == ["firing"]
+    store.last = clock.now  # the heartbeat returns: resolved within timeout/30
+    for _ in range(10):
+        clock.advance(1)
+        watchdog()
+    assert raised == ["firing", "resolved"]
