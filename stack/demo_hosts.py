@@ -38,11 +38,11 @@ from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
-import psutil
 import requests
 import yaml
 
 from stack.agent import Onboarding, onboard
+from stack.guard import stop_family
 from stack.ports import StackError, port_in_use
 from stack.private import write_private
 from stack.sshd import SshdNotFound, SshHost, find_sshd, make_key, privilege_separation_ready
@@ -274,24 +274,17 @@ def prepare(hosts: Sequence[DemoHost], files: FleetFiles) -> None:
 def stop_tree(proc: subprocess.Popen[Any], timeout: float = 15.0) -> None:
     """Stop `proc` and every process it started (sshd's sessions, supervisord's
     programs if it could not stop them itself)."""
-    try:
-        family = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
-    except psutil.NoSuchProcess:
-        family = []
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    for child in family[1:]:
-        with contextlib.suppress(psutil.Error):
-            child.terminate()
-    _gone, alive = psutil.wait_procs(family[1:], timeout=5)
-    for child in alive:
-        with contextlib.suppress(psutil.Error):
-            child.kill()
+
+    def stop() -> None:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    stop_family(proc.pid, stop)
 
 
 def _answers(address: str, port: int, path: str | None = None) -> bool:

@@ -25,6 +25,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 
 STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
 WAITED = STOP_SIGNALS | {signal.SIGCHLD}
@@ -67,23 +68,29 @@ def stop_pid(pid: int, timeout: float = SUPERVISORD_STOP_TIMEOUT) -> None:
         os.waitpid(pid, 0)
 
 
-def stop_tree(pid: int, timeout: float = HOST_STOP_TIMEOUT) -> None:
-    """Stop our child `pid` and every process it started (a demo host's sshd
-    sessions, its supervisord's programs if it could not stop them itself)."""
+def stop_family(pid: int, stop: Callable[[], None]) -> None:
+    """Stop the process `pid` with `stop`, then every process it had started that
+    is still running (a demo host's sshd sessions, its supervisord's programs if it
+    could not stop them itself): SIGTERM, and SIGKILL after 5 s."""
     import psutil  # only a fleet needs it: ~6 MiB the plain stack does not keep
 
     try:
-        family = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+        children = psutil.Process(pid).children(recursive=True)
     except psutil.NoSuchProcess:
-        family = []
-    stop_pid(pid, timeout)
-    for child in family[1:]:
+        children = []
+    stop()
+    for child in children:
         with contextlib.suppress(psutil.Error):
             child.terminate()
-    _gone, alive = psutil.wait_procs(family[1:], timeout=5)
+    _gone, alive = psutil.wait_procs(children, timeout=5)
     for child in alive:
         with contextlib.suppress(psutil.Error):
             child.kill()
+
+
+def stop_tree(pid: int, timeout: float = HOST_STOP_TIMEOUT) -> None:
+    """Stop our child `pid` and every process it started."""
+    stop_family(pid, lambda: stop_pid(pid, timeout))
 
 
 def main(argv: list[str] | None = None) -> int:
