@@ -16,7 +16,7 @@ from alert_webhook.app.wiring import recording_from
 from alert_webhook.clients.alertmanager import AlertmanagerAPI
 from alert_webhook.config.settings import Settings
 from alert_webhook.delivery.breaker import CircuitBreaker
-from alert_webhook.delivery.channels import Channel, stored_channels
+from alert_webhook.delivery.channels import Channel, inline_channels, stored_channels
 from alert_webhook.delivery.lanes import lanes_for, provider_breakers
 from alert_webhook.delivery.routing import Router
 from alert_webhook.delivery.worker import DeliveryWorker
@@ -74,7 +74,9 @@ def build_background(
     heals = RecurringHeals(cfg.recurring_heals, router, stored)
     tell = Escalation(router, stored, heals)
     extra = [RemediationPlanner(remediation.playbooks, tell)] if remediation else []
-    recording = recording_from(settings, stored_channels(channels), extra)
+    recording = recording_from(
+        settings, stored_channels(channels), extra, inline_channels(channels)
+    )
     # Two request threads stay free of ingest waiting on the store (group_commit.py).
     inside = max(1, request_threads - 2) if request_threads else None
     writer = GroupCommit(

@@ -77,7 +77,7 @@ def build_channels(
     ]
     return {
         "dashboard": Channel("dashboard", [Dashboard()], stored=True),
-        "log": Channel("log", [Log(t.log)]),
+        "log": Channel("log", [Log(t.log)], inline=True),
         "email": _chain(
             "email", email, email_missing, len(cfg.email.providers), needs_recipient=True
         ),

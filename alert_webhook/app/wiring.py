@@ -9,6 +9,7 @@ from pathlib import Path
 
 from alert_webhook.app.actions import registered_actions
 from alert_webhook.config.settings import Settings
+from alert_webhook.delivery.channels import Channel
 from alert_webhook.delivery.planner import DeliveryPlanner
 from alert_webhook.delivery.routing import Router
 from alert_webhook.failover.state import FailoverStates
@@ -35,17 +36,26 @@ from toolkit.config import ConfigError
 
 
 def recording_from(
-    settings: Settings, stored_channels: Iterable[str], extra: Iterable[Planner] = ()
+    settings: Settings,
+    stored_channels: Iterable[str],
+    extra: Iterable[Planner] = (),
+    inline: Mapping[str, Channel] | None = None,
 ) -> Recording:
     """Incidents, flapping and deliveries planned with each state change (and any
     `extra` planners, in the same transaction); the watchdog's heartbeat only
     noted. Flapping runs after incidents (it marks them) and before the planners
-    that read its verdicts."""
+    that read its verdicts. `inline`: the channels whose messages are sent in the
+    recording transaction (channels.inline_channels: the log)."""
     watchdog = settings.watchdog
     planners: list[Planner] = [
         IncidentPlanner({str(k): v for k, v in settings.incidents.deadlines_seconds.items()}),
         FlappingPlanner(settings.incidents.flapping),
-        DeliveryPlanner(Router(settings.routing, settings.channels), frozenset(stored_channels)),
+        DeliveryPlanner(
+            Router(settings.routing, settings.channels),
+            frozenset(stored_channels),
+            inline,
+            settings.links,
+        ),  # fmt: skip
         *extra,
     ]
     return Recording(tuple(planners), watchdog.alertname if watchdog.enabled else None)

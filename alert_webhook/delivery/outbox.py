@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, null, select, update
 from sqlalchemy.engine import Connection, Dialect
 
-from alert_webhook.db.bulk import CHUNK, Bulk, Rows, Statement, insert_for
+from alert_webhook.db.bulk import CHUNK, Bulk, Returning, Rows, Statement, insert_for
 from alert_webhook.db.lease import EVERY_ROW, Among, Lease
 from alert_webhook.db.schema import (
     UNRANKED,
@@ -96,18 +96,37 @@ class DeliveryInsert(Bulk):
 
     def __init__(self, dialect: Dialect) -> None:
         stmt = insert_for(dialect)(deliveries).on_conflict_do_nothing()
-        super().__init__(stmt, dialect, (*DELIVERY_COLUMNS, "severity_rank"))
+        keys = (*DELIVERY_COLUMNS, "severity_rank")
+        super().__init__(stmt, dialect, keys)
+        d = deliveries.c
+        self._returning = Returning(
+            stmt.returning(d.id, d.event_id, d.channel, d.recipient, d.purpose), dialect, keys
+        )
 
     def __call__(self, conn: Connection, rows: Rows, ranks: Mapping[int, int] | None = None) -> int:
         """Insert `rows`; `ranks`: their alerts' severity ranks by alert id, when the
         caller has them at hand (the planner), else they are read."""
+        return super().__call__(conn, self._ranked(conn, rows, ranks))
+
+    def with_ids(
+        self, conn: Connection, rows: Rows, ranks: Mapping[int, int] | None = None
+    ) -> dict[tuple[int, str, str, str], int]:
+        """Insert `rows` as `__call__` does; the ids of those it inserted, by their
+        unique key (event id, channel, recipient, purpose)."""
+        return {(e, c, r, p): i for i, e, c, r, p in self._returning(
+            conn, self._ranked(conn, rows, ranks))}  # fmt: skip
+
+    @staticmethod
+    def _ranked(
+        conn: Connection, rows: Rows, ranks: Mapping[int, int] | None
+    ) -> list[tuple[object, ...]]:
         # NewDelivery rows are tuples already (a tuple check is cheap; Mapping's is not).
         tuples = [tuple(r[k] for k in DELIVERY_COLUMNS)
                   if not isinstance(r, tuple) and isinstance(r, Mapping) else r
                   for r in rows]  # fmt: skip
         if ranks is None:
             ranks = _severity_ranks(conn, {r[0] for r in tuples})  # alert_id is the first
-        return super().__call__(conn, [(*r, ranks.get(r[0], UNRANKED)) for r in tuples])
+        return [(*r, ranks.get(r[0], UNRANKED)) for r in tuples]
 
 
 def _severity_ranks(conn: Connection, alert_ids: set[int]) -> dict[int, int]:

@@ -20,7 +20,7 @@ recovery plan".
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -52,12 +52,29 @@ class Tally:
         # the note of the one whose messages say so, None for those hushed after it.
         # Written by the flapping planner, read by the planners after it.
         self.flapping: dict[int, str | None] = {}
+        # Messages on channels that settle in the recording transaction (the log):
+        # their rows are written delivered, their sends wait here, by event id,
+        # until every planner ran (one may hold them back), then run before the
+        # commit. Each gets the open connection and this tally.
+        self.sends: list[tuple[int, Callable[[Connection, Tally], None]]] = []
 
-    def count_stored(self, index: int, channel: str) -> None:
+    def count_stored(self, index: int, channel: str, count: int = 1) -> None:
         counts = self.stored[index]
         if counts is None:
             counts = self.stored[index] = Counter()
-        counts[channel] += 1
+        counts[channel] += count
+        if counts[channel] <= 0:
+            del counts[channel]
+
+    def unsend(self, event_ids: Collection[int]) -> None:
+        """Their messages are held back: the sends waiting for them do not run."""
+        self.sends = [s for s in self.sends if s[0] not in event_ids]
+
+    def send(self, conn: Connection) -> None:
+        """Run the waiting sends, in the recording transaction before its commit."""
+        sends, self.sends = self.sends, []
+        for _event_id, send in sends:
+            send(conn, self)
 
 
 class Planner(Protocol):

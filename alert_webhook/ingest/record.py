@@ -186,6 +186,7 @@ class Recorder:
             if changes:
                 for planner in recording.planners:
                     planner.plan(conn, changes, now, tally)
+                tally.send(conn)  # the log's lines, written before the commit
         for index, _key in batch.stale:
             stale_of[index] += 1
         return [

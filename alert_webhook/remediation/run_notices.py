@@ -126,6 +126,7 @@ def hold(conn: Connection, changes: Sequence[StateChange], tally: Tally) -> None
     conn.execute(
         update(deliveries).where(*notify).values(status=HELD, finished_at=None, provider=None)
     )
+    tally.unsend(index)
 
 
 def tell_ending(conn: Connection, insert: Bulk, run_id: int, now: float, tell: Tell) -> Telling:

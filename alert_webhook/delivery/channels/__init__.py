@@ -92,6 +92,12 @@ class Channel:
     stored: bool = False
     # Messages per recipient per window; past it, one digest, then nothing.
     budget: SmsBudget | None = None
+    # Its one provider is local and has nothing to wait for (the log): a message is
+    # sent in the transaction that records its state change, before the commit, and
+    # stored delivered there; no worker claims it. At least once, as every channel:
+    # a commit that fails answers non-2xx, Alertmanager sends again, the line may
+    # appear twice.
+    inline: bool = False
 
     @property
     def configured(self) -> bool:
@@ -102,3 +108,8 @@ def stored_channels(channels: Mapping[str, Channel]) -> list[str]:
     """The channels whose transport is the store: their deliveries are delivered when
     recorded, and they carry an alert when every other channel failed."""
     return [name for name, channel in channels.items() if channel.stored]
+
+
+def inline_channels(channels: Mapping[str, Channel]) -> dict[str, Channel]:
+    """The configured channels that send in the recording transaction."""
+    return {name: c for name, c in channels.items() if c.inline and c.configured}

@@ -241,3 +241,34 @@ def test_a_long_recipient_address_is_stored_on_both_stores(app_factory, store) -
     resp = _post(client, make_notification(make_alert("mail", severity="high")))
     assert resp.status_code == 200, resp.get_data(as_text=True)
     assert address in {d["recipient"] for d in store.outbox.list()}
+
+
+def _log_lines(caplog) -> list[dict[str, object]]:
+    return [json.loads(r.getMessage()) for r in caplog.records if r.name == "alert_webhook.notify"]
+
+
+def test_a_log_delivery_settles_in_the_recording_transaction(app_factory, store, caplog) -> None:
+    """The log channel is a local line: written before the recording commits and
+    stored delivered with it, never claimed by a worker (no claim and outcome
+    transactions after the recording's); counted as the worker counts it."""
+    app = app_factory(CONTACTS)
+    client, metrics = app.test_client(), app.extensions["alert_webhook"].metrics
+    caplog.set_level("WARNING", logger="alert_webhook.notify")
+    for status in ("firing", "resolved"):
+        resp = _post(client, make_notification(make_alert("a", status=status, severity="low")))
+        assert resp.status_code == 200
+        (log,) = [d for d in store.outbox.list() if d["event_status"] == status]
+        assert (log["channel"], log["status"], log["provider"]) == ("log", "delivered", "log")
+        assert (log["attempts"], log["claimed_by"]) == (1, None)
+        assert log["finished_at"] is not None
+        assert _log_lines(caplog)[-1]["delivery_id"] == log["id"]
+    assert [(x["status"], x["severity"]) for x in _log_lines(caplog)] == [
+        ("firing", "low"), ("resolved", "low"),
+    ]  # fmt: skip
+    count = metrics.registry.get_sample_value(
+        "alert_webhook_deliveries_total",
+        {"channel": "log", "provider": "log", "outcome": "delivered"},
+    )
+    assert count == 2
+    app.extensions["alert_webhook"].workers.run_once()  # nothing left for a worker
+    assert len(_log_lines(caplog)) == 2

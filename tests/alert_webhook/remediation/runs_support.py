@@ -102,7 +102,8 @@ class Harness:
     def __init__(self, store, books: list[dict[str, Any]], dry_run: bool = False,
                  inventory: Any = None, executor: Any = None,
                  actions: dict[str, Action] | None = None,
-                 heals: RecurringHealsSettings | None = None) -> None:  # fmt: skip
+                 heals: RecurringHealsSettings | None = None,
+                 inline: dict[str, Any] | None = None) -> None:  # fmt: skip
         self.store, self.clock, self.metrics = store, FakeClock(), create_metrics()
         self.prometheus = FakePrometheus()
         playbooks = playbooks_from_mapping({"playbooks": books}, actions=actions)
@@ -118,7 +119,10 @@ class Harness:
         watch = heals and RecurringHeals(heals, router, frozenset({"dashboard"}))
         self.tell = Escalation(router, frozenset({"dashboard"}), watch)
         self.recording = recording_from(
-            settings, ["dashboard"], extra=[RemediationPlanner(playbooks, self.tell)]
+            settings,
+            ["dashboard"],
+            extra=[RemediationPlanner(playbooks, self.tell)],
+            inline=inline,
         )
         self.runner = self.runner_on(store)
 

@@ -10,6 +10,7 @@ import pytest
 from runs_support import Harness, book, command
 from webhook_support import make_alert
 
+from alert_webhook.delivery.channels import Channel, Message
 from alert_webhook.delivery.rows import DeliveryStatus
 
 STILL_DOWN = [{"instance": "db1:9100"}]
@@ -46,6 +47,33 @@ def test_a_high_alerts_notification_is_held_while_its_run_works(store) -> None:
     h.runner.run_once()
     assert h.runs()[0]["status"] == "verifying"
     assert set(statuses(h).values()) == {"held"}
+
+
+class Lines:
+    """A log provider that keeps its lines."""
+
+    name, local = "log", True
+
+    def __init__(self) -> None:
+        self.sent: list[Message] = []
+
+    def send(self, message: Message) -> None:
+        self.sent.append(message)
+
+
+@pytest.mark.integration
+def test_a_held_log_message_is_not_written_with_the_recording(store) -> None:
+    """The log sends in the recording transaction (delivery/planner.py), unless
+    the run holds the message: then it is held like any other."""
+    lines = Lines()
+    h = Harness(store, [held_book()], inline={"log": Channel("log", [lines], inline=True)})
+    result = h.fire("QueueDeep", service="demo", severity="low")
+    assert statuses(h) == {("firing", "log"): "held"}
+    assert (result.queued_deliveries, dict(result.stored), lines.sent) == (0, {}, [])
+    unheld = h.fire("DiskFull", "b", service="demo", severity="low")  # no playbook
+    assert (dict(unheld.stored), [m.alert_id for m in lines.sent]) == (
+        {"log": 1}, [h.deliveries("notify")[-1]["alert_id"]],
+    )  # fmt: skip
 
 
 @pytest.mark.integration
