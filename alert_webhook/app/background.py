@@ -31,7 +31,7 @@ from alert_webhook.ingest.reconcile import Reconcile
 from alert_webhook.loops import Loop, Workers
 from alert_webhook.metrics.registry import WebhookMetrics
 from alert_webhook.remediation.actions.base import Boundaries
-from alert_webhook.remediation.escalation import Escalation
+from alert_webhook.remediation.escalation import BlockedNotices, Escalation
 from alert_webhook.remediation.recurring import RecurringHeals
 from alert_webhook.remediation.runner import REMEDIATION_LOOP, Remediation, Runner
 from alert_webhook.remediation.runs import RemediationPlanner
@@ -72,7 +72,7 @@ def build_background(
     stored = frozenset(stored_channels(channels))
     cfg = settings.remediation
     heals = RecurringHeals(cfg.recurring_heals, router, stored)
-    tell = Escalation(router, stored, heals)
+    tell = Escalation(router, stored, heals, BlockedNotices(cfg.blocked_window_seconds))
     extra = [RemediationPlanner(remediation.playbooks, tell)] if remediation else []
     recording = recording_from(
         settings, stored_channels(channels), extra, inline_channels(channels)

@@ -114,6 +114,10 @@ class RemediationSettings(Strict):
     # A target healed more than max_heals times in window_seconds pages once per
     # window (alert_webhook/remediation/recurring.py).
     recurring_heals: RecurringHealsSettings = RecurringHealsSettings()
+    # A guardrail's block escalates once per playbook and guardrail in this
+    # window; the other blocked runs are recorded, not sent (escalation.py).
+    # 0: every blocked run escalates.
+    blocked_window_seconds: float = Field(default=300.0, ge=0)
 
 
 class FrontSettings(Strict):

@@ -15,6 +15,18 @@ the same way.
   the log, never a page — the problem is gone, and people who were told of the
   alert hear its resolution anyway; a held notification is dropped with it.
 
+A guardrail's block is said once per playbook and reason within a window
+(`BlockedNotices`, `remediation.blocked_window_seconds`, 5 min): in an alert
+storm one playbook is blocked for thousands of alerts at once (cooldown, blast
+radius), and a message per blocked run drowned people — and the webhook — in
+copies of one fact. The first block of a window escalates as above and says
+that more are only recorded; the rest tell nobody (each is still a blocked run
+in the store, with its reason, on the console and in the reports); the first
+of a later window says it again with how many were not said. A refused label
+value or an alert naming no inventory host is a fault of that alert: each is
+said. Failures and ineffective runs are each told. The window is kept in this
+process: each replica says it once.
+
 A verified ending also hands the store the recurring-heals limit
 (`recurring.py`): a target healed too often pages once per window.
 
@@ -31,8 +43,10 @@ characters become spaces (`text.one_line`) and each tail is cut short.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from alert_webhook.delivery.routing import Router, Target
 from alert_webhook.delivery.rows import NewDelivery, telling
@@ -40,6 +54,7 @@ from alert_webhook.remediation.recurring import RecurringHeals
 from alert_webhook.remediation.run_notices import Ended, Telling
 from alert_webhook.remediation.states import RunStatus, StepRecord
 from alert_webhook.text import one_line
+from alert_webhook.times import duration
 
 # Where a quiet note goes: the record people look at, not anyone's phone.
 NOTE_TARGETS = (Target("dashboard"), Target("log"))
@@ -84,6 +99,52 @@ def history(ended: Ended) -> str:
     return text if len(text) <= NOTE_CHARS else text[: NOTE_CHARS - 1] + "…"
 
 
+# Blocks that say something wrong with the alert itself (a refused label value, an
+# alert naming no inventory host: runner.py's LABELS_GUARDRAIL, FLEET_GUARDRAIL):
+# each is its own fault for a person to fix, so each is said.
+EACH_SAID = frozenset({"labels", "fleet_host"})
+
+
+class BlockedNotices:
+    """Which blocked runs are said: the first of each (playbook, guardrail) in a
+    window of `window` seconds (0: every one), and every block in `EACH_SAID`.
+    Shared by the runner's threads."""
+
+    def __init__(self, window: float = 300.0) -> None:
+        self.window = window
+        self._lock = threading.Lock()
+        # (playbook, guardrail) -> (when its window opened, blocks not said since)
+        self._open: dict[tuple[str, str], tuple[float, int]] = {}
+
+    def say(self, ended: Ended, now: float) -> str | None:
+        """What to add to this block's escalation, or None: not said."""
+        if self.window <= 0 or ended.guardrail in EACH_SAID:
+            return ""
+        key = (ended.playbook, ended.guardrail or "")
+        with self._lock:
+            opened, unsaid = self._open.get(key, (None, 0))
+            if opened is not None and now < opened + self.window:
+                self._open[key] = (opened, unsaid + 1)
+                return None
+            self._open[key] = (now, 0)
+        what = f"runs of {ended.playbook} blocked by {ended.guardrail}"
+        since = f" ({unsaid} more {what} since {_at(opened)} were recorded, not sent)"
+        later = f". Further {what} in the next {duration(self.window)} are recorded, not sent."
+        return (since if unsaid else "") + later
+
+
+def _at(moment: float | None) -> str:
+    return time.strftime("%H:%M:%S UTC", time.gmtime(moment or 0.0))
+
+
+def _with(text: str, said: str) -> str:
+    """The block's text with what the window adds, kept whole within NOTE_CHARS."""
+    if not said:
+        return text
+    room = NOTE_CHARS - len(said)
+    return (text if len(text) <= room else text[: room - 1] + "…") + said
+
+
 @dataclass(frozen=True)
 class Escalation:
     """The `Tell` the runner hands the store: routing as the alert's own
@@ -92,6 +153,7 @@ class Escalation:
     router: Router
     stored_channels: frozenset[str]
     heals: RecurringHeals | None = None  # None: a target healed often pages nobody
+    blocked: BlockedNotices = field(default_factory=BlockedNotices)
 
     def __call__(self, ended: Ended, now: float) -> Telling:
         text = history(ended)
@@ -103,6 +165,11 @@ class Escalation:
             return self._telling(self._to(ended, NOTE_TARGETS, text, now))
         if ended.held and told:
             return self._telling((), release=text)
+        if ended.status is RunStatus.BLOCKED:
+            said = self.blocked.say(ended, now)
+            if said is None:
+                return Telling()
+            text = _with(text, said)
         if ended.status.escalates:
             quiet = ended.resolved  # nothing left for a person to do
             targets = NOTE_TARGETS if quiet else self.router.targets(ended.labels)

@@ -3,6 +3,13 @@
 The connection factory is a parameter (tests pass one for a loopback server
 without TLS; the default speaks TLS with certificate checks). With acknowledge
 links configured, each firing mail carries one made for its recipient.
+
+A connection is kept for the next mail (`SmtpEmail` holds up to `KEEP` idle
+ones, checked with a NOOP before reuse): opening one per mail — greeting, EHLO,
+QUIT, and with TLS a handshake and a login — was half the cost of sending a
+mail in the alert storm (issue 27, py-spy). A kept connection the relay has
+closed meanwhile fails its NOOP and is replaced; one that fails while sending
+is closed, and the mail fails as before (retried by the delivery worker).
 """
 
 from __future__ import annotations
@@ -10,6 +17,8 @@ from __future__ import annotations
 import functools
 import smtplib
 import ssl
+import threading
+import weakref
 from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -21,6 +30,7 @@ from alert_webhook.delivery.settings import SmtpProvider
 from alert_webhook.text import one_line
 
 SmtpFactory = Callable[[SmtpProvider], smtplib.SMTP]
+KEEP = 2  # idle connections kept per relay: the email lane, and a breaker trial
 
 
 @functools.cache
@@ -81,6 +91,18 @@ def plain_mail(
     return mail
 
 
+def _close(conn: smtplib.SMTP) -> None:
+    try:
+        conn.quit()
+    except (smtplib.SMTPException, OSError):
+        conn.close()
+
+
+def _close_all(idle: list[smtplib.SMTP]) -> None:
+    while idle:
+        idle.pop().close()  # no QUIT: nothing may wait on a relay here
+
+
 def classify(exc: Exception) -> DeliveryError:
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in exc.recipients.values()]
@@ -112,6 +134,10 @@ class SmtpEmail:
         self._auth = (username, password) if username and password else None
         self._factory = factory
         self._ack_links = ack_links
+        self._lock = threading.Lock()
+        self._idle: list[smtplib.SMTP] = []  # connections kept for the next mail
+        # Closed when this sender goes (or at exit): a kept socket is never leaked.
+        weakref.finalize(self, _close_all, self._idle)
 
     def send(self, message: Message) -> str | None:
         ack = self._ack_links.for_message(message) if self._ack_links else None
@@ -124,16 +150,44 @@ class SmtpEmail:
 
     def send_mail(self, mail: EmailMessage) -> str:
         try:
-            conn = self._factory(self._settings)
+            conn = self._kept() or self._open()
             try:
-                if self._auth:
-                    conn.login(*self._auth)
                 conn.send_message(mail)
-            finally:
-                try:
-                    conn.quit()
-                except (smtplib.SMTPException, OSError):
-                    conn.close()
+            except BaseException:
+                _close(conn)
+                raise
         except (smtplib.SMTPException, OSError) as exc:
             raise classify(exc) from None
+        self._keep(conn)
         return str(mail["Message-ID"])
+
+    def _open(self) -> smtplib.SMTP:
+        conn = self._factory(self._settings)
+        if self._auth:
+            try:
+                conn.login(*self._auth)
+            except BaseException:
+                _close(conn)
+                raise
+        return conn
+
+    def _kept(self) -> smtplib.SMTP | None:
+        """A kept connection that still answers, or None."""
+        while True:
+            with self._lock:
+                if not self._idle:
+                    return None
+                conn = self._idle.pop()
+            try:
+                if conn.noop()[0] == 250:
+                    return conn
+            except (smtplib.SMTPException, OSError):
+                pass
+            conn.close()
+
+    def _keep(self, conn: smtplib.SMTP) -> None:
+        with self._lock:
+            if len(self._idle) < KEEP:
+                self._idle.append(conn)
+                return
+        _close(conn)

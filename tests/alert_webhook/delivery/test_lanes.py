@@ -4,6 +4,7 @@ provider never delays e-mail. Real threads, the real clock, real peers."""
 from __future__ import annotations
 
 import threading
+import time
 
 from fakes import TWILIO_ENV, fake_twilio, smtp_provider, smtp_server, twilio_provider
 from webhook_support import make_alert, make_notification
@@ -35,7 +36,18 @@ def test_with_twilio_hanging_every_email_is_handed_over_while_the_sms_still_hang
     with fake_twilio() as twilio, smtp_server() as box:
         twilio.mode = "hang"
         arrived = threading.Event()  # set as the last e-mail is being accepted
-        box.on_data = lambda: arrived.set() if len(box.messages) == ALERTS - 1 else None
+
+        def on_data() -> None:
+            # The relay takes the first e-mail only once an SMS hangs: with a kept
+            # connection every e-mail could otherwise be out before the SMS lane
+            # tried at all, and the test would prove nothing.
+            deadline = time.monotonic() + 10
+            while not box.messages and not twilio.hanging and time.monotonic() < deadline:
+                time.sleep(0.01)
+            if len(box.messages) == ALERTS - 1:
+                arrived.set()
+
+        box.on_data = on_data
         config = {
             "channels": {
                 "email": {"providers": [smtp_provider(box)], "recipients": ["oncall@example.org"]},

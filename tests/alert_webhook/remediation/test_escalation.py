@@ -153,5 +153,6 @@ def test_nobody_approving_in_time_is_escalated_like_any_other_block(store) -> No
     h.clock.advance(900)
     h.runner.run_once()
     assert by_channel(h)["sms"]["note"] == (
-        "remediation DbCorrupt on service=db no action (approval): nobody approved within 15m"
+        "remediation DbCorrupt on service=db no action (approval): nobody approved within 15m. "
+        "Further runs of DbCorrupt blocked by approval in the next 5 min are recorded, not sent."
     )

@@ -8,9 +8,11 @@ from email.policy import default
 from typing import Any
 
 import pytest
-from fakes import smtp_server, tls_smtp_server
+from aiosmtpd.controller import Controller
+from fakes import MailBox, smtp_server, tls_smtp_server
 from hypothesis import HealthCheck, given, settings
 from support.line_breaks import LINE_BREAKS, hostile_text, one_line_in_every_reader
+from support.procs import free_port
 from test_format import message
 
 from alert_webhook.delivery.channels import DeliveryError
@@ -168,3 +170,30 @@ def test_the_built_mail_parses_back_with_its_subject_on_one_line(alertname, inst
     text = mail.get_body(("plain",)).get_content().replace("\r\n", "\n")
     listed = text.split("\nLabels:\n", 1)[1].splitlines()
     assert [line.split("=", 1)[0] for line in listed] == ["  alertname", "  instance", "  path"]
+
+
+def test_mails_in_a_row_share_one_connection_and_a_dropped_one_is_replaced() -> None:
+    # Connecting (greeting, EHLO, QUIT; with TLS a handshake and a login too) for
+    # every mail was half of sending one in the alert storm (issue 27, py-spy).
+    opened: list[int] = []
+
+    def counting(settings: SmtpProvider) -> Any:
+        opened.append(1)
+        return connect(settings)
+
+    box = MailBox(port=free_port())
+    relay = Controller(box, hostname="127.0.0.1", port=box.port)
+    relay.start()
+    try:
+        settings = SmtpProvider(name="relay1", host="127.0.0.1", port=box.port, security="none")
+        email = SmtpEmail(settings, None, None, factory=counting)
+        for recipient in ("a@example.org", "b@example.org", "c@example.org"):
+            email.send(message(channel="email", recipient=recipient))
+        assert (len(box.messages), len(opened)) == (3, 1)
+        relay.stop()  # the relay restarts: the connection kept is gone
+        relay = Controller(box, hostname="127.0.0.1", port=box.port)
+        relay.start()
+        email.send(message(channel="email", recipient="d@example.org"))
+        assert (len(box.messages), len(opened)) == (4, 2)
+    finally:
+        relay.stop()
