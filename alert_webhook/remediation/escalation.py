@@ -106,21 +106,22 @@ EACH_SAID = frozenset({"labels", "fleet_host"})
 
 
 class BlockedNotices:
-    """Which blocked runs are said: the first of each (playbook, guardrail) in a
-    window of `window` seconds (0: every one), and every block in `EACH_SAID`.
-    Shared by the runner's threads."""
+    """Which blocked runs are said: the first of each (playbook, guardrail, people
+    told) in a window of `window` seconds (0: every one), and every block in
+    `EACH_SAID`. The people told are part of the key, so a high alert's block said
+    by email never silences a critical one's SMS. Shared by the runner's threads."""
 
     def __init__(self, window: float = 300.0) -> None:
         self.window = window
         self._lock = threading.Lock()
-        # (playbook, guardrail) -> (when its window opened, blocks not said since)
-        self._open: dict[tuple[str, str], tuple[float, int]] = {}
+        # (playbook, guardrail, targets) -> (when its window opened, blocks not said since)
+        self._open: dict[tuple[str, str, frozenset[Target]], tuple[float, int]] = {}
 
-    def say(self, ended: Ended, now: float) -> str | None:
+    def say(self, ended: Ended, targets: Sequence[Target], now: float) -> str | None:
         """What to add to this block's escalation, or None: not said."""
         if self.window <= 0 or ended.guardrail in EACH_SAID:
             return ""
-        key = (ended.playbook, ended.guardrail or "")
+        key = (ended.playbook, ended.guardrail or "", frozenset(targets))
         with self._lock:
             opened, unsaid = self._open.get(key, (None, 0))
             if opened is not None and now < opened + self.window:
@@ -165,14 +166,14 @@ class Escalation:
             return self._telling(self._to(ended, NOTE_TARGETS, text, now))
         if ended.held and told:
             return self._telling((), release=text)
-        if ended.status is RunStatus.BLOCKED:
-            said = self.blocked.say(ended, now)
-            if said is None:
-                return Telling()
-            text = _with(text, said)
         if ended.status.escalates:
             quiet = ended.resolved  # nothing left for a person to do
             targets = NOTE_TARGETS if quiet else self.router.targets(ended.labels)
+            if ended.status is RunStatus.BLOCKED:
+                said = self.blocked.say(ended, targets, now)
+                if said is None:
+                    return Telling()
+                text = _with(text, said)
             return self._telling(self._to(ended, targets, text, now))
         if ended.status is RunStatus.VERIFIED:
             return Telling(heals=self.heals)

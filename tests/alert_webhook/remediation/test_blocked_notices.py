@@ -26,12 +26,13 @@ def escalation(window: float = WINDOW) -> Escalation:
 
 
 def blocked(run_id: int, playbook: str = "restart-demo", guardrail: str = "blast_radius",
-            status: RunStatus = RunStatus.BLOCKED) -> Ended:  # fmt: skip
+            status: RunStatus = RunStatus.BLOCKED,
+            severity: str = "critical") -> Ended:  # fmt: skip
     return Ended(
         run_id=run_id, alert_id=run_id, event_id=run_id, playbook=playbook,
         target=f"host=h{run_id}", status=status, detail="too many targets at once",
         guardrail=guardrail if status is RunStatus.BLOCKED else None, alertname="DemoDown",
-        severity="critical", labels={"alertname": "DemoDown", "severity": "critical"},
+        severity=severity, labels={"alertname": "DemoDown", "severity": severity},
         resolved=False, held=False, steps=(),
     )  # fmt: skip
 
@@ -70,6 +71,17 @@ def test_another_reason_or_playbook_still_escalates() -> None:
     for run in (7, 8):  # a fault of each alert: a refused label value, no inventory host
         assert tell(blocked(run, guardrail="labels"), clock()).deliveries
         assert tell(blocked(run, guardrail="fleet_host"), clock()).deliveries
+
+
+def test_a_block_routed_to_other_people_is_said_in_the_same_window() -> None:
+    """A high alert's block said by email must not silence a critical one's SMS."""
+    tell, clock = escalation(), FakeClock()
+    high = tell(blocked(1, severity="high"), clock())
+    assert "sms" not in {d.channel for d in high.deliveries}
+    assert tell(blocked(2, severity="high"), clock()).deliveries == ()
+    critical = tell(blocked(3), clock())
+    assert "sms" in {d.channel for d in critical.deliveries}
+    assert tell(blocked(4), clock()).deliveries == ()
 
 
 def test_a_window_of_zero_escalates_every_block() -> None:
