@@ -17,10 +17,13 @@ from pathlib import Path
 from typing import NoReturn
 
 from alert_webhook.app.wiring import Fleet, fleet_from, load_remediation_playbooks
+from alert_webhook.cli import allocator
 from alert_webhook.cli.startup import redacted, store_problem
 from alert_webhook.config.settings import ConfigError, Settings, check_bind, load_settings
+from alert_webhook.db.bulk import forget_kept_maps, kept_maps_used
 from alert_webhook.db.transactions import StoreUnavailable
 from alert_webhook.db.upgrade import StoreOutdated
+from alert_webhook.loops import Loop
 from alert_webhook.remediation.actions.base import Boundaries
 from alert_webhook.remediation.playbooks import Playbooks
 from toolkit.config import report_config_error
@@ -28,6 +31,9 @@ from toolkit.config import report_config_error
 # Status 2 is a configuration error (toolkit.config.EXIT_CONFIG_ERROR).
 EXIT_STORE = 3
 EXIT_STORE_OUTDATED = 4
+# How often free heap pages go back to the system (malloc_trim: ~1 ms when there
+# is nothing to give back). A storm's memory returns within this after it drains.
+TRIM_INTERVAL = 30.0
 
 
 def _parse_bind(bind: str) -> tuple[str, int]:
@@ -55,6 +61,8 @@ def _serve(
     from alert_webhook.cli.front import create_server
     from alert_webhook.cli.front_limits import raise_open_files_limit
 
+    # Before any thread exists: glibc's arenas are fixed as threads first use them.
+    allocator.limit_arenas(env=env)
     # One process: the request threads, the group commit's writer and the
     # delivery workers live side by side and share the store. Remediation
     # actions may pass on only the variables a playbook names, from here.
@@ -91,6 +99,9 @@ def _serve(
     except OSError as exc:
         print(f"alert_webhook: cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr)
         return 1
+    # Once a burst has drained, the label maps it kept and the heap's free pages go.
+    trim = allocator.trimmer(allocator.glibc(), kept_maps_used, forget_kept_maps)
+    ctx.workers.add(Loop("allocator-trim", trim, TRIM_INTERVAL))
     ctx.start()
     # What start-up built (modules, schemas, SQL statements) lives as long as
     # the process: keep it out of the cyclic collector's full passes, which

@@ -136,3 +136,17 @@ def test_a_label_map_seen_lately_is_not_written_again_and_order_does_not_matter(
     assert (
         dumps_str_map(reordered) == text == json.dumps(first, sort_keys=True, separators=(",", ":"))
     )
+
+
+def test_the_kept_label_maps_can_be_forgotten_after_a_burst() -> None:
+    # Issue 27: a storm's label sets (~1 KB each, up to KEPT_MAPS) must not stay.
+    from alert_webhook.db.bulk import _dumps_items, forget_kept_maps, kept_maps_used
+
+    used = kept_maps_used()
+    dumps_str_map({"alertname": "Storm", "instance": "h9:9100"})
+    assert kept_maps_used() == used + 1
+    forget_kept_maps()
+    assert _dumps_items.cache_info().currsize == 0
+    assert dumps_str_map({"instance": "h9:9100", "alertname": "Storm"}) == (
+        '{"alertname":"Storm","instance":"h9:9100"}'
+    )
