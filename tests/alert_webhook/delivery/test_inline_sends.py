@@ -5,18 +5,21 @@ send that raises leaves its delivery to the worker."""
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import pytest
-from webhook_support import CONTACTS, make_alert, make_notification
+from webhook_support import CONTACTS, FakeClock, make_alert, make_notification, worker_for
 
+from alert_webhook.app.channels import Transports, build_channels
 from alert_webhook.app.wiring import recording_from
 from alert_webhook.config.settings import settings_from_mapping
-from alert_webhook.delivery.channels import Channel, Message
+from alert_webhook.delivery.channels import Channel, Message, inline_channels
 from alert_webhook.ingest.payload import parse_notification
 from alert_webhook.ingest.planners import Recording
 from alert_webhook.ingest.record import RecordResult
-from alert_webhook.store import SqlStore
+from alert_webhook.metrics.registry import create_metrics
+from alert_webhook.store import SqlStore, open_store
 
 
 @pytest.fixture
@@ -84,3 +87,49 @@ def test_a_resolution_after_a_delivered_firing_message_is_sent_at_once(store: Sq
     _record(store, _recording(lines), "resolved", 101.0)
     assert [d["status"] for d in _log(store)] == ["delivered", "delivered"]
     assert [m.status for m in lines.sent] == ["firing", "resolved"]
+
+
+class _Kept(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[dict[str, Any]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(json.loads(record.getMessage()))
+
+
+def _log_lines(name: str) -> tuple[logging.Logger, _Kept]:
+    logger, kept = logging.Logger(name), _Kept()
+    logger.addHandler(kept)
+    return logger, kept
+
+
+def test_the_line_written_inline_is_the_line_the_worker_writes(tmp_path) -> None:
+    """The planner builds the inline message from the state change, the worker from
+    the stored row: the same alert must give the same line either way."""
+    settings = settings_from_mapping(CONTACTS, {})
+    alert = make_alert("a", status="firing", severity="low", service="db")
+    body = json.dumps(make_notification(alert)).encode()
+    lines = {}
+    for way in ("inline", "worker"):
+        store = open_store(f"sqlite:///{tmp_path}/{way}.sqlite3")
+        store.create_schema()
+        try:
+            logger, kept = _log_lines(way)
+            transports = Transports(log=logger)
+            inline = inline_channels(build_channels(settings, transports))
+            recording = recording_from(
+                settings, ["dashboard"], inline=inline if way == "inline" else None
+            )
+            store.record_notification(parse_notification(body), body, 100.0, recording)
+            if way == "worker":
+                clock = FakeClock(100.0)
+                worker_for(store, settings, create_metrics(), clock, "w1", transports).run_once()
+            (log,) = _log(store)
+            assert log["status"] == "delivered"
+            (line,) = kept.lines
+            assert line.pop("delivery_id") == log["id"]
+            lines[way] = line
+        finally:
+            store.dispose()
+    assert lines["inline"] == lines["worker"]
